@@ -1,0 +1,57 @@
+// One build, three bundles: the VS Code extension (cjs, `vscode` external), the daemon and CLI
+// (ESM for node; node-llama-cpp stays external and is loaded with a dynamic import only when
+// chosen), and the webview script (browser, into media/). Type checking is `npm run typecheck`.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const common = {
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+};
+
+const contexts = [
+  {
+    ...common,
+    entryPoints: ['client/extension.ts'],
+    outfile: 'dist/extension.cjs',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
+  {
+    ...common,
+    entryPoints: ['server/cli/main.ts'],
+    outfile: 'dist/cli.mjs',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['node-llama-cpp'],
+    // Bundled CommonJS dependencies call require() for node built-ins.
+    banner: {
+      js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
+    },
+  },
+  {
+    ...common,
+    entryPoints: ['client/webview/metrics.ts'],
+    outfile: 'media/webview/metrics.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+].filter((options) => existsSync(options.entryPoints[0]));
+
+const built = await Promise.all(contexts.map((options) => esbuild.context(options)));
+if (watch) {
+  await Promise.all(built.map((context) => context.watch()));
+  console.log('esbuild: watching for changes');
+} else {
+  await Promise.all(built.map((context) => context.rebuild()));
+  await Promise.all(built.map((context) => context.dispose()));
+}

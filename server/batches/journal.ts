@@ -1,0 +1,83 @@
+// A batch's output and error files are its checkpoint journal: append-only JSONL, one line per
+// finished request. After a crash the torn last line (one without its newline) is cut off and
+// the custom_ids already written are skipped, so every request ends up exactly once.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, stat, truncate, writeFile } from 'node:fs/promises';
+import { readLines } from '../jsonl/lines.js';
+import type { BatchOutputLine } from '../openai/types.js';
+
+export interface JournalUsage {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+}
+
+export interface RecoveredJournal {
+  ids: Set<string>;
+  lines: number;
+  usage: JournalUsage;
+}
+
+/** Byte length of the file up to and including its last newline. */
+async function completeLength(path: string): Promise<number> {
+  const { size } = await stat(path);
+  const handle = await open(path, 'r');
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline !== -1) return start + newline + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Cuts a torn last line, then reads which custom_ids the journal holds and their token usage. */
+export async function recoverJournal(path: string): Promise<RecoveredJournal> {
+  await writeFile(path, '', { flag: 'a' });
+  const length = await completeLength(path);
+  const { size } = await stat(path);
+  if (length < size) await truncate(path, length);
+  const recovered: RecoveredJournal = { ids: new Set(), lines: 0, usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } };
+  for await (const line of readLines(path, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
+    if (!line.bytes || line.bytes.length === 0) continue;
+    const entry = JSON.parse(line.bytes.toString('utf8')) as BatchOutputLine;
+    recovered.ids.add(entry.custom_id);
+    recovered.lines++;
+    addUsage(recovered.usage, entry);
+  }
+  return recovered;
+}
+
+export function addUsage(usage: JournalUsage, entry: BatchOutputLine): void {
+  const body = entry.response?.body;
+  if (!body || !('usage' in body)) return;
+  usage.promptTokens += body.usage.prompt_tokens;
+  usage.completionTokens += body.usage.completion_tokens;
+  usage.cachedTokens += body.usage.prompt_tokens_details?.cached_tokens ?? 0;
+}
+
+/** Appends whole lines; each line goes to the kernel in a single write. */
+export class JournalWriter {
+  private readonly stream: WriteStream;
+
+  constructor(path: string) {
+    this.stream = createWriteStream(path, { flags: 'a' });
+  }
+
+  append(entry: BatchOutputLine): void {
+    this.stream.write(JSON.stringify(entry) + '\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.stream.once('error', reject);
+      this.stream.end(resolve);
+    });
+  }
+}

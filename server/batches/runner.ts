@@ -1,0 +1,239 @@
+// Runs one batch: streams its input, keeps at most `concurrency` requests in flight, retries
+// transient faults with backoff, pauses while the engine is unreachable, and appends every
+// answer to the output or error journal. Knows nothing of the store or of any transport.
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EngineError, type Engine } from '../engines/engine.js';
+import { toChatCompletion, toChatRequest } from '../engines/translate.js';
+import { readLines } from '../jsonl/lines.js';
+import type { BatchInputLine, BatchOutputLine } from '../openai/types.js';
+import { EngineGate } from './gate.js';
+import { JournalWriter, addUsage, recoverJournal, type JournalUsage } from './journal.js';
+
+export interface RunnerOptions {
+  concurrency: number;
+  requestTimeoutMs: number;
+  /** Tries per request for transient faults before it becomes an error line. */
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  numCtx?: number;
+}
+
+export const DEFAULT_RUNNER_OPTIONS: Omit<RunnerOptions, 'concurrency'> = {
+  requestTimeoutMs: 10 * 60_000,
+  maxAttempts: 6,
+  backoffBaseMs: 500,
+  backoffMaxMs: 30_000,
+};
+
+export interface RunFiles {
+  input: string;
+  output: string;
+  error: string;
+}
+
+/** cancelled and expired end the batch; interrupted (daemon shutdown) leaves it to resume. */
+export type StopReason = 'cancelled' | 'expired' | 'interrupted';
+export type RunOutcome = 'completed' | StopReason;
+
+export interface RunProgress {
+  completed: number;
+  failed: number;
+  usage: JournalUsage;
+}
+
+export interface RunHooks {
+  /** Called after every finished line; the caller throttles what it does with it. */
+  onProgress(progress: RunProgress): void;
+  /** A reason while the batch waits for its engine, null when it goes on. */
+  onPause(reason: string | null): void;
+}
+
+const requestId = (prefix: string): string => `${prefix}_${randomBytes(12).toString('hex')}`;
+
+/** Up to `limit` holders at once; the others wait in order. */
+class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+  private drained: (() => void) | null = null;
+  constructor(private readonly limit: number) {}
+
+  acquire(): Promise<void> | void {
+    if (this.used < this.limit) {
+      this.used++;
+      return;
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) return next();
+    this.used--;
+    if (this.used === 0) this.drained?.();
+  }
+
+  idle(): Promise<void> {
+    if (this.used === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+}
+
+export class BatchRun {
+  private readonly stopper = new AbortController();
+  private readonly progress: RunProgress = { completed: 0, failed: 0, usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } };
+  /** custom_ids started but not finished when the run stopped: they get a stop line. */
+  private readonly abandoned: string[] = [];
+  private output!: JournalWriter;
+  private errors!: JournalWriter;
+
+  constructor(
+    private readonly files: RunFiles,
+    private readonly engine: Engine,
+    private readonly options: RunnerOptions,
+    private readonly hooks: RunHooks,
+    /** Epoch ms after which the rest of the batch expires; null for never. */
+    private readonly expiresAt: number | null,
+  ) {}
+
+  /**
+   * Stops the run: in-flight requests are aborted; when the batch ends (cancelled, expired)
+   * unfinished lines get `batch_<reason>`, when it is interrupted they wait for the next start.
+   */
+  stop(reason: StopReason): void {
+    if (!this.stopper.signal.aborted) this.stopper.abort(reason);
+  }
+
+  private get stopReason(): StopReason | null {
+    return this.stopper.signal.aborted ? (this.stopper.signal.reason as StopReason) : null;
+  }
+
+  async run(): Promise<RunOutcome> {
+    const [done, failed] = await Promise.all([recoverJournal(this.files.output), recoverJournal(this.files.error)]);
+    const finished = new Set([...done.ids, ...failed.ids]);
+    this.progress.completed = done.lines;
+    this.progress.failed = failed.lines;
+    for (const key of ['promptTokens', 'cachedTokens', 'completionTokens'] as const) {
+      this.progress.usage[key] = done.usage[key] + failed.usage[key];
+    }
+    this.hooks.onProgress(this.progress);
+    this.output = new JournalWriter(this.files.output);
+    this.errors = new JournalWriter(this.files.error);
+    const expiry = this.armExpiry();
+    const gate = new EngineGate(() => this.engine.ping(), (reason) => this.hooks.onPause(reason), this.stopper.signal);
+    const slots = new Slots(Math.max(1, this.options.concurrency));
+    let stoppedAtLine = Infinity;
+    try {
+      for await (const line of readLines(this.files.input)) {
+        if (this.stopReason) {
+          stoppedAtLine = line.number;
+          break;
+        }
+        const request = parseRequest(line.bytes);
+        if (!request || finished.has(request.custom_id)) continue;
+        await slots.acquire();
+        if (this.stopReason) {
+          slots.release();
+          stoppedAtLine = line.number;
+          break;
+        }
+        void this.answer(request, gate).finally(() => slots.release());
+      }
+      await slots.idle();
+      const reason = this.stopReason;
+      if (reason === 'cancelled' || reason === 'expired') await this.writeStopLines(reason, stoppedAtLine, finished);
+      return reason ?? 'completed';
+    } finally {
+      clearTimeout(expiry);
+      await Promise.all([this.output.close(), this.errors.close()]);
+    }
+  }
+
+  private armExpiry(): NodeJS.Timeout | undefined {
+    if (this.expiresAt === null) return undefined;
+    // setTimeout holds at most 2^31-1 ms (~24.8 days); windows are shorter than that.
+    const delay = Math.min(Math.max(0, this.expiresAt - Date.now()), 2 ** 31 - 1);
+    return setTimeout(() => this.stop('expired'), delay);
+  }
+
+  /** Sends one request until it has an answer, a permanent error, or the run stops. */
+  private async answer(request: BatchInputLine, gate: EngineGate): Promise<void> {
+    const chat = toChatRequest(request.body, this.options.numCtx);
+    for (let attempt = 1; ; attempt++) {
+      await gate.whenOpen();
+      if (this.stopReason) return void this.abandoned.push(request.custom_id);
+      const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.options.requestTimeoutMs)]);
+      let failure: EngineError;
+      try {
+        const result = await this.engine.chat(chat, signal);
+        return this.record(this.output, {
+          id: requestId('batch_req'),
+          custom_id: request.custom_id,
+          response: { status_code: 200, request_id: requestId('req'), body: toChatCompletion(result) },
+          error: null,
+        });
+      } catch (error) {
+        failure = error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));
+      }
+      if (this.stopReason) return void this.abandoned.push(request.custom_id);
+      if (failure.kind === 'unreachable') {
+        gate.close(failure.message);
+        attempt = 0;
+        continue;
+      }
+      if (failure.kind === 'transient' && attempt >= this.options.maxAttempts && !(await this.engine.ping().catch(() => false))) {
+        gate.close(failure.message);
+        attempt = 0;
+        continue;
+      }
+      if (failure.kind === 'permanent' || attempt >= this.options.maxAttempts) return this.recordFailure(request.custom_id, failure);
+      const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (attempt - 1));
+      await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(() => undefined);
+    }
+  }
+
+  private record(journal: JournalWriter, entry: BatchOutputLine): void {
+    journal.append(entry);
+    if (journal === this.output) this.progress.completed++;
+    else this.progress.failed++;
+    addUsage(this.progress.usage, entry);
+    this.hooks.onProgress(this.progress);
+  }
+
+  private recordFailure(customId: string, failure: EngineError): void {
+    const entry: BatchOutputLine = { id: requestId('batch_req'), custom_id: customId, response: null, error: null };
+    if (failure.status !== undefined) {
+      const type = failure.status >= 500 ? 'server_error' : 'invalid_request_error';
+      entry.response = {
+        status_code: failure.status,
+        request_id: requestId('req'),
+        body: { error: { message: failure.message, type, param: null, code: failure.code } },
+      };
+    } else {
+      entry.error = { code: failure.code, message: failure.message };
+    }
+    this.record(this.errors, entry);
+  }
+
+  /** Writes a `batch_cancelled` / `batch_expired` line for every request left unanswered. */
+  private async writeStopLines(reason: 'cancelled' | 'expired', fromLine: number, finished: Set<string>): Promise<void> {
+    const message = reason === 'expired' ? 'the batch expired before this request was run' : 'the batch was cancelled before this request was run';
+    const stopLine = (customId: string): void =>
+      this.record(this.errors, { id: requestId('batch_req'), custom_id: customId, response: null, error: { code: `batch_${reason}`, message } });
+    this.abandoned.forEach(stopLine);
+    if (fromLine === Infinity) return;
+    for await (const line of readLines(this.files.input)) {
+      if (line.number < fromLine) continue;
+      const request = parseRequest(line.bytes);
+      if (request && !finished.has(request.custom_id)) stopLine(request.custom_id);
+    }
+  }
+}
+
+/** A validated input line; null for blank lines. */
+function parseRequest(bytes: Buffer | null): BatchInputLine | null {
+  if (!bytes || bytes.length === 0) return null;
+  const text = bytes.toString('utf8');
+  return text.trim() === '' ? null : (JSON.parse(text) as BatchInputLine);
+}

@@ -1,0 +1,383 @@
+// The batch service: every operation on files and batches, once. The JSON-RPC socket and the
+// HTTP API are thin transports over it. Batches run one at a time, oldest first.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { copyFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Engine } from '../engines/engine.js';
+import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types.js';
+import { TERMINAL_STATUSES } from '../openai/types.js';
+import type { BatchRunOptions, Store, StoredBatch, StoredFile } from '../store/store.js';
+import { ServiceError } from './errors.js';
+import { BatchRun, DEFAULT_RUNNER_OPTIONS, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
+import { SUPPORTED_ENDPOINTS, validateBatchFile, type ValidationLimits } from './validate.js';
+import { DEFAULT_COMPLETION_WINDOW, windowSeconds } from './window.js';
+
+export interface ServiceSettings extends Partial<Omit<RunnerOptions, 'concurrency'>> {
+  /** Requests in flight; default: the engine's slots where it tells them, else 4. */
+  concurrency?: number;
+  validation?: Partial<ValidationLimits>;
+  /** How often progress is persisted and announced while a batch runs. */
+  progressIntervalMs?: number;
+}
+
+export interface CreateBatchParams {
+  input_file_id: string;
+  endpoint?: string;
+  completion_window?: string;
+  metadata?: Record<string, string> | null;
+  options?: BatchRunOptions;
+}
+
+export interface ListParams {
+  limit?: number;
+  after?: string;
+}
+
+export interface BatchList {
+  object: 'list';
+  data: Batch[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+export const DEFAULT_CONCURRENCY = 4;
+const METADATA_LIMITS = { pairs: 16, key: 64, value: 512 };
+
+const now = (): number => Math.floor(Date.now() / 1000);
+const newId = (prefix: string): string => `${prefix}${randomBytes(12).toString('hex')}`;
+
+/** The public File object, without where the daemon keeps its bytes. */
+export function publicFile({ path: _path, ...file }: StoredFile): FileObject {
+  return file;
+}
+
+export class BatchService extends EventEmitter<{ changed: [Batch] }> {
+  private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
+  private pumping = false;
+  private closed = false;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private readonly announceTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly engine: Engine,
+    private readonly settings: ServiceSettings = {},
+  ) {
+    super();
+  }
+
+  /** Picks up where the last daemon stopped: revalidates, resumes and finishes batches. */
+  async start(): Promise<void> {
+    for (const entry of this.store.data.batches) {
+      const { status, output_file_id } = entry.batch;
+      if (status === 'validating' || (status === 'cancelling' && !output_file_id)) void this.validate(entry);
+    }
+    void this.pump();
+  }
+
+  /** Stops at once; a running batch is interrupted, not cancelled, and resumes at the next start. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const running = this.running;
+    running?.run.stop('interrupted');
+    await running?.finished;
+    clearTimeout(this.saveTimer);
+    for (const timer of this.announceTimers.values()) clearTimeout(timer);
+    await this.store.save();
+  }
+
+  // ---- files
+
+  /** Copies a local file into the data dir, so later edits of the original cannot change a batch. */
+  async registerFile(params: { path: string; purpose?: FilePurpose; filename?: string }): Promise<FileObject> {
+    const purpose = params.purpose ?? 'batch';
+    if (purpose !== 'batch') throw new ServiceError('invalid_request', `purpose must be "batch", got ${JSON.stringify(purpose)}`, 'purpose');
+    const info = await stat(params.path).catch(() => null);
+    if (!info?.isFile()) throw new ServiceError('not_found', `no such file: ${params.path}`, 'path');
+    const id = newId('file-');
+    const path = join(this.store.filesDir, `${id}.jsonl`);
+    await copyFile(params.path, path);
+    return this.addFile({ id, path, bytes: info.size, filename: params.filename ?? basename(params.path), purpose });
+  }
+
+  /** Records a file whose bytes are already in the data dir (an upload, a batch's output). */
+  async addFile(file: Omit<StoredFile, 'object' | 'created_at'>): Promise<FileObject> {
+    const stored: StoredFile = { id: file.id, object: 'file', bytes: file.bytes, created_at: now(), filename: file.filename, purpose: file.purpose, path: file.path };
+    this.store.data.files.push(stored);
+    await this.store.save();
+    return publicFile(stored);
+  }
+
+  newFilePath(): { id: string; path: string } {
+    const id = newId('file-');
+    return { id, path: join(this.store.filesDir, `${id}.jsonl`) };
+  }
+
+  getFile(id: string): StoredFile {
+    const file = this.store.file(id);
+    if (!file) throw new ServiceError('not_found', `No file with id ${JSON.stringify(id)}`, 'file_id');
+    return file;
+  }
+
+  listFiles(purpose?: FilePurpose): FileObject[] {
+    return this.store.data.files.filter((file) => !purpose || file.purpose === purpose).map(publicFile);
+  }
+
+  // ---- batches
+
+  async createBatch(params: CreateBatchParams): Promise<Batch> {
+    const endpoint = params.endpoint ?? SUPPORTED_ENDPOINTS[0]!;
+    if (!SUPPORTED_ENDPOINTS.includes(endpoint)) {
+      throw new ServiceError('invalid_request', `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}; got ${JSON.stringify(endpoint)}`, 'endpoint');
+    }
+    const window = params.completion_window ?? DEFAULT_COMPLETION_WINDOW;
+    const windowLength = windowSeconds(window);
+    checkMetadata(params.metadata ?? null);
+    checkRunOptions(params.options ?? {});
+    const file = this.getFile(params.input_file_id);
+    if (file.purpose !== 'batch') {
+      throw new ServiceError('invalid_request', `file ${file.id} has purpose ${file.purpose}; a batch needs purpose "batch"`, 'input_file_id');
+    }
+    const created = now();
+    const entry: StoredBatch = {
+      batch: {
+        id: newId('batch_'),
+        object: 'batch',
+        endpoint,
+        model: null,
+        errors: null,
+        input_file_id: file.id,
+        completion_window: window,
+        status: 'validating',
+        output_file_id: null,
+        error_file_id: null,
+        created_at: created,
+        in_progress_at: null,
+        expires_at: created + windowLength,
+        finalizing_at: null,
+        completed_at: null,
+        failed_at: null,
+        expired_at: null,
+        cancelling_at: null,
+        cancelled_at: null,
+        request_counts: { total: 0, completed: 0, failed: 0 },
+        usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
+        metadata: params.metadata ?? null,
+        paused_reason: null,
+      },
+      options: params.options ?? {},
+    };
+    this.store.data.batches.push(entry);
+    await this.changed(entry);
+    void this.validate(entry);
+    return structuredClone(entry.batch);
+  }
+
+  getBatch(id: string): Batch {
+    return structuredClone(this.entry(id).batch);
+  }
+
+  /** Newest first, with OpenAI's cursor paging. */
+  listBatches(params: ListParams = {}): BatchList {
+    const limit = params.limit ?? 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ServiceError('invalid_request', 'limit must be an integer from 1 to 100', 'limit');
+    const all = this.store.data.batches.map((entry) => entry.batch).reverse();
+    let start = 0;
+    if (params.after !== undefined) {
+      start = all.findIndex((batch) => batch.id === params.after) + 1;
+      if (start === 0) throw new ServiceError('not_found', `No batch with id ${JSON.stringify(params.after)}`, 'after');
+    }
+    const data = all.slice(start, start + limit).map((batch) => structuredClone(batch));
+    return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < all.length };
+  }
+
+  async cancelBatch(id: string): Promise<Batch> {
+    const entry = this.entry(id);
+    const { batch } = entry;
+    if (TERMINAL_STATUSES.includes(batch.status)) {
+      throw new ServiceError('conflict', `Batch ${id} is ${batch.status} and cannot be cancelled`, 'batch_id');
+    }
+    if (batch.status !== 'cancelling') {
+      batch.status = 'cancelling';
+      batch.cancelling_at = now();
+      await this.changed(entry);
+    }
+    if (this.running?.id === id) this.running.run.stop('cancelled');
+    else void this.pump();
+    return structuredClone(batch);
+  }
+
+  /** The running batch's id, if any. */
+  get runningBatchId(): string | null {
+    return this.running?.id ?? null;
+  }
+
+  // ---- lifecycle
+
+  private entry(id: string): StoredBatch {
+    const entry = this.store.batch(id);
+    if (!entry) throw new ServiceError('not_found', `No batch with id ${JSON.stringify(id)}`, 'batch_id');
+    return entry;
+  }
+
+  private async validate(entry: StoredBatch): Promise<void> {
+    const { batch } = entry;
+    const file = this.store.file(batch.input_file_id);
+    let errors: BatchError[];
+    let report: Awaited<ReturnType<typeof validateBatchFile>> | null = null;
+    if (!file) {
+      errors = [{ code: 'file_not_found', message: `input file ${batch.input_file_id} no longer exists`, param: 'input_file_id', line: null }];
+    } else {
+      report = await validateBatchFile(file.path, { displayName: file.filename, endpoint: batch.endpoint, limits: this.settings.validation });
+      errors = report.errors;
+    }
+    if (batch.status === 'cancelling') {
+      // Cancelled while validating: no request was ever queued.
+      batch.status = 'cancelled';
+      batch.cancelled_at = now();
+      return this.changed(entry);
+    }
+    if (errors.length > 0 || !report) {
+      batch.status = 'failed';
+      batch.failed_at = now();
+      batch.errors = { object: 'list', data: errors };
+      return this.changed(entry);
+    }
+    batch.model = report.model;
+    batch.request_counts.total = report.requests;
+    batch.status = 'in_progress';
+    batch.in_progress_at = now();
+    const output = this.newFilePath();
+    const error = this.newFilePath();
+    batch.output_file_id = output.id;
+    batch.error_file_id = error.id;
+    await this.addFile({ ...output, bytes: 0, filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' });
+    await this.addFile({ ...error, bytes: 0, filename: `${batch.id}_error.jsonl`, purpose: 'batch_output' });
+    await this.changed(entry);
+    void this.pump();
+  }
+
+  /** Runs queued batches one after another; cancellations waiting in the queue go first. */
+  private async pump(): Promise<void> {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const queued = this.store.data.batches.filter(({ batch }) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.output_file_id);
+        const next = queued.find(({ batch }) => batch.status === 'cancelling') ?? queued[0];
+        if (!next || this.closed) return;
+        await this.run(next);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async run(entry: StoredBatch): Promise<void> {
+    const { batch } = entry;
+    const files = {
+      input: this.getFile(batch.input_file_id).path,
+      output: this.getFile(batch.output_file_id!).path,
+      error: this.getFile(batch.error_file_id!).path,
+    };
+    const concurrency = entry.options.concurrency ?? this.settings.concurrency ?? (await this.engine.slots().catch(() => undefined)) ?? DEFAULT_CONCURRENCY;
+    const options: RunnerOptions = { ...DEFAULT_RUNNER_OPTIONS, ...this.settings, concurrency };
+    const numCtx = entry.options.numCtx ?? this.settings.numCtx;
+    if (numCtx !== undefined) options.numCtx = numCtx;
+    const run = new BatchRun(files, this.engine, options, {
+      onProgress: (progress) => this.progress(entry, progress),
+      onPause: (reason) => {
+        batch.paused_reason = reason;
+        void this.changed(entry);
+      },
+    }, (batch.expires_at ?? Infinity) * 1000);
+    if (batch.status === 'cancelling') run.stop('cancelled');
+    const finished = run.run();
+    this.running = { id: batch.id, run, finished: finished.catch(() => undefined) };
+    let outcome: RunOutcome;
+    try {
+      outcome = await finished;
+    } catch (error) {
+      batch.status = 'failed';
+      batch.failed_at = now();
+      batch.errors = { object: 'list', data: [{ code: 'internal_error', message: `the run stopped: ${(error as Error).message}`, param: null, line: null }] };
+      return this.changed(entry);
+    } finally {
+      this.running = null;
+    }
+    if (outcome === 'interrupted' || this.closed) return;
+    batch.paused_reason = null;
+    if (outcome === 'completed') {
+      batch.status = 'finalizing';
+      batch.finalizing_at = now();
+      await this.changed(entry);
+    }
+    await Promise.all([batch.output_file_id!, batch.error_file_id!].map(async (id) => {
+      const file = this.getFile(id);
+      file.bytes = (await stat(file.path)).size;
+    }));
+    const status = outcome === 'completed' ? 'completed' : outcome;
+    batch.status = status;
+    batch[`${status}_at`] = now();
+    await this.changed(entry);
+  }
+
+  private progress(entry: StoredBatch, progress: RunProgress): void {
+    const { batch } = entry;
+    batch.request_counts.completed = progress.completed;
+    batch.request_counts.failed = progress.failed;
+    const { usage } = progress;
+    batch.usage.input_tokens = usage.promptTokens;
+    batch.usage.input_tokens_details.cached_tokens = usage.cachedTokens;
+    batch.usage.output_tokens = usage.completionTokens;
+    batch.usage.total_tokens = usage.promptTokens + usage.completionTokens;
+    this.saveSoon();
+    this.announceSoon(entry);
+  }
+
+  /** Persists now and tells listeners; used at every status change. */
+  private async changed(entry: StoredBatch): Promise<void> {
+    clearTimeout(this.announceTimers.get(entry.batch.id));
+    this.announceTimers.delete(entry.batch.id);
+    await this.store.save();
+    this.emit('changed', structuredClone(entry.batch));
+  }
+
+  private saveSoon(): void {
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.store.save();
+    }, this.settings.progressIntervalMs ?? 1000);
+  }
+
+  private announceSoon(entry: StoredBatch): void {
+    const id = entry.batch.id;
+    if (this.announceTimers.has(id)) return;
+    this.announceTimers.set(id, setTimeout(() => {
+      this.announceTimers.delete(id);
+      this.emit('changed', structuredClone(entry.batch));
+    }, Math.min(250, this.settings.progressIntervalMs ?? 250)));
+  }
+}
+
+function checkMetadata(metadata: Record<string, string> | null): void {
+  if (metadata === null) return;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new ServiceError('invalid_request', 'metadata must be an object of strings', 'metadata');
+  const entries = Object.entries(metadata);
+  if (entries.length > METADATA_LIMITS.pairs) throw new ServiceError('invalid_request', `metadata has ${entries.length} pairs; at most ${METADATA_LIMITS.pairs}`, 'metadata');
+  for (const [key, value] of entries) {
+    if (key.length > METADATA_LIMITS.key) throw new ServiceError('invalid_request', `metadata key "${key.slice(0, 20)}…" is longer than ${METADATA_LIMITS.key} characters`, 'metadata');
+    if (typeof value !== 'string' || value.length > METADATA_LIMITS.value) {
+      throw new ServiceError('invalid_request', `metadata value of "${key}" must be a string of at most ${METADATA_LIMITS.value} characters`, 'metadata');
+    }
+  }
+}
+
+function checkRunOptions(options: BatchRunOptions): void {
+  for (const key of ['concurrency', 'numCtx'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ServiceError('invalid_request', `${key} must be a positive integer`, `options.${key}`);
+  }
+}

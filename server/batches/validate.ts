@@ -1,0 +1,181 @@
+// Validation of batch input files, streamed, with OpenAI's error codes and line numbers.
+// The same rules serve the daemon (a whole file) and the editor (line by line as you type).
+import { basename } from 'node:path';
+import type { BatchError } from '../openai/types.js';
+import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
+
+export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';
+export const SUPPORTED_ENDPOINTS = [CHAT_COMPLETIONS_ENDPOINT];
+export const DEFAULT_MAX_LINES = 2_000_000;
+export const DEFAULT_MAX_ERRORS = 100;
+
+export interface ValidationLimits {
+  maxLineBytes: number;
+  maxLines: number;
+  maxErrors: number;
+}
+
+export const DEFAULT_LIMITS: ValidationLimits = {
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+  maxLines: DEFAULT_MAX_LINES,
+  maxErrors: DEFAULT_MAX_ERRORS,
+};
+
+/** What the rules remember from line to line. */
+export class ValidationState {
+  readonly seenIds = new Set<string>();
+  model: string | null = null;
+  modelLine = 0;
+  requests = 0;
+  constructor(
+    readonly fileName: string,
+    readonly endpoint = CHAT_COMPLETIONS_ENDPOINT,
+  ) {}
+}
+
+export interface ValidationReport {
+  /** Request lines (blank lines are not counted). */
+  requests: number;
+  model: string | null;
+  /** The first maxErrors errors. */
+  errors: BatchError[];
+  /** All errors, including those past the cap. */
+  errorCount: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function error(state: ValidationState, line: number, code: string, param: string | null, text: string): BatchError {
+  return { code, param, line, message: `${state.fileName} line ${line}: ${text}` };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const MESSAGE_ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
+
+/** The body rules of /v1/chat/completions that a local engine depends on. */
+function bodyError(state: ValidationState, line: number, body: Record<string, unknown>): BatchError | null {
+  if (typeof body.model !== 'string' || body.model.trim() === '') {
+    return error(state, line, 'invalid_request', 'body.model', 'body.model is missing or not a string');
+  }
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return error(state, line, 'invalid_request', 'body.messages', 'body.messages must be a non-empty array');
+  }
+  for (const [index, message] of body.messages.entries()) {
+    const param = `body.messages[${index}]`;
+    if (!isObject(message) || typeof message.role !== 'string' || !MESSAGE_ROLES.has(message.role)) {
+      return error(state, line, 'invalid_request', `${param}.role`, `${param}.role must be one of ${[...MESSAGE_ROLES].join(', ')}`);
+    }
+    const content = message.content;
+    if (!(typeof content === 'string' || Array.isArray(content) || (content === null && message.role === 'assistant'))) {
+      return error(state, line, 'invalid_request', `${param}.content`, `${param}.content must be a string or an array of parts`);
+    }
+  }
+  for (const field of ['max_tokens', 'max_completion_tokens'] as const) {
+    const value = body[field];
+    if (value !== undefined && value !== null && !(Number.isInteger(value) && (value as number) > 0)) {
+      return error(state, line, 'invalid_request', `body.${field}`, `body.${field} must be a positive integer`);
+    }
+  }
+  for (const field of ['temperature', 'top_p', 'seed'] as const) {
+    const value = body[field];
+    if (value !== undefined && value !== null && typeof value !== 'number') {
+      return error(state, line, 'invalid_request', `body.${field}`, `body.${field} must be a number`);
+    }
+  }
+  const format = body.response_format;
+  if (format !== undefined && format !== null) {
+    const type = isObject(format) ? format.type : undefined;
+    if (type !== 'text' && type !== 'json_object' && type !== 'json_schema') {
+      return error(state, line, 'invalid_request', 'body.response_format.type', 'body.response_format.type must be text, json_object or json_schema');
+    }
+    if (type === 'json_schema' && !(isObject(format) && isObject(format.json_schema) && isObject(format.json_schema.schema))) {
+      return error(state, line, 'invalid_request', 'body.response_format.json_schema.schema', 'body.response_format.json_schema.schema must be a JSON schema object');
+    }
+  }
+  if (body.stream === true) {
+    return error(state, line, 'invalid_request', 'body.stream', 'body.stream is not supported in a batch');
+  }
+  return null;
+}
+
+/**
+ * Checks one line of text (without its line end). Returns null for a valid request line or a
+ * blank line (blank lines are not requests).
+ */
+export function validateLine(state: ValidationState, line: number, text: string): BatchError | null {
+  if (text.trim() === '') return null;
+  state.requests++;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    return error(state, line, 'invalid_json_line', null, `not valid JSON (${(cause as Error).message})`);
+  }
+  if (!isObject(parsed)) return error(state, line, 'invalid_json_line', null, 'is not a JSON object');
+  const id = parsed.custom_id;
+  if (typeof id !== 'string' || id === '') {
+    return error(state, line, 'invalid_request', 'custom_id', 'custom_id is missing or not a non-empty string');
+  }
+  if (state.seenIds.has(id)) return error(state, line, 'duplicate_custom_id', 'custom_id', `custom_id "${id}" is used more than once`);
+  state.seenIds.add(id);
+  if (parsed.method !== 'POST') {
+    return error(state, line, 'invalid_request', 'method', `method must be "POST", got ${JSON.stringify(parsed.method ?? null)}`);
+  }
+  if (parsed.url !== state.endpoint) {
+    return error(state, line, 'url_mismatch', 'url', `url ${JSON.stringify(parsed.url ?? null)} does not match the batch's endpoint ${state.endpoint}`);
+  }
+  if (!isObject(parsed.body)) return error(state, line, 'invalid_request', 'body', 'body is missing or not an object');
+  const problem = bodyError(state, line, parsed.body);
+  if (problem) return problem;
+  const model = parsed.body.model as string;
+  if (state.model === null) {
+    state.model = model;
+    state.modelLine = line;
+  } else if (model !== state.model) {
+    return error(state, line, 'model_mismatch', 'body.model', `body.model "${model}" differs from "${state.model}" on line ${state.modelLine}; one model per batch`);
+  }
+  return null;
+}
+
+/** Validates a whole batch input file as a stream. `displayName` is used in messages. */
+export async function validateBatchFile(
+  path: string,
+  options: { displayName?: string; endpoint?: string; limits?: Partial<ValidationLimits> } = {},
+): Promise<ValidationReport> {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const state = new ValidationState(options.displayName ?? basename(path), options.endpoint);
+  const errors: BatchError[] = [];
+  let errorCount = 0;
+  const report = (problem: BatchError | null): void => {
+    if (!problem) return;
+    errorCount++;
+    if (errors.length < limits.maxErrors) errors.push(problem);
+  };
+  for await (const line of readLines(path, { maxLineBytes: limits.maxLineBytes })) {
+    if (line.bytes === null) {
+      state.requests++;
+      report(error(state, line.number, 'line_too_large', null, `is ${line.size} bytes; the limit is ${limits.maxLineBytes} bytes per line`));
+      continue;
+    }
+    let text: string;
+    try {
+      text = utf8.decode(line.bytes);
+    } catch {
+      state.requests++;
+      report(error(state, line.number, 'invalid_json_line', null, 'is not valid UTF-8'));
+      continue;
+    }
+    report(validateLine(state, line.number, text));
+    if (state.requests > limits.maxLines) {
+      report(error(state, line.number, 'too_many_tasks', null, `more than ${limits.maxLines} requests; split the file`));
+      break;
+    }
+  }
+  if (state.requests === 0) report(error(state, 1, 'empty_file', null, 'the file has no requests'));
+  if (errorCount > errors.length) {
+    errors.push({ code: 'too_many_errors', param: null, line: null, message: `${state.fileName}: ${errorCount - errors.length} more errors not listed` });
+  }
+  return { requests: state.requests, model: state.model, errors, errorCount };
+}

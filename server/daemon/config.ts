@@ -1,0 +1,69 @@
+// The daemon's settings: built-in defaults, then `config.json` in the data dir, then flags.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import envPaths from 'env-paths';
+import type { EngineName } from '../engines/engine.js';
+
+export interface DaemonConfig {
+  dataDir: string;
+  engine: EngineName;
+  ollamaUrl: string;
+  openaiUrl: string;
+  openaiApiKey?: string;
+  /** GGUF file for the llama-cpp engine. */
+  modelPath?: string;
+  /** Requests in flight; default: the engine's slots where it tells them, else 4. */
+  concurrency?: number;
+  /** CPU threads for the llama-cpp engine. */
+  threads?: number;
+  numCtx?: number;
+  requestTimeoutMs?: number;
+  maxAttempts?: number;
+}
+
+export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
+export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
+export const DEFAULT_OPENAI_URL = 'http://127.0.0.1:8080/v1';
+
+/** `--data-dir`, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir. */
+export function resolveDataDir(flag?: string): string {
+  return flag ?? process.env.OLLAMA_BATCH_HOME ?? envPaths('ollama-batch', { suffix: '' }).data;
+}
+
+/** Ollama's own `OLLAMA_HOST` forms: `host`, `host:port`, or a URL. */
+export function ollamaUrlFromEnv(value = process.env.OLLAMA_HOST): string {
+  if (!value) return DEFAULT_OLLAMA_URL;
+  const withScheme = /^https?:\/\//.test(value) ? value : `http://${value}`;
+  const url = new URL(withScheme);
+  if (!url.port) url.port = '11434';
+  if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
+  return url.origin;
+}
+
+export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): DaemonConfig {
+  const path = join(dataDir, 'config.json');
+  let fromFile: Partial<DaemonConfig> = {};
+  if (existsSync(path)) {
+    try {
+      fromFile = JSON.parse(readFileSync(path, 'utf8')) as Partial<DaemonConfig>;
+    } catch (error) {
+      throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+  const config: DaemonConfig = {
+    engine: 'ollama',
+    ollamaUrl: ollamaUrlFromEnv(),
+    openaiUrl: DEFAULT_OPENAI_URL,
+    ...fromFile,
+    ...defined,
+    dataDir,
+  };
+  if (!ENGINE_NAMES.includes(config.engine)) {
+    throw new Error(`engine must be one of ${ENGINE_NAMES.join(', ')}; got ${JSON.stringify(config.engine)}`);
+  }
+  if (config.engine === 'llama-cpp' && !config.modelPath) {
+    throw new Error('the llama-cpp engine needs a GGUF file: --model-path FILE (or "modelPath" in config.json)');
+  }
+  return config;
+}

@@ -1,0 +1,94 @@
+// Starting and stopping the daemon: lock, store, engine, batch service, socket.
+import { mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { BatchService } from '../batches/service.js';
+import { createEngine, engineUrl } from '../engines/factory.js';
+import type { Engine } from '../engines/engine.js';
+import type { DaemonInfo } from '../protocol/methods.js';
+import { serveRpc } from '../rpc/server.js';
+import { Store } from '../store/store.js';
+import type { DaemonConfig } from './config.js';
+import { acquireLock, socketPath } from './lock.js';
+import { log } from './log.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningDaemon {
+  socket: string;
+  service: BatchService;
+  engine: Engine;
+  /** Resolves once the daemon has stopped (after close() or a shutdown request). */
+  stopped: Promise<void>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const socket = socketPath(config.dataDir);
+  const lock = await acquireLock(config.dataDir, socket);
+  let engine: Engine | undefined;
+  try {
+    const store = await Store.open(config.dataDir);
+    engine = await createEngine(config);
+    const liveEngine = engine;
+    const service = new BatchService(store, engine, {
+      concurrency: config.concurrency,
+      numCtx: config.numCtx,
+      ...(config.requestTimeoutMs !== undefined && { requestTimeoutMs: config.requestTimeoutMs }),
+      ...(config.maxAttempts !== undefined && { maxAttempts: config.maxAttempts }),
+    });
+    const server = createServer();
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+    let closing: Promise<void> | null = null;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        log('info', 'daemon stopping');
+        server.close();
+        await service.close();
+        await liveEngine.close();
+        lock.release();
+        resolveStopped();
+      })());
+    const info = async (): Promise<DaemonInfo> => {
+      const up = await liveEngine.ping().catch(() => false);
+      return {
+        pid: process.pid,
+        version: VERSION,
+        dataDir: config.dataDir,
+        socket,
+        engine: { name: liveEngine.name, url: engineUrl(config), up, models: up ? await liveEngine.listModels().catch(() => []) : [] },
+        runningBatchId: service.runningBatchId,
+      };
+    };
+    serveRpc(server, service, { info, shutdown: () => void close() });
+    if (process.platform !== 'win32') rmSync(socket, { force: true }); // left by a killed daemon; we hold the lock
+    await listen(server, socket);
+    const logged = new Map<string, string>();
+    service.on('changed', (batch) => {
+      // Status changes and pauses, not every progress tick: a 13-hour run must not flood the log.
+      const state = `${batch.status} ${batch.paused_reason ?? ''}`;
+      if (logged.get(batch.id) === state) return;
+      logged.set(batch.id, state);
+      const { total, completed, failed } = batch.request_counts;
+      log('info', `${batch.id} ${batch.status} ${completed + failed}/${total}${batch.paused_reason ? ` (paused: ${batch.paused_reason})` : ''}`);
+    });
+    await service.start();
+    log('info', `daemon ${VERSION} pid ${process.pid} listening on ${socket}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`);
+    return { socket, service, engine, stopped, close };
+  } catch (error) {
+    await engine?.close().catch(() => undefined);
+    lock.release();
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+// The interface every inference engine implements. Engines know nothing of batches, the store
+// or any transport: they take one chat request and answer it, or throw an EngineError.
+import type { ChatMessage } from '../openai/types.js';
+
+export type EngineName = 'ollama' | 'openai' | 'llama-cpp';
+
+/** One chat request, already translated from the OpenAI body (see translate.ts). */
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  /** Upper bound on generated tokens (max_tokens / max_completion_tokens). */
+  maxTokens?: number;
+  /** 'json' for any JSON object, or a JSON schema the answer must follow. */
+  format?: 'json' | Record<string, unknown>;
+  /** Context window for the whole batch; changing it between requests reloads an Ollama model. */
+  numCtx?: number;
+}
+
+export interface ChatResult {
+  content: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens served from the engine's KV cache, where the engine reports it. */
+  cachedTokens?: number;
+  model: string;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult>;
+  listModels(): Promise<string[]>;
+  /** Parallel slots the engine serves, where it can be learned. */
+  slots(): Promise<number | undefined>;
+  /** True when the engine answers at all (used to pause and resume a batch). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * transient: worth retrying (connection refused/reset, 5xx, 503 queue full, timeout);
+ * permanent: the request itself is wrong (unknown model, 4xx): an error line at once;
+ * unreachable: the engine does not answer at all: the batch pauses until it does.
+ */
+export type EngineErrorKind = 'transient' | 'permanent' | 'unreachable';
+
+export class EngineError extends Error {
+  constructor(
+    readonly kind: EngineErrorKind,
+    /** OpenAI-style error code for the error line, e.g. 'model_not_found', 'server_error'. */
+    readonly code: string,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

@@ -1,0 +1,322 @@
+// The in-process engine: node-llama-cpp on one GGUF file, no server. One context holds `slots`
+// sequences (each with its own KV cache); a request takes a free sequence (FIFO when all are
+// busy) and keeps it, so a prompt that starts byte-identical to the previous one on that
+// sequence (the rubric as system prompt) is served from the KV cache.
+//
+// node-llama-cpp is ESM and heavy: it is imported only inside load(), and only type imports
+// appear at the top (the daemon bundle keeps it external; the other engines never load it).
+import os from 'node:os';
+import { basename, extname } from 'node:path';
+import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatMessage } from '../openai/types.js';
+import { EngineError, type ChatRequest, type ChatResult, type Engine } from './engine.js';
+import { messageText } from './translate.js';
+
+export interface LlamaCppEngineOptions {
+  /** The GGUF file. The model is served under its base name without extension. */
+  modelPath: string;
+  /** Parallel sequences in the one context (default 1). */
+  slots?: number;
+  /** CPU threads for evaluation (default: one per slot, at most os.availableParallelism()). */
+  threads?: number;
+  /** Tokens per sequence, fixed at load (default 4096, or the model's train context if smaller). */
+  contextSize?: number;
+}
+
+// Sampling defaults where the request leaves them out: Ollama's, so the embedded engine and the
+// default engine answer alike for the same GGUF. No repeat penalty: the OpenAI body has none.
+const DEFAULT_TEMPERATURE = 0.8;
+const DEFAULT_TOP_K = 40;
+const DEFAULT_TOP_P = 0.9;
+const DEFAULT_CONTEXT_SIZE = 4096;
+
+interface Slot {
+  index: number;
+  sequence: LlamaContextSequence;
+  chat: LlamaChat;
+}
+
+interface Waiter {
+  /** Hands over a slot that freed up. */
+  grant: (slot: Slot) => void;
+  reject: (error: EngineError) => void;
+}
+
+function abortedError(signal: AbortSignal): EngineError {
+  const reason = signal.reason as unknown;
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  return timedOut
+    ? new EngineError('transient', 'timeout', 'the engine did not answer in time')
+    : new EngineError('transient', 'aborted', 'the request was aborted');
+}
+
+/** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */
+function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = [];
+  for (const message of messages) {
+    const text = messageText(message.content);
+    switch (message.role) {
+      case 'system':
+      case 'developer':
+        history.push({ type: 'system', text });
+        break;
+      case 'assistant':
+        history.push({ type: 'model', response: [text] });
+        break;
+      case 'user':
+      case 'tool':
+        history.push({ type: 'user', text });
+        break;
+    }
+  }
+  // A new assistant turn, as the chat template's add_generation_prompt would open it.
+  history.push({ type: 'model', response: [] });
+  return history;
+}
+
+export class LlamaCppEngine implements Engine {
+  readonly name = 'llama-cpp' as const;
+  /** The name requests must use: the GGUF file's base name without extension. */
+  readonly modelName: string;
+  /** Tokens per sequence, as allocated (llama.cpp may round the request up). */
+  readonly contextSize: number;
+  /** CPU threads used for evaluation. */
+  readonly threads: number;
+
+  private readonly free: Slot[];
+  private readonly waiters: Waiter[] = [];
+  private readonly schemaGrammars = new Map<string, Promise<LlamaGrammar>>();
+  private jsonGrammar: Promise<LlamaGrammar> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly allSlots: readonly Slot[],
+    modelPath: string,
+    threads: number,
+  ) {
+    this.modelName = basename(modelPath, extname(modelPath));
+    this.contextSize = context.contextSize;
+    this.threads = threads;
+    this.free = [...allSlots];
+  }
+
+  static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
+    const slots = Math.max(1, Math.floor(options.slots ?? 1));
+    // Always explicit: node-llama-cpp's default thread count oversubscribes small machines
+    // (4 threads on 2 cores made a 40-token answer take 52 s instead of 64 ms).
+    const threads = Math.max(1, Math.floor(options.threads ?? Math.min(slots, os.availableParallelism())));
+    const { getLlama, LlamaChat, LlamaLogLevel } = await import('node-llama-cpp');
+    // build: 'never': a missing prebuilt binary must fail fast, not start a many-minute build.
+    const llama = await getLlama({ build: 'never', gpu: false, maxThreads: threads, logLevel: LlamaLogLevel.error });
+    let model: LlamaModel | undefined;
+    let context: LlamaContext | undefined;
+    try {
+      model = await llama.loadModel({ modelPath: options.modelPath });
+      const trainContextSize = model.trainContextSize;
+      const contextSize = Math.max(
+        64,
+        Math.floor(options.contextSize ?? Math.min(DEFAULT_CONTEXT_SIZE, trainContextSize > 0 ? trainContextSize : DEFAULT_CONTEXT_SIZE)),
+      );
+      context = await model.createContext({ contextSize, sequences: slots, threads });
+      const allSlots: Slot[] = [];
+      for (let index = 0; index < slots; index++) {
+        // A shift would silently drop the front of the prompt: refuse instead (chat() checks
+        // sizes first, so this is only a guard).
+        const sequence = context.getSequence({
+          contextShift: {
+            strategy: () => {
+              throw new EngineError('permanent', 'context_length_exceeded', 'the context window is full');
+            },
+          },
+        });
+        allSlots.push({ index, sequence, chat: new LlamaChat({ contextSequence: sequence }) });
+      }
+      return new LlamaCppEngine(llama, model, context, allSlots, options.modelPath, threads);
+    } catch (error) {
+      await context?.dispose().catch(() => undefined);
+      await model?.dispose().catch(() => undefined);
+      await llama.dispose().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
+    if (this.closed) throw new EngineError('unreachable', 'engine_unreachable', 'the llama-cpp engine is closed');
+    if (request.model !== this.modelName) {
+      throw new EngineError('permanent', 'model_not_found', `model "${request.model}" not found; this engine serves "${this.modelName}"`, 404);
+    }
+    if (signal.aborted) throw abortedError(signal);
+    if (request.maxTokens !== undefined && (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)) {
+      throw new EngineError('permanent', 'invalid_request', `max_tokens must be a positive integer, got ${request.maxTokens}`, 400);
+    }
+
+    const history = toHistory(request.messages);
+    const tokens = this.tokenize(history);
+    const promptTokens = tokens.length;
+    // One cell stays free: LlamaChat shifts the context when the next token index reaches
+    // contextSize - 1, and a shift is what must never happen.
+    const window = this.contextSize - 1;
+    if (promptTokens + (request.maxTokens ?? 1) > window) {
+      const wanted = request.maxTokens === undefined ? `${promptTokens} prompt tokens` : `${promptTokens} prompt tokens + ${request.maxTokens} max tokens`;
+      throw new EngineError(
+        'permanent',
+        'context_length_exceeded',
+        `${wanted} do not fit the context window of ${window} tokens (context size ${this.contextSize}, fixed when the model was loaded)`,
+        400,
+      );
+    }
+    const maxTokens = request.maxTokens ?? window - promptTokens;
+    const grammar = request.format === undefined ? undefined : await this.grammarFor(request.format);
+    const stop = (request.stop ?? []).filter((s) => s.length > 0);
+
+    const slot = await this.acquire(tokens, signal);
+    const meter = slot.sequence.tokenMeter;
+    const inputBefore = meter.usedInputTokens;
+    const outputBefore = meter.usedOutputTokens;
+    let clean = false;
+    try {
+      const result = await slot.chat.generateResponse(history, {
+        signal,
+        maxTokens,
+        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+        topK: DEFAULT_TOP_K,
+        topP: request.topP ?? DEFAULT_TOP_P,
+        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...(grammar ? { grammar } : {}),
+        ...(stop.length > 0 ? { customStopTriggers: stop } : {}),
+        repeatPenalty: false,
+        contextShift: {
+          strategy: () => {
+            throw new EngineError('permanent', 'context_length_exceeded', 'the prompt does not fit the context window');
+          },
+        },
+      });
+      clean = true;
+      // The meter counts evaluated prompt tokens as input, except the last, whose logits make
+      // it an "output" like every sampled token: input = evaluated - 1, output = generated.
+      const evaluated = meter.usedInputTokens - inputBefore + 1;
+      return {
+        content: result.response,
+        finishReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
+        promptTokens,
+        completionTokens: meter.usedOutputTokens - outputBefore,
+        cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
+        model: this.modelName,
+      };
+    } catch (error) {
+      if (signal.aborted) {
+        clean = true; // an aborted generation leaves a valid (partial) state behind
+        throw abortedError(signal);
+      }
+      if (error instanceof EngineError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new EngineError('transient', 'server_error', `llama-cpp: ${message}`);
+    } finally {
+      this.release(slot, clean);
+    }
+  }
+
+  async listModels(): Promise<string[]> {
+    return [this.modelName];
+  }
+
+  async slots(): Promise<number> {
+    return this.allSlots.length;
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.closed && !this.context.disposed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new EngineError('unreachable', 'engine_unreachable', 'the llama-cpp engine was closed');
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    for (const slot of this.allSlots) slot.chat.dispose();
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+
+  /** The prompt as the model will see it: the chat template applied, then tokenized. */
+  private tokenize(history: ChatHistoryItem[]): Token[] {
+    const wrapper = this.allSlots[0]!.chat.chatWrapper;
+    return wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.model.tokenizer);
+  }
+
+  private grammarFor(format: 'json' | Record<string, unknown>): Promise<LlamaGrammar> {
+    if (format === 'json') {
+      this.jsonGrammar ??= this.llama.getGrammarFor('json');
+      return this.jsonGrammar;
+    }
+    const key = JSON.stringify(format);
+    let grammar = this.schemaGrammars.get(key);
+    if (!grammar) {
+      type Schema = Parameters<Llama['createGrammarForJsonSchema']>[0];
+      grammar = this.llama.createGrammarForJsonSchema(format as Schema).catch((error: unknown) => {
+        this.schemaGrammars.delete(key);
+        const message = error instanceof Error ? error.message : String(error);
+        throw new EngineError('permanent', 'invalid_request', `unsupported JSON schema: ${message}`, 400);
+      });
+      this.schemaGrammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
+  /**
+   * A free slot, preferring the one whose cached tokens share the longest prefix with the
+   * prompt; when none is free, waits in FIFO order.
+   */
+  private acquire(tokens: Token[], signal: AbortSignal): Promise<Slot> {
+    if (this.free.length > 0) {
+      let best = 0;
+      let bestShared = -1;
+      for (const [i, slot] of this.free.entries()) {
+        const shared = slot.sequence.compareContextTokens(tokens).firstDifferentIndex;
+        if (shared > bestShared) {
+          best = i;
+          bestShared = shared;
+        }
+      }
+      return Promise.resolve(this.free.splice(best, 1)[0]!);
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(abortedError(signal));
+      };
+      const waiter: Waiter = {
+        grant: (slot) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(slot);
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  private release(slot: Slot, clean: boolean): void {
+    const handOver = (): void => {
+      if (this.closed) return;
+      const waiter = this.waiters.shift();
+      if (waiter) waiter.grant(slot);
+      else this.free.push(slot);
+    };
+    if (clean || this.closed) {
+      handOver();
+      return;
+    }
+    // After an unexpected failure the sequence's state is unknown: start it over.
+    slot.sequence.clearHistory().then(handOver, handOver);
+  }
+}

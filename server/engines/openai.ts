@@ -1,0 +1,150 @@
+// Any OpenAI-compatible chat server (llama.cpp server, vLLM, LM Studio, SGLang, Ollama's /v1)
+// through the official `openai` npm client: the way to scale past one machine. The client's own
+// retries are off (maxRetries 0): the daemon retries transient errors itself.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatRequest, ChatResult, Engine } from './engine.js';
+import { EngineError } from './engine.js';
+import { fromHttpStatus, fromNetworkError } from './errors.js';
+import { isOutOfMemoryMessage } from './ollama.js';
+import { messageText } from './translate.js';
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
+const PROBE_TIMEOUT_MS = 5_000;
+
+export interface OpenAIEngineOptions {
+  /** The API base, e.g. `http://127.0.0.1:8080/v1` (llama.cpp server) or `http://127.0.0.1:11434/v1`. */
+  baseURL: string;
+  /** Sent as a bearer token; local servers mostly ignore it ('none' when not given). */
+  apiKey?: string | undefined;
+  /** Per-request limit, on top of the caller's signal (default 10 minutes). */
+  requestTimeoutMs?: number;
+}
+
+/** An error from the openai client, as an EngineError. */
+export function openAIError(error: unknown, signal: AbortSignal): EngineError {
+  if (error instanceof EngineError) return error;
+  if (error instanceof APIUserAbortError) return fromNetworkError(error, signal);
+  if (error instanceof APIConnectionTimeoutError) {
+    if (signal.aborted) return fromNetworkError(error, signal);
+    return new EngineError('transient', 'timeout', 'the engine did not answer in time');
+  }
+  if (error instanceof APIConnectionError) {
+    return fromNetworkError(error.cause ?? error, signal);
+  }
+  if (error instanceof APIError && typeof error.status === 'number') {
+    const body = error.error as { message?: unknown } | undefined;
+    const message = typeof body?.message === 'string' ? body.message : error.message;
+    if (isOutOfMemoryMessage(message)) return new EngineError('transient', 'out_of_memory', message, error.status);
+    if (error.status === 404 && error.code === 'model_not_found') {
+      return new EngineError('permanent', 'model_not_found', message, error.status);
+    }
+    return fromHttpStatus(error.status, message);
+  }
+  return fromNetworkError(error, signal);
+}
+
+export class OpenAIEngine implements Engine {
+  readonly name = 'openai' as const;
+  readonly baseURL: string;
+  private readonly client: OpenAI;
+  private readonly apiKey: string;
+
+  constructor(options: OpenAIEngineOptions) {
+    this.baseURL = options.baseURL.replace(/\/+$/, '');
+    this.apiKey = options.apiKey ?? 'none';
+    this.client = new OpenAI({
+      baseURL: this.baseURL,
+      apiKey: this.apiKey,
+      maxRetries: 0,
+      timeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    });
+  }
+
+  async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
+    let completion;
+    try {
+      completion = await this.client.chat.completions.create(toOpenAIRequest(request), { signal });
+    } catch (error) {
+      throw openAIError(error, signal);
+    }
+    const choice = completion.choices[0];
+    const result: ChatResult = {
+      content: choice?.message.content ?? '',
+      finishReason: choice?.finish_reason === 'length' ? 'length' : 'stop',
+      promptTokens: completion.usage?.prompt_tokens ?? 0,
+      completionTokens: completion.usage?.completion_tokens ?? 0,
+      model: completion.model || request.model,
+    };
+    const cached = completion.usage?.prompt_tokens_details?.cached_tokens;
+    if (typeof cached === 'number') result.cachedTokens = cached;
+    return result;
+  }
+
+  async listModels(): Promise<string[]> {
+    const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS * 6);
+    const names: string[] = [];
+    try {
+      for await (const model of this.client.models.list({ signal })) names.push(model.id);
+    } catch (error) {
+      throw openAIError(error, signal);
+    }
+    return names;
+  }
+
+  /**
+   * llama.cpp server reports its parallel slots as `total_slots` in GET /props (at the server
+   * root, beside /v1). Other servers do not say: undefined.
+   */
+  async slots(): Promise<number | undefined> {
+    const root = this.baseURL.replace(/\/v1$/, '');
+    try {
+      const response = await fetch(`${root}/props`, {
+        headers: { Authorization: `Bearer ${this.apiKey}` },
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      const props = (await response.json()) as { total_slots?: unknown };
+      return typeof props.total_slots === 'number' && props.total_slots > 0 ? props.total_slots : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.client.models.list({ signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    // The client holds nothing that needs closing.
+  }
+}
+
+/** An engine request as an OpenAI chat.completions body. num_ctx has no OpenAI equivalent. */
+export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParamsNonStreaming {
+  const body: ChatCompletionCreateParamsNonStreaming = {
+    model: request.model,
+    messages: request.messages.map(
+      (message) => ({ role: message.role, content: messageText(message.content) }) as ChatCompletionMessageParam,
+    ),
+  };
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.seed !== undefined) body.seed = request.seed;
+  if (request.stop !== undefined) body.stop = request.stop;
+  // max_tokens, not max_completion_tokens: every local server knows the older name.
+  if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+  if (request.format === 'json') body.response_format = { type: 'json_object' };
+  else if (request.format) {
+    body.response_format = { type: 'json_schema', json_schema: { name: 'answer', schema: request.format, strict: true } };
+  }
+  return body;
+}

@@ -1,0 +1,82 @@
+// Every custom JSON-RPC method between the daemon and its clients (the VS Code extension, the
+// CLI), declared once. Both sides import this module; no method name is written anywhere else.
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { ServiceErrorCode } from '../batches/errors.js';
+import type { BatchList, CreateBatchParams, ListParams } from '../batches/service.js';
+import type { ValidationReport } from '../batches/validate.js';
+import type { Batch, FileObject, FilePurpose } from '../openai/types.js';
+
+export interface DaemonInfo {
+  pid: number;
+  version: string;
+  dataDir: string;
+  socket: string;
+  engine: { name: string; url: string | null; up: boolean; models: string[] };
+  runningBatchId: string | null;
+}
+
+export interface RegisterFileParams {
+  /** Absolute path of a local file; the daemon copies it into its data dir. */
+  path: string;
+  purpose?: FilePurpose;
+}
+
+export interface FileInfo extends FileObject {
+  /** Where the daemon keeps the bytes (readable by local clients). */
+  path: string;
+}
+
+export namespace BatchCreateRequest {
+  /** client → daemon: create a batch from a registered input file; it validates, then queues. */
+  export const type = new RequestType<CreateBatchParams, Batch, RpcErrorData>('batch/create');
+}
+export namespace BatchListRequest {
+  /** client → daemon: batches, newest first, with cursor paging. */
+  export const type = new RequestType<ListParams, BatchList, RpcErrorData>('batch/list');
+}
+export namespace BatchGetRequest {
+  /** client → daemon: one batch. */
+  export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/get');
+}
+export namespace BatchCancelRequest {
+  /** client → daemon: cancel a batch; finished lines are kept. */
+  export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/cancel');
+}
+export namespace FileRegisterRequest {
+  /** client → daemon: copy a local file into the daemon's store and get its File object. */
+  export const type = new RequestType<RegisterFileParams, FileObject, RpcErrorData>('file/register');
+}
+export namespace FileGetRequest {
+  /** client → daemon: a file's object and where its bytes are. */
+  export const type = new RequestType<{ id: string }, FileInfo, RpcErrorData>('file/get');
+}
+export namespace FileValidateRequest {
+  /** client → daemon: validate a local batch file without creating a batch. */
+  export const type = new RequestType<{ path: string }, ValidationReport, RpcErrorData>('file/validate');
+}
+export namespace DaemonStatusRequest {
+  /** client → daemon: who is serving, with which engine. */
+  export const type = new RequestType0<DaemonInfo, RpcErrorData>('daemon/status');
+}
+export namespace DaemonShutdownRequest {
+  /** client → daemon: stop the daemon; running batches resume at its next start. */
+  export const type = new RequestType0<void, RpcErrorData>('daemon/shutdown');
+}
+export namespace BatchChangedNotification {
+  /** daemon → every client: a batch changed (status at once, progress at most 4 times a second). */
+  export const type = new NotificationType<Batch>('batch/changed');
+}
+
+/** The `data` of every error answer: the service's error code and the parameter at fault. */
+export interface RpcErrorData {
+  code: ServiceErrorCode;
+  param: string | null;
+}
+
+/** JSON-RPC error codes the daemon answers with (the service's error code is in `data`). */
+export const RpcErrorCodes = {
+  notFound: -32004,
+  invalidRequest: -32602,
+  conflict: -32009,
+  internal: -32603,
+} as const;

@@ -1,0 +1,68 @@
+// The daemon's JSON-RPC side: one LSP-framed connection per socket client (VS Code windows, the
+// CLI). Each connection gets the batch requests, and every batch change as a notification.
+import type { Server, Socket } from 'node:net';
+import { ResponseError, createConnection, createProtocolConnection } from 'vscode-languageserver';
+import { SocketMessageReader, SocketMessageWriter } from 'vscode-languageserver/node';
+import { ServiceError } from '../batches/errors.js';
+import type { BatchService } from '../batches/service.js';
+import { validateBatchFile } from '../batches/validate.js';
+import { publicFile } from '../batches/service.js';
+import * as protocol from '../protocol/methods.js';
+import type { Batch } from '../openai/types.js';
+
+const RPC_CODE = {
+  not_found: protocol.RpcErrorCodes.notFound,
+  invalid_request: protocol.RpcErrorCodes.invalidRequest,
+  conflict: protocol.RpcErrorCodes.conflict,
+  unsupported_file: protocol.RpcErrorCodes.invalidRequest,
+  too_large: protocol.RpcErrorCodes.invalidRequest,
+  internal_error: protocol.RpcErrorCodes.internal,
+} as const;
+
+/** Runs a handler and turns a ServiceError into a JSON-RPC error carrying its code and param. */
+function handled<P, R>(handler: (params: P) => R | Promise<R>): (params: P) => Promise<R | ResponseError<protocol.RpcErrorData>> {
+  return async (params) => {
+    try {
+      return await handler(params);
+    } catch (error) {
+      if (error instanceof ServiceError) return new ResponseError(RPC_CODE[error.code], error.message, { code: error.code, param: error.param });
+      return new ResponseError(protocol.RpcErrorCodes.internal, (error as Error).message, { code: 'internal_error', param: null });
+    }
+  };
+}
+
+export interface RpcHooks {
+  info(): Promise<protocol.DaemonInfo>;
+  shutdown(): void;
+}
+
+export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks): void {
+  server.on('connection', (socket: Socket) => {
+    // Our own watchdog: a client that says `exit` closes its connection, never the daemon.
+    const watchDog = { shutdownReceived: false, initialize: () => undefined, exit: () => socket.destroy() };
+    const connection = createConnection(
+      (logger) => createProtocolConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), logger),
+      watchDog,
+    );
+    connection.onRequest(protocol.BatchCreateRequest.type, handled((params) => service.createBatch(params)));
+    connection.onRequest(protocol.BatchListRequest.type, handled((params) => service.listBatches(params ?? {})));
+    connection.onRequest(protocol.BatchGetRequest.type, handled(({ id }) => service.getBatch(id)));
+    connection.onRequest(protocol.BatchCancelRequest.type, handled(({ id }) => service.cancelBatch(id)));
+    connection.onRequest(protocol.FileRegisterRequest.type, handled((params) => service.registerFile(params)));
+    connection.onRequest(protocol.FileGetRequest.type, handled(({ id }) => {
+      const file = service.getFile(id);
+      return { ...publicFile(file), path: file.path };
+    }));
+    connection.onRequest(protocol.FileValidateRequest.type, handled(({ path }) => validateBatchFile(path)));
+    connection.onRequest(protocol.DaemonStatusRequest.type, handled(() => hooks.info()));
+    connection.onRequest(protocol.DaemonShutdownRequest.type, handled(() => void setImmediate(hooks.shutdown)));
+    const announce = (batch: Batch): void => void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);
+    service.on('changed', announce);
+    socket.on('close', () => {
+      service.off('changed', announce);
+      connection.dispose();
+    });
+    socket.on('error', () => socket.destroy());
+    connection.listen();
+  });
+}

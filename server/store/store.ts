@@ -1,0 +1,66 @@
+// Metadata store: files, batches and settings in one lowdb JSON file, written atomically
+// (lowdb's writer renames a temp file over the old one). Per-request results never go here:
+// they live in each batch's append-only output and error JSONL files.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Low } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
+import type { Batch, FileObject } from '../openai/types.js';
+
+/** A file the daemon holds, with where its bytes are. */
+export interface StoredFile extends FileObject {
+  path: string;
+}
+
+/** How one batch runs: chosen at creation, kept across restarts. */
+export interface BatchRunOptions {
+  concurrency?: number;
+  numCtx?: number;
+}
+
+export interface StoredBatch {
+  batch: Batch;
+  options: BatchRunOptions;
+}
+
+export interface StoreData {
+  version: 1;
+  files: StoredFile[];
+  batches: StoredBatch[];
+  settings: Record<string, unknown>;
+}
+
+const EMPTY: StoreData = { version: 1, files: [], batches: [], settings: {} };
+
+export class Store {
+  private constructor(
+    private readonly db: Low<StoreData>,
+    readonly filesDir: string,
+  ) {}
+
+  static async open(dataDir: string): Promise<Store> {
+    const filesDir = join(dataDir, 'files');
+    mkdirSync(filesDir, { recursive: true });
+    const db = new Low<StoreData>(new JSONFile<StoreData>(join(dataDir, 'db.json')), structuredClone(EMPTY));
+    await db.read();
+    db.data ??= structuredClone(EMPTY);
+    return new Store(db, filesDir);
+  }
+
+  get data(): StoreData {
+    return this.db.data;
+  }
+
+  file(id: string): StoredFile | undefined {
+    return this.db.data.files.find((file) => file.id === id);
+  }
+
+  batch(id: string): StoredBatch | undefined {
+    return this.db.data.batches.find((entry) => entry.batch.id === id);
+  }
+
+  /** Persists the current state; concurrent calls are coalesced by lowdb's writer. */
+  async save(): Promise<void> {
+    await this.db.write();
+  }
+}

@@ -1,0 +1,80 @@
+// The real daemon as a child process (the built dist/cli.mjs), and a JSON-RPC client for it:
+// what tests that kill, restart and share a daemon need.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { MessageConnection } from 'vscode-jsonrpc';
+import type { Batch } from '../../server/openai/types.js';
+import { TERMINAL_STATUSES } from '../../server/openai/types.js';
+import * as protocol from '../../server/protocol/methods.js';
+import { connectDaemon, READY_LINE } from '../../server/rpc/client.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.mjs', import.meta.url));
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  connection: MessageConnection;
+  /** Everything the daemon wrote to stderr (its log). */
+  log(): string;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+/** Starts `ollama-batch serve` and connects to it once it says it is ready. */
+export async function startDaemonProcess(dataDir: string, args: string[]): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<boolean>((resolve) => {
+    lines.on('line', (line) => line.startsWith(READY_LINE) && resolve(true));
+    child.once('exit', () => resolve(false));
+  });
+  if (!ready) throw new Error(`daemon did not start:\n${stderr}`);
+  const connection = await connectDaemon(dataDir);
+  if (!connection) throw new Error('daemon is ready but its socket does not answer');
+  const exited = once(child, 'exit');
+  return {
+    child,
+    connection,
+    log: () => stderr,
+    async stop() {
+      connection.dispose();
+      child.kill('SIGTERM');
+      await exited;
+    },
+    async kill9() {
+      connection.dispose();
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Registers a local file and creates a batch from it. */
+export async function submit(connection: MessageConnection, path: string, window = '24h'): Promise<Batch> {
+  const file = await connection.sendRequest(protocol.FileRegisterRequest.type, { path });
+  return connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: file.id, completion_window: window });
+}
+
+/** Resolves with the first state of the batch that satisfies `until` (from notifications). */
+export function waitForBatch(connection: MessageConnection, id: string, until: (batch: Batch) => boolean): Promise<Batch> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const check = (batch: Batch): void => {
+      if (settled || batch.id !== id || !until(batch)) return;
+      settled = true;
+      subscription.dispose();
+      resolve(batch);
+    };
+    const subscription = connection.onNotification(protocol.BatchChangedNotification.type, check);
+    connection.sendRequest(protocol.BatchGetRequest.type, { id }).then(check, reject);
+  });
+}
+
+export const isFinished = (batch: Batch): boolean => TERMINAL_STATUSES.includes(batch.status);
+
+export async function filePath(connection: MessageConnection, id: string): Promise<string> {
+  return (await connection.sendRequest(protocol.FileGetRequest.type, { id })).path;
+}
