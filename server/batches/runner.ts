@@ -163,10 +163,10 @@ export class BatchRun {
     for (let attempt = 1; ; attempt++) {
       await gate.whenOpen();
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
-      const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.options.requestTimeoutMs)]);
       let failure: EngineError;
+      const attemptSignal = this.attemptSignal();
       try {
-        const result = await this.engine.chat(chat, signal);
+        const result = await this.engine.chat(chat, attemptSignal.signal);
         return this.record(this.output, {
           id: requestId('batch_req'),
           custom_id: request.custom_id,
@@ -175,6 +175,8 @@ export class BatchRun {
         });
       } catch (error) {
         failure = error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));
+      } finally {
+        attemptSignal.done();
       }
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
       if (failure.kind === 'unreachable') {
@@ -191,6 +193,25 @@ export class BatchRun {
       const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (attempt - 1));
       await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(() => undefined);
     }
+  }
+
+  /**
+   * Aborts one try on stop or after the request timeout. A timer we clear ourselves, not
+   * AbortSignal.timeout inside AbortSignal.any: such a combined signal can be collected
+   * before it fires (nodejs/node#48951), leaving a request that never times out.
+   */
+  private attemptSignal(): { signal: AbortSignal; done(): void } {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('the engine did not answer in time', 'TimeoutError')), this.options.requestTimeoutMs);
+    const onStop = (): void => controller.abort(this.stopper.signal.reason);
+    this.stopper.signal.addEventListener('abort', onStop, { once: true });
+    return {
+      signal: controller.signal,
+      done: () => {
+        clearTimeout(timer);
+        this.stopper.signal.removeEventListener('abort', onStop);
+      },
+    };
   }
 
   private record(journal: JournalWriter, entry: BatchOutputLine): void {

@@ -5,6 +5,7 @@
 //
 // node-llama-cpp is ESM and heavy: it is imported only inside load(), and only type imports
 // appear at the top (the daemon bundle keeps it external; the other engines never load it).
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { basename, extname } from 'node:path';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
@@ -40,6 +41,16 @@ interface Waiter {
   /** Hands over a slot that freed up. */
   grant: (slot: Slot) => void;
   reject: (error: EngineError) => void;
+}
+
+/**
+ * One thread per sequence, leaving one core to Node's own thread. Always explicit: llama.cpp's
+ * threads spin-wait on each other, and any oversubscription is ruinous. Measured on 2 cores with
+ * the tiny model: 1 thread generated ~1,300 tok/s, 2 threads 24-71 tok/s (2 slots: 775 vs 8-18);
+ * node-llama-cpp's own default (4) made a 40-token answer take 52 s instead of 64 ms.
+ */
+export function defaultThreads(slots: number): number {
+  return Math.max(1, Math.min(slots, os.availableParallelism() - 1));
 }
 
 function abortedError(signal: AbortSignal): EngineError {
@@ -88,6 +99,7 @@ export class LlamaCppEngine implements Engine {
   private readonly schemaGrammars = new Map<string, Promise<LlamaGrammar>>();
   private jsonGrammar: Promise<LlamaGrammar> | undefined;
   private closed = false;
+  private active = 0;
 
   private constructor(
     private readonly llama: Llama,
@@ -105,9 +117,7 @@ export class LlamaCppEngine implements Engine {
 
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const slots = Math.max(1, Math.floor(options.slots ?? 1));
-    // Always explicit: node-llama-cpp's default thread count oversubscribes small machines
-    // (4 threads on 2 cores made a 40-token answer take 52 s instead of 64 ms).
-    const threads = Math.max(1, Math.floor(options.threads ?? Math.min(slots, os.availableParallelism())));
+    const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads(slots)));
     const { getLlama, LlamaChat, LlamaLogLevel } = await import('node-llama-cpp');
     // build: 'never': a missing prebuilt binary must fail fast, not start a many-minute build.
     const llama = await getLlama({ build: 'never', gpu: false, maxThreads: threads, logLevel: LlamaLogLevel.error });
@@ -172,6 +182,31 @@ export class LlamaCppEngine implements Engine {
     const grammar = request.format === undefined ? undefined : await this.grammarFor(request.format);
     const stop = (request.stop ?? []).filter((s) => s.length > 0);
 
+    // One listener on the caller's signal per request (a whole batch may share one signal);
+    // node-llama-cpp's own listeners go on this request's signal.
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(signal.reason);
+    this.active++;
+    if (getMaxListeners(signal) < this.active + 10) setMaxListeners(this.active + 10, signal);
+    signal.addEventListener('abort', forward, { once: true });
+    try {
+      return await this.generate(history, tokens, maxTokens, grammar, stop, request, controller.signal);
+    } finally {
+      signal.removeEventListener('abort', forward);
+      this.active--;
+    }
+  }
+
+  private async generate(
+    history: ChatHistoryItem[],
+    tokens: Token[],
+    maxTokens: number,
+    grammar: LlamaGrammar | undefined,
+    stop: string[],
+    request: ChatRequest,
+    signal: AbortSignal,
+  ): Promise<ChatResult> {
+    const promptTokens = tokens.length;
     const slot = await this.acquire(tokens, signal);
     const meter = slot.sequence.tokenMeter;
     const inputBefore = meter.usedInputTokens;

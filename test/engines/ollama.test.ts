@@ -185,11 +185,18 @@ describe('OllamaEngine on the emulator with real inference', function () {
 
   it('aborts a running request when the caller aborts', async function () {
     const controller = new AbortController();
-    const pending = engine.chat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], maxTokens: 100_000 }, controller.signal);
+    const pending = engine.chat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], maxTokens: 2000 }, controller.signal);
     setTimeout(() => controller.abort(), 20);
     const error = await engineError(pending);
     assert.equal(error.kind, 'transient');
     assert.equal(error.code, 'aborted');
+    // The emulator notices the closed connection and aborts the generation, freeing its slot.
+    const deadline = Date.now() + 5000;
+    while ((emulator.stats.aborted < 1 || emulator.stats.running > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(emulator.stats.aborted, 1);
+    assert.equal(emulator.stats.running, 0);
   });
 });
 

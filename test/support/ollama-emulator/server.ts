@@ -175,16 +175,16 @@ class FileCursor {
     this.position += bytes;
     return offset;
   }
-  u8(): number { return this.buffer.readUInt8(this.need(1)); }
-  i8(): number { return this.buffer.readInt8(this.need(1)); }
-  u16(): number { return this.buffer.readUInt16LE(this.need(2)); }
-  i16(): number { return this.buffer.readInt16LE(this.need(2)); }
-  u32(): number { return this.buffer.readUInt32LE(this.need(4)); }
-  i32(): number { return this.buffer.readInt32LE(this.need(4)); }
-  f32(): number { return this.buffer.readFloatLE(this.need(4)); }
-  f64(): number { return this.buffer.readDoubleLE(this.need(8)); }
-  u64(): number { return Number(this.buffer.readBigUInt64LE(this.need(8))); }
-  i64(): number { return Number(this.buffer.readBigInt64LE(this.need(8))); }
+  u8(): number { const at = this.need(1); return this.buffer.readUInt8(at); }
+  i8(): number { const at = this.need(1); return this.buffer.readInt8(at); }
+  u16(): number { const at = this.need(2); return this.buffer.readUInt16LE(at); }
+  i16(): number { const at = this.need(2); return this.buffer.readInt16LE(at); }
+  u32(): number { const at = this.need(4); return this.buffer.readUInt32LE(at); }
+  i32(): number { const at = this.need(4); return this.buffer.readInt32LE(at); }
+  f32(): number { const at = this.need(4); return this.buffer.readFloatLE(at); }
+  f64(): number { const at = this.need(8); return this.buffer.readDoubleLE(at); }
+  u64(): number { const at = this.need(8); return Number(this.buffer.readBigUInt64LE(at)); }
+  i64(): number { const at = this.need(8); return Number(this.buffer.readBigInt64LE(at)); }
   str(): string {
     const length = this.u64();
     const offset = this.need(length);

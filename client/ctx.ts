@@ -1,0 +1,209 @@
+// The extension's lifecycle owner. Extension-scoped things (log, events, commands) live as long as
+// the window; client-scoped things (the language client and what hangs on it) are created per
+// connection and disposed on every reconnect or daemon restart.
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  type ErrorHandler,
+  type LanguageClientOptions,
+} from 'vscode-languageclient/node';
+import type { Batch } from '../server/openai/types.js';
+import { BatchChangedNotification, DaemonShutdownRequest, DaemonStatusRequest, type DaemonInfo } from '../server/protocol/methods.js';
+import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRelease } from './daemon.js';
+import { errorMessage, type Log } from './log.js';
+
+export type DaemonState = 'starting' | 'running' | 'stopped';
+
+/** How long a restart waits for the old daemon to let go of the data dir. */
+const RELEASE_TIMEOUT_MS = 30_000;
+
+export class Ctx implements vscode.Disposable {
+  private _client: LanguageClient | undefined;
+  private readonly clientSubscriptions: vscode.Disposable[] = [];
+  /** Set while we close the connection on purpose, so the error handler does not reconnect. */
+  private stopping = false;
+  /** Start, reconnect and restart run one after another; commands wait for the one in flight. */
+  private lifecycle: Promise<void> = Promise.resolve();
+
+  private _state: DaemonState = 'stopped';
+  private _info: DaemonInfo | undefined;
+  private readonly _onDidChangeState = new vscode.EventEmitter<DaemonState>();
+  /** The daemon became reachable, or stopped being so. */
+  readonly onDidChangeState = this._onDidChangeState.event;
+  private readonly _onDidConnect = new vscode.EventEmitter<DaemonInfo>();
+  /** A connection is up and the daemon said who it is (after every start or reconnect). */
+  readonly onDidConnect = this._onDidConnect.event;
+  private readonly _onDidChangeBatch = new vscode.EventEmitter<Batch>();
+  /** Every batch change the daemon announces, from any window or the CLI. */
+  readonly onDidChangeBatch = this._onDidChangeBatch.event;
+
+  constructor(
+    private readonly extensionContext: vscode.ExtensionContext,
+    readonly log: Log,
+  ) {}
+
+  get state(): DaemonState {
+    return this._state;
+  }
+
+  /** The connected daemon's description; undefined while unconnected. */
+  get info(): DaemonInfo | undefined {
+    return this._state === 'running' ? this._info : undefined;
+  }
+
+  get dataDir(): string {
+    return resolveDataDir();
+  }
+
+  /** The client while connected, else undefined. */
+  get client(): LanguageClient | undefined {
+    return this._client?.isRunning() ? this._client : undefined;
+  }
+
+  /** The connected client, waiting for a start in flight; tells the user when there is none. */
+  async requireClient(): Promise<LanguageClient | undefined> {
+    await this.lifecycle;
+    const client = this.client;
+    if (client) return client;
+    void vscode.window
+      .showErrorMessage('Ollama Batch: the daemon is not running.', 'Restart Daemon', 'Show Log')
+      .then((choice) => {
+        if (choice === 'Restart Daemon') void vscode.commands.executeCommand('ollamaBatch.restartDaemon');
+        if (choice === 'Show Log') this.log.show();
+      });
+    return undefined;
+  }
+
+  /** Connects to the daemon of the configured data dir, starting it when none runs. */
+  start(): Promise<void> {
+    return this.serially(() => this.startClient());
+  }
+
+  /** Drops the connection and connects again (the data dir setting changed). */
+  reconnect(): Promise<void> {
+    return this.serially(async () => {
+      await this.stopClient();
+      await this.startClient();
+    });
+  }
+
+  /** Stops the daemon (running batches resume at its next start) and starts a fresh one. */
+  restartDaemon(): Promise<void> {
+    return this.serially(async () => {
+      const dataDir = this.dataDir;
+      const pid = readLock(dataDir)?.pid;
+      const client = this.client;
+      if (client) {
+        this.stopping = true;
+        await client.sendRequest(DaemonShutdownRequest.type).catch((error: unknown) => this.log.error('daemon/shutdown failed', error));
+      } else if (pid !== undefined && processAlive(pid)) {
+        // Running but not answering us: SIGTERM is the daemon's other orderly way out.
+        process.kill(pid, 'SIGTERM');
+      }
+      await this.stopClient();
+      if (pid !== undefined) {
+        this.setState('starting');
+        if (!(await waitForRelease(dataDir, pid, RELEASE_TIMEOUT_MS))) {
+          this.setState('stopped');
+          throw new Error(`the daemon (pid ${pid}) did not stop within ${RELEASE_TIMEOUT_MS / 1000} s`);
+        }
+        this.log.info(`daemon pid ${pid} stopped`);
+      }
+      await this.startClient();
+    });
+  }
+
+  /** Closes this window's connection; the daemon keeps running. */
+  async stopClient(): Promise<void> {
+    const client = this._client;
+    this._client = undefined;
+    vscode.Disposable.from(...this.clientSubscriptions.splice(0)).dispose();
+    this.setState('stopped');
+    this.stopping = true;
+    try {
+      if (client?.isRunning()) await client.dispose();
+    } catch (error) {
+      this.log.warn(`closing the connection: ${errorMessage(error)}`);
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  dispose(): void {
+    void this.stopClient();
+    this._onDidChangeState.dispose();
+    this._onDidConnect.dispose();
+    this._onDidChangeBatch.dispose();
+  }
+
+  private serially(task: () => Promise<void>): Promise<void> {
+    const run = this.lifecycle.then(task);
+    this.lifecycle = run.catch(() => undefined);
+    return run;
+  }
+
+  private async startClient(): Promise<void> {
+    const dataDir = this.dataDir;
+    const cliPath = this.extensionContext.asAbsolutePath('dist/cli.mjs');
+    // The default handler reconnects after a crash (restarting the daemon), at most 4 times in 3 minutes.
+    let defaultErrorHandler: ErrorHandler | undefined;
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file', pattern: '**/*.jsonl' }],
+      outputChannel: this.log.channel,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationFailedHandler: (error: unknown) => {
+        this.log.error('the daemon refused the connection', error);
+        return false;
+      },
+      errorHandler: {
+        error: (error, message, count) => defaultErrorHandler!.error(error, message, count),
+        closed: () => (this.stopping ? { action: CloseAction.DoNotRestart, handled: true } : defaultErrorHandler!.closed()),
+      },
+    };
+    const client = new LanguageClient(
+      'ollamaBatch',
+      'Ollama Batch',
+      async () => {
+        const socket = await connectOrStartDaemon(dataDir, cliPath, this.log);
+        return { reader: socket, writer: socket };
+      },
+      clientOptions,
+    );
+    defaultErrorHandler = client.createDefaultErrorHandler();
+    this._client = client;
+    this.clientSubscriptions.push(
+      client.onDidChangeState(({ newState }) => {
+        if (newState === State.Running) void this.connected(client);
+        else this.setState(newState === State.Starting ? 'starting' : 'stopped');
+      }),
+      client.onNotification(BatchChangedNotification.type, (batch) => this._onDidChangeBatch.fire(batch)),
+    );
+    try {
+      await client.start();
+    } catch (error) {
+      this.log.error(`could not connect to the daemon for ${dataDir}`, error);
+    }
+  }
+
+  private async connected(client: LanguageClient): Promise<void> {
+    try {
+      const info = await client.sendRequest(DaemonStatusRequest.type);
+      if (client !== this._client) return;
+      this._info = info;
+      this.log.info(`connected to daemon ${info.version} pid ${info.pid} (engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}, data in ${info.dataDir})`);
+      this.setState('running');
+      this._onDidConnect.fire(info);
+    } catch (error) {
+      this.log.error('daemon/status failed', error);
+    }
+  }
+
+  private setState(state: DaemonState): void {
+    if (state === this._state) return;
+    this._state = state;
+    this._onDidChangeState.fire(state);
+  }
+}

@@ -1,0 +1,244 @@
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR]
+//   [--concurrency N] [--threads N] [--rounds N]
+//
+// The daemon's benchmarks, each against a baseline measured in the same run, printed as one
+// markdown table (and as JSON with --json):
+//   1. orchestration overhead: the real daemon (child process, engine ollama) against the Ollama
+//      emulator in instant mode (another child process), batches of 10,000 and 100,000 lines;
+//      baseline: a direct loop with the `ollama` npm client at the same concurrency;
+//   2. engine efficiency: the tiny GGUF model through the daemon (engine llama-cpp) against
+//      LlamaCppEngine driven directly, same slots, threads and prompts.
+// --quick shrinks the sizes for a smoke run. --profile DIR runs the figure-1 daemons under
+// `node --cpu-prof` and prints their hottest functions.
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { killAll } from './children.js';
+import { measureEngine, type EngineResult } from './engine.js';
+import { measureOverhead, type OverheadResult } from './overhead.js';
+import { machine } from './proc.js';
+import { hotFiles, hotFunctions, profilesIn } from './profile.js';
+import { figureTable, type Figure } from './table.js';
+
+const usage =
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR] [--concurrency N] [--threads N] [--rounds N]';
+
+const MB = 1024 * 1024;
+const TARGETS = {
+  cpuMsPerRequest: 0.25,
+  requestsPerSecond: 2000,
+  peakRssMb: 300,
+  rssGrowth: 1.2,
+  engineRatio: 0.9,
+};
+
+function positive(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} needs a positive integer, got ${value}`);
+  return parsed;
+}
+
+const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+const thousands = (count: number): string => (count >= 1000 && count % 1000 === 0 ? `${count / 1000}k` : String(count));
+
+function overheadFigures(small: OverheadResult, large: OverheadResult): Figure[] {
+  const figures: Figure[] = [];
+  for (const result of [small, large]) {
+    const size = thousands(result.lines);
+    const { daemon, direct } = result;
+    figures.push(
+      {
+        figure: `orchestration ${size}: throughput (c=${result.concurrency})`,
+        target: `≥ ${TARGETS.requestsPerSecond} req/s`,
+        measured: round(daemon.requestsPerSecond, 0),
+        unit: 'req/s',
+        baseline: round(direct.requestsPerSecond, 0),
+        baselineLabel: 'direct ollama client',
+        ratio: round(daemon.requestsPerSecond / direct.requestsPerSecond),
+        ok: daemon.requestsPerSecond >= TARGETS.requestsPerSecond,
+      },
+      {
+        figure: `orchestration ${size}: daemon CPU per request`,
+        target: `≤ ${TARGETS.cpuMsPerRequest} ms`,
+        measured: round(daemon.cpuMsPerRequest, 3),
+        unit: 'ms',
+        baseline: round(direct.cpuMsPerRequest, 3),
+        baselineLabel: 'direct client CPU',
+        ratio: round(daemon.cpuMsPerRequest / direct.cpuMsPerRequest),
+        ok: daemon.cpuMsPerRequest <= TARGETS.cpuMsPerRequest,
+      },
+      {
+        figure: `orchestration ${size}: daemon peak RSS`,
+        target: `< ${TARGETS.peakRssMb} MB`,
+        measured: round(daemon.peakRssBytes / MB, 1),
+        unit: 'MB',
+        baseline: round(daemon.idleRssBytes / MB, 1),
+        baselineLabel: 'daemon idle RSS',
+        ratio: round(daemon.peakRssBytes / daemon.idleRssBytes),
+        ok: daemon.peakRssBytes < TARGETS.peakRssMb * MB,
+      },
+    );
+  }
+  const growth = large.daemon.peakRssBytes / small.daemon.peakRssBytes;
+  figures.push({
+    figure: `orchestration: peak RSS ${thousands(large.lines)} / ${thousands(small.lines)}`,
+    target: `≤ ${TARGETS.rssGrowth}`,
+    measured: round(large.daemon.peakRssBytes / MB, 1),
+    unit: 'MB',
+    baseline: round(small.daemon.peakRssBytes / MB, 1),
+    baselineLabel: `peak RSS at ${thousands(small.lines)}`,
+    ratio: round(growth),
+    ok: growth <= TARGETS.rssGrowth,
+  });
+  return figures;
+}
+
+function engineFigures(result: EngineResult): Figure[] {
+  const ratio = result.daemon.requestsPerSecond / result.direct.requestsPerSecond;
+  return [
+    {
+      figure: `engine: tiny model, ${result.requests} req, ${result.slots} slots × ${result.threads} thread, best of ${result.daemon.rounds.length} (daemon/direct)`,
+      target: `ratio ≥ ${TARGETS.engineRatio}`,
+      measured: round(result.daemon.requestsPerSecond, 1),
+      unit: 'req/s',
+      baseline: round(result.direct.requestsPerSecond, 1),
+      baselineLabel: 'direct LlamaCppEngine',
+      ratio: round(ratio),
+      ok: ratio >= TARGETS.engineRatio,
+    },
+  ];
+}
+
+function printProfiles(dir: string): unknown[] {
+  const summaries: unknown[] = [];
+  for (const path of profilesIn(dir)) {
+    const { totalMs, functions } = hotFunctions(path, 20);
+    const files = hotFiles(path, 10);
+    console.log(`\nDaemon CPU profile ${path} (${Math.round(totalMs)} ms sampled, idle excluded)`);
+    console.log('| self ms | share | function | where |\n|---:|---:|---|---|');
+    for (const entry of functions) console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.name} | ${entry.where} |`);
+    console.log('\n| self ms | share | file |\n|---:|---:|---|');
+    for (const entry of files) console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.file} |`);
+    summaries.push({ path, totalMs, functions, files });
+  }
+  return summaries;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      profile: { type: 'string' },
+      concurrency: { type: 'string' },
+      threads: { type: 'string' },
+      rounds: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (values.only !== undefined && values.only !== 'overhead' && values.only !== 'engine') throw new Error(`--only overhead|engine, got ${values.only}`);
+  const quick = values.quick;
+  const concurrency = positive(values.concurrency, 'concurrency', 32);
+  const threads = positive(values.threads, 'threads', 1);
+  const rounds = positive(values.rounds, 'rounds', quick ? 2 : 3);
+  const sizes = quick ? [500, 5_000] : [10_000, 100_000];
+  const engineRequests = quick ? 60 : 300;
+  const profileDir = values.profile ? resolve(values.profile) : undefined;
+
+  // Everything ends by itself: a watchdog for the whole run, and children die with us.
+  const watchdog = setTimeout(() => {
+    console.error('benchmark watchdog: the run took too long; stopping');
+    killAll();
+    process.exit(1);
+  }, (quick ? 10 : 45) * 60_000);
+  watchdog.unref();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+
+  const info = machine();
+  const started = performance.now();
+  const figures: Figure[] = [];
+  const details: { overhead?: OverheadResult[]; engine?: EngineResult; profiles?: unknown[] } = {};
+  try {
+    if (values.only !== 'engine') {
+      const results: OverheadResult[] = [];
+      for (const lines of sizes) {
+        console.error(`orchestration: ${lines} lines at concurrency ${concurrency} ...`);
+        const options = { lines, concurrency, parallel: Math.max(64, concurrency * 2) };
+        const result = await measureOverhead(profileDir ? { ...options, profileDir: join(profileDir, String(lines)) } : options);
+        console.error(
+          `  daemon ${result.daemon.requestsPerSecond.toFixed(0)} req/s, ${result.daemon.cpuMsPerRequest.toFixed(3)} ms CPU/req, ` +
+            `peak ${(result.daemon.peakRssBytes / MB).toFixed(1)} MB; direct ${result.direct.requestsPerSecond.toFixed(0)} req/s ` +
+          `(${result.direct.cpuMsPerRequest.toFixed(3)} ms CPU/req); node:http ${result.raw.requestsPerSecond.toFixed(0)} req/s (${result.raw.cpuMsPerRequest.toFixed(3)} ms CPU/req)`,
+        );
+        results.push(result);
+      }
+      details.overhead = results;
+      figures.push(...overheadFigures(results[0]!, results[1]!));
+    }
+    if (values.only !== 'overhead') {
+      console.error(`engine: ${engineRequests} requests, 2 slots × ${threads} thread(s), ${rounds} alternating rounds ...`);
+      const options = { requests: engineRequests, slots: 2, threads, maxTokens: 16, rubricParagraphs: 4, rounds };
+      const result = await measureEngine(profileDir ? { ...options, profileDir: join(profileDir, 'engine') } : options);
+      console.error(
+        `  daemon ${result.daemon.requestsPerSecond.toFixed(2)} req/s, direct ${result.direct.requestsPerSecond.toFixed(2)} req/s, ` +
+          `${result.daemon.promptTokensPerRequest.toFixed(0)} prompt tokens/req (${(result.daemon.cachedShare * 100).toFixed(0)}% cached); ` +
+          `rounds daemon ${result.daemon.rounds.map((r) => r.requestsPerSecond.toFixed(1)).join(', ')} / direct ${result.direct.rounds.map((r) => r.requestsPerSecond.toFixed(1)).join(', ')}`,
+      );
+      details.engine = result;
+      figures.push(...engineFigures(result));
+    }
+  } finally {
+    killAll();
+    clearTimeout(watchdog);
+  }
+  const durationMs = performance.now() - started;
+
+  console.log(`\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memoryGb} GB, node ${info.node}, ${info.os}`);
+  console.log(`Mode: ${quick ? 'quick' : 'full'}; run took ${(durationMs / 1000).toFixed(0)} s\n`);
+  console.log(figureTable(figures));
+  for (const result of details.overhead ?? []) {
+    const { daemon, raw } = result;
+    console.log(
+      `\nFloor at ${thousands(result.lines)} (plain node:http keep-alive loop, same emulator, same concurrency): ` +
+        `${raw.requestsPerSecond.toFixed(0)} req/s, ${raw.cpuMsPerRequest.toFixed(3)} ms CPU/req ` +
+        `(daemon/floor: ${(daemon.requestsPerSecond / raw.requestsPerSecond).toFixed(2)} throughput, ${(daemon.cpuMsPerRequest / raw.cpuMsPerRequest).toFixed(2)} CPU).`,
+    );
+  }
+  if (details.engine) {
+    const { daemon, direct } = details.engine;
+    console.log(
+      `\nEngine: ${daemon.promptTokensPerRequest.toFixed(0)} prompt tokens/request (system prompt ${details.engine.systemPromptChars} chars), ` +
+        `cached ${(daemon.cachedShare * 100).toFixed(0)}% (daemon) / ${(direct.cachedShare * 100).toFixed(0)}% (direct); ` +
+        `CPU ms/request: daemon process ${daemon.cpuMsPerRequest.toFixed(1)}, direct (bench process) ${direct.cpuMsPerRequest.toFixed(1)}.`,
+    );
+  }
+  if (profileDir) details.profiles = [...sizes.map(String), 'engine'].flatMap((name) => printProfiles(join(profileDir, name)));
+
+  if (values.json) {
+    const report = { machine: info, mode: quick ? 'quick' : 'full', startedAt: new Date(Date.now() - durationMs).toISOString(), durationMs: Math.round(durationMs), figures, details };
+    writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
+    console.error(`wrote ${values.json}`);
+  }
+  return figures.every((figure) => figure.ok) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    killAll();
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(2);
+  },
+);

@@ -1,0 +1,85 @@
+// What the kernel knows about a process (Linux /proc): CPU time and resident memory, plus a
+// description of the machine for the report.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+let ticksPerSecond: number | undefined;
+
+/** USER_HZ, the unit of utime/stime in /proc/PID/stat (almost always 100). */
+export function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU time the process has used so far, in ms (resolution: one tick). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]); // field 14
+  const stime = Number(fields[12]); // field 15
+  return ((utime + stime) * 1000) / clockTicks();
+}
+
+/** VmRSS (now) and VmHWM (peak so far) in bytes, from /proc/PID/status. */
+export function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => {
+    const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) * 1024 : 0;
+  };
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** Polls VmRSS every `intervalMs` and keeps the largest value (a cross-check of VmHWM). */
+export class RssSampler {
+  max = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number, intervalMs = 50) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    try {
+      this.max = Math.max(this.max, memory(this.pid).rss);
+    } catch {
+      // the process is gone
+    }
+  }
+
+  stop(): number {
+    this.sample();
+    clearInterval(this.timer);
+    return this.max;
+  }
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGb: number;
+  node: string;
+  os: string;
+  clockTicks: number;
+}
+
+export function machine(): MachineInfo {
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    clockTicks: clockTicks(),
+  };
+}
