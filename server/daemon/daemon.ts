@@ -55,6 +55,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       (closing ??= (async () => {
         log('info', 'daemon stopping');
         server.close();
+        disconnectClients();
         await service.close();
         await liveEngine.close();
         lock.release();
@@ -71,7 +72,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         runningBatchId: service.runningBatchId,
       };
     };
-    serveRpc(server, service, { info, shutdown: () => void close() });
+    const disconnectClients = serveRpc(server, service, { info, shutdown: () => void close() });
     if (process.platform !== 'win32') rmSync(socket, { force: true }); // left by a killed daemon; we hold the lock
     await listen(server, socket);
     const logged = new Map<string, string>();

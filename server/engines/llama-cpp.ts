@@ -18,7 +18,7 @@ export interface LlamaCppEngineOptions {
   modelPath: string;
   /** Parallel sequences in the one context (default 1). */
   slots?: number;
-  /** CPU threads for evaluation (default: one per slot, at most os.availableParallelism()). */
+  /** CPU threads for evaluation (default: one per slot, at most os.availableParallelism() - 1; see defaultThreads). */
   threads?: number;
   /** Tokens per sequence, fixed at load (default 4096, or the model's train context if smaller). */
   contextSize?: number;
@@ -47,7 +47,8 @@ interface Waiter {
  * One thread per sequence, leaving one core to Node's own thread. Always explicit: llama.cpp's
  * threads spin-wait on each other, and any oversubscription is ruinous. Measured on 2 cores with
  * the tiny model: 1 thread generated ~1,300 tok/s, 2 threads 24-71 tok/s (2 slots: 775 vs 8-18);
- * node-llama-cpp's own default (4) made a 40-token answer take 52 s instead of 64 ms.
+ * node-llama-cpp's own default (4) made a 40-token answer take 52 s instead of 64 ms. (Measured
+ * while other processes loaded the machine; on an idle machine a 1B model gains from 2 threads.)
  */
 export function defaultThreads(slots: number): number {
   return Math.max(1, Math.min(slots, os.availableParallelism() - 1));
@@ -247,6 +248,7 @@ export class LlamaCppEngine implements Engine {
         throw abortedError(signal);
       }
       if (error instanceof EngineError) throw error;
+      if (this.closed) throw new EngineError('unreachable', 'engine_unreachable', 'the llama-cpp engine was closed');
       const message = error instanceof Error ? error.message : String(error);
       throw new EngineError('transient', 'server_error', `llama-cpp: ${message}`);
     } finally {

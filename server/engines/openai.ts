@@ -6,7 +6,7 @@ import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam
 import type { ChatRequest, ChatResult, Engine } from './engine.js';
 import { EngineError } from './engine.js';
 import { fromHttpStatus, fromNetworkError } from './errors.js';
-import { isOutOfMemoryMessage } from './ollama.js';
+import { isOutOfMemoryMessage, nodeHttpFetch } from './ollama.js';
 import { messageText } from './translate.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
@@ -19,6 +19,8 @@ export interface OpenAIEngineOptions {
   apiKey?: string | undefined;
   /** Per-request limit, on top of the caller's signal (default 10 minutes). */
   requestTimeoutMs?: number;
+  /** The fetch under the openai client (default nodeHttpFetch, see ollama.ts; globalThis.fetch for undici). */
+  fetch?: typeof fetch;
 }
 
 /** An error from the openai client, as an EngineError. */
@@ -49,6 +51,7 @@ export class OpenAIEngine implements Engine {
   readonly baseURL: string;
   private readonly client: OpenAI;
   private readonly apiKey: string;
+  private readonly fetch: typeof fetch;
 
   constructor(options: OpenAIEngineOptions) {
     this.baseURL = options.baseURL.replace(/\/+$/, '');
@@ -58,7 +61,9 @@ export class OpenAIEngine implements Engine {
       apiKey: this.apiKey,
       maxRetries: 0,
       timeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      fetch: options.fetch ?? nodeHttpFetch,
     });
+    this.fetch = options.fetch ?? nodeHttpFetch;
   }
 
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
@@ -99,7 +104,7 @@ export class OpenAIEngine implements Engine {
   async slots(): Promise<number | undefined> {
     const root = this.baseURL.replace(/\/v1$/, '');
     try {
-      const response = await fetch(`${root}/props`, {
+      const response = await this.fetch(`${root}/props`, {
         headers: { Authorization: `Bearer ${this.apiKey}` },
         signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
       });

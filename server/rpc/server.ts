@@ -4,6 +4,7 @@ import type { Server, Socket } from 'node:net';
 import { ResponseError, createConnection, createProtocolConnection } from 'vscode-languageserver';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-languageserver/node';
 import { ServiceError } from '../batches/errors.js';
+import { log } from '../daemon/log.js';
 import type { BatchService } from '../batches/service.js';
 import { validateBatchFile } from '../batches/validate.js';
 import { publicFile } from '../batches/service.js';
@@ -31,17 +32,29 @@ function handled<P, R>(handler: (params: P) => R | Promise<R>): (params: P) => P
   };
 }
 
+const connectionLogger = {
+  error: (message: string) => log('warn', `client connection: ${message}`),
+  warn: (message: string) => log('warn', `client connection: ${message}`),
+  info: () => undefined,
+  log: () => undefined,
+};
+
 export interface RpcHooks {
   info(): Promise<protocol.DaemonInfo>;
   shutdown(): void;
 }
 
-export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks): void {
+/** Serves every client that connects; returns a function that ends all open connections. */
+export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks): () => void {
+  const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
     // Our own watchdog: a client that says `exit` closes its connection, never the daemon.
     const watchDog = { shutdownReceived: false, initialize: () => undefined, exit: () => socket.destroy() };
+    // Connection problems go to the daemon log: the default logger writes back over the
+    // connection, which throws when the client has just gone and would end the daemon.
     const connection = createConnection(
-      (logger) => createProtocolConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), logger),
+      () => createProtocolConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), connectionLogger),
       watchDog,
     );
     connection.onRequest(protocol.BatchCreateRequest.type, handled((params) => service.createBatch(params)));
@@ -59,10 +72,12 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     const announce = (batch: Batch): void => void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);
     service.on('changed', announce);
     socket.on('close', () => {
+      sockets.delete(socket);
       service.off('changed', announce);
       connection.dispose();
     });
     socket.on('error', () => socket.destroy());
     connection.listen();
   });
+  return () => sockets.forEach((socket) => socket.destroy());
 }

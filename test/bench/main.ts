@@ -1,5 +1,5 @@
 // npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR]
-//   [--concurrency N] [--threads N] [--rounds N]
+//   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
 // markdown table (and as JSON with --json):
@@ -9,7 +9,8 @@
 //   2. engine efficiency: the tiny GGUF model through the daemon (engine llama-cpp) against
 //      LlamaCppEngine driven directly, same slots, threads and prompts.
 // --quick shrinks the sizes for a smoke run. --profile DIR runs the figure-1 daemons under
-// `node --cpu-prof` and prints their hottest functions.
+// `node --cpu-prof` and prints their hottest functions; --node-arg passes a node option to the
+// figure-1 daemons (investigations: --node-arg=--max-old-space-size=64).
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +22,7 @@ import { hotFiles, hotFunctions, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR] [--concurrency N] [--threads N] [--rounds N]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -135,6 +136,8 @@ async function main(): Promise<number> {
       concurrency: { type: 'string' },
       threads: { type: 'string' },
       rounds: { type: 'string' },
+      'node-arg': { type: 'string', multiple: true },
+      sizes: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -148,7 +151,8 @@ async function main(): Promise<number> {
   const concurrency = positive(values.concurrency, 'concurrency', 32);
   const threads = positive(values.threads, 'threads', 1);
   const rounds = positive(values.rounds, 'rounds', quick ? 2 : 3);
-  const sizes = quick ? [500, 5_000] : [10_000, 100_000];
+  const sizes = values.sizes ? values.sizes.split(',').map((size) => positive(size, 'sizes', 0)) : quick ? [500, 5_000] : [10_000, 100_000];
+  if (sizes.length !== 2) throw new Error('--sizes needs two sizes, e.g. 10000,100000');
   const engineRequests = quick ? 60 : 300;
   const profileDir = values.profile ? resolve(values.profile) : undefined;
 
@@ -175,13 +179,19 @@ async function main(): Promise<number> {
       const results: OverheadResult[] = [];
       for (const lines of sizes) {
         console.error(`orchestration: ${lines} lines at concurrency ${concurrency} ...`);
-        const options = { lines, concurrency, parallel: Math.max(64, concurrency * 2) };
+        const options = { lines, concurrency, parallel: Math.max(64, concurrency * 2), nodeArgs: values['node-arg'] ?? [] };
         const result = await measureOverhead(profileDir ? { ...options, profileDir: join(profileDir, String(lines)) } : options);
         console.error(
           `  daemon ${result.daemon.requestsPerSecond.toFixed(0)} req/s, ${result.daemon.cpuMsPerRequest.toFixed(3)} ms CPU/req, ` +
             `peak ${(result.daemon.peakRssBytes / MB).toFixed(1)} MB; direct ${result.direct.requestsPerSecond.toFixed(0)} req/s ` +
           `(${result.direct.cpuMsPerRequest.toFixed(3)} ms CPU/req); node:http ${result.raw.requestsPerSecond.toFixed(0)} req/s (${result.raw.cpuMsPerRequest.toFixed(3)} ms CPU/req)`,
         );
+        console.error(
+          `  CPU ms/request, daemon run: daemon ${result.daemon.cpuMsPerRequest.toFixed(3)}, emulator ${result.daemon.emulatorCpuMsPerRequest.toFixed(3)}, ` +
+            `bench (RPC client) ${result.daemon.benchCpuMsPerRequest.toFixed(3)}; emulator during direct ${result.direct.emulatorCpuMsPerRequest.toFixed(3)}, ` +
+            `during node:http ${result.raw.emulatorCpuMsPerRequest.toFixed(3)}`,
+        );
+        console.error(`  daemon RSS over the run [ms, MB]: ${result.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`);
         results.push(result);
       }
       details.overhead = results;

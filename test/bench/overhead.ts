@@ -10,7 +10,7 @@ import { Ollama } from 'ollama';
 import type { BatchInputLine } from '../../server/openai/types.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
-import { startDaemonChild, startInstantEmulator } from './children.js';
+import { startDaemonChild, startInstantEmulator, type EmulatorProcess } from './children.js';
 import { cpuMs, memory, RssSampler } from './proc.js';
 import { withDeadline } from './time.js';
 
@@ -21,6 +21,8 @@ export interface OverheadOptions {
   parallel: number;
   /** When set, the daemon runs under `node --cpu-prof` and writes its profile here. */
   profileDir?: string;
+  /** Extra node options for the daemon (investigations, e.g. --max-old-space-size=64). */
+  nodeArgs?: string[];
 }
 
 export interface OverheadResult {
@@ -37,14 +39,20 @@ export interface OverheadResult {
     polledPeakRssBytes: number;
     /** VmRSS once ready, before the batch. */
     idleRssBytes: number;
+    /** VmRSS over the run: [ms since submit, MB], at most 40 points (each the peak of its stretch). */
+    rssOutline: Array<[number, number]>;
     completed: number;
     failed: number;
+    /** CPU of the emulator process and of this process (the RPC client) during the daemon's run. */
+    emulatorCpuMsPerRequest: number;
+    benchCpuMsPerRequest: number;
   };
   direct: {
     wallMs: number;
     requestsPerSecond: number;
     /** CPU of the benchmark process itself while it ran the loop. */
     cpuMsPerRequest: number;
+    emulatorCpuMsPerRequest: number;
     failed: number;
   };
   /** The floor: plain node:http keep-alive requests, same bodies, no client library. */
@@ -52,6 +60,7 @@ export interface OverheadResult {
     wallMs: number;
     requestsPerSecond: number;
     cpuMsPerRequest: number;
+    emulatorCpuMsPerRequest: number;
     failed: number;
   };
 }
@@ -72,21 +81,23 @@ function ollamaRequest(line: BatchInputLine) {
   };
 }
 
-async function runDaemon(inputPath: string, emulatorUrl: string, options: OverheadOptions, work: string): Promise<OverheadResult['daemon']> {
-  const nodeArgs: string[] = [];
+async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: OverheadOptions, work: string): Promise<OverheadResult['daemon']> {
+  const nodeArgs = [...(options.nodeArgs ?? [])];
   if (options.profileDir) {
     mkdirSync(options.profileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`);
   }
   const daemon = await startDaemonChild(
     join(work, 'data'),
-    ['--engine', 'ollama', '--ollama-url', emulatorUrl, '--concurrency', String(options.concurrency)],
+    ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', String(options.concurrency)],
     nodeArgs,
   );
   try {
     const idleRssBytes = memory(daemon.pid).rss;
     const sampler = new RssSampler(daemon.pid, 50);
     const cpuBefore = cpuMs(daemon.pid);
+    const emulatorBefore = cpuMs(emulator.child.pid!);
+    const benchBefore = process.cpuUsage();
     const started = performance.now();
     const created = await submit(daemon.connection, inputPath);
     const batch = await withDeadline(
@@ -96,6 +107,8 @@ async function runDaemon(inputPath: string, emulatorUrl: string, options: Overhe
     );
     const wallMs = performance.now() - started;
     const cpu = cpuMs(daemon.pid) - cpuBefore;
+    const emulatorCpu = cpuMs(emulator.child.pid!) - emulatorBefore;
+    const bench = process.cpuUsage(benchBefore);
     const polled = sampler.stop();
     const peakRssBytes = memory(daemon.pid).peak;
     if (batch.status !== 'completed') throw new Error(`the daemon's batch ended ${batch.status}: ${JSON.stringify(batch.errors)}\n${daemon.log()}`);
@@ -107,8 +120,11 @@ async function runDaemon(inputPath: string, emulatorUrl: string, options: Overhe
       peakRssBytes,
       polledPeakRssBytes: polled,
       idleRssBytes,
+      rssOutline: sampler.outline(),
       completed: batch.request_counts.completed,
       failed: batch.request_counts.failed,
+      emulatorCpuMsPerRequest: emulatorCpu / options.lines,
+      benchCpuMsPerRequest: (bench.user + bench.system) / 1000 / options.lines,
     };
   } finally {
     await daemon.stop();
@@ -140,7 +156,7 @@ function rawChat(agent: http.Agent, url: URL, body: string): Promise<unknown> {
 }
 
 /** `concurrency` workers over the lines, each awaiting `send` per line; wall time and own CPU. */
-async function loop(text: string, options: OverheadOptions, what: string, send: (line: BatchInputLine) => Promise<unknown>) {
+async function loop(text: string, emulator: EmulatorProcess, options: OverheadOptions, what: string, send: (line: BatchInputLine) => Promise<unknown>) {
   const lines = text.split('\n').filter((line) => line !== '');
   let next = 0;
   let failed = 0;
@@ -155,6 +171,7 @@ async function loop(text: string, options: OverheadOptions, what: string, send: 
     }
   };
   const cpuBefore = process.cpuUsage();
+  const emulatorBefore = cpuMs(emulator.child.pid!);
   const started = performance.now();
   await withDeadline(
     Promise.all(Array.from({ length: options.concurrency }, worker)),
@@ -163,24 +180,26 @@ async function loop(text: string, options: OverheadOptions, what: string, send: 
   );
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
+  const emulatorCpu = cpuMs(emulator.child.pid!) - emulatorBefore;
   return {
     wallMs,
     requestsPerSecond: (lines.length * 1000) / wallMs,
     cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / lines.length,
+    emulatorCpuMsPerRequest: emulatorCpu / lines.length,
     failed,
   };
 }
 
-function runDirect(text: string, emulatorUrl: string, options: OverheadOptions): Promise<OverheadResult['direct']> {
-  const client = new Ollama({ host: emulatorUrl });
-  return loop(text, options, 'the ollama client loop', (line) => client.chat(ollamaRequest(line)));
+function runDirect(text: string, emulator: EmulatorProcess, options: OverheadOptions): Promise<OverheadResult['direct']> {
+  const client = new Ollama({ host: emulator.url });
+  return loop(text, emulator, options, 'the ollama client loop', (line) => client.chat(ollamaRequest(line)));
 }
 
-async function runRaw(text: string, emulatorUrl: string, options: OverheadOptions): Promise<OverheadResult['raw']> {
+async function runRaw(text: string, emulator: EmulatorProcess, options: OverheadOptions): Promise<OverheadResult['raw']> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
-  const url = new URL(emulatorUrl);
+  const url = new URL(emulator.url);
   try {
-    return await loop(text, options, 'the node:http loop', (line) => rawChat(agent, url, JSON.stringify(ollamaRequest(line))));
+    return await loop(text, emulator, options, 'the node:http loop', (line) => rawChat(agent, url, JSON.stringify(ollamaRequest(line))));
   } finally {
     agent.destroy();
   }
@@ -194,9 +213,12 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
     const text = batchLines(options.lines, { model: 'instant', maxTokens: 16 });
     const inputPath = join(work, `batch-${options.lines}.jsonl`);
     writeFileSync(inputPath, text);
-    const daemon = await runDaemon(inputPath, emulator.url, options, work);
-    const direct = await runDirect(text, emulator.url, options);
-    const raw = await runRaw(text, emulator.url, options);
+    // Warm the emulator's JIT first, so that the daemon (measured first) does not pay for it.
+    const warmLines = Math.min(2_000, options.lines);
+    await runRaw(batchLines(warmLines, { model: 'instant', maxTokens: 16, prefix: 'warm' }), emulator, { ...options, lines: warmLines });
+    const daemon = await runDaemon(inputPath, emulator, options, work);
+    const direct = await runDirect(text, emulator, options);
+    const raw = await runRaw(text, emulator, options);
     return { lines: options.lines, concurrency: options.concurrency, daemon, direct, raw };
   } finally {
     await emulator.stop();

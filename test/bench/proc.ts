@@ -41,6 +41,9 @@ export function memory(pid: number): { rss: number; peak: number } {
 /** Polls VmRSS every `intervalMs` and keeps the largest value (a cross-check of VmHWM). */
 export class RssSampler {
   max = 0;
+  /** [ms since start, VmRSS bytes], one sample per interval. */
+  readonly series: Array<[number, number]> = [];
+  private readonly started = performance.now();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly pid: number, intervalMs = 50) {
@@ -51,7 +54,9 @@ export class RssSampler {
 
   private sample(): void {
     try {
-      this.max = Math.max(this.max, memory(this.pid).rss);
+      const { rss } = memory(this.pid);
+      this.max = Math.max(this.max, rss);
+      this.series.push([Math.round(performance.now() - this.started), rss]);
     } catch {
       // the process is gone
     }
@@ -61,6 +66,18 @@ export class RssSampler {
     this.sample();
     clearInterval(this.timer);
     return this.max;
+  }
+
+  /** The series thinned to at most `points` samples (each the largest of its stretch), in MB. */
+  outline(points = 40): Array<[number, number]> {
+    const step = Math.max(1, Math.ceil(this.series.length / points));
+    const outline: Array<[number, number]> = [];
+    for (let i = 0; i < this.series.length; i += step) {
+      const stretch = this.series.slice(i, i + step);
+      const peak = stretch.reduce((a, b) => (b[1] > a[1] ? b : a));
+      outline.push([peak[0], Math.round((peak[1] / 2 ** 20) * 10) / 10]);
+    }
+    return outline;
   }
 }
 

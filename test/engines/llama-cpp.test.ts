@@ -94,6 +94,12 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
     if (result.finishReason === 'stop') JSON.parse(result.content);
   });
 
+  it('stops at a stop string and leaves it out', async () => {
+    const result = await engine.chat(ask('Tell me a story.', { stop: [' ', 'e'], maxTokens: 200, seed: 3 }), never());
+    assert.equal(result.finishReason, 'stop');
+    assert.ok(!result.content.includes(' ') && !result.content.includes('e'), JSON.stringify(result.content));
+  });
+
   it('answers 20 parallel requests over 2 slots', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => engine.chat(ask(`Candidate number ${i}.`, { maxTokens: 12, seed: i }), never())),

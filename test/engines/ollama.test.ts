@@ -218,10 +218,14 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     ['timeout', 'timeout', /did not answer in time/],
     ['oom', 'out_of_memory', /memory|out of memory|allocate/],
   ];
-  for (const [fault, code, message] of cases) {
-    it(`maps fault ${fault} to a transient ${code}`, async function () {
+  const fetches: Array<[string, typeof fetch | undefined]> = [
+    ['', undefined],
+    [' (built-in fetch)', globalThis.fetch],
+  ];
+  for (const [fault, code, message] of cases) for (const [via, fetchImpl] of fetches) {
+    it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
       emulator.setFault(fault, 1);
-      const engine = new OllamaEngine({ url: emulator.url, requestTimeoutMs: 300 });
+      const engine = new OllamaEngine({ url: emulator.url, requestTimeoutMs: 300, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
       const error = await engineError(engine.chat(request, never()));
       assert.equal(error.kind, 'transient');
       assert.equal(error.code, code);
@@ -247,8 +251,8 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     assert.equal(emulator.stats.faults, failed);
   });
 
-  it('says unreachable once the emulator is closed, and ping turns false', async function () {
-    const engine = new OllamaEngine({ url: emulator.url });
+  for (const [via, fetchImpl] of fetches) it(`says unreachable once the emulator is closed, and ping turns false${via}`, async function () {
+    const engine = new OllamaEngine({ url: emulator.url, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
     assert.equal(await engine.ping(), true);
     await emulator.close();
     const error = await engineError(engine.chat(request, never()));

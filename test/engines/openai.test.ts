@@ -137,10 +137,14 @@ describe('OpenAIEngine errors (emulator in instant mode)', function () {
     ['timeout', 'timeout'],
     ['oom', 'out_of_memory'],
   ];
-  for (const [fault, code] of cases) {
-    it(`maps fault ${fault} to a transient ${code}`, async function () {
+  const fetches: Array<[string, typeof fetch | undefined]> = [
+    ['', undefined],
+    [' (built-in fetch)', globalThis.fetch],
+  ];
+  for (const [fault, code] of cases) for (const [via, fetchImpl] of fetches) {
+    it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
       emulator.setFault(fault, 1);
-      const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1`, requestTimeoutMs: 300 });
+      const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1`, requestTimeoutMs: 300, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
       const error = await engineError(engine.chat(request, never()));
       assert.equal(error.kind, 'transient');
       assert.equal(error.code, code);
@@ -148,8 +152,8 @@ describe('OpenAIEngine errors (emulator in instant mode)', function () {
     });
   }
 
-  it('says unreachable once the server is gone, and ping turns false', async function () {
-    const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1/` });
+  for (const [via, fetchImpl] of fetches) it(`says unreachable once the server is gone, and ping turns false${via}`, async function () {
+    const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1/`, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
     assert.equal(await engine.ping(), true);
     await emulator.close();
     const error = await engineError(engine.chat(request, never()));

@@ -58,6 +58,20 @@ export async function submit(connection: MessageConnection, path: string, window
   return connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: file.id, completion_window: window });
 }
 
+// A connection has one handler per notification method: share it among the waiters.
+const listeners = new WeakMap<MessageConnection, Set<(batch: Batch) => void>>();
+
+function onBatchChanged(connection: MessageConnection, listener: (batch: Batch) => void): () => void {
+  let set = listeners.get(connection);
+  if (!set) {
+    const created = new Set<(batch: Batch) => void>();
+    connection.onNotification(protocol.BatchChangedNotification.type, (batch) => created.forEach((each) => each(batch)));
+    listeners.set(connection, (set = created));
+  }
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
 /** Resolves with the first state of the batch that satisfies `until` (from notifications). */
 export function waitForBatch(connection: MessageConnection, id: string, until: (batch: Batch) => boolean): Promise<Batch> {
   return new Promise((resolve, reject) => {
@@ -65,10 +79,10 @@ export function waitForBatch(connection: MessageConnection, id: string, until: (
     const check = (batch: Batch): void => {
       if (settled || batch.id !== id || !until(batch)) return;
       settled = true;
-      subscription.dispose();
+      unsubscribe();
       resolve(batch);
     };
-    const subscription = connection.onNotification(protocol.BatchChangedNotification.type, check);
+    const unsubscribe = onBatchChanged(connection, check);
     connection.sendRequest(protocol.BatchGetRequest.type, { id }).then(check, reject);
   });
 }
