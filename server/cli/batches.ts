@@ -42,7 +42,9 @@ export async function cancel(id: string, flags: { dataDir: string; json?: boolea
 export async function stopDaemon(flags: { dataDir: string }): Promise<void> {
   const connection = await requireDaemon(flags.dataDir);
   try {
-    await call(() => connection.sendRequest(protocol.DaemonShutdownRequest.type));
+    // The daemon may close the connection before its answer arrives: either means it stops.
+    const closed = new Promise<void>((resolve) => connection.onClose(() => resolve()));
+    await Promise.race([call(() => connection.sendRequest(protocol.DaemonShutdownRequest.type)), closed]);
     console.log('daemon stopping; running batches resume at its next start');
   } finally {
     connection.dispose();

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import type { EngineName } from '../engines/engine.js';
+import { ollamaBaseUrl } from '../engines/ollama.js';
 
 export interface DaemonConfig {
   dataDir: string;
@@ -22,22 +23,11 @@ export interface DaemonConfig {
 }
 
 export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
-export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 export const DEFAULT_OPENAI_URL = 'http://127.0.0.1:8080/v1';
 
 /** `--data-dir`, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir. */
 export function resolveDataDir(flag?: string): string {
   return flag ?? process.env.OLLAMA_BATCH_HOME ?? envPaths('ollama-batch', { suffix: '' }).data;
-}
-
-/** Ollama's own `OLLAMA_HOST` forms: `host`, `host:port`, or a URL. */
-export function ollamaUrlFromEnv(value = process.env.OLLAMA_HOST): string {
-  if (!value) return DEFAULT_OLLAMA_URL;
-  const withScheme = /^https?:\/\//.test(value) ? value : `http://${value}`;
-  const url = new URL(withScheme);
-  if (!url.port) url.port = '11434';
-  if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
-  return url.origin;
 }
 
 export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): DaemonConfig {
@@ -53,7 +43,7 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
   const defined = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
   const config: DaemonConfig = {
     engine: 'ollama',
-    ollamaUrl: ollamaUrlFromEnv(),
+    ollamaUrl: ollamaBaseUrl(),
     openaiUrl: DEFAULT_OPENAI_URL,
     ...fromFile,
     ...defined,

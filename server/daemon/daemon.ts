@@ -55,9 +55,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       (closing ??= (async () => {
         log('info', 'daemon stopping');
         server.close();
-        disconnectClients();
         await service.close();
         await liveEngine.close();
+        disconnectClients();
         lock.release();
         resolveStopped();
       })());

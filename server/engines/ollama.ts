@@ -47,8 +47,8 @@ const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
  * built-in fetch (undici) managed 200-480 requests/s on the 2-core test machines against a
  * trivial local server, where node:http managed ~2,400; an engine answering cached or tiny
  * requests (and the benchmark's instant emulator) would wait on the client instead of the
- * model. It buffers the whole answer, so it is not for streamed responses; bodies other than a
- * string or bytes go to the built-in fetch. Network failures keep their errno code (ECONNREFUSED,
+ * model. It buffers the whole answer, so it is not for streamed responses, and asks for no
+ * compression; bodies other than a string or bytes go to the built-in fetch. Network failures keep their errno code (ECONNREFUSED,
  * ECONNRESET), which fromNetworkError sorts.
  */
 export const nodeHttpFetch: typeof fetch = (input, init) => {
@@ -60,6 +60,7 @@ export const nodeHttpFetch: typeof fetch = (input, init) => {
   const signal = init?.signal ?? undefined;
   const headers: Record<string, string> = {};
   new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
+  delete headers['accept-encoding']; // answers come back uncompressed: nothing here inflates them
   const secure = url.protocol === 'https:';
   return new Promise<Response>((resolve, reject) => {
     const attempt = (retry: boolean) => {

@@ -79,5 +79,5 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     socket.on('error', () => socket.destroy());
     connection.listen();
   });
-  return () => sockets.forEach((socket) => socket.destroy());
+  return () => sockets.forEach((socket) => socket.end()); // end, not destroy: answers already written still arrive
 }

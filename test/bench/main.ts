@@ -18,7 +18,7 @@ import { killAll } from './children.js';
 import { measureEngine, type EngineResult } from './engine.js';
 import { measureOverhead, type OverheadResult } from './overhead.js';
 import { machine } from './proc.js';
-import { hotFiles, hotFunctions, profilesIn } from './profile.js';
+import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
@@ -116,12 +116,15 @@ function printProfiles(dir: string): unknown[] {
   for (const path of profilesIn(dir)) {
     const { totalMs, functions } = hotFunctions(path, 20);
     const files = hotFiles(path, 10);
+    const owners = ownerCosts(path, 25);
     console.log(`\nDaemon CPU profile ${path} (${Math.round(totalMs)} ms sampled, idle excluded)`);
     console.log('| self ms | share | function | where |\n|---:|---:|---|---|');
     for (const entry of functions) console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.name} | ${entry.where} |`);
     console.log('\n| self ms | share | file |\n|---:|---:|---|');
     for (const entry of files) console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.file} |`);
-    summaries.push({ path, totalMs, functions, files });
+    console.log('\n| ms | share | owner (innermost server/ function on the stack) |\n|---:|---:|---|');
+    for (const entry of owners) console.log(`| ${entry.ms.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.owner} |`);
+    summaries.push({ path, totalMs, functions, files, owners });
   }
   return summaries;
 }

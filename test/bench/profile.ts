@@ -9,6 +9,7 @@ import { repoRoot } from './children.js';
 
 interface ProfileNode {
   id: number;
+  children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
 }
@@ -93,6 +94,59 @@ export function hotFiles(path: string, top = 15): Array<{ file: string; selfMs: 
   return [...files.entries()]
     .map(([file, selfMs]) => ({ file, selfMs, share: totalMs > 0 ? selfMs / totalMs : 0 }))
     .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, top);
+}
+
+/** `node:internal/streams/readable`, or the package name for a file under node_modules. */
+function moduleOf(location: string): string {
+  const path = location.replace(/:\d+$/, '');
+  if (path.startsWith('node:')) return path;
+  const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  return inPackage ? inPackage[1]! : path;
+}
+
+/**
+ * Sampled time by owner: the innermost daemon function (server/*.ts) on the stack, so that the
+ * cost of library and Node internals lands on the daemon code that called them. Samples without
+ * a server/ frame count under their module; writev and the garbage collector stand alone
+ * (writev's samples are mostly time the thread was preempted after waking the peer, not CPU).
+ */
+export function ownerCosts(path: string, top = 25): Array<{ owner: string; ms: number; share: number }> {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const ownerOf = new Map<number, string>();
+  const owner = (id: number): string => {
+    const known = ownerOf.get(id);
+    if (known) return known;
+    const leaf = byId.get(id)!;
+    let found: string | undefined;
+    if (['writev', '(garbage collector)', '(program)'].includes(leaf.callFrame.functionName)) found = leaf.callFrame.functionName;
+    let module: string | undefined;
+    for (let current: number | undefined = id; !found && current !== undefined; current = parent.get(current)) {
+      const node = byId.get(current)!;
+      const location = where(node.callFrame);
+      if (location.startsWith('server/')) found = `${node.callFrame.functionName || '(anonymous)'} ${location}`;
+      else if (!module && node.callFrame.url) module = moduleOf(location);
+    }
+    found ??= `(outside server/) ${module ?? leaf.callFrame.functionName}`;
+    ownerOf.set(id, found);
+    return found;
+  };
+  const totals = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < (profile.samples?.length ?? 0); i++) {
+    const id = profile.samples![i]!;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    const us = Math.max(0, profile.timeDeltas![i] ?? 0);
+    total += us;
+    const key = owner(id);
+    totals.set(key, (totals.get(key) ?? 0) + us);
+  }
+  return [...totals.entries()]
+    .map(([key, us]) => ({ owner: key, ms: us / 1000, share: total > 0 ? us / total : 0 }))
+    .sort((a, b) => b.ms - a.ms)
     .slice(0, top);
 }
 

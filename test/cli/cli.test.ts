@@ -1,0 +1,111 @@
+// The `ollama-batch` command line as a user runs it: the built CLI in child processes.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
+import { CLI } from '../support/daemon-process.js';
+import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+import { readJsonl } from '../support/shapes.js';
+
+const exec = promisify(execFile);
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** Resolves when the daemon's lock file is gone (the daemon has stopped). */
+function lockRemoved(dataDir: string): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = watch(dataDir, () => {
+      if (!existsSync(join(dataDir, 'daemon.lock'))) {
+        watcher.close();
+        resolve();
+      }
+    });
+    if (!existsSync(join(dataDir, 'daemon.lock'))) {
+      watcher.close();
+      resolve();
+    }
+  });
+}
+
+describe('the ollama-batch CLI', function () {
+  this.timeout(120_000);
+  let emulator: RunningEmulator;
+  before(async () => {
+    emulator = await startOllamaEmulator({ instant: true, parallel: 2 });
+  });
+  after(() => emulator.close());
+
+  it('has --help on every command, exit code 0', async () => {
+    for (const command of [[], ['serve'], ['run'], ['status'], ['cancel'], ['stop'], ['validate']]) {
+      const { code, stdout } = await cli([...command, '--help']);
+      assert.equal(code, 0, command.join(' '));
+      assert.match(stdout, /Usage: ollama-batch/);
+    }
+  });
+
+  it('validates a file: 0 when valid, 1 with the line and field when not, --json as data', async () => {
+    const good = writeTempFile('good.jsonl', batchLines(3, { model: 'tiny' }));
+    assert.match((await cli(['validate', good])).stdout, /valid, 3 requests for model tiny/);
+    const bad = { ...requestLine(2, { model: 'tiny' }), url: '/v1/embeddings' };
+    const badFile = writeTempFile('bad.jsonl', `${JSON.stringify(requestLine(1, { model: 'tiny' }))}\n${JSON.stringify(bad)}\n`);
+    const result = await cli(['validate', badFile]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /bad\.jsonl line 2: url "\/v1\/embeddings" does not match .* \[url_mismatch, url\]/);
+    const json = JSON.parse((await cli(['validate', badFile, '--json'])).stdout);
+    assert.equal(json.valid, false);
+    assert.equal(json.errors[0].line, 2);
+    const missing = await cli(['validate', join(tempDir(), 'nope.jsonl')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^ollama-batch: no such file/);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('runs a batch with a daemon it starts, then status, cancel and stop answer', async () => {
+    const dataDir = tempDir();
+    const none = await cli(['status', '--data-dir', dataDir]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no daemon runs for/);
+
+    const input = writeTempFile('input.jsonl', batchLines(50, { model: 'tiny' }));
+    const run = await cli(['run', input, '--data-dir', dataDir, '--engine', 'ollama', '--ollama-url', emulator.url, '--json']);
+    assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr} ${run.stdout}`);
+    const result = JSON.parse(run.stdout);
+    assert.equal(result.batch.status, 'completed');
+    assert.equal(result.batch.completion_window, '7d', 'the CLI asks for 7 days');
+    assert.equal(readJsonl(result.output_path).length, 50);
+
+    const status = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout);
+    assert.equal(status.batches[0].id, result.batch.id);
+    assert.equal(status.daemon.engine.name, 'ollama');
+    const one = await cli(['status', result.batch.id, '--data-dir', dataDir]);
+    assert.match(one.stdout, new RegExp(`${result.batch.id}\\s+completed\\s+50/50 done, 0 failed`));
+    assert.match(one.stdout, /output file: file-\S+ {2}\S+\.jsonl/);
+
+    const cancel = await cli(['cancel', result.batch.id, '--data-dir', dataDir]);
+    assert.equal(cancel.code, 1);
+    assert.match(cancel.stderr, /is completed and cannot be cancelled/);
+
+    const stopped = lockRemoved(dataDir);
+    assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
+    await stopped;
+  });
+
+  it('refuses bad options with one line and a non-zero code', async () => {
+    const bad = await cli(['serve', '--engine', 'nope']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /Allowed choices are ollama, openai, llama-cpp/);
+    const noModel = await cli(['serve', '--data-dir', tempDir(), '--engine', 'llama-cpp']);
+    assert.equal(noModel.code, 1);
+    assert.match(noModel.stderr, /needs a GGUF file: --model-path/);
+  });
+});
