@@ -2,7 +2,6 @@
 // (ESM for node; node-llama-cpp stays external and is loaded with a dynamic import only when
 // chosen), and the webview script (browser, into media/). Type checking is `npm run typecheck`.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -45,7 +44,7 @@ const contexts = [
     format: 'iife',
     target: 'es2022',
   },
-].filter((options) => existsSync(options.entryPoints[0]));
+];
 
 const built = await Promise.all(contexts.map((options) => esbuild.context(options)));
 if (watch) {

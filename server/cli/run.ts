@@ -39,7 +39,8 @@ const formatEta = (seconds: number): string => {
 
 /** Shows progress until the batch ends; resolves with its last state. */
 function follow(connection: MessageConnection, first: Batch, json: boolean): Promise<Batch> {
-  const tty = process.stderr.isTTY && !json;
+  // The bar goes to stderr, so it shows on a terminal even when stdout carries --json.
+  const tty = process.stderr.isTTY;
   const bar = new SingleBar({
     format: '{bar} {done}/{total} | {rate} req/s | ETA {eta} | {failed} failed {note}',
     hideCursor: true,
