@@ -3,11 +3,13 @@
 // timeout or Ctrl-C still ends them all.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { connectDaemon, READY_LINE } from '../../server/rpc/client.js';
+import { tempDir } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -17,11 +19,26 @@ const START_TIMEOUT_MS = 120_000;
 const LOG_LIMIT = 64 * 1024;
 
 const running = new Set<ChildProcess>();
+const scratch = new Set<string>();
 
-/** SIGKILLs every child still running (last resort: on errors, timeouts and signals). */
+/** A fresh temp dir that killAll() removes too, should the run end before its own cleanup. */
+export function scratchDir(): string {
+  const dir = tempDir('ollama-batch-bench-');
+  scratch.add(dir);
+  return dir;
+}
+
+export function removeScratchDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  scratch.delete(dir);
+}
+
+/** SIGKILLs every child still running and removes the scratch dirs (on errors, timeouts, signals). */
 export function killAll(): void {
   for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   running.clear();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  scratch.clear();
 }
 
 /** SIGTERM, then SIGKILL when the child has not exited after `graceMs`. */

@@ -8,15 +8,15 @@
 // The machine is shared and noisy: the two sides run in alternating rounds (daemon, direct,
 // daemon, direct, ...) and each side's best round counts (noise only ever slows a round down).
 // Both engines stay loaded throughout; only one of them works at a time.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { toChatRequest } from '../../server/engines/translate.js';
 import type { BatchInputLine } from '../../server/openai/types.js';
-import { batchLines, tempDir } from '../support/batch-files.js';
+import { batchLines } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
 import { tinyModelPath } from '../support/models.js';
-import { startDaemonChild, type DaemonChild } from './children.js';
+import { removeScratchDir, scratchDir, startDaemonChild, type DaemonChild } from './children.js';
 import { cpuMs } from './proc.js';
 import { rubric } from './prompts.js';
 import { withDeadline } from './time.js';
@@ -128,7 +128,7 @@ export async function measureEngine(options: EngineBenchOptions): Promise<Engine
   const modelPath = await tinyModelPath();
   const name = modelName(modelPath);
   const systemPrompt = rubric(options.rubricParagraphs);
-  const work = tempDir('ollama-batch-bench-');
+  const work = scratchDir();
   const parse = (text: string): BatchInputLine[] =>
     text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as BatchInputLine);
   let daemon: DaemonChild | undefined;
@@ -167,6 +167,8 @@ export async function measureEngine(options: EngineBenchOptions): Promise<Engine
       daemonRounds.push(await daemonRound(daemon, inputPath, options.requests));
       directRounds.push(await directRound(engine, requests, options.slots));
     }
+    const failed = [...daemonRounds, ...directRounds].reduce((sum, round) => sum + round.failed, 0);
+    if (failed > 0) throw new Error(`${failed} engine requests failed: the figures would be wrong`);
     return {
       requests: options.requests,
       slots: options.slots,
@@ -178,6 +180,6 @@ export async function measureEngine(options: EngineBenchOptions): Promise<Engine
   } finally {
     await daemon?.stop();
     await engine?.close();
-    rmSync(work, { recursive: true, force: true });
+    removeScratchDir(work);
   }
 }

@@ -5,12 +5,14 @@
 // markdown table (and as JSON with --json):
 //   1. orchestration overhead: the real daemon (child process, engine ollama) against the Ollama
 //      emulator in instant mode (another child process), batches of 10,000 and 100,000 lines;
-//      baseline: a direct loop with the `ollama` npm client at the same concurrency;
+//      baseline: a direct loop with the `ollama` npm client at the same concurrency (a plain
+//      node:http loop is printed below the table as the floor);
 //   2. engine efficiency: the tiny GGUF model through the daemon (engine llama-cpp) against
-//      LlamaCppEngine driven directly, same slots, threads and prompts.
-// --quick shrinks the sizes for a smoke run. --profile DIR runs the figure-1 daemons under
-// `node --cpu-prof` and prints their hottest functions; --node-arg passes a node option to the
-// figure-1 daemons (investigations: --node-arg=--max-old-space-size=64).
+//      LlamaCppEngine driven directly, same slots, threads and prompts, best of alternating rounds.
+// --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests). --profile
+// DIR runs the daemons under `node --cpu-prof` and prints their hottest functions; --node-arg
+// passes a node option to the figure-1 daemons (e.g. --node-arg=--max-old-space-size=64).
+// Exit code: 0 when every target is met, 1 when one is missed, 2 on an error.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -187,7 +189,7 @@ async function main(): Promise<number> {
         console.error(
           `  daemon ${result.daemon.requestsPerSecond.toFixed(0)} req/s, ${result.daemon.cpuMsPerRequest.toFixed(3)} ms CPU/req, ` +
             `peak ${(result.daemon.peakRssBytes / MB).toFixed(1)} MB; direct ${result.direct.requestsPerSecond.toFixed(0)} req/s ` +
-          `(${result.direct.cpuMsPerRequest.toFixed(3)} ms CPU/req); node:http ${result.raw.requestsPerSecond.toFixed(0)} req/s (${result.raw.cpuMsPerRequest.toFixed(3)} ms CPU/req)`,
+            `(${result.direct.cpuMsPerRequest.toFixed(3)} ms CPU/req); node:http ${result.raw.requestsPerSecond.toFixed(0)} req/s (${result.raw.cpuMsPerRequest.toFixed(3)} ms CPU/req)`,
         );
         console.error(
           `  CPU ms/request, daemon run: daemon ${result.daemon.cpuMsPerRequest.toFixed(3)}, emulator ${result.daemon.emulatorCpuMsPerRequest.toFixed(3)}, ` +

@@ -3,14 +3,14 @@
 // no cost), and a direct loop with the `ollama` npm client at the same concurrency against the
 // same emulator is the baseline. What the daemon adds on top of the direct loop is its
 // orchestration: reading and validating the file, the queue, retries, journals, notifications.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import type { BatchInputLine } from '../../server/openai/types.js';
-import { batchLines, tempDir } from '../support/batch-files.js';
+import { batchLines } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
-import { startDaemonChild, startInstantEmulator, type EmulatorProcess } from './children.js';
+import { removeScratchDir, scratchDir, startDaemonChild, startInstantEmulator, type EmulatorProcess } from './children.js';
 import { cpuMs, memory, RssSampler } from './proc.js';
 import { withDeadline } from './time.js';
 
@@ -112,6 +112,9 @@ async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: 
     const polled = sampler.stop();
     const peakRssBytes = memory(daemon.pid).peak;
     if (batch.status !== 'completed') throw new Error(`the daemon's batch ended ${batch.status}: ${JSON.stringify(batch.errors)}\n${daemon.log()}`);
+    if (batch.request_counts.completed !== options.lines) {
+      throw new Error(`the daemon answered ${batch.request_counts.completed} of ${options.lines} lines (${batch.request_counts.failed} failed): the figures would be wrong`);
+    }
     return {
       wallMs,
       requestsPerSecond: (options.lines * 1000) / wallMs,
@@ -181,6 +184,7 @@ async function loop(text: string, emulator: EmulatorProcess, options: OverheadOp
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const emulatorCpu = cpuMs(emulator.child.pid!) - emulatorBefore;
+  if (failed > 0) throw new Error(`${what}: ${failed} of ${lines.length} requests failed: the figures would be wrong`);
   return {
     wallMs,
     requestsPerSecond: (lines.length * 1000) / wallMs,
@@ -207,7 +211,7 @@ async function runRaw(text: string, emulator: EmulatorProcess, options: Overhead
 
 /** A fresh emulator and a fresh daemon for one size, then the direct loops on the same emulator. */
 export async function measureOverhead(options: OverheadOptions): Promise<OverheadResult> {
-  const work = tempDir('ollama-batch-bench-');
+  const work = scratchDir();
   const emulator = await startInstantEmulator(options.parallel);
   try {
     const text = batchLines(options.lines, { model: 'instant', maxTokens: 16 });
@@ -222,6 +226,6 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
     return { lines: options.lines, concurrency: options.concurrency, daemon, direct, raw };
   } finally {
     await emulator.stop();
-    rmSync(work, { recursive: true, force: true });
+    removeScratchDir(work);
   }
 }
