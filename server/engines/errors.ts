@@ -48,3 +48,10 @@ export function fromNetworkError(error: unknown, signal: AbortSignal): EngineErr
   if (error instanceof Error && error.name === 'TimeoutError') return new EngineError('transient', 'timeout', message);
   return new EngineError('transient', 'connection_error', message);
 }
+
+/** Answers that mean the model does not fit in (GPU) memory: worth retrying later, smaller or alone. */
+const OUT_OF_MEMORY = /out of memory|requires more system memory|unable to allocate|cudaMalloc failed|insufficient memory|failed to allocate/i;
+
+export function isOutOfMemoryMessage(message: string): boolean {
+  return OUT_OF_MEMORY.test(message);
+}

@@ -5,8 +5,8 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ChatRequest, ChatResult, Engine } from './engine.js';
 import { EngineError } from './engine.js';
-import { fromHttpStatus, fromNetworkError } from './errors.js';
-import { isOutOfMemoryMessage, nodeHttpFetch } from './ollama.js';
+import { fromHttpStatus, fromNetworkError, isOutOfMemoryMessage } from './errors.js';
+import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from './translate.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
