@@ -1,10 +1,10 @@
 // Runs one batch: streams its input, keeps at most `concurrency` requests in flight, retries
 // transient faults with backoff, pauses while the engine is unreachable, and appends every
 // answer to the output or error journal. Knows nothing of the store or of any transport.
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError, type Engine } from '../engines/engine.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
+import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
 import type { BatchInputLine, BatchOutputLine } from '../openai/types.js';
 import { EngineGate } from './gate.js';
@@ -50,7 +50,6 @@ export interface RunHooks {
   onPause(reason: string | null): void;
 }
 
-const requestId = (prefix: string): string => `${prefix}_${randomBytes(12).toString('hex')}`;
 
 /** Up to `limit` holders at once; the others wait in order. */
 class Slots {
@@ -168,9 +167,9 @@ export class BatchRun {
       try {
         const result = await this.engine.chat(chat, attemptSignal.signal);
         return this.record(this.output, {
-          id: requestId('batch_req'),
+          id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
-          response: { status_code: 200, request_id: requestId('req'), body: toChatCompletion(result) },
+          response: { status_code: 200, request_id: uniqueId('req_'), body: toChatCompletion(result) },
           error: null,
         });
       } catch (error) {
@@ -223,12 +222,12 @@ export class BatchRun {
   }
 
   private recordFailure(customId: string, failure: EngineError): void {
-    const entry: BatchOutputLine = { id: requestId('batch_req'), custom_id: customId, response: null, error: null };
+    const entry: BatchOutputLine = { id: uniqueId('batch_req_'), custom_id: customId, response: null, error: null };
     if (failure.status !== undefined) {
       const type = failure.status >= 500 ? 'server_error' : 'invalid_request_error';
       entry.response = {
         status_code: failure.status,
-        request_id: requestId('req'),
+        request_id: uniqueId('req_'),
         body: { error: { message: failure.message, type, param: null, code: failure.code } },
       };
     } else {
@@ -241,7 +240,7 @@ export class BatchRun {
   private async writeStopLines(reason: 'cancelled' | 'expired', fromLine: number, finished: Set<string>): Promise<void> {
     const message = reason === 'expired' ? 'the batch expired before this request was run' : 'the batch was cancelled before this request was run';
     const stopLine = (customId: string): void =>
-      this.record(this.errors, { id: requestId('batch_req'), custom_id: customId, response: null, error: { code: `batch_${reason}`, message } });
+      this.record(this.errors, { id: uniqueId('batch_req_'), custom_id: customId, response: null, error: { code: `batch_${reason}`, message } });
     this.abandoned.forEach(stopLine);
     if (fromLine === Infinity) return;
     for await (const line of readLines(this.files.input)) {

@@ -1,10 +1,10 @@
 // The batch service: every operation on files and batches, once. The JSON-RPC socket and the
 // HTTP API are thin transports over it. Batches run one at a time, oldest first.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { copyFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Engine } from '../engines/engine.js';
+import { uniqueId } from '../ids/unique-id.js';
 import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types.js';
 import { TERMINAL_STATUSES } from '../openai/types.js';
 import type { BatchRunOptions, Store, StoredBatch, StoredFile } from '../store/store.js';
@@ -46,7 +46,6 @@ export const DEFAULT_CONCURRENCY = 4;
 const METADATA_LIMITS = { pairs: 16, key: 64, value: 512 };
 
 const now = (): number => Math.floor(Date.now() / 1000);
-const newId = (prefix: string): string => `${prefix}${randomBytes(12).toString('hex')}`;
 
 /** The public File object, without where the daemon keeps its bytes. */
 export function publicFile({ path: _path, ...file }: StoredFile): FileObject {
@@ -96,7 +95,7 @@ export class BatchService extends EventEmitter<{ changed: [Batch] }> {
     if (purpose !== 'batch') throw new ServiceError('invalid_request', `purpose must be "batch", got ${JSON.stringify(purpose)}`, 'purpose');
     const info = await stat(params.path).catch(() => null);
     if (!info?.isFile()) throw new ServiceError('not_found', `no such file: ${params.path}`, 'path');
-    const id = newId('file-');
+    const id = uniqueId('file-');
     const path = join(this.store.filesDir, `${id}.jsonl`);
     await copyFile(params.path, path);
     return this.addFile({ id, path, bytes: info.size, filename: params.filename ?? basename(params.path), purpose });
@@ -111,7 +110,7 @@ export class BatchService extends EventEmitter<{ changed: [Batch] }> {
   }
 
   newFilePath(): { id: string; path: string } {
-    const id = newId('file-');
+    const id = uniqueId('file-');
     return { id, path: join(this.store.filesDir, `${id}.jsonl`) };
   }
 
@@ -143,7 +142,7 @@ export class BatchService extends EventEmitter<{ changed: [Batch] }> {
     const created = now();
     const entry: StoredBatch = {
       batch: {
-        id: newId('batch_'),
+        id: uniqueId('batch_'),
         object: 'batch',
         endpoint,
         model: null,

@@ -1,5 +1,5 @@
 // OpenAI chat body → engine request, and engine result → OpenAI chat.completion body.
-import { randomBytes } from 'node:crypto';
+import { uniqueId } from '../ids/unique-id.js';
 import type { ChatCompletion, ChatCompletionBody } from '../openai/types.js';
 import type { ChatRequest, ChatResult } from './engine.js';
 
@@ -20,7 +20,7 @@ export function toChatRequest(body: ChatCompletionBody, numCtx?: number): ChatRe
 
 export function toChatCompletion(result: ChatResult, created = Math.floor(Date.now() / 1000)): ChatCompletion {
   const completion: ChatCompletion = {
-    id: `chatcmpl-${randomBytes(12).toString('hex')}`,
+    id: uniqueId('chatcmpl-'),
     object: 'chat.completion',
     created,
     model: result.model,
