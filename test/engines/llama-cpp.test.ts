@@ -10,7 +10,7 @@ import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { writeModel } from '../support/gguf/model.js';
 import { tinyModelPath } from '../support/models.js';
 
-const SCHEMA_PATH = '/work/shared/data/score-schema.json';
+const SCHEMA_PATH = new URL('../../../shared/data/score-schema.json', import.meta.url);
 
 function isEngineError(kind: string, code: string): (error: unknown) => boolean {
   return (error) => {
