@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { EngineError, type ChatRequest } from '../../server/engines/engine.js';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { writeModel } from '../support/gguf/model.js';
+import { scoreSchemaUrl } from '../support/engine-assertions.js';
 import { tinyModelPath } from '../support/models.js';
 
-const SCHEMA_PATH = new URL('../../../shared/data/score-schema.json', import.meta.url);
 
 function isEngineError(kind: string, code: string): (error: unknown) => boolean {
   return (error) => {
@@ -79,7 +79,7 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
   });
 
   it('follows a JSON schema (strings bounded by maxLength) to parseable JSON', async () => {
-    const schema = JSON.parse(await readFile(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+    const schema = JSON.parse(await readFile(scoreSchemaUrl, 'utf8')) as Record<string, unknown>;
     const result = await engine.chat(ask('Score this candidate.', { format: schema, maxTokens: 1500, temperature: 0.8, seed: 7 }), never());
     assert.equal(result.finishReason, 'stop', `cut at ${result.completionTokens} tokens`);
     const parsed = JSON.parse(result.content) as Record<string, unknown>;

@@ -7,22 +7,11 @@ import type { Engine } from '../../server/engines/engine.js';
 import { EngineError } from '../../server/engines/engine.js';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { OllamaEngine, ollamaBaseUrl } from '../../server/engines/ollama.js';
+import { engineError, never, scoreSchemaUrl as schemaUrl } from '../support/engine-assertions.js';
 import { tinyModelPath } from '../support/models.js';
 import { BUSY_MESSAGE, startOllamaEmulator } from '../support/ollama-emulator/server.js';
 import type { EmulatorFault, RunningEmulator } from '../support/ollama-emulator/server.js';
 
-const schemaUrl = new URL('../../../shared/data/score-schema.json', import.meta.url);
-const never = () => new AbortController().signal;
-
-async function engineError(promise: Promise<unknown>): Promise<EngineError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
 
 describe('OllamaEngine on the emulator with real inference', function () {
   let llama: Engine;
