@@ -1,6 +1,7 @@
 // Options that several commands share: where the data is and which engine the daemon uses.
 import { Option, type Command } from 'commander';
-import { ENGINE_NAMES, resolveDataDir, type DaemonConfig } from '../daemon/config.js';
+import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
+import { resolveDataDir } from '../protocol/daemon-access.js';
 import type { EngineName } from '../engines/engine.js';
 
 export interface EngineFlags {

@@ -3,7 +3,7 @@ import { loadConfig } from '../daemon/config.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
 import { log } from '../daemon/log.js';
-import { READY_LINE } from '../rpc/client.js';
+import { READY_LINE } from '../protocol/daemon-access.js';
 import { CliError } from './daemon-connection.js';
 import { configFlags, dataDirOf, type EngineFlags } from './options.js';
 

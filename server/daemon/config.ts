@@ -1,7 +1,6 @@
 // The daemon's settings: built-in defaults, then `config.json` in the data dir, then flags.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import envPaths from 'env-paths';
 import type { EngineName } from '../engines/engine.js';
 import { ollamaBaseUrl } from '../engines/ollama.js';
 
@@ -24,11 +23,6 @@ export interface DaemonConfig {
 
 export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
 export const DEFAULT_OPENAI_URL = 'http://127.0.0.1:8080/v1';
-
-/** `--data-dir`, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir. */
-export function resolveDataDir(flag?: string): string {
-  return flag ?? process.env.OLLAMA_BATCH_HOME ?? envPaths('ollama-batch', { suffix: '' }).data;
-}
 
 export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): DaemonConfig {
   const path = join(dataDir, 'config.json');

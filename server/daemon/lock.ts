@@ -1,16 +1,11 @@
 // One daemon per data dir: a lock file holding its pid and socket. A lock left by a killed
 // daemon is taken over; a live one is refused with a message that says who holds it.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { lockPath, processAlive, readLock, type LockInfo } from '../protocol/daemon-access.js';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-export interface LockInfo {
-  pid: number;
-  socket: string;
-  startedAt: number;
-}
 
 export class DaemonRunningError extends Error {
   constructor(readonly holder: LockInfo, lockPath: string) {
@@ -19,8 +14,6 @@ export class DaemonRunningError extends Error {
   }
 }
 
-export const lockPath = (dataDir: string): string => join(dataDir, 'daemon.lock');
-
 /** The socket for a data dir: a Unix socket inside it (or in tmp when the path is too long), a named pipe on Windows. */
 export function socketPath(dataDir: string): string {
   const hash = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
@@ -28,29 +21,6 @@ export function socketPath(dataDir: string): string {
   const inside = join(dataDir, 'daemon.sock');
   // sun_path holds 108 bytes on Linux, 104 on macOS.
   return Buffer.byteLength(inside) < 100 ? inside : join(tmpdir(), `ollama-batch-${hash}.sock`);
-}
-
-export function readLock(dataDir: string): LockInfo | null {
-  try {
-    return JSON.parse(readFileSync(lockPath(dataDir), 'utf8')) as LockInfo;
-  } catch {
-    return null;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A killed daemon whose parent has not reaped it yet is a zombie: gone for our purpose.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS, Windows): trust kill(0)
-  }
 }
 
 export function socketAnswers(socket: string, timeoutMs = 1000): Promise<boolean> {

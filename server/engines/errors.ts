@@ -25,8 +25,11 @@ function networkCode(error: unknown): string | undefined {
 }
 
 /** An HTTP status and message from the engine, as an EngineError. */
-export function fromHttpStatus(status: number, message: string): EngineError {
-  if (status === 404 && /model/i.test(message)) return new EngineError('permanent', 'model_not_found', message, status);
+export function fromHttpStatus(status: number, message: string, code?: string | null): EngineError {
+  if (isOutOfMemoryMessage(message)) return new EngineError('transient', 'out_of_memory', message, status);
+  if (status === 404 && (code === 'model_not_found' || /model/i.test(message))) {
+    return new EngineError('permanent', 'model_not_found', message, status);
+  }
   if (status === 408 || status === 429 || status >= 500) {
     return new EngineError('transient', status === 503 ? 'engine_overloaded' : 'server_error', message, status);
   }

@@ -6,7 +6,7 @@ import { Ollama } from 'ollama';
 import type { ChatRequest as OllamaChatRequest, ChatResponse, Message, Options } from 'ollama';
 import type { ChatRequest, ChatResult, Engine } from './engine.js';
 import { EngineError } from './engine.js';
-import { fromHttpStatus, fromNetworkError, isOutOfMemoryMessage } from './errors.js';
+import { fromHttpStatus, fromNetworkError } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from './translate.js';
 
@@ -68,7 +68,6 @@ export function ollamaError(error: unknown, signal: AbortSignal): EngineError {
   if (error instanceof EngineError) return error;
   if (isResponseError(error)) {
     const message = typeof error.error === 'string' && error.error ? error.error : error.message;
-    if (isOutOfMemoryMessage(message)) return new EngineError('transient', 'out_of_memory', message, error.status_code);
     return fromHttpStatus(error.status_code, message);
   }
   return fromNetworkError(error, signal);

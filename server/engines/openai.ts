@@ -5,7 +5,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ChatRequest, ChatResult, Engine } from './engine.js';
 import { EngineError } from './engine.js';
-import { fromHttpStatus, fromNetworkError, isOutOfMemoryMessage } from './errors.js';
+import { fromHttpStatus, fromNetworkError } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from './translate.js';
 
@@ -37,11 +37,7 @@ export function openAIError(error: unknown, signal: AbortSignal): EngineError {
   if (error instanceof APIError && typeof error.status === 'number') {
     const body = error.error as { message?: unknown } | undefined;
     const message = typeof body?.message === 'string' ? body.message : error.message;
-    if (isOutOfMemoryMessage(message)) return new EngineError('transient', 'out_of_memory', message, error.status);
-    if (error.status === 404 && error.code === 'model_not_found') {
-      return new EngineError('permanent', 'model_not_found', message, error.status);
-    }
-    return fromHttpStatus(error.status, message);
+    return fromHttpStatus(error.status, message, error.code);
   }
   return fromNetworkError(error, signal);
 }

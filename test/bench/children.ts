@@ -8,7 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc';
-import { connectDaemon, READY_LINE } from '../../server/rpc/client.js';
+import { READY_LINE } from '../../server/protocol/daemon-access.js';
+import { connectDaemon } from '../../server/rpc/client.js';
 import { tempDir } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
 

@@ -8,7 +8,8 @@ import type { MessageConnection } from 'vscode-jsonrpc';
 import type { Batch } from '../../server/openai/types.js';
 import { TERMINAL_STATUSES } from '../../server/openai/types.js';
 import * as protocol from '../../server/protocol/methods.js';
-import { connectDaemon, READY_LINE } from '../../server/rpc/client.js';
+import { READY_LINE } from '../../server/protocol/daemon-access.js';
+import { connectDaemon } from '../../server/rpc/client.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.mjs', import.meta.url));
 

@@ -1,0 +1,115 @@
+// How a local program finds the daemon of a data dir, or starts one: the lock file's format, the
+// ready line `serve` prints, and a detached start that outlives the caller. Part of the protocol,
+// so the CLI and the VS Code extension share one implementation.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import envPaths from 'env-paths';
+
+/** What `<dataDir>/daemon.lock` holds while a daemon owns the data dir. */
+export interface LockInfo {
+  pid: number;
+  socket: string;
+  startedAt: number;
+}
+
+/** The line `ollama-batch serve` prints on stdout once its socket listens. */
+export const READY_LINE = 'ollama-batch daemon ready';
+
+/** The given dir, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir. */
+export function resolveDataDir(configured?: string): string {
+  return configured || process.env.OLLAMA_BATCH_HOME || envPaths('ollama-batch', { suffix: '' }).data;
+}
+
+export const lockPath = (dataDir: string): string => join(dataDir, 'daemon.lock');
+export const daemonLogPath = (dataDir: string): string => join(dataDir, 'daemon.log');
+
+export function readLock(dataDir: string): LockInfo | null {
+  try {
+    return JSON.parse(readFileSync(lockPath(dataDir), 'utf8')) as LockInfo;
+  } catch {
+    return null;
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed daemon whose parent has not reaped it yet is a zombie: gone for our purpose.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS, Windows): trust kill(0)
+  }
+}
+
+/** A socket connected to the daemon of `dataDir`, or null when none answers. */
+export function connectSocket(dataDir: string): Promise<Socket | null> {
+  const lock = readLock(dataDir);
+  if (!lock) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const socket = connect(lock.socket);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', () => resolve(null));
+  });
+}
+
+/** How to run `ollama-batch serve`: the program, its arguments up to `serve`, and its env. */
+export interface ServeCommand {
+  execPath: string;
+  /** Arguments before `serve`, e.g. the CLI script. */
+  args: string[];
+  /** Arguments after `serve --data-dir D`. */
+  serveArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs `serve` detached (it outlives the caller), stderr appended to daemon.log, until it is ready. */
+export function startDetachedDaemon(dataDir: string, command: ServeCommand): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  const logFile = openSync(daemonLogPath(dataDir), 'a');
+  const child = spawn(command.execPath, [...command.args, 'serve', '--data-dir', dataDir, ...(command.serveArgs ?? [])], {
+    cwd: dataDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', logFile],
+    env: command.env ?? process.env,
+    windowsHide: true,
+  });
+  closeSync(logFile); // the child holds its own handle
+  return new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const onExit = (code: number | null): void => settle(new Error(`the daemon exited with code ${code}; see ${daemonLogPath(dataDir)}`));
+    const settle = (error?: Error): void => {
+      child.off('error', settle).off('exit', onExit);
+      lines.close();
+      child.stdout!.destroy();
+      child.unref();
+      if (error) reject(error);
+      else resolve();
+    };
+    lines.on('line', (line) => line.startsWith(READY_LINE) && settle());
+    child.once('error', settle).once('exit', onExit);
+  });
+}
+
+/**
+ * The daemon's socket, starting the daemon first when none answers. Another client may start
+ * one at the same moment: then ours exits (the lock is taken) and we connect to theirs.
+ */
+export async function connectOrStartDaemon(dataDir: string, command: ServeCommand): Promise<{ socket: Socket; started: boolean }> {
+  const running = await connectSocket(dataDir);
+  if (running) return { socket: running, started: false };
+  const startFailure = await startDetachedDaemon(dataDir, command).then(() => null, (error: Error) => error);
+  const socket = await connectSocket(dataDir);
+  if (!socket) throw startFailure ?? new Error(`the daemon started but its socket does not answer; see ${daemonLogPath(dataDir)}`);
+  return { socket, started: startFailure === null };
+}
