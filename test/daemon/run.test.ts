@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import type { BatchOutputLine } from '../../server/openai/types.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
 import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
 import { tinyModelPath } from '../support/models.js';
-import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+import type { RunningEmulator } from '../support/ollama-emulator/server.js';
+import { startTinyEmulator } from '../support/tiny-emulator.js';
 import { assertBatchShape, assertExactlyOnce, assertSuccessLine } from '../support/shapes.js';
 
 const LINES = 200;
@@ -37,20 +37,16 @@ async function runAndCheck(daemon: DaemonProcess, model: string): Promise<BatchO
 describe('a 200-line batch through the daemon', function () {
   this.timeout(300_000);
   let emulator: RunningEmulator | undefined;
-  let engine: LlamaCppEngine | undefined;
   let daemon: DaemonProcess | undefined;
 
   afterEach(async () => {
     await daemon?.stop();
     await emulator?.close();
-    await engine?.close();
-    daemon = emulator = engine = undefined;
+    daemon = emulator = undefined;
   });
 
   it('runs on the Ollama engine (emulator with real inference), every line answered', async () => {
-    const modelPath = await tinyModelPath();
-    engine = await LlamaCppEngine.load({ modelPath, slots: 2, threads: 1 });
-    emulator = await startOllamaEmulator({ engine, modelPath, parallel: 2 });
+    emulator = await startTinyEmulator();
     daemon = await startDaemonProcess(tempDir(), ['--engine', 'ollama', '--ollama-url', emulator.url]);
     const output = await runAndCheck(daemon, 'tiny');
     assert.ok(emulator.stats.inFlightMax <= 4, 'at most the default concurrency in flight');

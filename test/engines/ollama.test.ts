@@ -3,33 +3,27 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { Ollama } from 'ollama';
-import type { Engine } from '../../server/engines/engine.js';
 import { EngineError } from '../../server/engines/engine.js';
-import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { OllamaEngine, ollamaBaseUrl } from '../../server/engines/ollama.js';
 import { engineError, never, scoreSchemaUrl as schemaUrl } from '../support/engine-assertions.js';
-import { tinyModelPath } from '../support/models.js';
+import { startTinyEmulator } from '../support/tiny-emulator.js';
 import { BUSY_MESSAGE, startOllamaEmulator } from '../support/ollama-emulator/server.js';
 import type { EmulatorFault, RunningEmulator } from '../support/ollama-emulator/server.js';
 
 
 describe('OllamaEngine on the emulator with real inference', function () {
-  let llama: Engine;
   let emulator: RunningEmulator;
   let engine: OllamaEngine;
   let client: Ollama;
 
   before(async function () {
-    const modelPath = await tinyModelPath();
-    llama = await LlamaCppEngine.load({ modelPath, slots: 2, threads: 1 });
-    emulator = await startOllamaEmulator({ engine: llama, modelPath, parallel: 2 });
+    emulator = await startTinyEmulator();
     engine = new OllamaEngine({ url: emulator.url });
     client = new Ollama({ host: emulator.url });
   });
 
   after(async function () {
     await emulator?.close();
-    await llama?.close();
   });
 
   it('answers a chat with token counts', async function () {

@@ -4,30 +4,24 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Engine } from '../../server/engines/engine.js';
-import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { OpenAIEngine, toOpenAIRequest } from '../../server/engines/openai.js';
 import { engineError, never, scoreSchemaUrl as schemaUrl } from '../support/engine-assertions.js';
-import { tinyModelPath } from '../support/models.js';
+import { startTinyEmulator } from '../support/tiny-emulator.js';
 import { startOllamaEmulator } from '../support/ollama-emulator/server.js';
 import type { EmulatorFault, RunningEmulator } from '../support/ollama-emulator/server.js';
 
 
 describe('OpenAIEngine on the emulator /v1 with real inference', function () {
-  let llama: Engine;
   let emulator: RunningEmulator;
   let engine: OpenAIEngine;
 
   before(async function () {
-    const modelPath = await tinyModelPath();
-    llama = await LlamaCppEngine.load({ modelPath, slots: 2, threads: 1 });
-    emulator = await startOllamaEmulator({ engine: llama, modelPath, parallel: 2 });
+    emulator = await startTinyEmulator();
     engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1` });
   });
 
   after(async function () {
     await emulator?.close();
-    await llama?.close();
   });
 
   it('answers a chat with usage', async function () {
