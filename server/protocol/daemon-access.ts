@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import envPaths from 'env-paths';
 
@@ -18,9 +18,9 @@ export interface LockInfo {
 /** The line `ollama-batch serve` prints on stdout once its socket listens. */
 export const READY_LINE = 'ollama-batch daemon ready';
 
-/** The given dir, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir. */
+/** The given dir, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir; always absolute. */
 export function resolveDataDir(configured?: string): string {
-  return configured || process.env.OLLAMA_BATCH_HOME || envPaths('ollama-batch', { suffix: '' }).data;
+  return resolve(configured || process.env.OLLAMA_BATCH_HOME || envPaths('ollama-batch', { suffix: '' }).data);
 }
 
 export const lockPath = (dataDir: string): string => join(dataDir, 'daemon.lock');

@@ -11,9 +11,9 @@ import { readJsonl } from '../support/shapes.js';
 
 const exec = promisify(execFile);
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { cwd });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -97,6 +97,17 @@ describe('the ollama-batch CLI', function () {
 
     const stopped = lockRemoved(dataDir);
     assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
+    await stopped;
+  });
+
+  it('takes a relative --data-dir relative to where it is run, for the daemon it starts too', async () => {
+    const cwd = tempDir();
+    const input = writeTempFile('input.jsonl', batchLines(5, { model: 'tiny' }));
+    const run = await cli(['run', input, '--data-dir', 'data', '--ollama-url', emulator.url, '--json'], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(JSON.parse(run.stdout).output_path.startsWith(join(cwd, 'data', 'files')));
+    const stopped = lockRemoved(join(cwd, 'data'));
+    assert.equal((await cli(['stop', '--data-dir', 'data'], cwd)).code, 0);
     await stopped;
   });
 
