@@ -42,9 +42,12 @@ function follow(connection: MessageConnection, first: Batch, json: boolean): Pro
   // The bar goes to stderr, so it shows on a terminal even when stdout carries --json.
   const tty = process.stderr.isTTY;
   const bar = new SingleBar({
-    format: '{bar} {done}/{total} | {rate} req/s | ETA {eta} | {failed} failed {note}',
+    // `timeLeft`, not `eta`: cli-progress fills `{eta}` itself, in raw seconds.
+    format: '{bar} {done}/{total} | {rate} req/s | ETA {timeLeft} | {failed} failed {note}',
     hideCursor: true,
     barsize: 30,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
   });
   const pace = new Pace();
   let barStarted = false;
@@ -57,11 +60,13 @@ function follow(connection: MessageConnection, first: Batch, json: boolean): Pro
       const rate = pace.rate(done);
       const note = batch.paused_reason ? `(paused: ${batch.paused_reason})` : batch.status === 'in_progress' ? '' : `(${batch.status})`;
       if (tty && batch.status !== 'validating') {
-        const payload = { done, rate: rate.toFixed(1), eta: formatEta(rate > 0 ? (total - done) / rate : Infinity), failed, note };
+        const payload = { done, rate: rate.toFixed(1), timeLeft: formatEta(rate > 0 ? (total - done) / rate : Infinity), failed, note };
         if (!barStarted) bar.start(total, done, payload);
         else bar.update(done, payload);
         barStarted = true;
-      } else if (!json && (batch.status !== lastStatus || batch.paused_reason)) {
+      } else if (batch.status === 'validating' && lastStatus !== 'validating' && !json) {
+        console.error(`${batch.id} validating…`);
+      } else if (!tty && !json && (batch.status !== lastStatus || batch.paused_reason)) {
         console.error(`${batch.id} ${batch.status} ${done}/${total} ${note}`);
       }
       lastStatus = batch.status;
