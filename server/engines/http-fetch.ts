@@ -21,9 +21,7 @@ export const nodeHttpFetch: typeof fetch = (input, init) => {
   }
   const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
   const signal = init?.signal ?? undefined;
-  const headers: Record<string, string> = {};
-  new Headers(init?.headers).forEach((value, key) => (headers[key] = value));
-  delete headers['accept-encoding']; // answers come back uncompressed: nothing here inflates them
+  const headers = requestHeaders(init?.headers);
   const secure = url.protocol === 'https:';
   return new Promise<Response>((resolve, reject) => {
     const attempt = (retry: boolean) => {
@@ -40,12 +38,9 @@ export const nodeHttpFetch: typeof fetch = (input, init) => {
           response.on('aborted', () => reject(Object.assign(new Error('the connection closed mid-answer'), { code: 'ECONNRESET' })));
           response.on('end', () => {
             if (!response.complete) return; // 'aborted' rejected already
-            const responseHeaders = new Headers();
-            const raw = response.rawHeaders;
-            for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
             const status = response.statusCode ?? 500;
             const empty = status === 204 || status === 304 || init?.method === 'HEAD';
-            resolve(new BufferedResponse(empty ? null : Buffer.concat(chunks), status, response.statusMessage ?? '', responseHeaders, url.href) as unknown as Response);
+            resolve(new BufferedResponse(empty ? null : Buffer.concat(chunks), status, response.statusMessage ?? '', response.rawHeaders, url.href) as unknown as Response);
           });
         },
       );
@@ -64,6 +59,18 @@ export const nodeHttpFetch: typeof fetch = (input, init) => {
   });
 };
 
+/** Request headers as node:http takes them; the clients pass plain objects, which skip a Headers. */
+function requestHeaders(init: HeadersInit | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (init && !(init instanceof Headers) && !Array.isArray(init)) {
+    for (const [key, value] of Object.entries(init)) headers[key.toLowerCase()] = value;
+  } else {
+    new Headers(init).forEach((value, key) => (headers[key] = value));
+  }
+  delete headers['accept-encoding']; // answers come back uncompressed: nothing here inflates them
+  return headers;
+}
+
 /**
  * The part of `Response` the ollama and openai clients read, over a body already in memory.
  * Building a real Response (a web ReadableStream per answer) cost ~0.06 ms of CPU per request,
@@ -78,9 +85,20 @@ class BufferedResponse {
     private readonly bytes: Buffer | null,
     readonly status: number,
     readonly statusText: string,
-    readonly headers: Headers,
+    private readonly rawHeaders: string[],
     readonly url: string,
   ) {}
+
+  private parsedHeaders: Headers | undefined;
+
+  /** Built on first use: the ollama client reads headers only when an answer is an error. */
+  get headers(): Headers {
+    if (!this.parsedHeaders) {
+      this.parsedHeaders = new Headers();
+      for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) this.parsedHeaders.append(this.rawHeaders[i]!, this.rawHeaders[i + 1]!);
+    }
+    return this.parsedHeaders;
+  }
 
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
@@ -110,6 +128,6 @@ class BufferedResponse {
   }
 
   clone(): BufferedResponse {
-    return new BufferedResponse(this.bytes, this.status, this.statusText, this.headers, this.url);
+    return new BufferedResponse(this.bytes, this.status, this.statusText, this.rawHeaders, this.url);
   }
 }

@@ -1,7 +1,6 @@
 // The default engine: Ollama's native API through the official `ollama` npm client. The native
 // /api/chat (not Ollama's /v1) is used because only it can set num_ctx, keep_alive, format (a
 // JSON schema) and the seed, and because it reports prompt_eval_cached_count.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Ollama } from 'ollama';
 import type { ChatRequest as OllamaChatRequest, ChatResponse, Message, Options } from 'ollama';
 import type { ChatRequest, ChatResult, Engine } from './engine.js';
@@ -17,7 +16,7 @@ const PING_TIMEOUT_MS = 5_000;
 export interface OllamaEngineOptions {
   /** Base URL, or any OLLAMA_HOST form (`0.0.0.0:11434`, `host`, `:11434`); default OLLAMA_HOST, else 127.0.0.1:11434. */
   url?: string;
-  /** Per-request limit, on top of the caller's signal (default 10 minutes). */
+  /** Limit for calls without a caller's signal: list, version, ps (default 10 minutes). A chat is bounded by its signal. */
   requestTimeoutMs?: number;
   /** keep_alive sent with every chat (default -1: keep the model loaded while a batch runs). */
   keepAlive?: string | number;
@@ -76,52 +75,44 @@ export function ollamaError(error: unknown, signal: AbortSignal): EngineError {
 export class OllamaEngine implements Engine {
   readonly name = 'ollama' as const;
   readonly url: string;
-  private readonly client: Ollama;
+  private readonly fetch: typeof fetch;
   private readonly requestTimeoutMs: number;
   private readonly keepAlive: string | number;
-  /** The abort signal of the call in progress, for the fetch under the ollama client. */
-  private readonly currentSignal = new AsyncLocalStorage<AbortSignal>();
 
   constructor(options: OllamaEngineOptions = {}) {
     this.url = ollamaBaseUrl(options.url);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.keepAlive = options.keepAlive ?? -1;
-    // ollama-js passes no AbortSignal for non-streaming calls: add the current call's own.
-    const baseFetch = options.fetch ?? nodeHttpFetch;
-    const signalled: typeof fetch = (input, init) => {
-      const signal = this.currentSignal.getStore();
-      if (!signal) return baseFetch(input, init);
-      return baseFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
-    };
-    this.client = new Ollama({ host: this.url, fetch: signalled });
+    this.fetch = options.fetch ?? nodeHttpFetch;
   }
 
-  /** Runs `call` with `signal` (plus the timeout) applied to every request it makes. */
-  private async withSignal<T>(signal: AbortSignal | undefined, timeoutMs: number, call: () => Promise<T>): Promise<T> {
-    // One controller and one timer per call: cheaper than AbortSignal.any + AbortSignal.timeout,
-    // which cost a third of the throughput against a fast server.
-    const controller = new AbortController();
-    const combined = controller.signal;
-    const onAbort = () => controller.abort(signal?.reason);
-    const timer = setTimeout(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), timeoutMs);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+  /**
+   * A client whose every request carries `signal`: ollama-js takes no AbortSignal for
+   * non-streaming calls, so the signal goes in through its fetch.
+   */
+  private clientWith(signal: AbortSignal): Ollama {
+    return new Ollama({ host: this.url, fetch: (input, init) => this.fetch(input, { ...init, signal }) });
+  }
+
+  /** Runs `call` with a client limited to `timeoutMs`, for calls that have no caller's signal. */
+  private async timed<T>(timeoutMs: number, call: (client: Ollama) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      if (combined.aborted) throw combined.reason;
-      return await this.currentSignal.run(combined, call);
+      return await call(this.clientWith(signal));
     } catch (error) {
-      throw ollamaError(error, combined);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      throw ollamaError(error, signal);
     }
   }
 
+  /** The caller's signal bounds the call (the batch runner times every try). */
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
-    const response = await this.withSignal(signal, this.requestTimeoutMs, () =>
-      this.client.chat({ ...toOllamaRequest(request, this.keepAlive), stream: false }),
-    );
-    return fromOllamaResponse(response, request.model);
+    try {
+      if (signal.aborted) throw signal.reason;
+      const response = await this.clientWith(signal).chat({ ...toOllamaRequest(request, this.keepAlive), stream: false });
+      return fromOllamaResponse(response, request.model);
+    } catch (error) {
+      throw ollamaError(error, signal);
+    }
   }
 
   /**
@@ -129,7 +120,7 @@ export class OllamaEngine implements Engine {
    * tag, since Ollama accepts `tiny` for `tiny:latest`.
    */
   async listModels(): Promise<string[]> {
-    const response = await this.withSignal(undefined, this.requestTimeoutMs, () => this.client.list());
+    const response = await this.timed(this.requestTimeoutMs, (client) => client.list());
     const names = new Set<string>();
     for (const model of response.models) {
       names.add(model.name);
@@ -157,13 +148,13 @@ export class OllamaEngine implements Engine {
 
   /** GET /api/version. */
   async version(): Promise<string> {
-    const response = await this.withSignal(undefined, Math.min(PING_TIMEOUT_MS, this.requestTimeoutMs), () => this.client.version());
+    const response = await this.timed(Math.min(PING_TIMEOUT_MS, this.requestTimeoutMs), (client) => client.version());
     return response.version;
   }
 
   /** GET /api/ps: the models in memory, with their VRAM share and context length. */
   async ps(): Promise<OllamaLoadedModel[]> {
-    const response = await this.withSignal(undefined, Math.min(PING_TIMEOUT_MS, this.requestTimeoutMs), () => this.client.ps());
+    const response = await this.timed(Math.min(PING_TIMEOUT_MS, this.requestTimeoutMs), (client) => client.ps());
     return response.models.map((model) => {
       const contextLength = (model as { context_length?: unknown }).context_length;
       return {

@@ -208,8 +208,9 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
   for (const [fault, code, message] of cases) for (const [via, fetchImpl] of fetches) {
     it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
       emulator.setFault(fault, 1);
-      const engine = new OllamaEngine({ url: emulator.url, requestTimeoutMs: 300, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
-      const error = await engineError(engine.chat(request, never()));
+      const engine = new OllamaEngine({ url: emulator.url, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+      // The caller's signal bounds a chat (the batch runner times every try).
+      const error = await engineError(engine.chat(request, AbortSignal.timeout(300)));
       assert.equal(error.kind, 'transient');
       assert.equal(error.code, code);
       assert.match(error.message, message);
