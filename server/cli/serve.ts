@@ -1,4 +1,5 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
+import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../daemon/config.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
@@ -8,6 +9,12 @@ import { CliError } from './daemon-connection.js';
 import { configFlags, dataDirOf, type EngineFlags } from './options.js';
 
 export async function serve(flags: EngineFlags): Promise<void> {
+  // Each request's objects outlive a young-generation GC while it is in flight, so they reach
+  // the old generation as garbage; V8 then raises the old-generation limit the longer a batch
+  // runs (peak RSS 118 MB at 10,000 lines, 166 MB at 100,000, with 14 MB live after every full
+  // GC). Growing the limit by at most 2x the live heap keeps RSS flat at no measured CPU cost.
+  // V8 reads this flag at every GC, so setting it now takes effect.
+  setFlagsFromString('--heap-growing-percent=100');
   const dataDir = dataDirOf(flags);
   let config;
   try {

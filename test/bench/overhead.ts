@@ -14,6 +14,9 @@ import { removeScratchDir, scratchDir, startDaemonChild, startInstantEmulator, t
 import { cpuMs, memory, RssSampler } from './proc.js';
 import { withDeadline } from './time.js';
 
+/** Requests that warm a process's JIT before it is measured. */
+const WARM_LINES = 2_000;
+
 export interface OverheadOptions {
   lines: number;
   concurrency: number;
@@ -94,6 +97,12 @@ async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: 
   );
   try {
     const idleRssBytes = memory(daemon.pid).rss;
+    // Warm the daemon's JIT with a small batch first, as the emulator's: a daemon serves batch
+    // after batch, and compiling its hot paths is a cost per process, not per request.
+    const warmPath = join(work, 'warm.jsonl');
+    writeFileSync(warmPath, batchLines(WARM_LINES, { model: 'instant', maxTokens: 16, prefix: 'warm' }));
+    const warm = await submit(daemon.connection, warmPath);
+    await withDeadline(waitForBatch(daemon.connection, warm.id, isFinished), 60_000, 'the daemon\'s warm-up batch');
     const sampler = new RssSampler(daemon.pid, 50);
     const cpuBefore = cpuMs(daemon.pid);
     const emulatorBefore = cpuMs(emulator.child.pid!);
@@ -218,7 +227,7 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
     const inputPath = join(work, `batch-${options.lines}.jsonl`);
     writeFileSync(inputPath, text);
     // Warm the emulator's JIT first, so that the daemon (measured first) does not pay for it.
-    const warmLines = Math.min(2_000, options.lines);
+    const warmLines = Math.min(WARM_LINES, options.lines);
     await runRaw(batchLines(warmLines, { model: 'instant', maxTokens: 16, prefix: 'warm' }), emulator, { ...options, lines: warmLines });
     const daemon = await runDaemon(inputPath, emulator, options, work);
     const direct = await runDirect(text, emulator, options);
