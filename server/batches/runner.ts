@@ -48,6 +48,8 @@ export interface RunHooks {
   onProgress(progress: RunProgress): void;
   /** A reason while the batch waits for its engine, null when it goes on. */
   onPause(reason: string | null): void;
+  /** An answer came back; `seconds` is how long its successful try took. */
+  onAnswered(seconds: number): void;
 }
 
 
@@ -165,7 +167,9 @@ export class BatchRun {
       let failure: EngineError;
       const attemptSignal = this.attemptSignal();
       try {
+        const started = performance.now();
         const result = await this.engine.chat(chat, attemptSignal.signal);
+        this.hooks.onAnswered((performance.now() - started) / 1000);
         return this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,

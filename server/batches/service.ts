@@ -1,7 +1,7 @@
 // The batch service: every operation on files and batches, once. The JSON-RPC socket and the
 // HTTP API are thin transports over it. Batches run one at a time, oldest first.
 import { EventEmitter } from 'node:events';
-import { copyFile, stat } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Engine } from '../engines/engine.js';
 import { uniqueId } from '../ids/unique-id.js';
@@ -52,7 +52,7 @@ export function publicFile({ path: _path, ...file }: StoredFile): FileObject {
   return file;
 }
 
-export class BatchService extends EventEmitter<{ changed: [Batch] }> {
+export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [seconds: number] }> {
   private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
   private pumping = false;
   private closed = false;
@@ -120,8 +120,21 @@ export class BatchService extends EventEmitter<{ changed: [Batch] }> {
     return file;
   }
 
-  listFiles(purpose?: FilePurpose): FileObject[] {
-    return this.store.data.files.filter((file) => !purpose || file.purpose === purpose).map(publicFile);
+  /** Deletes a file, unless a batch that has not ended reads or writes it. */
+  async deleteFile(id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
+    const file = this.getFile(id);
+    const user = this.store.data.batches.find(
+      ({ batch }) => !TERMINAL_STATUSES.includes(batch.status) && [batch.input_file_id, batch.output_file_id, batch.error_file_id].includes(id),
+    );
+    if (user) throw new ServiceError('conflict', `File ${id} is used by batch ${user.batch.id}, which is ${user.batch.status}; cancel it or wait for it to end`, 'file_id');
+    this.store.data.files = this.store.data.files.filter((entry) => entry !== file);
+    await this.store.save();
+    await rm(file.path, { force: true });
+    return { id, object: 'file', deleted: true };
+  }
+
+  listFiles(): FileObject[] {
+    return this.store.data.files.map(publicFile);
   }
 
   // ---- batches
@@ -172,6 +185,11 @@ export class BatchService extends EventEmitter<{ changed: [Batch] }> {
     await this.changed(entry);
     void this.validate(entry);
     return structuredClone(entry.batch);
+  }
+
+  /** Every batch as stored (not copies): for read-only summaries such as metrics. */
+  allBatches(): readonly Batch[] {
+    return this.store.data.batches.map((entry) => entry.batch);
   }
 
   getBatch(id: string): Batch {
@@ -287,6 +305,7 @@ export class BatchService extends EventEmitter<{ changed: [Batch] }> {
     if (numCtx !== undefined) options.numCtx = numCtx;
     const run = new BatchRun(files, this.engine, options, {
       onProgress: (progress) => this.progress(entry, progress),
+      onAnswered: (seconds) => this.emit('answered', seconds),
       onPause: (reason) => {
         batch.paused_reason = reason;
         void this.changed(entry);

@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../daemon/daemon.js';
 import { cancel, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';
-import { addDataDirOption, addEngineOptions, dataDirOf, type EngineFlags } from './options.js';
+import { addDataDirOption, addEngineOptions, addHttpOptions, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
 import { run, type RunFlags } from './run.js';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
@@ -15,7 +15,7 @@ const program = new Command('ollama-batch')
   .showHelpAfterError()
   .exitOverride();
 
-addEngineOptions(addDataDirOption(program.command('serve').description('run the daemon in the foreground'))).action(async (flags: EngineFlags) => {
+addHttpOptions(addEngineOptions(addDataDirOption(program.command('serve').description('run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP')))).action(async (flags: EngineFlags & HttpFlags) => {
   await serve(flags);
 });
 

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
 import { resolveDataDir } from '../protocol/daemon-access.js';
 import type { EngineName } from '../engines/engine.js';
+import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES } from '../http/server.js';
 
 export interface EngineFlags {
   dataDir?: string;
@@ -38,10 +39,31 @@ export function addEngineOptions(command: Command): Command {
     .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger);
 }
 
+export interface HttpFlags {
+  host?: string;
+  port?: number;
+  apiKey?: string;
+  maxUploadMb?: number;
+  corsOrigin?: string;
+}
+
+export function addHttpOptions(command: Command): Command {
+  return command
+    .option('--host <host>', 'HTTP API address (default 127.0.0.1; another address needs --api-key)')
+    .option('--port <port>', `HTTP API port (default ${DEFAULT_HTTP_PORT}; 0 picks a free one)`, (value) => {
+      const port = Number(value);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`expected a port from 0 to 65535, got "${value}"`);
+      return port;
+    })
+    .option('--api-key <key>', 'require Authorization: Bearer <key> on every HTTP route but /health (default $OLLAMA_BATCH_API_KEY)')
+    .option('--max-upload-mb <n>', `largest file POST /v1/files accepts (default ${DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 2})`, positiveInteger)
+    .option('--cors-origin <origin>', 'allow this browser origin to call the HTTP API (CORS is off by default)');
+}
+
 export const dataDirOf = (flags: { dataDir?: string }): string => resolveDataDir(flags.dataDir);
 
 /** The engine flags as config overrides (undefined ones do not override config.json). */
-export function configFlags(flags: EngineFlags): Partial<DaemonConfig> {
+export function configFlags(flags: EngineFlags & HttpFlags): Partial<DaemonConfig> {
   const { dataDir: _dataDir, ...rest } = flags;
   return rest;
 }

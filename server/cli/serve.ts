@@ -1,14 +1,14 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
 import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../daemon/config.js';
-import { startDaemon } from '../daemon/daemon.js';
+import { DaemonStartError, startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
 import { log } from '../daemon/log.js';
 import { READY_LINE } from '../protocol/daemon-access.js';
 import { CliError } from './daemon-connection.js';
-import { configFlags, dataDirOf, type EngineFlags } from './options.js';
+import { configFlags, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
 
-export async function serve(flags: EngineFlags): Promise<void> {
+export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
   // Each request's objects outlive a young-generation GC while it is in flight, so they reach
   // the old generation as garbage; V8 then raises the old-generation limit the longer a batch
   // runs (peak RSS 118 MB at 10,000 lines, 166 MB at 100,000, with 14 MB live after every full
@@ -23,11 +23,11 @@ export async function serve(flags: EngineFlags): Promise<void> {
     throw new CliError((error as Error).message);
   }
   const daemon = await startDaemon(config).catch((error: Error) => {
-    throw error instanceof DaemonRunningError ? new CliError(error.message) : error;
+    throw error instanceof DaemonRunningError || error instanceof DaemonStartError ? new CliError(error.message) : error;
   });
   // A client that started us detached reads this line, then closes the pipe.
   process.stdout.on('error', () => undefined);
-  process.stdout.write(`${READY_LINE} on ${daemon.socket} (engine ${daemon.engine.name})\n`);
+  process.stdout.write(`${READY_LINE} on ${daemon.socket}, HTTP ${daemon.httpUrl} (engine ${daemon.engine.name})\n`);
   const stop = (signal: string): void => {
     log('info', `${signal} received`);
     void daemon.close();

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineName } from '../engines/engine.js';
 import { ollamaBaseUrl } from '../engines/ollama.js';
+import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES, checkBind } from '../http/server.js';
 
 export interface DaemonConfig {
   dataDir: string;
@@ -19,6 +20,13 @@ export interface DaemonConfig {
   numCtx?: number;
   requestTimeoutMs?: number;
   maxAttempts?: number;
+  /** HTTP API: where it listens (port 0: any free port). */
+  host: string;
+  port: number;
+  /** Bearer key for the HTTP API (default $OLLAMA_BATCH_API_KEY); required off loopback. */
+  apiKey?: string;
+  maxUploadMb: number;
+  corsOrigin?: string;
 }
 
 export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
@@ -39,6 +47,10 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
     engine: 'ollama',
     ollamaUrl: ollamaBaseUrl(),
     openaiUrl: DEFAULT_OPENAI_URL,
+    host: '127.0.0.1',
+    port: DEFAULT_HTTP_PORT,
+    maxUploadMb: DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 2,
+    ...(process.env.OLLAMA_BATCH_API_KEY && { apiKey: process.env.OLLAMA_BATCH_API_KEY }),
     ...fromFile,
     ...defined,
     dataDir,
@@ -49,5 +61,6 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
   if (config.engine === 'llama-cpp' && !config.modelPath) {
     throw new Error('the llama-cpp engine needs a GGUF file: --model-path FILE (or "modelPath" in config.json)');
   }
+  checkBind(config);
   return config;
 }

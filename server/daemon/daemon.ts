@@ -7,14 +7,20 @@ import type { Engine } from '../engines/engine.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { serveRpc } from '../rpc/server.js';
 import { Store } from '../store/store.js';
+import { startHttp, type RunningHttp } from '../http/server.js';
+import { createMetrics } from '../metrics/metrics.js';
 import type { DaemonConfig } from './config.js';
 import { acquireLock, socketPath } from './lock.js';
 import { log } from './log.js';
 
 export const VERSION = '0.1.0';
 
+/** A start that failed for a reason the user can fix: its message is all they need. */
+export class DaemonStartError extends Error {}
+
 export interface RunningDaemon {
   socket: string;
+  httpUrl: string;
   service: BatchService;
   engine: Engine;
   /** Resolves once the daemon has stopped (after close() or a shutdown request). */
@@ -37,6 +43,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const socket = socketPath(config.dataDir);
   const lock = await acquireLock(config.dataDir, socket);
   let engine: Engine | undefined;
+  let httpServer: RunningHttp | undefined;
   try {
     const store = await Store.open(config.dataDir);
     engine = await createEngine(config);
@@ -55,6 +62,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       (closing ??= (async () => {
         log('info', 'daemon stopping');
         server.close();
+        await http.close();
         await service.close();
         await liveEngine.close();
         disconnectClients();
@@ -70,9 +78,20 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         socket,
         engine: { name: liveEngine.name, url: engineUrl(config), up, models: up ? await liveEngine.listModels().catch(() => []) : [] },
         runningBatchId: service.runningBatchId,
+        http: http.url,
       };
     };
     const disconnectClients = serveRpc(server, service, { info, shutdown: () => void close() });
+    httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine), {
+      host: config.host,
+      port: config.port,
+      maxUploadBytes: config.maxUploadMb * 1024 ** 2,
+      ...(config.apiKey && { apiKey: config.apiKey }),
+      ...(config.corsOrigin && { corsOrigin: config.corsOrigin }),
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EADDRINUSE' ? new DaemonStartError(`HTTP port ${config.port} on ${config.host} is in use (another ollama-batch daemon?); choose another with --port, or 0 for any free port`) : error;
+    });
+    const http = httpServer;
     if (process.platform !== 'win32') rmSync(socket, { force: true }); // left by a killed daemon; we hold the lock
     await listen(server, socket);
     const logged = new Map<string, string>();
@@ -85,9 +104,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log('info', `${batch.id} ${batch.status} ${completed + failed}/${total}${batch.paused_reason ? ` (paused: ${batch.paused_reason})` : ''}`);
     });
     await service.start();
-    log('info', `daemon ${VERSION} pid ${process.pid} listening on ${socket}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`);
-    return { socket, service, engine, stopped, close };
+    log('info', `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`);
+    return { socket, httpUrl: http.url, service, engine, stopped, close };
   } catch (error) {
+    await httpServer?.close();
     await engine?.close().catch(() => undefined);
     lock.release();
     throw error;

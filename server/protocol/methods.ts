@@ -13,6 +13,8 @@ export interface DaemonInfo {
   socket: string;
   engine: { name: string; url: string | null; up: boolean; models: string[] };
   runningBatchId: string | null;
+  /** Base URL of the OpenAI-compatible HTTP API. */
+  http: string;
 }
 
 export interface RegisterFileParams {

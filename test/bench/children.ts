@@ -124,7 +124,7 @@ export interface DaemonChild {
  * add e.g. --cpu-prof), connected over its socket once it says it is ready.
  */
 export async function startDaemonChild(dataDir: string, args: string[], nodeArgs: string[] = []): Promise<DaemonChild> {
-  const { child, log } = await spawnUntil([...nodeArgs, CLI, 'serve', '--data-dir', dataDir, ...args], READY_LINE, 'the daemon');
+  const { child, log } = await spawnUntil([...nodeArgs, CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...args], READY_LINE, 'the daemon');
   const connection = await connectDaemon(dataDir);
   if (!connection) {
     await stopChild(child, 1000);

@@ -1,7 +1,7 @@
 // The `ollama-batch` command line as a user runs it: the built CLI in child processes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
@@ -19,6 +19,14 @@ async function cli(args: string[], cwd?: string): Promise<{ code: number; stdout
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
+}
+
+/** A data dir whose daemon takes any free HTTP port (config.json), so test daemons never collide. */
+function freshDataDir(parent = tempDir(), name = 'data'): string {
+  const dataDir = join(parent, name);
+  mkdirSync(dataDir);
+  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0 }));
+  return dataDir;
 }
 
 /** Resolves when the daemon's lock file is gone (the daemon has stopped). */
@@ -71,7 +79,7 @@ describe('the ollama-batch CLI', function () {
   });
 
   it('runs a batch with a daemon it starts, then status, cancel and stop answer', async () => {
-    const dataDir = tempDir();
+    const dataDir = freshDataDir();
     const none = await cli(['status', '--data-dir', dataDir]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no daemon runs for/);
@@ -102,6 +110,7 @@ describe('the ollama-batch CLI', function () {
 
   it('takes a relative --data-dir relative to where it is run, for the daemon it starts too', async () => {
     const cwd = tempDir();
+    freshDataDir(cwd);
     const input = writeTempFile('input.jsonl', batchLines(5, { model: 'tiny' }));
     const run = await cli(['run', input, '--data-dir', 'data', '--ollama-url', emulator.url, '--json'], cwd);
     assert.equal(run.code, 0, run.stderr);

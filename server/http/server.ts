@@ -1,0 +1,217 @@
+// The OpenAI-compatible HTTP API: /v1/files, /v1/batches, /v1/models, /metrics, /health. A thin
+// transport over the batch service, as the JSON-RPC socket is: batches made here show up there.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import busboy from 'busboy';
+import type { Registry } from 'prom-client';
+import type { BatchService, CreateBatchParams } from '../batches/service.js';
+import type { Engine } from '../engines/engine.js';
+import { HttpError, sendError, sendJson } from './errors.js';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  /** When set, every route but /health needs `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Largest upload accepted by POST /v1/files. */
+  maxUploadBytes: number;
+  /** An origin allowed to call the API from a browser; CORS is off without it. */
+  corsOrigin?: string;
+}
+
+export const DEFAULT_HTTP_PORT = 11435;
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+const MAX_JSON_BODY_BYTES = 1024 * 1024;
+const FILE_ID = /^file-[0-9a-f]{24}$/;
+const BATCH_ID = /^batch_[0-9a-f]{24}$/;
+
+export interface RunningHttp {
+  url: string;
+  close(): Promise<void>;
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+/** Refuses to serve beyond this machine without an API key. */
+export function checkBind(options: Pick<HttpOptions, 'host' | 'apiKey'>): void {
+  if (!isLoopback(options.host) && !options.apiKey) {
+    throw new Error(`refusing to serve HTTP on ${options.host} without an API key: anyone who can reach it could read your batches. Set --api-key (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`);
+  }
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+function authorized(request: IncomingMessage, apiKey: string): boolean {
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer (.+)$/.exec(header);
+  return match !== null && timingSafeEqual(digest(match[1]!), digest(apiKey));
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
+    throw new HttpError(415, 'the body must be JSON (Content-Type: application/json)', 'unsupported_media_type');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BODY_BYTES) throw new HttpError(413, `the JSON body is larger than ${MAX_JSON_BODY_BYTES} bytes`, 'request_too_large');
+    chunks.push(chunk);
+  }
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
+    return body as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'the body is not a JSON object', 'invalid_json');
+  }
+}
+
+/** POST /v1/files: the multipart `file` streamed to disk, never held in memory. */
+async function upload(request: IncomingMessage, service: BatchService, maxBytes: number) {
+  if (!/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) {
+    throw new HttpError(415, 'upload a file as multipart/form-data with the fields "file" and "purpose"', 'unsupported_media_type');
+  }
+  const { id, path } = service.newFilePath();
+  const partPath = `${path}.part`;
+  const fields: Record<string, string> = {};
+  let filename: string | null = null;
+  let bytes = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const parser = busboy({ headers: request.headers, limits: { files: 1, fields: 10, fieldSize: 1024, fileSize: maxBytes } });
+      let writing: Promise<void> = Promise.resolve();
+      parser.on('field', (name, value) => (fields[name] = value));
+      parser.on('file', (name, stream, info) => {
+        if (name !== 'file') return void stream.resume();
+        filename = info.filename || 'upload.jsonl';
+        const out = createWriteStream(partPath);
+        stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        stream.on('limit', () => reject(new HttpError(413, `the file is larger than the upload limit of ${maxBytes} bytes (--max-upload-mb)`, 'file_too_large')));
+        writing = new Promise((done, failed) => {
+          out.on('finish', done).on('error', failed);
+          stream.pipe(out);
+        });
+      });
+      parser.on('error', (error: Error) => reject(new HttpError(400, `the multipart body is malformed: ${error.message}`, 'invalid_multipart')));
+      parser.on('close', () => writing.then(resolve, reject));
+      request.on('aborted', () => reject(new HttpError(400, 'the upload was cut off', 'invalid_multipart')));
+      request.pipe(parser);
+    });
+    if (filename === null) throw new HttpError(400, 'the multipart body has no "file" field', 'missing_file', 'file');
+    if (fields.purpose !== 'batch') {
+      throw new HttpError(400, `purpose must be "batch" (this server runs batches), got ${JSON.stringify(fields.purpose ?? null)}`, 'invalid_purpose', 'purpose');
+    }
+    await rename(partPath, path);
+    return service.addFile({ id, path, bytes, filename, purpose: 'batch' });
+  } catch (error) {
+    request.unpipe();
+    request.resume();
+    await rm(partPath, { force: true });
+    throw error;
+  }
+}
+
+function streamFile(response: ServerResponse, path: string, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    response.writeHead(200, { 'Content-Type': 'application/jsonl', 'Content-Length': bytes });
+    createReadStream(path).on('error', reject).pipe(response).on('finish', resolve);
+  });
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void>;
+
+export async function startHttp(service: BatchService, engine: Engine, metrics: Registry, options: HttpOptions): Promise<RunningHttp> {
+  checkBind(options);
+  const id = (value: string, pattern: RegExp, kind: string): string => {
+    if (!pattern.test(value)) throw new HttpError(404, `No ${kind} with id ${JSON.stringify(value.slice(0, 80))}`, `${kind}_not_found`);
+    return value;
+  };
+  const routes: Array<[string, RegExp, Handler]> = [
+    ['GET', /^\/health$/, async (_request, response) => sendJson(response, 200, { status: 'ok' })],
+    ['GET', /^\/metrics$/, async (_request, response) => {
+      const text = await metrics.metrics();
+      response.writeHead(200, { 'Content-Type': metrics.contentType });
+      response.end(text);
+    }],
+    ['GET', /^\/v1\/models$/, async (_request, response) => {
+      const models = await engine.listModels();
+      sendJson(response, 200, { object: 'list', data: models.map((model) => ({ id: model, object: 'model', created: 0, owned_by: engine.name })) });
+    }],
+    ['POST', /^\/v1\/files$/, async (request, response) => sendJson(response, 200, await upload(request, service, options.maxUploadBytes))],
+    ['GET', /^\/v1\/files$/, async (_request, response, _match, query) => {
+      const purpose = query.get('purpose');
+      const data = service.listFiles().filter((file) => !purpose || file.purpose === purpose);
+      sendJson(response, 200, { object: 'list', data, has_more: false });
+    }],
+    ['GET', /^\/v1\/files\/([^/]+)$/, async (_request, response, match) => {
+      const { path: _path, ...file } = service.getFile(id(match[1]!, FILE_ID, 'file'));
+      sendJson(response, 200, file);
+    }],
+    ['GET', /^\/v1\/files\/([^/]+)\/content$/, async (_request, response, match) => {
+      const file = service.getFile(id(match[1]!, FILE_ID, 'file'));
+      await streamFile(response, file.path, file.bytes);
+    }],
+    ['DELETE', /^\/v1\/files\/([^/]+)$/, async (_request, response, match) => sendJson(response, 200, await service.deleteFile(id(match[1]!, FILE_ID, 'file')))],
+    ['POST', /^\/v1\/batches$/, async (request, response) => {
+      const body = await readJson(request);
+      if (typeof body.input_file_id !== 'string') throw new HttpError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
+      const params: CreateBatchParams = { input_file_id: body.input_file_id };
+      for (const key of ['endpoint', 'completion_window'] as const) {
+        if (body[key] !== undefined && typeof body[key] !== 'string') throw new HttpError(400, `${key} must be a string`, 'invalid_type', key);
+        if (typeof body[key] === 'string') params[key] = body[key];
+      }
+      if (body.metadata !== undefined) params.metadata = body.metadata as Record<string, string> | null;
+      sendJson(response, 200, await service.createBatch(params));
+    }],
+    ['GET', /^\/v1\/batches$/, async (_request, response, _match, query) => {
+      const limit = query.get('limit');
+      const after = query.get('after');
+      sendJson(response, 200, service.listBatches({ ...(limit !== null && { limit: Number(limit) }), ...(after !== null && { after }) }));
+    }],
+    ['GET', /^\/v1\/batches\/([^/]+)$/, async (_request, response, match) => sendJson(response, 200, service.getBatch(id(match[1]!, BATCH_ID, 'batch')))],
+    ['POST', /^\/v1\/batches\/([^/]+)\/cancel$/, async (_request, response, match) => sendJson(response, 200, await service.cancelBatch(id(match[1]!, BATCH_ID, 'batch')))],
+  ];
+
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000 }, (request, response) => {
+    void (async () => {
+      if (options.corsOrigin) {
+        response.setHeader('Access-Control-Allow-Origin', options.corsOrigin);
+        response.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+        response.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
+        if (request.method === 'OPTIONS') return void response.writeHead(204).end();
+      }
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      if (url.pathname !== '/health' && options.apiKey && !authorized(request, options.apiKey)) {
+        throw new HttpError(401, 'Incorrect or missing API key: send Authorization: Bearer <key>', 'invalid_api_key');
+      }
+      const route = routes.find(([method, pattern]) => method === request.method && pattern.test(url.pathname));
+      if (!route) {
+        const known = routes.some(([, pattern]) => pattern.test(url.pathname));
+        throw new HttpError(known ? 405 : 404, known ? `${request.method} is not allowed on ${url.pathname}` : `Unknown route ${request.method} ${url.pathname}`, known ? 'method_not_allowed' : 'not_found');
+      }
+      await route[2](request, response, route[1].exec(url.pathname)!, url.searchParams);
+    })().catch((error: unknown) => {
+      // The answer goes out first; a body the client is still sending is drained, not read.
+      sendError(response, error);
+      request.resume();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
