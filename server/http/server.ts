@@ -3,6 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import busboy from 'busboy';
@@ -91,10 +92,10 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         const out = createWriteStream(partPath);
         stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
         stream.on('limit', () => reject(new HttpError(413, `the file is larger than the upload limit of ${maxBytes} bytes (--max-upload-mb)`, 'file_too_large')));
-        writing = new Promise((done, failed) => {
-          out.on('finish', done).on('error', failed);
-          stream.pipe(out);
-        });
+        // pipeline, not pipe: a form cut off mid-file errors the part stream, and that error
+        // must reach us rather than go unhandled.
+        writing = pipeline(stream, out);
+        writing.catch(() => undefined); // awaited on 'close'; the form's own error is reported
       });
       parser.on('error', (error: Error) => reject(new HttpError(400, `the multipart body is malformed: ${error.message}`, 'invalid_multipart')));
       parser.on('close', () => writing.then(resolve, reject));

@@ -59,14 +59,14 @@ export async function stopChild(child: ChildProcess, graceMs = STOP_GRACE_MS): P
   }
 }
 
-interface Started {
+export interface Started {
   child: ChildProcess;
   line: string;
   log: () => string;
 }
 
 /** Spawns `node ...args` and waits for a stdout line starting with `readyPrefix`. */
-async function spawnUntil(args: string[], readyPrefix: string, what: string): Promise<Started> {
+export async function spawnUntil(args: string[], readyPrefix: string, what: string): Promise<Started> {
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let log = '';

@@ -1,0 +1,241 @@
+// The OpenAI-compatible HTTP API driven by the official `openai` client: what any program using
+// OpenAI's Batch API does, with only the base URL changed.
+import assert from 'node:assert/strict';
+import { createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import OpenAI, { toFile } from 'openai';
+import * as protocol from '../../server/protocol/methods.js';
+import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
+import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+import { assertBatchShape, assertExactlyOnce, assertSuccessLine, readJsonl } from '../support/shapes.js';
+
+const ids = (count: number, prefix = 'req'): string[] => Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
+
+async function waitUntil(client: OpenAI, id: string, done: (batch: OpenAI.Batches.Batch) => boolean): Promise<OpenAI.Batches.Batch> {
+  for (;;) {
+    const batch = await client.batches.retrieve(id);
+    if (done(batch)) return batch;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // polling is what an HTTP client does
+  }
+}
+const ended = (batch: OpenAI.Batches.Batch): boolean => ['completed', 'failed', 'cancelled', 'expired'].includes(batch.status);
+
+/** A raw HTTP request, for what the SDK cannot send (bad paths, truncated bodies). */
+function raw(url: string, options: http.RequestOptions, body?: string | Buffer, endEarly = false): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, options, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, json: text ? JSON.parse(text) : null }));
+    });
+    request.on('error', reject);
+    if (body) request.write(body);
+    if (endEarly) request.end();
+    else request.end();
+  });
+}
+
+describe('the HTTP API with the official openai client', function () {
+  this.timeout(180_000);
+  let emulator: RunningEmulator;
+  let daemon: DaemonProcess;
+  let dataDir: string;
+  let base: string;
+  let client: OpenAI;
+
+  before(async () => {
+    emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 5 });
+    dataDir = tempDir();
+    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '2', '--max-upload-mb', '300']);
+    base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
+    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  after(async () => {
+    await daemon.stop();
+    await emulator.close();
+  });
+
+  it('uploads, runs to completed, and serves the output and error files, field for field', async () => {
+    const path = writeTempFile('input.jsonl', batchLines(60, { model: 'tiny' }));
+    const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
+    assert.deepEqual(Object.keys(file).sort(), ['bytes', 'created_at', 'filename', 'id', 'object', 'purpose']);
+    assert.equal(file.object, 'file');
+    assert.equal(file.bytes, readFileSync(path).length);
+    assert.equal(file.filename, 'input.jsonl');
+    assert.equal((await client.files.retrieve(file.id)).id, file.id);
+    assert.equal(await (await client.files.content(file.id)).text(), readFileSync(path, 'utf8'));
+
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { job: 'test' } });
+    assertBatchShape(created as any);
+    assert.deepEqual(created.metadata, { job: 'test' });
+    const batch = await waitUntil(client, created.id, ended);
+    assert.equal(batch.status, 'completed');
+    assert.deepEqual(batch.request_counts, { total: 60, completed: 60, failed: 0 });
+    const output = await (await client.files.content(batch.output_file_id!)).text();
+    const outputPath = writeTempFile('output.jsonl', output);
+    const errorPath = writeTempFile('error.jsonl', await (await client.files.content(batch.error_file_id!)).text());
+    assertExactlyOnce(ids(60), outputPath, errorPath, batch as any).output.forEach(assertSuccessLine);
+    const outputFile = await client.files.retrieve(batch.output_file_id!);
+    assert.equal(outputFile.purpose, 'batch_output');
+    assert.equal(outputFile.bytes, Buffer.byteLength(output));
+
+    // The socket sees what HTTP made.
+    const overSocket = await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: batch.id });
+    assert.equal(overSocket.status, 'completed');
+  });
+
+  it('cancels mid-run and keeps the partial output', async () => {
+    const file = await client.files.create({ file: await toFile(Buffer.from(batchLines(400, { model: 'tiny' })), 'big.jsonl'), purpose: 'batch' });
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await waitUntil(client, created.id, (batch) => batch.request_counts!.completed >= 20);
+    const cancelling = await client.batches.cancel(created.id);
+    assert.ok(['cancelling', 'cancelled'].includes(cancelling.status));
+    const batch = await waitUntil(client, created.id, ended);
+    assert.equal(batch.status, 'cancelled');
+    const output = (await (await client.files.content(batch.output_file_id!)).text()).split('\n').filter(Boolean);
+    assert.ok(output.length >= 20 && output.length < 400);
+  });
+
+  it('pages through more batches than one page, with the SDK cursor', async () => {
+    const socketFile = await daemon.connection.sendRequest(protocol.FileRegisterRequest.type, { path: writeTempFile('s.jsonl', batchLines(2, { model: 'tiny' })) });
+    const fromSocket = await daemon.connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: socketFile.id });
+    const first = await client.batches.list({ limit: 2 });
+    assert.equal(first.data.length, 2);
+    assert.equal(first.data[0]!.id, fromSocket.id, 'a batch made over the socket shows up over HTTP, newest first');
+    assert.equal(first.has_more, true);
+    const all: string[] = [];
+    for await (const batch of client.batches.list({ limit: 2 })) all.push(batch.id);
+    assert.equal(all.length, 3);
+    assert.equal(new Set(all).size, 3);
+  });
+
+  it('lists the engine\'s models, and files by purpose', async () => {
+    const models = await client.models.list();
+    assert.ok(models.data.length > 0 && models.data.every((model) => model.object === 'model'));
+    const inputs = await client.files.list({ purpose: 'batch' });
+    assert.ok(inputs.data.length >= 3 && inputs.data.every((file) => file.purpose === 'batch'));
+  });
+
+  it('answers errors in OpenAI\'s shape, raised as the SDK\'s own error classes', async () => {
+    await assert.rejects(client.batches.retrieve('batch_00000000000000000000dead'), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.NotFoundError);
+      assert.equal((error as any).error.type, 'invalid_request_error');
+      return true;
+    });
+    const file = (await client.files.list({ purpose: 'batch' })).data[0]!;
+    await assert.rejects(client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '2w' as '24h' }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.BadRequestError);
+      assert.equal((error as any).param, 'completion_window');
+      return true;
+    });
+    await assert.rejects(client.files.create({ file: await toFile(Buffer.from('x'), 'a.jsonl'), purpose: 'fine-tune' }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.BadRequestError);
+      assert.equal((error as any).code, 'invalid_purpose');
+      return true;
+    });
+    const running = await client.batches.create({ input_file_id: (await client.files.create({ file: await toFile(Buffer.from(batchLines(2000, { model: 'tiny', prefix: 'busy' })), 'busy.jsonl'), purpose: 'batch' })).id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await waitUntil(client, running.id, (batch) => batch.status === 'in_progress');
+    await assert.rejects(client.files.delete(running.input_file_id), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.ConflictError);
+      assert.match((error as any).message, /used by batch/);
+      return true;
+    });
+    await client.batches.cancel(running.id);
+    await waitUntil(client, running.id, ended);
+    const deleted = await client.files.delete(running.input_file_id);
+    assert.equal(deleted.deleted, true);
+    await assert.rejects(client.files.retrieve(running.input_file_id), OpenAI.NotFoundError);
+  });
+
+  it('refuses path traversal and malformed ids with a 404, never a file', async () => {
+    for (const path of ['/v1/files/..%2F..%2Fdb.json/content', '/v1/files/../db.json', '/v1/files/%2Fetc%2Fpasswd/content', '/v1/files//etc/passwd', '/v1/batches/..%2Fdb.json']) {
+      const { status, json } = await raw(`${base}${path}`, { method: 'GET' });
+      assert.ok(status === 404, `${path}: ${status}`);
+      assert.deepEqual(Object.keys(json.error).sort(), ['code', 'message', 'param', 'type']);
+    }
+  });
+
+  it('rejects a truncated multipart upload and the wrong content type, leaving no partial file', async () => {
+    const boundary = 'xyzzy';
+    const partial = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n${JSON.stringify(requestLine(1, { model: 'tiny' }))}\n`;
+    const truncated = await raw(`${base}/v1/files`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }, partial);
+    assert.equal(truncated.status, 400);
+    assert.equal(truncated.json.error.code, 'invalid_multipart');
+    const wrongType = await raw(`${base}/v1/files`, { method: 'POST', headers: { 'content-type': 'text/plain' } }, 'hello');
+    assert.equal(wrongType.status, 415);
+    const files = readdirSync(join(dataDir, 'files'));
+    assert.deepEqual(files.filter((name) => name.endsWith('.part')), []);
+  });
+
+  it('uploads 200 MB with the daemon\'s memory flat', async function () {
+    const path = join(tempDir(), 'large.jsonl');
+    const out = createWriteStream(path);
+    const line = JSON.stringify(requestLine(1, { model: 'tiny', systemPrompt: 'x'.repeat(2000) })) + '\n';
+    for (let written = 0; written < 200 * 1024 * 1024; written += line.length) if (!out.write(line)) await once(out, 'drain');
+    out.end();
+    await once(out, 'finish');
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))![1]) / 1024;
+    const before = rss();
+    const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
+    const peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))![1]) / 1024;
+    assert.ok(file.bytes >= 200 * 1024 * 1024);
+    assert.ok(peak - before < 100, `daemon RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB: it grew with the upload`);
+    console.log(`      200 MB upload: daemon RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at its peak`);
+  });
+
+  it('serves Prometheus metrics whose counters match the batches\' files', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const value = (name: string): number => {
+      const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+      assert.ok(match, `${name} in /metrics`);
+      return Number(match[1]);
+    };
+    for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(line, /^[a-z_:][a-z0-9_:]*(\{[^}]*\})? [0-9.e+-]+$|NaN$/i);
+    let completed = 0;
+    let failed = 0;
+    for await (const batch of client.batches.list({ limit: 100 })) {
+      if (batch.output_file_id) completed += readJsonl(join(dataDir, 'files', `${batch.output_file_id}.jsonl`)).length;
+      if (batch.error_file_id) failed += readJsonl(join(dataDir, 'files', `${batch.error_file_id}.jsonl`)).length;
+    }
+    assert.equal(value('ollama_batch_requests_completed_total'), completed);
+    assert.equal(value('ollama_batch_requests_failed_total'), failed);
+    assert.equal(value('ollama_batch_engine_up'), 1);
+    assert.ok(value('ollama_batch_request_duration_seconds_count') >= completed - failed);
+    assert.match(text, /ollama_batch_batches\{status="completed"\} [1-9]/);
+  });
+});
+
+describe('the HTTP API\'s guard', function () {
+  this.timeout(60_000);
+  let emulator: RunningEmulator;
+  before(async () => (emulator = await startOllamaEmulator({ instant: true })));
+  after(() => emulator.close());
+
+  it('requires the API key on every route but /health, and refuses uploads over the limit with 413', async () => {
+    const daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--api-key', 'sekret', '--max-upload-mb', '1']);
+    try {
+      const base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
+      assert.equal((await fetch(`${base}/health`)).status, 200);
+      const wrong = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'nope', maxRetries: 0 });
+      await assert.rejects(wrong.batches.list(), OpenAI.AuthenticationError);
+      assert.equal((await fetch(`${base}/metrics`)).status, 401);
+      const right = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'sekret', maxRetries: 0 });
+      assert.equal((await right.batches.list()).data.length, 0);
+      await assert.rejects(right.files.create({ file: await toFile(Buffer.alloc(2 * 1024 * 1024, 'a'), 'big.jsonl'), purpose: 'batch' }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError);
+        assert.equal((error as any).status, 413);
+        assert.equal((error as any).code, 'file_too_large');
+        return true;
+      });
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('refuses a non-loopback bind without a key, at start, with a clear message', async () => {
+    await assert.rejects(startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--host', '0.0.0.0']), /refusing to serve HTTP on 0\.0\.0\.0 without an API key/);
+  });
+});
