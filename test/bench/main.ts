@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR]
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR]
 //   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
@@ -8,8 +8,13 @@
 //      baseline: a direct loop with the `ollama` npm client at the same concurrency (a plain
 //      node:http loop is printed below the table as the floor);
 //   2. engine efficiency: the tiny GGUF model through the daemon (engine llama-cpp) against
-//      LlamaCppEngine driven directly, same slots, threads and prompts, best of alternating rounds.
-// --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests). --profile
+//      LlamaCppEngine driven directly, same slots, threads and prompts, best of alternating rounds;
+//   3. the HTTP API (see http.ts): a 200 MB upload with the openai client (MB/s against a plain
+//      node:http stream to disk; the daemon's peak RSS against its idle RSS), and 50 clients
+//      polling GET /v1/batches/{id} during a batch (poll latency; batch throughput with the polls
+//      against quiet windows of the same batch).
+// --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
+// upload, 5 s polling windows). --profile
 // DIR runs the daemons under `node --cpu-prof` and prints their hottest functions; --node-arg
 // passes a node option to the figure-1 daemons (e.g. --node-arg=--max-old-space-size=64).
 // Exit code: 0 when every target is met, 1 when one is missed, 2 on an error.
@@ -18,13 +23,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killAll } from './children.js';
 import { measureEngine, type EngineResult } from './engine.js';
+import { measurePolling, measureUpload, type PollingResult, type UploadResult } from './http.js';
 import { measureOverhead, type OverheadResult } from './overhead.js';
 import { machine } from './proc.js';
 import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -33,7 +39,13 @@ const TARGETS = {
   peakRssMb: 300,
   rssGrowth: 1.2,
   engineRatio: 0.9,
+  uploadRatio: 0.5,
+  uploadRssGrowthMb: 100,
+  pollP99Ms: 50,
+  pollRatio: 0.95,
 };
+const POLL_CLIENTS = 50;
+const POLL_INTERVAL_MS = 100;
 
 function positive(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -113,6 +125,60 @@ function engineFigures(result: EngineResult): Figure[] {
   ];
 }
 
+function httpFigures(upload: UploadResult, polling: PollingResult): Figure[] {
+  const { daemon, sink } = upload;
+  const size = `${Math.round(upload.fileBytes / MB)} MB`;
+  const uploadRatio = daemon.megabytesPerSecond / sink.megabytesPerSecond;
+  const growth = daemon.peakRssBytes - daemon.idleRssBytes;
+  const figures: Figure[] = [
+    {
+      figure: `http upload: ${size} JSONL, openai files.create (daemon/plain stream)`,
+      target: `ratio ≥ ${TARGETS.uploadRatio}`,
+      measured: round(daemon.megabytesPerSecond, 0),
+      unit: 'MB/s',
+      baseline: round(sink.megabytesPerSecond, 0),
+      baselineLabel: 'node:http POST piped to disk',
+      ratio: round(uploadRatio),
+      ok: uploadRatio >= TARGETS.uploadRatio,
+    },
+    {
+      figure: `http upload: daemon peak RSS over ${size} uploads`,
+      target: `< idle + ${TARGETS.uploadRssGrowthMb} MB`,
+      measured: round(daemon.peakRssBytes / MB, 1),
+      unit: 'MB',
+      baseline: round(daemon.idleRssBytes / MB, 1),
+      baselineLabel: 'daemon idle RSS',
+      ratio: round(daemon.peakRssBytes / daemon.idleRssBytes),
+      ok: growth < TARGETS.uploadRssGrowthMb * MB,
+    },
+  ];
+  for (const [label, polled] of [[`paced, each every ${polling.intervalMs} ms`, polling.paced], ['back-to-back', polling.backToBack]] as const) {
+    const { window } = polled;
+    const what = `http polling: ${polling.clients} clients ${label} (${window.pollsPerSecond.toFixed(0)} polls/s)`;
+    figures.push({
+      figure: `${what}: p99 latency`,
+      target: `< ${TARGETS.pollP99Ms} ms`,
+      measured: round(window.p99Ms, 1),
+      unit: 'ms',
+      baseline: round(window.p50Ms, 1),
+      baselineLabel: 'p50',
+      ratio: round(window.p99Ms / window.p50Ms),
+      ok: window.p99Ms < TARGETS.pollP99Ms,
+    });
+    figures.push({
+      figure: `${what}: batch throughput`,
+      target: `ratio ≥ ${TARGETS.pollRatio}`,
+      measured: round(window.requestsPerSecond, 0),
+      unit: 'req/s',
+      baseline: round(polled.quietRequestsPerSecond, 0),
+      baselineLabel: 'quiet windows around it',
+      ratio: round(polled.ratio),
+      ok: polled.ratio >= TARGETS.pollRatio,
+    });
+  }
+  return figures;
+}
+
 function printProfiles(dir: string): unknown[] {
   const summaries: unknown[] = [];
   for (const path of profilesIn(dir)) {
@@ -151,7 +217,9 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  if (values.only !== undefined && values.only !== 'overhead' && values.only !== 'engine') throw new Error(`--only overhead|engine, got ${values.only}`);
+  const only = values.only;
+  if (only !== undefined && only !== 'overhead' && only !== 'engine' && only !== 'http') throw new Error(`--only overhead|engine|http, got ${only}`);
+  const runs = (name: 'overhead' | 'engine' | 'http'): boolean => only === undefined || only === name;
   const quick = values.quick;
   const concurrency = positive(values.concurrency, 'concurrency', 32);
   const threads = positive(values.threads, 'threads', 1);
@@ -159,6 +227,8 @@ async function main(): Promise<number> {
   const sizes = values.sizes ? values.sizes.split(',').map((size) => positive(size, 'sizes', 0)) : quick ? [500, 5_000] : [10_000, 100_000];
   if (sizes.length !== 2) throw new Error('--sizes needs two sizes, e.g. 10000,100000');
   const engineRequests = quick ? 60 : 300;
+  const uploadMb = quick ? 50 : 200;
+  const pollWindowMs = quick ? 5_000 : 30_000;
   const profileDir = values.profile ? resolve(values.profile) : undefined;
 
   // Everything ends by itself: a watchdog for the whole run, and children die with us.
@@ -178,9 +248,9 @@ async function main(): Promise<number> {
   const info = machine();
   const started = performance.now();
   const figures: Figure[] = [];
-  const details: { overhead?: OverheadResult[]; engine?: EngineResult; profiles?: unknown[] } = {};
+  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult; profiles?: unknown[] } = {};
   try {
-    if (values.only !== 'engine') {
+    if (runs('overhead')) {
       const results: OverheadResult[] = [];
       for (const lines of sizes) {
         console.error(`orchestration: ${lines} lines at concurrency ${concurrency} ...`);
@@ -202,7 +272,7 @@ async function main(): Promise<number> {
       details.overhead = results;
       figures.push(...overheadFigures(results[0]!, results[1]!));
     }
-    if (values.only !== 'overhead') {
+    if (runs('engine')) {
       console.error(`engine: ${engineRequests} requests, 2 slots × ${threads} thread(s), ${rounds} alternating rounds ...`);
       const options = { requests: engineRequests, slots: 2, threads, maxTokens: 16, rubricParagraphs: 4, rounds };
       const result = await measureEngine(profileDir ? { ...options, profileDir: join(profileDir, 'engine') } : options);
@@ -213,6 +283,31 @@ async function main(): Promise<number> {
       );
       details.engine = result;
       figures.push(...engineFigures(result));
+    }
+    if (runs('http')) {
+      console.error(`http upload: ${uploadMb} MB with the openai client, ${quick ? 1 : 2} alternating round(s) ...`);
+      const uploadOptions = { bytes: uploadMb * MB, rounds: quick ? 1 : 2 };
+      const upload = await measureUpload(profileDir ? { ...uploadOptions, profileDir: join(profileDir, 'upload') } : uploadOptions);
+      console.error(
+        `  daemon ${upload.daemon.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (${upload.daemon.cpuMsPerMegabyte.toFixed(1)} ms CPU/MB), ` +
+          `node:http sink ${upload.sink.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (${upload.sink.cpuMsPerMegabyte.toFixed(1)} ms CPU/MB), ` +
+          `fs.copyFile ${upload.copyMegabytesPerSecond.toFixed(0)} MB/s; daemon RSS idle ${(upload.daemon.idleRssBytes / MB).toFixed(1)} MB, ` +
+          `peak ${(upload.daemon.peakRssBytes / MB).toFixed(1)} MB (polled ${(upload.daemon.polledPeakRssBytes / MB).toFixed(1)} MB)`,
+      );
+      console.error(`  daemon RSS over the uploads [ms, MB]: ${upload.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`);
+      details.upload = upload;
+      console.error(`http polling: ${POLL_CLIENTS} clients, windows of ${pollWindowMs / 1000} s (none, paced every ${POLL_INTERVAL_MS} ms, none, back-to-back, none) ...`);
+      const pollingOptions = { clients: POLL_CLIENTS, windowMs: pollWindowMs, intervalMs: POLL_INTERVAL_MS };
+      const polling = await measurePolling(profileDir ? { ...pollingOptions, profileDir: join(profileDir, 'polling') } : pollingOptions);
+      for (const window of polling.windows) {
+        console.error(
+          `  ${window.mode}: ${window.requestsPerSecond.toFixed(0)} req/s, ${window.pollsPerSecond.toFixed(0)} polls/s (p50 ${window.p50Ms.toFixed(2)} ms, ` +
+            `p99 ${window.p99Ms.toFixed(2)} ms, max ${window.maxMs.toFixed(1)} ms); CPU ms/s: daemon ${window.daemonCpu.toFixed(0)}, ` +
+            `emulator ${window.emulatorCpu.toFixed(0)}, bench ${window.benchCpu.toFixed(0)}`,
+        );
+      }
+      details.polling = polling;
+      figures.push(...httpFigures(upload, polling));
     }
   } finally {
     killAll();
@@ -239,7 +334,7 @@ async function main(): Promise<number> {
         `CPU ms/request: daemon process ${daemon.cpuMsPerRequest.toFixed(1)}, direct (bench process) ${direct.cpuMsPerRequest.toFixed(1)}.`,
     );
   }
-  if (profileDir) details.profiles = [...sizes.map(String), 'engine'].flatMap((name) => printProfiles(join(profileDir, name)));
+  if (profileDir) details.profiles = [...sizes.map(String), 'engine', 'upload', 'polling'].flatMap((name) => printProfiles(join(profileDir, name)));
 
   if (values.json) {
     const report = { machine: info, mode: quick ? 'quick' : 'full', startedAt: new Date(Date.now() - durationMs).toISOString(), durationMs: Math.round(durationMs), figures, details };
