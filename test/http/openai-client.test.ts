@@ -235,6 +235,19 @@ describe('the HTTP API\'s guard', function () {
     }
   });
 
+  it('sends no CORS headers unless an origin is configured, and then only that origin', async () => {
+    for (const [args, allowed] of [[[], null], [['--cors-origin', 'https://app.example'], 'https://app.example']] as Array<[string[], string | null]>) {
+      const daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, ...args]);
+      try {
+        const base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
+        const response = await fetch(`${base}/v1/batches`, { headers: { origin: 'https://app.example' } });
+        assert.equal(response.headers.get('access-control-allow-origin'), allowed);
+      } finally {
+        await daemon.stop();
+      }
+    }
+  });
+
   it('refuses a non-loopback bind without a key, at start, with a clear message', async () => {
     await assert.rejects(startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--host', '0.0.0.0']), /refusing to serve HTTP on 0\.0\.0\.0 without an API key/);
   });
