@@ -22,7 +22,7 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
     ]);
     if (flags.json) return console.log(JSON.stringify({ daemon: info, batches: list.data }, null, 2));
     const engine = `${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''} (${info.engine.up ? `up; models: ${info.engine.models.join(', ') || 'none'}` : 'not answering'})`;
-    console.log(`daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nengine ${engine}`);
+    console.log(`daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nHTTP API ${info.http}/v1\nengine ${engine}`);
     console.log(list.data.length === 0 ? 'no batches' : list.data.map(batchLine).join('\n'));
   } finally {
     connection.dispose();
