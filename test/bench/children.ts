@@ -65,9 +65,16 @@ export interface Started {
   log: () => string;
 }
 
+export interface SpawnOptions {
+  /** Give the child a stdin pipe (child.stdin) to send it commands. */
+  stdin?: boolean;
+  /** Every stdout line after the ready line (they go to the log too). */
+  onLine?: (line: string) => void;
+}
+
 /** Spawns `node ...args` and waits for a stdout line starting with `readyPrefix`. */
-export async function spawnUntil(args: string[], readyPrefix: string, what: string): Promise<Started> {
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnUntil(args: string[], readyPrefix: string, what: string, options: SpawnOptions = {}): Promise<Started> {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   running.add(child);
   let log = '';
   const keep = (chunk: Buffer): void => {
@@ -93,7 +100,10 @@ export async function spawnUntil(args: string[], readyPrefix: string, what: stri
     throw new Error(`${what} did not start:\n${log}`);
   }
   // Keep draining stdout, so a chatty child never blocks on a full pipe.
-  lines.on('line', (text) => keep(Buffer.from(`${text}\n`)));
+  lines.on('line', (text) => {
+    keep(Buffer.from(`${text}\n`));
+    options.onLine?.(text);
+  });
   return { child, line, log: () => log };
 }
 

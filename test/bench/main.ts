@@ -1,5 +1,5 @@
 // npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR]
-//   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]
+//   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
 // markdown table (and as JSON with --json):
@@ -14,9 +14,10 @@
 //      polling GET /v1/batches/{id} during a batch (poll latency; batch throughput with the polls
 //      against quiet windows of the same batch).
 // --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
-// upload, 5 s polling windows). --profile
-// DIR runs the daemons under `node --cpu-prof` and prints their hottest functions; --node-arg
-// passes a node option to the figure-1 daemons (e.g. --node-arg=--max-old-space-size=64).
+// upload, 5 s of polling per load instead of 30 s). --profile DIR runs the daemons under
+// `node --cpu-prof` and prints their hottest functions; --node-arg passes a node option to the
+// figure-1 daemons (e.g. --node-arg=--max-old-space-size=64). --unpinned leaves the polling
+// figure's processes where the scheduler puts them (by default the daemon gets a CPU of its own).
 // Exit code: 0 when every target is met, 1 when one is missed, 2 on an error.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,7 +31,7 @@ import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -153,22 +154,21 @@ function httpFigures(upload: UploadResult, polling: PollingResult): Figure[] {
     },
   ];
   for (const [label, polled] of [[`paced, each every ${polling.intervalMs} ms`, polling.paced], ['back-to-back', polling.backToBack]] as const) {
-    const { window } = polled;
-    const what = `http polling: ${polling.clients} clients ${label} (${window.pollsPerSecond.toFixed(0)} polls/s)`;
+    const what = `http polling: ${polling.clients} clients ${label} (${polled.pollsPerSecond.toFixed(0)} polls/s)`;
     figures.push({
       figure: `${what}: p99 latency`,
       target: `< ${TARGETS.pollP99Ms} ms`,
-      measured: round(window.p99Ms, 1),
+      measured: round(polled.p99Ms, 1),
       unit: 'ms',
-      baseline: round(window.p50Ms, 1),
+      baseline: round(polled.p50Ms, 1),
       baselineLabel: 'p50',
-      ratio: round(window.p99Ms / window.p50Ms),
-      ok: window.p99Ms < TARGETS.pollP99Ms,
+      ratio: round(polled.p99Ms / polled.p50Ms),
+      ok: polled.p99Ms < TARGETS.pollP99Ms,
     });
     figures.push({
       figure: `${what}: batch throughput`,
       target: `ratio ≥ ${TARGETS.pollRatio}`,
-      measured: round(window.requestsPerSecond, 0),
+      measured: round(polled.requestsPerSecond, 0),
       unit: 'req/s',
       baseline: round(polled.quietRequestsPerSecond, 0),
       baselineLabel: 'quiet windows around it',
@@ -209,6 +209,7 @@ async function main(): Promise<number> {
       rounds: { type: 'string' },
       'node-arg': { type: 'string', multiple: true },
       sizes: { type: 'string' },
+      unpinned: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -289,23 +290,47 @@ async function main(): Promise<number> {
       const uploadOptions = { bytes: uploadMb * MB, rounds: quick ? 1 : 2 };
       const upload = await measureUpload(profileDir ? { ...uploadOptions, profileDir: join(profileDir, 'upload') } : uploadOptions);
       console.error(
-        `  daemon ${upload.daemon.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (${upload.daemon.cpuMsPerMegabyte.toFixed(1)} ms CPU/MB), ` +
-          `node:http sink ${upload.sink.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (${upload.sink.cpuMsPerMegabyte.toFixed(1)} ms CPU/MB), ` +
+        `  daemon ${upload.daemon.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (CPU/MB: daemon ${upload.daemon.cpuMsPerMegabyte.toFixed(1)} ms, openai client ${upload.daemon.clientCpuMsPerMegabyte.toFixed(1)} ms), ` +
+          `node:http sink ${upload.sink.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (CPU/MB: sink ${upload.sink.cpuMsPerMegabyte.toFixed(1)} ms, node:http client ${upload.sink.clientCpuMsPerMegabyte.toFixed(1)} ms), ` +
           `fs.copyFile ${upload.copyMegabytesPerSecond.toFixed(0)} MB/s; daemon RSS idle ${(upload.daemon.idleRssBytes / MB).toFixed(1)} MB, ` +
           `peak ${(upload.daemon.peakRssBytes / MB).toFixed(1)} MB (polled ${(upload.daemon.polledPeakRssBytes / MB).toFixed(1)} MB)`,
       );
       console.error(`  daemon RSS over the uploads [ms, MB]: ${upload.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`);
       details.upload = upload;
-      console.error(`http polling: ${POLL_CLIENTS} clients, windows of ${pollWindowMs / 1000} s (none, paced every ${POLL_INTERVAL_MS} ms, none, back-to-back, none) ...`);
-      const pollingOptions = { clients: POLL_CLIENTS, windowMs: pollWindowMs, intervalMs: POLL_INTERVAL_MS };
+      const chunks = quick ? 2 : 6;
+      console.error(
+        `http polling: ${POLL_CLIENTS} clients for ${pollWindowMs / 1000} s per load, in ${chunks} windows each, quiet windows between ` +
+          `(quiet, paced every ${POLL_INTERVAL_MS} ms, quiet, back-to-back, quiet, ...) ...`,
+      );
+      const pollingOptions = { clients: POLL_CLIENTS, windowMs: pollWindowMs, chunks, intervalMs: POLL_INTERVAL_MS, floorMs: quick ? 2_000 : 5_000, pin: !values.unpinned };
       const polling = await measurePolling(profileDir ? { ...pollingOptions, profileDir: join(profileDir, 'polling') } : pollingOptions);
-      for (const window of polling.windows) {
+      console.error(
+        `  ${polling.lines} lines; ${polling.pinned ? `daemon pinned to CPU ${polling.pinned.daemon}, emulator, pollers and bench to ${polling.pinned.others}` : 'not pinned'}; ` +
+          `daemon CPU per batch request (quiet) ${polling.daemonCpuMsPerRequest.toFixed(3)} ms`,
+      );
+      console.error(
+        `  windows [mode req/s polls/s, CPU ms/s: daemon (main thread user+sys) emulator poller]: ` +
+          polling.windows
+            .map(
+              (w) =>
+                `${w.mode === 'none' ? 'q' : w.mode === 'paced' ? 'P' : 'B'} ${w.requestsPerSecond.toFixed(0)} ${((w.polls * 1000) / w.wallMs).toFixed(0)}, ` +
+                `${w.daemonCpu.toFixed(0)} (${w.daemonMainUser.toFixed(0)}+${w.daemonMainSystem.toFixed(0)}) ${w.emulatorCpu.toFixed(0)} ${w.pollerCpu.toFixed(0)}`,
+            )
+            .join(' | '),
+      );
+      for (const load of [polling.paced, polling.backToBack]) {
         console.error(
-          `  ${window.mode}: ${window.requestsPerSecond.toFixed(0)} req/s, ${window.pollsPerSecond.toFixed(0)} polls/s (p50 ${window.p50Ms.toFixed(2)} ms, ` +
-            `p99 ${window.p99Ms.toFixed(2)} ms, max ${window.maxMs.toFixed(1)} ms); CPU ms/s: daemon ${window.daemonCpu.toFixed(0)}, ` +
-            `emulator ${window.emulatorCpu.toFixed(0)}, bench ${window.benchCpu.toFixed(0)}`,
+          `  ${load.mode}: ${load.pollsPerSecond.toFixed(0)} polls/s, p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms, max ${load.maxMs.toFixed(1)} ms; ` +
+            `batch ${load.requestsPerSecond.toFixed(0)} req/s vs ${load.quietRequestsPerSecond.toFixed(0)} quiet (${load.ratio.toFixed(3)}` +
+            `${load.excludedWindows > 0 ? `; ${load.excludedWindows} of ${load.windowCount} windows left out: the pace changed gear around them` : ''}); ` +
+            `displaced ${load.displacedUsPerPoll.toFixed(0)} µs of daemon batch work per poll; poller CPU ${(load.pollerCpuMsPerPoll * 1000).toFixed(0)} µs/poll`,
         );
       }
+      const { perPoll } = polling;
+      console.error(
+        `  CPU per back-to-back poll, batch cancelled (${perPoll.answerBytes}-byte answer): daemon ${perPoll.daemonUs.toFixed(0)} µs ` +
+          `(${perPoll.daemonPollsPerSecond.toFixed(0)} polls/s), bare node:http ${perPoll.floorUs.toFixed(0)} µs (${perPoll.floorPollsPerSecond.toFixed(0)} polls/s)`,
+      );
       details.polling = polling;
       figures.push(...httpFigures(upload, polling));
     }
@@ -324,6 +349,16 @@ async function main(): Promise<number> {
       `\nFloor at ${thousands(result.lines)} (plain node:http keep-alive loop, same emulator, same concurrency): ` +
         `${raw.requestsPerSecond.toFixed(0)} req/s, ${raw.cpuMsPerRequest.toFixed(3)} ms CPU/req ` +
         `(daemon/floor: ${(daemon.requestsPerSecond / raw.requestsPerSecond).toFixed(2)} throughput, ${(daemon.cpuMsPerRequest / raw.cpuMsPerRequest).toFixed(2)} CPU).`,
+    );
+  }
+  if (details.polling) {
+    const { paced, backToBack, perPoll, pinned, daemonCpuMsPerRequest } = details.polling;
+    console.log(
+      `\nPolling: ${pinned ? `daemon pinned to CPU ${pinned.daemon}, emulator, pollers and benchmark to CPU ${pinned.others}` : 'not pinned'}; ` +
+        `the batch is bound by the daemon's event loop (${(daemonCpuMsPerRequest * 1000).toFixed(0)} µs daemon CPU per request), so every poll's cost comes out of it: ` +
+        `each poll displaced ${paced.displacedUsPerPoll.toFixed(0)} µs (paced) / ${backToBack.displacedUsPerPoll.toFixed(0)} µs (back-to-back) of batch work. ` +
+        `A back-to-back poll costs the idle daemon ${perPoll.daemonUs.toFixed(0)} µs CPU, a bare node:http server sending the same ${perPoll.answerBytes} bytes ${perPoll.floorUs.toFixed(0)} µs ` +
+        `(daemon/floor ${(perPoll.daemonUs / perPoll.floorUs).toFixed(2)}).`,
     );
   }
   if (details.engine) {

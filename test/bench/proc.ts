@@ -28,6 +28,13 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / clockTicks();
 }
 
+/** User and system CPU time of one thread (`tid`, the main thread when it is `pid`), in ms. */
+export function threadCpuMs(pid: number, tid = pid): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: (Number(fields[11]) * 1000) / clockTicks(), system: (Number(fields[12]) * 1000) / clockTicks() };
+}
+
 /** VmRSS (now) and VmHWM (peak so far) in bytes, from /proc/PID/status. */
 export function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
