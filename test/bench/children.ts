@@ -114,8 +114,8 @@ export interface EmulatorProcess {
 }
 
 /** The Ollama emulator in instant mode, in its own node process (tsx as the loader). */
-export async function startInstantEmulator(parallel: number): Promise<EmulatorProcess> {
-  const args = ['--import', 'tsx', EMULATOR_MAIN, '--port', '0', '--instant', '--parallel', String(parallel), '--max-queue', '100000'];
+export async function startInstantEmulator(parallel: number, latencyMs = 0): Promise<EmulatorProcess> {
+  const args = ['--import', 'tsx', EMULATOR_MAIN, '--port', '0', '--instant', '--parallel', String(parallel), '--max-queue', '100000', '--latency-ms', String(latencyMs)];
   const { child, line } = await spawnUntil(args, 'ollama emulator listening on ', 'the Ollama emulator');
   const url = /listening on (\S+)/.exec(line)![1]!;
   return { child, url, stop: () => stopChild(child) };

@@ -241,8 +241,13 @@ export interface PollingOptions {
   chunks: number;
   /** Pause of a paced client between an answer and its next poll. */
   intervalMs: number;
-  /** How long each side of the per-poll CPU comparison polls (daemon, then the bare server). */
+  /** How long each side of the per-poll CPU comparison polls (daemon, then the bare server); 0 skips it. */
   floorMs: number;
+  /**
+   * How long the emulator takes per request. 0 (instant): the batch is bound by the daemon's
+   * event loop, the worst case for polls. Above 0 the engine bounds the batch, as a GPU does.
+   */
+  engineLatencyMs: number;
   /** Pin the daemon to one CPU and everything else to the others (Linux, taskset, ≥ 2 CPUs). */
   pin: boolean;
   profileDir?: string;
@@ -289,6 +294,7 @@ export interface PolledLoad {
 export interface PollingResult {
   clients: number;
   intervalMs: number;
+  engineLatencyMs: number;
   lines: number;
   /** The CPUs the daemon and the others were pinned to, or null when not pinned. */
   pinned: { daemon: string; others: string } | null;
@@ -301,7 +307,7 @@ export interface PollingResult {
    * CPU per poll with the batch cancelled, back-to-back polls of the same answer: the daemon
    * against a bare node:http server in its own process that sends the same bytes (the floor).
    */
-  perPoll: { daemonUs: number; daemonPollsPerSecond: number; floorUs: number; floorPollsPerSecond: number; answerBytes: number };
+  perPoll: { daemonUs: number; daemonPollsPerSecond: number; floorUs: number; floorPollsPerSecond: number; answerBytes: number } | null;
 }
 
 const POLLER_MAIN = join(repoRoot, 'test', 'bench', 'poller.ts');
@@ -375,7 +381,9 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
   const cpus = options.pin ? ownCpus() : null;
   let pinned = cpus && cpus.length >= 2 ? { daemon: String(cpus[0]), others: cpus.slice(1).join(',') } : null;
   const restoreCpus = cpus?.join(',');
-  const emulator = await startInstantEmulator(EMULATOR_PARALLEL);
+  const emulator = await startInstantEmulator(EMULATOR_PARALLEL, options.engineLatencyMs);
+  // A slow engine needs fewer lines to warm the daemon's JIT and show its pace.
+  const warmLines = options.engineLatencyMs > 0 ? 3_000 : WARM_LINES;
   const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   let daemon: DaemonChild | undefined;
   const pollers: Poller[] = [];
@@ -406,7 +414,7 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
 
     // Warm the emulator's and the daemon's JIT, and learn the batch's pace to size the real one.
     const warmPath = join(work, 'warm.jsonl');
-    writeFileSync(warmPath, batchLines(WARM_LINES, { model: 'instant', maxTokens: 16, prefix: 'warm' }));
+    writeFileSync(warmPath, batchLines(warmLines, { model: 'instant', maxTokens: 16, prefix: 'warm' }));
     const warm = await submit(connection, warmPath);
     await withDeadline(waitForBatch(connection, warm.id, (batch) => batch.status !== 'validating'), 60_000, 'the warm-up batch\'s validation');
     // Its best pace over one second (it starts slow, while the JIT warms), sampled every 250 ms.
@@ -425,7 +433,7 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
       const j = samples.findIndex(([t]) => t >= samples[i]![0] + 1000);
       if (j > 0) warmRate = Math.max(warmRate, ((samples[j]![1] - samples[i]![1]) * 1000) / (samples[j]![0] - samples[i]![0]));
     }
-    if (warmRate === 0) warmRate = (WARM_LINES * 1000) / (samples.at(-1)![0] - samples[0]![0]);
+    if (warmRate === 0) warmRate = (warmLines * 1000) / (samples.at(-1)![0] - samples[0]![0]);
 
     const chunkMs = options.windowMs / options.chunks;
     const modes: PollMode[] = ['none'];
@@ -525,9 +533,12 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
     const paced = await load('paced');
     const backToBack = await load('back-to-back');
 
-    // What one poll costs the daemon, against a bare node:http server sending the same bytes.
     await connection.sendRequest(protocol.BatchCancelRequest.type, { id: created.id });
     await withDeadline(waitForBatch(connection, created.id, isFinished), 60_000, 'cancelling the batch');
+    const result = { clients: options.clients, intervalMs: options.intervalMs, engineLatencyMs: options.engineLatencyMs, lines, pinned, daemonCpuMsPerRequest, windows, paced, backToBack };
+    if (options.floorMs === 0) return { ...result, perPoll: null };
+
+    // What one poll costs the daemon, against a bare node:http server sending the same bytes.
     const answer = await (await fetch(pollUrl)).text();
     const answerPath = join(work, 'answer.json');
     writeFileSync(answerPath, answer);
@@ -547,17 +558,7 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
       };
       const [daemonUs, daemonPollsPerSecond] = await perPoll(daemon.pid, pollUrl);
       const [floorUs, floorPollsPerSecond] = await perPoll(floor.child.pid!, `${floor.url}/v1/batches/${created.id}`);
-      return {
-        clients: options.clients,
-        intervalMs: options.intervalMs,
-        lines,
-        pinned,
-        daemonCpuMsPerRequest,
-        windows,
-        paced,
-        backToBack,
-        perPoll: { daemonUs, daemonPollsPerSecond, floorUs, floorPollsPerSecond, answerBytes: Buffer.byteLength(answer) },
-      };
+      return { ...result, perPoll: { daemonUs, daemonPollsPerSecond, floorUs, floorPollsPerSecond, answerBytes: Buffer.byteLength(answer) } };
     } finally {
       await stopChild(floor.child);
     }
