@@ -169,12 +169,14 @@ export class BatchRun {
       try {
         const started = performance.now();
         const result = await this.engine.chat(chat, attemptSignal.signal);
-        this.hooks.onAnswered((performance.now() - started) / 1000);
+        const latencyMs = performance.now() - started;
+        this.hooks.onAnswered(latencyMs / 1000);
         return this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
           response: { status_code: 200, request_id: uniqueId('req_'), body: toChatCompletion(result) },
           error: null,
+          ollama_batch: { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt },
         });
       } catch (error) {
         failure = error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));

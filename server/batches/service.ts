@@ -1,13 +1,15 @@
 // The batch service: every operation on files and batches, once. The JSON-RPC socket and the
 // HTTP API are thin transports over it. Batches run one at a time, oldest first.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { copyFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Engine } from '../engines/engine.js';
 import { uniqueId } from '../ids/unique-id.js';
 import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types.js';
 import { TERMINAL_STATUSES } from '../openai/types.js';
-import type { BatchRunOptions, Store, StoredBatch, StoredFile } from '../store/store.js';
+import { readLines } from '../jsonl/lines.js';
+import type { BatchRunOptions, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { BatchRun, DEFAULT_RUNNER_OPTIONS, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
 import { SUPPORTED_ENDPOINTS, validateBatchFile, type ValidationLimits } from './validate.js';
@@ -44,8 +46,11 @@ export interface BatchList {
 
 export const DEFAULT_CONCURRENCY = 4;
 const METADATA_LIMITS = { pairs: 16, key: 64, value: 512 };
+const NEWLINE = Buffer.from('\n');
 
 const now = (): number => Math.floor(Date.now() / 1000);
+/** A completed run shorter than this says too little about a model's pace. */
+const MIN_REQUESTS_TO_LEARN = 20;
 
 /** The public File object, without where the daemon keeps its bytes. */
 export function publicFile({ path: _path, ...file }: StoredFile): FileObject {
@@ -226,6 +231,48 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
     return structuredClone(batch);
   }
 
+  /**
+   * A new batch of the lines of a finished batch that failed (error lines, cancelled and
+   * expired ones included), with the same endpoint, window and run options.
+   */
+  async retryBatch(id: string): Promise<Batch> {
+    const { batch, options } = this.entry(id);
+    if (!TERMINAL_STATUSES.includes(batch.status)) throw new ServiceError('conflict', `Batch ${id} is ${batch.status}; retry it once it has ended`, 'batch_id');
+    const failed = new Set<string>();
+    if (batch.error_file_id && this.store.file(batch.error_file_id)) {
+      for await (const { bytes } of readLines(this.getFile(batch.error_file_id).path)) {
+        if (bytes && bytes.length > 0) failed.add((JSON.parse(bytes.toString('utf8')) as { custom_id: string }).custom_id);
+      }
+    }
+    if (failed.size === 0) throw new ServiceError('conflict', `Batch ${id} has no failed lines to retry`, 'batch_id');
+    const input = this.getFile(batch.input_file_id);
+    const retry = this.newFilePath();
+    const out = createWriteStream(retry.path);
+    let bytes = 0;
+    for await (const line of readLines(input.path)) {
+      if (!line.bytes || line.bytes.length === 0) continue;
+      const customId = (JSON.parse(line.bytes.toString('utf8')) as { custom_id: string }).custom_id;
+      if (!failed.has(customId)) continue;
+      bytes += line.bytes.length + 1;
+      if (!out.write(Buffer.concat([line.bytes, NEWLINE]))) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    await this.addFile({ ...retry, bytes, filename: `${batch.id}_retry.jsonl`, purpose: 'batch' });
+    return this.createBatch({
+      input_file_id: retry.id,
+      endpoint: batch.endpoint,
+      completion_window: batch.completion_window,
+      metadata: { ...batch.metadata, retry_of: batch.id },
+      options,
+    });
+  }
+
+  /** What the daemon learned about a model from earlier batches (for estimates). */
+  modelStats(model: string): ModelStats {
+    return { ...this.store.data.models[model] };
+  }
+
   /** The running batch's id, if any. */
   get runningBatchId(): string | null {
     return this.running?.id ?? null;
@@ -312,6 +359,8 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
       },
     }, (batch.expires_at ?? Infinity) * 1000);
     if (batch.status === 'cancelling') run.stop('cancelled');
+    const startedAt = performance.now();
+    const doneBefore = batch.request_counts.completed + batch.request_counts.failed;
     const finished = run.run();
     this.running = { id: batch.id, run, finished: finished.catch(() => undefined) };
     let outcome: RunOutcome;
@@ -328,6 +377,7 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
     if (outcome === 'interrupted' || this.closed) return;
     batch.paused_reason = null;
     if (outcome === 'completed') {
+      this.learnThroughput(batch, concurrency, batch.request_counts.completed + batch.request_counts.failed - doneBefore, (performance.now() - startedAt) / 1000);
       batch.status = 'finalizing';
       batch.finalizing_at = now();
       await this.changed(entry);
@@ -353,6 +403,13 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
     batch.usage.total_tokens = usage.promptTokens + usage.completionTokens;
     this.saveSoon();
     this.announceSoon(entry);
+  }
+
+  /** Keeps the model's pace for estimates (convert's ETA); a short run says too little. */
+  private learnThroughput(batch: Batch, concurrency: number, answered: number, seconds: number): void {
+    if (!batch.model || answered < MIN_REQUESTS_TO_LEARN || seconds <= 0) return;
+    const stats = (this.store.data.models[batch.model] ??= {});
+    Object.assign(stats, { requestsPerSecond: answered / seconds, concurrency, measuredAt: now() });
   }
 
   /** Persists now and tells listeners; used at every status change. */

@@ -1,4 +1,4 @@
-// `ollama-batch status`, `cancel` and `stop`: questions and orders for a running daemon.
+// `ollama-batch status`, `cancel`, `retry` and `stop`: questions and orders for a running daemon.
 import * as protocol from '../protocol/methods.js';
 import { batchDetails, batchLine } from './format.js';
 import { call, requireDaemon } from './daemon-connection.js';
@@ -29,10 +29,11 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
   }
 }
 
-export async function cancel(id: string, flags: { dataDir: string; json?: boolean }): Promise<void> {
+/** `cancel ID` and `retry ID`: one order about a batch, answered with a batch. */
+export async function order(method: typeof protocol.BatchCancelRequest.type | typeof protocol.BatchRetryRequest.type, id: string, flags: { dataDir: string; json?: boolean }): Promise<void> {
   const connection = await requireDaemon(flags.dataDir);
   try {
-    const batch = await call(() => connection.sendRequest(protocol.BatchCancelRequest.type, { id }));
+    const batch = await call(() => connection.sendRequest(method, { id }));
     console.log(flags.json ? JSON.stringify(batch, null, 2) : batchLine(batch));
   } finally {
     connection.dispose();

@@ -2,7 +2,8 @@
 // exit code is 0 only on success, and failures print one line, never a stack trace.
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../daemon/daemon.js';
-import { cancel, status, stopDaemon } from './batches.js';
+import * as protocol from '../protocol/methods.js';
+import { order, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';
 import { addDataDirOption, addEngineOptions, addHttpOptions, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
 import { run, type RunFlags } from './run.js';
@@ -40,7 +41,13 @@ addDataDirOption(program.command('status').argument('[id]', 'a batch id').descri
 
 addDataDirOption(program.command('cancel').argument('<id>', 'a batch id').description('cancel a batch; finished lines are kept').option('--json', 'print JSON')).action(
   async (id: string, flags: { dataDir?: string; json?: boolean }) => {
-    await cancel(id, { ...flags, dataDir: dataDirOf(flags) });
+    await order(protocol.BatchCancelRequest.type, id, { ...flags, dataDir: dataDirOf(flags) });
+  },
+);
+
+addDataDirOption(program.command('retry').argument('<id>', 'a finished batch\'s id').description('run the lines of a finished batch that failed again, as a new batch').option('--json', 'print JSON')).action(
+  async (id: string, flags: { dataDir?: string; json?: boolean }) => {
+    await order(protocol.BatchRetryRequest.type, id, { ...flags, dataDir: dataDirOf(flags) });
   },
 );
 

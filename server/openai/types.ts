@@ -127,6 +127,16 @@ export interface BatchOutputLine {
   custom_id: string;
   response: { status_code: number; request_id: string; body: ChatCompletion | { error: ApiErrorBody } } | null;
   error: { code: string; message: string } | null;
+  /** extension: how the request ran (OpenAI clients ignore unknown fields). */
+  ollama_batch?: RequestRecord;
+}
+
+/** What the daemon records about one answered request, on its output line. */
+export interface RequestRecord {
+  /** The successful try, from sending to the whole answer. */
+  latency_ms: number;
+  /** Tries it took, 1 when the first one answered. */
+  attempts: number;
 }
 
 export interface ApiErrorBody {

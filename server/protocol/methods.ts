@@ -44,6 +44,10 @@ export namespace BatchCancelRequest {
   /** client → daemon: cancel a batch; finished lines are kept. */
   export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/cancel');
 }
+export namespace BatchRetryRequest {
+  /** client → daemon: a new batch of a finished batch's failed lines. */
+  export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/retry');
+}
 export namespace FileRegisterRequest {
   /** client → daemon: copy a local file into the daemon's store and get its File object. */
   export const type = new RequestType<RegisterFileParams, FileObject, RpcErrorData>('file/register');

@@ -61,6 +61,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     connection.onRequest(protocol.BatchListRequest.type, handled((params) => service.listBatches(params ?? {})));
     connection.onRequest(protocol.BatchGetRequest.type, handled(({ id }) => service.getBatch(id)));
     connection.onRequest(protocol.BatchCancelRequest.type, handled(({ id }) => service.cancelBatch(id)));
+    connection.onRequest(protocol.BatchRetryRequest.type, handled(({ id }) => service.retryBatch(id)));
     connection.onRequest(protocol.FileRegisterRequest.type, handled((params) => service.registerFile(params)));
     connection.onRequest(protocol.FileGetRequest.type, handled(({ id }) => {
       const file = service.getFile(id);

@@ -23,14 +23,23 @@ export interface StoredBatch {
   options: BatchRunOptions;
 }
 
+/** What the daemon has learned about a model from the batches it ran, for estimates. */
+export interface ModelStats {
+  /** Requests per second of its last completed batch, and the concurrency it ran at. */
+  requestsPerSecond?: number;
+  concurrency?: number;
+  measuredAt?: number;
+}
+
 export interface StoreData {
   version: 1;
   files: StoredFile[];
   batches: StoredBatch[];
   settings: Record<string, unknown>;
+  models: Record<string, ModelStats>;
 }
 
-const EMPTY: StoreData = { version: 1, files: [], batches: [], settings: {} };
+const EMPTY: StoreData = { version: 1, files: [], batches: [], settings: {}, models: {} };
 
 export class Store {
   private constructor(
@@ -44,6 +53,7 @@ export class Store {
     const db = new Low<StoreData>(new JSONFile<StoreData>(join(dataDir, 'db.json')), structuredClone(EMPTY));
     await db.read();
     db.data ??= structuredClone(EMPTY);
+    db.data.models ??= {}; // stores written before models were learned
     return new Store(db, filesDir);
   }
 

@@ -79,6 +79,17 @@ describe('batch lifecycle', function () {
     assert.ok(output.length >= 20 && output.length < 200, `${output.length} finished lines kept`);
     assert.ok(errors.every((entry) => entry.error?.code === 'batch_cancelled'));
     await assert.rejects(daemon!.connection.sendRequest(protocol.BatchCancelRequest.type, { id: created.id }), /cancelled and cannot be cancelled/);
+
+    // Retry runs exactly the lines that did not finish; with the first batch's output, every line once.
+    const retry = await daemon!.connection.sendRequest(protocol.BatchRetryRequest.type, { id: created.id });
+    assert.equal(retry.metadata?.retry_of, created.id);
+    const retried = await waitForBatch(daemon!.connection, retry.id, isFinished);
+    assert.equal(retried.status, 'completed');
+    const failedIds = errors.map((entry) => entry.custom_id);
+    const again = assertExactlyOnce(failedIds, await filePath(daemon!.connection, retried.output_file_id!), await filePath(daemon!.connection, retried.error_file_id!), retried);
+    assert.equal(again.output.length, failedIds.length);
+    assert.deepEqual([...output, ...again.output].map((entry) => entry.custom_id).sort(), ids(200).sort());
+    await assert.rejects(daemon!.connection.sendRequest(protocol.BatchRetryRequest.type, { id: retry.id }), /no failed lines to retry/);
   });
 
   it('expires a batch past its window after a restart: batch_expired for every unfinished line', async () => {

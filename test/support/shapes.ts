@@ -32,6 +32,8 @@ export function assertSuccessLine(line: BatchOutputLine): void {
   assert.ok(body.usage.prompt_tokens > 0, 'prompt tokens are counted');
   assert.ok(body.usage.completion_tokens >= 0);
   assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + body.usage.completion_tokens);
+  assert.ok(line.ollama_batch, 'the daemon records how the request ran');
+  assert.ok(line.ollama_batch.latency_ms > 0 && line.ollama_batch.attempts >= 1);
 }
 
 export function assertErrorLine(line: BatchOutputLine): void {
