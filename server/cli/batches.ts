@@ -1,6 +1,6 @@
 // `ollama-batch status`, `cancel`, `retry` and `stop`: questions and orders for a running daemon.
 import * as protocol from '../protocol/methods.js';
-import { batchDetails, batchLine } from './format.js';
+import { batchDetails, batchLine, gpuLines } from './format.js';
 import { call, requireDaemon } from './daemon-connection.js';
 
 export async function status(id: string | undefined, flags: { dataDir: string; json?: boolean }): Promise<void> {
@@ -22,7 +22,7 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
     ]);
     if (flags.json) return console.log(JSON.stringify({ daemon: info, batches: list.data }, null, 2));
     const engine = `${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''} (${info.engine.up ? `up; models: ${info.engine.models.join(', ') || 'none'}` : 'not answering'})`;
-    console.log(`daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nHTTP API ${info.http}/v1\nengine ${engine}`);
+    console.log(`daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nHTTP API ${info.http}/v1\nengine ${engine}\n${gpuLines(info.gpu).join('\n')}`);
     console.log(list.data.length === 0 ? 'no batches' : list.data.map(batchLine).join('\n'));
   } finally {
     connection.dispose();

@@ -15,6 +15,8 @@ export interface EngineFlags {
   threads?: number;
   numCtx?: number;
   requestTimeoutMs?: number;
+  nvidiaSmiPath?: string;
+  vramPollMs?: number;
 }
 
 export const positiveInteger = (value: string): number => {
@@ -36,7 +38,9 @@ export function addEngineOptions(command: Command): Command {
     .option('--concurrency <n>', 'requests in flight (default: the engine\'s slots, else 4)', positiveInteger)
     .option('--threads <n>', 'CPU threads for the llama-cpp engine', positiveInteger)
     .option('--num-ctx <n>', 'context window for every request of a batch', positiveInteger)
-    .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger);
+    .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
+    .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")')
+    .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger);
 }
 
 export interface HttpFlags {
@@ -79,6 +83,8 @@ export function serveArgs(flags: EngineFlags): string[] {
     ['threads', '--threads'],
     ['numCtx', '--num-ctx'],
     ['requestTimeoutMs', '--request-timeout-ms'],
+    ['nvidiaSmiPath', '--nvidia-smi-path'],
+    ['vramPollMs', '--vram-poll-ms'],
   ];
   return names.flatMap(([key, flag]) => (flags[key] === undefined ? [] : [flag, String(flags[key])]));
 }

@@ -27,6 +27,11 @@ export interface DaemonConfig {
   apiKey?: string;
   maxUploadMb: number;
   corsOrigin?: string;
+  /** VRAM tracking: the nvidia-smi command, how often it is read, and the pressure levels (shares of VRAM used). */
+  nvidiaSmiPath?: string;
+  vramPollMs?: number;
+  vramWarningShare?: number;
+  vramCriticalShare?: number;
 }
 
 export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];

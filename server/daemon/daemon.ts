@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:net';
 import { BatchService } from '../batches/service.js';
 import { createEngine, engineUrl } from '../engines/factory.js';
 import type { Engine } from '../engines/engine.js';
+import { OllamaEngine } from '../engines/ollama.js';
+import { VramMonitor } from '../gpu/vram-monitor.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { serveRpc } from '../rpc/server.js';
 import { Store } from '../store/store.js';
@@ -44,10 +46,19 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const lock = await acquireLock(config.dataDir, socket);
   let engine: Engine | undefined;
   let httpServer: RunningHttp | undefined;
+  let monitor: VramMonitor | undefined;
   try {
     const store = await Store.open(config.dataDir);
     engine = await createEngine(config);
     const liveEngine = engine;
+    const vram = (monitor = new VramMonitor({
+      ...(config.nvidiaSmiPath && { nvidiaSmiPath: config.nvidiaSmiPath }),
+      ...(config.vramPollMs && { intervalMs: config.vramPollMs }),
+      ...(config.vramWarningShare && { warningShare: config.vramWarningShare }),
+      ...(config.vramCriticalShare && { criticalShare: config.vramCriticalShare }),
+      ...(engine instanceof OllamaEngine && { source: engine }),
+    }));
+    vram.on('pressure', (level, snapshot) => log(level === 'normal' ? 'info' : 'warn', `VRAM pressure ${level}${snapshot.warnings.length > 0 ? `: ${snapshot.warnings.join('; ')}` : ''}`));
     const service = new BatchService(store, engine, {
       concurrency: config.concurrency,
       numCtx: config.numCtx,
@@ -62,6 +73,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       (closing ??= (async () => {
         log('info', 'daemon stopping');
         server.close();
+        await vram.stop();
         await http.close();
         await service.close();
         await liveEngine.close();
@@ -79,6 +91,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         engine: { name: liveEngine.name, url: engineUrl(config), up, models: up ? await liveEngine.listModels().catch(() => []) : [] },
         runningBatchId: service.runningBatchId,
         http: http.url,
+        gpu: vram.snapshot() ?? null,
       };
     };
     const disconnectClients = serveRpc(server, service, { info, shutdown: () => void close() });
@@ -104,9 +117,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log('info', `${batch.id} ${batch.status} ${completed + failed}/${total}${batch.paused_reason ? ` (paused: ${batch.paused_reason})` : ''}`);
     });
     await service.start();
+    vram.start();
     log('info', `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`);
     return { socket, httpUrl: http.url, service, engine, stopped, close };
   } catch (error) {
+    await monitor?.stop();
     await httpServer?.close();
     await engine?.close().catch(() => undefined);
     lock.release();

@@ -1,6 +1,7 @@
 // Every custom JSON-RPC method between the daemon and its clients (the VS Code extension, the
 // CLI), declared once. Both sides import this module; no method name is written anywhere else.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { VramSnapshot } from '../gpu/vram-monitor.js';
 import type { ServiceErrorCode } from '../batches/errors.js';
 import type { BatchList, CreateBatchParams, ListParams } from '../batches/service.js';
 import type { ValidationReport } from '../batches/validate.js';
@@ -15,6 +16,8 @@ export interface DaemonInfo {
   runningBatchId: string | null;
   /** Base URL of the OpenAI-compatible HTTP API. */
   http: string;
+  /** GPUs (nvidia-smi) and the engine's loaded models (Ollama's /api/ps); null before the first reading. */
+  gpu: VramSnapshot | null;
 }
 
 export interface RegisterFileParams {

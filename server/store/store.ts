@@ -1,7 +1,7 @@
 // Metadata store: files, batches and settings in one lowdb JSON file, written atomically
 // (lowdb's writer renames a temp file over the old one). Per-request results never go here:
 // they live in each batch's append-only output and error JSONL files.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
@@ -72,5 +72,18 @@ export class Store {
   /** Persists the current state; concurrent calls are coalesced by lowdb's writer. */
   async save(): Promise<void> {
     await this.db.write();
+  }
+}
+
+/**
+ * What a data dir's daemon has learned about a model, read without opening the store: lowdb
+ * replaces db.json atomically, so a reader beside a running daemon sees a whole file.
+ */
+export function readModelStats(dataDir: string, model: string): ModelStats {
+  try {
+    const data = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as Partial<StoreData>;
+    return { ...data.models?.[model] };
+  } catch {
+    return {};
   }
 }

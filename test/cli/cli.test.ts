@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
+import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { readJsonl } from '../support/shapes.js';
 
@@ -106,6 +107,28 @@ describe('the ollama-batch CLI', function () {
     const stopped = lockRemoved(dataDir);
     assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
     await stopped;
+  });
+
+  it('status shows the GPUs from nvidia-smi and warns of a model spilled from VRAM', async () => {
+    const fake = await FakeNvidiaSmi.create();
+    const spilling = await startOllamaEmulator({ instant: true, models: ['tiny'], vramBytes: 1000 });
+    const dataDir = freshDataDir();
+    try {
+      const input = writeTempFile('input.jsonl', batchLines(5, { model: 'tiny' }));
+      const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', spilling.url, '--nvidia-smi-path', fake.path, '--vram-poll-ms', '50']);
+      assert.equal(run.code, 0, run.stderr);
+      // The model is loaded now; wait for a reading taken since.
+      let status: { gpu: { models: unknown[] } | null } | undefined;
+      while (!status?.gpu?.models.length) status = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout).daemon;
+      const text = (await cli(['status', '--data-dir', dataDir])).stdout;
+      assert.match(text, /GPU 0 NVIDIA GeForce RTX 4080: 11\.7\/16\.0 GiB \(73%\), util 30%/);
+      assert.match(text, /GPU 1 NVIDIA A100-SXM4-80GB: 1\.0\/80\.0 GiB/);
+      assert.match(text, /warning: tiny:latest: >?\d+% of the model is in system RAM \(spilled from VRAM\)/);
+    } finally {
+      await cli(['stop', '--data-dir', dataDir]);
+      await spilling.close();
+      await fake.remove();
+    }
   });
 
   it('takes a relative --data-dir relative to where it is run, for the daemon it starts too', async () => {
