@@ -2,11 +2,14 @@
 // transient faults with backoff, pauses while the engine is unreachable, and appends every
 // answer to the output or error journal. Knows nothing of the store or of any transport.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EngineError, type Engine } from '../engines/engine.js';
+import { MIN_NUM_CTX, NUM_CTX_STEP, fitRequest, type PromptCounter } from '../context/budget.js';
+import type { Calibration } from '../context/calibration.js';
+import type { TrimStrategy } from '../context/trim.js';
+import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
-import type { BatchInputLine, BatchOutputLine } from '../openai/types.js';
+import type { BatchInputLine, BatchOutputLine, RequestRecord } from '../openai/types.js';
 import { EngineGate } from './gate.js';
 import { JournalWriter, addUsage, recoverJournal, type JournalUsage } from './journal.js';
 
@@ -18,6 +21,23 @@ export interface RunnerOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   numCtx?: number;
+  /** With a num_ctx: every request is measured against it first, and trimmed or refused. */
+  context?: RunContext;
+}
+
+export interface RunContext {
+  strategy: TrimStrategy;
+  counter: PromptCounter;
+  calibration: Calibration;
+  /** Aggressive trimming aims at this share of the budget (VRAM pressure). */
+  aggressiveFraction?: number;
+}
+
+/** A limit the run changed by itself, and why. */
+export interface Adjustment {
+  reason: string;
+  concurrency: number;
+  numCtx: number | undefined;
 }
 
 export const DEFAULT_RUNNER_OPTIONS: Omit<RunnerOptions, 'concurrency'> = {
@@ -50,15 +70,17 @@ export interface RunHooks {
   onPause(reason: string | null): void;
   /** An answer came back; `seconds` is how long its successful try took. */
   onAnswered(seconds: number): void;
+  /** The run lowered its concurrency or num_ctx (out of memory, VRAM pressure) or raised it back. */
+  onAdjusted(adjustment: Adjustment): void;
 }
 
 
-/** Up to `limit` holders at once; the others wait in order. */
+/** Up to `limit` holders at once; the others wait in order. The limit may change as it runs. */
 class Slots {
   private used = 0;
   private readonly waiting: Array<() => void> = [];
   private drained: (() => void) | null = null;
-  constructor(private readonly limit: number) {}
+  constructor(public limit: number) {}
 
   acquire(): Promise<void> | void {
     if (this.used < this.limit) {
@@ -69,10 +91,19 @@ class Slots {
   }
 
   release(): void {
-    const next = this.waiting.shift();
+    // Above a lowered limit, a freed slot is not handed on.
+    const next = this.used <= this.limit ? this.waiting.shift() : undefined;
     if (next) return next();
     this.used--;
     if (this.used === 0) this.drained?.();
+  }
+
+  setLimit(limit: number): void {
+    this.limit = limit;
+    while (this.used < this.limit && this.waiting.length > 0) {
+      this.used++;
+      this.waiting.shift()!();
+    }
   }
 
   idle(): Promise<void> {
@@ -88,6 +119,12 @@ export class BatchRun {
   private readonly abandoned: string[] = [];
   private output!: JournalWriter;
   private errors!: JournalWriter;
+  private readonly slots: Slots;
+  private numCtx: number | undefined;
+  /** Bumped at every adjustment: an out-of-memory answer to a request sent before it lowers nothing more. */
+  private limitsVersion = 0;
+  /** The concurrency before VRAM pressure lowered it, while it lasts. */
+  private limitBeforePressure: number | null = null;
 
   constructor(
     private readonly files: RunFiles,
@@ -96,7 +133,53 @@ export class BatchRun {
     private readonly hooks: RunHooks,
     /** Epoch ms after which the rest of the batch expires; null for never. */
     private readonly expiresAt: number | null,
-  ) {}
+  ) {
+    this.slots = new Slots(Math.max(1, options.concurrency));
+    this.numCtx = options.numCtx;
+  }
+
+  /** The limits as they are now (they change after out-of-memory answers and under VRAM pressure). */
+  get limits(): { concurrency: number; numCtx: number | undefined } {
+    return { concurrency: this.slots.limit, numCtx: this.numCtx };
+  }
+
+  /**
+   * VRAM pressure from the monitor: above the warning level trimming turns aggressive and the
+   * concurrency halves; back to normal, the concurrency returns.
+   */
+  setPressure(level: 'normal' | 'warning' | 'critical'): void {
+    const pressed = level !== 'normal';
+    if (pressed === (this.limitBeforePressure !== null)) return;
+    if (pressed) {
+      this.limitBeforePressure = this.slots.limit;
+      this.adjust(`VRAM ${level}: aggressive trimming, concurrency halved`, Math.ceil(this.slots.limit / 2));
+    } else {
+      const before = this.limitBeforePressure!;
+      this.limitBeforePressure = null;
+      this.adjust('VRAM back to normal: trimming and concurrency as before', Math.max(this.slots.limit, before));
+    }
+  }
+
+  private adjust(reason: string, concurrency: number, numCtx = this.numCtx): void {
+    this.limitsVersion++;
+    this.slots.setLimit(concurrency);
+    this.numCtx = numCtx;
+    this.hooks.onAdjusted({ reason, concurrency, numCtx });
+  }
+
+  /** After an out-of-memory answer: half the concurrency, then at 1 a smaller num_ctx. False when nothing is left to lower. */
+  private lowerAfterOutOfMemory(sentAt: number): boolean {
+    if (sentAt !== this.limitsVersion) return true; // already lowered since that request went out
+    if (this.slots.limit > 1) {
+      this.adjust('out of memory: concurrency halved', Math.floor(this.slots.limit / 2));
+      return true;
+    }
+    if (this.numCtx !== undefined && this.numCtx > MIN_NUM_CTX) {
+      this.adjust('out of memory at concurrency 1: num_ctx lowered', 1, Math.max(MIN_NUM_CTX, Math.floor((this.numCtx * 0.75) / NUM_CTX_STEP) * NUM_CTX_STEP));
+      return true;
+    }
+    return false;
+  }
 
   /**
    * Stops the run: in-flight requests are aborted; when the batch ends (cancelled, expired)
@@ -123,7 +206,7 @@ export class BatchRun {
     this.errors = new JournalWriter(this.files.error);
     const expiry = this.armExpiry();
     const gate = new EngineGate(() => this.engine.ping(), (reason) => this.hooks.onPause(reason), this.stopper.signal);
-    const slots = new Slots(Math.max(1, this.options.concurrency));
+    const slots = this.slots;
     let stoppedAtLine = Infinity;
     try {
       for await (const line of readLines(this.files.input)) {
@@ -160,23 +243,29 @@ export class BatchRun {
 
   /** Sends one request until it has an answer, a permanent error, or the run stops. */
   private async answer(request: BatchInputLine, gate: EngineGate): Promise<void> {
-    const chat = toChatRequest(request.body, this.options.numCtx);
     for (let attempt = 1; ; attempt++) {
       await gate.whenOpen();
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
+      // Measured at every try: num_ctx may have been lowered since the last one.
+      const prepared = this.prepare(request);
+      if ('refused' in prepared) return this.recordFailure(request.custom_id, prepared.refused);
       let failure: EngineError;
       const attemptSignal = this.attemptSignal();
+      const sentAt = this.limitsVersion;
       try {
         const started = performance.now();
-        const result = await this.engine.chat(chat, attemptSignal.signal);
+        const result = await this.engine.chat(prepared.chat, attemptSignal.signal);
         const latencyMs = performance.now() - started;
         this.hooks.onAnswered(latencyMs / 1000);
+        if (prepared.estimated !== undefined) this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
+        const record: RequestRecord = { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt };
+        if (prepared.trim) record.trim = prepared.trim;
         return this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
           response: { status_code: 200, request_id: uniqueId('req_'), body: toChatCompletion(result) },
           error: null,
-          ollama_batch: { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt },
+          ollama_batch: record,
         });
       } catch (error) {
         failure = error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));
@@ -189,15 +278,42 @@ export class BatchRun {
         attempt = 0;
         continue;
       }
+      // A try that ran out of memory at limits since lowered does not count against the request.
+      if (failure.code === 'out_of_memory' && this.lowerAfterOutOfMemory(sentAt)) attempt--;
       if (failure.kind === 'transient' && attempt >= this.options.maxAttempts && !(await this.engine.ping().catch(() => false))) {
         gate.close(failure.message);
         attempt = 0;
         continue;
       }
       if (failure.kind === 'permanent' || attempt >= this.options.maxAttempts) return this.recordFailure(request.custom_id, failure);
-      const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (attempt - 1));
+      const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
       await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(() => undefined);
     }
+  }
+
+  /**
+   * The engine request for a line: measured against num_ctx, trimmed if it is a conversation
+   * that does not fit, refused if it still cannot; its answer capped to the room left.
+   */
+  private prepare(request: BatchInputLine): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
+    const context = this.options.context;
+    if (!context || this.numCtx === undefined) return { chat: toChatRequest(request.body, this.numCtx) };
+    const fitted = fitRequest(request.body, {
+      numCtx: this.numCtx,
+      strategy: this.limitBeforePressure === null ? context.strategy : 'aggressive',
+      counter: context.counter,
+      calibration: context.calibration,
+      ...(context.aggressiveFraction !== undefined && { aggressiveFraction: context.aggressiveFraction }),
+    });
+    if (!fitted.fits) return { refused: new EngineError('permanent', 'context_length_exceeded', fitted.message, 400) };
+    const body = { ...request.body, messages: fitted.messages, max_tokens: fitted.maxTokens };
+    delete body.max_completion_tokens;
+    const prepared: { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } = { chat: toChatRequest(body, this.numCtx), estimated: fitted.estimated };
+    const { trim } = fitted;
+    if (trim && (trim.dropped > 0 || trim.cut)) {
+      prepared.trim = { strategy: trim.strategy, dropped: trim.dropped, cut: trim.cut, tokens_before: context.calibration.apply(trim.tokensBefore), tokens_after: fitted.promptTokens };
+    }
+    return prepared;
   }
 
   /**

@@ -11,13 +11,21 @@ import { TERMINAL_STATUSES } from '../openai/types.js';
 import { readLines } from '../jsonl/lines.js';
 import type { BatchRunOptions, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
-import { BatchRun, DEFAULT_RUNNER_OPTIONS, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
+import { Calibration } from '../context/calibration.js';
+import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
+import { calibrateOn, planNumCtx, RequestMeasure } from './context-plan.js';
+import { BatchRun, DEFAULT_RUNNER_OPTIONS, type Adjustment, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
 import { SUPPORTED_ENDPOINTS, validateBatchFile, type ValidationLimits } from './validate.js';
 import { DEFAULT_COMPLETION_WINDOW, windowSeconds } from './window.js';
 
-export interface ServiceSettings extends Partial<Omit<RunnerOptions, 'concurrency'>> {
+export interface ServiceSettings extends Partial<Omit<RunnerOptions, 'concurrency' | 'context'>> {
   /** Requests in flight; default: the engine's slots where it tells them, else 4. */
   concurrency?: number;
+  /** How conversations over the context are trimmed (default sliding-window). */
+  trimStrategy?: TrimStrategy;
+  aggressiveFraction?: number;
+  /** Names the GPUs limits are learned for (default: one machine, "default"). */
+  hardware?: () => string;
   validation?: Partial<ValidationLimits>;
   /** How often progress is persisted and announced while a batch runs. */
   progressIntervalMs?: number;
@@ -57,12 +65,22 @@ export function publicFile({ path: _path, ...file }: StoredFile): FileObject {
   return file;
 }
 
-export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [seconds: number] }> {
+export interface ServiceEvents {
+  changed: [Batch];
+  answered: [seconds: number];
+  /** A limit the running batch changed by itself. */
+  adjusted: [batchId: string, adjustment: Adjustment];
+  /** Something for the daemon's log. */
+  log: [level: 'info' | 'warn', message: string];
+}
+
+export class BatchService extends EventEmitter<ServiceEvents> {
   private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
   private pumping = false;
   private closed = false;
   private saveTimer: NodeJS.Timeout | undefined;
   private readonly announceTimers = new Map<string, NodeJS.Timeout>();
+  private pressure: 'normal' | 'warning' | 'critical' = 'normal';
 
   constructor(
     private readonly store: Store,
@@ -152,7 +170,8 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
     const window = params.completion_window ?? DEFAULT_COMPLETION_WINDOW;
     const windowLength = windowSeconds(window);
     checkMetadata(params.metadata ?? null);
-    checkRunOptions(params.options ?? {});
+    const runOptions = { ...runOptionsOf(params.metadata), ...params.options };
+    checkRunOptions(runOptions);
     const file = this.getFile(params.input_file_id);
     if (file.purpose !== 'batch') {
       throw new ServiceError('invalid_request', `file ${file.id} has purpose ${file.purpose}; a batch needs purpose "batch"`, 'input_file_id');
@@ -184,7 +203,7 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
         metadata: params.metadata ?? null,
         paused_reason: null,
       },
-      options: params.options ?? {},
+      options: runOptions,
     };
     this.store.data.batches.push(entry);
     await this.changed(entry);
@@ -273,6 +292,12 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
     return { ...this.store.data.models[model] };
   }
 
+  /** VRAM pressure, from the daemon's monitor: the running batch adapts (runner.setPressure). */
+  setPressure(level: 'normal' | 'warning' | 'critical'): void {
+    this.pressure = level;
+    this.running?.run.setPressure(level);
+  }
+
   /** The running batch's id, if any. */
   get runningBatchId(): string | null {
     return this.running?.id ?? null;
@@ -294,8 +319,10 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
     if (!file) {
       errors = [{ code: 'file_not_found', message: `input file ${batch.input_file_id} no longer exists`, param: 'input_file_id', line: null }];
     } else {
-      report = await validateBatchFile(file.path, { displayName: file.filename, endpoint: batch.endpoint, limits: this.settings.validation });
+      const measure = new RequestMeasure();
+      report = await validateBatchFile(file.path, { displayName: file.filename, endpoint: batch.endpoint, limits: this.settings.validation, onRequest: measure.onRequest });
       errors = report.errors;
+      entry.measured = measure.measured;
     }
     if (batch.status === 'cancelling') {
       // Cancelled while validating: no request was ever queued.
@@ -346,10 +373,36 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
       output: this.getFile(batch.output_file_id!).path,
       error: this.getFile(batch.error_file_id!).path,
     };
-    const concurrency = entry.options.concurrency ?? this.settings.concurrency ?? (await this.engine.slots().catch(() => undefined)) ?? DEFAULT_CONCURRENCY;
-    const options: RunnerOptions = { ...DEFAULT_RUNNER_OPTIONS, ...this.settings, concurrency };
-    const numCtx = entry.options.numCtx ?? this.settings.numCtx;
-    if (numCtx !== undefined) options.numCtx = numCtx;
+    const model = batch.model ?? '';
+    const stats = (this.store.data.models[model] ??= {});
+    const hardware = this.settings.hardware?.() ?? 'default';
+    const learned = stats.limits?.[hardware];
+    let concurrency = entry.options.concurrency ?? this.settings.concurrency ?? (await this.engine.slots().catch(() => undefined)) ?? DEFAULT_CONCURRENCY;
+    if (learned && learned.concurrency < concurrency) concurrency = learned.concurrency;
+    const calibration = new Calibration(stats.calibration);
+    const measure = new RequestMeasure();
+    const measured = entry.measured ?? measure.measured;
+    if (!entry.numCtx && batch.status !== 'cancelling') {
+      const failure = await calibrateOn(this.engine, files.input, measured, calibration, AbortSignal.timeout(DEFAULT_RUNNER_OPTIONS.requestTimeoutMs));
+      if (failure) this.emit('log', 'warn', `${batch.id}: could not calibrate token counts for ${model} (${failure}); estimating with a safety margin`);
+      const modelLimit = await this.engine.contextLimit(model).catch(() => undefined);
+      const setting = entry.options.numCtx ?? this.settings.numCtx;
+      entry.numCtx = planNumCtx(measured, calibration, { ...(setting !== undefined && { setting }), ...(modelLimit !== undefined && { modelLimit }), ...(learned?.numCtx !== undefined && { learnedLimit: learned.numCtx }) });
+      this.emit('log', 'info', `${batch.id}: num_ctx ${entry.numCtx.numCtx} (${entry.numCtx.reason}; longest prompt ~${calibration.apply(measured.longestPrompt)} tokens on line ${measured.longestLine}, answers up to ${measured.longestOutput})`);
+    }
+    const options: RunnerOptions = {
+      ...DEFAULT_RUNNER_OPTIONS,
+      ...this.settings,
+      concurrency,
+      context: {
+        strategy: entry.options.trimStrategy ?? this.settings.trimStrategy ?? 'sliding-window',
+        counter: measure.counter,
+        calibration,
+        ...(this.settings.aggressiveFraction !== undefined && { aggressiveFraction: this.settings.aggressiveFraction }),
+      },
+    };
+    if (entry.numCtx) options.numCtx = entry.numCtx.numCtx;
+    let outOfMemory = false;
     const run = new BatchRun(files, this.engine, options, {
       onProgress: (progress) => this.progress(entry, progress),
       onAnswered: (seconds) => this.emit('answered', seconds),
@@ -357,7 +410,13 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
         batch.paused_reason = reason;
         void this.changed(entry);
       },
+      onAdjusted: (adjustment: Adjustment) => {
+        outOfMemory ||= adjustment.reason.startsWith('out of memory');
+        this.emit('log', 'warn', `${batch.id}: ${adjustment.reason} (concurrency ${adjustment.concurrency}, num_ctx ${adjustment.numCtx ?? 'engine default'})`);
+        this.emit('adjusted', batch.id, adjustment);
+      },
     }, (batch.expires_at ?? Infinity) * 1000);
+    run.setPressure(this.pressure);
     if (batch.status === 'cancelling') run.stop('cancelled');
     const startedAt = performance.now();
     const doneBefore = batch.request_counts.completed + batch.request_counts.failed;
@@ -373,6 +432,12 @@ export class BatchService extends EventEmitter<{ changed: [Batch]; answered: [se
       return this.changed(entry);
     } finally {
       this.running = null;
+      stats.calibration = calibration.toJSON() ?? undefined;
+      if (outOfMemory) {
+        // What held after the engine ran out of memory: future batches of this model here start there.
+        const { concurrency: safeConcurrency, numCtx: safeNumCtx } = run.limits;
+        (stats.limits ??= {})[hardware] = { concurrency: safeConcurrency, ...(safeNumCtx !== undefined && safeNumCtx < (entry.numCtx?.numCtx ?? Infinity) && { numCtx: safeNumCtx }), learnedAt: now() };
+      }
     }
     if (outcome === 'interrupted' || this.closed) return;
     batch.paused_reason = null;
@@ -450,7 +515,22 @@ function checkMetadata(metadata: Record<string, string> | null): void {
   }
 }
 
+/** Run options a batch carries in its metadata (what an OpenAI client can set): num_ctx, trim_strategy. */
+function runOptionsOf(metadata: Record<string, string> | null | undefined): BatchRunOptions {
+  const options: BatchRunOptions = {};
+  if (metadata?.num_ctx !== undefined) {
+    const numCtx = Number(metadata.num_ctx);
+    if (!(Number.isInteger(numCtx) && numCtx > 0)) throw new ServiceError('invalid_request', `metadata.num_ctx must be a positive integer, got ${JSON.stringify(metadata.num_ctx)}`, 'metadata.num_ctx');
+    options.numCtx = numCtx;
+  }
+  if (metadata?.trim_strategy !== undefined) options.trimStrategy = metadata.trim_strategy as TrimStrategy;
+  return options;
+}
+
 function checkRunOptions(options: BatchRunOptions): void {
+  if (options.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(options.trimStrategy)) {
+    throw new ServiceError('invalid_request', `the trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}, got ${JSON.stringify(options.trimStrategy)}`, 'trim_strategy');
+  }
   for (const key of ['concurrency', 'numCtx'] as const) {
     const value = options[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ServiceError('invalid_request', `${key} must be a positive integer`, `options.${key}`);

@@ -1,7 +1,7 @@
 // Validation of batch input files, streamed, with OpenAI's error codes and line numbers.
 // The same rules serve the daemon (a whole file) and the editor (line by line as you type).
 import { basename } from 'node:path';
-import type { BatchError } from '../openai/types.js';
+import type { BatchError, ChatCompletionBody } from '../openai/types.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
 
 export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';
@@ -30,6 +30,8 @@ export class ValidationState {
   constructor(
     readonly fileName: string,
     readonly endpoint = CHAT_COMPLETIONS_ENDPOINT,
+    /** Called with every valid request, e.g. to measure it against the context. */
+    readonly onRequest?: (body: ChatCompletionBody, line: number) => void,
   ) {}
 }
 
@@ -136,16 +138,17 @@ export function validateLine(state: ValidationState, line: number, text: string)
   } else if (model !== state.model) {
     return error(state, line, 'model_mismatch', 'body.model', `body.model "${model}" differs from "${state.model}" on line ${state.modelLine}; one model per batch`);
   }
+  state.onRequest?.(parsed.body as unknown as ChatCompletionBody, line);
   return null;
 }
 
 /** Validates a whole batch input file as a stream. `displayName` is used in messages. */
 export async function validateBatchFile(
   path: string,
-  options: { displayName?: string; endpoint?: string; limits?: Partial<ValidationLimits> } = {},
+  options: { displayName?: string; endpoint?: string; limits?: Partial<ValidationLimits>; onRequest?: ValidationState['onRequest'] } = {},
 ): Promise<ValidationReport> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const state = new ValidationState(options.displayName ?? basename(path), options.endpoint);
+  const state = new ValidationState(options.displayName ?? basename(path), options.endpoint, options.onRequest);
   const errors: BatchError[] = [];
   let errorCount = 0;
   const report = (problem: BatchError | null): void => {

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
 import { resolveDataDir } from '../protocol/daemon-access.js';
+import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES } from '../http/server.js';
 
@@ -14,6 +15,7 @@ export interface EngineFlags {
   concurrency?: number;
   threads?: number;
   numCtx?: number;
+  trimStrategy?: TrimStrategy;
   requestTimeoutMs?: number;
   nvidiaSmiPath?: string;
   vramPollMs?: number;
@@ -37,7 +39,8 @@ export function addEngineOptions(command: Command): Command {
     .option('--model-path <file>', 'GGUF model file for the llama-cpp engine')
     .option('--concurrency <n>', 'requests in flight (default: the engine\'s slots, else 4)', positiveInteger)
     .option('--threads <n>', 'CPU threads for the llama-cpp engine', positiveInteger)
-    .option('--num-ctx <n>', 'context window for every request of a batch', positiveInteger)
+    .option('--num-ctx <n>', 'context window for every request of a batch (default: the smallest that holds its longest request)', positiveInteger)
+    .addOption(new Option('--trim-strategy <name>', 'how conversations over the context are trimmed (default sliding-window)').choices(TRIM_STRATEGIES))
     .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
     .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")')
     .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger);
@@ -82,6 +85,7 @@ export function serveArgs(flags: EngineFlags): string[] {
     ['concurrency', '--concurrency'],
     ['threads', '--threads'],
     ['numCtx', '--num-ctx'],
+    ['trimStrategy', '--trim-strategy'],
     ['requestTimeoutMs', '--request-timeout-ms'],
     ['nvidiaSmiPath', '--nvidia-smi-path'],
     ['vramPollMs', '--vram-poll-ms'],

@@ -1,6 +1,7 @@
 // The daemon's settings: built-in defaults, then `config.json` in the data dir, then flags.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
 import { ollamaBaseUrl } from '../engines/ollama.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES, checkBind } from '../http/server.js';
@@ -18,6 +19,9 @@ export interface DaemonConfig {
   /** CPU threads for the llama-cpp engine. */
   threads?: number;
   numCtx?: number;
+  /** How conversations over the context are trimmed, and aggressive trimming's share of it. */
+  trimStrategy?: TrimStrategy;
+  aggressiveFraction?: number;
   requestTimeoutMs?: number;
   maxAttempts?: number;
   /** HTTP API: where it listens (port 0: any free port). */
@@ -65,6 +69,9 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
   }
   if (config.engine === 'llama-cpp' && !config.modelPath) {
     throw new Error('the llama-cpp engine needs a GGUF file: --model-path FILE (or "modelPath" in config.json)');
+  }
+  if (config.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(config.trimStrategy)) {
+    throw new Error(`trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}; got ${JSON.stringify(config.trimStrategy)}`);
   }
   checkBind(config);
   return config;

@@ -62,9 +62,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const service = new BatchService(store, engine, {
       concurrency: config.concurrency,
       numCtx: config.numCtx,
+      ...(config.trimStrategy && { trimStrategy: config.trimStrategy }),
+      ...(config.aggressiveFraction && { aggressiveFraction: config.aggressiveFraction }),
+      // Limits learned after out-of-memory hold for the GPUs they were learned on.
+      hardware: () => vram.snapshot()?.gpus?.map((gpu) => gpu.name).join(' + ') || 'no GPU',
       ...(config.requestTimeoutMs !== undefined && { requestTimeoutMs: config.requestTimeoutMs }),
       ...(config.maxAttempts !== undefined && { maxAttempts: config.maxAttempts }),
     });
+    vram.on('pressure', (level) => service.setPressure(level));
+    service.on('log', (level, message) => log(level, message));
     const server = createServer();
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -116,8 +122,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       const { total, completed, failed } = batch.request_counts;
       log('info', `${batch.id} ${batch.status} ${completed + failed}/${total}${batch.paused_reason ? ` (paused: ${batch.paused_reason})` : ''}`);
     });
-    await service.start();
+    // The first reading names the GPUs, which learned limits are kept by.
     vram.start();
+    await vram.pollNow();
+    await service.start();
     log('info', `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`);
     return { socket, httpUrl: http.url, service, engine, stopped, close };
   } catch (error) {

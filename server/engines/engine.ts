@@ -36,6 +36,13 @@ export interface Engine {
   listModels(): Promise<string[]>;
   /** Parallel slots the engine serves, where it can be learned. */
   slots(): Promise<number | undefined>;
+  /** The largest context the model takes, where the engine tells it. */
+  contextLimit(model: string): Promise<number | undefined>;
+  /**
+   * The request's prompt in the model's own tokens (its chat template included), measured by
+   * the engine itself; used once per model to calibrate our estimates.
+   */
+  countPromptTokens(request: ChatRequest, signal: AbortSignal): Promise<number>;
   /** True when the engine answers at all (used to pause and resume a batch). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

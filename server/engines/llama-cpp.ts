@@ -264,6 +264,15 @@ export class LlamaCppEngine implements Engine {
     return this.allSlots.length;
   }
 
+  /** The context size it was loaded with, less the cell that must stay free (see chat). */
+  async contextLimit(): Promise<number> {
+    return this.contextSize - 1;
+  }
+
+  async countPromptTokens(request: ChatRequest): Promise<number> {
+    return this.tokenize(toHistory(request.messages)).length;
+  }
+
   async ping(): Promise<boolean> {
     return !this.closed && !this.context.disposed;
   }

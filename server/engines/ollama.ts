@@ -137,6 +137,29 @@ export class OllamaEngine implements Engine {
     return undefined;
   }
 
+  /** `<architecture>.context_length` from /api/show. */
+  async contextLimit(model: string): Promise<number | undefined> {
+    const shown = await this.timed(this.requestTimeoutMs, (client) => client.show({ model }));
+    // Typed as a Map by ollama-js, but JSON gives a plain object.
+    const info = shown.model_info instanceof Map ? Object.fromEntries(shown.model_info) : ((shown.model_info ?? {}) as Record<string, unknown>);
+    const architecture = info['general.architecture'];
+    const limit = typeof architecture === 'string' ? info[`${architecture}.context_length`] : undefined;
+    return typeof limit === 'number' && limit > 0 ? limit : undefined;
+  }
+
+  /**
+   * A one-token answer at a num_ctx that holds the prompt: Ollama cuts a prompt longer than
+   * num_ctx and counts what is left, so a count that fills the window is tried again, doubled.
+   */
+  async countPromptTokens(request: ChatRequest, signal: AbortSignal): Promise<number> {
+    let numCtx = request.numCtx ?? 2048;
+    for (;;) {
+      const { promptTokens } = await this.chat({ ...request, maxTokens: 1, numCtx }, signal);
+      if (promptTokens < numCtx - 1) return promptTokens;
+      numCtx *= 2;
+    }
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.version();

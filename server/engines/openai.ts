@@ -82,6 +82,16 @@ export class OpenAIEngine implements Engine {
     return result;
   }
 
+  /** OpenAI-compatible servers do not say (vLLM's max_model_len is not in /v1/models). */
+  async contextLimit(): Promise<undefined> {
+    return undefined;
+  }
+
+  /** A one-token answer: the server's usage counts the prompt (servers refuse, not cut, one too long). */
+  async countPromptTokens(request: ChatRequest, signal: AbortSignal): Promise<number> {
+    return (await this.chat({ ...request, maxTokens: 1 }, signal)).promptTokens;
+  }
+
   async listModels(): Promise<string[]> {
     const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS * 6);
     const names: string[] = [];

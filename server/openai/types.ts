@@ -137,6 +137,8 @@ export interface RequestRecord {
   latency_ms: number;
   /** Tries it took, 1 when the first one answered. */
   attempts: number;
+  /** Present when the conversation was trimmed to fit the context (counts in the model's tokens, estimated). */
+  trim?: { strategy: string; dropped: number; cut: boolean; tokens_before: number; tokens_after: number };
 }
 
 export interface ApiErrorBody {

@@ -5,6 +5,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
+import type { MeasuredRequests } from '../batches/context-plan.js';
+import type { NumCtxChoice } from '../context/budget.js';
+import type { CalibrationState } from '../context/calibration.js';
+import type { TrimStrategy } from '../context/trim.js';
 import type { Batch, FileObject } from '../openai/types.js';
 
 /** A file the daemon holds, with where its bytes are. */
@@ -16,11 +20,24 @@ export interface StoredFile extends FileObject {
 export interface BatchRunOptions {
   concurrency?: number;
   numCtx?: number;
+  trimStrategy?: TrimStrategy;
 }
 
 export interface StoredBatch {
   batch: Batch;
   options: BatchRunOptions;
+  /** Its requests as validation measured them. */
+  measured?: MeasuredRequests;
+  /** The num_ctx chosen at its first run, kept so that a resumed run does not reload the model. */
+  numCtx?: NumCtxChoice;
+}
+
+/** Limits that held after the engine ran out of memory, for one model on one machine's GPUs. */
+export interface LearnedLimits {
+  concurrency: number;
+  /** Set when num_ctx itself had to come down. */
+  numCtx?: number;
+  learnedAt: number;
 }
 
 /** What the daemon has learned about a model from the batches it ran, for estimates. */
@@ -29,6 +46,10 @@ export interface ModelStats {
   requestsPerSecond?: number;
   concurrency?: number;
   measuredAt?: number;
+  /** How its tokenizer compares with our estimate (see context/calibration.ts). */
+  calibration?: CalibrationState;
+  /** By the GPUs it ran on (their names, or "no GPU"). */
+  limits?: Record<string, LearnedLimits>;
 }
 
 export interface StoreData {

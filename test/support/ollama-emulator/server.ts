@@ -84,6 +84,11 @@ export interface EmulatorStats {
   queuedMax: number;
   /** Model loads (first use, expiry, or a changed num_ctx). */
   loads: number;
+  /**
+   * Real-inference answers whose prompt and answer passed the num_ctx they asked for: a real
+   * Ollama would have cut the front of the prompt without a word.
+   */
+  overflows: number;
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
@@ -471,7 +476,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
   let faultRate = options.fault ? (options.faultRate ?? 1) : 0;
 
   const stats: EmulatorStats = {
-    requests: 0, chats: 0, completed: 0, faults: 0, rejected: 0, aborted: 0, inFlight: 0, inFlightMax: 0,
+    requests: 0, chats: 0, completed: 0, faults: 0, rejected: 0, aborted: 0, overflows: 0, inFlight: 0, inFlightMax: 0,
     running: 0, runningMax: 0, queued: 0, queuedMax: 0, loads: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0,
   };
 
@@ -613,6 +618,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         generationNs: Number(process.hrtime.bigint() - start),
       };
       if (result.cachedTokens !== undefined) generation.cachedTokens = result.cachedTokens;
+      if (result.promptTokens + result.completionTokens > call.numCtx) stats.overflows++;
     } else {
       const promptTokens = estimateTokens(prompt);
       const cachedTokens = Math.min(promptTokens - 1, Math.floor(commonPrefix(slot.lastPrompt, prompt) / 4));

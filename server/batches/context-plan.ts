@@ -1,0 +1,63 @@
+// A batch's context plan: while validating, each request is measured (our estimate of its
+// prompt, its output budget); before the run, the model's calibration is checked (once per
+// model, on the batch's longest request) and one num_ctx chosen for the whole batch.
+import { chooseNumCtx, outputTokensOf, PromptCounter, type NumCtxChoice } from '../context/budget.js';
+import type { Calibration } from '../context/calibration.js';
+import type { Engine } from '../engines/engine.js';
+import { toChatRequest } from '../engines/translate.js';
+import { readLines } from '../jsonl/lines.js';
+import type { BatchInputLine, ChatCompletionBody } from '../openai/types.js';
+
+/** What validation learned about a batch's requests, kept with the batch. */
+export interface MeasuredRequests {
+  /** The longest prompt, in estimated (uncalibrated) tokens, and its line. */
+  longestPrompt: number;
+  longestLine: number;
+  /** The largest output budget (max_tokens) of any request. */
+  longestOutput: number;
+}
+
+/** Measures every request validation passes on. */
+export class RequestMeasure {
+  readonly counter = new PromptCounter();
+  readonly measured: MeasuredRequests = { longestPrompt: 0, longestLine: 0, longestOutput: 0 };
+
+  readonly onRequest = (body: ChatCompletionBody, line: number): void => {
+    const prompt = this.counter.messages(body.messages);
+    if (prompt > this.measured.longestPrompt) Object.assign(this.measured, { longestPrompt: prompt, longestLine: line });
+    this.measured.longestOutput = Math.max(this.measured.longestOutput, outputTokensOf(body));
+  };
+}
+
+const PROBE_ROOM = 4;
+
+async function requestAt(path: string, lineNumber: number): Promise<BatchInputLine | null> {
+  for await (const line of readLines(path)) {
+    if (line.number === lineNumber) return line.bytes ? (JSON.parse(line.bytes.toString('utf8')) as BatchInputLine) : null;
+  }
+  return null;
+}
+
+/**
+ * Teaches an uncalibrated model's calibration its tokenizer: the engine counts the batch's
+ * longest prompt (one short answer). A failure leaves the safety margin in place.
+ */
+export async function calibrateOn(engine: Engine, inputPath: string, measured: MeasuredRequests, calibration: Calibration, signal: AbortSignal): Promise<string | null> {
+  if (calibration.calibrated || measured.longestLine === 0) return null;
+  const request = await requestAt(inputPath, measured.longestLine);
+  if (!request) return null;
+  try {
+    // Room for a tokenizer four times as wordy as ours, so that the count is rarely a cut prompt.
+    const probeNumCtx = chooseNumCtx({ longestRequest: measured.longestPrompt * PROBE_ROOM }).numCtx;
+    const counted = await engine.countPromptTokens(toChatRequest(request.body, probeNumCtx), signal);
+    calibration.observe(measured.longestPrompt, counted);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** One num_ctx for the batch: its longest request and answer in the model's tokens, within the limits. */
+export function planNumCtx(measured: MeasuredRequests, calibration: Calibration, limits: { setting?: number; modelLimit?: number; learnedLimit?: number }): NumCtxChoice {
+  return chooseNumCtx({ longestRequest: calibration.apply(measured.longestPrompt) + measured.longestOutput, ...limits });
+}

@@ -1,0 +1,125 @@
+// Context windows and memory on real batches: conversations over a small num_ctx are trimmed so
+// that the engine never cuts one (real inference, its own token counts), a request that cannot
+// fit becomes context_length_exceeded; out-of-memory answers and VRAM pressure lower the limits,
+// the batch still completes every line, and what held is learned for the next batch.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BatchOutputLine, ChatCompletion, ChatMessage } from '../../server/openai/types.js';
+import type { StoreData } from '../../server/store/store.js';
+import { batchLines, tempDir } from '../support/batch-files.js';
+import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';
+import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+import { assertExactlyOnce } from '../support/shapes.js';
+import { startTinyEmulator } from '../support/tiny-emulator.js';
+
+const words = (count: number, seed: number): string => Array.from({ length: count }, (_, i) => ['payments', 'latency', 'kafka', 'team', 'rust', 'scaled'][(i * 7 + seed) % 6]).join(' ');
+
+function conversationLine(index: number, turns: number): string {
+  const messages: ChatMessage[] = [{ role: 'system', content: 'You are a terse reviewer.' }];
+  for (let turn = 0; turn < turns; turn++) {
+    messages.push({ role: 'user', content: `note ${turn}: ${words(18, turn)}` }, { role: 'assistant', content: `ok ${turn}: ${words(6, turn)}` });
+  }
+  messages.push({ role: 'user', content: `final ${index}: ${words(12, index)}` });
+  return JSON.stringify({ custom_id: `conv-${index}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'tiny', messages, max_tokens: 8, temperature: 0 } });
+}
+
+const NUM_CTX = 1024;
+
+describe('context windows and memory', function () {
+  this.timeout(300_000);
+  let emulator: RunningEmulator | undefined;
+  let daemon: DaemonProcess | undefined;
+  let fake: FakeNvidiaSmi | undefined;
+
+  afterEach(async () => {
+    await daemon?.stop();
+    await emulator?.close();
+    await fake?.remove();
+    daemon = emulator = fake = undefined;
+  });
+
+  it('trims conversations so the engine never cuts one, and refuses the one that cannot fit', async () => {
+    emulator = await startTinyEmulator();
+    const dataDir = tempDir();
+    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--num-ctx', String(NUM_CTX), '--concurrency', '2']);
+    const turns = [0, 1, 2, 4, 8, 12, 16, 24, 3, 20];
+    const impossible = JSON.stringify({ custom_id: 'too-long', method: 'POST', url: '/v1/chat/completions', body: { model: 'tiny', messages: [{ role: 'user', content: words(600, 1) }], max_tokens: 8 } });
+    const input = join(tempDir(), 'conversations.jsonl');
+    writeFileSync(input, [...turns.map((count, index) => conversationLine(index, count)), impossible].join('\n') + '\n');
+    const created = await submit(daemon.connection, input);
+    const batch = await waitForBatch(daemon.connection, created.id, isFinished);
+    assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
+    const ids = [...turns.map((_, index) => `conv-${index}`), 'too-long'];
+    const { output, errors } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+
+    // The engine's own counts: no prompt and answer passed num_ctx, none was cut.
+    assert.equal(output.length, turns.length);
+    for (const line of output) {
+      const { usage } = line.response!.body as ChatCompletion;
+      assert.ok(usage.prompt_tokens + usage.completion_tokens <= NUM_CTX, `${line.custom_id}: ${usage.prompt_tokens} + ${usage.completion_tokens} tokens`);
+    }
+    assert.equal(emulator.stats.overflows, 0, 'the engine never had to cut a prompt');
+
+    // Long conversations were trimmed, and it says so on their lines; short ones were sent whole.
+    const trimOf = (id: string): BatchOutputLine['ollama_batch'] => output.find((line) => line.custom_id === id)!.ollama_batch;
+    assert.equal(trimOf('conv-0')!.trim, undefined);
+    const longest = trimOf(`conv-${turns.indexOf(24)}`)!.trim!;
+    assert.equal(longest.strategy, 'sliding-window');
+    assert.ok(longest.dropped > 0 && longest.tokens_after < longest.tokens_before && longest.tokens_after <= NUM_CTX);
+
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.custom_id, 'too-long');
+    assert.equal(errors[0]!.response!.status_code, 400);
+    const error = (errors[0]!.response!.body as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'context_length_exceeded');
+    assert.match(error.message, /the prompt needs about \d+ tokens and the answer 8 more; the context window \(num_ctx\) is 1024/);
+
+    // The model's calibration was learned (the tiny model's tokenizer counts about 2.7× o200k) and kept.
+    const store = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
+    const calibration = store.models.tiny!.calibration!;
+    assert.ok(calibration.mean > 2 && calibration.mean < 3.5, `calibration ${calibration.mean}`);
+  });
+
+  it('lowers concurrency after out-of-memory answers and under VRAM pressure, completes every line, and keeps what held', async () => {
+    fake = await FakeNvidiaSmi.create();
+    await fake.show([[15_600, 16_376]]); // 95%: above the warning level
+    emulator = await startOllamaEmulator({ instant: true, parallel: 8, latencyMs: 5, fault: 'oom', faultRate: 0.1, models: ['tiny'] });
+    const dataDir = tempDir();
+    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '8', '--nvidia-smi-path', fake.path, '--vram-poll-ms', '20']);
+    const lines = 150;
+    const input = join(tempDir(), 'input.jsonl');
+    writeFileSync(input, batchLines(lines, { model: 'tiny' }));
+    const created = await submit(daemon.connection, input);
+    const batch = await waitForBatch(daemon.connection, created.id, isFinished);
+    assert.equal(batch.status, 'completed');
+    const ids = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
+    const { errors } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    assert.equal(errors.length, 0, 'every out-of-memory answer was retried to success');
+    assert.ok(emulator.stats.faults > 5, `out-of-memory faults were injected (${emulator.stats.faults})`);
+    const log = daemon.log();
+    assert.match(log, /VRAM pressure warning: GPU 0 .*: 95% of VRAM in use/);
+    assert.match(log, /VRAM warning: aggressive trimming, concurrency halved/);
+    assert.match(log, /out of memory: concurrency halved/);
+
+    const store = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
+    const learned = store.models.tiny!.limits!['NVIDIA GeForce RTX 4080']!;
+    assert.ok(learned.concurrency < 8, `learned concurrency ${learned.concurrency}`);
+
+    // The next batch of this model on this GPU starts at what held, not at 8.
+    emulator.setFault(null);
+    await fake.show([[4_000, 16_376]]);
+    const before = emulator.stats.inFlightMax;
+    emulator.stats.inFlightMax = 0;
+    const second = await submit(daemon.connection, writeInput(batchLines(60, { model: 'tiny', prefix: 'again' })));
+    assert.equal((await waitForBatch(daemon.connection, second.id, isFinished)).status, 'completed');
+    assert.ok(emulator.stats.inFlightMax <= learned.concurrency, `in flight at most ${learned.concurrency}, saw ${emulator.stats.inFlightMax} (first batch ${before})`);
+  });
+});
+
+function writeInput(text: string): string {
+  const path = join(tempDir(), 'input.jsonl');
+  writeFileSync(path, text);
+  return path;
+}
