@@ -33,6 +33,18 @@ export interface RunContext {
   aggressiveFraction?: number;
 }
 
+export interface Answered {
+  /** The successful try, from sending to the whole answer. */
+  latencyMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  /** Our estimate of the prompt sent, uncalibrated, where the request was measured. */
+  estimatedPromptTokens?: number;
+  trim?: RequestRecord['trim'];
+  numCtx?: number;
+}
+
 /** A limit the run changed by itself, and why. */
 export interface Adjustment {
   reason: string;
@@ -68,8 +80,10 @@ export interface RunHooks {
   onProgress(progress: RunProgress): void;
   /** A reason while the batch waits for its engine, null when it goes on. */
   onPause(reason: string | null): void;
-  /** An answer came back; `seconds` is how long its successful try took. */
-  onAnswered(seconds: number): void;
+  /** An answer came back. */
+  onAnswered(answer: Answered): void;
+  /** A try failed: `final` when it becomes the request's error line, else it is tried again. */
+  onFailed(code: string, final: boolean): void;
   /** The run lowered its concurrency or num_ctx (out of memory, VRAM pressure) or raised it back. */
   onAdjusted(adjustment: Adjustment): void;
 }
@@ -256,10 +270,18 @@ export class BatchRun {
         const started = performance.now();
         const result = await this.engine.chat(prepared.chat, attemptSignal.signal);
         const latencyMs = performance.now() - started;
-        this.hooks.onAnswered(latencyMs / 1000);
         if (prepared.estimated !== undefined) this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
         const record: RequestRecord = { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt };
         if (prepared.trim) record.trim = prepared.trim;
+        this.hooks.onAnswered({
+          latencyMs,
+          promptTokens: result.promptTokens,
+          completionTokens: result.completionTokens,
+          cachedTokens: result.cachedTokens ?? 0,
+          ...(prepared.estimated !== undefined && { estimatedPromptTokens: prepared.estimated }),
+          ...(prepared.trim && { trim: prepared.trim }),
+          ...(this.numCtx !== undefined && { numCtx: this.numCtx }),
+        });
         return this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
@@ -286,6 +308,7 @@ export class BatchRun {
         continue;
       }
       if (failure.kind === 'permanent' || attempt >= this.options.maxAttempts) return this.recordFailure(request.custom_id, failure);
+      this.hooks.onFailed(failure.code, false);
       const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
       await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(() => undefined);
     }
@@ -344,6 +367,7 @@ export class BatchRun {
   }
 
   private recordFailure(customId: string, failure: EngineError): void {
+    this.hooks.onFailed(failure.code, true);
     const entry: BatchOutputLine = { id: uniqueId('batch_req_'), custom_id: customId, response: null, error: null };
     if (failure.status !== undefined) {
       const type = failure.status >= 500 ? 'server_error' : 'invalid_request_error';

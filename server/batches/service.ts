@@ -13,7 +13,11 @@ import type { BatchRunOptions, ModelStats, Store, StoredBatch, StoredFile } from
 import { ServiceError } from './errors.js';
 import { Calibration } from '../context/calibration.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
+import type { VramSnapshot } from '../gpu/vram-monitor.js';
+import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
+import { readTimeSeries, type Sample } from '../metrics/time-series.js';
 import { calibrateOn, planNumCtx, RequestMeasure } from './context-plan.js';
+import { LiveBatchMetrics, restoreMetrics, timeSeriesPath } from './live-metrics.js';
 import { BatchRun, DEFAULT_RUNNER_OPTIONS, type Adjustment, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
 import { SUPPORTED_ENDPOINTS, validateBatchFile, type ValidationLimits } from './validate.js';
 import { DEFAULT_COMPLETION_WINDOW, windowSeconds } from './window.js';
@@ -72,6 +76,15 @@ export interface ServiceEvents {
   adjusted: [batchId: string, adjustment: Adjustment];
   /** Something for the daemon's log. */
   log: [level: 'info' | 'warn', message: string];
+  /** The running batch's metrics, every second. */
+  metrics: [batchId: string, snapshot: BatchMetricsSnapshot];
+}
+
+/** A batch's metrics, and its time series when asked for. */
+export interface BatchMetricsReport {
+  id: string;
+  snapshot: BatchMetricsSnapshot;
+  series?: Sample[];
 }
 
 export class BatchService extends EventEmitter<ServiceEvents> {
@@ -81,6 +94,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
   private saveTimer: NodeJS.Timeout | undefined;
   private readonly announceTimers = new Map<string, NodeJS.Timeout>();
   private pressure: 'normal' | 'warning' | 'critical' = 'normal';
+  private live: { entry: StoredBatch; metrics: LiveBatchMetrics } | null = null;
 
   constructor(
     private readonly store: Store,
@@ -298,6 +312,28 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     this.running?.run.setPressure(level);
   }
 
+  /** A VRAM reading from the daemon's monitor, for the running batch's metrics. */
+  vramReading(snapshot: VramSnapshot): void {
+    this.live?.metrics.vram(snapshot);
+  }
+
+  /** A batch's metrics: live while it runs, as kept once it has run; its time series on request. */
+  async getMetrics(id: string, withSeries = false): Promise<BatchMetricsReport> {
+    const entry = this.entry(id);
+    const report: BatchMetricsReport = { id, snapshot: this.metricsOf(entry) };
+    if (withSeries) report.series = await readTimeSeries(timeSeriesPath(this.store.metricsDir, id));
+    return report;
+  }
+
+  /** Every batch's metrics snapshot (for the Prometheus endpoint). */
+  allMetrics(): BatchMetricsReport[] {
+    return this.store.data.batches.map((entry) => ({ id: entry.batch.id, snapshot: this.metricsOf(entry) }));
+  }
+
+  private metricsOf(entry: StoredBatch): BatchMetricsSnapshot {
+    return this.live?.entry === entry ? this.live.metrics.metrics.snapshot() : restoreMetrics(entry.metrics).snapshot();
+  }
+
   /** The running batch's id, if any. */
   get runningBatchId(): string | null {
     return this.running?.id ?? null;
@@ -403,21 +439,32 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     };
     if (entry.numCtx) options.numCtx = entry.numCtx.numCtx;
     let outOfMemory = false;
+    const live = new LiveBatchMetrics(batch.id, entry.metrics, this.store.metricsDir, (snapshot) => this.emit('metrics', batch.id, snapshot));
+    this.live = { entry, metrics: live };
     const run = new BatchRun(files, this.engine, options, {
-      onProgress: (progress) => this.progress(entry, progress),
-      onAnswered: (seconds) => this.emit('answered', seconds),
+      onProgress: (progress) => {
+        this.progress(entry, progress);
+        live.metrics.progress({ done: progress.completed + progress.failed, total: batch.request_counts.total });
+      },
+      onAnswered: (answer) => {
+        this.emit('answered', answer.latencyMs / 1000);
+        live.answered(answer);
+      },
+      onFailed: (code, final) => live.failed(code, final),
       onPause: (reason) => {
         batch.paused_reason = reason;
         void this.changed(entry);
       },
       onAdjusted: (adjustment: Adjustment) => {
         outOfMemory ||= adjustment.reason.startsWith('out of memory');
+        live.adjusted(adjustment);
         this.emit('log', 'warn', `${batch.id}: ${adjustment.reason} (concurrency ${adjustment.concurrency}, num_ctx ${adjustment.numCtx ?? 'engine default'})`);
         this.emit('adjusted', batch.id, adjustment);
       },
     }, (batch.expires_at ?? Infinity) * 1000);
     run.setPressure(this.pressure);
     if (batch.status === 'cancelling') run.stop('cancelled');
+    live.start(this.settings.progressIntervalMs ?? 1000);
     const startedAt = performance.now();
     const doneBefore = batch.request_counts.completed + batch.request_counts.failed;
     const finished = run.run();
@@ -432,6 +479,9 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       return this.changed(entry);
     } finally {
       this.running = null;
+      this.live = null;
+      await live.stop();
+      entry.metrics = live.metrics.toJSON();
       stats.calibration = calibration.toJSON() ?? undefined;
       if (outOfMemory) {
         // What held after the engine ran out of memory: future batches of this model here start there.
@@ -488,6 +538,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
   private saveSoon(): void {
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;
+      if (this.live) this.live.entry.metrics = this.live.metrics.metrics.toJSON();
       void this.store.save();
     }, this.settings.progressIntervalMs ?? 1000);
   }

@@ -70,6 +70,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.maxAttempts !== undefined && { maxAttempts: config.maxAttempts }),
     });
     vram.on('pressure', (level) => service.setPressure(level));
+    vram.on('snapshot', (snapshot) => service.vramReading(snapshot));
     service.on('log', (level, message) => log(level, message));
     const server = createServer();
     let resolveStopped!: () => void;

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchService } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
 import type { Batch, BatchStatus } from '../openai/types.js';
+import type { BatchMetricsSnapshot } from './batch-metrics.js';
 
 const STATUSES: BatchStatus[] = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'];
 
@@ -65,5 +66,42 @@ export function createMetrics(service: BatchService, engine: Engine): Registry {
     registers: [registry],
   });
   service.on('answered', (seconds) => latency.observe(seconds));
+  addContextMetrics(registry, service);
   return registry;
+}
+
+/** Errors by class, retries, trims, and the running batch's context, VRAM and pace (from the batch metrics). */
+function addContextMetrics(registry: Registry, service: BatchService): void {
+  const byLabel = (name: string, help: string, label: string, counts: (snapshot: BatchMetricsSnapshot) => Record<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const sums = new Map<string, number>();
+        for (const { snapshot } of service.allMetrics()) for (const [key, count] of Object.entries(counts(snapshot))) sums.set(key, (sums.get(key) ?? 0) + count);
+        for (const [key, sum] of sums) this.inc({ [label]: key }, sum);
+      },
+    });
+  byLabel('ollama_batch_errors_total', 'Requests that ended in an error line, by class (oom, timeout, engine, validation, context).', 'class', (s) => s.errors.byClass);
+  byLabel('ollama_batch_retries_total', 'Tries that failed and were tried again, by class.', 'class', (s) => s.errors.retriesByClass);
+  byLabel('ollama_batch_trims_total', 'Conversations trimmed to fit the context, by strategy.', 'strategy', (s) => s.context.trims.byStrategy as Record<string, number>);
+  const running = (value: (snapshot: BatchMetricsSnapshot) => number | null) =>
+    function (this: Gauge) {
+      this.reset();
+      const id = service.runningBatchId;
+      const snapshot = id ? service.allMetrics().find((report) => report.id === id)?.snapshot : undefined;
+      const measured = snapshot ? value(snapshot) : null;
+      if (measured !== null) this.set(measured);
+    };
+  const gauges: Array<[string, string, (snapshot: BatchMetricsSnapshot) => number | null]> = [
+    ['ollama_batch_context_num_ctx', 'The running batch\'s context window.', (s) => s.context.numCtx],
+    ['ollama_batch_context_utilisation', 'The running batch\'s largest prompt ÷ its context window.', (s) => s.context.utilisation],
+    ['ollama_batch_vram_used_mib', 'VRAM in use on the fullest GPU while the batch runs.', (s) => s.vram?.usedMiB ?? null],
+    ['ollama_batch_requests_per_second', 'The running batch\'s answers per second, over the last minute.', (s) => s.performance.window.requestsPerSecond],
+    ['ollama_batch_eta_seconds', 'The running batch\'s time left at its recent pace.', (s) => s.performance.etaSeconds],
+  ];
+  for (const [name, help, value] of gauges) new Gauge({ name, help, registers: [registry], collect: running(value) });
 }

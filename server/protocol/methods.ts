@@ -2,8 +2,9 @@
 // CLI), declared once. Both sides import this module; no method name is written anywhere else.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
+import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type { ServiceErrorCode } from '../batches/errors.js';
-import type { BatchList, CreateBatchParams, ListParams } from '../batches/service.js';
+import type { BatchList, BatchMetricsReport, CreateBatchParams, ListParams } from '../batches/service.js';
 import type { ValidationReport } from '../batches/validate.js';
 import type { Batch, FileObject, FilePurpose } from '../openai/types.js';
 
@@ -70,6 +71,14 @@ export namespace DaemonStatusRequest {
 export namespace DaemonShutdownRequest {
   /** client → daemon: stop the daemon; running batches resume at its next start. */
   export const type = new RequestType0<void, RpcErrorData>('daemon/shutdown');
+}
+export namespace BatchMetricsRequest {
+  /** client → daemon: a batch's metrics (live while it runs), with its time series when `series`. */
+  export const type = new RequestType<{ id: string; series?: boolean }, BatchMetricsReport, RpcErrorData>('batch/metrics');
+}
+export namespace BatchMetricsNotification {
+  /** daemon → every client: the running batch's metrics, once a second. */
+  export const type = new NotificationType<{ id: string; snapshot: BatchMetricsSnapshot }>('batch/metrics');
 }
 export namespace BatchChangedNotification {
   /** daemon → every client: a batch changed (status at once, progress at most 4 times a second). */

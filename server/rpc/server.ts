@@ -9,6 +9,7 @@ import type { BatchService } from '../batches/service.js';
 import { validateBatchFile } from '../batches/validate.js';
 import { publicFile } from '../batches/service.js';
 import * as protocol from '../protocol/methods.js';
+import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type { Batch } from '../openai/types.js';
 
 const RPC_CODE = {
@@ -62,6 +63,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     connection.onRequest(protocol.BatchGetRequest.type, handled(({ id }) => service.getBatch(id)));
     connection.onRequest(protocol.BatchCancelRequest.type, handled(({ id }) => service.cancelBatch(id)));
     connection.onRequest(protocol.BatchRetryRequest.type, handled(({ id }) => service.retryBatch(id)));
+    connection.onRequest(protocol.BatchMetricsRequest.type, handled(({ id, series }) => service.getMetrics(id, series)));
     connection.onRequest(protocol.FileRegisterRequest.type, handled((params) => service.registerFile(params)));
     connection.onRequest(protocol.FileGetRequest.type, handled(({ id }) => {
       const file = service.getFile(id);
@@ -71,10 +73,14 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     connection.onRequest(protocol.DaemonStatusRequest.type, handled(() => hooks.info()));
     connection.onRequest(protocol.DaemonShutdownRequest.type, handled(() => void setImmediate(hooks.shutdown)));
     const announce = (batch: Batch): void => void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);
+    const announceMetrics = (id: string, snapshot: BatchMetricsSnapshot): void =>
+      void connection.sendNotification(protocol.BatchMetricsNotification.type, { id, snapshot }).catch(() => undefined);
     service.on('changed', announce);
+    service.on('metrics', announceMetrics);
     socket.on('close', () => {
       sockets.delete(socket);
       service.off('changed', announce);
+      service.off('metrics', announceMetrics);
       connection.dispose();
     });
     socket.on('error', () => socket.destroy());

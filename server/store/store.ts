@@ -8,6 +8,7 @@ import { JSONFile } from 'lowdb/node';
 import type { MeasuredRequests } from '../batches/context-plan.js';
 import type { NumCtxChoice } from '../context/budget.js';
 import type { CalibrationState } from '../context/calibration.js';
+import type { BatchMetricsState } from '../metrics/batch-metrics.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { Batch, FileObject } from '../openai/types.js';
 
@@ -30,6 +31,8 @@ export interface StoredBatch {
   measured?: MeasuredRequests;
   /** The num_ctx chosen at its first run, kept so that a resumed run does not reload the model. */
   numCtx?: NumCtxChoice;
+  /** Its metrics' aggregate (the time series is a file of its own in metricsDir). */
+  metrics?: BatchMetricsState;
 }
 
 /** Limits that held after the engine ran out of memory, for one model on one machine's GPUs. */
@@ -66,16 +69,19 @@ export class Store {
   private constructor(
     private readonly db: Low<StoreData>,
     readonly filesDir: string,
+    /** Each batch's metrics time series (a JSONL file per batch). */
+    readonly metricsDir: string,
   ) {}
 
   static async open(dataDir: string): Promise<Store> {
     const filesDir = join(dataDir, 'files');
-    mkdirSync(filesDir, { recursive: true });
+    const metricsDir = join(dataDir, 'metrics');
+    for (const dir of [filesDir, metricsDir]) mkdirSync(dir, { recursive: true });
     const db = new Low<StoreData>(new JSONFile<StoreData>(join(dataDir, 'db.json')), structuredClone(EMPTY));
     await db.read();
     db.data ??= structuredClone(EMPTY);
     db.data.models ??= {}; // stores written before models were learned
-    return new Store(db, filesDir);
+    return new Store(db, filesDir, metricsDir);
   }
 
   get data(): StoreData {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchOutputLine, ChatCompletion, ChatMessage } from '../../server/openai/types.js';
+import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
 import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
@@ -48,6 +49,8 @@ describe('context windows and memory', function () {
     const impossible = JSON.stringify({ custom_id: 'too-long', method: 'POST', url: '/v1/chat/completions', body: { model: 'tiny', messages: [{ role: 'user', content: words(600, 1) }], max_tokens: 8 } });
     const input = join(tempDir(), 'conversations.jsonl');
     writeFileSync(input, [...turns.map((count, index) => conversationLine(index, count)), impossible].join('\n') + '\n');
+    const announced: string[] = [];
+    daemon.connection.onNotification(protocol.BatchMetricsNotification.type, ({ id }) => announced.push(id));
     const created = await submit(daemon.connection, input);
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
@@ -75,6 +78,23 @@ describe('context windows and memory', function () {
     const error = (errors[0]!.response!.body as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'context_length_exceeded');
     assert.match(error.message, /the prompt needs about \d+ tokens and the answer 8 more; the context window \(num_ctx\) is 1024/);
+
+    // The batch's metrics say the same, live on request, in its time series and on /metrics.
+    const { snapshot, series } = await daemon.connection.sendRequest(protocol.BatchMetricsRequest.type, { id: batch.id, series: true });
+    const trimmed = output.filter((line) => line.ollama_batch!.trim).length;
+    assert.ok(trimmed >= 2);
+    assert.deepEqual(snapshot.context.trims.byStrategy, { 'sliding-window': trimmed });
+    assert.equal(snapshot.context.numCtx, NUM_CTX);
+    assert.ok(snapshot.context.peak! <= NUM_CTX && snapshot.context.utilisation! <= 1);
+    assert.equal(snapshot.errors.byClass.context, 1);
+    assert.equal(snapshot.tokens.prompt, batch.usage.input_tokens);
+    assert.ok(snapshot.performance.latencyMs.p50! > 0);
+    assert.ok(series!.length >= 1 && series!.at(-1)!.done === ids.length, 'the last sample has every line done');
+    assert.ok(announced.includes(batch.id), 'metrics were announced while it ran');
+    const { http } = await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type);
+    const prometheus = await (await fetch(`${http}/metrics`)).text();
+    assert.match(prometheus, new RegExp(`ollama_batch_trims_total\\{strategy="sliding-window"\\} ${trimmed}\\n`));
+    assert.match(prometheus, /ollama_batch_errors_total\{class="context"\} 1\n/);
 
     // The model's calibration was learned (the tiny model's tokenizer counts about 2.7× o200k) and kept.
     const store = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
@@ -106,6 +126,11 @@ describe('context windows and memory', function () {
     const store = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
     const learned = store.models.tiny!.limits!['NVIDIA GeForce RTX 4080']!;
     assert.ok(learned.concurrency < 8, `learned concurrency ${learned.concurrency}`);
+    const { snapshot } = await daemon.connection.sendRequest(protocol.BatchMetricsRequest.type, { id: batch.id });
+    assert.equal(snapshot.errors.total, 0);
+    assert.ok(snapshot.errors.retriesByClass.oom > 0 && snapshot.errors.retriesByClass.oom <= emulator.stats.faults);
+    assert.ok(snapshot.adjustments.some((adjustment) => adjustment.reason === 'out of memory: concurrency halved'));
+    assert.equal(snapshot.vram?.usedMiB, 15_600);
 
     // The next batch of this model on this GPU starts at what held, not at 8.
     emulator.setFault(null);
