@@ -2,8 +2,9 @@
 // transient faults with backoff, pauses while the engine is unreachable, and appends every
 // answer to the output or error journal. Knows nothing of the store or of any transport.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MIN_NUM_CTX, NUM_CTX_STEP, fitRequest, type PromptCounter } from '../context/budget.js';
+import { MIN_NUM_CTX, NUM_CTX_STEP, fitRequest, outputTokensOf, type PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
+import { ConversationPool, type BatchMode, type Conversation } from '../context/conversation.js';
 import type { TrimStrategy } from '../context/trim.js';
 import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
@@ -26,6 +27,10 @@ export interface RunnerOptions {
 }
 
 export interface RunContext {
+  /** independent (default): each request alone; conversation: appended to a worker's running conversation. */
+  mode?: BatchMode;
+  /** Conversation mode: trim every this many requests too (0: only at the threshold). */
+  trimEvery?: number;
   strategy: TrimStrategy;
   counter: PromptCounter;
   calibration: Calibration;
@@ -139,6 +144,7 @@ export class BatchRun {
   private limitsVersion = 0;
   /** The concurrency before VRAM pressure lowered it, while it lasts. */
   private limitBeforePressure: number | null = null;
+  private readonly conversations = new ConversationPool();
 
   constructor(
     private readonly files: RunFiles,
@@ -257,11 +263,20 @@ export class BatchRun {
 
   /** Sends one request until it has an answer, a permanent error, or the run stops. */
   private async answer(request: BatchInputLine, gate: EngineGate): Promise<void> {
+    const conversation = this.options.context?.mode === 'conversation' ? this.conversations.take() : undefined;
+    try {
+      await this.answerIn(request, gate, conversation);
+    } finally {
+      if (conversation) this.conversations.give(conversation);
+    }
+  }
+
+  private async answerIn(request: BatchInputLine, gate: EngineGate, conversation: Conversation | undefined): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       await gate.whenOpen();
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
       // Measured at every try: num_ctx may have been lowered since the last one.
-      const prepared = this.prepare(request);
+      const prepared = this.prepare(request, conversation);
       if ('refused' in prepared) return this.recordFailure(request.custom_id, prepared.refused);
       let failure: EngineError;
       const attemptSignal = this.attemptSignal();
@@ -272,14 +287,15 @@ export class BatchRun {
         const latencyMs = performance.now() - started;
         if (prepared.estimated !== undefined) this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
         const record: RequestRecord = { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt };
-        if (prepared.trim) record.trim = prepared.trim;
+        const trim = (conversation && this.remember(conversation, prepared.chat, result.content, request)) || prepared.trim;
+        if (trim) record.trim = trim;
         this.hooks.onAnswered({
           latencyMs,
           promptTokens: result.promptTokens,
           completionTokens: result.completionTokens,
           cachedTokens: result.cachedTokens ?? 0,
           ...(prepared.estimated !== undefined && { estimatedPromptTokens: prepared.estimated }),
-          ...(prepared.trim && { trim: prepared.trim }),
+          ...(trim && { trim }),
           ...(this.numCtx !== undefined && { numCtx: this.numCtx }),
         });
         return this.record(this.output, {
@@ -318,10 +334,11 @@ export class BatchRun {
    * The engine request for a line: measured against num_ctx, trimmed if it is a conversation
    * that does not fit, refused if it still cannot; its answer capped to the room left.
    */
-  private prepare(request: BatchInputLine): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
+  private prepare(request: BatchInputLine, conversation?: Conversation): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
     const context = this.options.context;
     if (!context || this.numCtx === undefined) return { chat: toChatRequest(request.body, this.numCtx) };
-    const fitted = fitRequest(request.body, {
+    const asked = conversation ? { ...request.body, messages: conversation.messagesFor(request.body.messages) } : request.body;
+    const fitted = fitRequest(asked, {
       numCtx: this.numCtx,
       strategy: this.limitBeforePressure === null ? context.strategy : 'aggressive',
       counter: context.counter,
@@ -329,7 +346,7 @@ export class BatchRun {
       ...(context.aggressiveFraction !== undefined && { aggressiveFraction: context.aggressiveFraction }),
     });
     if (!fitted.fits) return { refused: new EngineError('permanent', 'context_length_exceeded', fitted.message, 400) };
-    const body = { ...request.body, messages: fitted.messages, max_tokens: fitted.maxTokens };
+    const body = { ...asked, messages: fitted.messages, max_tokens: fitted.maxTokens };
     delete body.max_completion_tokens;
     const prepared: { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } = { chat: toChatRequest(body, this.numCtx), estimated: fitted.estimated };
     const { trim } = fitted;
@@ -337,6 +354,16 @@ export class BatchRun {
       prepared.trim = { strategy: trim.strategy, dropped: trim.dropped, cut: trim.cut, tokens_before: context.calibration.apply(trim.tokensBefore), tokens_after: fitted.promptTokens };
     }
     return prepared;
+  }
+
+  /** Conversation mode: the answer joins the worker's conversation, trimmed when it grows too long. */
+  private remember(conversation: Conversation, sent: ChatRequest, answer: string, request: BatchInputLine): RequestRecord['trim'] | undefined {
+    const context = this.options.context!;
+    const budget = Math.floor((this.numCtx! - outputTokensOf(request.body)) / context.calibration.factor);
+    const trim = conversation.answered(sent.messages, answer, { budget, strategy: context.strategy, count: (message) => context.counter.message(message), ...(context.trimEvery !== undefined && { trimEvery: context.trimEvery }) });
+    if (!trim || trim.dropped === 0) return undefined;
+    const { calibration } = context;
+    return { strategy: trim.strategy, dropped: trim.dropped, cut: trim.cut, tokens_before: calibration.apply(trim.tokensBefore), tokens_after: calibration.apply(trim.tokensAfter) };
   }
 
   /**

@@ -12,6 +12,7 @@ import { readLines } from '../jsonl/lines.js';
 import type { BatchRunOptions, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { Calibration } from '../context/calibration.js';
+import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
@@ -28,6 +29,10 @@ export interface ServiceSettings extends Partial<Omit<RunnerOptions, 'concurrenc
   /** How conversations over the context are trimmed (default sliding-window). */
   trimStrategy?: TrimStrategy;
   aggressiveFraction?: number;
+  /** independent (default) or conversation (the prototype's way, to measure against). */
+  mode?: BatchMode;
+  /** Conversation mode: trim every this many requests as well as at the threshold. */
+  trimEvery?: number;
   /** Names the GPUs limits are learned for (default: one machine, "default"). */
   hardware?: () => string;
   validation?: Partial<ValidationLimits>;
@@ -431,6 +436,8 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       ...this.settings,
       concurrency,
       context: {
+        mode: entry.options.mode ?? this.settings.mode ?? 'independent',
+        ...(this.settings.trimEvery !== undefined && { trimEvery: this.settings.trimEvery }),
         strategy: entry.options.trimStrategy ?? this.settings.trimStrategy ?? 'sliding-window',
         counter: measure.counter,
         calibration,
@@ -566,7 +573,7 @@ function checkMetadata(metadata: Record<string, string> | null): void {
   }
 }
 
-/** Run options a batch carries in its metadata (what an OpenAI client can set): num_ctx, trim_strategy. */
+/** Run options a batch carries in its metadata (what an OpenAI client can set): num_ctx, trim_strategy, mode. */
 function runOptionsOf(metadata: Record<string, string> | null | undefined): BatchRunOptions {
   const options: BatchRunOptions = {};
   if (metadata?.num_ctx !== undefined) {
@@ -575,10 +582,14 @@ function runOptionsOf(metadata: Record<string, string> | null | undefined): Batc
     options.numCtx = numCtx;
   }
   if (metadata?.trim_strategy !== undefined) options.trimStrategy = metadata.trim_strategy as TrimStrategy;
+  if (metadata?.mode !== undefined) options.mode = metadata.mode as BatchMode;
   return options;
 }
 
 function checkRunOptions(options: BatchRunOptions): void {
+  if (options.mode !== undefined && !BATCH_MODES.includes(options.mode)) {
+    throw new ServiceError('invalid_request', `mode must be one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`, 'mode');
+  }
   if (options.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(options.trimStrategy)) {
     throw new ServiceError('invalid_request', `the trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}, got ${JSON.stringify(options.trimStrategy)}`, 'trim_strategy');
   }

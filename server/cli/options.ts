@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
 import { resolveDataDir } from '../protocol/daemon-access.js';
+import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES } from '../http/server.js';
@@ -16,6 +17,8 @@ export interface EngineFlags {
   threads?: number;
   numCtx?: number;
   trimStrategy?: TrimStrategy;
+  mode?: BatchMode;
+  trimEvery?: number;
   requestTimeoutMs?: number;
   nvidiaSmiPath?: string;
   vramPollMs?: number;
@@ -41,6 +44,8 @@ export function addEngineOptions(command: Command): Command {
     .option('--threads <n>', 'CPU threads for the llama-cpp engine', positiveInteger)
     .option('--num-ctx <n>', 'context window for every request of a batch (default: the smallest that holds its longest request)', positiveInteger)
     .addOption(new Option('--trim-strategy <name>', 'how conversations over the context are trimmed (default sliding-window)').choices(TRIM_STRATEGIES))
+    .addOption(new Option('--mode <mode>', 'independent requests (default), or the prototype\'s one running conversation per worker, to measure').choices(BATCH_MODES))
+    .option('--trim-every <n>', 'conversation mode: trim every n requests as well as at 87.5% of the context', positiveInteger)
     .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
     .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")')
     .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger);
@@ -86,6 +91,8 @@ export function serveArgs(flags: EngineFlags): string[] {
     ['threads', '--threads'],
     ['numCtx', '--num-ctx'],
     ['trimStrategy', '--trim-strategy'],
+    ['mode', '--mode'],
+    ['trimEvery', '--trim-every'],
     ['requestTimeoutMs', '--request-timeout-ms'],
     ['nvidiaSmiPath', '--nvidia-smi-path'],
     ['vramPollMs', '--vram-poll-ms'],

@@ -1,6 +1,7 @@
 // The daemon's settings: built-in defaults, then `config.json` in the data dir, then flags.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
 import { ollamaBaseUrl } from '../engines/ollama.js';
@@ -22,6 +23,9 @@ export interface DaemonConfig {
   /** How conversations over the context are trimmed, and aggressive trimming's share of it. */
   trimStrategy?: TrimStrategy;
   aggressiveFraction?: number;
+  /** independent (default) or conversation, and conversation mode's trimming every N requests. */
+  mode?: BatchMode;
+  trimEvery?: number;
   requestTimeoutMs?: number;
   maxAttempts?: number;
   /** HTTP API: where it listens (port 0: any free port). */
@@ -69,6 +73,9 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
   }
   if (config.engine === 'llama-cpp' && !config.modelPath) {
     throw new Error('the llama-cpp engine needs a GGUF file: --model-path FILE (or "modelPath" in config.json)');
+  }
+  if (config.mode !== undefined && !BATCH_MODES.includes(config.mode)) {
+    throw new Error(`mode must be one of ${BATCH_MODES.join(', ')}; got ${JSON.stringify(config.mode)}`);
   }
   if (config.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(config.trimStrategy)) {
     throw new Error(`trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}; got ${JSON.stringify(config.trimStrategy)}`);

@@ -64,6 +64,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       numCtx: config.numCtx,
       ...(config.trimStrategy && { trimStrategy: config.trimStrategy }),
       ...(config.aggressiveFraction && { aggressiveFraction: config.aggressiveFraction }),
+      ...(config.mode && { mode: config.mode }),
+      ...(config.trimEvery && { trimEvery: config.trimEvery }),
       // Limits learned after out-of-memory hold for the GPUs they were learned on.
       hardware: () => vram.snapshot()?.gpus?.map((gpu) => gpu.name).join(' + ') || 'no GPU',
       ...(config.requestTimeoutMs !== undefined && { requestTimeoutMs: config.requestTimeoutMs }),

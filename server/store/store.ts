@@ -9,6 +9,7 @@ import type { MeasuredRequests } from '../batches/context-plan.js';
 import type { NumCtxChoice } from '../context/budget.js';
 import type { CalibrationState } from '../context/calibration.js';
 import type { BatchMetricsState } from '../metrics/batch-metrics.js';
+import type { BatchMode } from '../context/conversation.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { Batch, FileObject } from '../openai/types.js';
 
@@ -22,6 +23,7 @@ export interface BatchRunOptions {
   concurrency?: number;
   numCtx?: number;
   trimStrategy?: TrimStrategy;
+  mode?: BatchMode;
 }
 
 export interface StoredBatch {

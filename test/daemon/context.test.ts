@@ -50,7 +50,7 @@ describe('context windows and memory', function () {
     const input = join(tempDir(), 'conversations.jsonl');
     writeFileSync(input, [...turns.map((count, index) => conversationLine(index, count)), impossible].join('\n') + '\n');
     const announced: string[] = [];
-    daemon.connection.onNotification(protocol.BatchMetricsNotification.type, ({ id }) => announced.push(id));
+    daemon.connection.onNotification(protocol.BatchMetricsNotification.type, ({ id }) => void announced.push(id));
     const created = await submit(daemon.connection, input);
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
@@ -100,6 +100,22 @@ describe('context windows and memory', function () {
     const store = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
     const calibration = store.models.tiny!.calibration!;
     assert.ok(calibration.mean > 2 && calibration.mean < 3.5, `calibration ${calibration.mean}`);
+  });
+
+  it('runs conversation mode: requests join one growing conversation, trimmed before it passes num_ctx', async () => {
+    emulator = await startTinyEmulator();
+    daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--num-ctx', String(NUM_CTX), '--concurrency', '1', '--mode', 'conversation']);
+    const lines = 30;
+    const created = await submit(daemon.connection, writeInput(batchLines(lines, { model: 'tiny', maxTokens: 8 })));
+    const batch = await waitForBatch(daemon.connection, created.id, isFinished);
+    assert.equal(batch.status, 'completed');
+    const ids = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
+    const { output } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    const promptTokens = output.map((line) => (line.response!.body as ChatCompletion).usage.prompt_tokens);
+    assert.ok(promptTokens[5]! > promptTokens[0]! * 2, `the conversation grows: ${promptTokens.join(' ')}`);
+    assert.ok(output.some((line) => line.ollama_batch!.trim), 'and is trimmed now and then');
+    assert.ok(Math.max(...promptTokens) <= NUM_CTX);
+    assert.equal(emulator.stats.overflows, 0);
   });
 
   it('lowers concurrency after out-of-memory answers and under VRAM pressure, completes every line, and keeps what held', async () => {
