@@ -13,7 +13,8 @@ export async function createEngine(config: DaemonConfig): Promise<Engine> {
       return new OpenAIEngine({ baseURL: config.openaiUrl, apiKey: config.openaiApiKey });
     case 'llama-cpp': {
       const { LlamaCppEngine } = await import('./llama-cpp.js');
-      return LlamaCppEngine.load({ modelPath: config.modelPath!, slots: config.concurrency, threads: config.threads });
+      // num_ctx is the context it loads with: fixed for its life, as a llama.cpp server's --ctx-size.
+      return LlamaCppEngine.load({ modelPath: config.modelPath!, slots: config.concurrency, threads: config.threads, ...(config.numCtx !== undefined && { contextSize: config.numCtx }) });
     }
   }
 }

@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR]
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes] [--profile DIR]
 //   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
@@ -25,13 +25,14 @@ import { parseArgs } from 'node:util';
 import { killAll } from './children.js';
 import { measureEngine, type EngineResult } from './engine.js';
 import { measurePolling, measureUpload, type PollingResult, type UploadResult } from './http.js';
+import { measureModes, type ModesResult } from './modes.js';
 import { measureOverhead, type OverheadResult } from './overhead.js';
 import { machine } from './proc.js';
 import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -44,7 +45,11 @@ const TARGETS = {
   uploadRssGrowthMb: 100,
   pollP99Ms: 50,
   pollRatio: 0.95,
+  modesTokens: 3,
+  modesSpeed: 3,
 };
+const PARTS = ['overhead', 'engine', 'http', 'modes'] as const;
+type Part = (typeof PARTS)[number];
 const POLL_CLIENTS = 50;
 const POLL_INTERVAL_MS = 100;
 /**
@@ -192,6 +197,35 @@ function pollingFigures(polling: PollingResult): Figure[] {
   return figures;
 }
 
+function modesFigures(result: ModesResult): Figure[] {
+  const { independent, conversation } = result;
+  const tokens = conversation.promptTokens / independent.promptTokens;
+  const speed = independent.requestsPerSecond / conversation.requestsPerSecond;
+  const what = `modes: ${result.requests} candidates, ${result.context / 1024}K context`;
+  return [
+    {
+      figure: `${what}: prompt tokens sent, independent (conversation/independent)`,
+      target: `ratio ≥ ${TARGETS.modesTokens}`,
+      measured: independent.promptTokens,
+      unit: 'tokens',
+      baseline: conversation.promptTokens,
+      baselineLabel: 'conversation mode',
+      ratio: round(tokens),
+      ok: tokens >= TARGETS.modesTokens,
+    },
+    {
+      figure: `${what}: throughput, independent (independent/conversation)`,
+      target: `ratio ≥ ${TARGETS.modesSpeed}`,
+      measured: round(independent.requestsPerSecond, 2),
+      unit: 'req/s',
+      baseline: round(conversation.requestsPerSecond, 2),
+      baselineLabel: 'conversation mode',
+      ratio: round(speed),
+      ok: speed >= TARGETS.modesSpeed,
+    },
+  ];
+}
+
 function printProfiles(dir: string): unknown[] {
   const summaries: unknown[] = [];
   for (const path of profilesIn(dir)) {
@@ -231,9 +265,9 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const only = values.only;
-  if (only !== undefined && only !== 'overhead' && only !== 'engine' && only !== 'http') throw new Error(`--only overhead|engine|http, got ${only}`);
-  const runs = (name: 'overhead' | 'engine' | 'http'): boolean => only === undefined || only === name;
+  const only = values.only as Part | undefined;
+  if (only !== undefined && !PARTS.includes(only)) throw new Error(`--only ${PARTS.join('|')}, got ${only}`);
+  const runs = (name: Part): boolean => only === undefined || only === name;
   const quick = values.quick;
   const concurrency = positive(values.concurrency, 'concurrency', 32);
   const threads = positive(values.threads, 'threads', 1);
@@ -262,7 +296,7 @@ async function main(): Promise<number> {
   const info = machine();
   const started = performance.now();
   const figures: Figure[] = [];
-  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; profiles?: unknown[] } = {};
+  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; modes?: ModesResult; profiles?: unknown[] } = {};
   try {
     if (runs('overhead')) {
       const results: OverheadResult[] = [];
@@ -351,6 +385,19 @@ async function main(): Promise<number> {
         (details.polling ??= []).push(polling);
         figures.push(...pollingFigures(polling));
       }
+    }
+    if (runs('modes')) {
+      const requests = quick ? 40 : 300;
+      console.error(`modes: ${requests} candidate lines, independent then conversation, llama-cpp engine with a 32K context, 1 slot ...`);
+      const result = await measureModes({ requests, threads });
+      for (const side of [result.independent, result.conversation]) {
+        console.error(
+          `  ${side.mode}: ${side.requestsPerSecond.toFixed(2)} req/s, prompt tokens ${side.promptTokens} sent, ${side.evaluatedTokens} evaluated, ${side.cachedTokens} cached; ` +
+            `mean latency ${side.meanLatencyMs.toFixed(0)} ms; ${side.trimmedLines} lines trimmed`,
+        );
+      }
+      details.modes = result;
+      figures.push(...modesFigures(result));
     }
   } finally {
     killAll();

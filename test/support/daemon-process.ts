@@ -56,9 +56,9 @@ export async function startDaemonProcess(dataDir: string, args: string[]): Promi
 }
 
 /** Registers a local file and creates a batch from it. */
-export async function submit(connection: MessageConnection, path: string, window = '24h'): Promise<Batch> {
+export async function submit(connection: MessageConnection, path: string, window = '24h', metadata?: Record<string, string>): Promise<Batch> {
   const file = await connection.sendRequest(protocol.FileRegisterRequest.type, { path });
-  return connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: file.id, completion_window: window });
+  return connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: file.id, completion_window: window, ...(metadata && { metadata }) });
 }
 
 // A connection has one handler per notification method: share it among the waiters.
