@@ -6,6 +6,7 @@ import * as protocol from '../protocol/methods.js';
 import { order, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';
 import { addDataDirOption, addEngineOptions, addHttpOptions, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
+import { addConvertCommand } from './convert-command.js';
 import { run, type RunFlags } from './run.js';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
@@ -63,6 +64,8 @@ program
   .action(async (file: string, flags: { json?: boolean }) => {
     process.exitCode = await validate(file, flags);
   });
+
+addConvertCommand(program);
 
 try {
   await program.parseAsync(process.argv);

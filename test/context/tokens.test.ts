@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import {
   calibrated,
   countChatTokens,
@@ -21,6 +22,17 @@ describe('token counting', () => {
     assert.equal(countTextTokens(''), 0);
     assert.equal(countTextTokens('hello world'), 2);
     assert.ok(countTextTokens('a <|endoftext|> b') > 3);
+  });
+
+  it('counts long text in segments: exact for prose, linear for runs without spaces', function () {
+    // Unsegmented, the tokenizer takes minutes on 200,000 characters of one pre-token.
+    this.timeout(5000);
+    const prose = readFileSync(`${DATA}/candidates-1k.csv`, 'utf8');
+    assert.equal(countTextTokens(prose), countTokens(prose));
+    const japanese = '美咲は東京で働いている'.repeat(20_000);
+    assert.ok(Math.abs(countTextTokens(japanese) / (1000 * countTextTokens(japanese.slice(0, 220))) - 1) < 0.02);
+    const run = 'x'.repeat(200_000);
+    assert.ok(Math.abs(countTextTokens(run) / (100 * countTextTokens(run.slice(0, 2000))) - 1) < 0.02);
   });
 
   it('adds the chat template: tokens per message and the reply priming', () => {

@@ -1,0 +1,135 @@
+// The pre-run estimate of a converted batch: prompt tokens per line, the prefix every line shares
+// (what the engine's KV cache reuses), the lines too long for the context window, and an ETA once
+// the engine's pace for the model is known. Memory stays flat: a histogram of the (few distinct)
+// token counts instead of one number per line.
+import { calibrated, chatOverheadTokens, countTextTokens, SAFETY_MARGIN, TOKENS_PER_MESSAGE } from '../context/tokens.js';
+
+export interface Throughput {
+  requestsPerSecond: number;
+}
+
+export interface EstimateOptions {
+  systemPrompt?: string;
+  /** The context window the lines must fit, prompt and max_tokens together. */
+  numCtx: number;
+  maxTokens?: number;
+  /** Model tokens per o200k token, learned from a batch with this model; else the safety margin. */
+  calibrationFactor?: number;
+  throughput?: Throughput;
+}
+
+/** Every token figure is in the model's tokens: o200k_base counts times calibration_factor. */
+export interface ConvertEstimate {
+  calibration_factor: number;
+  /** 'learned' from an engine's prompt_tokens, or the default 'safety_margin'. */
+  calibration: 'learned' | 'safety_margin';
+  lines: number;
+  prompt_tokens: { min: number; mean: number; p95: number; max: number; total: number } | null;
+  /** The system prompt and the template's static start, the same on every line. */
+  shared_prefix_tokens: number;
+  max_tokens: number | null;
+  /** max_tokens times the lines: the most the batch may generate. */
+  output_tokens_budget: number | null;
+  num_ctx: number;
+  /** Lines whose prompt plus max_tokens exceed num_ctx. */
+  lines_over_context: number;
+  /** The custom_ids of the first of them. */
+  over_context_ids: string[];
+  requests_per_second: number | null;
+  eta_seconds: number | null;
+}
+
+const LISTED_OVER_CONTEXT = 5;
+/** Lines estimated above this share of the context window are worth an exact count. */
+const NEAR_CONTEXT_LIMIT = 0.9;
+
+export class EstimateAccumulator {
+  private readonly factor: number;
+  private readonly systemTokens: number;
+  private readonly messages: number;
+  /** Distinct prompt token counts (o200k, chat overhead included) and how many lines have each. */
+  private readonly histogram = new Map<number, number>();
+  private lines = 0;
+  private total = 0;
+  private linesOverContext = 0;
+  private readonly overContextIds: string[] = [];
+  /** The longest start that every user message so far has in common; null before the first. */
+  private prefix: string | null = null;
+
+  constructor(private readonly options: EstimateOptions) {
+    this.factor = options.calibrationFactor ?? SAFETY_MARGIN;
+    this.systemTokens = options.systemPrompt === undefined ? 0 : countTextTokens(options.systemPrompt);
+    this.messages = options.systemPrompt === undefined ? 1 : 2;
+  }
+
+  /** Whether a line whose user message has this many tokens comes near the context window. */
+  nearContextLimit(userTokens: number): boolean {
+    return this.contextTokens(userTokens) > this.options.numCtx * NEAR_CONTEXT_LIMIT;
+  }
+
+  /** One line: its id, its user message and that message's token count. */
+  add(customId: string, userMessage: string, userTokens: number): void {
+    const tokens = this.promptTokens(userTokens);
+    this.lines++;
+    this.total += tokens;
+    this.histogram.set(tokens, (this.histogram.get(tokens) ?? 0) + 1);
+    if (this.contextTokens(userTokens) > this.options.numCtx) {
+      this.linesOverContext++;
+      if (this.overContextIds.length < LISTED_OVER_CONTEXT) this.overContextIds.push(customId);
+    }
+    this.narrowPrefix(userMessage);
+  }
+
+  /** A line's prompt in o200k tokens, chat template included. */
+  private promptTokens(userTokens: number): number {
+    return chatOverheadTokens(this.messages) + this.systemTokens + userTokens;
+  }
+
+  /** What a line takes of the context window: its prompt in model tokens, and max_tokens. */
+  private contextTokens(userTokens: number): number {
+    return calibrated(this.promptTokens(userTokens), this.factor) + (this.options.maxTokens ?? 0);
+  }
+
+  private narrowPrefix(message: string): void {
+    if (this.prefix === null) {
+      this.prefix = message;
+    } else if (!message.startsWith(this.prefix)) {
+      let length = 0;
+      while (length < this.prefix.length && this.prefix.charCodeAt(length) === message.charCodeAt(length)) length++;
+      this.prefix = this.prefix.slice(0, length);
+    }
+  }
+
+  result(): ConvertEstimate {
+    const { maxTokens, numCtx, throughput } = this.options;
+    const model = (count: number): number => calibrated(count, this.factor);
+    const rate = throughput && throughput.requestsPerSecond > 0 ? throughput.requestsPerSecond : null;
+    return {
+      calibration_factor: this.factor,
+      calibration: this.options.calibrationFactor === undefined ? 'safety_margin' : 'learned',
+      lines: this.lines,
+      prompt_tokens: this.lines === 0 ? null : this.promptTokenSpread(model),
+      shared_prefix_tokens: this.lines === 0 ? 0 : model(this.sharedPrefixTokens()),
+      max_tokens: maxTokens ?? null,
+      output_tokens_budget: maxTokens === undefined ? null : maxTokens * this.lines,
+      num_ctx: numCtx,
+      lines_over_context: this.linesOverContext,
+      over_context_ids: this.overContextIds,
+      requests_per_second: rate,
+      eta_seconds: rate === null ? null : Math.round(this.lines / rate),
+    };
+  }
+
+  private promptTokenSpread(model: (count: number) => number): NonNullable<ConvertEstimate['prompt_tokens']> {
+    const counts = [...this.histogram.keys()].sort((a, b) => a - b);
+    const rank = Math.ceil(0.95 * this.lines);
+    let seen = 0;
+    const p95 = counts.find((count) => (seen += this.histogram.get(count)!) >= rank)!;
+    return { min: model(counts[0]!), mean: model(this.total / this.lines), p95: model(p95), max: model(counts.at(-1)!), total: model(this.total) };
+  }
+
+  /** The system message and the user message's role tokens and common start, the same on every line. */
+  private sharedPrefixTokens(): number {
+    return this.messages * TOKENS_PER_MESSAGE + this.systemTokens + countTextTokens(this.prefix ?? '');
+  }
+}
