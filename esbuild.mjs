@@ -25,13 +25,18 @@ const contexts = [
   },
   {
     ...common,
-    entryPoints: ['server/cli/main.ts'],
-    outfile: 'dist/cli.mjs',
+    entryPoints: { cli: 'server/cli/main.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    // Chunks for what commands import on demand: the daemon, the tokenizer (70 MB parsed), the
+    // CSV and analysis code; `status` or `--help` loads none of it.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node20',
     external: ['node-llama-cpp'],
-    // Bundled CommonJS dependencies call require() for node built-ins.
+    // Bundled CommonJS dependencies call require() for node built-ins (in every chunk).
     banner: {
       js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
     },

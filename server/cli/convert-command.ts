@@ -6,7 +6,6 @@ import { Option, type Command } from 'commander';
 import type { ConvertReport } from '../csv/convert.js';
 import { CSV_ENCODINGS, type CsvEncoding } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
-import { Calibration } from '../context/calibration.js';
 import { readModelStats } from '../store/store.js';
 import { addDataDirOption, dataDirOf, positiveInteger } from './options.js';
 
@@ -116,7 +115,7 @@ export async function convert(file: string, flags: ConvertFlags): Promise<number
   const output = flags.dryRun ? undefined : (flags.output ?? defaultOutput(file));
   if (output !== undefined && resolve(output) === resolve(file)) throw new CliError(`the output ${output} would overwrite the CSV; name another with -o`);
   // Loaded here, not at start-up: the tokenizer takes half a second and 70 MB that other commands do without.
-  const { convertCsv, ConvertError } = await import('../csv/convert.js');
+  const [{ convertCsv, ConvertError }, { Calibration }] = await Promise.all([import('../csv/convert.js'), import('../context/calibration.js')]);
   const model = flags.model ?? DEFAULT_MODEL;
   // What the daemon of this data dir learned from earlier batches of the model: its tokenizer and pace.
   const learned = readModelStats(dataDirOf(flags), model);

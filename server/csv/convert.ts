@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
 import type { BatchInputLine } from '../openai/types.js';
+import { detectDialect } from './dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from './encoding.js';
 import { EstimateAccumulator, type ConvertEstimate, type Throughput } from './estimate.js';
 import { RequestFile, RequestLineFormat, type RequestOptions } from './request-lines.js';
@@ -17,7 +18,6 @@ import { countTextTokens, TemplateTokenCounter } from '../context/tokens.js';
 /** How many skipped (and kept bad) rows a report lists; its counts include the rest. */
 export const MAX_LISTED_ROWS = 1000;
 /** The delimiters detected from the header line; others can be given. */
-export const DETECTED_DELIMITERS = [',', ';', '\t'];
 
 export class ConvertError extends Error {}
 
@@ -65,28 +65,6 @@ export interface ConvertReport {
   /** The first request line. */
   sample: BatchInputLine | null;
   estimate: ConvertEstimate;
-}
-
-interface Dialect {
-  delimiter: string;
-  /** undefined: let csv-parse find it (a file of one line without its end). */
-  recordDelimiter: string | undefined;
-}
-
-/** The header line's most frequent delimiter outside quotes (a comma when none), and its line end. */
-export function detectDialect(head: string, delimiter?: string): Dialect {
-  const counts = new Map<string, number>();
-  let quoted = false;
-  let index = 0;
-  for (; index < head.length; index++) {
-    const char = head[index]!;
-    if (char === '"') quoted = !quoted;
-    else if (!quoted && char === '\n') break;
-    else if (!quoted) counts.set(char, (counts.get(char) ?? 0) + 1);
-  }
-  const recordDelimiter = index === head.length ? undefined : head[index - 1] === '\r' ? '\r\n' : '\n';
-  const detected = DETECTED_DELIMITERS.reduce((best, candidate) => ((counts.get(candidate) ?? 0) > (counts.get(best) ?? 0) ? candidate : best));
-  return { delimiter: delimiter ?? detected, recordDelimiter };
 }
 
 /** Lists the first problems and counts them all, so a file of 170,000 bad rows stays small. */

@@ -15,7 +15,7 @@ import type { DaemonConfig } from './config.js';
 import { acquireLock, socketPath } from './lock.js';
 import { log } from './log.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 /** A start that failed for a reason the user can fix: its message is all they need. */
 export class DaemonStartError extends Error {}
