@@ -1,14 +1,14 @@
 // The `ollama-batch` command line. Every command has --help; data commands have --json; the
 // exit code is 0 only on success, and failures print one line, never a stack trace.
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../daemon/daemon.js';
+import { VERSION } from '../daemon/version.js';
 import * as protocol from '../protocol/methods.js';
 import { order, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';
 import { addDataDirOption, addEngineOptions, addHttpOptions, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
+import { addAnalyzeCommand } from './analyze-command.js';
 import { addConvertCommand } from './convert-command.js';
 import { run, type RunFlags } from './run.js';
-import { serve } from './serve.js';
 import { validate } from './validate.js';
 
 const program = new Command('ollama-batch')
@@ -18,6 +18,8 @@ const program = new Command('ollama-batch')
   .exitOverride();
 
 addHttpOptions(addEngineOptions(addDataDirOption(program.command('serve').description('run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP')))).action(async (flags: EngineFlags & HttpFlags) => {
+  // The daemon, loaded only by the command that runs it.
+  const { serve } = await import('./serve.js');
   await serve(flags);
 });
 
@@ -66,6 +68,7 @@ program
   });
 
 addConvertCommand(program);
+addAnalyzeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

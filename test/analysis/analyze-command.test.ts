@@ -1,0 +1,115 @@
+// `ollama-batch analyze`: exit codes, one-line failures, the --json shape and the human summary.
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { addAnalyzeCommand, analyze } from '../../server/cli/analyze-command.js';
+import { CliError } from '../../server/cli/daemon-connection.js';
+import { tempDir } from '../support/batch-files.js';
+import { answer, failure, success } from './result-lines.js';
+
+/** What `run` printed with console.log, and what it returned. */
+async function printed<T>(run: () => Promise<T>): Promise<{ result: T; stdout: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => lines.push(args.join(' '));
+  try {
+    return { result: await run(), stdout: lines.join('\n') };
+  } finally {
+    console.log = log;
+  }
+}
+
+function results(): { dir: string; output: string; errors: string; source: string } {
+  const dir = tempDir();
+  const output = join(dir, 'out.jsonl');
+  writeFileSync(
+    output,
+    [
+      ...[10, 20, 30, 40].map((score, index) => success(`c${index + 1}`, answer({ score, decision: score > 25 ? 'yes' : 'no', reason: `because ${score}` }), { latencyMs: score })),
+      'not json',
+    ].join('\n'),
+  );
+  const errors = join(dir, 'err.jsonl');
+  writeFileSync(errors, failure('c5', 'batch_cancelled'));
+  const source = join(dir, 'people.csv');
+  writeFileSync(source, 'id,name\nc1,a\nc2,b\nc3,c\nc4,d\nc5,e\nc6,f\n');
+  return { dir, output, errors, source };
+}
+
+describe('the analyze command', () => {
+  it('prints the report as one JSON object with --json, exit code 0', async () => {
+    const { output, errors } = results();
+    const { result, stdout } = await printed(() => analyze(output, { errors, json: true, top: 2 }));
+    assert.equal(result, 0);
+    const report = JSON.parse(stdout);
+    assert.deepEqual(Object.keys(report), [
+      'output_file',
+      'error_file',
+      'lines',
+      'succeeded',
+      'failed',
+      'failures_by_code',
+      'malformed',
+      'duplicates',
+      'tokens',
+      'finish_reasons',
+      'latency_ms',
+      'answers',
+      'sort_by',
+      'top',
+      'bottom',
+    ]);
+    assert.deepEqual([report.lines, report.succeeded, report.failed, report.malformed.count], [6, 4, 1, 1]);
+    assert.deepEqual(report.failures_by_code, { batch_cancelled: 1 });
+    assert.deepEqual(Object.keys(report.answers), ['parsed', 'repaired', 'unparseable', 'empty', 'fields']);
+    assert.deepEqual(Object.keys(report.answers.fields.score), ['type', 'count', 'min', 'max', 'mean', 'p50', 'p90', 'p95', 'p99', 'histogram']);
+    assert.deepEqual(report.answers.fields.decision, { type: 'enum', counts: { no: 2, yes: 2 } });
+    assert.deepEqual(report.answers.fields.reason, { type: 'enum', counts: { 'because 10': 1, 'because 20': 1, 'because 30': 1, 'because 40': 1 } });
+    assert.deepEqual(report.top, [
+      { custom_id: 'c4', value: 40, reason: 'because 40' },
+      { custom_id: 'c3', value: 30, reason: 'because 30' },
+    ]);
+    assert.deepEqual(Object.keys(report.latency_ms), ['count', 'p50', 'p95', 'p99']);
+  });
+
+  it('prints a readable summary with the histogram drawn and the CSV written', async () => {
+    const { dir, output, errors, source } = results();
+    const csv = join(dir, 'scored.csv');
+    const { result, stdout } = await printed(() => analyze(output, { errors, source, csv, top: 1 }));
+    assert.equal(result, 0);
+    assert.match(stdout, /: 6 lines, 4 succeeded, 1 failed/);
+    assert.match(stdout, /failures: +batch_cancelled 1/);
+    assert.match(stdout, /malformed: +1 lines \(out\.jsonl line 5: not valid JSON\)/);
+    assert.match(stdout, /score: 4 numbers; min 10, max 40, mean 25/);
+    assert.match(stdout, /10 – 13 │█+ 1\n/);
+    assert.match(stdout, /37 – 40 │█+ 1\n/);
+    assert.match(stdout, /top 1 by score:\n {2}c4 {2}40 {2}because 40/);
+    assert.match(stdout, /wrote .*scored\.csv: 6 rows sorted by score desc, joined on id; 1 without a result/);
+    assert.ok(existsSync(csv));
+  });
+
+  it('fails with one line: a missing file, --csv without --source, an unknown id column', async () => {
+    const { output, source } = results();
+    await assert.rejects(analyze(join(tempDir(), 'none.jsonl'), {}), (error) => error instanceof CliError && /^no such file: .*none\.jsonl$/.test(error.message));
+    await assert.rejects(analyze(output, { csv: 'x.csv' }), (error) => error instanceof CliError && error.message === '--csv needs --source, the CSV to join the answers to');
+    await assert.rejects(analyze(output, { source, idColumn: 'nope' }), (error) => error instanceof CliError && /people\.csv has no column "nope"/.test(error.message));
+  });
+
+  it('registers `analyze` with its options', async () => {
+    const { output, source, dir } = results();
+    const program = new Command('ollama-batch').exitOverride().configureOutput({ writeErr: () => undefined });
+    addAnalyzeCommand(program);
+    const exitCode = process.exitCode;
+    const { stdout } = await printed(() => program.parseAsync(['node', 'ollama-batch', 'analyze', output, '--source', source, '--sort-by', 'name', '--order', 'asc', '--top', '1', '--json'], { from: 'node' }));
+    assert.equal(process.exitCode, 0);
+    process.exitCode = exitCode;
+    const report = JSON.parse(stdout);
+    assert.deepEqual(report.csv, { path: join(dir, 'out.scored.csv'), rows: 6, missing: 2, unmatched: 0, id_column: 'id', sort_by: 'name', order: 'asc' });
+    assert.equal(report.top.length, 1);
+    await assert.rejects(
+      program.parseAsync(['node', 'ollama-batch', 'analyze', output, '--order', 'sideways'], { from: 'node' }),
+      (error: { code?: string }) => error.code === 'commander.invalidArgument',
+    );
+  });
+});

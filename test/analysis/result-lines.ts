@@ -1,0 +1,70 @@
+// Batch output and error lines in OpenAI's format, for the analysis tests.
+import type { BatchOutputLine } from '../../server/openai/types.js';
+
+export interface SuccessOptions {
+  finishReason?: 'stop' | 'length';
+  promptTokens?: number;
+  completionTokens?: number;
+  cachedTokens?: number;
+  /** Our extension field; left out when undefined. */
+  latencyMs?: number;
+}
+
+export function success(customId: string, content: string, options: SuccessOptions = {}): string {
+  const promptTokens = options.promptTokens ?? 100;
+  const completionTokens = options.completionTokens ?? 20;
+  const line: BatchOutputLine & { ollama_batch?: { latency_ms: number; attempts: number } } = {
+    id: `batch_req_${customId}`,
+    custom_id: customId,
+    response: {
+      status_code: 200,
+      request_id: `req_${customId}`,
+      body: {
+        id: `chatcmpl-${customId}`,
+        object: 'chat.completion',
+        created: 1_700_000_000,
+        model: 'tiny',
+        choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: options.finishReason ?? 'stop' }],
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+          prompt_tokens_details: { cached_tokens: options.cachedTokens ?? 0 },
+        },
+        system_fingerprint: null,
+      },
+    },
+    error: null,
+  };
+  if (options.latencyMs !== undefined) line.ollama_batch = { latency_ms: options.latencyMs, attempts: 1 };
+  return JSON.stringify(line);
+}
+
+/** An error-file line for a request that never got a response, e.g. batch_cancelled. */
+export function failure(customId: string, code: string, message = `${code} happened`): string {
+  const line: BatchOutputLine = { id: `batch_req_${customId}`, custom_id: customId, response: null, error: { code, message } };
+  return JSON.stringify(line);
+}
+
+/** An error-file line for a request the engine answered with an HTTP error. */
+export function httpFailure(customId: string, statusCode: number, error: { code: string | null; type: string; message: string }): string {
+  const line: BatchOutputLine = {
+    id: `batch_req_${customId}`,
+    custom_id: customId,
+    response: { status_code: statusCode, request_id: `req_${customId}`, body: { error: { ...error, param: null } } },
+    error: null,
+  };
+  return JSON.stringify(line);
+}
+
+/** A structured answer as the model would write it. */
+export const answer = (fields: Record<string, unknown>): string => JSON.stringify(fields);
+
+/** numpy's default percentile (linear between closest ranks), written out again for the tests. */
+export function referencePercentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const position = (p / 100) * (sorted.length - 1);
+  const below = sorted[Math.floor(position)]!;
+  const above = sorted[Math.ceil(position)]!;
+  return below + (above - below) * (position - Math.floor(position));
+}
