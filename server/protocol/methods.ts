@@ -3,6 +3,9 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
+import type { AnalysisReport } from '../analysis/analyze.js';
+import type { ConvertReport } from '../csv/convert.js';
+import type { AnalyzeParams, ConvertParams } from '../daemon/jobs.js';
 import type { ServiceErrorCode } from '../batches/errors.js';
 import type { BatchList, BatchMetricsReport, CreateBatchParams, ListParams } from '../batches/service.js';
 import type { ValidationReport } from '../batches/validate.js';
@@ -79,6 +82,14 @@ export namespace BatchMetricsRequest {
 export namespace BatchMetricsNotification {
   /** daemon → every client: the running batch's metrics, once a second. */
   export const type = new NotificationType<{ id: string; snapshot: BatchMetricsSnapshot }>('batch/metrics');
+}
+export namespace CsvConvertRequest {
+  /** client → daemon: a CSV into a batch input JSONL, with the report and the pre-run estimate. */
+  export const type = new RequestType<ConvertParams, ConvertReport, RpcErrorData>('csv/convert');
+}
+export namespace ResultsAnalyzeRequest {
+  /** client → daemon: analyse a batch's results (or given files), joined to its CSV when `source`. */
+  export const type = new RequestType<AnalyzeParams, AnalysisReport, RpcErrorData>('results/analyze');
 }
 export namespace BatchChangedNotification {
   /** daemon → every client: a batch changed (status at once, progress at most 4 times a second). */

@@ -9,6 +9,7 @@ import type { BatchService } from '../batches/service.js';
 import { validateBatchFile } from '../batches/validate.js';
 import { publicFile } from '../batches/service.js';
 import * as protocol from '../protocol/methods.js';
+import { analyzeFor, convertFor } from '../daemon/jobs.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type { Batch } from '../openai/types.js';
 
@@ -63,6 +64,8 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     connection.onRequest(protocol.BatchGetRequest.type, handled(({ id }) => service.getBatch(id)));
     connection.onRequest(protocol.BatchCancelRequest.type, handled(({ id }) => service.cancelBatch(id)));
     connection.onRequest(protocol.BatchRetryRequest.type, handled(({ id }) => service.retryBatch(id)));
+    connection.onRequest(protocol.CsvConvertRequest.type, handled((params) => convertFor(service, params)));
+    connection.onRequest(protocol.ResultsAnalyzeRequest.type, handled((params) => analyzeFor(service, params)));
     connection.onRequest(protocol.BatchMetricsRequest.type, handled(({ id, series }) => service.getMetrics(id, series)));
     connection.onRequest(protocol.FileRegisterRequest.type, handled((params) => service.registerFile(params)));
     connection.onRequest(protocol.FileGetRequest.type, handled(({ id }) => {

@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes] [--profile DIR]
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv] [--profile DIR]
 //   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
@@ -26,13 +26,14 @@ import { killAll } from './children.js';
 import { measureEngine, type EngineResult } from './engine.js';
 import { measurePolling, measureUpload, type PollingResult, type UploadResult } from './http.js';
 import { measureModes, type ModesResult } from './modes.js';
+import { measureCsv, type CsvResult, type TimedProcess } from './csv.js';
 import { measureOverhead, type OverheadResult } from './overhead.js';
 import { machine } from './proc.js';
 import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -47,8 +48,10 @@ const TARGETS = {
   pollRatio: 0.95,
   modesTokens: 3,
   modesSpeed: 3,
+  csvPerSecond: 50_000,
+  csvPeakRssMb: 200,
 };
-const PARTS = ['overhead', 'engine', 'http', 'modes'] as const;
+const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv'] as const;
 type Part = (typeof PARTS)[number];
 const POLL_CLIENTS = 50;
 const POLL_INTERVAL_MS = 100;
@@ -226,6 +229,36 @@ function modesFigures(result: ModesResult): Figure[] {
   ];
 }
 
+function csvFigures(result: CsvResult): Figure[] {
+  const rows = `${Math.round(result.rows / 1000)}k`;
+  const pace = (figure: string, side: TimedProcess, baseline: TimedProcess, baselineLabel: string): Figure => ({
+    figure,
+    target: `≥ ${TARGETS.csvPerSecond.toLocaleString('en')}/s`,
+    measured: Math.round(side.perSecond),
+    unit: '/s',
+    baseline: Math.round(baseline.perSecond),
+    baselineLabel,
+    ratio: round(side.perSecond / baseline.perSecond),
+    ok: side.perSecond >= TARGETS.csvPerSecond,
+  });
+  const peak = (figure: string, side: TimedProcess, baseline: TimedProcess, baselineLabel: string): Figure => ({
+    figure,
+    target: `< ${TARGETS.csvPeakRssMb} MB`,
+    measured: round(side.peakRssBytes / MB, 1),
+    unit: 'MB',
+    baseline: round(baseline.peakRssBytes / MB, 1),
+    baselineLabel,
+    ratio: round(side.peakRssBytes / baseline.peakRssBytes),
+    ok: side.peakRssBytes < TARGETS.csvPeakRssMb * MB,
+  });
+  return [
+    pace(`csv: convert ${rows} rows (rubric, template, schema, estimate), rows/s`, result.convert, result.parseOnly, 'csv-parse alone'),
+    peak(`csv: convert ${rows} rows, peak RSS`, result.convert, result.parseOnly, 'csv-parse alone'),
+    pace(`csv: analyze ${rows} output lines and join to the CSV, lines/s`, result.analyze, result.readOnly, 'reading + JSON.parse alone'),
+    peak(`csv: analyze ${rows} lines and join, peak RSS`, result.analyze, result.readOnly, 'reading + JSON.parse alone'),
+  ];
+}
+
 function printProfiles(dir: string): unknown[] {
   const summaries: unknown[] = [];
   for (const path of profilesIn(dir)) {
@@ -296,7 +329,7 @@ async function main(): Promise<number> {
   const info = machine();
   const started = performance.now();
   const figures: Figure[] = [];
-  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; modes?: ModesResult; profiles?: unknown[] } = {};
+  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; modes?: ModesResult; csv?: CsvResult; profiles?: unknown[] } = {};
   try {
     if (runs('overhead')) {
       const results: OverheadResult[] = [];
@@ -398,6 +431,16 @@ async function main(): Promise<number> {
       }
       details.modes = result;
       figures.push(...modesFigures(result));
+    }
+    if (runs('csv')) {
+      const rows = quick ? 20_000 : 170_000;
+      console.error(`csv: ${rows} generated rows, convert then analyze and join, each in its own process ...`);
+      const result = await measureCsv({ rows });
+      for (const [name, side] of Object.entries({ convert: result.convert, 'csv-parse alone': result.parseOnly, analyze: result.analyze, 'read + parse alone': result.readOnly })) {
+        console.error(`  ${name}: ${(side.wallMs / 1000).toFixed(2)} s, ${Math.round(side.perSecond)}/s, peak RSS ${(side.peakRssBytes / MB).toFixed(1)} MB`);
+      }
+      details.csv = result;
+      figures.push(...csvFigures(result));
     }
   } finally {
     killAll();

@@ -1,0 +1,43 @@
+// Conversion and analysis on behalf of a client (the extension): the same modules the CLI runs,
+// with what the daemon knows filled in (a model's learned pace and calibration, a batch's files).
+import { Calibration } from '../context/calibration.js';
+import type { BatchService } from '../batches/service.js';
+import { ServiceError } from '../batches/errors.js';
+import type { AnalysisReport, AnalyzeOptions } from '../analysis/analyze.js';
+import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
+
+export type ConvertParams = Omit<ConvertOptions, 'throughput' | 'calibrationFactor'>;
+/** Either the files, or a batch whose output and error files are analysed. */
+export type AnalyzeParams = Partial<AnalyzeOptions> & { batch_id?: string };
+
+export async function convertFor(service: BatchService, params: ConvertParams): Promise<ConvertReport> {
+  // Loaded on first use: the tokenizer costs half a second and 70 MB.
+  const { convertCsv, ConvertError } = await import('../csv/convert.js');
+  const learned = service.modelStats(params.model);
+  try {
+    return await convertCsv({
+      ...params,
+      ...(learned.calibration && { calibrationFactor: new Calibration(learned.calibration).factor }),
+      ...(learned.requestsPerSecond && { throughput: { requestsPerSecond: learned.requestsPerSecond } }),
+    });
+  } catch (error) {
+    throw error instanceof ConvertError ? new ServiceError('invalid_request', error.message, 'input') : error;
+  }
+}
+
+export async function analyzeFor(service: BatchService, params: AnalyzeParams): Promise<AnalysisReport> {
+  const { analyzeResults, AnalysisError } = await import('../analysis/analyze.js');
+  const { batch_id: batchId, ...options } = params;
+  if (batchId !== undefined) {
+    const batch = service.getBatch(batchId);
+    if (!batch.output_file_id) throw new ServiceError('conflict', `Batch ${batchId} is ${batch.status} and has no output yet`, 'batch_id');
+    options.output ??= service.getFile(batch.output_file_id).path;
+    if (batch.error_file_id) options.errors ??= service.getFile(batch.error_file_id).path;
+  }
+  if (!options.output) throw new ServiceError('invalid_request', 'name the output file (output) or a batch (batch_id)', 'output');
+  try {
+    return await analyzeResults(options as AnalyzeOptions);
+  } catch (error) {
+    throw error instanceof AnalysisError ? new ServiceError('invalid_request', error.message, 'output') : error;
+  }
+}

@@ -1,0 +1,110 @@
+// Figure 5, the recruiter's CSV at full size: 170,000 generated candidate rows converted to a
+// batch JSONL by the built CLI (`convert`, the shared rubric, template and schema), and 170,000
+// output lines (with 2% error lines) analysed and joined back to the CSV (`analyze --source`).
+// Each runs in its own process, timed from start to exit, its peak RSS from getrusage.
+// Baselines in the same run: csv-parse alone streaming the same CSV (rows/s), and reading and
+// JSON-parsing the same output lines alone (lines/s): what the work costs without our own.
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { CLI } from '../support/daemon-process.js';
+import { removeScratchDir, repoRoot, scratchDir } from './children.js';
+
+const SHARED_DATA = join(repoRoot, '..', 'shared', 'data');
+const PEAK_RSS = join(repoRoot, 'test', 'bench', 'peak-rss.mjs');
+
+export interface TimedProcess {
+  wallMs: number;
+  peakRssBytes: number;
+  perSecond: number;
+}
+
+export interface CsvResult {
+  rows: number;
+  convert: TimedProcess;
+  parseOnly: TimedProcess;
+  analyze: TimedProcess;
+  readOnly: TimedProcess;
+}
+
+/** Runs `node [preload] args` to its end; its count per second of `units`. */
+async function timed(args: string[], units: number): Promise<TimedProcess> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', PEAK_RSS, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  const wallMs = performance.now() - started;
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`);
+  const peak = /peak-rss (\d+)/.exec(stderr);
+  if (!peak) throw new Error(`no peak RSS from node ${args.join(' ')}`);
+  return { wallMs, peakRssBytes: Number(peak[1]), perSecond: (units * 1000) / wallMs };
+}
+
+const PARSE_ONLY = `
+const { createReadStream } = require('node:fs');
+const { parse } = require(${JSON.stringify(join(repoRoot, 'node_modules', 'csv-parse', 'dist', 'cjs', 'index.cjs'))});
+let rows = 0;
+createReadStream(process.argv[1]).pipe(parse({ bom: true, relax_column_count: true })).on('data', () => rows++).on('end', () => console.log(rows));`;
+
+const READ_ONLY = `
+const { createReadStream } = require('node:fs');
+const { createInterface } = require('node:readline');
+(async () => {
+  let lines = 0;
+  for (const file of process.argv.slice(1)) for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line) { JSON.parse(line); lines++; }
+  console.log(lines);
+})();`;
+
+/** Output and error lines for every candidate, as the daemon writes them. */
+async function writeResults(rows: number, outputPath: string, errorPath: string): Promise<void> {
+  const output = createWriteStream(outputPath);
+  const errors = createWriteStream(errorPath);
+  let seed = 42;
+  const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (let index = 1; index <= rows; index++) {
+    const customId = `C${String(index).padStart(6, '0')}`;
+    let line: string;
+    let target = output;
+    if (random() < 0.02) {
+      target = errors;
+      line = JSON.stringify({ id: `batch_req_${index}`, custom_id: customId, response: { status_code: 500, request_id: `req_${index}`, body: { error: { message: 'llama runner process has terminated', type: 'server_error', param: null, code: 'server_error' } } }, error: null });
+    } else {
+      const score = Math.floor(random() * 101);
+      const answer = { score, decision: score > 70 ? 'advance' : score > 40 ? 'maybe' : 'reject', strengths: ['backend depth'], concerns: [], reason: `Scored ${score} on the rubric.` };
+      line = JSON.stringify({
+        id: `batch_req_${index}`,
+        custom_id: customId,
+        response: { status_code: 200, request_id: `req_${index}`, body: { id: `chatcmpl-${index}`, object: 'chat.completion', created: 0, model: 'gemma3:12b', choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify(answer), refusal: null }, logprobs: null, finish_reason: 'stop' }], usage: { prompt_tokens: 900, completion_tokens: 60, total_tokens: 960, prompt_tokens_details: { cached_tokens: 700 } }, system_fingerprint: null } },
+        error: null,
+        ollama_batch: { latency_ms: 200 + random() * 100, attempts: 1 },
+      });
+    }
+    if (!target.write(`${line}\n`)) await once(target, 'drain');
+  }
+  output.end();
+  errors.end();
+  await Promise.all([once(output, 'finish'), once(errors, 'finish')]);
+}
+
+export async function measureCsv(options: { rows: number }): Promise<CsvResult> {
+  const work = scratchDir();
+  try {
+    const csv = join(work, 'candidates.csv');
+    execFileSync('sh', ['-c', `"${process.execPath}" "${join(SHARED_DATA, 'make-candidates.mjs')}" ${options.rows} > "${csv}"`]);
+    const parseOnly = await timed(['-e', PARSE_ONLY, csv], options.rows);
+    const convert = await timed(
+      [CLI, 'convert', csv, '-o', join(work, 'candidates.jsonl'), '--data-dir', join(work, 'data'), '--system-prompt', join(SHARED_DATA, 'rubric.md'), '--template', join(SHARED_DATA, 'template.txt'), '--schema', join(SHARED_DATA, 'score-schema.json'), '--id-column', 'candidate_id', '--max-tokens', '160', '--json'],
+      options.rows,
+    );
+    const outputPath = join(work, 'output.jsonl');
+    const errorPath = join(work, 'errors.jsonl');
+    await writeResults(options.rows, outputPath, errorPath);
+    const readOnly = await timed(['-e', READ_ONLY, outputPath, errorPath], options.rows);
+    const analyze = await timed([CLI, 'analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', join(work, 'scored.csv'), '--json'], options.rows);
+    return { rows: options.rows, convert, parseOnly, analyze, readOnly };
+  } finally {
+    removeScratchDir(work);
+  }
+}
