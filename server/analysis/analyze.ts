@@ -142,6 +142,8 @@ class ResultIndex implements JoinResults {
   /** The value of --sort-by in each answer (only set when it is given). */
   private readonly sortValues: Array<number | string | null> = [];
   private readonly fds: number[];
+  /** Lines are read back into this one buffer: a buffer per line would churn memory. */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(paths: string[]) {
     this.fds = paths.map((path) => openSync(path, 'r'));
@@ -192,9 +194,10 @@ class ResultIndex implements JoinResults {
 
   private outcome(index: number): Outcome {
     const { files, offsets, lengths } = this.columns.arrays;
-    const buffer = Buffer.allocUnsafe(lengths[index]!);
-    readSync(this.fds[files[index]!]!, buffer, 0, buffer.length, offsets[index]!);
-    return outcomeOf(JSON.parse(buffer.toString('utf8'))) as Outcome;
+    const length = lengths[index]!;
+    if (length > this.scratch.length) this.scratch = Buffer.allocUnsafe(length);
+    readSync(this.fds[files[index]!]!, this.scratch, 0, length, offsets[index]!);
+    return outcomeOf(JSON.parse(this.scratch.toString('utf8', 0, length))) as Outcome;
   }
 
   details(index: number): { fields: Record<string, unknown> | null; error: string } {

@@ -173,8 +173,8 @@ function openForWriting(path: string): number {
 export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   const { source, results, sort } = options;
   const name = basename(source);
-  const { source: file, header, sample } = await readHead(source, options.encoding);
-  const { delimiter } = file;
+  const { source: sourceFile, header, sample } = await readHead(source, options.encoding);
+  const { delimiter } = sourceFile;
   const idColumn = idColumnOf(name, header, sample, results.ids, options.idColumn);
   const sortColumn = sort && !sort.answerKey ? header.indexOf(sort.field) : -1;
   if (sort && !sort.answerKey && sortColumn === -1) throw new AnalysisError(`--sort-by ${sort.field}: no answer field or column of ${name} has that name`);
@@ -184,24 +184,28 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   // line is its source cells, then the added cells (which start with a delimiter), so that rows
   // shorter than the widest can be padded when they are copied.
   const temporary = `${options.csv}.unsorted.tmp`;
+  // Sized for a row per result, the usual case, so that the columns need not grow.
+  const capacity = Math.max(1024, results.ids.size);
   const rows = new Columns({
-    offsets: new Float64Array(1024),
-    sourceBytes: new Uint32Array(1024),
-    addedBytes: new Uint32Array(1024),
-    cellCounts: new Uint32Array(1024),
-    answered: new Uint8Array(1024),
+    offsets: new Float64Array(capacity),
+    sourceBytes: new Uint32Array(capacity),
+    addedBytes: new Uint32Array(capacity),
+    cellCounts: new Uint32Array(capacity),
+    answered: new Uint8Array(capacity),
   });
   let keys: Array<number | string | null> = [];
   const matched = new Uint8Array(results.ids.size);
   let width = header.length;
   let missing = 0;
   let offset = 0;
-  let pending = '';
+  // Rows are written through one buffer, and copied back through it: a buffer per write would churn memory.
+  let buffer = Buffer.allocUnsafe(WRITE_BYTES);
+  let used = 0;
   const rowsFile = openForWriting(temporary);
   let output: number | undefined;
   try {
     let rowNumber = 0;
-    for await (const record of records(file)) {
+    for await (const record of records(sourceFile)) {
       if (rowNumber++ === 0 || isBlank(record)) continue;
       const row = rows.push();
       const index = results.ids.get(idColumn === null ? `row-${rowNumber - 1}` : (record[idColumn]?.trim() ?? ''));
@@ -215,19 +219,23 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
       offsets[row] = offset;
       sourceBytes[row] = Buffer.byteLength(sourcePart);
       addedBytes[row] = Buffer.byteLength(addedPart);
-      offset += sourceBytes[row] + addedBytes[row];
+      const lineEnd = sourceBytes[row] + addedBytes[row];
+      offset += lineEnd;
       cellCounts[row] = record.length;
       width = Math.max(width, record.length);
       answered[row] = status === 'ok' ? 1 : 0;
       if (sortColumn !== -1) keys.push(record[sortColumn] || null);
       else if (sort?.answerKey) keys.push(status === 'ok' ? sort.answerKey(index!) : null);
-      pending += sourcePart + addedPart;
-      if (pending.length >= WRITE_BYTES) {
-        writeSync(rowsFile, pending);
-        pending = '';
+      if (used + lineEnd > buffer.length) {
+        writeSync(rowsFile, buffer, 0, used);
+        used = 0;
+        if (lineEnd > buffer.length) buffer = Buffer.allocUnsafe(lineEnd);
       }
+      used += buffer.write(sourcePart, used);
+      used += buffer.write(addedPart, used);
     }
-    writeSync(rowsFile, pending);
+    writeSync(rowsFile, buffer, 0, used);
+    used = 0;
     keys = normaliseKeys(keys);
 
     // Answered rows with a sort key first, then answered rows without one, then the rest.
@@ -247,9 +255,7 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
     const extra = Array.from({ length: width - header.length }, (_, index) => `column_${header.length + index + 1}`);
     const columns = [...header, ...extra, ...options.answerFields, 'status', 'error'].map((column) => freeName(column, taken));
     output = openForWriting(options.csv);
-    writeSync(output, `${file.sniffed.bomLength > 0 ? '\uFEFF' : ''}${cells(columns)}\r\n`);
-    let buffer = Buffer.allocUnsafe(WRITE_BYTES);
-    let used = 0;
+    writeSync(output, `${sourceFile.sniffed.bomLength > 0 ? '\uFEFF' : ''}${cells(columns)}\r\n`);
     for (const row of order) {
       const padding = width - cellCounts[row]!;
       const [sourceEnd, lineEnd] = [sourceBytes[row]!, sourceBytes[row]! + addedBytes[row]!];

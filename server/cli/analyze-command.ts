@@ -1,7 +1,7 @@
 // `ollama-batch analyze OUTPUT.jsonl`: what a batch's results came to, read from its files
 // without a daemon; with --source, the answers joined to the source CSV as a sorted CSV.
 import { Option, type Command } from 'commander';
-import { AnalysisError, analyzeResults, type AnalysisReport, type TopRow } from '../analysis/analyze.js';
+import type { AnalysisReport, TopRow } from '../analysis/analyze.js';
 import { formatNumber, renderHistogram } from '../analysis/stats.js';
 import { CSV_ENCODINGS, type CsvEncoding } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
@@ -22,6 +22,8 @@ export interface AnalyzeFlags {
 /** Returns the exit code: 0 when the analysis completed. */
 export async function analyze(file: string, flags: AnalyzeFlags): Promise<number> {
   if (flags.csv !== undefined && flags.source === undefined) throw new CliError('--csv needs --source, the CSV to join the answers to');
+  // The analysis code, loaded only by the command that runs it.
+  const { AnalysisError, analyzeResults } = await import('../analysis/analyze.js');
   let report: AnalysisReport;
   try {
     report = await analyzeResults({ output: file, ...flags });
@@ -42,7 +44,7 @@ export function addAnalyzeCommand(program: Command): void {
     .option('--source <file>', 'the CSV the batch was made from: join the answers to its rows')
     .option('--id-column <name>', 'the source column holding the custom_ids (default: the column whose values match; else row-N is the N-th data row)')
     .addOption(new Option('--encoding <name>', 'the source CSV\'s text encoding, as for convert (default: from a BOM, UTF-16 from NUL bytes, else utf8)').choices(CSV_ENCODINGS))
-    .option('--csv <file>', 'where the joined CSV goes (default: <output>.scored.csv)')
+    .option('--csv <file>', 'where the joined CSV goes (default: out.jsonl gives out.scored.csv)')
     .option('--sort-by <field>', 'an answer field or a source column (default: the first numeric answer field)')
     .addOption(new Option('--order <order>', 'sort order of the CSV').choices(['asc', 'desc']).default('desc'))
     .option('--top <n>', 'how many top and bottom rows to list', positiveInteger, 5)
@@ -66,7 +68,7 @@ function topRows(title: string, rows: TopRow[]): string[] {
   return ['', title, ...rows.map((row, index) => `  ${row.custom_id.padEnd(idWidth)}  ${values[index]!.padStart(valueWidth)}  ${row.reason ?? ''}`.trimEnd())];
 }
 
-export function formatReport(report: AnalysisReport): string {
+function formatReport(report: AnalysisReport): string {
   const { answers, latency_ms: latency, malformed } = report;
   const lines = [`${report.output_file}${report.error_file ? ` + ${report.error_file}` : ''}: ${count(report.lines)} lines, ${count(report.succeeded)} succeeded, ${count(report.failed)} failed`];
   if (report.failed > 0) lines.push(`  failures:   ${counts(report.failures_by_code)}`);
@@ -76,7 +78,7 @@ export function formatReport(report: AnalysisReport): string {
   }
   if (report.duplicates > 0) lines.push(`  duplicates: ${count(report.duplicates)} lines for a custom_id seen before, ignored`);
   lines.push(`  tokens:     ${count(report.tokens.prompt)} prompt (${count(report.tokens.cached)} cached), ${count(report.tokens.completion)} completion`);
-  const cut = report.finish_reasons.length ? ` (${count(report.finish_reasons.length)} answers cut at max_tokens)` : '';
+  const cut = report.finish_reasons['length'] ? ` (${count(report.finish_reasons['length'])} answers cut at max_tokens)` : '';
   lines.push(`  finish:     ${counts(report.finish_reasons) || '-'}${cut}`);
   lines.push(`  latency:    ${latency ? `p50 ${formatNumber(latency.p50)} ms, p95 ${formatNumber(latency.p95)} ms, p99 ${formatNumber(latency.p99)} ms (${count(latency.count)} recorded)` : 'not recorded'}`);
   const unparseable = answers.unparseable.count > 0 ? ` (${answers.unparseable.custom_ids.join(', ')}${answers.unparseable.count > answers.unparseable.custom_ids.length ? ', …' : ''})` : '';
