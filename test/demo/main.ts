@@ -1,12 +1,13 @@
-// `npm run demo`: the main job end to end on an embedded default. Scores 40 candidate profiles
-// against a rubric with structured JSON answers through the real daemon and CLI: on Ollama when
-// one answers at OLLAMA_HOST (or 127.0.0.1:11434), else on the embedded llama-cpp engine with a
-// generated tiny model (random weights: the answers are real inference but mean nothing).
+// `npm run demo`: the main job end to end on an embedded default, through the real CLI and
+// daemon: a CSV of 40 candidate profiles → `convert` (a rubric as the byte-identical system
+// prompt, a template, a JSON schema for the answers) → `run` → `analyze`, joined back to the CSV
+// and sorted by score. On Ollama when one answers at OLLAMA_HOST (or 127.0.0.1:11434), else on the
+// embedded llama-cpp engine with a generated tiny model (random weights: the answers are real
+// inference but mean nothing).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OllamaEngine, ollamaBaseUrl } from '../../server/engines/ollama.js';
-import type { BatchOutputLine } from '../../server/openai/types.js';
 import { CLI } from '../support/daemon-process.js';
 import { tinyModelPath } from '../support/models.js';
 
@@ -26,17 +27,25 @@ const SCHEMA = {
   additionalProperties: false,
 };
 
+const TEMPLATE = `Candidate {{candidate_id}}
+Current title: {{current_title}}
+Years of experience: {{years_experience}}
+Skills: {{skills}}
+Work history: {{work_history}}`;
+
 const TITLES = ['Backend Engineer', 'Site Reliability Engineer', 'Data Engineer', 'Frontend Developer', 'Engineering Manager'];
 const SKILLS = ['Go', 'Rust', 'PostgreSQL', 'Kafka', 'Redis', 'Kubernetes', 'Python', 'TypeScript', 'React', 'Java'];
 const WORK = ['led a payments service handling 2k req/s', 'migrated batch jobs to streaming', 'ran a multi-region Kubernetes cluster', 'built the checkout UI', 'mentored a team of 6 engineers'];
 
-function candidates(count: number): string[] {
+/** A seeded CSV of candidate profiles, with the quoting a real export has. */
+function candidatesCsv(count: number): string {
   let seed = 7;
   const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
-  return Array.from({ length: count }, (_, index) => {
-    const skills = [SKILLS[next(10)], SKILLS[next(10)], SKILLS[next(10)]].join(', ');
-    return `Candidate C${String(index + 1).padStart(4, '0')}\nCurrent title: ${TITLES[next(5)]}\nYears of experience: ${1 + next(15)}\nSkills: ${skills}\nWork history: ${WORK[next(5)]}; ${WORK[next(5)]}`;
-  });
+  const quote = (value: string): string => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  const rows = Array.from({ length: count }, (_, index) =>
+    [`C${String(index + 1).padStart(4, '0')}`, TITLES[next(5)]!, String(1 + next(15)), [SKILLS[next(10)], SKILLS[next(10)], SKILLS[next(10)]].join(', '), `${WORK[next(5)]}; ${WORK[next(5)]}`].map(quote).join(','),
+  );
+  return ['candidate_id,current_title,years_experience,skills,work_history', ...rows].join('\n') + '\n';
 }
 
 async function chooseEngine(): Promise<{ args: string[]; model: string; label: string }> {
@@ -64,52 +73,33 @@ mkdirSync(workDir, { recursive: true });
 const engine = await chooseEngine();
 console.log(`engine: ${engine.label}`);
 
-const input = join(workDir, 'candidates.jsonl');
-writeFileSync(
-  input,
-  candidates(40)
-    .map((profile, index) =>
-      JSON.stringify({
-        custom_id: `C${String(index + 1).padStart(4, '0')}`,
-        method: 'POST',
-        url: '/v1/chat/completions',
-        body: {
-          model: engine.model,
-          messages: [
-            { role: 'system', content: RUBRIC },
-            { role: 'user', content: profile },
-          ],
-          temperature: 0,
-          max_tokens: 200,
-          response_format: { type: 'json_schema', json_schema: { name: 'score', schema: SCHEMA, strict: true } },
-        },
-      }),
-    )
-    .join('\n') + '\n',
-);
-console.log(`batch input: ${input} (40 candidates, one rubric as a byte-identical system prompt)`);
+const csv = join(workDir, 'candidates.csv');
+const files = { rubric: join(workDir, 'rubric.md'), template: join(workDir, 'template.txt'), schema: join(workDir, 'schema.json') };
+writeFileSync(csv, candidatesCsv(40));
+writeFileSync(files.rubric, RUBRIC);
+writeFileSync(files.template, TEMPLATE);
+writeFileSync(files.schema, JSON.stringify(SCHEMA, null, 2));
 
+/** Runs one CLI command with its output shown; stops the demo (and the daemon) if it fails. */
+function step(title: string, args: string[]): void {
+  console.log(`\n$ ollama-batch ${title}`);
+  const result = spawnSync(process.execPath, [CLI, ...args], { stdio: 'inherit' });
+  if (result.status === 0) return;
+  spawnSync(process.execPath, [CLI, 'stop', '--data-dir', dataDir], { stdio: 'ignore' });
+  console.error(`\nthat step failed (exit ${result.status}); the daemon's log: ${join(dataDir, 'daemon.log')}`);
+  process.exit(1);
+}
+
+const input = join(workDir, 'candidates.jsonl');
+step('convert candidates.csv ...', ['convert', csv, '-o', input, '--data-dir', dataDir, '--system-prompt', files.rubric, '--template', files.template, '--schema', files.schema, '--id-column', 'candidate_id', '--model', engine.model, '--max-tokens', '200', '--temperature', '0']);
 const run = spawnSync(process.execPath, [CLI, 'run', input, '--data-dir', dataDir, '--json', ...engine.args], { stdio: ['inherit', 'pipe', 'inherit'] });
 spawnSync(process.execPath, [CLI, 'stop', '--data-dir', dataDir], { stdio: 'ignore' });
 if (run.status !== 0) {
   console.error(`the batch did not complete (exit ${run.status}); see ${join(dataDir, 'daemon.log')}`);
   process.exit(1);
 }
-const { batch, output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout.toString()) as { batch: { id: string; request_counts: { completed: number; failed: number }; usage: { input_tokens: number; input_tokens_details: { cached_tokens: number } } }; output_path: string; error_path: string };
-const answers = readFileSync(outputPath, 'utf8')
-  .split('\n')
-  .filter(Boolean)
-  .map((line) => JSON.parse(line) as BatchOutputLine)
-  .map((line) => {
-    const body = line.response!.body as { choices: Array<{ message: { content: string } }> };
-    try {
-      return { id: line.custom_id, ...(JSON.parse(body.choices[0]!.message.content) as { score: number; decision: string }) };
-    } catch {
-      return { id: line.custom_id, score: NaN, decision: 'unparseable' };
-    }
-  })
-  .sort((a, b) => (b.score || -1) - (a.score || -1));
-console.log(`\nbatch ${batch.id}: ${batch.request_counts.completed} answered, ${batch.request_counts.failed} failed; ${batch.usage.input_tokens} prompt tokens, ${batch.usage.input_tokens_details.cached_tokens} of them from the KV cache`);
-console.log('top 5:');
-for (const answer of answers.slice(0, 5)) console.log(`  ${answer.id}  score ${answer.score}  ${answer.decision}`);
-console.log(`\nresults: ${outputPath}\nerrors:  ${errorPath}\ndaemon data and log: ${dataDir}`);
+const { output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout.toString()) as { output_path: string; error_path: string };
+console.log(`\n$ ollama-batch run candidates.jsonl: done`);
+const scored = join(workDir, 'candidates.scored.csv');
+step('analyze output.jsonl --source candidates.csv ...', ['analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', scored, '--sort-by', 'score']);
+console.log(`\nscored CSV: ${scored}\nresults (OpenAI's batch output format): ${outputPath}\nerrors: ${errorPath}\ndaemon data and log: ${dataDir}`);
