@@ -424,7 +424,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     const measure = new RequestMeasure();
     const measured = entry.measured ?? measure.measured;
     if (!entry.numCtx && batch.status !== 'cancelling') {
-      const failure = await calibrateOn(this.engine, files.input, measured, calibration, AbortSignal.timeout(DEFAULT_RUNNER_OPTIONS.requestTimeoutMs));
+      const failure = await calibrateOn(this.engine, files.input, measured, calibration, AbortSignal.timeout(this.settings.requestTimeoutMs ?? DEFAULT_RUNNER_OPTIONS.requestTimeoutMs));
       if (failure) this.emit('log', 'warn', `${batch.id}: could not calibrate token counts for ${model} (${failure}); estimating with a safety margin`);
       const modelLimit = await this.engine.contextLimit(model).catch(() => undefined);
       const setting = entry.options.numCtx ?? this.settings.numCtx;

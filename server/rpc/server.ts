@@ -12,6 +12,7 @@ import * as protocol from '../protocol/methods.js';
 import { analyzeFor, convertFor } from '../daemon/jobs.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type { Batch } from '../openai/types.js';
+import { registerLanguageFeatures } from '../lsp/language-features.js';
 
 const RPC_CODE = {
   not_found: protocol.RpcErrorCodes.notFound,
@@ -59,6 +60,9 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
       () => createProtocolConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), connectionLogger),
       watchDog,
     );
+    // Editor features for VS Code windows; the CLI sends no `initialize` and opens no documents.
+    const languageFeatures = registerLanguageFeatures(connection, { modelStats: (model) => service.modelStats(model) });
+    connection.onInitialize((params) => languageFeatures.initialize(params));
     connection.onRequest(protocol.BatchCreateRequest.type, handled((params) => service.createBatch(params)));
     connection.onRequest(protocol.BatchListRequest.type, handled((params) => service.listBatches(params ?? {})));
     connection.onRequest(protocol.BatchGetRequest.type, handled(({ id }) => service.getBatch(id)));
@@ -84,6 +88,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
       sockets.delete(socket);
       service.off('changed', announce);
       service.off('metrics', announceMetrics);
+      languageFeatures.dispose();
       connection.dispose();
     });
     socket.on('error', () => socket.destroy());

@@ -1,0 +1,76 @@
+// One validation pass over a batch document: the daemon's rules line by line, plus a warning for
+// each request that will not fit its context. Big documents are done in slices so that the
+// connection keeps answering, and a pass gives up as soon as a newer version makes it stale.
+import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
+import { ValidationState, validateLine } from '../batches/validate.js';
+import type { BatchError, ChatCompletionBody } from '../openai/types.js';
+import { textLines } from './batch-document.js';
+import type { Measurement, RequestBudget } from './request-budget.js';
+import { valueSpan } from './value-span.js';
+
+const DIAGNOSTIC_SOURCE = 'ollama-batch';
+/** Lines validated between two turns of the event loop. */
+const SLICE_LINES = 2_000;
+/** More diagnostics than this are counted, not listed. */
+const MAX_DIAGNOSTICS = 1_000;
+
+export function overflowMessage(measurement: Measurement): string {
+  return `about ${measurement.promptTokens} prompt tokens + ${measurement.outputTokens} for the answer; num_ctx is ${measurement.numCtx}`;
+}
+
+function rangeOf(line: number, text: string, param: string | null): Range {
+  const span = param === null ? null : valueSpan(text, param);
+  return { start: { line, character: span?.start ?? 0 }, end: { line, character: span?.end ?? text.length } };
+}
+
+function errorDiagnostic(state: ValidationState, line: number, text: string, problem: BatchError): Diagnostic {
+  // The validator's messages name the file and line for logs; the editor shows both already.
+  const prefix = `${state.fileName} line ${problem.line}: `;
+  const message = problem.message.startsWith(prefix) ? problem.message.slice(prefix.length) : problem.message;
+  return { range: rangeOf(line, text, problem.param), severity: DiagnosticSeverity.Error, source: DIAGNOSTIC_SOURCE, code: problem.code, message };
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The document's diagnostics, or null when the pass went stale before it finished. */
+export async function validateDocument(text: string, fileName: string, budget: RequestBudget, isStale: () => boolean): Promise<Diagnostic[] | null> {
+  const diagnostics: Diagnostic[] = [];
+  let unlisted = 0;
+  const add = (diagnostic: Diagnostic): void => {
+    if (diagnostics.length < MAX_DIAGNOSTICS) diagnostics.push(diagnostic);
+    else unlisted++;
+  };
+  let line = 0;
+  let lineText = '';
+  const onRequest = (body: ChatCompletionBody): void => {
+    const overflow = budget.overflow(body);
+    if (!overflow) return;
+    add({
+      range: rangeOf(line, lineText, 'body.messages'),
+      severity: DiagnosticSeverity.Warning,
+      source: DIAGNOSTIC_SOURCE,
+      code: 'context_length_exceeded',
+      message: `This request may not fit the context: ${overflowMessage(overflow)}.`,
+    });
+  };
+  const state = new ValidationState(fileName, undefined, onRequest);
+  for (const current of textLines(text)) {
+    lineText = current;
+    const problem = validateLine(state, line + 1, current);
+    if (problem) add(errorDiagnostic(state, line, current, problem));
+    if (++line % SLICE_LINES === 0) {
+      await yieldToEventLoop();
+      if (isStale()) return null;
+    }
+  }
+  if (unlisted > 0) {
+    diagnostics.push({
+      range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+      severity: DiagnosticSeverity.Information,
+      source: DIAGNOSTIC_SOURCE,
+      code: 'too_many_errors',
+      message: `${unlisted} more problems are not listed (the first ${MAX_DIAGNOSTICS} are).`,
+    });
+  }
+  return diagnostics;
+}
