@@ -9,8 +9,9 @@ import { uniqueId } from '../ids/unique-id.js';
 import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types.js';
 import { TERMINAL_STATUSES } from '../openai/types.js';
 import { readLines } from '../jsonl/lines.js';
-import type { BatchRunOptions, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
+import type { BatchRunOptions, LearnedLimits, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
+import { MIN_NUM_CTX, NUM_CTX_STEP } from '../context/budget.js';
 import { Calibration } from '../context/calibration.js';
 import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
@@ -492,8 +493,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       stats.calibration = calibration.toJSON() ?? undefined;
       if (outOfMemory) {
         // What held after the engine ran out of memory: future batches of this model here start there.
-        const { concurrency: safeConcurrency, numCtx: safeNumCtx } = run.limits;
-        (stats.limits ??= {})[hardware] = { concurrency: safeConcurrency, ...(safeNumCtx !== undefined && safeNumCtx < (entry.numCtx?.numCtx ?? Infinity) && { numCtx: safeNumCtx }), learnedAt: now() };
+        (stats.limits ??= {})[hardware] = learnedLimits(run.limits, entry.numCtx?.numCtx, live.metrics.snapshot().vram?.peakUsedMiB ?? null);
       }
     }
     if (outcome === 'interrupted' || this.closed) return;
@@ -571,6 +571,20 @@ function checkMetadata(metadata: Record<string, string> | null): void {
       throw new ServiceError('invalid_request', `metadata value of "${key}" must be a string of at most ${METADATA_LIMITS.value} characters`, 'metadata');
     }
   }
+}
+
+/** Share of what held after an out-of-memory that future batches keep to, for a margin. */
+const SAFE_SHARE = 0.9;
+
+/**
+ * What a batch that ran out of memory teaches the next ones: the concurrency that held; 90% of
+ * the num_ctx that held, when num_ctx itself had to come down; and the VRAM it peaked at.
+ */
+function learnedLimits(held: { concurrency: number; numCtx: number | undefined }, plannedNumCtx: number | undefined, vramPeakMiB: number | null): LearnedLimits {
+  const limits: LearnedLimits = { concurrency: held.concurrency, learnedAt: now() };
+  if (held.numCtx !== undefined && held.numCtx < (plannedNumCtx ?? Infinity)) limits.numCtx = Math.max(MIN_NUM_CTX, Math.floor((held.numCtx * SAFE_SHARE) / NUM_CTX_STEP) * NUM_CTX_STEP);
+  if (vramPeakMiB !== null) limits.vramMiB = Math.floor(vramPeakMiB * SAFE_SHARE);
+  return limits;
 }
 
 /** Run options a batch carries in its metadata (what an OpenAI client can set): num_ctx, trim_strategy, mode. */

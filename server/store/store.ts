@@ -40,8 +40,10 @@ export interface StoredBatch {
 /** Limits that held after the engine ran out of memory, for one model on one machine's GPUs. */
 export interface LearnedLimits {
   concurrency: number;
-  /** Set when num_ctx itself had to come down. */
+  /** 90% of the num_ctx that held, set when num_ctx itself had to come down. */
   numCtx?: number;
+  /** 90% of the VRAM in use at its peak (MiB), for reference in status and the panel. */
+  vramMiB?: number;
   learnedAt: number;
 }
 

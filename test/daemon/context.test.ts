@@ -142,6 +142,7 @@ describe('context windows and memory', function () {
     const store = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
     const learned = store.models.tiny!.limits!['NVIDIA GeForce RTX 4080']!;
     assert.ok(learned.concurrency < 8, `learned concurrency ${learned.concurrency}`);
+    assert.equal(learned.vramMiB, Math.floor(15_600 * 0.9), '90% of the VRAM it peaked at');
     const { snapshot } = await daemon.connection.sendRequest(protocol.BatchMetricsRequest.type, { id: batch.id });
     assert.equal(snapshot.errors.total, 0);
     assert.ok(snapshot.errors.retriesByClass.oom > 0 && snapshot.errors.retriesByClass.oom <= emulator.stats.faults);
