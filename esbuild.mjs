@@ -1,6 +1,6 @@
 // One build, three bundles: the VS Code extension (cjs, `vscode` external), the daemon and CLI
 // (ESM for node; node-llama-cpp stays external and is loaded with a dynamic import only when
-// chosen), and the webview script (browser, into media/). Type checking is `npm run typecheck`.
+// chosen), and the webview scripts (browser, into media/). Type checking is `npm run typecheck`.
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -43,8 +43,9 @@ const contexts = [
   },
   {
     ...common,
-    entryPoints: ['client/webview/metrics.ts'],
-    outfile: 'media/webview/metrics.js',
+    // One script per panel; the CSS a script imports (uPlot's) lands beside it as <name>.css.
+    entryPoints: { metrics: 'client/webview/metrics.ts', results: 'client/webview/results.ts' },
+    outdir: 'media/webview',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',

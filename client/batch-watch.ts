@@ -1,18 +1,17 @@
 // The batch the status bar and the metrics panel follow: the one the daemon is running, else the
-// last one that ran. Fed by BatchChangedNotification, re-read from the daemon on every connect.
+// last one that ran. Fed by BatchChangedNotification and the running batch's metrics, re-read
+// from the daemon on every connect.
 import * as vscode from 'vscode';
-import { TERMINAL_STATUSES, type Batch } from '../server/openai/types.js';
+import type { Batch } from '../server/openai/types.js';
 import { BatchGetRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
-
-export const isTerminal = (batch: Batch): boolean => TERMINAL_STATUSES.includes(batch.status);
-
-/** Lines finished either way: written to the output or to the error file. */
-export const doneCount = (batch: Batch): number => batch.request_counts.completed + batch.request_counts.failed;
+import { doneCount, isTerminal, paceOf, type Pace } from './model/format.js';
 
 export class BatchWatch implements vscode.Disposable {
   private _current: Batch | undefined;
+  private _pace: Pace | undefined;
   private readonly _onDidChange = new vscode.EventEmitter<Batch>();
+  /** The followed batch changed, or its pace did. */
   readonly onDidChange = this._onDidChange.event;
   private readonly subscriptions: vscode.Disposable[];
 
@@ -20,12 +19,22 @@ export class BatchWatch implements vscode.Disposable {
     this.subscriptions = [
       this._onDidChange,
       ctx.onDidChangeBatch((batch) => this.update(batch)),
+      ctx.onDidReceiveMetrics(({ id, snapshot }) => {
+        if (id !== this._current?.id) return;
+        this._pace = paceOf(snapshot);
+        this._onDidChange.fire(this._current);
+      }),
       ctx.onDidConnect(({ runningBatchId }) => void this.resync(runningBatchId)),
     ];
   }
 
   get current(): Batch | undefined {
     return this._current;
+  }
+
+  /** The followed batch's pace while it runs. */
+  get pace(): Pace | undefined {
+    return this._pace;
   }
 
   dispose(): void {
@@ -41,6 +50,7 @@ export class BatchWatch implements vscode.Disposable {
     const current = this._current;
     const follow = !current || current.id === batch.id || isTerminal(current) || (!isTerminal(batch) && doneCount(batch) > 0);
     if (!follow) return;
+    if (current?.id !== batch.id) this._pace = undefined;
     this._current = batch;
     this._onDidChange.fire(batch);
   }

@@ -11,9 +11,17 @@ import {
   type LanguageClientOptions,
 } from 'vscode-languageclient/node';
 import type { Batch } from '../server/openai/types.js';
-import { BatchChangedNotification, DaemonShutdownRequest, DaemonStatusRequest, type DaemonInfo } from '../server/protocol/methods.js';
+import type { BatchMetricsSnapshot } from '../server/metrics/batch-metrics.js';
+import { BatchChangedNotification, BatchMetricsNotification, DaemonShutdownRequest, DaemonStatusRequest, type DaemonInfo } from '../server/protocol/methods.js';
 import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRelease } from './daemon.js';
 import { errorMessage, type Log } from './log.js';
+import { serveOptions } from './model/daemon-settings.js';
+import { explicitSettings } from './settings.js';
+
+export interface BatchMetricsEvent {
+  id: string;
+  snapshot: BatchMetricsSnapshot;
+}
 
 export type DaemonState = 'starting' | 'running' | 'stopped';
 
@@ -39,6 +47,9 @@ export class Ctx implements vscode.Disposable {
   private readonly _onDidChangeBatch = new vscode.EventEmitter<Batch>();
   /** Every batch change the daemon announces, from any window or the CLI. */
   readonly onDidChangeBatch = this._onDidChangeBatch.event;
+  private readonly _onDidReceiveMetrics = new vscode.EventEmitter<BatchMetricsEvent>();
+  /** The running batch's metrics, once a second. */
+  readonly onDidReceiveMetrics = this._onDidReceiveMetrics.event;
 
   constructor(
     private readonly extensionContext: vscode.ExtensionContext,
@@ -90,28 +101,15 @@ export class Ctx implements vscode.Disposable {
     });
   }
 
-  /** Stops the daemon (running batches resume at its next start) and starts a fresh one. */
+  /** Stops the daemon; running batches resume at its next start. */
+  stopDaemon(): Promise<void> {
+    return this.serially(() => this.stopDaemonNow());
+  }
+
+  /** Stops the daemon and starts a fresh one (with the settings as they are now). */
   restartDaemon(): Promise<void> {
     return this.serially(async () => {
-      const dataDir = this.dataDir;
-      const pid = readLock(dataDir)?.pid;
-      const client = this.client;
-      if (client) {
-        this.stopping = true;
-        await client.sendRequest(DaemonShutdownRequest.type).catch((error: unknown) => this.log.error('daemon/shutdown failed', error));
-      } else if (pid !== undefined && processAlive(pid)) {
-        // Running but not answering us: SIGTERM is the daemon's other orderly way out.
-        process.kill(pid, 'SIGTERM');
-      }
-      await this.stopClient();
-      if (pid !== undefined) {
-        this.setState('starting');
-        if (!(await waitForRelease(dataDir, pid, RELEASE_TIMEOUT_MS))) {
-          this.setState('stopped');
-          throw new Error(`the daemon (pid ${pid}) did not stop within ${RELEASE_TIMEOUT_MS / 1000} s`);
-        }
-        this.log.info(`daemon pid ${pid} stopped`);
-      }
+      await this.stopDaemonNow();
       await this.startClient();
     });
   }
@@ -137,12 +135,33 @@ export class Ctx implements vscode.Disposable {
     this._onDidChangeState.dispose();
     this._onDidConnect.dispose();
     this._onDidChangeBatch.dispose();
+    this._onDidReceiveMetrics.dispose();
   }
 
   private serially(task: () => Promise<void>): Promise<void> {
     const run = this.lifecycle.then(task);
     this.lifecycle = run.catch(() => undefined);
     return run;
+  }
+
+  private async stopDaemonNow(): Promise<void> {
+    const dataDir = this.dataDir;
+    const pid = readLock(dataDir)?.pid;
+    const client = this.client;
+    if (client) {
+      this.stopping = true;
+      await client.sendRequest(DaemonShutdownRequest.type).catch((error: unknown) => this.log.error('daemon/shutdown failed', error));
+    } else if (pid !== undefined && processAlive(pid)) {
+      // Running but not answering us: SIGTERM is the daemon's other orderly way out.
+      process.kill(pid, 'SIGTERM');
+    }
+    await this.stopClient();
+    if (pid === undefined) return;
+    this.setState('starting');
+    const released = await waitForRelease(dataDir, pid, RELEASE_TIMEOUT_MS);
+    this.setState('stopped');
+    if (!released) throw new Error(`the daemon (pid ${pid}) did not stop within ${RELEASE_TIMEOUT_MS / 1000} s`);
+    this.log.info(`daemon pid ${pid} stopped`);
   }
 
   private async startClient(): Promise<void> {
@@ -167,7 +186,7 @@ export class Ctx implements vscode.Disposable {
       'ollamaBatch',
       'Ollama Batch',
       async () => {
-        const socket = await connectOrStartDaemon(dataDir, cliPath, this.log);
+        const socket = await connectOrStartDaemon(dataDir, cliPath, this.log, serveOptions(explicitSettings()));
         return { reader: socket, writer: socket };
       },
       clientOptions,
@@ -180,6 +199,7 @@ export class Ctx implements vscode.Disposable {
         else this.setState(newState === State.Starting ? 'starting' : 'stopped');
       }),
       client.onNotification(BatchChangedNotification.type, (batch) => this._onDidChangeBatch.fire(batch)),
+      client.onNotification(BatchMetricsNotification.type, (metrics) => this._onDidReceiveMetrics.fire(metrics)),
     );
     try {
       await client.start();

@@ -11,11 +11,17 @@ export function resolveDataDir(): string {
   return fromSetting(vscode.workspace.getConfiguration('ollamaBatch').get<string>('dataDir')?.trim());
 }
 
-/** The daemon's socket, starting `dist/cli.mjs serve` detached when none answers. */
-export async function connectOrStartDaemon(dataDir: string, cliPath: string, log: { info(message: string): void }): Promise<Socket> {
+/** The daemon's socket, starting `dist/cli.mjs serve` detached (with the settings' flags) when none answers. */
+export async function connectOrStartDaemon(
+  dataDir: string,
+  cliPath: string,
+  log: { info(message: string): void },
+  serve: { args: string[]; env: Record<string, string> },
+): Promise<Socket> {
   // Inside VS Code process.execPath is Electron: ELECTRON_RUN_AS_NODE makes it plain node.
-  const { socket, started } = await connectOrStart(dataDir, { execPath: process.execPath, args: [cliPath], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
-  if (started) log.info(`no daemon answered for ${dataDir}; started one`);
+  const env = { ...process.env, ...serve.env, ELECTRON_RUN_AS_NODE: '1' };
+  const { socket, started } = await connectOrStart(dataDir, { execPath: process.execPath, args: [cliPath], serveArgs: serve.args, env });
+  if (started) log.info(`no daemon answered for ${dataDir}; started one${serve.args.length > 0 ? ` with ${serve.args.join(' ')}` : ''}`);
   return socket;
 }
 

@@ -1,33 +1,52 @@
 // The VS Code extension's entry: a Ctx that owns the connection to the daemon, the batch the UI
-// follows, the status bar, the metrics panel and the commands.
+// follows, the status bar, the Batches tree and the commands. Activation only wires these up;
+// the panels load on first use, and the connection is made in the background.
 import * as vscode from 'vscode';
 import { BatchWatch } from './batch-watch.js';
+import { BatchesTree } from './batches-tree.js';
 import { registerCommands } from './commands.js';
-import { Ctx } from './ctx.js';
+import { Ctx, type DaemonState } from './ctx.js';
 import { Log } from './log.js';
-import { MetricsPanel } from './metrics-panel.js';
+import { watchSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 
 let activeCtx: Ctx | undefined;
+
+const TREE_MESSAGES: Record<DaemonState, string | undefined> = {
+  starting: 'Connecting to the daemon…',
+  running: undefined,
+  stopped: 'The daemon is not running: these are the batches as last seen.',
+};
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = new Log();
   const ctx = new Ctx(context, log);
   activeCtx = ctx;
   const watch = new BatchWatch(ctx);
+  const tree = new BatchesTree(ctx);
+  const treeView = vscode.window.createTreeView('ollamaBatch.batches', { treeDataProvider: tree, showCollapseAll: true });
+  const showState = (state: DaemonState): void => {
+    treeView.message = tree.batches.size > 0 ? TREE_MESSAGES[state] : undefined;
+    void vscode.commands.executeCommand('setContext', 'ollamaBatch.daemonState', state);
+  };
   context.subscriptions.push(
     ctx,
     watch,
+    tree,
+    treeView,
+    ctx.onDidChangeState(showState),
     new StatusBar(ctx, watch),
-    vscode.window.registerWebviewPanelSerializer(MetricsPanel.viewType, {
-      deserializeWebviewPanel: async (panel) => MetricsPanel.revive(panel, context.extensionUri, watch),
+    vscode.window.registerWebviewPanelSerializer('ollamaBatch.metrics', {
+      deserializeWebviewPanel: async (panel, state: unknown) => {
+        const { MetricsPanel } = await import('./metrics-panel.js');
+        MetricsPanel.revive(panel, context.extensionUri, ctx, state);
+      },
     }),
-    vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration('ollamaBatch.dataDir')) void ctx.reconnect();
-    }),
+    watchSettings(ctx),
     log,
   );
-  registerCommands(context, ctx, watch);
+  registerCommands(context, ctx, watch, tree);
+  showState(ctx.state);
   void ctx.start();
 }
 

@@ -1,101 +1,112 @@
-// "Ollama Batch: Show Metrics": one webview panel with the live counters of the followed batch.
-// The page holds no daemon data: the script asks with `ready`, gets a snapshot, then updates.
-import { randomBytes } from 'node:crypto';
+// "Ollama Batch: Show Metrics": one panel per batch with its counters and charts. The page holds
+// no daemon data: the script says `ready`, gets the batch, its stored time series and the latest
+// snapshot, then a point a second from the daemon's batch/metrics notifications. The webview
+// keeps the batch id in its state, so the serializer brings the panel back after a reload.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/openai/types.js';
-import { isTerminal, type BatchWatch } from './batch-watch.js';
-import type { BatchView, FromWebview, ToWebview } from './webview/messages.js';
-
-function batchView(batch: Batch): BatchView {
-  return {
-    id: batch.id,
-    status: batch.status,
-    model: batch.model,
-    pausedReason: batch.paused_reason,
-    total: batch.request_counts.total,
-    completed: batch.request_counts.completed,
-    failed: batch.request_counts.failed,
-    promptTokens: batch.usage.input_tokens,
-    cachedTokens: batch.usage.input_tokens_details.cached_tokens,
-    completionTokens: batch.usage.output_tokens,
-    startedAt: batch.in_progress_at,
-    endedAt: batch.completed_at ?? batch.failed_at ?? batch.cancelled_at ?? batch.expired_at,
-    over: isTerminal(batch),
-  };
-}
+import { BatchGetRequest, BatchMetricsRequest } from '../server/protocol/methods.js';
+import type { Ctx } from './ctx.js';
+import { errorMessage } from './log.js';
+import { batchView, countersOf, pointOfSample, pointOfSnapshot } from './model/metrics-view.js';
+import type { FromMetricsWebview, SeriesPoint, ToMetricsWebview } from './webview/messages.js';
+import { webviewHtml, webviewOptions } from './webview-html.js';
 
 export class MetricsPanel {
   static readonly viewType = 'ollamaBatch.metrics';
-  private static current: MetricsPanel | undefined;
+  private static readonly panels = new Map<string, MetricsPanel>();
 
   private readonly _disposables: vscode.Disposable[] = [];
+  /** Deltas go out only after the snapshot. */
   private ready = false;
 
-  static show(extensionUri: vscode.Uri, watch: BatchWatch): void {
-    if (MetricsPanel.current) {
-      MetricsPanel.current.panel.reveal();
+  static show(extensionUri: vscode.Uri, ctx: Ctx, batchId: string): void {
+    const open = MetricsPanel.panels.get(batchId);
+    if (open) {
+      open.panel.reveal();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(MetricsPanel.viewType, 'Batch Metrics', vscode.ViewColumn.Active, MetricsPanel.options(extensionUri));
-    MetricsPanel.current = new MetricsPanel(panel, extensionUri, watch);
+    const panel = vscode.window.createWebviewPanel(MetricsPanel.viewType, `Metrics ${batchId}`, vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    new MetricsPanel(panel, extensionUri, ctx, batchId);
   }
 
-  /** Takes over a panel that VS Code restores after a reload. */
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, watch: BatchWatch): void {
-    panel.webview.options = MetricsPanel.options(extensionUri);
-    MetricsPanel.current = new MetricsPanel(panel, extensionUri, watch);
-  }
-
-  private static options(extensionUri: vscode.Uri): vscode.WebviewOptions {
-    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')] };
+  /** Takes over a panel that VS Code restores after a reload; its state names the batch. */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, ctx: Ctx, state: unknown): void {
+    const batchId = (state as { batchId?: unknown } | undefined)?.batchId;
+    if (typeof batchId !== 'string' || MetricsPanel.panels.has(batchId)) {
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = webviewOptions(extensionUri);
+    new MetricsPanel(panel, extensionUri, ctx, batchId);
   }
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
-    watch: BatchWatch,
+    private readonly ctx: Ctx,
+    private readonly batchId: string,
   ) {
+    MetricsPanel.panels.set(batchId, this);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
-    panel.webview.html = MetricsPanel.html(panel.webview, extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: 'Batch Metrics', script: 'metrics', styles: ['webview/metrics.css', 'metrics.css'], body: BODY });
     panel.onDidDispose(() => this.dispose(), null, this._disposables);
     // A hidden webview loses its script; when shown again it loads anew and says `ready` again.
     panel.webview.onDidReceiveMessage(
-      (message: FromWebview) => {
+      (message: FromMetricsWebview) => {
         if (message.type !== 'ready') return;
-        this.ready = true;
-        this.post({ type: 'snapshot', batch: watch.current ? batchView(watch.current) : null });
+        this.ready = false;
+        void this.sendSnapshot();
       },
       null,
       this._disposables,
     );
-    watch.onDidChange((batch) => this.ready && this.post({ type: 'batch', batch: batchView(batch) }), null, this._disposables);
+    ctx.onDidChangeBatch((batch) => batch.id === batchId && this.ready && this.post({ type: 'batch', batch: batchView(batch) }), null, this._disposables);
+    ctx.onDidReceiveMetrics(
+      ({ id, snapshot }) => id === batchId && this.ready && this.post({ type: 'metrics', point: pointOfSnapshot(snapshot), counters: countersOf(snapshot) }),
+      null,
+      this._disposables,
+    );
+    // Points announced while unconnected were missed: the stored series has them.
+    ctx.onDidConnect(() => this.ready && void this.sendSnapshot(), null, this._disposables);
   }
 
   dispose(): void {
-    MetricsPanel.current = undefined;
+    MetricsPanel.panels.delete(this.batchId);
     this.panel.dispose();
     vscode.Disposable.from(...this._disposables.splice(0)).dispose();
   }
 
-  private post(message: ToWebview): void {
-    void this.panel.webview.postMessage(message);
+  private async sendSnapshot(): Promise<void> {
+    const client = this.ctx.client;
+    if (!client) {
+      this.post({ type: 'snapshot', batchId: this.batchId, batch: null, points: [], counters: null, problem: 'The daemon is not running.' });
+      return;
+    }
+    try {
+      const [batch, metrics] = await Promise.all([
+        client.sendRequest(BatchGetRequest.type, { id: this.batchId }),
+        client.sendRequest(BatchMetricsRequest.type, { id: this.batchId, series: true }),
+      ]);
+      const stored = (metrics.series ?? []).map(pointOfSample).filter((point): point is SeriesPoint => point !== null);
+      this.panel.title = `Metrics ${batch.id}`;
+      this.post({ type: 'snapshot', batchId: this.batchId, batch: batchView(batch), points: [...stored, pointOfSnapshot(metrics.snapshot)], counters: countersOf(metrics.snapshot), problem: null });
+      this.ready = true;
+    } catch (error) {
+      this.ctx.log.error(`batch/metrics ${this.batchId} failed`, error);
+      this.post({ type: 'snapshot', batchId: this.batchId, batch: null, points: [], counters: null, problem: errorMessage(error) });
+    }
   }
 
-  private static html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-    const media = (...path: string[]): vscode.Uri => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', ...path));
-    const nonce = randomBytes(16).toString('base64');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${media('metrics.css')}">
-  <title>Batch Metrics</title>
-</head>
-<body class="empty">
-  <p class="placeholder">No batch is running. Start one with “Ollama Batch: Run Batch File”.</p>
-  <main>
+  private post(message: ToMetricsWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
+}
+
+const counter = (id: string, label: string): string => `<div><dt>${label}</dt><dd id="${id}">–</dd></div>`;
+const chart = (id: string, title: string): string => `<section class="chart"><h2>${title}</h2><div id="${id}"></div></section>`;
+
+const BODY = `
+  <p class="placeholder" id="placeholder">Loading…</p>
+  <main id="main" hidden>
     <header>
       <h1 id="batch-id"></h1>
       <span id="status" class="status"></span>
@@ -104,16 +115,22 @@ export class MetricsPanel {
     <p id="paused" class="paused" hidden></p>
     <progress id="progress" max="1" value="0"></progress>
     <dl class="counters">
-      <div><dt>Done</dt><dd id="done">–</dd></div>
-      <div><dt>Failed</dt><dd id="failed">–</dd></div>
-      <div><dt>Requests/s</dt><dd id="rate">–</dd></div>
-      <div><dt>Prompt tokens</dt><dd id="prompt-tokens">–</dd></div>
-      <div><dt>Cached tokens</dt><dd id="cached-tokens">–</dd></div>
-      <div><dt>Completion tokens</dt><dd id="completion-tokens">–</dd></div>
+      ${counter('done', 'Done')}
+      ${counter('rate', 'Requests/s')}
+      ${counter('eta', 'ETA')}
+      ${counter('tokens', 'Prompt / completion tokens')}
+      ${counter('cached', 'Cached share')}
+      ${counter('errors', 'Errors (retries)')}
+      ${counter('latency', 'Latency p50 / p95')}
+      ${counter('context', 'num_ctx · trims')}
+      ${counter('vram', 'VRAM')}
     </dl>
-  </main>
-  <script nonce="${nonce}" src="${media('webview', 'metrics.js')}"></script>
-</body>
-</html>`;
-  }
-}
+    <div class="charts">
+      ${chart('chart-throughput', 'Throughput (requests/s)')}
+      ${chart('chart-latency', 'Latency (ms)')}
+      ${chart('chart-tokens', 'Tokens')}
+      ${chart('chart-context', 'Context utilisation (%) and trims')}
+      ${chart('chart-vram', 'VRAM used (MiB)')}
+      ${chart('chart-errors', 'Errors by class')}
+    </div>
+  </main>`;

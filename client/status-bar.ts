@@ -1,11 +1,10 @@
-// One status bar item: the daemon's state, and while a batch runs its progress, live from the
-// daemon's notifications. Clicking it shows the daemon log.
+// One status bar item: the daemon's state, and while a batch runs its progress and pace, live
+// from the daemon's notifications. Clicking it shows the metrics of the followed batch.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/openai/types.js';
-import { doneCount, isTerminal, type BatchWatch } from './batch-watch.js';
+import type { BatchWatch } from './batch-watch.js';
 import type { Ctx } from './ctx.js';
-
-export const formatCount = (value: number): string => value.toLocaleString();
+import { doneCount, isTerminal, statusBarText } from './model/format.js';
+import { formatCount } from './webview/numbers.js';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('ollamaBatch.status', vscode.StatusBarAlignment.Left);
@@ -16,7 +15,7 @@ export class StatusBar implements vscode.Disposable {
     private readonly watch: BatchWatch,
   ) {
     this.item.name = 'Ollama Batch';
-    this.item.command = 'ollamaBatch.showDaemonLog';
+    this.item.command = 'ollamaBatch.showMetrics';
     this.subscriptions = [
       this.item,
       ctx.onDidChangeState(() => this.render()),
@@ -41,32 +40,28 @@ export class StatusBar implements vscode.Disposable {
         return;
       case 'stopped':
         item.text = '$(circle-slash) Ollama Batch';
-        item.tooltip = 'The Ollama Batch daemon is not running. Click to show its log.';
+        item.tooltip = 'The Ollama Batch daemon is not running. Use "Ollama Batch: Start Daemon", or see its log.';
         item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
         return;
       case 'running': {
         const batch = this.watch.current;
-        if (batch && !isTerminal(batch)) return this.renderBatch(batch);
+        if (batch && !isTerminal(batch)) {
+          item.text = statusBarText(batch, this.watch.pace);
+          const failed = batch.request_counts.failed;
+          item.tooltip = [
+            `Batch ${batch.id} (${batch.model ?? 'model not known yet'}): ${batch.status}, ${formatCount(doneCount(batch))} of ${formatCount(batch.request_counts.total)} done`,
+            ...(failed > 0 ? [`${formatCount(failed)} failed`] : []),
+            ...(batch.paused_reason ? [`Paused: ${batch.paused_reason}`] : []),
+            'Click to show its metrics.',
+          ].join('\n');
+          return;
+        }
         const info = this.ctx.info;
         item.text = '$(server-process) Ollama Batch';
         item.tooltip = info
-          ? `Daemon ${info.version}, pid ${info.pid}: engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}, data in ${info.dataDir}. Click to show its log.`
-          : 'The Ollama Batch daemon is running. Click to show its log.';
+          ? `Daemon ${info.version}, pid ${info.pid}: engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}${info.engine.up ? '' : ' (not answering)'}, data in ${info.dataDir}. Click to show metrics.`
+          : 'The Ollama Batch daemon is running. Click to show metrics.';
       }
     }
-  }
-
-  private renderBatch(batch: Batch): void {
-    const progress = `${formatCount(doneCount(batch))} / ${formatCount(batch.request_counts.total)}`;
-    const lines = [`Batch ${batch.id} (${batch.model ?? 'model not known yet'}): ${batch.status}`];
-    if (batch.request_counts.failed > 0) lines.push(`${formatCount(batch.request_counts.failed)} failed`);
-    if (batch.paused_reason) {
-      this.item.text = `$(debug-pause) ${progress}`;
-      lines.push(`Paused: ${batch.paused_reason}`);
-    } else {
-      this.item.text = batch.status === 'in_progress' ? `$(sync~spin) ${progress}` : `$(sync~spin) ${batch.status}`;
-    }
-    lines.push('Click to show the daemon log.');
-    this.item.tooltip = lines.join('\n');
   }
 }

@@ -1,5 +1,9 @@
-// The messages between the metrics panel and its webview, the only thing both sides share.
-// The webview gets plain numbers: it never sees the daemon's objects or imports their types.
+// The messages between the panels and their webviews, the only thing both sides share. The
+// webviews get plain numbers and strings: they never see the daemon's objects or import their types.
+// Every webview says `ready` once its script listens; the panel answers with a full snapshot and
+// then sends deltas, and queues nothing before `ready` (a hidden webview reloads and asks again).
+
+// ---- metrics panel
 
 /** What the metrics panel shows of a batch. Times are Unix seconds. */
 export interface BatchView {
@@ -10,17 +14,177 @@ export interface BatchView {
   total: number;
   completed: number;
   failed: number;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  startedAt: number | null;
-  endedAt: number | null;
   /** Completed, failed, expired or cancelled: nothing will change any more. */
   over: boolean;
 }
 
-/** Extension → webview: first a snapshot (after `ready`), then every change of the followed batch. */
-export type ToWebview = { type: 'snapshot'; batch: BatchView | null } | { type: 'batch'; batch: BatchView };
+/** The error classes the daemon counts (server/metrics/batch-metrics.ts). */
+export const ERROR_CLASSES = ['oom', 'timeout', 'engine', 'validation', 'context'] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
-/** Webview → extension: the script has loaded and listens. */
-export type FromWebview = { type: 'ready' };
+/** One moment of a batch's run: a time series sample, or a live snapshot. Null: not known then. */
+export interface SeriesPoint {
+  /** Milliseconds since the epoch. */
+  t: number;
+  requestsPerSecond: number | null;
+  latencyP50: number | null;
+  latencyP95: number | null;
+  latencyP99: number | null;
+  promptTokens: number | null;
+  cachedTokens: number | null;
+  completionTokens: number | null;
+  /** Peak prompt ÷ num_ctx, 0..1. */
+  contextUtilisation: number | null;
+  trims: number | null;
+  vramUsedMiB: number | null;
+  errors: Record<ErrorClass, number>;
+}
+
+/** The counters on top of the panel, from the latest snapshot. */
+export interface MetricsCounters {
+  done: number | null;
+  total: number | null;
+  requestsPerSecond: number | null;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  /** cached ÷ prompt. */
+  cachedShare: number | null;
+  errors: number;
+  retries: number;
+  etaSeconds: number | null;
+  latencyP50: number | null;
+  latencyP95: number | null;
+  numCtx: number | null;
+  trims: number;
+  vramUsedMiB: number | null;
+  vramTotalMiB: number | null;
+  vramSpilled: boolean;
+}
+
+export type ToMetricsWebview =
+  /** After `ready` and after a reconnect: everything, the time series included; `problem` when it could not be had. */
+  | { type: 'snapshot'; batchId: string; batch: BatchView | null; points: SeriesPoint[]; counters: MetricsCounters | null; problem: string | null }
+  | { type: 'batch'; batch: BatchView }
+  /** Once a second while the batch runs. */
+  | { type: 'metrics'; point: SeriesPoint; counters: MetricsCounters };
+
+export type FromMetricsWebview = { type: 'ready' };
+
+// ---- results panel
+
+export interface HistogramView {
+  field: string;
+  bins: Array<{ from: number; to: number; count: number }>;
+  mean: number;
+  p50: number;
+  p95: number;
+}
+
+export interface EnumView {
+  field: string;
+  counts: Array<{ value: string; count: number }>;
+}
+
+export interface TopRowView {
+  customId: string;
+  value: string;
+  reason: string | null;
+}
+
+/** The AnalysisReport as the results panel shows it. */
+export interface ReportView {
+  title: string;
+  lines: number;
+  succeeded: number;
+  failed: number;
+  failuresByCode: Array<{ code: string; count: number }>;
+  unparseable: number;
+  repaired: number;
+  tokens: { prompt: number; completion: number; cached: number };
+  latency: { p50: number; p95: number; p99: number } | null;
+  histograms: HistogramView[];
+  enums: EnumView[];
+  sortBy: string | null;
+  top: TopRowView[];
+  bottom: TopRowView[];
+  /** The joined CSV that the table pages through; null without a source CSV. */
+  csvPath: string | null;
+}
+
+export interface TableSort {
+  column: number;
+  order: 'asc' | 'desc';
+}
+
+/** `text` matched against one column: `>= 7`, `< 3`, `= yes`, else a case-insensitive substring. */
+export interface TableFilter {
+  column: number;
+  text: string;
+}
+
+/** The table's shape for one sort and filter; `version` tells row answers of an older view apart. */
+export interface TableView {
+  version: number;
+  columns: string[];
+  rowCount: number;
+  /** Rows before the filter. */
+  totalRows: number;
+  sort: TableSort | null;
+  filter: TableFilter | null;
+  /** The column of the custom_ids, to show a row's request and answer. */
+  idColumn: number | null;
+}
+
+/** A row's request and what came of it, found by custom_id. */
+export interface RowDetail {
+  customId: string;
+  /** The request's messages; null when the input has no such line. */
+  messages: Array<{ role: string; content: string }> | null;
+  /** The answer, pretty-printed when it is JSON; null when there is none. */
+  answer: string | null;
+  error: string | null;
+}
+
+export type ToResultsWebview =
+  | { type: 'report'; report: ReportView; table: TableView | null }
+  | { type: 'table'; table: TableView }
+  | { type: 'rows'; version: number; start: number; rows: string[][] }
+  | { type: 'detail'; detail: RowDetail }
+  | { type: 'busy'; message: string | null };
+
+export type FromResultsWebview =
+  | { type: 'ready' }
+  | { type: 'rows'; version: number; start: number; count: number }
+  | { type: 'view'; sort: TableSort | null; filter: TableFilter | null }
+  | { type: 'detail'; customId: string }
+  | { type: 'export' };
+
+const isInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
+function isSort(value: unknown): value is TableSort | null {
+  return value === null || (isObject(value) && isInteger(value.column) && (value.order === 'asc' || value.order === 'desc'));
+}
+
+function isFilter(value: unknown): value is TableFilter | null {
+  return value === null || (isObject(value) && isInteger(value.column) && typeof value.text === 'string');
+}
+
+/** The results webview is a page that runs scripts: its messages are checked before they are obeyed. */
+export function isFromResultsWebview(message: unknown): message is FromResultsWebview {
+  if (!isObject(message)) return false;
+  switch (message.type) {
+    case 'ready':
+    case 'export':
+      return true;
+    case 'rows':
+      return isInteger(message.version) && isInteger(message.start) && isInteger(message.count);
+    case 'view':
+      return isSort(message.sort) && isFilter(message.filter);
+    case 'detail':
+      return typeof message.customId === 'string';
+    default:
+      return false;
+  }
+}

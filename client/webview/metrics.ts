@@ -1,78 +1,190 @@
-// The metrics panel's script (bundled for the browser into media/webview/metrics.js). It says
-// `ready`, then draws the snapshot and every batch update it is sent. Requests per second come
-// from the updates of the last 30 seconds while a batch runs, and from its whole run once over.
-import type { BatchView, FromWebview, ToWebview } from './messages.js';
+// The metrics panel's script (bundled for the browser into media/webview/metrics.js, uPlot and
+// its CSS included). It says `ready`, draws the snapshot (counters and the stored time series),
+// then appends the point a second that the panel forwards. Colours are VS Code's theme
+// variables, read again when the theme changes.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { ERROR_CLASSES, type BatchView, type FromMetricsWebview, type MetricsCounters, type ToMetricsWebview } from './messages.js';
+import { formatCount, formatDuration, formatRate, formatShare } from './numbers.js';
+import { SeriesBuffer, type SeriesKey } from './series.js';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
-
-const RATE_WINDOW_MS = 30_000;
+declare function acquireVsCodeApi(): { postMessage(message: FromMetricsWebview): void; setState(state: { batchId: string }): void };
 
 const vscode = acquireVsCodeApi();
-let samples: Array<{ at: number; done: number }> = [];
-let sampledBatchId: string | null = null;
+const buffer = new SeriesBuffer();
+const CHART_HEIGHT = 180;
+/** VS Code's chart colours, with its dark theme's values for a theme that lacks them. */
+const PALETTE: Array<[string, string]> = [
+  ['--vscode-charts-blue', '#3794ff'],
+  ['--vscode-charts-orange', '#d18616'],
+  ['--vscode-charts-red', '#f14c4c'],
+  ['--vscode-charts-green', '#89d185'],
+  ['--vscode-charts-purple', '#b180d7'],
+  ['--vscode-charts-yellow', '#cca700'],
+];
+
+interface Line {
+  key: SeriesKey;
+  label: string;
+  /** A second scale, drawn on a right-hand axis. */
+  right?: boolean;
+}
+
+const CHARTS: Array<{ id: string; lines: Line[] }> = [
+  { id: 'chart-throughput', lines: [{ key: 'requestsPerSecond', label: 'req/s' }] },
+  {
+    id: 'chart-latency',
+    lines: [
+      { key: 'latencyP50', label: 'p50' },
+      { key: 'latencyP95', label: 'p95' },
+      { key: 'latencyP99', label: 'p99' },
+    ],
+  },
+  {
+    id: 'chart-tokens',
+    lines: [
+      { key: 'promptTokens', label: 'prompt' },
+      { key: 'cachedTokens', label: 'cached' },
+      { key: 'completionTokens', label: 'completion' },
+    ],
+  },
+  {
+    id: 'chart-context',
+    lines: [
+      { key: 'contextUtilisation', label: 'utilisation %' },
+      { key: 'trims', label: 'trims', right: true },
+    ],
+  },
+  { id: 'chart-vram', lines: [{ key: 'vramUsedMiB', label: 'MiB' }] },
+  { id: 'chart-errors', lines: ERROR_CLASSES.map((name) => ({ key: `error:${name}` as const, label: name })) },
+];
 
 function element<T extends HTMLElement = HTMLElement>(id: string): T {
   const found = document.getElementById(id);
-  if (!found) throw new Error(`metrics.html has no #${id}`);
+  if (!found) throw new Error(`the metrics page has no #${id}`);
   return found as T;
 }
 
-const format = (value: number): string => value.toLocaleString();
+const themeColour = (name: string, fallback: string): string => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
-function requestsPerSecond(batch: BatchView): number | null {
-  const done = batch.completed + batch.failed;
-  if (batch.over) {
-    const seconds = batch.startedAt !== null && batch.endedAt !== null ? batch.endedAt - batch.startedAt : 0;
-    return seconds > 0 ? done / seconds : null;
-  }
-  if (batch.status !== 'in_progress') return null;
-  if (batch.id !== sampledBatchId) {
-    samples = [];
-    sampledBatchId = batch.id;
-  }
-  const now = Date.now();
-  samples.push({ at: now, done });
-  samples = samples.filter((sample) => now - sample.at <= RATE_WINDOW_MS);
-  const first = samples[0]!;
-  const seconds = (now - first.at) / 1000;
-  return seconds >= 1 ? (done - first.done) / seconds : null;
+/** Axis labels: 12k, 3.4M. */
+const short = (value: number): string => (Math.abs(value) >= 1e6 ? `${value / 1e6}M` : Math.abs(value) >= 1e4 ? `${value / 1e3}k` : String(value));
+
+function chartOptions(lines: Line[], width: number): uPlot.Options {
+  const foreground = themeColour('--vscode-foreground', '#888');
+  const grid = { stroke: themeColour('--vscode-charts-lines', 'rgba(128,128,128,0.25)'), width: 1 };
+  const font = `11px ${themeColour('--vscode-font-family', 'sans-serif')}`;
+  const axis = { stroke: foreground, grid, ticks: grid, font, values: (_: uPlot, ticks: number[]) => ticks.map(short) };
+  return {
+    width,
+    height: CHART_HEIGHT,
+    scales: { x: { time: true } },
+    series: [
+      {},
+      ...lines.map((line, index) => ({
+        label: line.label,
+        stroke: themeColour(...PALETTE[index % PALETTE.length]!),
+        width: 1.5,
+        spanGaps: true,
+        scale: line.right ? 'right' : 'y',
+        value: (_: uPlot, value: number | null) => (value === null ? '–' : formatCount(Math.round(value * 100) / 100)),
+      })),
+    ],
+    axes: [
+      { stroke: foreground, grid, ticks: grid, font },
+      { ...axis, size: 56 },
+      ...(lines.some((line) => line.right) ? [{ ...axis, scale: 'right', side: 1, grid: { show: false }, size: 48 }] : []),
+    ],
+    legend: { live: true },
+  };
 }
 
-function draw(batch: BatchView | null): void {
-  document.body.classList.toggle('empty', batch === null);
-  if (!batch) return;
-  const done = batch.completed + batch.failed;
-  const rate = requestsPerSecond(batch);
+const charts = new Map<string, uPlot>();
+
+/** (Re)creates every chart: at the start and when the theme's colours change. */
+function createCharts(): void {
+  for (const { id, lines } of CHARTS) {
+    charts.get(id)?.destroy();
+    const target = element(id);
+    charts.set(id, new uPlot(chartOptions(lines, target.clientWidth || 400), buffer.data(lines.map((line) => line.key)), target));
+  }
+}
+
+function redrawData(): void {
+  for (const { id, lines } of CHARTS) charts.get(id)?.setData(buffer.data(lines.map((line) => line.key)));
+}
+
+const orDash = <T>(value: T | null, format: (value: T) => string): string => (value === null ? '–' : format(value));
+
+function drawBatch(batch: BatchView): void {
   element('batch-id').textContent = batch.id;
   element('model').textContent = batch.model ?? '';
-  element('status').textContent = batch.status;
-  element('status').dataset.status = batch.status;
+  const status = element('status');
+  status.textContent = batch.status;
+  status.dataset.status = batch.status;
   const paused = element('paused');
   paused.hidden = batch.pausedReason === null;
   paused.textContent = batch.pausedReason === null ? '' : `Paused: ${batch.pausedReason}`;
   const progress = element<HTMLProgressElement>('progress');
   progress.max = Math.max(batch.total, 1);
-  progress.value = done;
-  element('done').textContent = `${format(done)} / ${format(batch.total)}`;
-  element('failed').textContent = format(batch.failed);
-  element('rate').textContent = rate === null ? '–' : rate.toFixed(rate < 10 ? 2 : 1);
-  element('prompt-tokens').textContent = format(batch.promptTokens);
-  element('cached-tokens').textContent = format(batch.cachedTokens);
-  element('completion-tokens').textContent = format(batch.completionTokens);
+  progress.value = batch.completed + batch.failed;
 }
 
-window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+function drawCounters(counters: MetricsCounters, batch: BatchView | null): void {
+  const done = counters.done ?? (batch ? batch.completed + batch.failed : null);
+  const total = counters.total ?? batch?.total ?? null;
+  element('done').textContent = done === null ? '–' : `${formatCount(done)}${total === null ? '' : ` / ${formatCount(total)}`}`;
+  element('rate').textContent = orDash(counters.requestsPerSecond, formatRate);
+  element('eta').textContent = batch?.over ? 'done' : orDash(counters.etaSeconds, formatDuration);
+  element('tokens').textContent = `${formatCount(counters.promptTokens)} / ${formatCount(counters.completionTokens)}`;
+  element('cached').textContent = orDash(counters.cachedShare, formatShare);
+  element('errors').textContent = `${formatCount(counters.errors)} (${formatCount(counters.retries)})`;
+  element('latency').textContent = counters.latencyP50 === null ? '–' : `${formatCount(Math.round(counters.latencyP50))} / ${formatCount(Math.round(counters.latencyP95 ?? 0))} ms`;
+  element('context').textContent = `${orDash(counters.numCtx, formatCount)} · ${formatCount(counters.trims)}`;
+  const vram = element('vram');
+  vram.textContent =
+    counters.vramUsedMiB === null ? '–' : `${(counters.vramUsedMiB / 1024).toFixed(1)}${counters.vramTotalMiB === null ? '' : ` / ${(counters.vramTotalMiB / 1024).toFixed(1)}`} GiB`;
+  vram.classList.toggle('warning', counters.vramSpilled);
+  vram.title = counters.vramSpilled ? 'Part of the model is in system RAM: requests run slower.' : '';
+}
+
+let currentBatch: BatchView | null = null;
+
+window.addEventListener('message', (event: MessageEvent<ToMetricsWebview>) => {
   const message = event.data;
   switch (message.type) {
     case 'snapshot':
-      samples = [];
-      sampledBatchId = null;
-      draw(message.batch);
+      vscode.setState({ batchId: message.batchId });
+      currentBatch = message.batch;
+      element('main').hidden = message.batch === null;
+      element('placeholder').hidden = message.batch !== null;
+      element('placeholder').textContent = message.problem ?? 'Loading…';
+      if (message.batch) drawBatch(message.batch);
+      if (message.counters) drawCounters(message.counters, message.batch);
+      buffer.reset(message.points);
+      if (charts.size === 0) createCharts();
+      else redrawData();
       break;
     case 'batch':
-      draw(message.batch);
+      currentBatch = message.batch;
+      drawBatch(message.batch);
+      break;
+    case 'metrics':
+      drawCounters(message.counters, currentBatch);
+      if (buffer.push(message.point)) redrawData();
       break;
   }
 });
+
+new ResizeObserver(() => {
+  for (const { id } of CHARTS) charts.get(id)?.setSize({ width: element(id).clientWidth, height: CHART_HEIGHT });
+}).observe(document.body);
+// VS Code marks the theme on the body's class.
+let theme = document.body.className;
+new MutationObserver(() => {
+  if (document.body.className === theme) return;
+  theme = document.body.className;
+  if (charts.size > 0) createCharts();
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 vscode.postMessage({ type: 'ready' });

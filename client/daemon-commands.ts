@@ -1,0 +1,67 @@
+// Start, Stop and Restart Daemon, its log, and Check Engine.
+import { existsSync } from 'node:fs';
+import * as vscode from 'vscode';
+import { gpuLines } from '../server/cli/format.js';
+import { DaemonStatusRequest } from '../server/protocol/methods.js';
+import type { Ctx } from './ctx.js';
+import { daemonLogPath } from './daemon.js';
+
+export async function startDaemon(ctx: Ctx): Promise<void> {
+  if (ctx.client) {
+    void vscode.window.showInformationMessage('Ollama Batch: the daemon is running.');
+    return;
+  }
+  await ctx.reconnect();
+  if (ctx.client) void vscode.window.showInformationMessage('Ollama Batch: daemon started.');
+  else await ctx.requireClient();
+}
+
+export async function stopDaemon(ctx: Ctx): Promise<void> {
+  const running = ctx.info?.runningBatchId;
+  if (running) {
+    const stop = 'Stop Daemon';
+    const choice = await vscode.window.showWarningMessage(`Stop the daemon? ${running} is running; it resumes where it stopped at the daemon's next start.`, { modal: true }, stop);
+    if (choice !== stop) return;
+  }
+  await ctx.stopDaemon();
+  void vscode.window.showInformationMessage('Ollama Batch: daemon stopped. "Start Daemon" or any command that needs it starts it again.');
+}
+
+export async function restartDaemon(ctx: Ctx): Promise<void> {
+  await ctx.restartDaemon();
+  if (ctx.client) void vscode.window.showInformationMessage('Ollama Batch: daemon restarted.');
+  else await ctx.requireClient();
+}
+
+/** The daemon's own log (its stderr, appended to daemon.log when started detached), scrolled to the end. */
+export async function showDaemonLog(ctx: Ctx): Promise<void> {
+  const path = daemonLogPath(ctx.dataDir);
+  if (!existsSync(path)) {
+    ctx.log.show();
+    void vscode.window.showInformationMessage(`Ollama Batch: no daemon log at ${path} yet; showing the extension's log.`);
+    return;
+  }
+  const editor = await vscode.window.showTextDocument(vscode.Uri.file(path), { preview: true });
+  const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+  editor.selection = new vscode.Selection(end, end);
+  editor.revealRange(new vscode.Range(end, end));
+}
+
+/** Asks the daemon afresh: is the engine up, which models does it have, how full is the GPU. */
+export async function checkEngine(ctx: Ctx): Promise<void> {
+  const client = await ctx.requireClient();
+  if (!client) return;
+  const info = await client.sendRequest(DaemonStatusRequest.type);
+  const { engine } = info;
+  const where = `${engine.name}${engine.url ? ` at ${engine.url}` : ''}`;
+  const detail = [
+    engine.up ? `Models: ${engine.models.join(', ') || 'none yet (ollama pull MODEL)'}` : 'The engine does not answer: is it running, and is ollamaBatch.engine / its URL right?',
+    ...gpuLines(info.gpu),
+    `Daemon ${info.version}, pid ${info.pid}; data in ${info.dataDir}; HTTP API ${info.http}/v1`,
+  ].join('\n');
+  const settings = 'Open Settings';
+  const choice = engine.up
+    ? await vscode.window.showInformationMessage(`Ollama Batch: engine ${where} is up.`, { modal: true, detail })
+    : await vscode.window.showWarningMessage(`Ollama Batch: engine ${where} does not answer.`, { modal: true, detail }, settings);
+  if (choice === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'ollamaBatch.');
+}

@@ -1,0 +1,69 @@
+// The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
+// counts of the enum ones (the decisions), and the top and bottom rows.
+import type { AnalysisReport, TopRow } from '../../server/analysis/analyze.js';
+import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
+
+const topRow = (row: TopRow): TopRowView => ({ customId: row.custom_id, value: String(row.value), reason: row.reason });
+
+export function reportView(report: AnalysisReport, title: string): ReportView {
+  const histograms: HistogramView[] = [];
+  const enums: EnumView[] = [];
+  for (const [field, summary] of Object.entries(report.answers.fields)) {
+    if (summary.type === 'number') histograms.push({ field, bins: summary.histogram, mean: summary.mean, p50: summary.p50, p95: summary.p95 });
+    else if (summary.type === 'enum') enums.push({ field, counts: Object.entries(summary.counts).map(([value, count]) => ({ value, count })) });
+  }
+  return {
+    title,
+    lines: report.lines,
+    succeeded: report.succeeded,
+    failed: report.failed,
+    failuresByCode: Object.entries(report.failures_by_code)
+      .map(([code, count]) => ({ code, count }))
+      .sort((a, b) => b.count - a.count),
+    unparseable: report.answers.unparseable.count,
+    repaired: report.answers.repaired,
+    tokens: report.tokens,
+    latency: report.latency_ms && { p50: report.latency_ms.p50, p95: report.latency_ms.p95, p99: report.latency_ms.p99 },
+    histograms,
+    enums,
+    sortBy: report.sort_by,
+    top: report.top.map(topRow),
+    bottom: report.bottom.map(topRow),
+    csvPath: report.csv?.path ?? null,
+  };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A message's content as text: a string, or the text parts of a list. */
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join('');
+  return '';
+}
+
+/** JSON answers pretty-printed, other text as it is. */
+function pretty(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** A row's request line and result line (output or error) as the detail pane shows them. */
+export function rowDetail(customId: string, request: unknown, result: unknown): RowDetail {
+  const body = isObject(request) && isObject(request.body) ? request.body : null;
+  const messages = body && Array.isArray(body.messages) ? body.messages.filter(isObject).map((message) => ({ role: String(message.role), content: textOf(message.content) })) : null;
+  let answer: string | null = null;
+  let error: string | null = null;
+  if (isObject(result)) {
+    const response = isObject(result.response) ? result.response : null;
+    const responseBody = response && isObject(response.body) ? response.body : null;
+    const choice = responseBody && Array.isArray(responseBody.choices) && isObject(responseBody.choices[0]) ? responseBody.choices[0] : null;
+    if (choice && isObject(choice.message)) answer = pretty(textOf(choice.message.content));
+    const failure = isObject(result.error) ? result.error : responseBody && isObject(responseBody.error) ? responseBody.error : null;
+    if (failure) error = `${String(failure.code ?? 'error')}: ${String(failure.message ?? '')}`;
+  }
+  return { customId, messages, answer, error };
+}

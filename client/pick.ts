@@ -1,0 +1,59 @@
+// What a command works on: the argument a menu, the tree or a code lens passed, else the active
+// editor, else what the user picks.
+import * as vscode from 'vscode';
+import type { Batch } from '../server/openai/types.js';
+import { BatchGetRequest } from '../server/protocol/methods.js';
+import type { BatchesTree } from './batches-tree.js';
+import type { Ctx } from './ctx.js';
+import { batchDescription, batchLabel } from './model/format.js';
+
+/** A code lens passes the document's uri as a string (LSP commands carry JSON), menus a Uri. */
+function uriArgument(argument: unknown): vscode.Uri | undefined {
+  if (argument instanceof vscode.Uri) return argument;
+  if (typeof argument === 'string' && argument !== '') return vscode.Uri.parse(argument);
+  return undefined;
+}
+
+/** The argument's file, else the active editor's if it ends with the extension, else one picked. */
+export async function pickFile(argument: unknown, extension: string, dialog: { title: string; openLabel: string; filter: string }): Promise<vscode.Uri | undefined> {
+  const given = uriArgument(argument);
+  if (given) return given;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active?.scheme === 'file' && active.path.toLowerCase().endsWith(`.${extension}`)) return active;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { [dialog.filter]: [extension] }, openLabel: dialog.openLabel, title: `Ollama Batch: ${dialog.title}` });
+  return picked?.[0];
+}
+
+/** An optional file: resolves null for "none", undefined when the user gave up. */
+export async function pickOptionalFile(title: string, noneLabel: string, filters: Record<string, string[]>): Promise<vscode.Uri | null | undefined> {
+  const choose = { label: '$(folder-opened) Choose a file…' };
+  const none = { label: noneLabel };
+  const choice = await vscode.window.showQuickPick([choose, none], { title: `Ollama Batch: ${title}` });
+  if (!choice) return undefined;
+  if (choice === none) return null;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters, title: `Ollama Batch: ${title}` });
+  return picked?.[0];
+}
+
+/** The batch the argument names (a tree item passes its id), else one picked from those that `fits`. */
+export async function pickBatch(ctx: Ctx, tree: BatchesTree, argument: unknown, fits: (batch: Batch) => boolean, placeHolder: string): Promise<Batch | undefined> {
+  if (typeof argument === 'string') {
+    const known = tree.batches.get(argument);
+    if (known) return known;
+    const client = await ctx.requireClient();
+    return client && (await client.sendRequest(BatchGetRequest.type, { id: argument }));
+  }
+  const candidates = tree.batches
+    .ids()
+    .map((id) => tree.batches.get(id)!)
+    .filter(fits);
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(`Ollama Batch: no batch to choose from (${placeHolder.toLowerCase()}).`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((batch) => ({ label: batchLabel(batch), description: batchDescription(batch, tree.batches.pace(batch.id)), detail: batch.id, batch })),
+    { placeHolder, matchOnDetail: true },
+  );
+  return picked?.batch;
+}

@@ -1,0 +1,66 @@
+// "Analyze Results" (results/analyze into the results panel) and "Export Scored CSV" (the answers
+// joined to their source CSV, written where the user says).
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import * as vscode from 'vscode';
+import type { Batch } from '../server/openai/types.js';
+import { ResultsAnalyzeRequest } from '../server/protocol/methods.js';
+import type { Ctx } from './ctx.js';
+import { formatCount } from './webview/numbers.js';
+
+/** The CSV a batch was converted from: Convert writes `people.jsonl` next to `people.csv`. */
+function guessSourceCsv(batch: Batch): string | null {
+  const input = batch.metadata?.input_path;
+  if (!input) return null;
+  const csv = join(dirname(input), `${basename(input, extname(input))}.csv`);
+  return existsSync(csv) ? csv : null;
+}
+
+/** The source CSV: the guessed one, else one the user picks; null for "answers only". */
+async function pickSourceCsv(batch: Batch, allowNone: boolean): Promise<string | null | undefined> {
+  const guessed = guessSourceCsv(batch);
+  if (guessed) return guessed;
+  const choose = { label: '$(folder-opened) Choose the source CSV…', description: 'join the answers to its rows' };
+  const none = { label: 'Answers only', description: 'no table of every row' };
+  const choice = await vscode.window.showQuickPick(allowNone ? [choose, none] : [choose], { title: `Ollama Batch: the CSV ${batch.id} was made from` });
+  if (!choice) return undefined;
+  if (choice === none) return null;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'CSV files': ['csv', 'tsv', 'txt'] }, title: 'Ollama Batch: source CSV' });
+  return picked?.[0]?.fsPath;
+}
+
+export async function analyzeResults(ctx: Ctx, extension: vscode.ExtensionContext, batch: Batch): Promise<void> {
+  const source = await pickSourceCsv(batch, true);
+  if (source === undefined) return;
+  const client = await ctx.requireClient();
+  if (!client) return;
+  // The joined CSV the table pages through is the extension's own: it goes to its storage.
+  const storage = extension.globalStorageUri.fsPath;
+  await mkdir(storage, { recursive: true });
+  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: analysing ${batch.id}…` }, () =>
+    client.sendRequest(ResultsAnalyzeRequest.type, { batch_id: batch.id, ...(source && { source, csv: join(storage, `${batch.id}.scored.csv`) }) }),
+  );
+  // The panel (and its CSV reader) loads only now, on first use.
+  const { ResultsPanel } = await import('./results-panel.js');
+  await ResultsPanel.show(extension.extensionUri, ctx, { batch, report });
+}
+
+export async function exportScoredCsv(ctx: Ctx, batch: Batch): Promise<void> {
+  const source = await pickSourceCsv(batch, false);
+  if (!source) return;
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(join(dirname(source), `${basename(source, extname(source))}.scored.csv`)),
+    filters: { 'CSV files': ['csv'] },
+    title: 'Ollama Batch: Export Scored CSV',
+  });
+  if (!target) return;
+  const client = await ctx.requireClient();
+  if (!client) return;
+  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(target.fsPath)}…` }, () =>
+    client.sendRequest(ResultsAnalyzeRequest.type, { batch_id: batch.id, source, csv: target.fsPath }),
+  );
+  const rows = report.csv ? `${formatCount(report.csv.rows)} rows${report.csv.missing > 0 ? `, ${formatCount(report.csv.missing)} without an answer` : ''}` : 'the rows';
+  const choice = await vscode.window.showInformationMessage(`Ollama Batch: wrote ${rows} to ${basename(target.fsPath)}, sorted by ${report.csv?.sort_by ?? 'the CSV order'}.`, 'Open');
+  if (choice) await vscode.commands.executeCommand('vscode.open', target);
+}

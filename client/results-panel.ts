@@ -1,0 +1,184 @@
+// The results panel: a batch's AnalysisReport (histograms, decisions, top and bottom rows) and,
+// when the answers were joined to their CSV, every row in a virtualised table. The webview asks
+// for windows of rows as it scrolls; this side reads them from the scored CSV by position
+// (CsvRows), sorts and filters by one column at a time, and finds a row's request and answer by
+// custom_id in the batch's files (LineIndex). One panel; a new analysis replaces its content.
+import * as vscode from 'vscode';
+import type { AnalysisReport } from '../server/analysis/analyze.js';
+import type { Batch } from '../server/openai/types.js';
+import { FileGetRequest } from '../server/protocol/methods.js';
+import type { Ctx } from './ctx.js';
+import { errorMessage } from './log.js';
+import { CsvRows } from './model/csv-rows.js';
+import { LineIndex } from './model/line-index.js';
+import { reportView, rowDetail } from './model/results-view.js';
+import { isFromResultsWebview, type FromResultsWebview, type TableFilter, type TableSort, type TableView, type ToResultsWebview } from './webview/messages.js';
+import { webviewHtml, webviewOptions } from './webview-html.js';
+
+/** What the panel shows: a batch's analysis, joined to its source CSV or not. */
+export interface Analysis {
+  batch: Batch;
+  report: AnalysisReport;
+}
+
+export class ResultsPanel {
+  static readonly viewType = 'ollamaBatch.results';
+  private static current: ResultsPanel | undefined;
+
+  private readonly _disposables: vscode.Disposable[] = [];
+  private rows: CsvRows | null = null;
+  private view: TableView | null = null;
+  /** Request, output and error lines by custom_id, read on the first click. */
+  private lineIndexes: Promise<LineIndex[]> | null = null;
+
+  static async show(extensionUri: vscode.Uri, ctx: Ctx, analysis: Analysis): Promise<void> {
+    const rows = analysis.report.csv ? await CsvRows.open(analysis.report.csv.path) : null;
+    const existing = ResultsPanel.current;
+    if (existing) {
+      await existing.load(analysis, rows);
+      existing.panel.reveal();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, 'Batch Results', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    ResultsPanel.current = new ResultsPanel(panel, extensionUri, ctx, analysis);
+    await ResultsPanel.current.load(analysis, rows);
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly ctx: Ctx,
+    private analysis: Analysis,
+  ) {
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: 'Batch Results', script: 'results', styles: ['metrics.css', 'results.css'], body: BODY });
+    panel.onDidDispose(() => this.dispose(), null, this._disposables);
+    panel.webview.onDidReceiveMessage(
+      (message: unknown) => {
+        if (!isFromResultsWebview(message)) return;
+        this.receive(message).catch((error: unknown) => {
+          this.ctx.log.error(`results panel: ${message.type}`, error);
+          this.post({ type: 'busy', message: null });
+          void vscode.window.showErrorMessage(`Ollama Batch: ${errorMessage(error)}`);
+        });
+      },
+      null,
+      this._disposables,
+    );
+  }
+
+  dispose(): void {
+    ResultsPanel.current = undefined;
+    void this.rows?.close();
+    this.panel.dispose();
+    vscode.Disposable.from(...this._disposables.splice(0)).dispose();
+  }
+
+  private async load(analysis: Analysis, rows: CsvRows | null): Promise<void> {
+    await this.rows?.close();
+    this.analysis = analysis;
+    this.rows = rows;
+    this.lineIndexes = null;
+    this.panel.title = `Results ${analysis.batch.id}`;
+    const idColumn = analysis.report.csv?.id_column ?? null;
+    this.view = rows && {
+      version: (this.view?.version ?? 0) + 1,
+      columns: rows.columns,
+      rowCount: rows.totalRows,
+      totalRows: rows.totalRows,
+      sort: null,
+      filter: null,
+      idColumn: idColumn === null || !rows.columns.includes(idColumn) ? null : rows.columns.indexOf(idColumn),
+    };
+    this.sendReport();
+  }
+
+  private sendReport(): void {
+    this.post({ type: 'report', report: reportView(this.analysis.report, `${this.analysis.batch.id}${this.analysis.batch.model ? ` · ${this.analysis.batch.model}` : ''}`), table: this.view });
+  }
+
+  private async receive(message: FromResultsWebview): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        return this.sendReport();
+      case 'rows': {
+        const { rows, view } = this;
+        if (!rows || !view || message.version !== view.version) return;
+        this.post({ type: 'rows', version: view.version, start: message.start, rows: await rows.rows(message.start, message.count) });
+        return;
+      }
+      case 'view':
+        return this.setView(message.sort, message.filter);
+      case 'detail':
+        this.post({ type: 'detail', detail: await this.detail(message.customId) });
+        return;
+      case 'export':
+        await vscode.commands.executeCommand('ollamaBatch.exportScoredCsv', this.analysis.batch.id);
+    }
+  }
+
+  private async setView(sort: TableSort | null, filter: TableFilter | null): Promise<void> {
+    const { rows, view } = this;
+    if (!rows || !view) return;
+    this.post({ type: 'busy', message: 'Sorting and filtering…' });
+    const rowCount = await rows.setView(sort, filter);
+    this.view = { ...view, version: view.version + 1, rowCount, sort, filter };
+    this.post({ type: 'table', table: this.view });
+    this.post({ type: 'busy', message: null });
+  }
+
+  private async detail(customId: string): Promise<ReturnType<typeof rowDetail>> {
+    this.lineIndexes ??= this.indexes().catch((error: unknown) => {
+      this.lineIndexes = null;
+      throw error;
+    });
+    const [request, ...results] = await this.lineIndexes;
+    const requestLine = await request!.find(customId);
+    let resultLine: unknown = null;
+    for (const index of results) resultLine ??= await index.find(customId);
+    return rowDetail(customId, requestLine, resultLine);
+  }
+
+  /** The batch's input, output and error files, where the daemon keeps them. */
+  private async indexes(): Promise<LineIndex[]> {
+    const client = await this.ctx.requireClient();
+    if (!client) throw new Error('the daemon is not running');
+    const { batch } = this.analysis;
+    const ids = [batch.input_file_id, batch.output_file_id, batch.error_file_id].filter((id): id is string => id !== null);
+    const files = await Promise.all(ids.map((id) => client.sendRequest(FileGetRequest.type, { id })));
+    return files.map((file) => new LineIndex(file.path));
+  }
+
+  private post(message: ToResultsWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
+}
+
+const BODY = `
+  <header class="results-header">
+    <h1 id="title"></h1>
+    <span id="busy" class="busy" hidden></span>
+    <button id="export" type="button">Export Scored CSV…</button>
+  </header>
+  <dl class="counters" id="summary"></dl>
+  <div class="distributions" id="distributions"></div>
+  <div class="extremes">
+    <section><h2>Top</h2><table id="top" class="small-table"></table></section>
+    <section><h2>Bottom</h2><table id="bottom" class="small-table"></table></section>
+  </div>
+  <section class="table-section">
+    <h2>All rows <span id="row-count" class="muted"></span></h2>
+    <p id="no-table" class="muted" hidden>These results were analysed without their CSV. Use “Export Scored CSV…” (or Analyze Results with the source CSV) to see every row here.</p>
+    <div id="table-tools" class="table-tools" hidden>
+      <label>Filter <select id="filter-column"></select></label>
+      <input id="filter-text" type="search" placeholder="text, or >= 7, < 3, = yes">
+    </div>
+    <div id="viewport" class="viewport" tabindex="0" hidden>
+      <div id="table-header" class="table-row table-head" role="row"></div>
+      <div id="spacer" class="spacer"><div id="rows" class="rows" role="rowgroup"></div></div>
+    </div>
+  </section>
+  <section id="detail" class="detail" hidden>
+    <h2>Row <span id="detail-id"></span></h2>
+    <div id="detail-body"></div>
+  </section>`;
