@@ -1,6 +1,7 @@
 // `ollama-batch status`, `cancel`, `retry` and `stop`: questions and orders for a running daemon.
 import * as protocol from '../protocol/methods.js';
-import { batchDetails, batchLine, gpuLines } from './format.js';
+import { gpuLines } from '../protocol/gpu-lines.js';
+import { batchDetails, batchLine } from './format.js';
 import { call, requireDaemon } from './daemon-connection.js';
 
 export async function status(id: string | undefined, flags: { dataDir: string; json?: boolean }): Promise<void> {

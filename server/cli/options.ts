@@ -22,11 +22,20 @@ export interface EngineFlags {
   requestTimeoutMs?: number;
   nvidiaSmiPath?: string;
   vramPollMs?: number;
+  vramWarningShare?: number;
+  vramCriticalShare?: number;
+  keepAlive?: string;
 }
 
 export const positiveInteger = (value: string): number => {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new Error(`expected a positive integer, got "${value}"`);
+  return number;
+};
+
+const share = (value: string): number => {
+  const number = Number(value);
+  if (!(number > 0 && number <= 1)) throw new Error(`expected a share between 0 and 1, got "${value}"`);
   return number;
 };
 
@@ -48,7 +57,10 @@ export function addEngineOptions(command: Command): Command {
     .option('--trim-every <n>', 'conversation mode: trim every n requests as well as at 87.5% of the context', positiveInteger)
     .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
     .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")')
-    .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger);
+    .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger)
+    .option('--vram-warning-share <share>', 'VRAM in use above which trimming turns aggressive and concurrency halves (default 0.9)', share)
+    .option('--vram-critical-share <share>', 'VRAM in use reported as critical (default 0.97)', share)
+    .option('--keep-alive <duration>', 'how long Ollama keeps the model loaded after a request, e.g. 30m, or -1 for ever (default -1)');
 }
 
 export interface HttpFlags {
@@ -96,6 +108,9 @@ export function serveArgs(flags: EngineFlags): string[] {
     ['requestTimeoutMs', '--request-timeout-ms'],
     ['nvidiaSmiPath', '--nvidia-smi-path'],
     ['vramPollMs', '--vram-poll-ms'],
+    ['vramWarningShare', '--vram-warning-share'],
+    ['vramCriticalShare', '--vram-critical-share'],
+    ['keepAlive', '--keep-alive'],
   ];
   return names.flatMap(([key, flag]) => (flags[key] === undefined ? [] : [flag, String(flags[key])]));
 }

@@ -38,6 +38,8 @@ export interface DaemonConfig {
   /** VRAM tracking: the nvidia-smi command, how often it is read, and the pressure levels (shares of VRAM used). */
   nvidiaSmiPath?: string;
   vramPollMs?: number;
+  /** Ollama's keep_alive for every request (default -1: keep the model loaded). */
+  keepAlive?: string | number;
   vramWarningShare?: number;
   vramCriticalShare?: number;
 }

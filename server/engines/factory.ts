@@ -8,7 +8,7 @@ import { OpenAIEngine } from './openai.js';
 export async function createEngine(config: DaemonConfig): Promise<Engine> {
   switch (config.engine) {
     case 'ollama':
-      return new OllamaEngine({ url: config.ollamaUrl });
+      return new OllamaEngine({ url: config.ollamaUrl, ...(config.keepAlive !== undefined && { keepAlive: /^-?\d+$/.test(String(config.keepAlive)) ? Number(config.keepAlive) : config.keepAlive }) });
     case 'openai':
       return new OpenAIEngine({ baseURL: config.openaiUrl, apiKey: config.openaiApiKey });
     case 'llama-cpp': {

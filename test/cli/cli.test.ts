@@ -150,5 +150,21 @@ describe('the ollama-batch CLI', function () {
     const noModel = await cli(['serve', '--data-dir', tempDir(), '--engine', 'llama-cpp']);
     assert.equal(noModel.code, 1);
     assert.match(noModel.stderr, /needs a GGUF file: --model-path/);
+    const share = await cli(['serve', '--vram-warning-share', '2']);
+    assert.notEqual(share.code, 0);
+    assert.match(share.stderr, /expected a share between 0 and 1, got "2"/);
+  });
+
+  it('passes --keep-alive to Ollama: 0 unloads the model after each answer', async () => {
+    const dataDir = freshDataDir();
+    try {
+      const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny' }));
+      const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--keep-alive', '0']);
+      assert.equal(run.code, 0, run.stderr);
+      const loaded = (await (await fetch(`${emulator.url}/api/ps`)).json()) as { models: unknown[] };
+      assert.deepEqual(loaded.models, []);
+    } finally {
+      await cli(['stop', '--data-dir', dataDir]);
+    }
   });
 });
