@@ -58,6 +58,6 @@ export async function calibrateOn(engine: Engine, inputPath: string, measured: M
 }
 
 /** One num_ctx for the batch: its longest request and answer in the model's tokens, within the limits. */
-export function planNumCtx(measured: MeasuredRequests, calibration: Calibration, limits: { setting?: number; modelLimit?: number; learnedLimit?: number }): NumCtxChoice {
+export function planNumCtx(measured: MeasuredRequests, calibration: Calibration, limits: { setting?: number; modelLimit?: number; learnedLimit?: number; vramLimit?: number }): NumCtxChoice {
   return chooseNumCtx({ longestRequest: calibration.apply(measured.longestPrompt) + measured.longestOutput, ...limits });
 }

@@ -4,7 +4,8 @@ import { EventEmitter, once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { copyFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Engine } from '../engines/engine.js';
+import type { Engine, ModelFacts } from '../engines/engine.js';
+import { numCtxForVram } from '../gpu/vram-budget.js';
 import { uniqueId } from '../ids/unique-id.js';
 import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types.js';
 import { TERMINAL_STATUSES } from '../openai/types.js';
@@ -15,7 +16,7 @@ import { MIN_NUM_CTX, NUM_CTX_STEP } from '../context/budget.js';
 import { Calibration } from '../context/calibration.js';
 import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
-import type { VramSnapshot } from '../gpu/vram-monitor.js';
+import { DEFAULT_WARNING_SHARE, type VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import { readTimeSeries, type Sample } from '../metrics/time-series.js';
 import { calibrateOn, planNumCtx, RequestMeasure } from './context-plan.js';
@@ -34,6 +35,9 @@ export interface ServiceSettings extends Partial<Omit<RunnerOptions, 'concurrenc
   mode?: BatchMode;
   /** Conversation mode: trim every this many requests as well as at the threshold. */
   trimEvery?: number;
+  /** A fresh VRAM reading, to size num_ctx to what the GPUs hold (none: no VRAM cap). */
+  vram?: () => Promise<VramSnapshot | undefined>;
+  vramWarningShare?: number;
   /** Names the GPUs limits are learned for (default: one machine, "default"). */
   hardware?: () => string;
   validation?: Partial<ValidationLimits>;
@@ -427,9 +431,15 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     if (!entry.numCtx && batch.status !== 'cancelling') {
       const failure = await calibrateOn(this.engine, files.input, measured, calibration, AbortSignal.timeout(this.settings.requestTimeoutMs ?? DEFAULT_RUNNER_OPTIONS.requestTimeoutMs));
       if (failure) this.emit('log', 'warn', `${batch.id}: could not calibrate token counts for ${model} (${failure}); estimating with a safety margin`);
-      const modelLimit = await this.engine.contextLimit(model).catch(() => undefined);
+      const facts = await this.engine.modelFacts(model).catch((): ModelFacts => ({}));
+      const vramLimit = numCtxForVram(await this.settings.vram?.(), { model, ...facts, slots: concurrency, warningShare: this.settings.vramWarningShare ?? DEFAULT_WARNING_SHARE });
       const setting = entry.options.numCtx ?? this.settings.numCtx;
-      entry.numCtx = planNumCtx(measured, calibration, { ...(setting !== undefined && { setting }), ...(modelLimit !== undefined && { modelLimit }), ...(learned?.numCtx !== undefined && { learnedLimit: learned.numCtx }) });
+      entry.numCtx = planNumCtx(measured, calibration, {
+        ...(setting !== undefined && { setting }),
+        ...(facts.contextLength !== undefined && { modelLimit: facts.contextLength }),
+        ...(learned?.numCtx !== undefined && { learnedLimit: learned.numCtx }),
+        ...(vramLimit !== undefined && { vramLimit }),
+      });
       this.emit('log', 'info', `${batch.id}: num_ctx ${entry.numCtx.numCtx} (${entry.numCtx.reason}; longest prompt ~${calibration.apply(measured.longestPrompt)} tokens on line ${measured.longestLine}, answers up to ${measured.longestOutput})`);
     }
     const options: RunnerOptions = {

@@ -47,19 +47,20 @@ export const outputTokensOf = (body: ChatCompletionBody): number => body.max_com
 export interface NumCtxChoice {
   numCtx: number;
   /** What set it: the batch's own longest request, a setting, or a cap. */
-  reason: 'requests' | 'setting' | 'model limit' | 'learned limit';
+  reason: 'requests' | 'setting' | 'model limit' | 'learned limit' | 'VRAM';
 }
 
 /**
  * The smallest num_ctx that holds the longest request and its answer, rounded up (or the
- * setting), within what was learned to be safe and the model's own limit.
+ * setting), within what was learned to be safe, what the VRAM holds, and the model's own limit.
  */
-export function chooseNumCtx(options: { longestRequest: number; setting?: number; modelLimit?: number; learnedLimit?: number }): NumCtxChoice {
+export function chooseNumCtx(options: { longestRequest: number; setting?: number; modelLimit?: number; learnedLimit?: number; vramLimit?: number }): NumCtxChoice {
   let choice: NumCtxChoice =
     options.setting !== undefined
       ? { numCtx: options.setting, reason: 'setting' }
       : { numCtx: Math.max(MIN_NUM_CTX, Math.ceil(options.longestRequest / NUM_CTX_STEP) * NUM_CTX_STEP), reason: 'requests' };
   if (options.learnedLimit !== undefined && choice.numCtx > options.learnedLimit) choice = { numCtx: options.learnedLimit, reason: 'learned limit' };
+  if (options.vramLimit !== undefined && choice.numCtx > options.vramLimit) choice = { numCtx: options.vramLimit, reason: 'VRAM' };
   if (options.modelLimit !== undefined && choice.numCtx > options.modelLimit) choice = { numCtx: options.modelLimit, reason: 'model limit' };
   return choice;
 }

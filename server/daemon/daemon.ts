@@ -68,6 +68,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.trimEvery && { trimEvery: config.trimEvery }),
       // Limits learned after out-of-memory hold for the GPUs they were learned on.
       hardware: () => vram.snapshot()?.gpus?.map((gpu) => gpu.name).join(' + ') || 'no GPU',
+      vram: () => vram.pollNow(),
+      ...(config.vramWarningShare && { vramWarningShare: config.vramWarningShare }),
       ...(config.requestTimeoutMs !== undefined && { requestTimeoutMs: config.requestTimeoutMs }),
       ...(config.maxAttempts !== undefined && { maxAttempts: config.maxAttempts }),
     });

@@ -30,14 +30,20 @@ export interface ChatResult {
   model: string;
 }
 
+export interface ModelFacts {
+  contextLength?: number;
+  /** KV cache bytes per token of context (f16), for what a num_ctx costs in VRAM per slot. */
+  kvBytesPerToken?: number;
+}
+
 export interface Engine {
   readonly name: EngineName;
   chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult>;
   listModels(): Promise<string[]>;
   /** Parallel slots the engine serves, where it can be learned. */
   slots(): Promise<number | undefined>;
-  /** The largest context the model takes, where the engine tells it. */
-  contextLimit(model: string): Promise<number | undefined>;
+  /** What the engine tells of a model: the largest context it takes, its KV cache per token. */
+  modelFacts(model: string): Promise<ModelFacts>;
   /**
    * The request's prompt in the model's own tokens (its chat template included), measured by
    * the engine itself; used once per model to calibrate our estimates.

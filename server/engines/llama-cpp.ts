@@ -10,7 +10,7 @@ import os from 'node:os';
 import { basename, extname } from 'node:path';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
 import type { ChatMessage } from '../openai/types.js';
-import { EngineError, type ChatRequest, type ChatResult, type Engine } from './engine.js';
+import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
 import { messageText } from './translate.js';
 
 export interface LlamaCppEngineOptions {
@@ -264,9 +264,9 @@ export class LlamaCppEngine implements Engine {
     return this.allSlots.length;
   }
 
-  /** The context size it was loaded with, less the cell that must stay free (see chat). */
-  async contextLimit(): Promise<number> {
-    return this.contextSize - 1;
+  /** The context size it was loaded with, less the cell that must stay free (see chat); its KV cache is already allocated. */
+  async modelFacts(): Promise<ModelFacts> {
+    return { contextLength: this.contextSize - 1 };
   }
 
   async countPromptTokens(request: ChatRequest): Promise<number> {

@@ -3,7 +3,7 @@
 // JSON schema) and the seed, and because it reports prompt_eval_cached_count.
 import { Ollama } from 'ollama';
 import type { ChatRequest as OllamaChatRequest, ChatResponse, Message, Options } from 'ollama';
-import type { ChatRequest, ChatResult, Engine } from './engine.js';
+import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
 import { fromHttpStatus, fromNetworkError } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
@@ -137,14 +137,25 @@ export class OllamaEngine implements Engine {
     return undefined;
   }
 
-  /** `<architecture>.context_length` from /api/show. */
-  async contextLimit(model: string): Promise<number | undefined> {
+  /**
+   * From /api/show's model_info: `<architecture>.context_length`, and the KV cache per token
+   * (K and V, every layer, the KV heads' share of the embedding, 2 bytes each as Ollama's f16).
+   */
+  async modelFacts(model: string): Promise<ModelFacts> {
     const shown = await this.timed(this.requestTimeoutMs, (client) => client.show({ model }));
     // Typed as a Map by ollama-js, but JSON gives a plain object.
     const info = shown.model_info instanceof Map ? Object.fromEntries(shown.model_info) : ((shown.model_info ?? {}) as Record<string, unknown>);
     const architecture = info['general.architecture'];
-    const limit = typeof architecture === 'string' ? info[`${architecture}.context_length`] : undefined;
-    return typeof limit === 'number' && limit > 0 ? limit : undefined;
+    const number = (key: string): number | undefined => {
+      const value = typeof architecture === 'string' ? info[`${architecture}.${key}`] : undefined;
+      return typeof value === 'number' && value > 0 ? value : undefined;
+    };
+    const facts: ModelFacts = {};
+    const contextLength = number('context_length');
+    if (contextLength) facts.contextLength = contextLength;
+    const [layers, embedding, heads] = [number('block_count'), number('embedding_length'), number('attention.head_count')];
+    if (layers && embedding && heads) facts.kvBytesPerToken = 2 * layers * embedding * ((number('attention.head_count_kv') ?? heads) / heads) * 2;
+    return facts;
   }
 
   /**

@@ -3,7 +3,7 @@
 // retries are off (maxRetries 0): the daemon retries transient errors itself.
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { ChatRequest, ChatResult, Engine } from './engine.js';
+import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
 import { fromHttpStatus, fromNetworkError } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
@@ -83,8 +83,8 @@ export class OpenAIEngine implements Engine {
   }
 
   /** OpenAI-compatible servers do not say (vLLM's max_model_len is not in /v1/models). */
-  async contextLimit(): Promise<undefined> {
-    return undefined;
+  async modelFacts(): Promise<ModelFacts> {
+    return {};
   }
 
   /** A one-token answer: the server's usage counts the prompt (servers refuse, not cut, one too long). */

@@ -7,7 +7,7 @@ import { DEFAULT_NVIDIA_SMI, queryNvidiaSmi } from './nvidia-smi.js';
 import type { GpuReading, NvidiaSmiResult } from './nvidia-smi.js';
 
 const DEFAULT_INTERVAL_MS = 5_000;
-const DEFAULT_WARNING_SHARE = 0.9;
+export const DEFAULT_WARNING_SHARE = 0.9;
 const DEFAULT_CRITICAL_SHARE = 0.97;
 
 /** A model in memory as OllamaEngine.ps() reports it (GET /api/ps). */
