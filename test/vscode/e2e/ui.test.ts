@@ -1,0 +1,181 @@
+// The extension as a user meets it: the packed .vsix installed into code-server (a real VS Code),
+// driven through its UI in Chromium on a workspace with the recruiter's sample data, the daemon
+// on the llama-cpp engine with the tiny model. Steps run in order and share the window; each
+// leaves a screenshot in test-output/e2e/. Command titles and view names come from package.json.
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import { BROKEN_BATCH } from '../broken-batch.js';
+import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
+import { disposeScratch, makeScratch, repoRoot, SAMPLE_LINES, type Scratch } from '../scratch.js';
+import { Workbench } from './workbench.js';
+
+const VSIX = join(repoRoot, 'out', 'ollama-batch.vsix');
+const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e');
+const CANDIDATES = 30;
+
+interface Manifest {
+  contributes: {
+    commands: { command: string; title: string; category?: string }[];
+    menus?: { commandPalette?: { command: string; when?: string }[] };
+    viewsContainers?: Record<string, { id: string; title: string }[]>;
+    views?: Record<string, { id: string; name: string }[]>;
+  };
+}
+const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
+
+/** "Category: Title" as the palette shows it. */
+function commandTitle(id: string): string {
+  const command = manifest.contributes.commands.find((contributed) => contributed.command === id);
+  if (!command) throw new Error(`package.json contributes no command ${id}`);
+  return command.category ? `${command.category}: ${command.title}` : command.title;
+}
+
+/** The palette's commands while the daemon runs: no `when`, or one on the running daemon alone. */
+function paletteCommands(): string[] {
+  const when = new Map((manifest.contributes.menus?.commandPalette ?? []).map((entry) => [entry.command, entry.when]));
+  return manifest.contributes.commands
+    .map(({ command }) => command)
+    .filter((command) => [undefined, 'ollamaBatch.daemonState == running'].includes(when.get(command)));
+}
+
+/** The palette's "Container: Focus on Name View", which VS Code adds for each view. */
+function focusViewTitle(id: string): string {
+  const { container, view } = viewOf(id);
+  const title = Object.values(manifest.contributes.viewsContainers ?? {}).flat().find((contributed) => contributed.id === container)?.title;
+  if (!title) throw new Error(`package.json contributes no view container ${container}`);
+  return `${title}: Focus on ${view.name} View`;
+}
+
+function viewOf(id: string): { container: string; view: { id: string; name: string } } {
+  for (const [container, views] of Object.entries(manifest.contributes.views ?? {})) {
+    const view = views.find((contributed) => contributed.id === id);
+    if (view) return { container, view };
+  }
+  throw new Error(`package.json contributes no view ${id}`);
+}
+
+/**
+ * The vsix has no node_modules: esbuild bundles everything but node-llama-cpp, which the daemon
+ * imports for the llama-cpp engine, so an installed extension cannot run that engine yet (a gap
+ * of the package, not of this test). Lend it the checkout's.
+ */
+function lendNodeModules(scratch: Scratch): void {
+  const installed = readdirSync(scratch.extensionsDir).find((name) => name.startsWith('ollama-batch.ollama-batch-'));
+  if (!installed) throw new Error(`the extension is not in ${scratch.extensionsDir}`);
+  symlinkSync(join(repoRoot, 'node_modules'), join(scratch.extensionsDir, installed, 'node_modules'));
+}
+
+describe('Ollama Batch in code-server, through the UI', function () {
+  let scratch: Scratch;
+  let server: CodeServer | undefined;
+  let browser: BrowserContext | undefined;
+  let bench: Workbench;
+  let failed = false;
+
+  before(async function () {
+    this.timeout(600_000);
+    scratch = await makeScratch('e2e', { candidates: CANDIDATES });
+    await writeFile(join(scratch.workspace, 'broken.jsonl'), BROKEN_BATCH);
+    await installExtension(scratch, VSIX);
+    lendNodeModules(scratch);
+    server = await startCodeServer(scratch);
+    browser = await launchChromium(scratch);
+    bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);
+  });
+
+  afterEach(async function () {
+    failed ||= this.currentTest?.state === 'failed';
+    await bench?.screenshot(this.currentTest?.title ?? 'step');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    if (!scratch) return;
+    // A failed step or setup: the daemon's log goes beside the screenshots.
+    const keep = failed || !bench;
+    if (keep && existsSync(join(scratch.dataDir, 'daemon.log'))) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      copyFileSync(join(scratch.dataDir, 'daemon.log'), join(SCREENSHOTS, 'daemon.log'));
+    }
+    await disposeScratch(scratch, { keep });
+  });
+
+  it('loads the workbench on the sample workspace', async () => {
+    await bench.open(workbenchUrl(server!, scratch.workspace));
+  });
+
+  it('activates the extension: its status bar item shows the daemon running', async () => {
+    await bench.page.locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator('.codicon-server-process') }).waitFor({ timeout: 120_000 });
+  });
+
+  it('lists every Ollama Batch command in the palette', async () => {
+    await bench.openPalette('Ollama Batch: ');
+    try {
+      for (const command of paletteCommands()) await bench.quickPickRow(commandTitle(command)).waitFor({ timeout: 30_000 });
+    } finally {
+      await bench.screenshot('palette');
+      await bench.page.keyboard.press('Escape');
+    }
+  });
+
+  it(`runs sample.jsonl (${SAMPLE_LINES} lines) with Run Batch File`, async () => {
+    await bench.openFile('sample.jsonl');
+    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    await bench.notification(`sample.jsonl completed: ${SAMPLE_LINES} of ${SAMPLE_LINES} succeeded`).waitFor({ timeout: 120_000 });
+  });
+
+  it(`converts candidates.csv (${CANDIDATES} rows) with Convert CSV to Batch`, async () => {
+    await bench.openFile('candidates.csv');
+    await bench.runCommand(commandTitle('ollamaBatch.convertCsv'));
+    await bench.pick(/Rubric/, 'Choose a file…');
+    await bench.chooseFile(/Rubric/, 'rubric.md');
+    await bench.pick(/the user message/, 'Template file…');
+    await bench.chooseFile(/template file/, 'template.txt');
+    await bench.pick(/the custom_id of each line/, 'candidate_id');
+    await bench.pick(/the model/, 'tiny');
+    await bench.pick(/JSON schema/, 'Choose a file…');
+    await bench.chooseFile(/JSON schema/, 'score-schema.json');
+    await bench.clickDialogButton(`Write ${CANDIDATES} Lines`);
+    await bench.notification(`wrote ${CANDIDATES} lines to candidates.jsonl`).waitFor({ timeout: 60_000 });
+    assert.ok(existsSync(join(scratch.workspace, 'candidates.jsonl')));
+  });
+
+  it('runs candidates.jsonl; the Batches tree shows it completed', async () => {
+    await bench.openFile('candidates.jsonl');
+    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    await bench.notification(/candidates\.jsonl completed/).waitFor({ timeout: 300_000 });
+    await bench.runCommand(focusViewTitle('ollamaBatch.batches'));
+    // A completed batch reads "candidates.jsonl  30 ok"; other outcomes name their status first.
+    await bench.sideBarRows().filter({ hasText: /^\s*candidates\.jsonl\s*[\d,]+ ok/ }).waitFor({ timeout: 30_000 });
+  });
+
+  it('shows the metrics panel with charts of the run', async () => {
+    await bench.runCommand(commandTitle('ollamaBatch.showMetrics'));
+    const metrics = await bench.webview(/Metrics/);
+    await metrics.locator('#main').waitFor();
+    await metrics.locator('#done', { hasText: /\d/ }).waitFor();
+    // uPlot draws each chart into a canvas once it has points.
+    await metrics.locator('.chart canvas').first().waitFor();
+  });
+
+  it('shows the results panel with a histogram and the table of rows', async () => {
+    await bench.runCommand(commandTitle('ollamaBatch.analyzeResults'));
+    await bench.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'candidates.jsonl' }).first().click();
+    const results = await bench.webview(/Results/);
+    await results.locator('#distributions > *').first().waitFor();
+    await results.locator('#rows > *').first().waitFor();
+  });
+
+  it('lists the diagnostics of broken.jsonl in the Problems panel', async () => {
+    await bench.openFile('broken.jsonl');
+    await bench.runCommand('View: Toggle Problems');
+    const problems = bench.page.locator('.markers-panel .monaco-list-row');
+    await problems.filter({ hasText: 'broken.jsonl' }).first().waitFor({ timeout: 60_000 });
+    // One row per fault, with the daemon's validation code.
+    for (const code of ['invalid_json_line', 'duplicate_custom_id']) await problems.filter({ hasText: code }).waitFor();
+  });
+});
