@@ -36,6 +36,8 @@ export interface RunContext {
   calibration: Calibration;
   /** Aggressive trimming aims at this share of the budget (VRAM pressure). */
   aggressiveFraction?: number;
+  /** Trimming may shorten the middle of one message (never the system or the last user message). */
+  allowCut?: boolean;
 }
 
 export interface Answered {
@@ -344,6 +346,7 @@ export class BatchRun {
       counter: context.counter,
       calibration: context.calibration,
       ...(context.aggressiveFraction !== undefined && { aggressiveFraction: context.aggressiveFraction }),
+      ...(context.allowCut && { allowCut: true }),
     });
     if (!fitted.fits) return { refused: new EngineError('permanent', 'context_length_exceeded', fitted.message, 400) };
     const body = { ...asked, messages: fitted.messages, max_tokens: fitted.maxTokens };

@@ -31,6 +31,8 @@ export interface ServiceSettings extends Partial<Omit<RunnerOptions, 'concurrenc
   /** How conversations over the context are trimmed (default sliding-window). */
   trimStrategy?: TrimStrategy;
   aggressiveFraction?: number;
+  /** Trimming may cut inside a message (off by default). */
+  trimAllowCut?: boolean;
   /** independent (default) or conversation (the prototype's way, to measure against). */
   mode?: BatchMode;
   /** Conversation mode: trim every this many requests as well as at the threshold. */
@@ -453,6 +455,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
         counter: measure.counter,
         calibration,
         ...(this.settings.aggressiveFraction !== undefined && { aggressiveFraction: this.settings.aggressiveFraction }),
+        ...(this.settings.trimAllowCut && { allowCut: true }),
       },
     };
     if (entry.numCtx) options.numCtx = entry.numCtx.numCtx;

@@ -17,6 +17,7 @@ export interface EngineFlags {
   threads?: number;
   numCtx?: number;
   trimStrategy?: TrimStrategy;
+  trimAllowCut?: boolean;
   mode?: BatchMode;
   trimEvery?: number;
   requestTimeoutMs?: number;
@@ -53,6 +54,7 @@ export function addEngineOptions(command: Command): Command {
     .option('--threads <n>', 'CPU threads for the llama-cpp engine', positiveInteger)
     .option('--num-ctx <n>', 'context window for every request of a batch (default: the smallest that holds its longest request)', positiveInteger)
     .addOption(new Option('--trim-strategy <name>', 'how conversations over the context are trimmed (default sliding-window)').choices(TRIM_STRATEGIES))
+    .option('--trim-allow-cut', 'trimming may cut inside a message (the middle of one it would drop) instead of dropping it whole')
     .addOption(new Option('--mode <mode>', 'independent requests (default), or the prototype\'s one running conversation per worker, to measure').choices(BATCH_MODES))
     .option('--trim-every <n>', 'conversation mode: trim every n requests as well as at 87.5% of the context', positiveInteger)
     .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
@@ -112,5 +114,6 @@ export function serveArgs(flags: EngineFlags): string[] {
     ['vramCriticalShare', '--vram-critical-share'],
     ['keepAlive', '--keep-alive'],
   ];
-  return names.flatMap(([key, flag]) => (flags[key] === undefined ? [] : [flag, String(flags[key])]));
+  const args = names.flatMap(([key, flag]) => (flags[key] === undefined ? [] : [flag, String(flags[key])]));
+  return flags.trimAllowCut ? [...args, '--trim-allow-cut'] : args;
 }

@@ -76,7 +76,7 @@ export type Fitted =
  */
 export function fitRequest(
   body: ChatCompletionBody,
-  context: { numCtx: number; strategy: TrimStrategy; counter: PromptCounter; calibration: Calibration; aggressiveFraction?: number },
+  context: { numCtx: number; strategy: TrimStrategy; counter: PromptCounter; calibration: Calibration; aggressiveFraction?: number; allowCut?: boolean },
 ): Fitted {
   const { numCtx, counter, calibration } = context;
   const outputTokens = outputTokensOf(body);
@@ -97,6 +97,7 @@ export function fitRequest(
       count: (message) => counter.message(message),
       overhead: REPLY_PRIMING_TOKENS,
       ...(context.aggressiveFraction !== undefined && { aggressiveFraction: context.aggressiveFraction }),
+      ...(context.allowCut && { allowCut: true }),
     });
     fittedEstimate = trim.tokensAfter;
     fittedTokens = calibration.apply(fittedEstimate);

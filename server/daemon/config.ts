@@ -23,6 +23,8 @@ export interface DaemonConfig {
   /** How conversations over the context are trimmed, and aggressive trimming's share of it. */
   trimStrategy?: TrimStrategy;
   aggressiveFraction?: number;
+  /** Trimming may cut inside a message (the middle of the longest droppable one) rather than drop it. */
+  trimAllowCut?: boolean;
   /** independent (default) or conversation, and conversation mode's trimming every N requests. */
   mode?: BatchMode;
   trimEvery?: number;

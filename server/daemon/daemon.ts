@@ -64,6 +64,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       numCtx: config.numCtx,
       ...(config.trimStrategy && { trimStrategy: config.trimStrategy }),
       ...(config.aggressiveFraction && { aggressiveFraction: config.aggressiveFraction }),
+      ...(config.trimAllowCut && { trimAllowCut: true }),
       ...(config.mode && { mode: config.mode }),
       ...(config.trimEvery && { trimEvery: config.trimEvery }),
       // Limits learned after out-of-memory hold for the GPUs they were learned on.

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { chooseNumCtx, fitRequest, MIN_NUM_CTX, PromptCounter } from '../../server/context/budget.js';
 import { Calibration } from '../../server/context/calibration.js';
+import { CUT_MARKER } from '../../server/context/trim.js';
 import { SAFETY_MARGIN } from '../../server/context/tokens.js';
 import type { ChatCompletionBody, ChatMessage } from '../../server/openai/types.js';
 
@@ -51,6 +52,24 @@ describe('the context budget', () => {
     assert.equal(fitted.messages.at(-1), messages.at(-1));
     assert.ok(fitted.promptTokens + 64 <= 1024, `${fitted.promptTokens} + 64 fit 1024`);
     assert.equal(fitted.promptTokens, Math.ceil(counter.messages(fitted.messages) * SAFETY_MARGIN));
+  });
+
+  it('cuts inside a message only when allowed, keeping the rest of the conversation', () => {
+    const messages: ChatMessage[] = [
+      { role: 'system', content: 'You score candidates.' },
+      { role: 'user', content: `the long profile: ${words(3000)}` },
+      { role: 'assistant', content: 'noted' },
+      { role: 'user', content: 'and your score?' },
+    ];
+    const options = { numCtx: 1024, strategy: 'sliding-window' as const, counter: new PromptCounter(), calibration: new Calibration() };
+    const dropped = fitRequest(body(messages, 64), options);
+    assert.ok(dropped.fits && !dropped.trim!.cut && dropped.messages.length === 2, 'by default the long turn is dropped whole');
+    const cut = fitRequest(body(messages, 64), { ...options, allowCut: true });
+    assert.ok(cut.fits && cut.trim!.cut);
+    assert.equal(cut.messages.length, 4, 'every message kept');
+    const content = cut.messages[1]!.content as string;
+    assert.ok(content.startsWith('the long profile: ') && content.includes(CUT_MARKER), 'its start kept, its middle cut');
+    assert.ok(cut.promptTokens + 64 <= 1024);
   });
 
   it('refuses a request that cannot fit even trimmed, with the numbers', () => {
