@@ -3,6 +3,7 @@
 // every second) both become a SeriesPoint; a snapshot also gives the counters on top.
 import type { BatchMetricsSnapshot } from '../../server/metrics/batch-metrics.js';
 import type { Batch } from '../../server/openai/types.js';
+import { sampleOf } from '../../server/protocol/metrics-sample.js';
 import { ERROR_CLASSES, type BatchView, type ErrorClass, type MetricsCounters, type SeriesPoint } from '../webview/messages.js';
 import { isTerminal } from './format.js';
 
@@ -46,23 +47,8 @@ export function pointOfSample(sample: Record<string, unknown>): SeriesPoint | nu
   };
 }
 
-export function pointOfSnapshot(snapshot: BatchMetricsSnapshot): SeriesPoint {
-  const { performance, tokens, context, vram, errors } = snapshot;
-  return {
-    t: snapshot.at,
-    requestsPerSecond: performance.window.requestsPerSecond,
-    latencyP50: performance.latencyMs.p50,
-    latencyP95: performance.latencyMs.p95,
-    latencyP99: performance.latencyMs.p99,
-    promptTokens: tokens.prompt,
-    cachedTokens: tokens.cached,
-    completionTokens: tokens.completion,
-    contextUtilisation: context.utilisation,
-    trims: context.trims.total,
-    vramUsedMiB: vram?.usedMiB ?? null,
-    errors: errorsOf(errors.byClass),
-  };
-}
+/** A live snapshot as the row the daemon would write for it. */
+export const pointOfSnapshot = (snapshot: BatchMetricsSnapshot): SeriesPoint => pointOfSample(sampleOf(snapshot))!;
 
 const sum = (values: Record<string, number>): number => Object.values(values).reduce((total, value) => total + value, 0);
 

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import type { VramSnapshot as GpuSnapshot } from '../gpu/vram-monitor.js';
 import { BatchMetrics, errorClassOf, type BatchMetricsSnapshot, type BatchMetricsState } from '../metrics/batch-metrics.js';
-import { TimeSeriesWriter, type Sample } from '../metrics/time-series.js';
+import { TimeSeriesWriter } from '../metrics/time-series.js';
+import { sampleOf } from '../protocol/metrics-sample.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { Adjustment, Answered } from './runner.js';
 
@@ -12,29 +13,6 @@ import type { Adjustment, Answered } from './runner.js';
 const SAMPLE_EVERY_TICKS = 5;
 
 export const timeSeriesPath = (metricsDir: string, batchId: string): string => join(metricsDir, `${batchId}.jsonl`);
-
-/** One row of the time series: what the panel charts. */
-function sampleOf(snapshot: BatchMetricsSnapshot): Sample {
-  const { performance, tokens, context, vram, errors } = snapshot;
-  return {
-    t: snapshot.at,
-    done: snapshot.progress?.done ?? 0,
-    requestsPerSecond: performance.window.requestsPerSecond,
-    promptTokensPerSecond: performance.window.promptTokensPerSecond,
-    completionTokensPerSecond: performance.window.completionTokensPerSecond,
-    latencyP50: performance.latencyMs.p50,
-    latencyP95: performance.latencyMs.p95,
-    latencyP99: performance.latencyMs.p99,
-    promptTokens: tokens.prompt,
-    cachedTokens: tokens.cached,
-    completionTokens: tokens.completion,
-    contextCurrent: context.current,
-    contextUtilisation: context.utilisation,
-    trims: context.trims.total,
-    vramUsedMiB: vram?.usedMiB ?? null,
-    errors: errors.byClass,
-  };
-}
 
 export function restoreMetrics(state: BatchMetricsState | undefined): BatchMetrics {
   if (!state) return new BatchMetrics();

@@ -1,23 +1,13 @@
 // `ollama-batch analyze OUTPUT.jsonl`: what a batch's results came to, read from its files
 // without a daemon; with --source, the answers joined to the source CSV as a sorted CSV.
 import { Option, type Command } from 'commander';
-import type { AnalysisReport, TopRow } from '../analysis/analyze.js';
+import type { AnalysisReport, AnalyzeOptions, TopRow } from '../analysis/analyze.js';
 import { formatNumber, renderHistogram } from '../analysis/stats.js';
-import { CSV_ENCODINGS, type CsvEncoding } from '../csv/encoding.js';
+import { CSV_ENCODINGS } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
 import { positiveInteger } from './options.js';
 
-export interface AnalyzeFlags {
-  errors?: string;
-  source?: string;
-  idColumn?: string;
-  encoding?: CsvEncoding;
-  csv?: string;
-  sortBy?: string;
-  order?: 'asc' | 'desc';
-  top?: number;
-  json?: boolean;
-}
+export type AnalyzeFlags = Omit<AnalyzeOptions, 'output'> & { json?: boolean };
 
 /** Returns the exit code: 0 when the analysis completed. */
 export async function analyze(file: string, flags: AnalyzeFlags): Promise<number> {

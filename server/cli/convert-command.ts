@@ -115,15 +115,14 @@ export async function convert(file: string, flags: ConvertFlags): Promise<number
   const output = flags.dryRun ? undefined : (flags.output ?? defaultOutput(file));
   if (output !== undefined && resolve(output) === resolve(file)) throw new CliError(`the output ${output} would overwrite the CSV; name another with -o`);
   // Loaded here, not at start-up: the tokenizer takes half a second and 70 MB that other commands do without.
-  const [{ convertCsv, ConvertError }, { Calibration }] = await Promise.all([import('../csv/convert.js'), import('../context/calibration.js')]);
+  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([import('../csv/convert.js'), import('../csv/estimate.js')]);
   const model = flags.model ?? DEFAULT_MODEL;
   // What the daemon of this data dir learned from earlier batches of the model: its tokenizer and pace.
   const learned = readModelStats(dataDirOf(flags), model);
   let report: ConvertReport;
   try {
     report = await convertCsv({
-      ...(learned.calibration && { calibrationFactor: new Calibration(learned.calibration).factor }),
-      ...(learned.requestsPerSecond && { throughput: { requestsPerSecond: learned.requestsPerSecond } }),
+      ...learnedInputs(learned),
       input: file,
       output,
       model,

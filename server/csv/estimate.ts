@@ -2,10 +2,20 @@
 // (what the engine's KV cache reuses), the lines too long for the context window, and an ETA once
 // the engine's pace for the model is known. Memory stays flat: a histogram of the (few distinct)
 // token counts instead of one number per line.
+import { Calibration } from '../context/calibration.js';
 import { calibrated, chatOverheadTokens, countTextTokens, SAFETY_MARGIN, TOKENS_PER_MESSAGE } from '../context/tokens.js';
+import type { ModelStats } from '../store/store.js';
 
 export interface Throughput {
   requestsPerSecond: number;
+}
+
+/** What the daemon learned of a model (its tokenizer, its pace) as the estimate's inputs. */
+export function learnedInputs(stats: ModelStats): Pick<EstimateOptions, 'calibrationFactor' | 'throughput'> {
+  return {
+    ...(stats.calibration && { calibrationFactor: new Calibration(stats.calibration).factor }),
+    ...(stats.requestsPerSecond && { throughput: { requestsPerSecond: stats.requestsPerSecond } }),
+  };
 }
 
 export interface EstimateOptions {

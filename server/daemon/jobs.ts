@@ -1,6 +1,5 @@
 // Conversion and analysis on behalf of a client (the extension): the same modules the CLI runs,
 // with what the daemon knows filled in (a model's learned pace and calibration, a batch's files).
-import { Calibration } from '../context/calibration.js';
 import type { BatchService } from '../batches/service.js';
 import { ServiceError } from '../batches/errors.js';
 import type { AnalysisReport, AnalyzeOptions } from '../analysis/analyze.js';
@@ -12,14 +11,9 @@ export type AnalyzeParams = Partial<AnalyzeOptions> & { batch_id?: string };
 
 export async function convertFor(service: BatchService, params: ConvertParams): Promise<ConvertReport> {
   // Loaded on first use: the tokenizer costs half a second and 70 MB.
-  const { convertCsv, ConvertError } = await import('../csv/convert.js');
-  const learned = service.modelStats(params.model);
+  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([import('../csv/convert.js'), import('../csv/estimate.js')]);
   try {
-    return await convertCsv({
-      ...params,
-      ...(learned.calibration && { calibrationFactor: new Calibration(learned.calibration).factor }),
-      ...(learned.requestsPerSecond && { throughput: { requestsPerSecond: learned.requestsPerSecond } }),
-    });
+    return await convertCsv({ ...params, ...learnedInputs(service.modelStats(params.model)) });
   } catch (error) {
     throw error instanceof ConvertError ? new ServiceError('invalid_request', error.message, 'input') : error;
   }

@@ -1,0 +1,28 @@
+// A row of a batch's metrics time series (`<dataDir>/metrics/<batch>.jsonl`): the daemon writes
+// one from its snapshot every few seconds, and the extension turns live snapshots into the same
+// rows, so the charts read one shape from either.
+import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
+import type { Sample } from '../metrics/time-series.js';
+
+/** One row of the time series: what the panel charts. */
+export function sampleOf(snapshot: BatchMetricsSnapshot): Sample {
+  const { performance, tokens, context, vram, errors } = snapshot;
+  return {
+    t: snapshot.at,
+    done: snapshot.progress?.done ?? 0,
+    requestsPerSecond: performance.window.requestsPerSecond,
+    promptTokensPerSecond: performance.window.promptTokensPerSecond,
+    completionTokensPerSecond: performance.window.completionTokensPerSecond,
+    latencyP50: performance.latencyMs.p50,
+    latencyP95: performance.latencyMs.p95,
+    latencyP99: performance.latencyMs.p99,
+    promptTokens: tokens.prompt,
+    cachedTokens: tokens.cached,
+    completionTokens: tokens.completion,
+    contextCurrent: context.current,
+    contextUtilisation: context.utilisation,
+    trims: context.trims.total,
+    vramUsedMiB: vram?.usedMiB ?? null,
+    errors: errors.byClass,
+  };
+}
