@@ -10,11 +10,12 @@
 //      the batch's throughput with the polls against quiet windows of the same batch.
 //
 // How the polling figure is built, and why:
-// - The batch must be bound by the daemon, or the ratio means nothing: with emulator latency the
-//   batch is bound by it (concurrency / latency), the daemon idles between answers and the polls
-//   fit into that idle time for free. So the emulator answers instantly (no latency) and the
-//   batch goes as fast as the daemon can drive it, as in the orchestration figure; it is sized
-//   from the warm-up batch's best pace to outlast every window, and cancelled at the end.
+// - Two engines. With emulator latency (engineLatencyMs) the batch is bound by the engine, as
+//   with a real model, and the polls must fit into the daemon's time between answers: the target
+//   case. With an instant emulator the batch goes as fast as the daemon can drive it, as in the
+//   orchestration figure, and every poll's cost comes out of the batch: the stress case, which
+//   shows what a poll costs. The batch is sized from the warm-up batch's best pace to outlast
+//   every window, and cancelled at the end.
 // - On a small machine the daemon, the emulator and the pollers share the cores, and then the
 //   pollers' own CPU (and the scheduler's choices) would slow the batch as much as the daemon's
 //   work for the polls does. So (Linux, taskset, 2+ CPUs) the daemon is pinned to one CPU and

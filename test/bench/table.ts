@@ -10,7 +10,8 @@ export interface Figure {
   baselineLabel: string;
   /** measured / baseline (for the growth figure: the figure itself). */
   ratio: number;
-  ok: boolean;
+  /** Null for a figure printed for scale, with no target. */
+  ok: boolean | null;
 }
 
 export function figureTable(figures: readonly Figure[]): string {
@@ -20,7 +21,7 @@ export function figureTable(figures: readonly Figure[]): string {
     ...figures.map(
       (figure) =>
         `| ${figure.figure} | ${figure.target} | ${figure.measured} ${figure.unit} | ${figure.baseline} ${figure.unit} (${figure.baselineLabel}) | ` +
-        `${figure.ratio} | ${figure.ok ? 'yes' : 'NO'} |`,
+        `${figure.ratio} | ${figure.ok === null ? '—' : figure.ok ? 'yes' : 'NO'} |`,
     ),
   ];
   return rows.join('\n');
