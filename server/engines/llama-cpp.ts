@@ -8,6 +8,7 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { basename, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
 import type { ChatMessage } from '../openai/types.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
@@ -60,6 +61,26 @@ function abortedError(signal: AbortSignal): EngineError {
   return timedOut
     ? new EngineError('transient', 'timeout', 'the engine did not answer in time')
     : new EngineError('transient', 'aborted', 'the request was aborted');
+}
+
+/**
+ * node-llama-cpp, or an error saying where it was looked for: it is kept out of the bundles (its
+ * native binaries differ per platform), so the VS Code extension's package does not carry it.
+ */
+async function importNodeLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
+  try {
+    return await import('node-llama-cpp');
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes("'node-llama-cpp'");
+    if (!missing) throw error;
+    // This file sits two folders below the package root, as source and as a bundle chunk alike.
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    throw new Error(
+      `the llama-cpp engine needs the node-llama-cpp package, which is not installed in ${root}node_modules ` +
+        '(the VS Code extension does not bundle it): use the ollama engine, or start the daemon yourself from a checkout after `npm ci` ' +
+        '(`ollama-batch serve --engine llama-cpp …`); the extension connects to a running daemon',
+    );
+  }
 }
 
 /** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */
@@ -119,7 +140,7 @@ export class LlamaCppEngine implements Engine {
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const slots = Math.max(1, Math.floor(options.slots ?? 1));
     const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads(slots)));
-    const { getLlama, LlamaChat, LlamaLogLevel } = await import('node-llama-cpp');
+    const { getLlama, LlamaChat, LlamaLogLevel } = await importNodeLlamaCpp();
     // build: 'never': a missing prebuilt binary must fail fast, not start a many-minute build.
     const llama = await getLlama({ build: 'never', gpu: false, maxThreads: threads, logLevel: LlamaLogLevel.error });
     let model: LlamaModel | undefined;

@@ -2,7 +2,7 @@
 // ready line `serve` prints, and a detached start that outlives the caller. Part of the protocol,
 // so the CLI and the VS Code extension share one implementation.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -73,6 +73,19 @@ export interface ServeCommand {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The log's last line: what a daemon that could not start said last. */
+function lastLogLine(dataDir: string): string | null {
+  const file = openSync(daemonLogPath(dataDir), 'r');
+  try {
+    const size = fstatSync(file).size;
+    const tail = Buffer.alloc(Math.min(size, 4096));
+    readSync(file, tail, 0, tail.length, size - tail.length);
+    return tail.toString('utf8').trimEnd().split('\n').at(-1) || null;
+  } finally {
+    closeSync(file);
+  }
+}
+
 /** Runs `serve` detached (it outlives the caller), stderr appended to daemon.log, until it is ready. */
 export function startDetachedDaemon(dataDir: string, command: ServeCommand): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
@@ -87,7 +100,10 @@ export function startDetachedDaemon(dataDir: string, command: ServeCommand): Pro
   closeSync(logFile); // the child holds its own handle
   return new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const onExit = (code: number | null): void => settle(new Error(`the daemon exited with code ${code}; see ${daemonLogPath(dataDir)}`));
+    const onExit = (code: number | null): void => {
+      const why = lastLogLine(dataDir);
+      settle(new Error(`the daemon exited with code ${code}${why ? `: ${why}` : ''} (see ${daemonLogPath(dataDir)})`));
+    };
     const settle = (error?: Error): void => {
       child.off('error', settle).off('exit', onExit);
       lines.close();

@@ -1,7 +1,7 @@
 // The `ollama-batch` command line as a user runs it: the built CLI in child processes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
@@ -12,9 +12,10 @@ import { readJsonl } from '../support/shapes.js';
 
 const exec = promisify(execFile);
 
-async function cli(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The CLI at `script` (the built one by default) with `args`. */
+async function cli(args: string[], cwd?: string, script = CLI): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { cwd });
+    const { stdout, stderr } = await exec(process.execPath, [script, ...args], { cwd });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -153,6 +154,24 @@ describe('the ollama-batch CLI', function () {
     const share = await cli(['serve', '--vram-warning-share', '2']);
     assert.notEqual(share.code, 0);
     assert.match(share.stderr, /expected a share between 0 and 1, got "2"/);
+  });
+
+  it('names what is missing when the llama-cpp engine runs from a package without node-llama-cpp (the extension\'s)', async () => {
+    // The .vsix layout: the manifest and dist/, no node_modules.
+    const packaged = tempDir();
+    cpSync(join(CLI, '..'), join(packaged, 'dist'), { recursive: true });
+    copyFileSync(join(CLI, '..', '..', 'package.json'), join(packaged, 'package.json'));
+    const model = writeTempFile('not-a-model.gguf', 'GGUF');
+    const { code, stderr } = await cli(['serve', '--data-dir', freshDataDir(), '--engine', 'llama-cpp', '--model-path', model], undefined, join(packaged, 'dist', 'cli.mjs'));
+    assert.equal(code, 1);
+    assert.ok(stderr.includes(`node-llama-cpp package, which is not installed in ${packaged}/node_modules`), stderr);
+    assert.match(stderr, /use the ollama engine/);
+    // A daemon started detached (as `run` and the extension start it) hands the reason on.
+    const dataDir = freshDataDir();
+    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0, engine: 'llama-cpp', modelPath: model }));
+    const run = await cli(['run', writeTempFile('batch.jsonl', batchLines(1, { model: 'tiny' })), '--data-dir', dataDir], undefined, join(packaged, 'dist', 'cli.mjs'));
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /the daemon exited with code 1: .*node-llama-cpp package, which is not installed/);
   });
 
   it('passes --keep-alive to Ollama: 0 unloads the model after each answer', async () => {
