@@ -4,13 +4,14 @@
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
 import { ValidationState, validateLine } from '../batches/validate.js';
 import type { BatchError, ChatCompletionBody } from '../openai/types.js';
-import { textLines } from './batch-document.js';
 import type { Measurement, RequestBudget } from './request-budget.js';
 import { valueSpan } from './value-span.js';
 
 const DIAGNOSTIC_SOURCE = 'ollama-batch';
-/** Lines validated between two turns of the event loop. */
-const SLICE_LINES = 2_000;
+/** Validation time between two turns of the event loop, so other messages wait no longer. */
+const SLICE_MS = 10;
+/** How often (in lines) the clock is read. */
+const CLOCK_EVERY_LINES = 100;
 /** More diagnostics than this are counted, not listed. */
 const MAX_DIAGNOSTICS = 1_000;
 
@@ -33,7 +34,7 @@ function errorDiagnostic(state: ValidationState, line: number, text: string, pro
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The document's diagnostics, or null when the pass went stale before it finished. */
-export async function validateDocument(text: string, fileName: string, budget: RequestBudget, isStale: () => boolean): Promise<Diagnostic[] | null> {
+export async function validateDocument(lines: Iterable<string>, fileName: string, budget: RequestBudget, isStale: () => boolean): Promise<Diagnostic[] | null> {
   const diagnostics: Diagnostic[] = [];
   let unlisted = 0;
   const add = (diagnostic: Diagnostic): void => {
@@ -54,13 +55,15 @@ export async function validateDocument(text: string, fileName: string, budget: R
     });
   };
   const state = new ValidationState(fileName, undefined, onRequest);
-  for (const current of textLines(text)) {
+  let sliceStarted = performance.now();
+  for (const current of lines) {
     lineText = current;
     const problem = validateLine(state, line + 1, current);
     if (problem) add(errorDiagnostic(state, line, current, problem));
-    if (++line % SLICE_LINES === 0) {
+    if (++line % CLOCK_EVERY_LINES === 0 && performance.now() - sliceStarted > SLICE_MS) {
       await yieldToEventLoop();
       if (isStale()) return null;
+      sliceStarted = performance.now();
     }
   }
   if (unlisted > 0) {

@@ -14,11 +14,10 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver';
-import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ValidationState, validateLine } from '../batches/validate.js';
 import type { ChatCompletionBody } from '../openai/types.js';
 import type { ModelStats } from '../store/store.js';
-import { isBatchDocument, isJsonlDocument, lineText } from './batch-document.js';
+import { BATCH_DOCUMENTS, isBatchDocument, isJsonlDocument, type BatchDocument } from './batch-document.js';
 import { overflowMessage, validateDocument } from './document-validation.js';
 import { RequestBudget, type Measurement } from './request-budget.js';
 import { SETTINGS_SECTION, SettingsCache } from './settings.js';
@@ -64,14 +63,14 @@ function hoverText(id: string, measurement: Measurement): string {
 }
 
 export function registerLanguageFeatures(connection: Connection, options: LanguageFeatureOptions): LanguageFeatures {
-  const documents = new TextDocuments(TextDocument);
+  const documents = new TextDocuments(BATCH_DOCUMENTS);
   const settings = new SettingsCache(connection);
   const schedules = new Map<string, Schedule>();
   let registerForChanges = false;
 
   const budgetFor = async (uri: string): Promise<RequestBudget> => new RequestBudget(options.modelStats, (await settings.for(uri)).numCtx);
 
-  async function validate(document: TextDocument, schedule: Schedule, generation: number): Promise<void> {
+  async function validate(document: BatchDocument, schedule: Schedule, generation: number): Promise<void> {
     const isStale = (): boolean => schedule.generation !== generation;
     const { uri, version } = document;
     if (!isBatchDocument(document)) {
@@ -80,11 +79,11 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     }
     const budget = await budgetFor(uri);
     if (isStale()) return;
-    const diagnostics = await validateDocument(document.getText(), basename(uri), budget, isStale);
+    const diagnostics = await validateDocument(document.lines(), basename(uri), budget, isStale);
     if (diagnostics) connection.sendDiagnostics({ uri, version, diagnostics });
   }
 
-  function schedule(document: TextDocument, delayMs: number): void {
+  function schedule(document: BatchDocument, delayMs: number): void {
     if (!isJsonlDocument(document)) return;
     let entry = schedules.get(document.uri);
     if (!entry) schedules.set(document.uri, (entry = { generation: 0 }));
@@ -109,7 +108,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     if (!document || !isBatchDocument(document)) return null;
     const request: { body?: ChatCompletionBody } = {};
     const state = new ValidationState(basename(uri), undefined, (body) => (request.body = body));
-    if (validateLine(state, line + 1, lineText(document, line)) || !request.body) return null;
+    if (validateLine(state, line + 1, document.line(line)) || !request.body) return null;
     // A fresh state has seen exactly this line's custom_id.
     const [id] = state.seenIds;
     const measurement = (await budgetFor(uri)).measure(request.body);

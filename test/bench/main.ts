@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv] [--profile DIR]
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension] [--profile DIR]
 //   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
@@ -12,7 +12,11 @@
 //   3. the HTTP API (see http.ts): a 200 MB upload with the openai client (MB/s against a plain
 //      node:http stream to disk; the daemon's peak RSS against its idle RSS), and 50 clients
 //      polling GET /v1/batches/{id} during a batch (poll latency; batch throughput with the polls
-//      against quiet windows of the same batch).
+//      against quiet windows of the same batch);
+//   4. independent against conversation mode on the tiny model (modes.ts);
+//   5. CSV convert and analyze at 170,000 rows (csv.ts);
+//   6. the extension's own costs: a Batches tree refresh, a 50,000-line file's diagnostics and a
+//      hover meanwhile (extension.ts).
 // --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
 // upload, 5 s of polling per load instead of 30 s). --profile DIR runs the daemons under
 // `node --cpu-prof` and prints their hottest functions; --node-arg passes a node option to the
@@ -24,6 +28,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killAll } from './children.js';
 import { measureEngine, type EngineResult } from './engine.js';
+import { measureExtension, type ExtensionResult } from './extension.js';
 import { measurePolling, measureUpload, type PollingResult, type UploadResult } from './http.js';
 import { measureModes, type ModesResult } from './modes.js';
 import { measureCsv, type CsvResult, type TimedProcess } from './csv.js';
@@ -33,7 +38,7 @@ import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -50,8 +55,11 @@ const TARGETS = {
   modesSpeed: 3,
   csvPerSecond: 50_000,
   csvPeakRssMb: 200,
+  treeRefreshMs: 50,
+  diagnosticsMs: 2000,
+  busyMs: 100,
 };
-const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv'] as const;
+const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv', 'extension'] as const;
 type Part = (typeof PARTS)[number];
 const POLL_CLIENTS = 50;
 const POLL_INTERVAL_MS = 100;
@@ -231,6 +239,25 @@ function modesFigures(result: ModesResult): Figure[] {
   ];
 }
 
+function extensionFigures({ tree, diagnostics }: ExtensionResult): Figure[] {
+  const lines = diagnostics.lines.toLocaleString('en');
+  const timing = (figure: string, target: number, measured: number, baseline: number, baselineLabel: string): Figure => ({
+    figure,
+    target: `< ${target.toLocaleString('en')} ms`,
+    measured: round(measured, 1),
+    unit: 'ms',
+    baseline: round(baseline, 1),
+    baselineLabel,
+    ratio: round(measured / baseline),
+    ok: measured < target,
+  });
+  return [
+    timing(`extension: Batches tree refresh, ${tree.batches.toLocaleString('en')} batches`, TARGETS.treeRefreshMs, tree.refreshMs, tree.jsonRoundTripMs, 'the listing through JSON and back'),
+    timing(`extension: diagnostics of a ${lines}-line batch file, open to published`, TARGETS.diagnosticsMs, diagnostics.publishedMs, diagnostics.parseOnlyMs, 'JSON.parse of every line'),
+    timing(`extension: typing in that file, the longest the server is busy at once`, TARGETS.busyMs, diagnostics.longestBusyMs, diagnostics.publishedMs, 'one whole pass, as above'),
+  ];
+}
+
 function csvFigures(result: CsvResult): Figure[] {
   const rows = `${Math.round(result.rows / 1000)}k`;
   const pace = (figure: string, side: TimedProcess, baseline: TimedProcess, baselineLabel: string): Figure => ({
@@ -332,7 +359,7 @@ async function main(): Promise<number> {
   const info = machine();
   const started = performance.now();
   const figures: Figure[] = [];
-  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; modes?: ModesResult; csv?: CsvResult; profiles?: unknown[] } = {};
+  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; modes?: ModesResult; csv?: CsvResult; extension?: ExtensionResult; profiles?: unknown[] } = {};
   try {
     if (runs('overhead')) {
       const results: OverheadResult[] = [];
@@ -444,6 +471,14 @@ async function main(): Promise<number> {
       }
       details.csv = result;
       figures.push(...csvFigures(result));
+    }
+    if (runs('extension')) {
+      const lines = quick ? 10_000 : 50_000;
+      console.error(`extension: a Batches tree refresh of 1,000 batches; diagnostics of ${lines} lines through the language server, then edits of that file ...`);
+      const result = await measureExtension({ batches: 1000, lines, rounds: quick ? 3 : 5 });
+      console.error(`  an edit's diagnostics after ${result.diagnostics.revalidationMs.toFixed(0)} ms (a 200 ms debounce, then a whole pass)`);
+      details.extension = result;
+      figures.push(...extensionFigures(result));
     }
   } finally {
     killAll();
