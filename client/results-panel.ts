@@ -80,7 +80,8 @@ export class ResultsPanel {
     this.rows = rows;
     this.lineIndexes = null;
     this.panel.title = `Results ${analysis.batch.id}`;
-    const idColumn = analysis.report.csv?.id_column ?? null;
+    // The source's id column, or the custom_id column the join adds when ids are row-N.
+    const idColumn = analysis.report.csv?.custom_id_column ?? null;
     this.view = rows && {
       version: (this.view?.version ?? 0) + 1,
       columns: rows.columns,

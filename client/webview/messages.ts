@@ -75,15 +75,18 @@ export type FromMetricsWebview = { type: 'ready' };
 
 export interface HistogramView {
   field: string;
+  /** Of the valid numbers; empty, and `stats` null, when none is valid. */
   bins: Array<{ from: number; to: number; count: number }>;
-  mean: number;
-  p50: number;
-  p95: number;
+  stats: { mean: number; p50: number; p95: number } | null;
+  /** The values the bars leave out, e.g. "3 outside 0–100, 1 not a number"; '' when none. */
+  leftOut: string;
 }
 
 export interface EnumView {
   field: string;
   counts: Array<{ value: string; count: number }>;
+  /** E.g. "2 not allowed by the schema"; '' when none. */
+  leftOut: string;
 }
 
 export interface TopRowView {

@@ -79,14 +79,16 @@ function drawDistributions(report: ReportView): void {
       bars(
         histogram.field,
         histogram.bins.map((bin) => ({ label: bin.from === bin.to ? number(bin.from) : `${number(bin.from)} – ${number(bin.to)}`, count: bin.count })),
-        `mean ${number(histogram.mean)} · median ${number(histogram.p50)} · p95 ${number(histogram.p95)}`,
+        [histogram.stats ? `mean ${number(histogram.stats.mean)} · median ${number(histogram.stats.p50)} · p95 ${number(histogram.stats.p95)}` : 'no valid number', histogram.leftOut]
+          .filter(Boolean)
+          .join(' · '),
       ),
     ),
     ...report.enums.map((field) =>
       bars(
         field.field,
         field.counts.map(({ value, count }) => ({ label: value, count })),
-        `${field.counts.length} values`,
+        [`${field.counts.length} values`, field.leftOut].filter(Boolean).join(' · '),
       ),
     ),
   );

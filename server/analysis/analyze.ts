@@ -8,7 +8,8 @@ import type { CsvEncoding } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
 import { parseAnswer } from './answers.js';
 import { AnalysisError, compareKeys, joinSource, normaliseKeys, type JoinResults, type JoinSort, type JoinSummary } from './join.js';
-import { Columns, FieldStats, NumberSeries, type FieldSummary } from './stats.js';
+import { readFieldRules } from './schema.js';
+import { Columns, FieldStats, NumberSeries, validNumber, type FieldRule, type FieldSummary } from './stats.js';
 
 export { AnalysisError };
 
@@ -17,6 +18,9 @@ export interface AnalyzeOptions {
   output: string;
   /** The batch error JSONL. */
   errors?: string;
+  /** The batch input JSONL: its first request's json_schema response_format gives each answer
+   *  field's allowed range or values. */
+  input?: string;
   /** The CSV the batch was made from: joins the answers to its rows. */
   source?: string;
   idColumn?: string;
@@ -136,7 +140,7 @@ class ResultIndex implements JoinResults {
     files: new Uint8Array(1024),
     offsets: new Float64Array(1024),
     lengths: new Uint32Array(1024),
-    /** The value of the first numeric answer field; NaN when there is none. */
+    /** The value of the first numeric answer field; NaN when there is none or it is not valid. */
     firstNumbers: new Float64Array(1024),
   });
   /** The value of --sort-by in each answer (only set when it is given). */
@@ -236,6 +240,7 @@ class Tally {
   constructor(
     readonly results: ResultIndex,
     private readonly sortBy: string | undefined,
+    readonly rules: ReadonlyMap<string, FieldRule>,
   ) {}
 
   malformed(file: string, line: number, problem: string): void {
@@ -283,13 +288,14 @@ class Tally {
     results.setStatus(index, 'ok');
     for (const [name, value] of Object.entries(answer.fields)) {
       let stats = this.fields.get(name);
-      if (!stats) this.fields.set(name, (stats = new FieldStats()));
-      stats.add(value);
+      if (!stats) this.fields.set(name, (stats = new FieldStats(this.rules.get(name))));
+      stats.add(value, outcome.customId);
       if (this.numberField === null && typeof value === 'number' && Number.isFinite(value)) this.numberField = name;
     }
     if (this.sortBy !== undefined) results.setSortValue(index, sortValueOf(answer.fields[this.sortBy]));
-    const number = this.numberField === null ? undefined : answer.fields[this.numberField];
-    if (typeof number === 'number' && Number.isFinite(number)) results.setFirstNumber(index, number);
+    // Out-of-range values and non-numbers are not ranked: they sort after the valid ones.
+    const number = this.numberField === null ? null : validNumber(answer.fields[this.numberField], this.rules.get(this.numberField));
+    if (number !== null) results.setFirstNumber(index, number);
   }
 }
 
@@ -334,22 +340,28 @@ export const defaultCsvPath = (output: string): string => `${output.replace(/\.j
 
 export async function analyzeResults(options: AnalyzeOptions): Promise<AnalysisReport> {
   const paths = [options.output, ...(options.errors ? [options.errors] : [])];
-  for (const path of [...paths, ...(options.source ? [options.source] : [])]) requireFile(path);
+  for (const path of [...paths, ...(options.source ? [options.source] : []), ...(options.input ? [options.input] : [])]) requireFile(path);
   const csv = options.csv ?? defaultCsvPath(options.output);
   if (options.source && [...paths, options.source].some((path) => resolve(path) === resolve(csv))) {
     throw new AnalysisError(`--csv ${csv} would overwrite an input file`);
   }
 
+  const rules = options.input ? await readFieldRules(options.input) : new Map<string, FieldRule>();
   const results = new ResultIndex(paths);
   try {
-    const tally = new Tally(results, options.sortBy);
+    const tally = new Tally(results, options.sortBy, rules);
     for (const [file, path] of paths.entries()) await scanFile(tally, file, path);
+    const fields = Object.fromEntries([...tally.fields].map(([name, stats]) => [name, stats.summary()]));
 
     // Top and bottom follow --sort-by when it names an answer field, else the first numeric one.
+    // A number field sorts by its valid numbers only.
     const bySortBy = options.sortBy !== undefined && tally.fields.has(options.sortBy);
     if (options.sortBy !== undefined && !bySortBy && !options.source) throw new AnalysisError(`--sort-by ${options.sortBy}: no answer has that field`);
     const sortField = bySortBy ? options.sortBy! : tally.numberField;
-    const answerKey = (index: number): number | string | null => (bySortBy ? results.sortValue(index) : results.firstNumber(index));
+    const numeric = bySortBy && fields[options.sortBy!]!.type === 'number';
+    const rule = bySortBy ? rules.get(options.sortBy!) : undefined;
+    const answerKey = (index: number): number | string | null =>
+      !bySortBy ? results.firstNumber(index) : numeric ? validNumber(results.sortValue(index), rule) : results.sortValue(index);
     const { top, bottom } = extremes(results, answerKey, options.top ?? 5);
     const { answers, ...counts } = tally.report;
     const report: AnalysisReport = {
@@ -357,7 +369,7 @@ export async function analyzeResults(options: AnalyzeOptions): Promise<AnalysisR
       error_file: options.errors ?? null,
       ...counts,
       latency_ms: latencyOf(tally.latency),
-      answers: { ...answers, fields: Object.fromEntries([...tally.fields].map(([name, stats]) => [name, stats.summary()])) },
+      answers: { ...answers, fields },
       sort_by: sortField,
       top,
       bottom,

@@ -1,5 +1,6 @@
 // Joins results back to the source CSV by custom_id and writes every source row exactly once,
-// sorted, with the answer fields, a status and an error column added.
+// sorted, with the answer fields, a status and an error column added, and a leading custom_id
+// column when the ids are row numbers (row-N), so that every row names its request.
 // Memory stays flat for large CSVs: one streamed pass over the source writes each row, already
 // joined and formatted, to a temporary file and keeps only where that line is and its sort key;
 // after sorting, the lines are copied from there into the CSV in order. (Recording each record's
@@ -12,7 +13,7 @@ import { CsvError, parse } from 'csv-parse';
 import { detectDialect } from '../csv/dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
-import { Columns } from './stats.js';
+import { Columns, NUMBER } from './stats.js';
 
 /** A problem with the user's files or options; the message is one line for people. */
 export class AnalysisError extends Error {}
@@ -54,8 +55,10 @@ export interface JoinSummary {
   missing: number;
   /** Results whose custom_id matches no source row. */
   unmatched: number;
-  /** The column holding the custom_ids; null when they are `row-N`. */
+  /** The source column holding the custom_ids; null when they are `row-N`. */
   id_column: string | null;
+  /** The joined CSV's column holding each row's custom_id: the id column, or an added leading one. */
+  custom_id_column: string;
   sort_by: string | null;
   order: 'asc' | 'desc';
 }
@@ -65,7 +68,6 @@ const SAMPLE_ROWS = 1000;
 /** Bytes of rows written at a time. */
 const WRITE_BYTES = 64 * 1024;
 const ROW_ID = /^row-(\d+)$/;
-const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /** OWASP's rule against formula injection: a cell that a spreadsheet would read as a formula
  *  (starting with = + - @, tab or CR) gets a leading ', except a plain number such as -3. */
@@ -195,7 +197,10 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   });
   let keys: Array<number | string | null> = [];
   const matched = new Uint8Array(results.ids.size);
-  let width = header.length;
+  // Row-N ids are written as a leading cell: the first of a row's source part.
+  const idCells = idColumn === null ? 1 : 0;
+  let width = idCells + header.length;
+  let customIdColumn = '';
   let missing = 0;
   let offset = 0;
   // Rows are written through one buffer, and copied back through it: a buffer per write would churn memory.
@@ -208,12 +213,13 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
     for await (const record of records(sourceFile)) {
       if (rowNumber++ === 0 || isBlank(record)) continue;
       const row = rows.push();
-      const index = results.ids.get(idColumn === null ? `row-${rowNumber - 1}` : (record[idColumn]?.trim() ?? ''));
+      const rowId = idColumn === null ? `row-${rowNumber - 1}` : null;
+      const index = results.ids.get(rowId ?? record[idColumn!]?.trim() ?? '');
       if (index === undefined) missing++;
       else matched[index] = 1;
       const status = index === undefined ? 'missing' : results.status(index);
       const { fields, error } = index === undefined ? { fields: null, error: '' } : results.details(index);
-      const sourcePart = cells(record);
+      const sourcePart = rowId === null ? cells(record) : cells([rowId, ...record]);
       const addedPart = `${delimiter}${cells([...options.answerFields.map((field) => cellOf(fields?.[field])), status, error])}\r\n`;
       const { offsets, sourceBytes, addedBytes, cellCounts, answered } = rows.arrays;
       offsets[row] = offset;
@@ -221,8 +227,8 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
       addedBytes[row] = Buffer.byteLength(addedPart);
       const lineEnd = sourceBytes[row] + addedBytes[row];
       offset += lineEnd;
-      cellCounts[row] = record.length;
-      width = Math.max(width, record.length);
+      cellCounts[row] = idCells + record.length;
+      width = Math.max(width, cellCounts[row]);
       answered[row] = status === 'ok' ? 1 : 0;
       if (sortColumn !== -1) keys.push(record[sortColumn] || null);
       else if (sort?.answerKey) keys.push(status === 'ok' ? sort.answerKey(index!) : null);
@@ -251,9 +257,13 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
 
     // Second pass: the row lines copied in that order through one buffer, short rows padded to
     // the widest (the added cells moved right to make room for the empty cells).
+    // Source columns keep their names; an added column that would repeat one gets a suffix.
     const taken = new Set<string>();
-    const extra = Array.from({ length: width - header.length }, (_, index) => `column_${header.length + index + 1}`);
-    const columns = [...header, ...extra, ...options.answerFields, 'status', 'error'].map((column) => freeName(column, taken));
+    const extra = Array.from({ length: width - idCells - header.length }, (_, index) => `column_${header.length + index + 1}`);
+    const sourceColumns = [...header, ...extra].map((column) => freeName(column, taken));
+    customIdColumn = idColumn === null ? freeName('custom_id', taken) : sourceColumns[idColumn]!;
+    const added = [...options.answerFields, 'status', 'error'].map((column) => freeName(column, taken));
+    const columns = [...(idColumn === null ? [customIdColumn] : []), ...sourceColumns, ...added];
     output = openForWriting(options.csv);
     writeSync(output, `${sourceFile.sniffed.bomLength > 0 ? '\uFEFF' : ''}${cells(columns)}\r\n`);
     for (const row of order) {
@@ -285,6 +295,7 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
     missing,
     unmatched: matched.length - matched.reduce((sum, mark) => sum + mark, 0),
     id_column: idColumn === null ? null : header[idColumn]!,
+    custom_id_column: customIdColumn,
     sort_by: sort?.field ?? null,
     order: sort?.order ?? 'desc',
   };

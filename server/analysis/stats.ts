@@ -1,8 +1,10 @@
 // Statistics gathered while results stream past: numbers are kept in a growing Float64Array so
 // percentiles are exact (170,000 values take 1.4 MB), strings are counted only while they look
-// like an enum, and anything else is only counted as present. Also the growing typed arrays
-// (Columns) that such numbers and per-row indexes live in: a 170,000-row index of plain arrays
-// or objects takes several times the memory.
+// like an enum, and anything else is only counted as present. Models misbehave (a string "85",
+// a 150 on a 0–100 rubric, 8e+127 from random weights), so a field stays a number field when
+// most of its values are numbers, and the rest are counted, not allowed to change its type.
+// Also the growing typed arrays (Columns) that such numbers and per-row indexes live in: a
+// 170,000-row index of plain arrays or objects takes several times the memory.
 
 type TypedArray = Float64Array | Uint32Array | Uint8Array;
 
@@ -49,9 +51,37 @@ export interface NumberSummary {
   p95: number;
   p99: number;
   histogram: Bin[];
+  /** Values below and above the bins: outliers, when no schema range sets the bins. */
+  below: number;
+  above: number;
+}
+
+/** What the batch's JSON schema allows for one answer field. */
+export interface FieldRule {
+  minimum?: number;
+  maximum?: number;
+  /** The allowed values as strings, as the enum counts name them. */
+  enum?: string[];
 }
 
 export const HISTOGRAM_BINS = 10;
+/** A number written as text, as JSON or a CSV cell holds it. */
+export const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/** A finite number, or a string that is one: a model's "85" means 85, and reads the same in the
+ *  CSV. Infinity (JSON's 1e999) is not a number here. */
+export function numberOf(value: unknown): number | null {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value.trim()) ? Number(value) : NaN;
+  return Number.isFinite(number) ? number : null;
+}
+
+const inRange = (value: number, rule: FieldRule): boolean => !(value < (rule.minimum ?? -Infinity) || value > (rule.maximum ?? Infinity));
+
+/** The value as a valid number of the field (a number inside the schema's range), else null. */
+export const validNumber = (value: unknown, rule: FieldRule = {}): number | null => {
+  const number = numberOf(value);
+  return number !== null && inRange(number, rule) ? number : null;
+};
 
 export class NumberSeries {
   private readonly values = new Columns({ numbers: new Float64Array(1024) });
@@ -67,12 +97,13 @@ export class NumberSeries {
     this.sum += value;
   }
 
-  /** Null when no value was added. */
-  summary(bins = HISTOGRAM_BINS): NumberSummary | null {
+  /** Null when no value was added. The bins span the rule's minimum and maximum where it has them. */
+  summary(bins = HISTOGRAM_BINS, rule: FieldRule = {}): NumberSummary | null {
     if (this.count === 0) return null;
     const sorted = this.values.arrays.numbers.slice(0, this.count).sort();
     const min = sorted[0]!;
     const max = sorted[sorted.length - 1]!;
+    const span = binSpan(sorted);
     return {
       count: this.count,
       min,
@@ -82,9 +113,23 @@ export class NumberSeries {
       p90: percentile(sorted, 90),
       p95: percentile(sorted, 95),
       p99: percentile(sorted, 99),
-      histogram: histogram(sorted, bins),
+      ...histogram(sorted, bins, rule.minimum ?? span.from, rule.maximum ?? span.to),
     };
   }
+}
+
+/**
+ * The values' min and max without far outliers, which would squeeze every other value into one
+ * bin: values past Tukey's far fences (3 spreads beyond the quartiles) are left out. The spread is
+ * the interquartile range, but at least the quartiles' magnitude and 1, so that where most values
+ * are equal (all 7s but a few 6s and 8s) the neighbours still get bins.
+ */
+function binSpan(sorted: Float64Array): { from: number; to: number } {
+  const [q1, q3] = [percentile(sorted, 25), percentile(sorted, 75)];
+  const spread = Math.max(q3 - q1, Math.abs(q1), Math.abs(q3), 1);
+  const [low, high] = [q1 - 3 * spread, q3 + 3 * spread];
+  // The median lies inside the fences, so both are found.
+  return { from: sorted.find((value) => value >= low)!, to: sorted.findLast((value) => value <= high)! };
 }
 
 /** The p-th percentile of sorted values, interpolating linearly between closest ranks (numpy's default). */
@@ -95,46 +140,81 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
 }
 
-/** Equal-width bins from the minimum to the maximum; a single bin when all values are equal. */
-export function histogram(sorted: Float64Array, bins: number): Bin[] {
-  const min = sorted[0]!;
-  const max = sorted[sorted.length - 1]!;
-  if (min === max) return [{ from: min, to: max, count: sorted.length }];
+/** Equal-width bins from `min` to `max` (a single bin when they are equal), and the counts of
+ *  the values outside them. */
+function histogram(sorted: Float64Array, bins: number, min: number, max: number): { histogram: Bin[]; below: number; above: number } {
   const width = (max - min) / bins;
-  const result: Bin[] = Array.from({ length: bins }, (_, index) => ({
-    from: min + index * width,
-    to: index === bins - 1 ? max : min + (index + 1) * width,
-    count: 0,
-  }));
-  for (const value of sorted) result[Math.min(bins - 1, Math.floor((value - min) / width))]!.count++;
-  return result;
+  const result: Bin[] =
+    min === max
+      ? [{ from: min, to: max, count: 0 }]
+      : Array.from({ length: bins }, (_, index) => ({ from: min + index * width, to: index === bins - 1 ? max : min + (index + 1) * width, count: 0 }));
+  let [below, above] = [0, 0];
+  for (const value of sorted) {
+    if (value < min) below++;
+    else if (value > max) above++;
+    else result[min === max ? 0 : Math.min(bins - 1, Math.floor((value - min) / width))]!.count++;
+  }
+  return { histogram: result, below, above };
+}
+
+/** Values the schema does not allow (out of its range, or not in its enum), the first few named. */
+export interface OutOfRange {
+  count: number;
+  custom_ids: string[];
 }
 
 export type FieldSummary =
-  | ({ type: 'number' } & NumberSummary)
-  | { type: 'enum'; counts: Record<string, number> }
+  | {
+      type: 'number';
+      /** Of the valid numbers; null when no number is valid. */
+      stats: NumberSummary | null;
+      /** Present values that are not finite numbers (text, booleans, 1e999). */
+      not_number: number;
+      out_of_range: OutOfRange;
+      /** The schema's minimum and maximum; null when it gives neither. */
+      range: { minimum: number | null; maximum: number | null } | null;
+    }
+  | { type: 'enum'; counts: Record<string, number>; out_of_range: OutOfRange }
   | { type: 'other'; present: number };
 
 /** A string field with more distinct values than this, or a longer value, is not an enum. */
 export const MAX_ENUM_VALUES = 20;
 export const MAX_ENUM_LENGTH = 40;
+/** How many out-of-range custom_ids are named. */
+const NAMED = 5;
 
-/** One answer field across all answers. Null values count as absent. */
+/** One answer field across all answers, checked against the schema's rule for it. Null values count as absent. */
 export class FieldStats {
   private present = 0;
+  /** Finite numbers, valid or not. */
+  private numeric = 0;
   private readonly numbers = new NumberSeries();
-  /** Null once a value shows the field is not an enum. */
-  private counts: Map<string, number> | null = new Map();
+  private readonly outOfRange: OutOfRange = { count: 0, custom_ids: [] };
+  /** Null once a value shows the field is not an enum. With a schema enum, only its values. */
+  private counts: Map<string, number> | null;
 
-  add(value: unknown): void {
+  constructor(private readonly rule: FieldRule = {}) {
+    this.counts = new Map(rule.enum?.map((value) => [value, 0]));
+  }
+
+  add(value: unknown, customId: string): void {
     if (value === null || value === undefined) return;
     this.present++;
-    if (typeof value === 'number' && Number.isFinite(value)) {
-      this.numbers.add(value);
+    if (this.rule.enum) {
+      // Only the schema's values are counted; the map was made with them.
+      const count = this.counts!.get(String(value));
+      if (count === undefined) this.reject(customId);
+      else this.counts!.set(String(value), count + 1);
       return;
     }
+    const number = numberOf(value);
+    if (number !== null) {
+      this.numeric++;
+      if (inRange(number, this.rule)) this.numbers.add(number);
+      else this.reject(customId);
+    }
     if (!this.counts) return;
-    const enumLike = typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_ENUM_LENGTH);
+    const enumLike = number !== null || typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_ENUM_LENGTH);
     if (!enumLike) {
       this.counts = null;
       return;
@@ -144,21 +224,32 @@ export class FieldStats {
     if (this.counts.size > MAX_ENUM_VALUES) this.counts = null;
   }
 
-  /** A number field holds only numbers; an enum field only short strings or booleans. */
+  private reject(customId: string): void {
+    if (this.outOfRange.count++ < NAMED) this.outOfRange.custom_ids.push(customId);
+  }
+
+  /** A number field when most values are numbers (the schema's enum, if any, makes it an enum
+   *  field); an enum field when the values are few short strings, booleans or numbers. */
   summary(): FieldSummary {
-    const numbers = this.numbers.summary();
-    if (numbers && this.numbers.count === this.present) return { type: 'number', ...numbers };
-    if (this.counts && this.numbers.count === 0 && this.present > 0) {
-      const counts = [...this.counts].sort((a, b) => b[1] - a[1]);
-      return { type: 'enum', counts: Object.fromEntries(counts) };
+    const { present, numeric, rule } = this;
+    const { outOfRange } = this;
+    if (!rule.enum && numeric * 2 > present) {
+      const bounded = rule.minimum !== undefined || rule.maximum !== undefined;
+      const range = bounded ? { minimum: rule.minimum ?? null, maximum: rule.maximum ?? null } : null;
+      return { type: 'number', stats: this.numbers.summary(HISTOGRAM_BINS, rule), not_number: present - numeric, out_of_range: outOfRange, range };
     }
-    return { type: 'other', present: this.present };
+    if (this.counts && present > 0) {
+      const counts = [...this.counts].sort((a, b) => b[1] - a[1]);
+      return { type: 'enum', counts: Object.fromEntries(counts), out_of_range: outOfRange };
+    }
+    return { type: 'other', present };
   }
 }
 
-/** A number as people read it: integers as they are, others to 4 significant digits. */
+/** A number as people read it: integers as they are, others (and huge ones, such as a broken
+ *  model's 8e+127) to 4 significant digits. */
 export function formatNumber(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+  return Number.isSafeInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
 }
 
 /** Draws bins as rows of █, the longest `width` wide, with each bin's range and count. */

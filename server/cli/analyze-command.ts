@@ -2,7 +2,7 @@
 // without a daemon; with --source, the answers joined to the source CSV as a sorted CSV.
 import { Option, type Command } from 'commander';
 import type { AnalysisReport, AnalyzeOptions, TopRow } from '../analysis/analyze.js';
-import { formatNumber, renderHistogram } from '../analysis/stats.js';
+import { formatNumber, renderHistogram, type FieldSummary } from '../analysis/stats.js';
 import { CSV_ENCODINGS } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
 import { positiveInteger } from './options.js';
@@ -31,6 +31,7 @@ export function addAnalyzeCommand(program: Command): void {
     .argument('<output>', 'batch output JSONL')
     .description('counts, tokens, latency and answer statistics of a batch\'s results; with --source, the source CSV with the answers, sorted')
     .option('--errors <file>', 'the batch error JSONL')
+    .option('--input <file>', 'the batch input JSONL: its json_schema\'s minimum, maximum and enum check the answers')
     .option('--source <file>', 'the CSV the batch was made from: join the answers to its rows')
     .option('--id-column <name>', 'the source column holding the custom_ids (default: the column whose values match; else row-N is the N-th data row)')
     .addOption(new Option('--encoding <name>', 'the source CSV\'s text encoding, as for convert (default: from a BOM, UTF-16 from NUL bytes, else utf8)').choices(CSV_ENCODINGS))
@@ -58,6 +59,31 @@ function topRows(title: string, rows: TopRow[]): string[] {
   return ['', title, ...rows.map((row, index) => `  ${row.custom_id.padEnd(idWidth)}  ${values[index]!.padStart(valueWidth)}  ${row.reason ?? ''}`.trimEnd())];
 }
 
+const named = (ids: string[], total: number): string => (ids.length > 0 ? ` (${ids.join(', ')}${total > ids.length ? ', …' : ''})` : '');
+
+/** The values a field's statistics leave out, e.g. "3 outside 0–100 (c1, c7, c9), 1 not a number". */
+function fieldProblems(field: FieldSummary): string {
+  if (field.type === 'other') return '';
+  const { out_of_range: outside } = field;
+  const problems: string[] = [];
+  if (outside.count > 0) {
+    // Only a schema's bound puts a number out of range, so a number field has one here.
+    const range = field.type === 'enum' ? 'not allowed by the schema' : rangeText(field.range!);
+    problems.push(`${count(outside.count)} ${range}${named(outside.custom_ids, outside.count)}`);
+  }
+  if (field.type === 'number') {
+    if (field.not_number > 0) problems.push(`${count(field.not_number)} not a number`);
+    if (field.stats?.below) problems.push(`${count(field.stats.below)} far below the bins`);
+    if (field.stats?.above) problems.push(`${count(field.stats.above)} far above the bins`);
+  }
+  return problems.join(', ');
+}
+
+function rangeText({ minimum, maximum }: { minimum: number | null; maximum: number | null }): string {
+  if (minimum === null) return `above ${formatNumber(maximum!)}`;
+  return maximum === null ? `below ${formatNumber(minimum)}` : `outside ${formatNumber(minimum)}–${formatNumber(maximum)}`;
+}
+
 function formatReport(report: AnalysisReport): string {
   const { answers, latency_ms: latency, malformed } = report;
   const lines = [`${report.output_file}${report.error_file ? ` + ${report.error_file}` : ''}: ${count(report.lines)} lines, ${count(report.succeeded)} succeeded, ${count(report.failed)} failed`];
@@ -71,18 +97,22 @@ function formatReport(report: AnalysisReport): string {
   const cut = report.finish_reasons['length'] ? ` (${count(report.finish_reasons['length'])} answers cut at max_tokens)` : '';
   lines.push(`  finish:     ${counts(report.finish_reasons) || '-'}${cut}`);
   lines.push(`  latency:    ${latency ? `p50 ${formatNumber(latency.p50)} ms, p95 ${formatNumber(latency.p95)} ms, p99 ${formatNumber(latency.p99)} ms (${count(latency.count)} recorded)` : 'not recorded'}`);
-  const unparseable = answers.unparseable.count > 0 ? ` (${answers.unparseable.custom_ids.join(', ')}${answers.unparseable.count > answers.unparseable.custom_ids.length ? ', …' : ''})` : '';
+  const unparseable = named(answers.unparseable.custom_ids, answers.unparseable.count);
   lines.push(`  answers:    ${count(answers.parsed)} parsed (${count(answers.repaired)} repaired), ${count(answers.unparseable.count)} unparseable${unparseable}, ${count(answers.empty)} empty`);
   if (Object.keys(answers.fields).length > 0) lines.push('', 'answer fields:');
   for (const [name, field] of Object.entries(answers.fields)) {
     if (field.type === 'number') {
-      const stats = (['min', 'max', 'mean', 'p50', 'p90', 'p95', 'p99'] as const).map((key) => `${key} ${formatNumber(field[key])}`).join(', ');
-      lines.push(`  ${name}: ${count(field.count)} numbers; ${stats}`, ...renderHistogram(field.histogram).map((line) => `    ${line}`));
+      const { stats } = field;
+      const summary = stats && (['min', 'max', 'mean', 'p50', 'p90', 'p95', 'p99'] as const).map((key) => `${key} ${formatNumber(stats[key])}`).join(', ');
+      lines.push(`  ${name}: ${count(stats?.count ?? 0)} ${field.range ? 'valid ' : ''}numbers${summary ? `; ${summary}` : ''}`);
+      if (stats) lines.push(...renderHistogram(stats.histogram).map((line) => `    ${line}`));
     } else if (field.type === 'enum') {
       lines.push(`  ${name}: ${counts(field.counts)}`);
     } else {
       lines.push(`  ${name}: present in ${count(field.present)} answers`);
     }
+    const problems = fieldProblems(field);
+    if (problems) lines.push(`    ${problems}`);
   }
   lines.push(...topRows(`top ${report.top.length} by ${report.sort_by}:`, report.top), ...topRows(`bottom ${report.bottom.length} by ${report.sort_by}:`, report.bottom));
   if (report.csv) {

@@ -1,12 +1,13 @@
 // Conversion and analysis on behalf of a client (the extension): the same modules the CLI runs,
 // with what the daemon knows filled in (a model's learned pace and calibration, a batch's files).
+import { existsSync } from 'node:fs';
 import type { BatchService } from '../batches/service.js';
 import { ServiceError } from '../batches/errors.js';
 import type { AnalysisReport, AnalyzeOptions } from '../analysis/analyze.js';
 import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
 
 export type ConvertParams = Omit<ConvertOptions, 'throughput' | 'calibrationFactor'>;
-/** Either the files, or a batch whose output and error files are analysed. */
+/** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
 export type AnalyzeParams = Partial<AnalyzeOptions> & { batch_id?: string };
 
 export async function convertFor(service: BatchService, params: ConvertParams): Promise<ConvertReport> {
@@ -26,6 +27,7 @@ export async function analyzeFor(service: BatchService, params: AnalyzeParams): 
     const batch = service.getBatch(batchId);
     if (!batch.output_file_id) throw new ServiceError('conflict', `Batch ${batchId} is ${batch.status} and has no output yet`, 'batch_id');
     options.output ??= service.getFile(batch.output_file_id).path;
+    options.input ??= inputPath(service, batch.input_file_id);
     if (batch.error_file_id) options.errors ??= service.getFile(batch.error_file_id).path;
   }
   if (!options.output) throw new ServiceError('invalid_request', 'name the output file (output) or a batch (batch_id)', 'output');
@@ -33,5 +35,17 @@ export async function analyzeFor(service: BatchService, params: AnalyzeParams): 
     return await analyzeResults(options as AnalyzeOptions);
   } catch (error) {
     throw error instanceof AnalysisError ? new ServiceError('invalid_request', error.message, 'output') : error;
+  }
+}
+
+/** The batch's input file, while it is kept: its requests carry the answer's schema, if any,
+ *  whose ranges and enums check the answers; without it, the analysis goes on without them. */
+function inputPath(service: BatchService, id: string): string | undefined {
+  try {
+    const { path } = service.getFile(id);
+    return existsSync(path) ? path : undefined;
+  } catch (error) {
+    if (error instanceof ServiceError) return undefined;
+    throw error;
   }
 }

@@ -1,11 +1,11 @@
 // The analysis of a batch's output and error files: counts, tokens, latency and answer
 // statistics, each checked against figures worked out here from the lines written.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnalysisError, analyzeResults } from '../../server/analysis/analyze.js';
 import { tempDir } from '../support/batch-files.js';
-import { answer, failure, httpFailure, referencePercentile, success } from './result-lines.js';
+import { answer, failure, httpFailure, referencePercentile, requestLines, success } from './result-lines.js';
 
 const DECISIONS = ['advance', 'maybe', 'reject'];
 const reasonOf = (id: string): string => `Candidate ${id} matches most of the rubric, with a few gaps noted.`;
@@ -120,9 +120,11 @@ describe('results analysis', () => {
     const { output, errors } = writeResults();
     const { answers } = await analyzeResults({ output, errors });
     const scores = parsedAnswers.map((item) => item.score);
-    const score = answers.fields.score!;
-    assert.equal(score.type, 'number');
-    if (score.type !== 'number') return;
+    const field = answers.fields.score!;
+    assert.equal(field.type, 'number');
+    if (field.type !== 'number') return;
+    assert.deepEqual([field.not_number, field.out_of_range.count, field.range], [0, 0, null]);
+    const score = field.stats!;
     const [min, max] = [Math.min(...scores), Math.max(...scores)];
     assert.equal(score.count, scores.length);
     assert.equal(score.min, min);
@@ -137,7 +139,7 @@ describe('results analysis', () => {
     assert.equal(score.histogram.reduce((sum, bin) => sum + bin.count, 0), scores.length);
     const decisions: Record<string, number> = {};
     for (const item of parsedAnswers) decisions[item.decision] = (decisions[item.decision] ?? 0) + 1;
-    assert.deepEqual(answers.fields.decision, { type: 'enum', counts: decisions });
+    assert.deepEqual(answers.fields.decision, { type: 'enum', counts: decisions, out_of_range: { count: 0, custom_ids: [] } });
     assert.deepEqual(answers.fields.strengths, { type: 'other', present: parsedAnswers.length });
     assert.deepEqual(answers.fields.reason, { type: 'other', present: parsedAnswers.length });
   });
@@ -166,5 +168,83 @@ describe('results analysis', () => {
     await assert.rejects(analyzeResults({ output: missing }), (error) => error instanceof AnalysisError && error.message === `no such file: ${missing}`);
     const { output } = writeResults();
     await assert.rejects(analyzeResults({ output, errors: missing }), AnalysisError);
+  });
+});
+
+describe('answers checked against the JSON schema of the batch requests', () => {
+  const SCHEMA = {
+    type: 'object',
+    properties: { score: { type: 'integer', minimum: 0, maximum: 100 }, decision: { type: 'string', enum: ['advance', 'maybe', 'reject'] } },
+    required: ['score', 'decision'],
+    additionalProperties: false,
+  };
+  /** What a badly behaved model wrote; `1e999` is written as text since JSON.stringify cannot. */
+  const ANSWERS: Array<[string, unknown, string]> = [
+    ['a1', 90, 'advance'],
+    ['a2', '85', 'maybe'],
+    ['a3', 150, 'advance'],
+    ['a4', 8e127, 'perhaps'],
+    ['a5', -7_000_000_000, 'reject'],
+    ['a6', '1e999', 'reject'],
+    ['a7', 'high', 'reject'],
+    ['a8', 40, 'reject'],
+    ['a9', 0, 'reject'],
+    ['a10', 100, 'advance'],
+  ];
+  const content = ([, score, decision]: [string, unknown, string]) =>
+    score === '1e999' ? `{"score": 1e999, "decision": "${decision}"}` : answer({ score, decision });
+  /** Worked out here: a number (or numeric text) within 0–100 is valid. */
+  const asNumber = (score: unknown) => (typeof score === 'number' ? score : typeof score === 'string' && Number.isFinite(Number(score)) ? Number(score) : null);
+  const numbers = ANSWERS.filter(([, score]) => asNumber(score) !== null);
+  const valid = numbers.filter(([, score]) => asNumber(score)! >= 0 && asNumber(score)! <= 100);
+  const ranked = [...valid].sort((a, b) => asNumber(b[1])! - asNumber(a[1])!).map(([id]) => id);
+
+  function writeCase(): { input: string; output: string; source: string } {
+    const dir = tempDir();
+    const input = join(dir, 'input.jsonl');
+    writeFileSync(input, requestLines(ANSWERS.map(([id]) => id), SCHEMA));
+    const output = join(dir, 'output.jsonl');
+    writeFileSync(output, ANSWERS.map((item) => success(item[0], content(item))).join('\n'));
+    const source = join(dir, 'people.csv');
+    writeFileSync(source, `id,name\n${ANSWERS.map(([id]) => `${id},name of ${id}`).join('\n')}\n`);
+    return { input, output, source };
+  }
+
+  it('counts numbers outside the range and values that are not numbers, and bins over the range', async () => {
+    const { input, output } = writeCase();
+    const { answers } = await analyzeResults({ output, input });
+    const score = answers.fields.score!;
+    assert.equal(score.type, 'number');
+    if (score.type !== 'number') return;
+    const outside = numbers.filter((item) => !valid.includes(item)).map(([id]) => id);
+    assert.deepEqual(score.out_of_range, { count: outside.length, custom_ids: outside });
+    assert.equal(score.not_number, ANSWERS.length - numbers.length);
+    assert.deepEqual(score.range, { minimum: 0, maximum: 100 });
+    assert.equal(score.stats!.count, valid.length);
+    assert.deepEqual([score.stats!.histogram[0]!.from, score.stats!.histogram.at(-1)!.to], [0, 100]);
+    const notInEnum = ANSWERS.filter(([, , decision]) => !SCHEMA.properties.decision.enum.includes(decision)).map(([id]) => id);
+    assert.deepEqual(answers.fields.decision, {
+      type: 'enum',
+      counts: Object.fromEntries(
+        SCHEMA.properties.decision.enum
+          .map((decision) => [decision, ANSWERS.filter((item) => item[2] === decision).length] as const)
+          .sort((a, b) => b[1] - a[1]),
+      ),
+      out_of_range: { count: notInEnum.length, custom_ids: notInEnum },
+    });
+  });
+
+  it('ranks only valid values in top, bottom and the joined CSV; without the schema 8e+127 is top', async () => {
+    const { input, output, source } = writeCase();
+    for (const sortBy of [undefined, 'score']) {
+      const report = await analyzeResults({ output, input, source, sortBy, top: 3 });
+      assert.deepEqual(report.top.map((row) => row.custom_id), ranked.slice(0, 3), `top, --sort-by ${sortBy}`);
+      assert.deepEqual(report.bottom.map((row) => row.custom_id), ranked.slice(-3).reverse(), `bottom, --sort-by ${sortBy}`);
+      const rows = readFileSync(report.csv!.path, 'utf8').trim().split('\r\n').slice(1).map((line) => line.split(',')[0]);
+      const invalid = ANSWERS.map(([id]) => id).filter((id) => !ranked.includes(id));
+      assert.deepEqual(rows, [...ranked, ...invalid], 'valid scores first, then the rest in source order');
+    }
+    const unchecked = await analyzeResults({ output, top: 1 });
+    assert.equal(unchecked.top[0]!.custom_id, 'a4');
   });
 });

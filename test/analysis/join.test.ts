@@ -64,12 +64,11 @@ function assertJoined(report: AnalysisReport, records: string[][]): void {
   assert.deepEqual(byId.get('A4')!.slice(4), ['', '', '', '', 'context_length_exceeded', 'too long']);
   assert.deepEqual(byId.get('A6')!.slice(4, 9), ['', '', '', '', 'unparseable']);
   assert.match(byId.get('A6')![9]!, /^not JSON: "no JSON here"/);
-  assert.deepEqual(report.csv && { rows: report.csv.rows, missing: report.csv.missing, unmatched: report.csv.unmatched, id_column: report.csv.id_column }, {
-    rows: 6,
-    missing: 1,
-    unmatched: 0,
-    id_column: 'candidate_id',
-  });
+  const { rows: count, missing, unmatched, id_column, custom_id_column } = report.csv!;
+  assert.deepEqual(
+    { count, missing, unmatched, id_column, custom_id_column },
+    { count: 6, missing: 1, unmatched: 0, id_column: 'candidate_id', custom_id_column: 'candidate_id' },
+  );
 }
 
 describe('joining answers to the source CSV', () => {
@@ -118,13 +117,23 @@ describe('joining answers to the source CSV', () => {
     await assert.rejects(analyzeResults({ ...files, sortBy: 'salary' }), (error) => error instanceof AnalysisError && /--sort-by salary: no answer field or column/.test(error.message));
   });
 
-  it('maps custom_ids row-N to the N-th data row when no column holds them', async () => {
+  it('maps custom_ids row-N to the N-th data row when no column holds them, and writes them in a leading custom_id column', async () => {
     const rows = SOURCE.map((row) => row.slice(1));
     const files = writeCase(csvText([HEADER.slice(1), ...rows]), (row) => `row-${row}`);
     const report = await analyzeResults({ ...files });
     assert.equal(report.csv!.id_column, null);
+    assert.equal(report.csv!.custom_id_column, 'custom_id');
     const records = readCsv(report.csv!.path);
-    assert.deepEqual(records.slice(1).map((row) => [row[0], row[row.length - 2]]), [
+    assert.deepEqual(records[0], ['custom_id', ...HEADER.slice(1), 'score', 'decision', 'strengths', 'reason', 'status', 'error']);
+    // Each row's custom_id is the one its request had: row-N for the N-th data row.
+    const order = ['Ana', 'Eva, Jr.', 'Bo', 'Chen', 'Dmitri', 'Farah'];
+    assert.deepEqual(records.slice(1).map((row) => row[0]), order.map((name) => `row-${rows.findIndex((row) => row[0] === name) + 1}`));
+    // A source column named custom_id that does not hold these ids keeps its name.
+    const named = writeCase(csvText([['custom_id', ...HEADER.slice(2)], ...rows]), (row) => `row-${row}`);
+    const renamed = await analyzeResults({ ...named });
+    assert.equal(renamed.csv!.custom_id_column, 'custom_id_2');
+    assert.deepEqual(readCsv(renamed.csv!.path)[0]!.slice(0, 2), ['custom_id_2', 'custom_id']);
+    assert.deepEqual(records.slice(1).map((row) => [row[1], row[row.length - 2]]), [
       ['Ana', 'ok'],
       ['Eva, Jr.', 'ok'],
       ['Bo', 'ok'],
@@ -141,13 +150,13 @@ describe('joining answers to the source CSV', () => {
     const files = writeCase(text, (row) => `row-${row <= 2 ? row : row + 1}`);
     const report = await analyzeResults({ ...files });
     assert.equal(report.csv!.rows, 6);
-    assert.deepEqual(readCsv(report.csv!.path).slice(1).map((row) => [row[0], row[row.length - 2]]), [
-      ['Ana', 'ok'],
-      ['Eva, Jr.', 'ok'],
-      ['Bo', 'ok'],
-      ['Chen', 'missing'],
-      ['Dmitri', 'context_length_exceeded'],
-      ['Farah', 'unparseable'],
+    assert.deepEqual(readCsv(report.csv!.path).slice(1).map((row) => [row[0], row[1], row[row.length - 2]]), [
+      ['row-1', 'Ana', 'ok'],
+      ['row-6', 'Eva, Jr.', 'ok'],
+      ['row-2', 'Bo', 'ok'],
+      ['row-4', 'Chen', 'missing'],
+      ['row-5', 'Dmitri', 'context_length_exceeded'],
+      ['row-7', 'Farah', 'unparseable'],
     ]);
     const padded = writeCase(csvText([HEADER, ...SOURCE.map(([id, ...rest]) => [` ${id} `, ...rest])]));
     assert.equal((await analyzeResults({ ...padded })).csv!.missing, 1);
@@ -189,6 +198,14 @@ describe('joining answers to the source CSV', () => {
       ['A2', 'Bo', 'x', '1', 'extra', '40'],
     ]);
     assert.equal(report.csv!.unmatched, 2, 'A4 and A6 have results but no row');
+    // With row-N ids, after the leading custom_id cell.
+    const numbered = writeCase(csvText([HEADER.slice(1), ['Ana'], ['Bo', 'x', '1', 'extra']]), (row) => `row-${row}`);
+    const withIds = readCsv((await analyzeResults({ ...numbered })).csv!.path);
+    assert.deepEqual(withIds.map((row) => row.slice(0, 6)), [
+      ['custom_id', 'name', 'note', 'delta', 'column_4', 'score'],
+      ['row-1', 'Ana', '', '', '', '90'],
+      ['row-2', 'Bo', 'x', '1', 'extra', '40'],
+    ]);
   });
 
   it('refuses to overwrite an input file', async () => {

@@ -1,4 +1,5 @@
 // Batch output and error lines in OpenAI's format, for the analysis tests.
+import { RequestLineFormat } from '../../server/csv/request-lines.js';
 import type { BatchOutputLine } from '../../server/openai/types.js';
 
 export interface SuccessOptions {
@@ -55,6 +56,12 @@ export function httpFailure(customId: string, statusCode: number, error: { code:
     error: null,
   };
   return JSON.stringify(line);
+}
+
+/** Batch input lines as convert writes them, each asking for answers that follow `schema`. */
+export function requestLines(customIds: string[], schema: Record<string, unknown>): string {
+  const format = new RequestLineFormat({ model: 'tiny', schema });
+  return customIds.map((id) => format.line(JSON.stringify(id), JSON.stringify(`profile of ${id}`))).join('');
 }
 
 /** A structured answer as the model would write it. */

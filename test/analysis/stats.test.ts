@@ -1,7 +1,22 @@
 // Streaming statistics against values worked out independently.
 import assert from 'node:assert/strict';
-import { Columns, FieldStats, NumberSeries, percentile, renderHistogram } from '../../server/analysis/stats.js';
+import { Columns, FieldStats, NumberSeries, percentile, renderHistogram, type FieldRule, type FieldSummary } from '../../server/analysis/stats.js';
 import { referencePercentile } from './result-lines.js';
+
+/** The summary of values added in turn, the i-th as custom_id `c<i>`. */
+function field(values: unknown[], rule?: FieldRule): FieldSummary {
+  const stats = new FieldStats(rule);
+  values.forEach((value, index) => stats.add(value, `c${index}`));
+  return stats.summary();
+}
+
+/** Bin counts worked out directly: `bins` equal bins from `from` to `to`, the last closed. */
+function binCounts(values: number[], from: number, to: number, bins: number): number[] {
+  const width = (to - from) / bins;
+  return Array.from({ length: bins }, (_, bin) => values.filter((value) => value >= from + bin * width && (bin === bins - 1 ? value <= to : value < from + (bin + 1) * width)).length);
+}
+
+const NONE = { count: 0, custom_ids: [] };
 
 describe('analysis statistics', () => {
   it('gives exact percentiles, the mean and a 10-bin histogram over many values', () => {
@@ -29,23 +44,84 @@ describe('analysis statistics', () => {
     const single = new NumberSeries();
     single.add(7);
     assert.deepEqual(single.summary()!.histogram, [{ from: 7, to: 7, count: 1 }]);
+    assert.equal(single.summary()!.below + single.summary()!.above, 0);
     assert.equal(new NumberSeries().summary(), null);
   });
 
   it('types fields: numbers, enums of short strings, and the rest as presence', () => {
-    const field = (values: unknown[]) => {
-      const stats = new FieldStats();
-      for (const value of values) stats.add(value);
-      return stats.summary();
-    };
     assert.equal(field([1, 2, null, 3]).type, 'number');
-    assert.deepEqual(field(['maybe', 'advance', 'maybe', null, undefined]), { type: 'enum', counts: { maybe: 2, advance: 1 } });
-    assert.deepEqual(field([true, false, true]), { type: 'enum', counts: { true: 2, false: 1 } });
+    assert.deepEqual(field(['maybe', 'advance', 'maybe', null, undefined]), { type: 'enum', counts: { maybe: 2, advance: 1 }, out_of_range: NONE });
+    assert.deepEqual(field([true, false, true]), { type: 'enum', counts: { true: 2, false: 1 }, out_of_range: NONE });
     assert.deepEqual(field([['a'], ['b', 'c']]), { type: 'other', present: 2 });
     assert.deepEqual(field(['x'.repeat(41), 'short']), { type: 'other', present: 2 });
     assert.deepEqual(field(Array.from({ length: 21 }, (_, index) => `value ${index}`)), { type: 'other', present: 21 });
     assert.deepEqual(field(Array.from({ length: 20 }, (_, index) => `value ${index}`)).type, 'enum');
-    assert.deepEqual(field([1, 'one']), { type: 'other', present: 2 });
+    assert.deepEqual(field([1, 'one']), { type: 'enum', counts: { 1: 1, one: 1 }, out_of_range: NONE }, 'half numbers is not most');
+    assert.deepEqual(field([1, ['a'], 2]).type, 'number');
+    assert.deepEqual(field([1, ['a'], ['b']]), { type: 'other', present: 3 });
+  });
+
+  it('keeps a field of mostly numbers a number field and counts the values that are not numbers', () => {
+    // "30" is a number written as text; Infinity is what JSON.parse makes of 1e999.
+    const values = [10, 20, '30', ' 40 ', Infinity, -Infinity, NaN, 'n/a', true, { a: 1 }, 50, 60, 70, 80, 90];
+    const summary = field([...values, null]);
+    assert.equal(summary.type, 'number');
+    if (summary.type !== 'number') return;
+    const numbers = [10, 20, 30, 40, 50, 60, 70, 80, 90];
+    assert.equal(summary.not_number, values.length - numbers.length);
+    assert.deepEqual(summary.out_of_range, NONE);
+    assert.equal(summary.range, null);
+    assert.equal(summary.stats!.count, numbers.length);
+    assert.equal(summary.stats!.mean, numbers.reduce((sum, value) => sum + value, 0) / numbers.length);
+    assert.deepEqual(summary.stats!.histogram.map((bin) => bin.count), binCounts(numbers, 10, 90, 10));
+  });
+
+  it('checks numbers against the schema range: bins span it, values outside are counted and named', () => {
+    const values = [50, 150, -1, 8e127, 100, 0, 'x', 73, 101, 12.5, 99, -7_000_000_000];
+    const summary = field(values, { minimum: 0, maximum: 100 });
+    assert.equal(summary.type, 'number');
+    if (summary.type !== 'number') return;
+    const inside = values.filter((value): value is number => typeof value === 'number' && value >= 0 && value <= 100);
+    const outside = values.flatMap((value, index) => (typeof value === 'number' && (value < 0 || value > 100) ? [`c${index}`] : []));
+    assert.equal(summary.out_of_range.count, outside.length);
+    assert.deepEqual(summary.out_of_range.custom_ids, outside.slice(0, 5));
+    assert.equal(summary.not_number, 1);
+    assert.deepEqual(summary.range, { minimum: 0, maximum: 100 });
+    const stats = summary.stats!;
+    assert.deepEqual([stats.count, stats.min, stats.max], [inside.length, Math.min(...inside), Math.max(...inside)]);
+    assert.deepEqual([stats.histogram[0]!.from, stats.histogram.at(-1)!.to], [0, 100]);
+    assert.deepEqual(stats.histogram.map((bin) => bin.count), binCounts(inside, 0, 100, 10));
+    // With only a minimum, the top of the bins comes from the values.
+    const open = field([5, 7, -2], { minimum: 0 });
+    assert.ok(open.type === 'number' && open.stats!.histogram.at(-1)!.to === 7 && open.out_of_range.count === 1 && open.range!.maximum === null);
+    // Nothing valid: still a number field, with what went wrong.
+    assert.deepEqual(field([8e127, 'x', -5], { minimum: 0, maximum: 10 }), {
+      type: 'number',
+      stats: null,
+      not_number: 1,
+      out_of_range: { count: 2, custom_ids: ['c0', 'c2'] },
+      range: { minimum: 0, maximum: 10 },
+    });
+  });
+
+  it('checks an enum field against the schema enum, listing unseen values with 0', () => {
+    const summary = field(['yes', 'no', 'perhaps', 'yes', 'Yes', null], { enum: ['yes', 'no', 'maybe'] });
+    assert.deepEqual(summary, { type: 'enum', counts: { yes: 2, no: 1, maybe: 0 }, out_of_range: { count: 2, custom_ids: ['c2', 'c4'] } });
+  });
+
+  it('without a schema, leaves a far outlier out of the bins instead of squeezing the rest into one', () => {
+    const scores = Array.from({ length: 40 }, (_, index) => index % 11);
+    const series = new NumberSeries();
+    for (const value of [...scores, 8e127, -7_000_000_000]) series.add(value);
+    const summary = series.summary()!;
+    assert.deepEqual([summary.min, summary.max, summary.below, summary.above], [-7_000_000_000, 8e127, 1, 1], 'min and max still show them');
+    assert.deepEqual([summary.histogram[0]!.from, summary.histogram.at(-1)!.to], [0, 10]);
+    assert.deepEqual(summary.histogram.map((bin) => bin.count), binCounts(scores, 0, 10, 10));
+    // Mostly equal values keep their neighbours in the bins.
+    const sevens = new NumberSeries();
+    for (const value of [...Array<number>(200).fill(7), 6, 8, 3]) sevens.add(value);
+    const bins = sevens.summary()!;
+    assert.deepEqual([bins.histogram[0]!.from, bins.histogram.at(-1)!.to, bins.below, bins.above], [3, 8, 0, 0]);
   });
 
   it('draws a histogram with the longest bar full width and every non-empty bin visible', () => {
