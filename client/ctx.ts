@@ -2,16 +2,8 @@
 // the window; client-scoped things (the language client and what hangs on it) are created per
 // connection and disposed on every reconnect or daemon restart.
 import * as vscode from 'vscode';
-import {
-  CloseAction,
-  LanguageClient,
-  RevealOutputChannelOn,
-  State,
-  type ErrorHandler,
-  type LanguageClientOptions,
-} from 'vscode-languageclient/node';
-import type { Batch } from '../server/openai/types.js';
-import type { BatchMetricsSnapshot } from '../server/metrics/batch-metrics.js';
+import type { ErrorHandler, LanguageClient, LanguageClientOptions } from 'vscode-languageclient/node';
+import type { Batch, BatchMetricsSnapshot } from '../server/protocol/types.js';
 import { BatchChangedNotification, BatchMetricsNotification, DaemonShutdownRequest, DaemonStatusRequest, type DaemonInfo } from '../server/protocol/methods.js';
 import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRelease } from './daemon.js';
 import { errorMessage, type Log } from './log.js';
@@ -167,6 +159,8 @@ export class Ctx implements vscode.Disposable {
   private async startClient(): Promise<void> {
     const dataDir = this.dataDir;
     const cliPath = this.extensionContext.asAbsolutePath('dist/cli.mjs');
+    // Loaded here, after activation: the language client is most of the bundle's code.
+    const { CloseAction, LanguageClient, RevealOutputChannelOn, State } = await import('vscode-languageclient/node');
     // The default handler reconnects after a crash (restarting the daemon), at most 4 times in 3 minutes.
     let defaultErrorHandler: ErrorHandler | undefined;
     const clientOptions: LanguageClientOptions = {

@@ -36,11 +36,12 @@ export function activate(context: vscode.ExtensionContext): void {
     treeView,
     ctx.onDidChangeState(showState),
     new StatusBar(ctx, watch),
+    // The panels VS Code brings back after a reload; their modules load only then.
     vscode.window.registerWebviewPanelSerializer('ollamaBatch.metrics', {
-      deserializeWebviewPanel: async (panel, state: unknown) => {
-        const { MetricsPanel } = await import('./metrics-panel.js');
-        MetricsPanel.revive(panel, context.extensionUri, ctx, state);
-      },
+      deserializeWebviewPanel: async (panel, state: unknown) => (await import('./metrics-panel.js')).MetricsPanel.revive(panel, context.extensionUri, ctx, state),
+    }),
+    vscode.window.registerWebviewPanelSerializer('ollamaBatch.results', {
+      deserializeWebviewPanel: async (panel, state: unknown) => (await import('./results-panel.js')).ResultsPanel.revive(panel, context, ctx, state),
     }),
     watchSettings(ctx),
     log,

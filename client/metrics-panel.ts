@@ -8,7 +8,7 @@ import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
 import { batchView, countersOf, pointOfSample, pointOfSnapshot } from './model/metrics-view.js';
 import type { FromMetricsWebview, SeriesPoint, ToMetricsWebview } from './webview/messages.js';
-import { webviewHtml, webviewOptions } from './webview-html.js';
+import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
 
 export class MetricsPanel {
   static readonly viewType = 'ollamaBatch.metrics';
@@ -30,13 +30,8 @@ export class MetricsPanel {
 
   /** Takes over a panel that VS Code restores after a reload; its state names the batch. */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, ctx: Ctx, state: unknown): void {
-    const batchId = (state as { batchId?: unknown } | undefined)?.batchId;
-    if (typeof batchId !== 'string' || MetricsPanel.panels.has(batchId)) {
-      panel.dispose();
-      return;
-    }
-    panel.webview.options = webviewOptions(extensionUri);
-    new MetricsPanel(panel, extensionUri, ctx, batchId);
+    const kept = restoredState(panel, extensionUri, state, (batchId) => MetricsPanel.panels.has(batchId));
+    if (kept) new MetricsPanel(panel, extensionUri, ctx, kept.batchId);
   }
 
   private constructor(

@@ -3,22 +3,25 @@
 // for windows of rows as it scrolls; this side reads them from the scored CSV by position
 // (CsvRows), sorts and filters by one column at a time, and finds a row's request and answer by
 // custom_id in the batch's files (LineIndex). One panel; a new analysis replaces its content.
+// The webview keeps the batch and its source CSV in its state: after a reload the serializer
+// analyses them again (the report is not stored) and the panel comes back.
 import * as vscode from 'vscode';
-import type { AnalysisReport } from '../server/analysis/analyze.js';
-import type { Batch } from '../server/openai/types.js';
-import { FileGetRequest } from '../server/protocol/methods.js';
+import { BatchGetRequest, FileGetRequest } from '../server/protocol/methods.js';
+import type { AnalysisReport, Batch } from '../server/protocol/types.js';
 import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
 import { CsvRows } from './model/csv-rows.js';
 import { LineIndex } from './model/line-index.js';
 import { reportView, rowDetail } from './model/results-view.js';
-import { isFromResultsWebview, type FromResultsWebview, type TableFilter, type TableSort, type TableView, type ToResultsWebview } from './webview/messages.js';
-import { webviewHtml, webviewOptions } from './webview-html.js';
+import { analyze } from './results-commands.js';
+import { isFromResultsWebview, type FromResultsWebview, type ResultsState, type TableFilter, type TableSort, type TableView, type ToResultsWebview } from './webview/messages.js';
+import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
 
-/** What the panel shows: a batch's analysis, joined to its source CSV or not. */
+/** What the panel shows: a batch's analysis, joined to its source CSV or not (null). */
 export interface Analysis {
   batch: Batch;
   report: AnalysisReport;
+  source: string | null;
 }
 
 export class ResultsPanel {
@@ -31,17 +34,38 @@ export class ResultsPanel {
   /** Request, output and error lines by custom_id, read on the first click. */
   private lineIndexes: Promise<LineIndex[]> | null = null;
 
-  static async show(extensionUri: vscode.Uri, ctx: Ctx, analysis: Analysis): Promise<void> {
+  /** Shows the analysis in the panel, in `restored` when VS Code brought one back after a reload. */
+  static async show(extensionUri: vscode.Uri, ctx: Ctx, analysis: Analysis, restored?: vscode.WebviewPanel): Promise<void> {
     const rows = analysis.report.csv ? await CsvRows.open(analysis.report.csv.path) : null;
     const existing = ResultsPanel.current;
     if (existing) {
+      restored?.dispose();
       await existing.load(analysis, rows);
       existing.panel.reveal();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, 'Batch Results', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = restored ?? vscode.window.createWebviewPanel(ResultsPanel.viewType, 'Batch Results', vscode.ViewColumn.Active, webviewOptions(extensionUri));
     ResultsPanel.current = new ResultsPanel(panel, extensionUri, ctx, analysis);
     await ResultsPanel.current.load(analysis, rows);
+  }
+
+  /** Takes over a panel that VS Code restores after a reload: its batch is analysed again. */
+  static async revive(panel: vscode.WebviewPanel, extension: vscode.ExtensionContext, ctx: Ctx, state: unknown): Promise<void> {
+    const kept = restoredState<ResultsState>(panel, extension.extensionUri, state, () => ResultsPanel.current !== undefined);
+    if (!kept) return;
+    try {
+      const client = await ctx.requireClient();
+      const batch = await client?.sendRequest(BatchGetRequest.type, { id: kept.batchId });
+      const analysis = batch && (await analyze(ctx, extension, batch, typeof kept.source === 'string' ? kept.source : null));
+      if (analysis) {
+        await ResultsPanel.show(extension.extensionUri, ctx, analysis, panel);
+        return;
+      }
+    } catch (error) {
+      ctx.log.error(`results panel: restoring ${kept.batchId}`, error);
+      void vscode.window.showErrorMessage(`Ollama Batch: the results of ${kept.batchId} could not be shown again: ${errorMessage(error)}`);
+    }
+    panel.dispose();
   }
 
   private constructor(
@@ -95,7 +119,8 @@ export class ResultsPanel {
   }
 
   private sendReport(): void {
-    this.post({ type: 'report', report: reportView(this.analysis.report, `${this.analysis.batch.id}${this.analysis.batch.model ? ` · ${this.analysis.batch.model}` : ''}`), table: this.view });
+    const { batch, report, source } = this.analysis;
+    this.post({ type: 'report', report: reportView(report, `${batch.id}${batch.model ? ` · ${batch.model}` : ''}`), table: this.view, state: { batchId: batch.id, source } });
   }
 
   private async receive(message: FromResultsWebview): Promise<void> {

@@ -8,6 +8,21 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')] };
 }
 
+/**
+ * Takes over a panel that VS Code restores after a reload, with the state its webview kept
+ * (setState, which names the batch): its options are not restored, so they are set again. A
+ * state without a batch, or one for a batch that already has its panel (`taken`), closes it.
+ */
+export function restoredState<S extends { batchId: string }>(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, taken: (batchId: string) => boolean): S | undefined {
+  const batchId = (state as { batchId?: unknown } | undefined)?.batchId;
+  if (typeof batchId !== 'string' || taken(batchId)) {
+    panel.dispose();
+    return undefined;
+  }
+  panel.webview.options = webviewOptions(extensionUri);
+  return state as S;
+}
+
 export interface PageOptions {
   title: string;
   /** The bundled script under media/webview/, without `.js`. */

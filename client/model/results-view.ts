@@ -1,7 +1,6 @@
 // The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
 // counts of the enum ones (the decisions), and the top and bottom rows.
-import type { AnalysisReport, TopRow } from '../../server/analysis/analyze.js';
-import type { FieldSummary } from '../../server/analysis/stats.js';
+import type { AnalysisReport, FieldSummary, TopRow } from '../../server/protocol/types.js';
 import { formatCount } from '../webview/numbers.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
 

@@ -149,8 +149,15 @@ export interface RowDetail {
   error: string | null;
 }
 
+/** What the results webview keeps (setState) so that the panel comes back after a reload: the
+ *  batch, and the CSV its answers were joined to (null: answers only). */
+export interface ResultsState {
+  batchId: string;
+  source: string | null;
+}
+
 export type ToResultsWebview =
-  | { type: 'report'; report: ReportView; table: TableView | null }
+  | { type: 'report'; report: ReportView; table: TableView | null; state: ResultsState }
   | { type: 'table'; table: TableView }
   | { type: 'rows'; version: number; start: number; rows: string[][] }
   | { type: 'detail'; detail: RowDetail }

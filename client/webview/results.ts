@@ -3,10 +3,10 @@
 // Only the rows in view (and a few either side) are in the DOM, drawn into a fixed pool of row
 // elements; their cells come in pages that the panel reads from the scored CSV on request.
 import { formatCount, formatShare } from './numbers.js';
-import type { FromResultsWebview, ReportView, RowDetail, TableView, ToResultsWebview, TopRowView } from './messages.js';
+import type { FromResultsWebview, ReportView, ResultsState, RowDetail, TableView, ToResultsWebview, TopRowView } from './messages.js';
 import { pagesOf, visibleWindow } from './virtual-window.js';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromResultsWebview): void };
+declare function acquireVsCodeApi(): { postMessage(message: FromResultsWebview): void; setState(state: ResultsState): void };
 
 const vscode = acquireVsCodeApi();
 const ROW_HEIGHT = 24;
@@ -286,6 +286,7 @@ window.addEventListener('message', (event: MessageEvent<ToResultsWebview>) => {
   const message = event.data;
   switch (message.type) {
     case 'report':
+      vscode.setState(message.state);
       element('title').textContent = message.report.title;
       drawSummary(message.report);
       drawDistributions(message.report);
