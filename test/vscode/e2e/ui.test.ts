@@ -59,9 +59,10 @@ function viewOf(id: string): { container: string; view: { id: string; name: stri
 }
 
 /**
- * The vsix has no node_modules: esbuild bundles everything but node-llama-cpp, which the daemon
- * imports for the llama-cpp engine, so an installed extension cannot run that engine yet (a gap
- * of the package, not of this test). Lend it the checkout's.
+ * The vsix has no node_modules: esbuild bundles everything but node-llama-cpp (native binaries per
+ * platform), which the daemon needs for the llama-cpp engine and names when it is missing. A user
+ * of that engine starts the daemon from a checkout; this test lends the installed extension the
+ * checkout's node_modules instead, so that the daemon the extension starts is the packaged one.
  */
 function lendNodeModules(scratch: Scratch): void {
   const installed = readdirSync(scratch.extensionsDir).find((name) => name.startsWith('ollama-batch.ollama-batch-'));
@@ -185,7 +186,10 @@ describe('Ollama Batch in code-server, through the UI', function () {
     await bench.runCommand(commandTitle('ollamaBatch.analyzeResults'));
     await bench.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'candidates.jsonl' }).first().click();
     const results = await bench.webview(/Results/);
-    await results.locator('#distributions > *').first().waitFor();
+    // The schema's fields: the score as a histogram (bins over its 0–100 range), the decisions as counts.
+    for (const field of ['score', 'decision']) {
+      await results.locator('#distributions section.distribution', { has: results.locator('h2', { hasText: new RegExp(`^${field}$`) }) }).locator('.bar').first().waitFor();
+    }
     await results.locator('#rows > *').first().waitFor();
   });
 
