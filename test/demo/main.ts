@@ -101,5 +101,5 @@ if (run.status !== 0) {
 const { output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout.toString()) as { output_path: string; error_path: string };
 console.log(`\n$ ollama-batch run candidates.jsonl: done`);
 const scored = join(workDir, 'candidates.scored.csv');
-step('analyze output.jsonl --source candidates.csv ...', ['analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', scored, '--sort-by', 'score']);
+step('analyze output.jsonl --input candidates.jsonl --source candidates.csv ...', ['analyze', outputPath, '--errors', errorPath, '--input', input, '--source', csv, '--csv', scored, '--sort-by', 'score']);
 console.log(`\nscored CSV: ${scored}\nresults (OpenAI's batch output format): ${outputPath}\nerrors: ${errorPath}\ndaemon data and log: ${dataDir}`);
