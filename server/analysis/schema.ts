@@ -1,7 +1,7 @@
 // The rules the answer's JSON schema sets for each top-level field, read from the batch's input:
 // `convert --schema` puts the same response_format on every request line, so the first line
-// stands for the batch. Only `minimum`, `maximum` and `enum` are used: they are what separates a
-// score of 150 or a decision of "perhaps" from a valid answer.
+// stands for the batch. Only `type` (number or integer), `minimum`, `maximum` and `enum` are used:
+// they are what separates a score of 150 or a decision of "perhaps" from a valid answer.
 import { basename } from 'node:path';
 import { readLines } from '../jsonl/lines.js';
 import { AnalysisError } from './join.js';
@@ -19,6 +19,8 @@ export function fieldRules(schema: unknown): Map<string, FieldRule> {
     if (typeof property.minimum === 'number') rule.minimum = property.minimum;
     if (typeof property.maximum === 'number') rule.maximum = property.maximum;
     if (Array.isArray(property.enum)) rule.enum = property.enum.map(String);
+    const types: unknown[] = Array.isArray(property.type) ? property.type : [property.type];
+    if (types.includes('number') || types.includes('integer')) rule.numeric = true;
     if (Object.keys(rule).length > 0) rules.set(name, rule);
   }
   return rules;

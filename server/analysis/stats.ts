@@ -58,6 +58,8 @@ export interface NumberSummary {
 
 /** What the batch's JSON schema allows for one answer field. */
 export interface FieldRule {
+  /** The schema types it a number or an integer: a number field however few answers hold one. */
+  numeric?: boolean;
   minimum?: number;
   maximum?: number;
   /** The allowed values as strings, as the enum counts name them. */
@@ -228,12 +230,13 @@ export class FieldStats {
     if (this.outOfRange.count++ < NAMED) this.outOfRange.custom_ids.push(customId);
   }
 
-  /** A number field when most values are numbers (the schema's enum, if any, makes it an enum
-   *  field); an enum field when the values are few short strings, booleans or numbers. */
+  /** A number field when the schema says so or most values are numbers (the schema's enum, if
+   *  any, makes it an enum field); an enum field when the values are few short strings, booleans
+   *  or numbers. */
   summary(): FieldSummary {
     const { present, numeric, rule } = this;
     const { outOfRange } = this;
-    if (!rule.enum && numeric * 2 > present) {
+    if (!rule.enum && (rule.numeric || numeric * 2 > present)) {
       const bounded = rule.minimum !== undefined || rule.maximum !== undefined;
       const range = bounded ? { minimum: rule.minimum ?? null, maximum: rule.maximum ?? null } : null;
       return { type: 'number', stats: this.numbers.summary(HISTOGRAM_BINS, rule), not_number: present - numeric, out_of_range: outOfRange, range };

@@ -1,6 +1,7 @@
 // Streaming statistics against values worked out independently.
 import assert from 'node:assert/strict';
 import { Columns, FieldStats, NumberSeries, percentile, renderHistogram, type FieldRule, type FieldSummary } from '../../server/analysis/stats.js';
+import { fieldRules } from '../../server/analysis/schema.js';
 import { referencePercentile } from './result-lines.js';
 
 /** The summary of values added in turn, the i-th as custom_id `c<i>`. */
@@ -102,6 +103,16 @@ describe('analysis statistics', () => {
       out_of_range: { count: 2, custom_ids: ['c0', 'c2'] },
       range: { minimum: 0, maximum: 10 },
     });
+  });
+
+  it('keeps a field the schema types as a number a number field, however few answers hold one', () => {
+    const values = ['high', 'low', 1e999, 'n/a', 42];
+    assert.notEqual(field(values, {}).type, 'number', 'without the schema, mostly text is no number field');
+    const summary = field(values, fieldRules({ properties: { score: { type: ['integer', 'null'], minimum: 0, maximum: 100 } } }).get('score'));
+    assert.ok(summary.type === 'number');
+    assert.equal(summary.not_number, 4);
+    assert.deepEqual([summary.stats!.count, summary.stats!.min], [1, 42]);
+    assert.deepEqual([summary.stats!.histogram[0]!.from, summary.stats!.histogram.at(-1)!.to], [0, 100]);
   });
 
   it('checks an enum field against the schema enum, listing unseen values with 0', () => {
