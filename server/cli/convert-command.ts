@@ -86,7 +86,7 @@ function estimateLines(report: ConvertReport): string[] {
       ? `every line fits num_ctx ${estimate.num_ctx}${estimate.max_tokens === null ? '' : ' with max_tokens'}`
       : `${plural(estimate.lines_over_context, 'line')} ${estimate.lines_over_context === 1 ? 'does' : 'do'} not fit num_ctx ${estimate.num_ctx}${estimate.max_tokens === null ? '' : ' with max_tokens'}: ${estimate.over_context_ids.join(', ')}${estimate.lines_over_context > estimate.over_context_ids.length ? ', ...' : ''}`;
   return [
-    `estimate, in model tokens (o200k counts × ${estimate.calibration_factor}, ${calibration}):`,
+    `estimate, in model tokens (o200k counts × ${estimate.calibration_factor.toFixed(2)}, ${calibration}):`,
     `  prompt per line: min ${count(prompt.min)}, mean ${count(prompt.mean)}, p95 ${count(prompt.p95)}, max ${count(prompt.max)}; ${count(prompt.total)} in all`,
     `  shared prefix:   ${count(estimate.shared_prefix_tokens)} tokens the same on every line, which the engine's KV cache reuses`,
     estimate.max_tokens === null
@@ -95,7 +95,7 @@ function estimateLines(report: ConvertReport): string[] {
     `  context:         ${fit}`,
     estimate.eta_seconds === null
       ? '  ETA:             unknown until the engine has run a batch with this model'
-      : `  ETA:             about ${duration(estimate.eta_seconds)} at ${estimate.requests_per_second} requests/s`,
+      : `  ETA:             about ${duration(estimate.eta_seconds)} at ${estimate.requests_per_second!.toFixed(1)} requests/s`,
   ];
 }
 
