@@ -1,6 +1,7 @@
-// One build, three bundles: the VS Code extension (cjs, `vscode` external), the daemon and CLI
-// (ESM for node; node-llama-cpp stays external and is loaded with a dynamic import only when
-// chosen), and the webview scripts (browser, into media/). Type checking is `npm run typecheck`.
+// One build, four bundles: the VS Code extension (cjs, `vscode` external) and its language client
+// (loaded when it connects), the daemon and CLI (ESM for node; node-llama-cpp stays external and
+// is loaded with a dynamic import only when chosen), and the webview scripts (browser, into
+// media/). Type checking is `npm run typecheck`.
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -13,6 +14,23 @@ const common = {
   logLevel: 'warning',
 };
 
+/**
+ * For dist/language-client.cjs: `vscode-jsonrpc` is the extension bundle's own copy (its
+ * `sharedModules`), not a second one. The protocol's request types are made with that copy, and
+ * vscode-jsonrpc tells its parameter structures apart by identity.
+ */
+const jsonrpcOfTheExtension = {
+  name: 'jsonrpc-of-the-extension',
+  setup(build) {
+    build.onResolve({ filter: /^vscode-jsonrpc(\/node)?$/ }, ({ path }) => ({ path, namespace: 'extension-bundle' }));
+    build.onResolve({ filter: /^\.\/extension\.cjs$/ }, ({ path }) => ({ path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'extension-bundle' }, ({ path }) => ({
+      contents: `module.exports = require('./extension.cjs').sharedModules[${JSON.stringify(path)}];`,
+      loader: 'js',
+    }));
+  },
+};
+
 const contexts = [
   {
     ...common,
@@ -22,6 +40,18 @@ const contexts = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+  },
+  {
+    ...common,
+    // The language client: loaded when the connection starts, so activation compiles a quarter
+    // of the code (client/language-client.ts).
+    entryPoints: ['client/language-client.ts'],
+    outfile: 'dist/language-client.cjs',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+    plugins: [jsonrpcOfTheExtension],
   },
   {
     ...common,

@@ -159,8 +159,9 @@ export class Ctx implements vscode.Disposable {
   private async startClient(): Promise<void> {
     const dataDir = this.dataDir;
     const cliPath = this.extensionContext.asAbsolutePath('dist/cli.mjs');
-    // Loaded here, after activation: the language client is most of the bundle's code.
-    const { CloseAction, LanguageClient, RevealOutputChannelOn, State } = await import('vscode-languageclient/node');
+    // A bundle of its own, loaded here rather than at activation (esbuild.mjs).
+    const languageClient = this.extensionContext.asAbsolutePath('dist/language-client.cjs');
+    const { CloseAction, LanguageClient, RevealOutputChannelOn, State } = require(languageClient) as typeof import('./language-client.js');
     // The default handler reconnects after a crash (restarting the daemon), at most 4 times in 3 minutes.
     let defaultErrorHandler: ErrorHandler | undefined;
     const clientOptions: LanguageClientOptions = {

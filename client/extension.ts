@@ -51,6 +51,20 @@ export function activate(context: vscode.ExtensionContext): void {
   void ctx.start();
 }
 
+/**
+ * This bundle's copy of vscode-jsonrpc, which dist/language-client.cjs uses instead of its own
+ * (esbuild.mjs): the protocol's request types are made with it, and vscode-jsonrpc tells its
+ * parameter structures apart by identity. Getters, so nothing loads before the client needs it.
+ */
+export const sharedModules = {
+  get 'vscode-jsonrpc'(): unknown {
+    return require('vscode-jsonrpc');
+  },
+  get 'vscode-jsonrpc/node'(): unknown {
+    return require('vscode-jsonrpc/node');
+  },
+};
+
 /** Closes this window's connection; the daemon and its batches keep running. */
 export function deactivate(): Promise<void> | undefined {
   return activeCtx?.stopClient();
