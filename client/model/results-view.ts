@@ -1,26 +1,9 @@
 // The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
 // counts of the enum ones (the decisions), and the top and bottom rows.
-import type { AnalysisReport, FieldSummary, TopRow } from '../../server/protocol/types.js';
-import { formatCount } from '../webview/numbers.js';
+import { leftOutText, type AnalysisReport, type TopRow } from '../../server/protocol/types.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
 
 const topRow = (row: TopRow): TopRowView => ({ customId: row.custom_id, value: String(row.value), reason: row.reason });
-
-/** The values a field's bars leave out, e.g. "3 outside 0–100, 1 not a number"; '' when none. */
-export function leftOut(summary: Exclude<FieldSummary, { type: 'other' }>): string {
-  const outside = summary.out_of_range.count;
-  if (summary.type === 'enum') return outside > 0 ? `${formatCount(outside)} not allowed by the schema` : '';
-  const parts: string[] = [];
-  const { range, stats } = summary;
-  if (outside > 0 && range) {
-    const bounds = range.minimum === null ? `above ${range.maximum}` : range.maximum === null ? `below ${range.minimum}` : `outside ${range.minimum}–${range.maximum}`;
-    parts.push(`${formatCount(outside)} ${bounds}`);
-  }
-  if (summary.not_number > 0) parts.push(`${formatCount(summary.not_number)} not a number`);
-  if (stats?.below) parts.push(`${formatCount(stats.below)} far below the bars`);
-  if (stats?.above) parts.push(`${formatCount(stats.above)} far above the bars`);
-  return parts.join(', ');
-}
 
 export function reportView(report: AnalysisReport, title: string): ReportView {
   const histograms: HistogramView[] = [];
@@ -28,9 +11,9 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
   for (const [field, summary] of Object.entries(report.answers.fields)) {
     if (summary.type === 'number') {
       const { stats } = summary;
-      histograms.push({ field, bins: stats?.histogram ?? [], stats: stats && { mean: stats.mean, p50: stats.p50, p95: stats.p95 }, leftOut: leftOut(summary) });
+      histograms.push({ field, bins: stats?.histogram ?? [], stats: stats && { mean: stats.mean, p50: stats.p50, p95: stats.p95 }, leftOut: leftOutText(summary, false) });
     } else if (summary.type === 'enum') {
-      enums.push({ field, counts: Object.entries(summary.counts).map(([value, count]) => ({ value, count })), leftOut: leftOut(summary) });
+      enums.push({ field, counts: Object.entries(summary.counts).map(([value, count]) => ({ value, count })), leftOut: leftOutText(summary, false) });
     }
   }
   return {

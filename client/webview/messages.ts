@@ -78,7 +78,7 @@ export interface HistogramView {
   /** Of the valid numbers; empty, and `stats` null, when none is valid. */
   bins: Array<{ from: number; to: number; count: number }>;
   stats: { mean: number; p50: number; p95: number } | null;
-  /** The values the bars leave out, e.g. "3 outside 0–100, 1 not a number"; '' when none. */
+  /** The values the bins leave out, e.g. "3 outside 0–100, 1 not a number"; '' when none. */
   leftOut: string;
 }
 

@@ -6,7 +6,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { CsvEncoding } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
-import { parseAnswer } from './answers.js';
+import { isObject, parseAnswer } from './answers.js';
 import { AnalysisError, compareKeys, joinSource, normaliseKeys, type JoinResults, type JoinSort, type JoinSummary } from './join.js';
 import { readFieldRules } from './schema.js';
 import { Columns, FieldStats, NumberSeries, validNumber, type FieldRule, type FieldSummary } from './stats.js';
@@ -85,8 +85,6 @@ const ERROR_EXCERPT = 80;
 type Outcome =
   | { ok: true; customId: string; content: unknown; finishReason: string | null; usage: Record<string, unknown> | null; latencyMs: number | null }
   | { ok: false; customId: string; code: string; message: string };
-
-const isObject = (value: unknown): value is Record<string, any> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What a result line came to; a string says why it is not a result line. */
 function outcomeOf(line: unknown): Outcome | string {

@@ -38,11 +38,14 @@ export function parseAnswer(content: unknown): Answer {
   return repaired ? { kind: 'parsed', fields: repaired, repaired: true } : UNPARSEABLE;
 }
 
+/** A JSON object (not an array, not null). */
+export const isObject = (value: unknown): value is Record<string, any> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 function objectOf(text: string): Record<string, unknown> | null {
   if (text[0] !== '{') return null;
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return isObject(value) ? value : null;
   } catch {
     return null;
   }

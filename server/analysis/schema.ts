@@ -4,10 +4,9 @@
 // they are what separates a score of 150 or a decision of "perhaps" from a valid answer.
 import { basename } from 'node:path';
 import { readLines } from '../jsonl/lines.js';
+import { isObject } from './answers.js';
 import { AnalysisError } from './join.js';
 import type { FieldRule } from './stats.js';
-
-const isObject = (value: unknown): value is Record<string, any> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The rule of each property of a JSON schema that has one. */
 export function fieldRules(schema: unknown): Map<string, FieldRule> {

@@ -2,7 +2,7 @@
 // without a daemon; with --source, the answers joined to the source CSV as a sorted CSV.
 import { Option, type Command } from 'commander';
 import type { AnalysisReport, AnalyzeOptions, TopRow } from '../analysis/analyze.js';
-import { formatNumber, renderHistogram, type FieldSummary } from '../analysis/stats.js';
+import { formatNumber, leftOutText, namedIds, renderHistogram } from '../analysis/stats.js';
 import { CSV_ENCODINGS } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
 import { positiveInteger } from './options.js';
@@ -59,31 +59,6 @@ function topRows(title: string, rows: TopRow[]): string[] {
   return ['', title, ...rows.map((row, index) => `  ${row.custom_id.padEnd(idWidth)}  ${values[index]!.padStart(valueWidth)}  ${row.reason ?? ''}`.trimEnd())];
 }
 
-const named = (ids: string[], total: number): string => (ids.length > 0 ? ` (${ids.join(', ')}${total > ids.length ? ', …' : ''})` : '');
-
-/** The values a field's statistics leave out, e.g. "3 outside 0–100 (c1, c7, c9), 1 not a number". */
-function fieldProblems(field: FieldSummary): string {
-  if (field.type === 'other') return '';
-  const { out_of_range: outside } = field;
-  const problems: string[] = [];
-  if (outside.count > 0) {
-    // Only a schema's bound puts a number out of range, so a number field has one here.
-    const range = field.type === 'enum' ? 'not allowed by the schema' : rangeText(field.range!);
-    problems.push(`${count(outside.count)} ${range}${named(outside.custom_ids, outside.count)}`);
-  }
-  if (field.type === 'number') {
-    if (field.not_number > 0) problems.push(`${count(field.not_number)} not a number`);
-    if (field.stats?.below) problems.push(`${count(field.stats.below)} far below the bins`);
-    if (field.stats?.above) problems.push(`${count(field.stats.above)} far above the bins`);
-  }
-  return problems.join(', ');
-}
-
-function rangeText({ minimum, maximum }: { minimum: number | null; maximum: number | null }): string {
-  if (minimum === null) return `above ${formatNumber(maximum!)}`;
-  return maximum === null ? `below ${formatNumber(minimum)}` : `outside ${formatNumber(minimum)}–${formatNumber(maximum)}`;
-}
-
 function formatReport(report: AnalysisReport): string {
   const { answers, latency_ms: latency, malformed } = report;
   const lines = [`${report.output_file}${report.error_file ? ` + ${report.error_file}` : ''}: ${count(report.lines)} lines, ${count(report.succeeded)} succeeded, ${count(report.failed)} failed`];
@@ -97,7 +72,7 @@ function formatReport(report: AnalysisReport): string {
   const cut = report.finish_reasons['length'] ? ` (${count(report.finish_reasons['length'])} answers cut at max_tokens)` : '';
   lines.push(`  finish:     ${counts(report.finish_reasons) || '-'}${cut}`);
   lines.push(`  latency:    ${latency ? `p50 ${formatNumber(latency.p50)} ms, p95 ${formatNumber(latency.p95)} ms, p99 ${formatNumber(latency.p99)} ms (${count(latency.count)} recorded)` : 'not recorded'}`);
-  const unparseable = named(answers.unparseable.custom_ids, answers.unparseable.count);
+  const unparseable = namedIds(answers.unparseable.custom_ids, answers.unparseable.count);
   lines.push(`  answers:    ${count(answers.parsed)} parsed (${count(answers.repaired)} repaired), ${count(answers.unparseable.count)} unparseable${unparseable}, ${count(answers.empty)} empty`);
   if (Object.keys(answers.fields).length > 0) lines.push('', 'answer fields:');
   for (const [name, field] of Object.entries(answers.fields)) {
@@ -111,7 +86,7 @@ function formatReport(report: AnalysisReport): string {
     } else {
       lines.push(`  ${name}: present in ${count(field.present)} answers`);
     }
-    const problems = fieldProblems(field);
+    const problems = leftOutText(field, true);
     if (problems) lines.push(`    ${problems}`);
   }
   lines.push(...topRows(`top ${report.top.length} by ${report.sort_by}:`, report.top), ...topRows(`bottom ${report.bottom.length} by ${report.sort_by}:`, report.bottom));

@@ -9,8 +9,6 @@ import type { TextDocumentContentChangeEvent, TextDocumentsConfiguration } from 
 const JSONL_LANGUAGES = new Set(['jsonl', 'json-lines', 'jsonlines']);
 /** How many non-blank lines are looked at for a custom_id. */
 const SNIFF_LINES = 5;
-/** Above this many lines, spread arguments (splice, push) would overflow the stack. */
-const SPREAD_LIMIT = 10_000;
 
 export class BatchDocument {
   private constructor(
@@ -35,9 +33,8 @@ export class BatchDocument {
       }
       const [start, end] = ordered(clamp(lines, change.range.start), clamp(lines, change.range.end));
       const joined = lines[start.line]!.slice(0, start.character) + change.text + lines[end.line]!.slice(end.character);
-      const replaced = joined.split('\n');
-      if (replaced.length < SPREAD_LIMIT && lines.length < SPREAD_LIMIT) lines = lines.toSpliced(start.line, end.line - start.line + 1, ...replaced);
-      else lines = lines.slice(0, start.line).concat(replaced, lines.slice(end.line + 1));
+      // A new array of the same strings (pointers): the old document stays as it was.
+      lines = lines.slice(0, start.line).concat(joined.split('\n'), lines.slice(end.line + 1));
     }
     return new BatchDocument(document.uri, document.languageId, version, lines);
   }
