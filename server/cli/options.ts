@@ -1,4 +1,5 @@
 // Options that several commands share: where the data is and which engine the daemon uses.
+import { resolve, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
 import { resolveDataDir } from '../protocol/daemon-access.js';
@@ -6,6 +7,9 @@ import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES } from '../http/server.js';
+
+/** A file named on the command line, from where the command runs: a daemon that `run` starts works in its data dir. */
+const absolutePath = (value: string): string => resolve(value);
 
 export interface EngineFlags {
   dataDir?: string;
@@ -49,7 +53,7 @@ export function addEngineOptions(command: Command): Command {
     .addOption(new Option('--engine <name>', 'inference engine').choices(ENGINE_NAMES))
     .option('--ollama-url <url>', 'Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434)')
     .option('--openai-url <url>', 'OpenAI-compatible server base URL (default http://127.0.0.1:8080/v1)')
-    .option('--model-path <file>', 'GGUF model file for the llama-cpp engine')
+    .option('--model-path <file>', 'GGUF model file for the llama-cpp engine', absolutePath)
     .option('--concurrency <n>', 'requests in flight (default: the engine\'s slots, else 4)', positiveInteger)
     .option('--threads <n>', 'CPU threads for the llama-cpp engine', positiveInteger)
     .option('--num-ctx <n>', 'context window for every request of a batch (default: the smallest that holds its longest request)', positiveInteger)
@@ -58,7 +62,7 @@ export function addEngineOptions(command: Command): Command {
     .addOption(new Option('--mode <mode>', 'independent requests (default), or the prototype\'s one running conversation per worker, to measure').choices(BATCH_MODES))
     .option('--trim-every <n>', 'conversation mode: trim every n requests as well as at 87.5% of the context', positiveInteger)
     .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
-    .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")')
+    .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")', (value: string) => (value.includes(sep) ? absolutePath(value) : value))
     .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger)
     .option('--vram-warning-share <share>', 'VRAM in use above which trimming turns aggressive and concurrency halves (default 0.9)', share)
     .option('--vram-critical-share <share>', 'VRAM in use reported as critical (default 0.97)', share)

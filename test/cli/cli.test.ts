@@ -8,6 +8,7 @@ import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batc
 import { CLI } from '../support/daemon-process.js';
 import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+import { tinyModelPath } from '../support/models.js';
 import { readJsonl } from '../support/shapes.js';
 
 const exec = promisify(execFile);
@@ -139,6 +140,20 @@ describe('the ollama-batch CLI', function () {
     const run = await cli(['run', input, '--data-dir', 'data', '--ollama-url', emulator.url, '--json'], cwd);
     assert.equal(run.code, 0, run.stderr);
     assert.ok(JSON.parse(run.stdout).output_path.startsWith(join(cwd, 'data', 'files')));
+    const stopped = lockRemoved(join(cwd, 'data'));
+    assert.equal((await cli(['stop', '--data-dir', 'data'], cwd)).code, 0);
+    await stopped;
+  });
+
+  it('takes a relative --model-path relative to where it is run, though the daemon it starts works in its data dir', async () => {
+    const cwd = tempDir();
+    freshDataDir(cwd);
+    mkdirSync(join(cwd, 'models'));
+    copyFileSync(await tinyModelPath(), join(cwd, 'models', 'tiny.gguf'));
+    const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny', maxTokens: 4 }));
+    const run = await cli(['run', input, '--data-dir', 'data', '--engine', 'llama-cpp', '--model-path', join('models', 'tiny.gguf'), '--json'], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).batch.status, 'completed');
     const stopped = lockRemoved(join(cwd, 'data'));
     assert.equal((await cli(['stop', '--data-dir', 'data'], cwd)).code, 0);
     await stopped;
