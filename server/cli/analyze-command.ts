@@ -5,6 +5,7 @@ import type { AnalysisReport, AnalyzeOptions, TopRow } from '../analysis/analyze
 import { formatNumber, leftOutText, namedIds, renderHistogram } from '../analysis/stats.js';
 import { CSV_ENCODINGS } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
+import { count } from './format.js';
 import { positiveInteger } from './options.js';
 
 export type AnalyzeFlags = Omit<AnalyzeOptions, 'output'> & { json?: boolean };
@@ -45,7 +46,6 @@ export function addAnalyzeCommand(program: Command): void {
     });
 }
 
-const count = (value: number): string => value.toLocaleString('en-US');
 const counts = (record: Record<string, number>): string =>
   Object.entries(record)
     .map(([name, value]) => `${name} ${count(value)}`)

@@ -6,6 +6,7 @@ import { Option, type Command } from 'commander';
 import type { ConvertReport } from '../csv/convert.js';
 import { CSV_ENCODINGS, type CsvEncoding } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
+import { count } from './format.js';
 import { readModelStats } from '../store/store.js';
 import { addDataDirOption, dataDirOf, positiveInteger } from './options.js';
 
@@ -61,7 +62,6 @@ function schemaOf(path: string): Record<string, unknown> {
 /** FILE.csv → FILE.jsonl. */
 const defaultOutput = (file: string): string => `${file.replace(/\.csv$/i, '')}.jsonl`;
 
-const count = (value: number): string => value.toLocaleString('en-US');
 const plural = (value: number, noun: string): string => `${count(value)} ${noun}${value === 1 ? '' : 's'}`;
 
 function duration(seconds: number): string {

@@ -1,12 +1,15 @@
 // How the CLI prints batches for people.
 import type { Batch } from '../openai/types.js';
 
+/** en-US grouping, as everywhere the CLI prints a count: "170,000". */
+export const count = (value: number): string => value.toLocaleString('en-US');
+
 const time = (seconds: number | null): string => (seconds ? new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 export function batchLine(batch: Batch): string {
   const { total, completed, failed } = batch.request_counts;
   const paused = batch.paused_reason ? `  (paused: ${batch.paused_reason})` : '';
-  return `${batch.id}  ${batch.status.padEnd(11)}  ${completed + failed}/${total} done, ${failed} failed  ${batch.model ?? ''}  created ${time(batch.created_at)}${paused}`;
+  return `${batch.id}  ${batch.status.padEnd(11)}  ${count(completed + failed)}/${count(total)} done, ${count(failed)} failed  ${batch.model ?? ''}  created ${time(batch.created_at)}${paused}`;
 }
 
 export function batchDetails(batch: Batch, paths: { output?: string; error?: string } = {}): string {
@@ -15,7 +18,7 @@ export function batchDetails(batch: Batch, paths: { output?: string; error?: str
     `  input file:  ${batch.input_file_id}`,
     `  output file: ${batch.output_file_id ?? '-'}${paths.output ? `  ${paths.output}` : ''}`,
     `  error file:  ${batch.error_file_id ?? '-'}${paths.error ? `  ${paths.error}` : ''}`,
-    `  tokens:      ${batch.usage.input_tokens} prompt (${batch.usage.input_tokens_details.cached_tokens} cached), ${batch.usage.output_tokens} completion`,
+    `  tokens:      ${count(batch.usage.input_tokens)} prompt (${count(batch.usage.input_tokens_details.cached_tokens)} cached), ${count(batch.usage.output_tokens)} completion`,
     `  expires:     ${time(batch.expires_at)} (window ${batch.completion_window})`,
   ];
   for (const error of batch.errors?.data ?? []) lines.push(`  error: ${error.message} [${error.code}${error.param ? `, ${error.param}` : ''}]`);
