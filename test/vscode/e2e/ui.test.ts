@@ -194,8 +194,7 @@ describe('Ollama Batch in code-server, through the UI', function () {
   });
 
   it('shows the results panel with a histogram and the table of rows', async () => {
-    await bench.runCommand(commandTitle('ollamaBatch.analyzeResults'));
-    await bench.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'candidates.jsonl' }).first().click();
+    await bench.runCommandAndPick(commandTitle('ollamaBatch.analyzeResults'), 'candidates.jsonl');
     const results = await bench.webview(/Results/);
     // The schema's fields: the score as a histogram (its note gives the mean, or says no answer
     // held a valid number: the random-weight model may give none in 0–100), the decisions as counts.

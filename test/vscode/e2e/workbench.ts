@@ -63,6 +63,30 @@ export class Workbench {
     }
   }
 
+  /**
+   * Runs the command, then clicks the row with `rowText` in the quick pick it opens. A quick pick
+   * closes when focus moves (a webview that just loaded can take it): then the command runs again.
+   */
+  async runCommandAndPick(title: string, rowText: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.runCommand(title);
+      try {
+        await this.quickInput.locator('.monaco-list-row', { hasText: rowText }).first().click({ timeout: 10_000 });
+        return;
+      } catch (error) {
+        await this.screenshot(`quick-pick-lost-${attempt}`);
+        // Said in the test output: what took the focus is the clue to a flaky step.
+        const focused = await this.page.evaluate(() => {
+          const element = document.activeElement;
+          return element ? `${element.tagName.toLowerCase()}.${[...element.classList].join('.')}` : 'nothing';
+        });
+        console.log(`      the quick pick of "${title}" closed before "${rowText}" was clicked (attempt ${attempt}; focus on ${focused})`);
+        await this.page.keyboard.press('Escape');
+        if (attempt === 3) throw error;
+      }
+    }
+  }
+
   /** The palette, filtered to `text`; the caller looks at its rows and closes it with Escape. */
   async openPalette(text: string): Promise<void> {
     await this.page.keyboard.press('F1');
