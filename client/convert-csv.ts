@@ -9,7 +9,7 @@ import type { ConvertParams, ConvertReport } from '../server/protocol/types.js';
 import { CsvConvertRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { readHead } from './model/csv-head.js';
-import { pickFile, pickOptionalFile } from './pick.js';
+import { pickFile, pickOptionalFile, STAY_OPEN } from './pick.js';
 import { setting } from './settings.js';
 import { formatCount, formatDuration } from './webview/numbers.js';
 
@@ -71,7 +71,7 @@ async function pickTemplate(columns: string[]): Promise<string | null | undefine
   const file = { label: '$(file) Template file…', description: 'user message with {{column}} placeholders' };
   const pick = { label: '$(list-selection) Pick columns…', description: 'as "column: value" lines' };
   const all = { label: '$(list-flat) All columns', description: `${columns.length} columns as "column: value" lines` };
-  const choice = await vscode.window.showQuickPick([file, pick, all], { title: `Ollama Batch: ${TITLE}: the user message` });
+  const choice = await vscode.window.showQuickPick([file, pick, all], { ...STAY_OPEN, title: `Ollama Batch: ${TITLE}: the user message` });
   if (!choice) return undefined;
   if (choice === all) return null;
   if (choice === file) {
@@ -80,7 +80,7 @@ async function pickTemplate(columns: string[]): Promise<string | null | undefine
   }
   const picked = await vscode.window.showQuickPick(
     columns.map((column) => ({ label: column, picked: true })),
-    { canPickMany: true, title: `Ollama Batch: ${TITLE}: columns of the user message` },
+    { ...STAY_OPEN, canPickMany: true, title: `Ollama Batch: ${TITLE}: columns of the user message` },
   );
   if (!picked || picked.length === 0) return undefined;
   return picked.map(({ label }) => `${label}: {{${label}}}`).join('\n');
@@ -90,6 +90,7 @@ async function pickTemplate(columns: string[]): Promise<string | null | undefine
 async function pickIdColumn(columns: string[]): Promise<string | null | undefined> {
   const rows = { label: 'Row numbers', description: 'row-1, row-2, …' };
   const choice = await vscode.window.showQuickPick([rows, ...columns.map((column) => ({ label: column, description: 'unique, non-empty values' }))], {
+    ...STAY_OPEN,
     title: `Ollama Batch: ${TITLE}: the custom_id of each line`,
     placeHolder: 'A column of unique ids lets the results join back to the CSV by id',
   });
@@ -104,11 +105,12 @@ async function pickModel(ctx: Ctx, resource: vscode.Uri): Promise<string | undef
   const names = [...new Set([...(preferred ? [preferred] : []), ...models])];
   const other = { label: '$(edit) Type a model name…' };
   const choice = await vscode.window.showQuickPick([...names.map((name) => ({ label: name, description: models.includes(name) ? 'on the engine' : 'ollamaBatch.defaultModel' })), other], {
+    ...STAY_OPEN,
     title: `Ollama Batch: ${TITLE}: the model`,
   });
   if (!choice) return undefined;
   if (choice !== other) return choice.label;
-  return vscode.window.showInputBox({ title: 'Ollama Batch: model name', placeHolder: 'gemma3:12b', validateInput: (value) => (value.trim() ? null : 'name a model') });
+  return vscode.window.showInputBox({ ...STAY_OPEN, title: 'Ollama Batch: model name', placeHolder: 'gemma3:12b', validateInput: (value) => (value.trim() ? null : 'name a model') });
 }
 
 async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {

@@ -7,6 +7,14 @@ import type { BatchesTree } from './batches-tree.js';
 import type { Ctx } from './ctx.js';
 import { batchDescription, batchLabel } from './model/format.js';
 
+/**
+ * Every quick pick and input box of the extension stays open when the focus moves; Escape closes
+ * it. Closing the palette hands the focus back to the active editor, and a webview there takes it
+ * a moment later, which closed the pick the command had just opened (vscode#93950). Nor should a
+ * stray click lose a step of a guided flow.
+ */
+export const STAY_OPEN = { ignoreFocusOut: true } as const;
+
 /** A code lens passes the document's uri as a string (LSP commands carry JSON), menus a Uri. */
 function uriArgument(argument: unknown): vscode.Uri | undefined {
   if (argument instanceof vscode.Uri) return argument;
@@ -28,7 +36,7 @@ export async function pickFile(argument: unknown, extension: string, dialog: { t
 export async function pickOptionalFile(title: string, noneLabel: string, filters: Record<string, string[]>): Promise<vscode.Uri | null | undefined> {
   const choose = { label: '$(folder-opened) Choose a file…' };
   const none = { label: noneLabel };
-  const choice = await vscode.window.showQuickPick([choose, none], { title: `Ollama Batch: ${title}` });
+  const choice = await vscode.window.showQuickPick([choose, none], { ...STAY_OPEN, title: `Ollama Batch: ${title}` });
   if (!choice) return undefined;
   if (choice === none) return null;
   const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters, title: `Ollama Batch: ${title}` });
@@ -53,7 +61,7 @@ export async function pickBatch(ctx: Ctx, tree: BatchesTree, argument: unknown, 
   }
   const picked = await vscode.window.showQuickPick(
     candidates.map((batch) => ({ label: batchLabel(batch), description: batchDescription(batch, tree.batches.pace(batch.id)), detail: batch.id, batch })),
-    { placeHolder, matchOnDetail: true },
+    { ...STAY_OPEN, placeHolder, matchOnDetail: true },
   );
   return picked?.batch;
 }

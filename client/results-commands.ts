@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { Batch } from '../server/protocol/types.js';
 import { ResultsAnalyzeRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
+import { STAY_OPEN } from './pick.js';
 import type { Analysis } from './results-panel.js';
 import { formatCount } from './webview/numbers.js';
 
@@ -24,7 +25,7 @@ async function pickSourceCsv(batch: Batch, allowNone: boolean): Promise<string |
   if (guessed) return guessed;
   const choose = { label: '$(folder-opened) Choose the source CSV…', description: 'join the answers to its rows' };
   const none = { label: 'Answers only', description: 'no table of every row' };
-  const choice = await vscode.window.showQuickPick(allowNone ? [choose, none] : [choose], { title: `Ollama Batch: the CSV ${batch.id} was made from` });
+  const choice = await vscode.window.showQuickPick(allowNone ? [choose, none] : [choose], { ...STAY_OPEN, title: `Ollama Batch: the CSV ${batch.id} was made from` });
   if (!choice) return undefined;
   if (choice === none) return null;
   const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'CSV files': ['csv', 'tsv', 'txt'] }, title: 'Ollama Batch: source CSV' });

@@ -63,30 +63,6 @@ export class Workbench {
     }
   }
 
-  /**
-   * Runs the command, then clicks the row with `rowText` in the quick pick it opens. A quick pick
-   * closes when focus moves (a webview that just loaded can take it): then the command runs again.
-   */
-  async runCommandAndPick(title: string, rowText: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      await this.runCommand(title);
-      try {
-        await this.quickInput.locator('.monaco-list-row', { hasText: rowText }).first().click({ timeout: 10_000 });
-        return;
-      } catch (error) {
-        await this.screenshot(`quick-pick-lost-${attempt}`);
-        // Said in the test output: what took the focus is the clue to a flaky step.
-        const focused = await this.page.evaluate(() => {
-          const element = document.activeElement;
-          return element ? `${element.tagName.toLowerCase()}.${[...element.classList].join('.')}` : 'nothing';
-        });
-        console.log(`      the quick pick of "${title}" closed before "${rowText}" was clicked (attempt ${attempt}; focus on ${focused})`);
-        await this.page.keyboard.press('Escape');
-        if (attempt === 3) throw error;
-      }
-    }
-  }
-
   /** The palette, filtered to `text`; the caller looks at its rows and closes it with Escape. */
   async openPalette(text: string): Promise<void> {
     await this.page.keyboard.press('F1');
@@ -99,6 +75,16 @@ export class Workbench {
     await this.quickInputBox.fill(name);
     await this.quickPickRow(name).first().click();
     await this.page.locator(`.tabs-container .tab[aria-label^="${name}"]`).waitFor();
+  }
+
+  /** The row of the open quick pick that mentions `text` (a pick with a placeholder has no title). */
+  quickPickRowWith(text: string): Locator {
+    return this.quickInput.locator('.monaco-list-row', { hasText: text }).first();
+  }
+
+  /** Moves the focus into the visible webview, as the workbench does when the palette closes over one. */
+  async focusWebview(): Promise<void> {
+    await this.page.locator('iframe.webview.ready:visible').focus();
   }
 
   /** Picks the quick pick row labelled `label` once the quick input titled `title` shows. */
@@ -127,8 +113,8 @@ export class Workbench {
   }
 
   /** The content of the webview panel whose tab is titled `tabTitle` (webviews nest two iframes). */
-  async webview(tabTitle: string | RegExp): Promise<FrameLocator> {
-    await this.page.locator('.tabs-container .tab.active', { hasText: tabTitle }).waitFor();
+  async webview(tabTitle: string | RegExp, timeout?: number): Promise<FrameLocator> {
+    await this.page.locator('.tabs-container .tab.active', { hasText: tabTitle }).waitFor({ timeout });
     return this.page.locator('iframe.webview.ready:visible').contentFrame().locator('iframe#active-frame').contentFrame();
   }
 
