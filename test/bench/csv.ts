@@ -60,7 +60,7 @@ const { createInterface } = require('node:readline');
 })();`;
 
 /** Output and error lines for every candidate, as the daemon writes them. */
-async function writeResults(rows: number, outputPath: string, errorPath: string): Promise<void> {
+export async function writeResults(rows: number, outputPath: string, errorPath: string): Promise<void> {
   const output = createWriteStream(outputPath);
   const errors = createWriteStream(errorPath);
   let seed = 42;
@@ -90,11 +90,16 @@ async function writeResults(rows: number, outputPath: string, errorPath: string)
   await Promise.all([once(output, 'finish'), once(errors, 'finish')]);
 }
 
+/** The shared generator's candidate CSV of `rows` rows, written to `path`. */
+export function writeCandidates(rows: number, path: string): void {
+  execFileSync('sh', ['-c', `"${process.execPath}" "${join(SHARED_DATA, 'make-candidates.mjs')}" ${rows} > "${path}"`]);
+}
+
 export async function measureCsv(options: { rows: number }): Promise<CsvResult> {
   const work = scratchDir();
   try {
     const csv = join(work, 'candidates.csv');
-    execFileSync('sh', ['-c', `"${process.execPath}" "${join(SHARED_DATA, 'make-candidates.mjs')}" ${options.rows} > "${csv}"`]);
+    writeCandidates(options.rows, csv);
     const parseOnly = await timed(['-e', PARSE_ONLY, csv], options.rows);
     const convert = await timed(
       [CLI, 'convert', csv, '-o', join(work, 'candidates.jsonl'), '--data-dir', join(work, 'data'), '--system-prompt', join(SHARED_DATA, 'rubric.md'), '--template', join(SHARED_DATA, 'template.txt'), '--schema', join(SHARED_DATA, 'score-schema.json'), '--id-column', 'candidate_id', '--max-tokens', '160', '--json'],
