@@ -18,11 +18,13 @@
 //   6. the extension's own costs: a Batches tree refresh, a 50,000-line file's diagnostics while
 //      typing, and the results table over 170,000 rows (extension.ts).
 // --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
-// upload, 5 s of polling per load instead of 30 s). --profile DIR runs the daemons under
-// `node --cpu-prof` and prints their hottest functions; --node-arg passes a node option to the
-// figure-1 daemons (e.g. --node-arg=--max-old-space-size=64). --unpinned leaves the polling
-// figure's processes where the scheduler puts them (by default the daemon gets a CPU of its own).
-// Exit code: 0 when every target is met, 1 when one is missed, 2 on an error.
+// upload, 5 s of polling per load instead of 30 s) and checks no target: it shows every part runs.
+// --profile DIR runs the daemons under `node --cpu-prof` and prints their hottest functions;
+// --node-arg passes a node option to the figure-1 daemons (e.g. --node-arg=--max-old-space-size=64).
+// --unpinned leaves the polling figure's processes where the scheduler puts them (by default the
+// daemon gets a CPU of its own).
+// Exit code: 0 when every target is met (or, with --quick, when every part ran), 1 when one is
+// missed, 2 on an error.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -494,9 +496,11 @@ async function main(): Promise<number> {
     clearTimeout(watchdog);
   }
   const durationMs = performance.now() - started;
+  // Startup and warm-up weigh on figures at a smoke run's sizes: the targets are for the full run.
+  if (quick) for (const figure of figures) figure.ok = null;
 
   console.log(`\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memoryGb} GB, node ${info.node}, ${info.os}`);
-  console.log(`Mode: ${quick ? 'quick' : 'full'}; run took ${(durationMs / 1000).toFixed(0)} s\n`);
+  console.log(`Mode: ${quick ? 'quick, a smoke run at reduced sizes (targets are checked by the full run only)' : 'full'}; run took ${(durationMs / 1000).toFixed(0)} s\n`);
   console.log(figureTable(figures));
   for (const result of details.overhead ?? []) {
     const { daemon, raw } = result;
