@@ -98,9 +98,9 @@ export function configFlags(flags: EngineFlags & HttpFlags): Partial<DaemonConfi
   return rest;
 }
 
-/** The same flags as `serve` arguments, for a daemon that `run` starts. */
-export function serveArgs(flags: EngineFlags): string[] {
-  const names: Array<[keyof EngineFlags, string]> = [
+/** The same flags as `serve` arguments, for a daemon that `run` starts (the API key goes by `serveEnv`). */
+export function serveArgs(flags: EngineFlags & HttpFlags): string[] {
+  const names: Array<[keyof (EngineFlags & HttpFlags), string]> = [
     ['engine', '--engine'],
     ['ollamaUrl', '--ollama-url'],
     ['openaiUrl', '--openai-url'],
@@ -117,7 +117,16 @@ export function serveArgs(flags: EngineFlags): string[] {
     ['vramWarningShare', '--vram-warning-share'],
     ['vramCriticalShare', '--vram-critical-share'],
     ['keepAlive', '--keep-alive'],
+    ['host', '--host'],
+    ['port', '--port'],
+    ['maxUploadMb', '--max-upload-mb'],
+    ['corsOrigin', '--cors-origin'],
   ];
   const args = names.flatMap(([key, flag]) => (flags[key] === undefined ? [] : [flag, String(flags[key])]));
   return flags.trimAllowCut ? [...args, '--trim-allow-cut'] : args;
+}
+
+/** The environment of a daemon that `run` starts: the API key there, as the extension passes it, not in its arguments where `ps` shows them. */
+export function serveEnv(flags: HttpFlags): NodeJS.ProcessEnv {
+  return flags.apiKey === undefined ? process.env : { ...process.env, OLLAMA_BATCH_API_KEY: flags.apiKey };
 }

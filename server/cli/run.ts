@@ -11,9 +11,9 @@ import * as protocol from '../protocol/methods.js';
 import { ensureDaemon } from '../rpc/client.js';
 import { batchDetails } from './format.js';
 import { CliError, call } from './daemon-connection.js';
-import { dataDirOf, serveArgs, type EngineFlags } from './options.js';
+import { dataDirOf, serveArgs, serveEnv, type EngineFlags, type HttpFlags } from './options.js';
 
-export interface RunFlags extends EngineFlags {
+export interface RunFlags extends EngineFlags, HttpFlags {
   completionWindow?: string;
   json?: boolean;
 }
@@ -87,7 +87,7 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CliError(`no such file: ${file}`);
   const dataDir = dataDirOf(flags);
-  const { connection, started } = await ensureDaemon(dataDir, serveArgs(flags));
+  const { connection, started } = await ensureDaemon(dataDir, serveArgs(flags), serveEnv(flags));
   if (started && !flags.json) console.error(`started a daemon for ${dataDir} (log: ${dataDir}/daemon.log)`);
   try {
     const info = await call(() => connection.sendRequest(protocol.DaemonStatusRequest.type));

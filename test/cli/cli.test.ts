@@ -1,9 +1,10 @@
 // The `ollama-batch` command line as a user runs it: the built CLI in child processes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_HTTP_PORT } from '../../server/http/server.js';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
 import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';
@@ -142,6 +143,21 @@ describe('the ollama-batch CLI', function () {
     assert.ok(JSON.parse(run.stdout).output_path.startsWith(join(cwd, 'data', 'files')));
     const stopped = lockRemoved(join(cwd, 'data'));
     assert.equal((await cli(['stop', '--data-dir', 'data'], cwd)).code, 0);
+    await stopped;
+  });
+
+  it('starts its daemon with the HTTP flags: --port, and --api-key in its environment, not its arguments', async () => {
+    const dataDir = join(tempDir(), 'data'); // no config.json: the port is the flag's
+    const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny' }));
+    const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--port', '0', '--api-key', 'key-of-the-test', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const { daemon } = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout);
+    assert.notEqual(new URL(daemon.http).port, String(DEFAULT_HTTP_PORT));
+    assert.equal((await fetch(`${daemon.http}/v1/models`)).status, 401);
+    assert.equal((await fetch(`${daemon.http}/v1/models`, { headers: { authorization: 'Bearer key-of-the-test' } })).status, 200);
+    if (process.platform === 'linux') assert.doesNotMatch(readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8'), /key-of-the-test/);
+    const stopped = lockRemoved(dataDir);
+    assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
     await stopped;
   });
 

@@ -92,7 +92,8 @@ function step(title: string, args: string[]): void {
 
 const input = join(workDir, 'candidates.jsonl');
 step('convert candidates.csv ...', ['convert', csv, '-o', input, '--data-dir', dataDir, '--system-prompt', files.rubric, '--template', files.template, '--schema', files.schema, '--id-column', 'candidate_id', '--model', engine.model, '--max-tokens', '200', '--temperature', '0']);
-const run = spawnSync(process.execPath, [CLI, 'run', input, '--data-dir', dataDir, '--json', ...engine.args], { stdio: ['inherit', 'pipe', 'inherit'] });
+// The demo's daemon is its own: any free HTTP port, so a daemon already serving the default one (the extension's) is no obstacle.
+const run = spawnSync(process.execPath, [CLI, 'run', input, '--data-dir', dataDir, '--port', '0', '--json', ...engine.args], { stdio: ['inherit', 'pipe', 'inherit'] });
 spawnSync(process.execPath, [CLI, 'stop', '--data-dir', dataDir], { stdio: 'ignore' });
 if (run.status !== 0) {
   console.error(`the batch did not complete (exit ${run.status}); see ${join(dataDir, 'daemon.log')}`);
