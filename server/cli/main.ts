@@ -28,7 +28,7 @@ addHttpOptions(
     addDataDirOption(
       program
         .command('run')
-      .argument('<file>', 'batch input JSONL (OpenAI format)')
+        .argument('<file>', 'batch input JSONL (OpenAI format)')
         .description('submit a batch (starting a daemon with these flags if none runs), show its progress, wait; Ctrl-C detaches')
         .option('--completion-window <window>', 'how long the batch may take, e.g. 24h, 72h, 7d', '7d')
         .option('--json', 'print the finished batch as JSON'),

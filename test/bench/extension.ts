@@ -29,26 +29,31 @@ import { CLI } from '../support/daemon-process.js';
 import { Editor } from '../support/lsp-editor.js';
 import { removeScratchDir, scratchDir } from './children.js';
 import { writeCandidates, writeResults } from './csv.js';
+import { percentile } from './percentile.js';
 
 export interface ExtensionResult {
   tree: { batches: number; refreshMs: number; jsonRoundTripMs: number };
   diagnostics: { lines: number; publishedMs: number; parseOnlyMs: number; longestBusyMs: number; revalidationMs: number };
-  table: { rows: number; openMs: number; readFileMs: number; windowP99Ms: number; readWindowP99Ms: number; firstSortMs: number };
+  table: { rows: number; openMs: number; streamMs: number; windowP99Ms: number; readWindowP99Ms: number; firstSortMs: number };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The median of `rounds` measurements, after one warm-up (the first compiles). */
+async function medianOf(rounds: number, measure: () => Promise<number>): Promise<number> {
+  await measure();
+  const values: number[] = [];
+  for (let round = 0; round < rounds; round++) values.push(await measure());
+  return percentile(values, 0.5);
+}
 
-/** Median time of `rounds` calls of `run`, after one warm-up call (the first compiles). */
-async function timed(rounds: number, run: () => unknown): Promise<number> {
+/** How long `run` takes, in ms. */
+async function duration(run: () => unknown): Promise<number> {
+  const started = performance.now();
   await run();
-  const times: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const started = performance.now();
-    await run();
-    times.push(performance.now() - started);
-  }
-  return median(times);
+  return performance.now() - started;
 }
+
+/** Median time of `rounds` calls of `run`, after a warm-up call. */
+const timed = (rounds: number, run: () => unknown): Promise<number> => medianOf(rounds, () => duration(run));
 
 async function measureTree(count: number, rounds: number): Promise<ExtensionResult['tree']> {
   const batches = Array.from({ length: count }, (_, index) =>
@@ -116,7 +121,7 @@ async function measureDiagnostics(lines: number, rounds: number): Promise<Extens
       if (diagnostics.length !== round + 1) throw new Error(`${round + 1} broken lines got ${diagnostics.length} diagnostics`);
       longestBusyMs = Math.max(longestBusyMs, busy.max / 1e6 - 1);
     }
-    return { lines, publishedMs, parseOnlyMs, longestBusyMs, revalidationMs: median(passes) };
+    return { lines, publishedMs, parseOnlyMs, longestBusyMs, revalidationMs: percentile(passes, 0.5) };
   } finally {
     editor.dispose();
   }
@@ -124,8 +129,6 @@ async function measureDiagnostics(lines: number, rounds: number): Promise<Extens
 
 const WINDOW_ROWS = 100;
 const WINDOWS = 500;
-
-const p99 = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)]!;
 
 async function measureTable(rows: number, rounds: number): Promise<ExtensionResult['table']> {
   const work = scratchDir();
@@ -138,7 +141,7 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
 
     const openMs = await timed(rounds, async () => (await CsvRows.open(scored)).close());
     // The floor of any pass over the file: its bytes streamed in the same 1 MB chunks, untouched.
-    const readFileMs = await timed(rounds, async () => {
+    const streamMs = await timed(rounds, async () => {
       for await (const chunk of createReadStream(scored, { highWaterMark: 1024 * 1024 })) if ((chunk as Buffer).length === 0) throw new Error('an empty chunk');
     });
 
@@ -146,7 +149,7 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
     const file = await open(scored, 'r');
     try {
       if (table.totalRows !== rows) throw new Error(`the scored CSV has ${table.totalRows} rows, not ${rows}`);
-      // Seeded, so both sides read the same places.
+      // Seeded; the baseline reads as many bytes at about the same places.
       let seed = 7;
       const starts = Array.from({ length: WINDOWS }, () => ((seed = (seed * 16807) % 2147483647) % (rows - WINDOW_ROWS)));
       const { size } = await file.stat();
@@ -165,19 +168,18 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
       const score = table.columns.indexOf('score');
       if (score === -1) throw new Error(`no score column in ${table.columns.join(', ')}`);
       // A fresh table each round: its first sort reads the column, later ones reuse it.
-      const sorts: number[] = [];
-      for (let round = 0; round <= rounds; round++) {
+      const firstSortMs = await medianOf(rounds, async () => {
         const fresh = await CsvRows.open(scored);
         try {
-          const started = performance.now();
-          const count = await fresh.setView({ column: score, order: 'desc' }, null);
-          if (round > 0) sorts.push(performance.now() - started); // round 0 warms up
-          if (count !== rows) throw new Error(`the sorted view has ${count} rows`);
+          return await duration(async () => {
+            const count = await fresh.setView({ column: score, order: 'desc' }, null);
+            if (count !== rows) throw new Error(`the sorted view has ${count} rows`);
+          });
         } finally {
           await fresh.close();
         }
-      }
-      return { rows, openMs, readFileMs, windowP99Ms: p99(windowTimes), readWindowP99Ms: p99(readTimes), firstSortMs: median(sorts) };
+      });
+      return { rows, openMs, streamMs, windowP99Ms: percentile(windowTimes, 0.99), readWindowP99Ms: percentile(readTimes, 0.99), firstSortMs };
     } finally {
       await table.close();
       await file.close();

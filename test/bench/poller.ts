@@ -8,6 +8,7 @@
 // stretch so far). Exits when stdin closes.
 import http from 'node:http';
 import { createInterface } from 'node:readline';
+import { percentile } from './percentile.js';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { clients: { type: 'string' }, 'interval-ms': { type: 'string' } }, strict: true });
@@ -73,10 +74,6 @@ async function client(index: number, via: http.Agent): Promise<void> {
   }
 }
 
-function percentile(sorted: Float64Array, share: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(share * sorted.length) - 1)]!;
-}
-
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (command) => {
   if (command.startsWith('start ') && stopping) {
@@ -97,8 +94,7 @@ commands.on('line', (command) => {
       console.log(`stopped ${JSON.stringify({ polls: stretchPolls, failures, cpuMs: (cpu.user + cpu.system) / 1000 })}`);
     });
   } else if (command === 'report') {
-    const sorted = Float64Array.from(latencies).sort();
-    console.log(`report ${JSON.stringify({ polls: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), maxMs: sorted.at(-1) ?? 0 })}`);
+    console.log(`report ${JSON.stringify({ polls: latencies.length, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), maxMs: percentile(latencies, 1) })}`);
   }
 });
 commands.on('close', () => process.exit(0));
