@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { AnalysisError, analyzeResults, type AnalysisReport } from '../../server/analysis/analyze.js';
 import { neutralise } from '../../server/analysis/join.js';
-import { tempDir } from '../support/batch-files.js';
+import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { tempDir, writeTempFile } from '../support/batch-files.js';
 import { answer, failure, httpFailure, success } from './result-lines.js';
 
 const FORMULA = "=cmd|' /C calc'!A0";
@@ -214,8 +215,8 @@ describe('joining answers to the source CSV', () => {
     assert.equal(readFileSync(files.source, 'utf8'), csvText([HEADER, ...SOURCE]));
   });
 
-  it('joins a subset of candidates-1k.csv: all 1,000 rows, answered ones first by score', async () => {
-    const source = '/work/shared/data/candidates-1k.csv';
+  it("joins a subset of the sample job's 1,000 candidates: all rows, answered ones first by score", async () => {
+    const source = writeTempFile('candidates.csv', candidatesCsv({ rows: 1000 }));
     const original = parse(readFileSync(source)) as string[][];
     const ids = original.slice(1).map((row) => row[0]!);
     const answered = ids.filter((_, index) => index % 3 === 0);

@@ -1,18 +1,19 @@
 // Figure 5, the recruiter's CSV at full size: 170,000 generated candidate rows converted to a
-// batch JSONL by the built CLI (`convert`, the shared rubric, template and schema), and 170,000
+// batch JSONL by the built CLI (`convert`, the sample job's rubric, template and schema), and 170,000
 // output lines (with 2% error lines) analysed (`analyze`), then analysed and joined back to the
 // CSV (`analyze --source`, a sorted 170,000-row CSV written: shown beside the figures).
 // Each runs in its own process, timed from start to exit, its peak RSS from getrusage.
 // Baselines in the same run: csv-parse alone streaming the same CSV (rows/s), and reading and
 // JSON-parsing the same output lines alone (lines/s): what the work costs without our own.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { CLI } from '../support/daemon-process.js';
 import { removeScratchDir, repoRoot, scratchDir } from './children.js';
 
-const SHARED_DATA = join(repoRoot, '..', 'shared', 'data');
 const PEAK_RSS = join(repoRoot, 'test', 'bench', 'peak-rss.mjs');
 
 export interface TimedProcess {
@@ -90,19 +91,14 @@ export async function writeResults(rows: number, outputPath: string, errorPath: 
   await Promise.all([once(output, 'finish'), once(errors, 'finish')]);
 }
 
-/** The shared generator's candidate CSV of `rows` rows, written to `path`. */
-export function writeCandidates(rows: number, path: string): void {
-  execFileSync('sh', ['-c', `"${process.execPath}" "${join(SHARED_DATA, 'make-candidates.mjs')}" ${rows} > "${path}"`]);
-}
-
 export async function measureCsv(options: { rows: number }): Promise<CsvResult> {
   const work = scratchDir();
   try {
     const csv = join(work, 'candidates.csv');
-    writeCandidates(options.rows, csv);
+    await writeCandidatesCsv(csv, { rows: options.rows });
     const parseOnly = await timed(['-e', PARSE_ONLY, csv], options.rows);
     const convert = await timed(
-      [CLI, 'convert', csv, '-o', join(work, 'candidates.jsonl'), '--data-dir', join(work, 'data'), '--system-prompt', join(SHARED_DATA, 'rubric.md'), '--template', join(SHARED_DATA, 'template.txt'), '--schema', join(SHARED_DATA, 'score-schema.json'), '--id-column', 'candidate_id', '--max-tokens', '160', '--json'],
+      [CLI, 'convert', csv, '-o', join(work, 'candidates.jsonl'), '--data-dir', join(work, 'data'), '--system-prompt', SAMPLE_JOB.rubric, '--template', SAMPLE_JOB.template, '--schema', SAMPLE_JOB.schema, '--id-column', 'candidate_id', '--max-tokens', '160', '--json'],
       options.rows,
     );
     const outputPath = join(work, 'output.jsonl');

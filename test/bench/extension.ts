@@ -28,7 +28,8 @@ import { batchLines, tempDir } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
 import { Editor } from '../support/lsp-editor.js';
 import { removeScratchDir, scratchDir } from './children.js';
-import { writeCandidates, writeResults } from './csv.js';
+import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { writeResults } from './csv.js';
 import { percentile } from './percentile.js';
 
 export interface ExtensionResult {
@@ -135,7 +136,7 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
   try {
     const source = join(work, 'candidates.csv');
     const scored = join(work, 'scored.csv');
-    writeCandidates(rows, source);
+    await writeCandidatesCsv(source, { rows });
     await writeResults(rows, join(work, 'output.jsonl'), join(work, 'errors.jsonl'));
     execFileSync(process.execPath, [CLI, 'analyze', join(work, 'output.jsonl'), '--errors', join(work, 'errors.jsonl'), '--source', source, '--csv', scored, '--json'], { stdio: 'ignore' });
 

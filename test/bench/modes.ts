@@ -1,21 +1,21 @@
 // Figure 4, independent requests against the prototype's conversation mode: the same candidate
-// lines (the shared rubric as the system prompt, the shared template, answers capped at 24
+// lines (the sample job's rubric as the system prompt, its template, answers capped at 24
 // tokens) through the daemon on the llama-cpp engine with a 32K context (the prototype's), one
 // batch in each mode (batch metadata `mode`), one slot. Sent prompt tokens, those evaluated (not
 // served from the KV cache), cached ones, req/s and mean latency, from the batches' usage and
 // the latency each output line records.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertCsv } from '../../server/csv/convert.js';
 import type { BatchMode } from '../../server/context/conversation.js';
 import type { BatchOutputLine } from '../../server/openai/types.js';
+import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { filePath, isFinished, submit, waitForBatch } from '../support/daemon-process.js';
 import { tinyModelPath } from '../support/models.js';
-import { removeScratchDir, repoRoot, scratchDir, startDaemonChild } from './children.js';
+import { removeScratchDir, scratchDir, startDaemonChild } from './children.js';
 import { withDeadline } from './time.js';
 
-const SHARED_DATA = join(repoRoot, '..', 'shared', 'data');
 const CONTEXT = 32_768;
 const MAX_TOKENS = 24;
 
@@ -42,13 +42,13 @@ export interface ModesResult {
 export async function measureModes(options: { requests: number; threads: number }): Promise<ModesResult> {
   const work = scratchDir();
   const csv = join(work, 'candidates.csv');
-  writeFileSync(csv, execFileSync(process.execPath, [join(SHARED_DATA, 'make-candidates.mjs'), String(options.requests)]));
+  await writeCandidatesCsv(csv, { rows: options.requests });
   const input = join(work, 'candidates.jsonl');
   await convertCsv({
     input: csv,
     output: input,
-    template: readFileSync(join(SHARED_DATA, 'template.txt'), 'utf8'),
-    systemPrompt: readFileSync(join(SHARED_DATA, 'rubric.md'), 'utf8'),
+    template: readFileSync(SAMPLE_JOB.template, 'utf8'),
+    systemPrompt: readFileSync(SAMPLE_JOB.rubric, 'utf8'),
     idColumn: 'candidate_id',
     model: 'tiny',
     maxTokens: MAX_TOKENS,

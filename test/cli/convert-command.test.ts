@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { addConvertCommand, convert, type ConvertFlags } from '../../server/cli/convert-command.js';
 import { CliError } from '../../server/cli/daemon-connection.js';
-import { tempDir } from '../support/batch-files.js';
+import { tempDir, writeTempFile } from '../support/batch-files.js';
 import { readJsonl } from '../support/shapes.js';
 import type { BatchInputLine } from '../../server/openai/types.js';
-
-const DATA = '/work/shared/data';
+import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 
 /** Runs `work` with console.log captured. */
 async function captured<T>(work: () => Promise<T>): Promise<{ result: T; printed: string }> {
@@ -66,12 +66,12 @@ describe('ollama-batch convert', () => {
   it('prints the report as one JSON object with --json', async () => {
     const dir = tempDir();
     const output = join(dir, 'out.jsonl');
-    const { result, printed } = await run(`${DATA}/candidates-1k.csv`, {
+    const { result, printed } = await run(writeTempFile('candidates.csv', candidatesCsv({ rows: 1000 })), {
       output,
       json: true,
-      systemPrompt: `${DATA}/rubric.md`,
-      template: `${DATA}/template.txt`,
-      schema: `${DATA}/score-schema.json`,
+      systemPrompt: SAMPLE_JOB.rubric,
+      template: SAMPLE_JOB.template,
+      schema: SAMPLE_JOB.schema,
       idColumn: 'candidate_id',
     });
     assert.equal(result, 0);

@@ -1,7 +1,6 @@
 // Token counts for the pre-run estimate: exact o200k counts, the chat template's overhead, the
 // calibration factor, and the fast counter for templates against exact counts.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import {
@@ -14,8 +13,8 @@ import {
   TOKENS_PER_MESSAGE,
 } from '../../server/context/tokens.js';
 import { compileTemplate, renderTemplate } from '../../server/csv/template.js';
-
-const DATA = '/work/shared/data';
+import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 
 describe('token counting', () => {
   it('counts text with o200k_base, special-token text included as plain text', () => {
@@ -27,7 +26,7 @@ describe('token counting', () => {
   it('counts long text in segments: exact for prose, linear for runs without spaces', function () {
     // Unsegmented, the tokenizer takes minutes on 200,000 characters of one pre-token.
     this.timeout(5000);
-    const prose = readFileSync(`${DATA}/candidates-1k.csv`, 'utf8');
+    const prose = candidatesCsv({ rows: 1000 });
     assert.equal(countTextTokens(prose), countTokens(prose));
     const japanese = '美咲は東京で働いている'.repeat(20_000);
     assert.ok(Math.abs(countTextTokens(japanese) / (1000 * countTextTokens(japanese.slice(0, 220))) - 1) < 0.02);
@@ -49,8 +48,8 @@ describe('token counting', () => {
   });
 
   it('counts filled templates within a few percent of exact counts, line by line and in all', () => {
-    const [header, ...rows] = parse(readFileSync(`${DATA}/candidates-1k.csv`)) as string[][];
-    const template = compileTemplate(readFileSync(`${DATA}/template.txt`, 'utf8').trimEnd(), header!);
+    const [header, ...rows] = parse(candidatesCsv({ rows: 1000 })) as string[][];
+    const template = compileTemplate(readSampleJob().template, header!);
     const counter = new TemplateTokenCounter(template.statics);
     let exactTotal = 0;
     let fastTotal = 0;

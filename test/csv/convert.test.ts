@@ -1,7 +1,6 @@
 // CSV to batch JSONL: real exports (BOM, CRLF, quoted newlines, short rows, other delimiters and
 // encodings) become lines the daemon accepts, and every row that does not is reported by its line.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -11,11 +10,10 @@ import { convertCsv, ConvertError, MAX_LISTED_ROWS, type ConvertOptions, type Co
 import type { BatchInputLine } from '../../server/openai/types.js';
 import { tempDir } from '../support/batch-files.js';
 import { readJsonl } from '../support/shapes.js';
+import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 
-const DATA = '/work/shared/data';
-const rubric = readFileSync(`${DATA}/rubric.md`, 'utf8').trimEnd();
-const template = readFileSync(`${DATA}/template.txt`, 'utf8').trimEnd();
-const schema = JSON.parse(readFileSync(`${DATA}/score-schema.json`, 'utf8')) as Record<string, unknown>;
+const { rubric, template, schema } = readSampleJob();
 const HEADER = 'candidate_id,name,email,location,current_title,years_experience,skills,education,work_history,summary';
 
 /** Converts `input` into out.jsonl in a fresh dir; returns the report, the lines and the dir. */
@@ -53,8 +51,9 @@ async function conversionError(input: string, options: Partial<ConvertOptions> =
 
 describe('CSV to batch JSONL', () => {
   it('converts the candidates with a rubric, a template and a schema into lines the daemon accepts', async () => {
-    const records = parse(readFileSync(`${DATA}/candidates-1k.csv`), { columns: true }) as Record<string, string>[];
-    const { report, lines, output } = await convert(`${DATA}/candidates-1k.csv`, {
+    const candidates = csvFile(candidatesCsv({ rows: 1000 }));
+    const records = parse(readFileSync(candidates), { columns: true }) as Record<string, string>[];
+    const { report, lines, output } = await convert(candidates, {
       systemPrompt: rubric,
       template,
       schema,
@@ -80,7 +79,7 @@ describe('CSV to batch JSONL', () => {
   });
 
   it('estimates prompt tokens within a few percent of exact counts, and the shared prefix', async () => {
-    const { report, lines } = await convert(`${DATA}/candidates-1k.csv`, { systemPrompt: rubric, template, idColumn: 'candidate_id', maxTokens: 100 });
+    const { report, lines } = await convert(csvFile(candidatesCsv({ rows: 1000 })), { systemPrompt: rubric, template, idColumn: 'candidate_id', maxTokens: 100 });
     const exact = lines.map((line) => calibrated(countChatTokens(line.body.messages as { content: string }[])));
     const total = exact.reduce((sum, count) => sum + count, 0);
     const estimate = report.estimate;
@@ -97,7 +96,7 @@ describe('CSV to batch JSONL', () => {
   });
 
   it('names the lines that do not fit the context window, and gives an ETA once the pace is known', async () => {
-    const { report, lines } = await convert(`${DATA}/candidates-1k.csv`, {
+    const { report, lines } = await convert(csvFile(candidatesCsv({ rows: 1000 })), {
       template,
       idColumn: 'candidate_id',
       numCtx: 400,
@@ -117,7 +116,7 @@ describe('CSV to batch JSONL', () => {
     let records: string[][];
     let raw: string;
     before(() => {
-      raw = execFileSync(process.execPath, [`${DATA}/make-candidates.mjs`, '300', '--messy'], { encoding: 'utf8' });
+      raw = candidatesCsv({ rows: 300, messy: true });
       input = csvFile(raw);
       records = (parse(readFileSync(input), { bom: true, relax_column_count: true }) as string[][]).slice(1);
     });
@@ -260,7 +259,7 @@ describe('CSV to batch JSONL', () => {
   it('writes nothing without an output (a dry run), and reports the same', async () => {
     const dir = tempDir();
     const input = join(dir, 'in.csv');
-    writeFileSync(input, readFileSync(`${DATA}/candidates-1k.csv`));
+    writeFileSync(input, candidatesCsv({ rows: 1000 }));
     const report: ConvertReport = await convertCsv({ input, model: 'gemma3:12b', numCtx: 8192, template, idColumn: 'candidate_id' });
     assert.deepEqual(readdirSync(dir), ['in.csv']);
     assert.equal(report.output, null);

@@ -1,14 +1,16 @@
 // The recruiter's whole job as a user runs it, with the CLI in child processes and real
-// inference: a messy candidates CSV → convert (the shared rubric, template and answer schema) →
+// inference: a messy candidates CSV → convert (the sample job's rubric, template and answer schema) →
 // run on the Ollama engine (the emulator with the tiny model) → analyze, joined back to the CSV.
 // Every source row must come out once, scored, failed or missing, none dropped.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { validateBatchFile } from '../../server/batches/validate.js';
+import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { tempDir } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
 import type { RunningEmulator } from '../support/ollama-emulator/server.js';
@@ -16,7 +18,6 @@ import { readJsonl } from '../support/shapes.js';
 import { startTinyEmulator } from '../support/tiny-emulator.js';
 
 const exec = promisify(execFile);
-const SHARED_DATA = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data');
 const ROWS = 40;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -47,7 +48,7 @@ describe('CSV to scored CSV, end to end', function () {
   it('converts, runs with the schema, analyzes, and joins every source row back once', async () => {
     const dir = tempDir();
     const csv = join(dir, 'candidates.csv');
-    writeFileSync(csv, execFileSync(process.execPath, [join(SHARED_DATA, 'make-candidates.mjs'), String(ROWS), '--messy', '--seed', '7']));
+    writeFileSync(csv, candidatesCsv({ rows: ROWS, messy: true, seed: 7 }));
     const records = parse(readFileSync(csv), { bom: true, relax_column_count: true }) as string[][];
     const header = records[0]!;
     const rows = records.slice(1);
@@ -57,7 +58,7 @@ describe('CSV to scored CSV, end to end', function () {
     const input = join(dir, 'candidates.jsonl');
     const converted = await cli([
       'convert', csv, '-o', input, '--data-dir', dataDir,
-      '--system-prompt', join(SHARED_DATA, 'rubric.md'), '--template', join(SHARED_DATA, 'template.txt'), '--schema', join(SHARED_DATA, 'score-schema.json'),
+      '--system-prompt', SAMPLE_JOB.rubric, '--template', SAMPLE_JOB.template, '--schema', SAMPLE_JOB.schema,
       '--id-column', 'candidate_id', '--model', 'tiny', '--max-tokens', '400', '--temperature', '0', '--json',
     ]);
     assert.equal(converted.code, 0, converted.stderr);

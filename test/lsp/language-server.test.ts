@@ -34,7 +34,7 @@ describe('language server: batch files in the editor', () => {
   let editor: Editor;
   let initialized: InitializeResult;
   let uriCount = 0;
-  const uri = (name = 'batch'): string => `file:///work/${name}-${++uriCount}.jsonl`;
+  const uri = (name = 'batch'): string => `file:///project/${name}-${++uriCount}.jsonl`;
 
   before(async () => {
     const dataDir = tempDir();

@@ -1,9 +1,11 @@
-// What the engine tests share: the answer schema from ../shared/data, and catching EngineErrors.
+// What the engine tests share: the sample job's answer schema, and catching EngineErrors.
 import assert from 'node:assert/strict';
+import { pathToFileURL } from 'node:url';
 import { EngineError } from '../../server/engines/engine.js';
+import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 
 /** The candidate-scoring answer schema (every string has maxLength: random weights stay parseable). */
-export const scoreSchemaUrl = new URL('../../../shared/data/score-schema.json', import.meta.url);
+export const scoreSchemaUrl = pathToFileURL(SAMPLE_JOB.schema);
 
 /** A signal that never aborts. */
 export const never = (): AbortSignal => new AbortController().signal;

@@ -1,18 +1,16 @@
 // A throwaway world for one VS Code run, so nothing touches the user's settings, extensions or
 // batches: a data dir whose config.json selects the llama-cpp engine on the tiny model, a
 // workspace with sample data, VS Code's user data and extensions dirs, and XDG dirs.
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { basename, join, resolve } from 'node:path';
 import { processAlive, readLock } from '../../server/protocol/daemon-access.js';
+import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { batchLines } from '../support/batch-files.js';
 import { tinyModelPath } from '../support/models.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
-/** The shared sample data: a copy of shared/ lies beside the checkout, in CI too. */
-const sharedData = resolve(repoRoot, '..', 'shared', 'data');
 
 /** Lines of the workspace's sample.jsonl (the suite's run-batch test counts on it). */
 export const SAMPLE_LINES = 3;
@@ -73,9 +71,8 @@ export async function makeScratch(kind: string, { candidates = 0 } = {}): Promis
 
 /** The recruiter's inputs: a candidates CSV, the rubric, the template and the answer schema. */
 async function addCandidates(workspace: string, rows: number): Promise<void> {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(sharedData, 'make-candidates.mjs'), String(rows)], { maxBuffer: 64 * 1024 * 1024 });
-  await writeFile(join(workspace, 'candidates.csv'), stdout);
-  for (const name of ['rubric.md', 'template.txt', 'score-schema.json']) await copyFile(join(sharedData, name), join(workspace, name));
+  await writeCandidatesCsv(join(workspace, 'candidates.csv'), { rows });
+  for (const path of Object.values(SAMPLE_JOB)) await copyFile(path, join(workspace, basename(path)));
 }
 
 /** Stops every daemon started under the scratch root (the extension's run detached), then removes it. */
