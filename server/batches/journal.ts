@@ -2,8 +2,8 @@
 // finished request. After a crash the torn last line (one without its newline) is cut off and
 // the custom_ids already written are skipped, so every request ends up exactly once.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, stat, truncate, writeFile } from 'node:fs/promises';
-import { readLines } from '../jsonl/lines.js';
+import { open } from 'node:fs/promises';
+import { readLines, wholeLinesLength } from '../jsonl/lines.js';
 import type { BatchOutputLine } from '../openai/types.js';
 
 export interface JournalUsage {
@@ -18,31 +18,16 @@ export interface RecoveredJournal {
   usage: JournalUsage;
 }
 
-/** Byte length of the file up to and including its last newline. */
-async function completeLength(path: string): Promise<number> {
-  const { size } = await stat(path);
-  const handle = await open(path, 'r');
+/** Cuts a torn last line, then reads which custom_ids the journal holds and their token usage. */
+export async function recoverJournal(path: string): Promise<RecoveredJournal> {
+  const handle = await open(path, 'a+');
   try {
-    const chunk = Buffer.alloc(64 * 1024);
-    for (let end = size; end > 0; ) {
-      const start = Math.max(0, end - chunk.length);
-      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
-      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (newline !== -1) return start + newline + 1;
-      end = start;
-    }
-    return 0;
+    const { size } = await handle.stat();
+    const length = await wholeLinesLength(handle, size);
+    if (length < size) await handle.truncate(length);
   } finally {
     await handle.close();
   }
-}
-
-/** Cuts a torn last line, then reads which custom_ids the journal holds and their token usage. */
-export async function recoverJournal(path: string): Promise<RecoveredJournal> {
-  await writeFile(path, '', { flag: 'a' });
-  const length = await completeLength(path);
-  const { size } = await stat(path);
-  if (length < size) await truncate(path, length);
   const recovered: RecoveredJournal = { ids: new Set(), lines: 0, usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } };
   for await (const line of readLines(path, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
     if (!line.bytes || line.bytes.length === 0) continue;

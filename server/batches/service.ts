@@ -2,7 +2,7 @@
 // HTTP API are thin transports over it. Batches run one at a time, oldest first.
 import { EventEmitter, once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { copyFile, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Engine, ModelFacts } from '../engines/engine.js';
 import { numCtxForVram } from '../gpu/vram-budget.js';
@@ -10,6 +10,7 @@ import { uniqueId } from '../ids/unique-id.js';
 import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types.js';
 import { TERMINAL_STATUSES } from '../openai/types.js';
 import { readLines } from '../jsonl/lines.js';
+import { durablePoint } from '../store/crash-points.js';
 import type { BatchRunOptions, LearnedLimits, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { MIN_NUM_CTX, NUM_CTX_STEP } from '../context/budget.js';
@@ -21,7 +22,7 @@ import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import { readTimeSeries, type Sample } from '../metrics/time-series.js';
 import { calibrateOn, planNumCtx, RequestMeasure } from './context-plan.js';
 import { LiveBatchMetrics, restoreMetrics, timeSeriesPath } from './live-metrics.js';
-import { BatchRun, DEFAULT_RUNNER_OPTIONS, type Adjustment, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
+import { BatchRun, DEFAULT_RUNNER_OPTIONS, type Adjustment, type RunFiles, type RunOutcome, type RunnerOptions, type RunProgress } from './runner.js';
 import { SUPPORTED_ENDPOINTS, validateBatchFile, type ValidationLimits } from './validate.js';
 import { DEFAULT_COMPLETION_WINDOW, windowSeconds } from './window.js';
 
@@ -120,9 +121,29 @@ export class BatchService extends EventEmitter<ServiceEvents> {
   async start(): Promise<void> {
     for (const entry of this.store.data.batches) {
       const { status, output_file_id } = entry.batch;
-      if (status === 'validating' || (status === 'cancelling' && !output_file_id)) void this.validate(entry);
+      if (status === 'validating' || (status === 'cancelling' && !output_file_id)) this.background(entry, this.validate(entry));
     }
     void this.pump();
+  }
+
+  /**
+   * Work that nobody awaits: whatever it throws fails its batch with an internal_error that
+   * says what happened, and the daemon goes on serving the others.
+   */
+  private background(entry: StoredBatch, work: Promise<void>): void {
+    work.catch((error: unknown) => this.failBatch(entry, error));
+  }
+
+  private async failBatch(entry: StoredBatch, error: unknown): Promise<void> {
+    const { batch } = entry;
+    const message = error instanceof Error ? error.message : String(error);
+    this.emit('log', 'warn', `${batch.id} cannot go on and is marked failed: ${message}`);
+    if (TERMINAL_STATUSES.includes(batch.status)) return;
+    batch.status = 'failed';
+    batch.failed_at = now();
+    batch.paused_reason = null;
+    batch.errors = { object: 'list', data: [{ code: 'internal_error', message: `the batch cannot go on: ${message}`, param: null, line: null }] };
+    await this.changed(entry).catch((saveError: unknown) => this.emit('log', 'warn', `${batch.id}: could not save its failure: ${(saveError as Error).message}`));
   }
 
   /** Stops at once; a running batch is interrupted, not cancelled, and resumes at the next start. */
@@ -147,15 +168,23 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     const id = uniqueId('file-');
     const path = join(this.store.filesDir, `${id}.jsonl`);
     await copyFile(params.path, path);
+    await chmod(path, 0o600); // a copy keeps its source's mode; the data dir's files are its user's alone
+    durablePoint('an input file copied into the data dir');
     return this.addFile({ id, path, bytes: info.size, filename: params.filename ?? basename(params.path), purpose });
   }
 
   /** Records a file whose bytes are already in the data dir (an upload, a batch's output). */
   async addFile(file: Omit<StoredFile, 'object' | 'created_at'>): Promise<FileObject> {
-    const stored: StoredFile = { id: file.id, object: 'file', bytes: file.bytes, created_at: now(), filename: file.filename, purpose: file.purpose, path: file.path };
-    this.store.data.files.push(stored);
+    const stored = this.recordFile(file);
     await this.store.save();
     return publicFile(stored);
+  }
+
+  /** Adds a file's record without saving: the caller saves it with the change it belongs to. */
+  private recordFile(file: Omit<StoredFile, 'object' | 'created_at'>): StoredFile {
+    const stored: StoredFile = { id: file.id, object: 'file', bytes: file.bytes, created_at: now(), filename: file.filename, purpose: file.purpose, path: file.path };
+    this.store.data.files.push(stored);
+    return stored;
   }
 
   newFilePath(): { id: string; path: string } {
@@ -233,7 +262,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     };
     this.store.data.batches.push(entry);
     await this.changed(entry);
-    void this.validate(entry);
+    this.background(entry, this.validate(entry));
     return structuredClone(entry.batch);
   }
 
@@ -384,16 +413,17 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       batch.errors = { object: 'list', data: errors };
       return this.changed(entry);
     }
+    // One change, one save: the status and both file records reach db.json together.
+    const output = this.newFilePath();
+    const error = this.newFilePath();
+    this.recordFile({ ...output, bytes: 0, filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' });
+    this.recordFile({ ...error, bytes: 0, filename: `${batch.id}_error.jsonl`, purpose: 'batch_output' });
     batch.model = report.model;
     batch.request_counts.total = report.requests;
     batch.status = 'in_progress';
     batch.in_progress_at = now();
-    const output = this.newFilePath();
-    const error = this.newFilePath();
     batch.output_file_id = output.id;
     batch.error_file_id = error.id;
-    await this.addFile({ ...output, bytes: 0, filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' });
-    await this.addFile({ ...error, bytes: 0, filename: `${batch.id}_error.jsonl`, purpose: 'batch_output' });
     await this.changed(entry);
     void this.pump();
   }
@@ -407,20 +437,29 @@ export class BatchService extends EventEmitter<ServiceEvents> {
         const queued = this.store.data.batches.filter(({ batch }) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.output_file_id);
         const next = queued.find(({ batch }) => batch.status === 'cancelling') ?? queued[0];
         if (!next || this.closed) return;
-        await this.run(next);
+        // A batch whose run throws (its files gone, a state no run can resume) fails; the queue goes on.
+        await this.run(next).catch((error: unknown) => this.failBatch(next, error));
       }
     } finally {
       this.pumping = false;
     }
   }
 
+  /** Where a queued batch's files are; throws what is missing, for a batch no run can resume. */
+  private async runFiles(batch: Batch): Promise<RunFiles> {
+    const stored = (role: string, id: string | null): StoredFile => {
+      const file = id === null ? undefined : this.store.file(id);
+      if (!file) throw new Error(`its ${role} file ${id ?? '(none)'} has no record in the data dir's db.json`);
+      return file;
+    };
+    const input = stored('input', batch.input_file_id);
+    if (!(await stat(input.path).catch(() => null))?.isFile()) throw new Error(`its input file ${input.id} is missing from the data dir (${input.path})`);
+    return { input: input.path, output: stored('output', batch.output_file_id).path, error: stored('error', batch.error_file_id).path };
+  }
+
   private async run(entry: StoredBatch): Promise<void> {
     const { batch } = entry;
-    const files = {
-      input: this.getFile(batch.input_file_id).path,
-      output: this.getFile(batch.output_file_id!).path,
-      error: this.getFile(batch.error_file_id!).path,
-    };
+    const files = await this.runFiles(batch);
     const model = batch.model ?? '';
     const stats = (this.store.data.models[model] ??= {});
     const hardware = this.settings.hardware?.() ?? 'default';

@@ -45,7 +45,8 @@ export interface ValidationReport {
   errorCount: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: the line reader has taken a line's BOM off; one more is the line's own, as the runner sees it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function error(state: ValidationState, line: number, code: string, param: string | null, text: string): BatchError {
   return { code, param, line, message: `${state.fileName} line ${line}: ${text}` };
@@ -145,7 +146,7 @@ export function validateLine(state: ValidationState, line: number, text: string)
 /** Validates a whole batch input file as a stream. `displayName` is used in messages. */
 export async function validateBatchFile(
   path: string,
-  options: { displayName?: string; endpoint?: string; limits?: Partial<ValidationLimits>; onRequest?: ValidationState['onRequest'] } = {},
+  options: { displayName?: string; endpoint?: string; limits?: Partial<ValidationLimits>; onRequest?: ValidationState['onRequest']; signal?: AbortSignal } = {},
 ): Promise<ValidationReport> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const state = new ValidationState(options.displayName ?? basename(path), options.endpoint, options.onRequest);
@@ -156,7 +157,7 @@ export async function validateBatchFile(
     errorCount++;
     if (errors.length < limits.maxErrors) errors.push(problem);
   };
-  for await (const line of readLines(path, { maxLineBytes: limits.maxLineBytes })) {
+  for await (const line of readLines(path, { maxLineBytes: limits.maxLineBytes, ...(options.signal && { signal: options.signal }) })) {
     if (line.bytes === null) {
       state.requests++;
       report(error(state, line.number, 'line_too_large', null, `is ${line.size} bytes; the limit is ${limits.maxLineBytes} bytes per line`));

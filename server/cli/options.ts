@@ -1,4 +1,5 @@
 // Options that several commands share: where the data is and which engine the daemon uses.
+import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
@@ -72,30 +73,54 @@ export function addEngineOptions(command: Command): Command {
 export interface HttpFlags {
   host?: string;
   port?: number;
+  /** Only `serve` takes the key itself on its command line. */
   apiKey?: string;
+  apiKeyFile?: string;
   maxUploadMb?: number;
   corsOrigin?: string;
 }
 
+/**
+ * `serve`'s HTTP flags; `run` takes them for the daemon it starts, all but --api-key: a client's
+ * arguments show in `ps` to every user for as long as it waits, hours for a batch. It takes the
+ * key from $OLLAMA_BATCH_API_KEY or --api-key-file.
+ */
 export function addHttpOptions(command: Command): Command {
-  return command
-    .option('--host <host>', 'HTTP API address (default 127.0.0.1; another address needs --api-key)')
+  command
+    .option('--host <host>', 'HTTP API address (default 127.0.0.1; another address needs an API key)')
     .option('--port <port>', `HTTP API port (default ${DEFAULT_HTTP_PORT}; 0 picks a free one)`, (value) => {
       const port = Number(value);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`expected a port from 0 to 65535, got "${value}"`);
       return port;
-    })
-    .option('--api-key <key>', 'require Authorization: Bearer <key> on every HTTP route but /health (default $OLLAMA_BATCH_API_KEY)')
+    });
+  if (command.name() === 'serve') {
+    command.addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on every HTTP route but /health (default $OLLAMA_BATCH_API_KEY)').conflicts('apiKeyFile'));
+  }
+  return command
+    .option('--api-key-file <file>', 'read the API key from the first line of this file (default $OLLAMA_BATCH_API_KEY)', absolutePath)
     .option('--max-upload-mb <n>', `largest file POST /v1/files accepts (default ${DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 2})`, positiveInteger)
     .option('--cors-origin <origin>', 'allow this browser origin to call the HTTP API (CORS is off by default)');
 }
 
 export const dataDirOf = (flags: { dataDir?: string }): string => resolveDataDir(flags.dataDir);
 
+/** The API key that --api-key or --api-key-file give, if either does. */
+function apiKeyOf(flags: HttpFlags): string | undefined {
+  if (flags.apiKey !== undefined || flags.apiKeyFile === undefined) return flags.apiKey;
+  let key: string;
+  try {
+    key = readFileSync(flags.apiKeyFile, 'utf8').split(/\r?\n/)[0]!.trim();
+  } catch (error) {
+    throw new Error(`cannot read the API key file: ${(error as Error).message}`);
+  }
+  if (key === '') throw new Error(`the API key file ${flags.apiKeyFile} is empty; its first line is the key`);
+  return key;
+}
+
 /** The engine flags as config overrides (undefined ones do not override config.json). */
 export function configFlags(flags: EngineFlags & HttpFlags): Partial<DaemonConfig> {
-  const { dataDir: _dataDir, ...rest } = flags;
-  return rest;
+  const { dataDir: _dataDir, apiKeyFile: _apiKeyFile, ...rest } = flags;
+  return { ...rest, apiKey: apiKeyOf(flags) };
 }
 
 /** The same flags as `serve` arguments, for a daemon that `run` starts (the API key goes by `serveEnv`). */
@@ -128,5 +153,6 @@ export function serveArgs(flags: EngineFlags & HttpFlags): string[] {
 
 /** The environment of a daemon that `run` starts: the API key there, as the extension passes it, not in its arguments where `ps` shows them. */
 export function serveEnv(flags: HttpFlags): NodeJS.ProcessEnv {
-  return flags.apiKey === undefined ? process.env : { ...process.env, OLLAMA_BATCH_API_KEY: flags.apiKey };
+  const apiKey = apiKeyOf(flags);
+  return apiKey === undefined ? process.env : { ...process.env, OLLAMA_BATCH_API_KEY: apiKey };
 }

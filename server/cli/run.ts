@@ -13,7 +13,7 @@ import { batchDetails } from './format.js';
 import { CliError, call } from './daemon-connection.js';
 import { dataDirOf, serveArgs, serveEnv, type EngineFlags, type HttpFlags } from './options.js';
 
-export interface RunFlags extends EngineFlags, HttpFlags {
+export interface RunFlags extends EngineFlags, Omit<HttpFlags, 'apiKey'> {
   completionWindow?: string;
   json?: boolean;
 }

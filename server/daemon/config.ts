@@ -5,7 +5,7 @@ import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
 import { ollamaBaseUrl } from '../engines/ollama.js';
-import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES, checkBind } from '../http/server.js';
+import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES } from '../http/server.js';
 
 export interface DaemonConfig {
   dataDir: string;
@@ -84,6 +84,10 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
   if (config.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(config.trimStrategy)) {
     throw new Error(`trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}; got ${JSON.stringify(config.trimStrategy)}`);
   }
-  checkBind(config);
+  // An empty key would turn the guard off while the user thinks it is on; a blank one can never
+  // be sent (HTTP trims header values), so it would lock every client out.
+  if (config.apiKey?.trim() === '') {
+    throw new Error('the API key is empty: give --api-key (or OLLAMA_BATCH_API_KEY, or "apiKey" in config.json) a key of visible characters, or leave it unset');
+  }
   return config;
 }

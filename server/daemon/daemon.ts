@@ -1,6 +1,6 @@
 // Starting and stopping the daemon: lock, store, engine, batch service, socket.
-import { mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { BatchService } from '../batches/service.js';
 import { createEngine, engineUrl } from '../engines/factory.js';
 import type { Engine } from '../engines/engine.js';
@@ -12,7 +12,7 @@ import { Store } from '../store/store.js';
 import { startHttp, type RunningHttp } from '../http/server.js';
 import { createMetrics } from '../metrics/metrics.js';
 import type { DaemonConfig } from './config.js';
-import { acquireLock, socketPath } from './lock.js';
+import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
 import { log } from './log.js';
 
 import { VERSION } from './version.js';
@@ -30,25 +30,20 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
-function listen(server: Server, socket: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socket, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
 export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> {
+  // Batches hold the user's data: the data dir and all the daemon writes are its user's alone
+  // (0700 folders, 0600 files), made so at creation instead of fixed after.
+  process.umask(0o077);
   mkdirSync(config.dataDir, { recursive: true });
-  const socket = socketPath(config.dataDir);
+  chmodSync(config.dataDir, 0o700); // one made before, by an older version or by hand
+  const socket = prepareSocketPath(config.dataDir);
   const lock = await acquireLock(config.dataDir, socket);
   let engine: Engine | undefined;
   let httpServer: RunningHttp | undefined;
   let monitor: VramMonitor | undefined;
   try {
     const store = await Store.open(config.dataDir);
+    for (const path of await store.removeLeftovers()) log('info', `removed ${path}: left by a crash, no record owns it`);
     engine = await createEngine(config);
     const liveEngine = engine;
     const vram = (monitor = new VramMonitor({
@@ -84,7 +79,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const close = (): Promise<void> =>
       (closing ??= (async () => {
         log('info', 'daemon stopping');
-        server.close();
+        stopListening();
         await vram.stop();
         await http.close();
         await service.close();
@@ -117,8 +112,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       throw error.code === 'EADDRINUSE' ? new DaemonStartError(`HTTP port ${config.port} on ${config.host} is in use (another ollama-batch daemon?); choose another with --port, or 0 for any free port`) : error;
     });
     const http = httpServer;
-    if (process.platform !== 'win32') rmSync(socket, { force: true }); // left by a killed daemon; we hold the lock
-    await listen(server, socket);
+    const stopListening = await listenOnSocket(server, socket);
     const logged = new Map<string, string>();
     service.on('changed', (batch) => {
       // Status changes and pauses, not every progress tick: a 13-hour run must not flood the log.

@@ -1,15 +1,20 @@
 // The OpenAI-compatible HTTP API: /v1/files, /v1/batches, /v1/models, /metrics, /health. A thin
 // transport over the batch service, as the JSON-RPC socket is: batches made here show up there.
+// Without a key it serves this machine's programs only: a loopback bind, loopback Host names (a
+// web page can point its own DNS name at 127.0.0.1) and no cross-site browser requests.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { BlockList, isIP, type AddressInfo } from 'node:net';
 import busboy from 'busboy';
 import type { Registry } from 'prom-client';
 import type { BatchService, CreateBatchParams } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
+import { wholeLinesLength } from '../jsonl/lines.js';
+import type { StoredFile } from '../store/store.js';
 import { HttpError, sendError, sendJson } from './errors.js';
 
 export interface HttpOptions {
@@ -34,13 +39,55 @@ export interface RunningHttp {
   close(): Promise<void>;
 }
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
-/** Refuses to serve beyond this machine without an API key. */
-export function checkBind(options: Pick<HttpOptions, 'host' | 'apiKey'>): void {
-  if (!isLoopback(options.host) && !options.apiKey) {
-    throw new Error(`refusing to serve HTTP on ${options.host} without an API key: anyone who can reach it could read your batches. Set --api-key (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`);
+const isLoopbackAddress = (address: string): boolean => isIP(address) !== 0 && LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+
+/**
+ * Where to listen: the first address `host` resolves to, and whether every address it resolves to
+ * is loopback (a name is judged by its addresses, not its spelling). Refuses to serve beyond this
+ * machine without an API key.
+ */
+async function resolveBind(options: Pick<HttpOptions, 'host' | 'apiKey'>): Promise<{ address: string; loopback: boolean }> {
+  const addresses = await lookup(options.host, { all: true }).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot serve HTTP on ${options.host}: the name does not resolve (${error.code})`);
+  });
+  const loopback = addresses.every(({ address }) => isLoopbackAddress(address));
+  if (!loopback && !options.apiKey) {
+    const resolved = addresses.map(({ address }) => address).join(', ');
+    throw new Error(`refusing to serve HTTP on ${options.host} without an API key: it resolves to ${resolved}, not only to loopback, so anyone who can reach it could read your batches. Set --api-key (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`);
   }
+  return { address: addresses[0]!.address, loopback };
+}
+
+/** Whether a Host header names this machine: localhost or a loopback address, with or without a port. */
+function isLoopbackHost(host: string): boolean {
+  const name = /^(?:\[([^\]]*)\]|([^:]*))(?::\d*)?$/.exec(host);
+  const hostname = (name?.[1] ?? name?.[2] ?? '').toLowerCase();
+  return hostname === 'localhost' || isLoopbackAddress(hostname);
+}
+
+/** Refuses, before any handler reads the body, a request a web page could have sent us. */
+function admit(request: IncomingMessage, loopbackBind: boolean, corsOrigin: string | undefined): void {
+  const host = request.headers.host ?? '';
+  if (loopbackBind && !isLoopbackHost(host)) {
+    throw new HttpError(403, `Host ${JSON.stringify(host)} is not this machine: without an API key the daemon answers only requests addressed to localhost, 127.0.0.1 or [::1]`, 'host_not_allowed');
+  }
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== corsOrigin && origin.toLowerCase() !== `http://${host}`.toLowerCase()) {
+    throw new HttpError(403, `Browser requests from ${origin} are refused: only pages of the daemon's own origin${corsOrigin ? ` and of ${corsOrigin}` : ''} may call it (--cors-origin allows one more)`, 'origin_not_allowed');
+  }
+}
+
+/** The request's path and query; `//host`, `*` and absolute-form targets name no route here. */
+function requestUrl(target = '/'): URL {
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    throw new HttpError(400, `The request target ${JSON.stringify(target.slice(0, 80))} is not a path`, 'invalid_request_target');
+  }
+  // Appended, not resolved against a base: `/\host` must stay a path.
+  return new URL(`http://localhost${target}`);
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -51,23 +98,46 @@ function authorized(request: IncomingMessage, apiKey: string): boolean {
   return match !== null && timingSafeEqual(digest(match[1]!), digest(apiKey));
 }
 
+/**
+ * The body, failing with 413 once it passes `maxBytes`. The request is left flowing, not
+ * destroyed (as leaving a for-await loop would): the 413 must reach the client first.
+ */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) reject(new HttpError(413, `the JSON body is larger than ${maxBytes} bytes`, 'request_too_large'));
+      else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('close', () => reject(new HttpError(400, 'the body was cut off', 'invalid_json')));
+  });
+}
+
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
   if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
     throw new HttpError(415, 'the body must be JSON (Content-Type: application/json)', 'unsupported_media_type');
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_JSON_BODY_BYTES) throw new HttpError(413, `the JSON body is larger than ${MAX_JSON_BODY_BYTES} bytes`, 'request_too_large');
-    chunks.push(chunk);
-  }
+  const text = await readBody(request, MAX_JSON_BODY_BYTES);
   try {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    const body = JSON.parse(text.toString('utf8')) as unknown;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
     return body as Record<string, unknown>;
   } catch {
     throw new HttpError(400, 'the body is not a JSON object', 'invalid_json');
+  }
+}
+
+const malformedMultipart = (error: Error): HttpError => new HttpError(400, `the multipart body is malformed: ${error.message}`, 'invalid_multipart');
+
+/** A multipart parser for the request; a Content-Type without a boundary is the client's error. */
+function multipartParser(request: IncomingMessage, maxBytes: number): busboy.Busboy {
+  try {
+    return busboy({ headers: request.headers, limits: { files: 1, fields: 10, fieldSize: 1024, fileSize: maxBytes } });
+  } catch (error) {
+    throw malformedMultipart(error as Error);
   }
 }
 
@@ -83,7 +153,7 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
   let bytes = 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      const parser = busboy({ headers: request.headers, limits: { files: 1, fields: 10, fieldSize: 1024, fileSize: maxBytes } });
+      const parser = multipartParser(request, maxBytes);
       let writing: Promise<void> = Promise.resolve();
       parser.on('field', (name, value) => (fields[name] = value));
       parser.on('file', (name, stream, info) => {
@@ -97,7 +167,7 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         writing = pipeline(stream, out);
         writing.catch(() => undefined); // awaited on 'close'; the form's own error is reported
       });
-      parser.on('error', (error: Error) => reject(new HttpError(400, `the multipart body is malformed: ${error.message}`, 'invalid_multipart')));
+      parser.on('error', (error: Error) => reject(malformedMultipart(error)));
       parser.on('close', () => writing.then(resolve, reject));
       request.on('aborted', () => reject(new HttpError(400, 'the upload was cut off', 'invalid_multipart')));
       request.pipe(parser);
@@ -109,24 +179,34 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     await rename(partPath, path);
     return service.addFile({ id, path, bytes, filename, purpose: 'batch' });
   } catch (error) {
-    request.unpipe();
-    request.resume();
+    request.unpipe(); // the rest is drained once the error is answered
     await rm(partPath, { force: true });
     throw error;
   }
 }
 
-function streamFile(response: ServerResponse, path: string, bytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    response.writeHead(200, { 'Content-Type': 'application/jsonl', 'Content-Length': bytes });
-    createReadStream(path).on('error', reject).pipe(response).on('finish', resolve);
-  });
+/**
+ * GET /v1/files/{id}/content: the file as it is on disk. One still being written (a running
+ * batch's output, whose recorded size is set when the batch ends) is served up to its last
+ * newline, so a reader never gets a torn line.
+ */
+async function sendFile(response: ServerResponse, file: StoredFile): Promise<void> {
+  const handle = await open(file.path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = size === file.bytes ? size : await wholeLinesLength(handle, size);
+    response.writeHead(200, { 'Content-Type': 'application/jsonl', 'Content-Length': length });
+    if (length === 0) return void response.end();
+    await pipeline(handle.createReadStream({ start: 0, end: length - 1, autoClose: false }), response);
+  } finally {
+    await handle.close();
+  }
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void>;
 
 export async function startHttp(service: BatchService, engine: Engine, metrics: Registry, options: HttpOptions): Promise<RunningHttp> {
-  checkBind(options);
+  const bind = await resolveBind(options);
   const id = (value: string, pattern: RegExp, kind: string): string => {
     if (!pattern.test(value)) throw new HttpError(404, `No ${kind} with id ${JSON.stringify(value.slice(0, 80))}`, `${kind}_not_found`);
     return value;
@@ -153,8 +233,7 @@ export async function startHttp(service: BatchService, engine: Engine, metrics: 
       sendJson(response, 200, file);
     }],
     ['GET', /^\/v1\/files\/([^/]+)\/content$/, async (_request, response, match) => {
-      const file = service.getFile(id(match[1]!, FILE_ID, 'file'));
-      await streamFile(response, file.path, file.bytes);
+      await sendFile(response, service.getFile(id(match[1]!, FILE_ID, 'file')));
     }],
     ['DELETE', /^\/v1\/files\/([^/]+)$/, async (_request, response, match) => sendJson(response, 200, await service.deleteFile(id(match[1]!, FILE_ID, 'file')))],
     ['POST', /^\/v1\/batches$/, async (request, response) => {
@@ -179,13 +258,14 @@ export async function startHttp(service: BatchService, engine: Engine, metrics: 
 
   const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000 }, (request, response) => {
     void (async () => {
+      admit(request, bind.loopback, options.corsOrigin);
       if (options.corsOrigin) {
         response.setHeader('Access-Control-Allow-Origin', options.corsOrigin);
         response.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
         response.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
         if (request.method === 'OPTIONS') return void response.writeHead(204).end();
       }
-      const url = new URL(request.url ?? '/', 'http://localhost');
+      const url = requestUrl(request.url);
       if (url.pathname !== '/health' && options.apiKey && !authorized(request, options.apiKey)) {
         throw new HttpError(401, 'Incorrect or missing API key: send Authorization: Bearer <key>', 'invalid_api_key');
       }
@@ -196,14 +276,16 @@ export async function startHttp(service: BatchService, engine: Engine, metrics: 
       }
       await route[2](request, response, route[1].exec(url.pathname)!, url.searchParams);
     })().catch((error: unknown) => {
-      // The answer goes out first; a body the client is still sending is drained, not read.
+      // The answer goes out first; a body the client is still sending is drained, not read, and
+      // the connection closed after the answer rather than kept for a body of unknown length.
+      if (!request.complete && !response.headersSent) response.setHeader('Connection', 'close');
       sendError(response, error);
       request.resume();
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, bind.address, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

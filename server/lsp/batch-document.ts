@@ -5,6 +5,7 @@
 // with the file). A batch file is read line by line anyway, so an edit here replaces only the
 // lines it touches and the pass reads the lines as they are.
 import type { TextDocumentContentChangeEvent, TextDocumentsConfiguration } from 'vscode-languageserver';
+import { withoutBom } from '../jsonl/lines.js';
 
 const JSONL_LANGUAGES = new Set(['jsonl', 'json-lines', 'jsonlines']);
 /** How many non-blank lines are looked at for a custom_id. */
@@ -84,7 +85,7 @@ function looksLikeBatch(document: BatchDocument): boolean {
   for (const line of document.lines()) {
     if (line.trim() === '') continue;
     try {
-      const value: unknown = JSON.parse(line);
+      const value: unknown = JSON.parse(withoutBom(line));
       if (typeof value === 'object' && value !== null && 'custom_id' in value) return true;
     } catch {
       // a line being typed: look at the next one

@@ -3,6 +3,7 @@
 // connection keeps answering, and a pass gives up as soon as a newer version makes it stale.
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
 import { ValidationState, validateLine } from '../batches/validate.js';
+import { withoutBom } from '../jsonl/lines.js';
 import type { BatchError, ChatCompletionBody } from '../openai/types.js';
 import type { Measurement, RequestBudget } from './request-budget.js';
 import { valueSpan } from './value-span.js';
@@ -58,7 +59,7 @@ export async function validateDocument(lines: Iterable<string>, fileName: string
   let sliceStarted = performance.now();
   for (const current of lines) {
     lineText = current;
-    const problem = validateLine(state, line + 1, current);
+    const problem = validateLine(state, line + 1, withoutBom(current));
     if (problem) add(errorDiagnostic(state, line, current, problem));
     if (++line % CLOCK_EVERY_LINES === 0 && performance.now() - sliceStarted > SLICE_MS) {
       await yieldToEventLoop();

@@ -15,6 +15,7 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver';
 import { ValidationState, validateLine } from '../batches/validate.js';
+import { withoutBom } from '../jsonl/lines.js';
 import type { ChatCompletionBody } from '../openai/types.js';
 import type { ModelStats } from '../store/store.js';
 import { BATCH_DOCUMENTS, isBatchDocument, isJsonlDocument, type BatchDocument } from './batch-document.js';
@@ -108,7 +109,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     if (!document || !isBatchDocument(document)) return null;
     const request: { body?: ChatCompletionBody } = {};
     const state = new ValidationState(basename(uri), undefined, (body) => (request.body = body));
-    if (validateLine(state, line + 1, document.line(line)) || !request.body) return null;
+    if (validateLine(state, line + 1, withoutBom(document.line(line))) || !request.body) return null;
     // A fresh state has seen exactly this line's custom_id.
     const [id] = state.seenIds;
     const measurement = (await budgetFor(uri)).measure(request.body);

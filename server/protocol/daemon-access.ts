@@ -13,6 +13,8 @@ export interface LockInfo {
   pid: number;
   socket: string;
   startedAt: number;
+  /** When the holder's process started, from /proc (absent without it): a pid reused by another process does not hold the lock. */
+  processStart?: string;
 }
 
 /** The line `ollama-batch serve` prints on stdout once its socket listens. */
@@ -34,6 +36,16 @@ export function readLock(dataDir: string): LockInfo | null {
   }
 }
 
+/** The fields of /proc/PID/stat from the state on (the command name, which may hold spaces, cut off), or null without /proc. */
+function procStat(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -41,12 +53,13 @@ export function processAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
   // A killed daemon whose parent has not reaped it yet is a zombie: gone for our purpose.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS, Windows): trust kill(0)
-  }
+  // No /proc (macOS, Windows): trust kill(0).
+  return procStat(pid)?.[0] !== 'Z';
+}
+
+/** When a process started (clock ticks since boot, field 22 of /proc/PID/stat), or null without /proc. */
+export function processStart(pid: number): string | null {
+  return procStat(pid)?.[19] ?? null;
 }
 
 /** A socket connected to the daemon of `dataDir`, or null when none answers. */
@@ -88,8 +101,9 @@ function lastLogLine(dataDir: string): string | null {
 
 /** Runs `serve` detached (it outlives the caller), stderr appended to daemon.log, until it is ready. */
 export function startDetachedDaemon(dataDir: string, command: ServeCommand): Promise<void> {
-  mkdirSync(dataDir, { recursive: true });
-  const logFile = openSync(daemonLogPath(dataDir), 'a');
+  // The daemon makes its data dir 0700 and what it writes 0600; its log is made here, so here too.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logFile = openSync(daemonLogPath(dataDir), 'a', 0o600);
   const child = spawn(command.execPath, [...command.args, 'serve', '--data-dir', dataDir, ...(command.serveArgs ?? [])], {
     cwd: dataDir,
     detached: true,

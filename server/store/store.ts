@@ -1,10 +1,10 @@
 // Metadata store: files, batches and settings in one lowdb JSON file, written atomically
-// (lowdb's writer renames a temp file over the old one). Per-request results never go here:
-// they live in each batch's append-only output and error JSONL files.
+// (atomic-json-file.ts: a flushed temp file renamed over the old one). Per-request results never
+// go here: they live in each batch's append-only output and error JSONL files.
 import { mkdirSync, readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import type { MeasuredRequests } from '../batches/context-plan.js';
 import type { NumCtxChoice } from '../context/budget.js';
 import type { CalibrationState } from '../context/calibration.js';
@@ -12,6 +12,7 @@ import type { BatchMetricsState } from '../metrics/batch-metrics.js';
 import type { BatchMode } from '../context/conversation.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { Batch, FileObject } from '../openai/types.js';
+import { AtomicJsonFile } from './atomic-json-file.js';
 
 /** A file the daemon holds, with where its bytes are. */
 export interface StoredFile extends FileObject {
@@ -67,6 +68,9 @@ export interface StoreData {
   models: Record<string, ModelStats>;
 }
 
+/** The names the daemon gives what it keeps in files/: `file-<id>.jsonl`, and `.part` while uploading. */
+const FILE_NAME = /^file-[A-Za-z0-9]+\.jsonl(\.part)?$/;
+
 const EMPTY: StoreData = { version: 1, files: [], batches: [], settings: {}, models: {} };
 
 export class Store {
@@ -81,7 +85,7 @@ export class Store {
     const filesDir = join(dataDir, 'files');
     const metricsDir = join(dataDir, 'metrics');
     for (const dir of [filesDir, metricsDir]) mkdirSync(dir, { recursive: true });
-    const db = new Low<StoreData>(new JSONFile<StoreData>(join(dataDir, 'db.json')), structuredClone(EMPTY));
+    const db = new Low<StoreData>(new AtomicJsonFile<StoreData>(join(dataDir, 'db.json')), structuredClone(EMPTY));
     await db.read();
     db.data ??= structuredClone(EMPTY);
     db.data.models ??= {}; // stores written before models were learned
@@ -100,7 +104,25 @@ export class Store {
     return this.db.data.batches.find((entry) => entry.batch.id === id);
   }
 
-  /** Persists the current state; concurrent calls are coalesced by lowdb's writer. */
+  /**
+   * Removes what no record owns, left by a crash: an upload's `.part`, a file copied or
+   * committed but never recorded, a temp db.json, the time series of a batch never saved. Call
+   * it at startup, before anything writes; returns the paths removed, for the log.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    const owned = new Set(this.db.data.files.map((file) => file.path));
+    const batches = new Set(this.db.data.batches.map((entry) => `${entry.batch.id}.jsonl`));
+    const dataDir = join(this.filesDir, '..');
+    const unowned = [
+      ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name)).map((name) => join(this.filesDir, name)).filter((path) => !owned.has(path)),
+      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl') && !batches.has(name)).map((name) => join(this.metricsDir, name)),
+      ...(await readdir(dataDir)).filter((name) => name === '.db.json.tmp').map((name) => join(dataDir, name)),
+    ];
+    for (const path of unowned) await rm(path, { force: true });
+    return unowned;
+  }
+
+  /** Persists the current state; calls made while a write waits share it. */
   async save(): Promise<void> {
     await this.db.write();
   }

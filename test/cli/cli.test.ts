@@ -14,10 +14,10 @@ import { readJsonl } from '../support/shapes.js';
 
 const exec = promisify(execFile);
 
-/** The CLI at `script` (the built one by default) with `args`. */
-async function cli(args: string[], cwd?: string, script = CLI): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The CLI at `script` (the built one by default) with `args`, in `cwd` with `env` (this process's by default). */
+async function cli(args: string[], { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [script, ...args], { cwd });
+    const { stdout, stderr } = await exec(process.execPath, [script, ...args], { cwd, env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -138,27 +138,41 @@ describe('the ollama-batch CLI', function () {
     const cwd = tempDir();
     freshDataDir(cwd);
     const input = writeTempFile('input.jsonl', batchLines(5, { model: 'tiny' }));
-    const run = await cli(['run', input, '--data-dir', 'data', '--ollama-url', emulator.url, '--json'], cwd);
+    const run = await cli(['run', input, '--data-dir', 'data', '--ollama-url', emulator.url, '--json'], { cwd });
     assert.equal(run.code, 0, run.stderr);
     assert.ok(JSON.parse(run.stdout).output_path.startsWith(join(cwd, 'data', 'files')));
     const stopped = lockRemoved(join(cwd, 'data'));
-    assert.equal((await cli(['stop', '--data-dir', 'data'], cwd)).code, 0);
+    assert.equal((await cli(['stop', '--data-dir', 'data'], { cwd })).code, 0);
     await stopped;
   });
 
-  it('starts its daemon with the HTTP flags: --port, and --api-key in its environment, not its arguments', async () => {
-    const dataDir = join(tempDir(), 'data'); // no config.json: the port is the flag's
+  it('starts its daemon with the HTTP flags: --port, and the API key from --api-key-file or its environment, never in an argument', async () => {
+    // A key in run's own arguments would show in `ps` for as long as it waits: run does not take
+    // one. (The file is missing so that a run which took it would start nothing.)
+    const refused = await cli(['run', join(tempDir(), 'missing.jsonl'), '--api-key', 'key-of-the-test']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /unknown option '--api-key'/);
+
     const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny' }));
-    const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--port', '0', '--api-key', 'key-of-the-test', '--json']);
-    assert.equal(run.code, 0, run.stderr);
-    const { daemon } = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout);
-    assert.notEqual(new URL(daemon.http).port, String(DEFAULT_HTTP_PORT));
-    assert.equal((await fetch(`${daemon.http}/v1/models`)).status, 401);
-    assert.equal((await fetch(`${daemon.http}/v1/models`, { headers: { authorization: 'Bearer key-of-the-test' } })).status, 200);
-    if (process.platform === 'linux') assert.doesNotMatch(readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8'), /key-of-the-test/);
-    const stopped = lockRemoved(dataDir);
-    assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
-    await stopped;
+
+    const keyFile = writeTempFile('api-key', 'key-from-a-file\n');
+    const fromEnvironment = { ...process.env, OLLAMA_BATCH_API_KEY: 'key-from-the-environment' };
+    for (const [key, flags, env] of [
+      ['key-from-a-file', ['--api-key-file', keyFile], process.env],
+      ['key-from-the-environment', [], fromEnvironment],
+    ] as const) {
+      const dataDir = join(tempDir(), 'data'); // no config.json: the port is the flag's
+      const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--port', '0', ...flags, '--json'], { env });
+      assert.equal(run.code, 0, run.stderr);
+      const { daemon } = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout);
+      assert.notEqual(new URL(daemon.http).port, String(DEFAULT_HTTP_PORT));
+      assert.equal((await fetch(`${daemon.http}/v1/models`)).status, 401);
+      assert.equal((await fetch(`${daemon.http}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+      if (process.platform === 'linux') assert.doesNotMatch(readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8'), new RegExp(key));
+      const stopped = lockRemoved(dataDir);
+      assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
+      await stopped;
+    }
   });
 
   it('takes a relative --model-path relative to where it is run, though the daemon it starts works in its data dir', async () => {
@@ -167,11 +181,11 @@ describe('the ollama-batch CLI', function () {
     mkdirSync(join(cwd, 'models'));
     copyFileSync(await tinyModelPath(), join(cwd, 'models', 'tiny.gguf'));
     const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny', maxTokens: 4 }));
-    const run = await cli(['run', input, '--data-dir', 'data', '--engine', 'llama-cpp', '--model-path', join('models', 'tiny.gguf'), '--json'], cwd);
+    const run = await cli(['run', input, '--data-dir', 'data', '--engine', 'llama-cpp', '--model-path', join('models', 'tiny.gguf'), '--json'], { cwd });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).batch.status, 'completed');
     const stopped = lockRemoved(join(cwd, 'data'));
-    assert.equal((await cli(['stop', '--data-dir', 'data'], cwd)).code, 0);
+    assert.equal((await cli(['stop', '--data-dir', 'data'], { cwd })).code, 0);
     await stopped;
   });
 
@@ -193,14 +207,14 @@ describe('the ollama-batch CLI', function () {
     cpSync(join(CLI, '..'), join(packaged, 'dist'), { recursive: true });
     copyFileSync(join(CLI, '..', '..', 'package.json'), join(packaged, 'package.json'));
     const model = writeTempFile('not-a-model.gguf', 'GGUF');
-    const { code, stderr } = await cli(['serve', '--data-dir', freshDataDir(), '--engine', 'llama-cpp', '--model-path', model], undefined, join(packaged, 'dist', 'cli.mjs'));
+    const { code, stderr } = await cli(['serve', '--data-dir', freshDataDir(), '--engine', 'llama-cpp', '--model-path', model], { script: join(packaged, 'dist', 'cli.mjs') });
     assert.equal(code, 1);
     assert.ok(stderr.includes(`node-llama-cpp package, which is not installed in ${packaged}/node_modules`), stderr);
     assert.match(stderr, /use the ollama engine/);
     // A daemon started detached (as `run` and the extension start it) hands the reason on.
     const dataDir = freshDataDir();
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0, engine: 'llama-cpp', modelPath: model }));
-    const run = await cli(['run', writeTempFile('batch.jsonl', batchLines(1, { model: 'tiny' })), '--data-dir', dataDir], undefined, join(packaged, 'dist', 'cli.mjs'));
+    const run = await cli(['run', writeTempFile('batch.jsonl', batchLines(1, { model: 'tiny' })), '--data-dir', dataDir], { script: join(packaged, 'dist', 'cli.mjs') });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /the daemon exited with code 1: .*node-llama-cpp package, which is not installed/);
   });

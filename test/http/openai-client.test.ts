@@ -2,7 +2,6 @@
 // OpenAI's Batch API does, with only the base URL changed.
 import assert from 'node:assert/strict';
 import { createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import OpenAI, { toFile } from 'openai';
@@ -11,6 +10,7 @@ import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batc
 import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertBatchShape, assertExactlyOnce, assertSuccessLine, readJsonl } from '../support/shapes.js';
+import { raw } from './raw-http.js';
 
 const ids = (count: number, prefix = 'req'): string[] => Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
 
@@ -22,21 +22,6 @@ async function waitUntil(client: OpenAI, id: string, done: (batch: OpenAI.Batche
   }
 }
 const ended = (batch: OpenAI.Batches.Batch): boolean => ['completed', 'failed', 'cancelled', 'expired'].includes(batch.status);
-
-/** A raw HTTP request, for what the SDK cannot send (bad paths, truncated bodies). */
-function raw(url: string, options: http.RequestOptions, body?: string | Buffer, endEarly = false): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, options, (response) => {
-      let text = '';
-      response.on('data', (chunk) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, json: text ? JSON.parse(text) : null }));
-    });
-    request.on('error', reject);
-    if (body) request.write(body);
-    if (endEarly) request.end();
-    else request.end();
-  });
-}
 
 describe('the HTTP API with the official openai client', function () {
   this.timeout(180_000);

@@ -23,10 +23,10 @@ export interface DaemonProcess {
 }
 
 /** Starts `ollama-batch serve` and connects to it once it says it is ready. */
-export async function startDaemonProcess(dataDir: string, args: string[]): Promise<DaemonProcess> {
+export async function startDaemonProcess(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<DaemonProcess> {
   // Any free HTTP port, unless the test names one: tests run many daemons.
   const port = args.includes('--port') ? [] : ['--port', '0'];
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...port, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...port, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });

@@ -1,0 +1,94 @@
+// What a socket client sends is checked before it is used: params that are not an object are a
+// JSON-RPC invalid params error (-32602) that says what was expected, never a TypeError's text;
+// file/validate reads only regular files, so a device or a pipe cannot keep the daemon reading.
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { ResponseError } from 'vscode-jsonrpc';
+import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
+import { connectSocket } from '../../server/protocol/daemon-access.js';
+import * as protocol from '../../server/protocol/methods.js';
+import { tempDir } from '../support/batch-files.js';
+import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+
+const INVALID_PARAMS = -32602;
+
+/** The error a request is answered with; fails when it succeeds or gets no answer within `ms`. */
+async function rpcError(request: Promise<unknown>, ms = 10_000): Promise<ResponseError<unknown>> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  try {
+    await Promise.race([request, late]);
+  } catch (error) {
+    if (error instanceof ResponseError) return error;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.fail('the request succeeded');
+}
+
+/** Sends one request exactly as given (a client library would wrap `null` params in an array) and resolves with its answer as an error. */
+function sendAsIs(socket: Socket, method: string, params: unknown): Promise<ResponseError<unknown>> {
+  const id = Math.floor(Math.random() * 1e9);
+  const reader = new SocketMessageReader(socket);
+  const answer = new Promise<unknown>((resolve, reject) => {
+    reader.listen((message) => {
+      const response = message as { id?: number; result?: unknown; error?: { code: number; message: string } };
+      if (response.id !== id) return;
+      reader.dispose();
+      if (response.error) reject(new ResponseError(response.error.code, response.error.message));
+      else resolve(response.result);
+    });
+  });
+  void new SocketMessageWriter(socket).write({ jsonrpc: '2.0', id, method, params } as never);
+  return rpcError(answer);
+}
+
+describe('JSON-RPC input the daemon refuses', function () {
+  this.timeout(120_000);
+  let emulator: RunningEmulator;
+  let daemon: DaemonProcess;
+  const dataDir = tempDir();
+
+  before(async () => {
+    emulator = await startOllamaEmulator({ instant: true });
+    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url]);
+  });
+  after(async () => {
+    await daemon.kill9(); // a daemon still reading /dev/zero would not stop on SIGTERM
+    await emulator.close();
+  });
+
+  it('answers params that are not an object with invalid params, saying what it needs', async () => {
+    const socket = (await connectSocket(dataDir))!;
+    try {
+      for (const [method, params, needs] of [
+        ['batch/create', null, /^batch\/create needs its params as an object with input_file_id \(a string\); got null$/],
+        ['batch/create', { input_file_id: 7 }, /^batch\/create needs params\.input_file_id as a string; got 7$/],
+        ['batch/get', null, /^batch\/get needs its params as an object with id \(a string\); got null$/],
+        ['file/validate', null, /^file\/validate needs its params as an object with path \(a string\); got null$/],
+        ['csv/convert', null, /^csv\/convert needs its params as an object; got null$/],
+      ] as const) {
+        const error = await sendAsIs(socket, method, params);
+        assert.equal(error.code, INVALID_PARAMS, `${method} ${JSON.stringify(params)}: ${error.message}`);
+        assert.match(error.message, needs);
+      }
+    } finally {
+      socket.destroy();
+    }
+    // The daemon goes on answering.
+    assert.equal((await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).pid, daemon.child.pid);
+  });
+
+  it('refuses to validate what is not a regular file, naming it', async function () {
+    if (process.platform === 'win32') this.skip(); // no /dev/zero
+    for (const path of ['/dev/zero', tempDir()]) {
+      const error = await rpcError(daemon.connection.sendRequest(protocol.FileValidateRequest.type, { path }));
+      assert.equal(error.code, INVALID_PARAMS);
+      assert.equal(error.message, `${path} is not a regular file; only a file can be validated`);
+    }
+    const missing = await rpcError(daemon.connection.sendRequest(protocol.FileValidateRequest.type, { path: '/no/such.jsonl' }));
+    assert.equal(missing.message, 'no such file: /no/such.jsonl');
+  });
+});
