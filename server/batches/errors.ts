@@ -6,6 +6,7 @@ export type ServiceErrorCode =
   | 'conflict'
   | 'unsupported_file'
   | 'too_large'
+  | 'disk_full'
   | 'internal_error';
 
 const HTTP_STATUS: Record<ServiceErrorCode, number> = {
@@ -14,6 +15,7 @@ const HTTP_STATUS: Record<ServiceErrorCode, number> = {
   conflict: 409,
   unsupported_file: 415,
   too_large: 413,
+  disk_full: 507,
   internal_error: 500,
 };
 

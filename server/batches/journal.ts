@@ -47,22 +47,31 @@ export function addUsage(usage: JournalUsage, entry: BatchOutputLine): void {
   usage.cachedTokens += body.usage.prompt_tokens_details?.cached_tokens ?? 0;
 }
 
-/** Appends whole lines; each line goes to the kernel in a single write. */
+/**
+ * Appends whole lines; each line goes to the kernel in a single write. A write that fails (a
+ * full disk) is reported once and the writer takes no more lines: what did not reach the file is
+ * not in the journal, so the next run sends those requests again (a torn last line is cut then).
+ */
 export class JournalWriter {
   private readonly stream: WriteStream;
+  private failure: Error | null = null;
 
-  constructor(path: string) {
+  constructor(path: string, onFailure: (error: Error) => void) {
     this.stream = createWriteStream(path, { flags: 'a' });
+    this.stream.on('error', (error) => {
+      if (this.failure) return;
+      this.failure = error;
+      onFailure(error);
+    });
   }
 
   append(entry: BatchOutputLine): void {
-    this.stream.write(JSON.stringify(entry) + '\n');
+    if (!this.failure) this.stream.write(JSON.stringify(entry) + '\n');
   }
 
+  /** Ends the file; after a failure there is nothing more to flush. */
   close(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.stream.once('error', reject);
-      this.stream.end(resolve);
-    });
+    if (this.failure || this.stream.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.stream.end(resolve));
   }
 }

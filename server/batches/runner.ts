@@ -147,6 +147,8 @@ export class BatchRun {
   /** The concurrency before VRAM pressure lowered it, while it lasts. */
   private limitBeforePressure: number | null = null;
   private readonly conversations = new ConversationPool();
+  /** The first failed journal write (a full disk): the run stops and run() throws it. */
+  private journalFailure: Error | null = null;
 
   constructor(
     private readonly files: RunFiles,
@@ -224,12 +226,18 @@ export class BatchRun {
       this.progress.usage[key] = done.usage[key] + failed.usage[key];
     }
     this.hooks.onProgress(this.progress);
-    this.output = new JournalWriter(this.files.output);
-    this.errors = new JournalWriter(this.files.error);
+    // A journal that cannot be written stops the run as a shutdown would; run() then throws the error.
+    const onJournalFailure = (error: Error): void => {
+      this.journalFailure ??= error;
+      this.stop('interrupted');
+    };
+    this.output = new JournalWriter(this.files.output, onJournalFailure);
+    this.errors = new JournalWriter(this.files.error, onJournalFailure);
     const expiry = this.armExpiry();
     const gate = new EngineGate(() => this.engine.ping(), (reason) => this.hooks.onPause(reason), this.stopper.signal);
     const slots = this.slots;
     let stoppedAtLine = Infinity;
+    let outcome: RunOutcome;
     try {
       for await (const line of readLines(this.files.input)) {
         if (this.stopReason) {
@@ -248,12 +256,14 @@ export class BatchRun {
       }
       await slots.idle();
       const reason = this.stopReason;
-      if (reason === 'cancelled' || reason === 'expired') await this.writeStopLines(reason, stoppedAtLine, finished);
-      return reason ?? 'completed';
+      if ((reason === 'cancelled' || reason === 'expired') && !this.journalFailure) await this.writeStopLines(reason, stoppedAtLine, finished);
+      outcome = reason ?? 'completed';
     } finally {
       clearTimeout(expiry);
       await Promise.all([this.output.close(), this.errors.close()]);
     }
+    if (this.journalFailure) throw this.journalFailure;
+    return outcome;
   }
 
   private armExpiry(): NodeJS.Timeout | undefined {

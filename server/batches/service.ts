@@ -1,6 +1,7 @@
 // The batch service: every operation on files and batches, once. The JSON-RPC socket and the
 // HTTP API are thin transports over it. Batches run one at a time, oldest first.
 import { EventEmitter, once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createWriteStream } from 'node:fs';
 import { chmod, copyFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -11,6 +12,7 @@ import type { Batch, BatchError, FileObject, FilePurpose } from '../openai/types
 import { TERMINAL_STATUSES } from '../openai/types.js';
 import { readLines } from '../jsonl/lines.js';
 import { durablePoint } from '../store/crash-points.js';
+import { diskFullReason, freeBytes, isDiskFull, MIN_FREE_BYTES } from '../store/disk-space.js';
 import type { BatchRunOptions, LearnedLimits, ModelStats, Store, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { MIN_NUM_CTX, NUM_CTX_STEP } from '../context/budget.js';
@@ -74,6 +76,9 @@ const METADATA_LIMITS = { pairs: 16, key: 64, value: 512 };
 const NEWLINE = Buffer.from('\n');
 
 const now = (): number => Math.floor(Date.now() / 1000);
+/** How often a batch paused for disk space looks again. */
+const DISK_POLL_MS = 2000;
+const DISK_FULL = 'disk full';
 /** A completed run shorter than this says too little about a model's pace. */
 const MIN_REQUESTS_TO_LEARN = 20;
 
@@ -105,6 +110,8 @@ export class BatchService extends EventEmitter<ServiceEvents> {
   private pumping = false;
   private closed = false;
   private saveTimer: NodeJS.Timeout | undefined;
+  /** Aborted by close(): ends waits such as the one for disk space. */
+  private readonly closing = new AbortController();
   private readonly announceTimers = new Map<string, NodeJS.Timeout>();
   private pressure: 'normal' | 'warning' | 'critical' = 'normal';
   private live: { entry: StoredBatch; metrics: LiveBatchMetrics } | null = null;
@@ -149,6 +156,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
   /** Stops at once; a running batch is interrupted, not cancelled, and resumes at the next start. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     const running = this.running;
     running?.run.stop('interrupted');
     await running?.finished;
@@ -167,16 +175,25 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     if (!info?.isFile()) throw new ServiceError('not_found', `no such file: ${params.path}`, 'path');
     const id = uniqueId('file-');
     const path = join(this.store.filesDir, `${id}.jsonl`);
-    await copyFile(params.path, path);
-    await chmod(path, 0o600); // a copy keeps its source's mode; the data dir's files are its user's alone
-    durablePoint('an input file copied into the data dir');
-    return this.addFile({ id, path, bytes: info.size, filename: params.filename ?? basename(params.path), purpose });
+    try {
+      await copyFile(params.path, path);
+      await chmod(path, 0o600); // a copy keeps its source's mode; the data dir's files are its user's alone
+      durablePoint('an input file copied into the data dir');
+      return await this.addFile({ id, path, bytes: info.size, filename: params.filename ?? basename(params.path), purpose });
+    } catch (error) {
+      await rm(path, { force: true }); // a copy cut short by a full disk, or one left without a record
+      throw isDiskFull(error) ? new ServiceError('disk_full', `${params.path} could not be copied into the data dir: ${(error as Error).message}`) : error;
+    }
   }
 
   /** Records a file whose bytes are already in the data dir (an upload, a batch's output). */
   async addFile(file: Omit<StoredFile, 'object' | 'created_at'>): Promise<FileObject> {
     const stored = this.recordFile(file);
-    await this.store.save();
+    await this.store.save().catch((error: unknown) => {
+      // Not saved, not recorded: the caller removes the bytes and hears why.
+      this.store.data.files = this.store.data.files.filter((each) => each !== stored);
+      throw isDiskFull(error) ? new ServiceError('disk_full', `the file could not be recorded: ${(error as Error).message}`) : error;
+    });
     return publicFile(stored);
   }
 
@@ -261,7 +278,11 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       options: runOptions,
     };
     this.store.data.batches.push(entry);
-    await this.changed(entry);
+    await this.changed(entry).catch((error: unknown) => {
+      // Not saved, not created: the caller hears why (507 for a full disk) and nothing half-made stays.
+      this.store.data.batches = this.store.data.batches.filter((each) => each !== entry);
+      throw isDiskFull(error) ? new ServiceError('disk_full', `the batch could not be saved: ${(error as Error).message}`) : error;
+    });
     this.background(entry, this.validate(entry));
     return structuredClone(entry.batch);
   }
@@ -460,6 +481,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
   private async run(entry: StoredBatch): Promise<void> {
     const { batch } = entry;
     const files = await this.runFiles(batch);
+    if (!(await this.roomToRun(entry))) return;
     const model = batch.model ?? '';
     const stats = (this.store.data.models[model] ??= {});
     const hardware = this.settings.hardware?.() ?? 'default';
@@ -513,7 +535,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       onFailed: (code, final) => live.failed(code, final),
       onPause: (reason) => {
         batch.paused_reason = reason;
-        void this.changed(entry);
+        this.changed(entry).catch((error: Error) => this.emit('log', 'warn', `${batch.id}: could not save its pause: ${error.message}`));
       },
       onAdjusted: (adjustment: Adjustment) => {
         outOfMemory ||= adjustment.reason.startsWith('out of memory');
@@ -533,6 +555,8 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     try {
       outcome = await finished;
     } catch (error) {
+      // A full disk pauses the batch: the next turn of the queue waits for space (roomToRun) and resumes it.
+      if (isDiskFull(error)) return this.pauseForDisk(entry, await freeBytes(this.store.filesDir));
       batch.status = 'failed';
       batch.failed_at = now();
       batch.errors = { object: 'list', data: [{ code: 'internal_error', message: `the run stopped: ${(error as Error).message}`, param: null, line: null }] };
@@ -564,6 +588,35 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     batch.status = status;
     batch[`${status}_at`] = now();
     await this.changed(entry);
+  }
+
+  /**
+   * Waits until the data dir's disk has room for a run (MIN_FREE_BYTES), the batch paused with
+   * the reason meanwhile; false when the daemon closes first.
+   */
+  private async roomToRun(entry: StoredBatch): Promise<boolean> {
+    for (;;) {
+      const free = await freeBytes(this.store.filesDir);
+      if (free >= MIN_FREE_BYTES) break;
+      await this.pauseForDisk(entry, free);
+      await sleep(DISK_POLL_MS, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      if (this.closed) return false;
+    }
+    if (entry.batch.paused_reason?.startsWith(DISK_FULL)) {
+      entry.batch.paused_reason = null;
+      this.emit('log', 'info', `${entry.batch.id}: the disk has room again; resuming`);
+      await this.changed(entry);
+    }
+    return true;
+  }
+
+  private async pauseForDisk(entry: StoredBatch, free: number): Promise<void> {
+    if (entry.batch.paused_reason?.startsWith(DISK_FULL)) return;
+    entry.batch.paused_reason = diskFullReason(free);
+    this.emit('log', 'warn', `${entry.batch.id} paused: ${entry.batch.paused_reason}; it resumes by itself when there is room`);
+    // The save may fail on that disk too: the pause is announced all the same, and saved when it can be.
+    await this.store.save().catch(() => undefined);
+    this.emit('changed', structuredClone(entry.batch));
   }
 
   private progress(entry: StoredBatch, progress: RunProgress): void {
@@ -598,7 +651,8 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;
       if (this.live) this.live.entry.metrics = this.live.metrics.metrics.toJSON();
-      void this.store.save();
+      // A progress save that fails (a full disk) is made again at the next tick or status change.
+      this.store.save().catch((error: Error) => this.emit('log', 'warn', `could not save progress: ${error.message}`));
     }, this.settings.progressIntervalMs ?? 1000);
   }
 

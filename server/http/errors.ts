@@ -1,6 +1,7 @@
 // OpenAI's error shape for every HTTP failure: {"error": {message, type, param, code}}.
 import type { ServerResponse } from 'node:http';
 import { ServiceError } from '../batches/errors.js';
+import { isDiskFull } from '../store/disk-space.js';
 
 export class HttpError extends Error {
   constructor(
@@ -26,6 +27,7 @@ export function sendError(response: ServerResponse, error: unknown): void {
   let failure: HttpError;
   if (error instanceof HttpError) failure = error;
   else if (error instanceof ServiceError) failure = new HttpError(error.status, error.message, error.code, error.param);
+  else if (isDiskFull(error)) failure = new HttpError(507, `The daemon's disk is full (${(error as Error).message}); free some space and try again.`, 'disk_full');
   else failure = new HttpError(500, 'The daemon failed to handle the request; see its log.', 'internal_error');
   if (response.headersSent) return void response.destroy();
   sendJson(response, failure.status, {

@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import type { BatchService, CreateBatchParams } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
 import { wholeLinesLength } from '../jsonl/lines.js';
+import { isDiskFull } from '../store/disk-space.js';
 import type { StoredFile } from '../store/store.js';
 import { HttpError, sendError, sendJson } from './errors.js';
 
@@ -165,7 +166,9 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         // pipeline, not pipe: a form cut off mid-file errors the part stream, and that error
         // must reach us rather than go unhandled.
         writing = pipeline(stream, out);
-        writing.catch(() => undefined); // awaited on 'close'; the form's own error is reported
+        // Awaited on 'close', so that a form cut off reports its own error; a full disk is
+        // reported at once, since the parser may wait forever on a file stream nobody reads.
+        writing.catch((error: unknown) => isDiskFull(error) && reject(error));
       });
       parser.on('error', (error: Error) => reject(malformedMultipart(error)));
       parser.on('close', () => writing.then(resolve, reject));
@@ -177,10 +180,10 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
       throw new HttpError(400, `purpose must be "batch" (this server runs batches), got ${JSON.stringify(fields.purpose ?? null)}`, 'invalid_purpose', 'purpose');
     }
     await rename(partPath, path);
-    return service.addFile({ id, path, bytes, filename, purpose: 'batch' });
+    return await service.addFile({ id, path, bytes, filename, purpose: 'batch' });
   } catch (error) {
     request.unpipe(); // the rest is drained once the error is answered
-    await rm(partPath, { force: true });
+    await Promise.all([rm(partPath, { force: true }), rm(path, { force: true })]); // nothing half-made stays
     throw error;
   }
 }

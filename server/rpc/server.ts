@@ -22,6 +22,7 @@ const RPC_CODE = {
   conflict: protocol.RpcErrorCodes.conflict,
   unsupported_file: protocol.RpcErrorCodes.invalidRequest,
   too_large: protocol.RpcErrorCodes.invalidRequest,
+  disk_full: protocol.RpcErrorCodes.internal,
   internal_error: protocol.RpcErrorCodes.internal,
 } as const;
 
