@@ -2,7 +2,9 @@
 // JSON-RPC invalid params error (-32602) that says what was expected, never a TypeError's text;
 // file/validate reads only regular files, so a device or a pipe cannot keep the daemon reading.
 import assert from 'node:assert/strict';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, truncateSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { connectSocket } from '../../server/protocol/daemon-access.js';
@@ -91,4 +93,42 @@ describe('JSON-RPC input the daemon refuses', function () {
     const missing = await rpcError(daemon.connection.sendRequest(protocol.FileValidateRequest.type, { path: '/no/such.jsonl' }));
     assert.equal(missing.message, 'no such file: /no/such.jsonl');
   });
+
+  it('stops validating a file when the client that asked has gone', async function () {
+    if (process.platform !== 'linux') this.skip(); // reads the daemon's open files from /proc
+    // 8 GB without a newline (sparse: no disk used), which takes the reader seconds to get through.
+    const path = join(tempDir(), 'huge.jsonl');
+    const size = 8 * 1024 ** 3;
+    truncateSync(openAndClose(path), size);
+    const pid = daemon.child.pid!;
+    /** Where the daemon's read of `path` is, or null once it has closed the file. */
+    const readPosition = (): number | null => {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const target = (() => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } })();
+        if (target !== path) continue;
+        try {
+          return Number(/^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]);
+        } catch {
+          return null; // closed between the two reads
+        }
+      }
+      return null;
+    };
+    const client = await connectSocket(dataDir);
+    void new SocketMessageWriter(client!).write({ jsonrpc: '2.0', id: 1, method: protocol.FileValidateRequest.type.method, params: { path } } as never);
+    let started: number | null = null;
+    while (started === null) started = await nextTick(readPosition);
+    client!.destroy();
+    let last: number = started;
+    for (let now: number | null = started; now !== null; now = await nextTick(readPosition)) last = now;
+    assert.ok(last < size / 2, `the daemon read ${last} of ${size} bytes after its client left`);
+  });
 });
+
+/** `read()` on the next turn of the event loop: a poll of /proc, which has no event to wait on. */
+const nextTick = <T>(read: () => T): Promise<T> => new Promise((resolve) => setImmediate(() => resolve(read())));
+
+function openAndClose(path: string): string {
+  closeSync(openSync(path, 'w'));
+  return path;
+}
