@@ -8,7 +8,7 @@ import { OllamaEngine } from '../engines/ollama.js';
 import { VramMonitor } from '../gpu/vram-monitor.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { serveRpc } from '../rpc/server.js';
-import { Store } from '../store/store.js';
+import { Store, StoreUnreadableError } from '../store/store.js';
 import { startHttp, type RunningHttp } from '../http/server.js';
 import { createMetrics } from '../metrics/metrics.js';
 import type { DaemonConfig } from './config.js';
@@ -42,7 +42,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let httpServer: RunningHttp | undefined;
   let monitor: VramMonitor | undefined;
   try {
-    const store = await Store.open(config.dataDir);
+    const store = await Store.open(config.dataDir).catch((error: Error) => {
+      throw error instanceof StoreUnreadableError ? new DaemonStartError(error.message) : error;
+    });
     for (const path of await store.removeLeftovers()) log('info', `removed ${path}: left by a crash, no record owns it`);
     engine = await createEngine(config);
     const liveEngine = engine;

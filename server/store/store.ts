@@ -68,6 +68,9 @@ export interface StoreData {
   models: Record<string, ModelStats>;
 }
 
+/** db.json exists but is not JSON the store can read. */
+export class StoreUnreadableError extends Error {}
+
 /** The names the daemon gives what it keeps in files/: `file-<id>.jsonl`, and `.part` while uploading. */
 const FILE_NAME = /^file-[A-Za-z0-9]+\.jsonl(\.part)?$/;
 
@@ -79,17 +82,23 @@ export class Store {
     readonly filesDir: string,
     /** Each batch's metrics time series (a JSONL file per batch). */
     readonly metricsDir: string,
+    /** False for a new db.json: then files/ may hold what a moved-away db.json owned. */
+    private readonly existed: boolean,
   ) {}
 
   static async open(dataDir: string): Promise<Store> {
     const filesDir = join(dataDir, 'files');
     const metricsDir = join(dataDir, 'metrics');
     for (const dir of [filesDir, metricsDir]) mkdirSync(dir, { recursive: true });
-    const db = new Low<StoreData>(new AtomicJsonFile<StoreData>(join(dataDir, 'db.json')), structuredClone(EMPTY));
-    await db.read();
-    db.data ??= structuredClone(EMPTY);
+    const path = join(dataDir, 'db.json');
+    const file = new AtomicJsonFile<StoreData>(path);
+    const stored = await file.read().catch((error: Error) => {
+      // Never written torn (atomic-json-file.ts): only a hand can break it, and only a hand should mend it.
+      throw new StoreUnreadableError(`${path} cannot be read (${error.message}); mend it, or move it away to start with no batches (files/ is kept)`);
+    });
+    const db = new Low<StoreData>(file, stored ?? structuredClone(EMPTY));
     db.data.models ??= {}; // stores written before models were learned
-    return new Store(db, filesDir, metricsDir);
+    return new Store(db, filesDir, metricsDir, stored !== null);
   }
 
   get data(): StoreData {
@@ -106,20 +115,22 @@ export class Store {
 
   /**
    * Removes what no record owns, left by a crash: an upload's `.part`, a file copied or
-   * committed but never recorded, a temp db.json, the time series of a batch never saved. Call
-   * it at startup, before anything writes; returns the paths removed, for the log.
+   * committed but never recorded, a temp db.json, the time series of a batch never saved. With
+   * a new db.json only `.part` files go: the rest may be a moved-away db.json's. Call it at
+   * startup, before anything writes; returns the paths removed, for the log.
    */
   async removeLeftovers(): Promise<string[]> {
     const owned = new Set(this.db.data.files.map((file) => file.path));
     const batches = new Set(this.db.data.batches.map((entry) => `${entry.batch.id}.jsonl`));
     const dataDir = join(this.filesDir, '..');
-    const unowned = [
-      ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name)).map((name) => join(this.filesDir, name)).filter((path) => !owned.has(path)),
-      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl') && !batches.has(name)).map((name) => join(this.metricsDir, name)),
+    const unowned = (name: string, isOwned: boolean): boolean => !isOwned && (this.existed || name.endsWith('.part'));
+    const leftovers = [
+      ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name) && unowned(name, owned.has(join(this.filesDir, name)))).map((name) => join(this.filesDir, name)),
+      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl') && unowned(name, batches.has(name))).map((name) => join(this.metricsDir, name)),
       ...(await readdir(dataDir)).filter((name) => name === '.db.json.tmp').map((name) => join(dataDir, name)),
     ];
-    for (const path of unowned) await rm(path, { force: true });
-    return unowned;
+    for (const path of leftovers) await rm(path, { force: true });
+    return leftovers;
   }
 
   /** Persists the current state; calls made while a write waits share it. */

@@ -2,7 +2,7 @@
 // byte order mark, a cancel the moment validation ends, a stored batch whose files are gone. Each
 // must leave a daemon that serves, with the batch completed or failed with a reason, never a loop.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreData } from '../../server/store/store.js';
 import * as protocol from '../../server/protocol/methods.js';
@@ -101,6 +101,27 @@ describe('inputs and states that must not kill the daemon', function () {
     await daemon.stop();
     daemon = await startDaemonProcess(dataDir, args());
     assert.equal((await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: lostRecord.id })).status, 'failed');
+  });
+
+  it('refuses a db.json it cannot read with one line saying what to do, and keeps files/ when it is moved away', async () => {
+    const dataDir = tempDir();
+    daemon = await startDaemonProcess(dataDir, args());
+    const input = join(tempDir(), 'input.jsonl');
+    writeFileSync(input, batchLines(5, { model: 'tiny' }));
+    await runToEnd(input, idsOf(5));
+    await daemon.stop();
+    daemon = undefined;
+    const dbPath = join(dataDir, 'db.json');
+    writeFileSync(dbPath, '{"version": 1, "files": [');
+    await assert.rejects(startDaemonProcess(dataDir, args()), (error: Error) => {
+      assert.match(error.message, /db\.json cannot be read \(.*\); mend it, or move it away to start with no batches \(files\/ is kept\)/);
+      assert.doesNotMatch(error.message, /\n\s+at /, 'no stack trace');
+      return true;
+    });
+    const files = readdirSync(join(dataDir, 'files'));
+    renameSync(dbPath, `${dbPath}.broken`);
+    daemon = await startDaemonProcess(dataDir, args());
+    assert.deepEqual(readdirSync(join(dataDir, 'files')), files, 'what the moved db.json owned is kept');
   });
 
   it('removes at startup what no record owns: a .part, an unrecorded file, a temp db.json', async () => {
