@@ -51,6 +51,17 @@ export function createMetrics(service: BatchService, engine: Engine): Registry {
     },
   });
   new Gauge({
+    name: 'ollama_batch_paused',
+    help: 'Batches paused, by why: waiting for their engine or for room on a full disk.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const paused = batches().filter((batch) => batch.paused_reason !== null);
+      this.set({ reason: 'disk_full' }, paused.filter((batch) => batch.paused_reason!.startsWith('disk full')).length);
+      this.set({ reason: 'engine_unreachable' }, paused.filter((batch) => batch.paused_reason!.startsWith('engine unreachable')).length);
+    },
+  });
+  new Gauge({
     name: 'ollama_batch_engine_up',
     help: '1 when the engine answers, else 0.',
     labelNames: ['engine'],

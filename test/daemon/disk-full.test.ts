@@ -73,6 +73,7 @@ describe('a full disk', function () {
     assert.equal(files.length, 3, `the batch's input, output and error files only: ${files.join(', ')}`);
     assert.ok(!readdirSync(dataDir).includes('.db.json.tmp'));
     assert.equal(daemon.child.exitCode, null, 'the daemon runs on');
+    assert.match(await (await fetch(`${status.http}/metrics`)).text(), /^ollama_batch_paused\{reason="disk_full"\} 1$/m);
 
     rmSync(filler);
     const batch = await waitForBatch(daemon.connection, id, isFinished);
