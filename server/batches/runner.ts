@@ -59,6 +59,9 @@ export interface Adjustment {
   numCtx: number | undefined;
 }
 
+/** Answers in a row at one concurrency, none out of memory, that show the concurrency holds. */
+const ANSWERS_TO_HOLD = 20;
+
 export const DEFAULT_RUNNER_OPTIONS: Omit<RunnerOptions, 'concurrency'> = {
   requestTimeoutMs: 10 * 60_000,
   maxAttempts: 6,
@@ -119,6 +122,13 @@ class Slots {
     if (this.used === 0) this.drained?.();
   }
 
+  /** For a holder about to go again: above a lowered limit, its slot goes back and it waits in line. */
+  async fit(): Promise<void> {
+    if (this.used <= this.limit) return;
+    this.used--;
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
   setLimit(limit: number): void {
     this.limit = limit;
     while (this.used < this.limit && this.waiting.length > 0) {
@@ -141,11 +151,19 @@ export class BatchRun {
   private output!: JournalWriter;
   private errors!: JournalWriter;
   private readonly slots: Slots;
+  /** Recovery after running out of memory climbs back to it, never above. */
+  private readonly configuredConcurrency: number;
   private numCtx: number | undefined;
   /** Bumped at every adjustment: an out-of-memory answer to a request sent before it lowers nothing more. */
   private limitsVersion = 0;
   /** The concurrency before VRAM pressure lowered it, while it lasts. */
   private limitBeforePressure: number | null = null;
+  /** Answers in a row to requests sent at the limits as they are (an adjustment starts the count again). */
+  private answersAtLimits = 0;
+  /** The most concurrency that gave ANSWERS_TO_HOLD answers in a row and has not run out of memory since; 0 for none. */
+  private heldConcurrency = 0;
+  /** Raises that ran out of memory: each doubles the answers the next raise waits for. */
+  private failedRaises = 0;
   private readonly conversations = new ConversationPool();
   /** The first failed journal write (a full disk): the run stops and run() throws it. */
   private journalFailure: Error | null = null;
@@ -158,13 +176,17 @@ export class BatchRun {
     /** Epoch ms after which the rest of the batch expires; null for never. */
     private readonly expiresAt: number | null,
   ) {
-    this.slots = new Slots(Math.max(1, options.concurrency));
+    this.configuredConcurrency = Math.max(1, options.concurrency);
+    this.slots = new Slots(this.configuredConcurrency);
     this.numCtx = options.numCtx;
   }
 
-  /** The limits as they are now (they change after out-of-memory answers and under VRAM pressure). */
-  get limits(): { concurrency: number; numCtx: number | undefined } {
-    return { concurrency: this.slots.limit, numCtx: this.numCtx };
+  /**
+   * What the next batch may learn (limits change after out-of-memory answers and under VRAM
+   * pressure): the most concurrency that held (before any held, the current one), num_ctx as it is.
+   */
+  get heldLimits(): { concurrency: number; numCtx: number | undefined } {
+    return { concurrency: this.heldConcurrency || this.slots.limit, numCtx: this.numCtx };
   }
 
   /**
@@ -186,23 +208,55 @@ export class BatchRun {
 
   private adjust(reason: string, concurrency: number, numCtx = this.numCtx): void {
     this.limitsVersion++;
+    this.answersAtLimits = 0;
     this.slots.setLimit(concurrency);
     this.numCtx = numCtx;
     this.hooks.onAdjusted({ reason, concurrency, numCtx });
   }
 
-  /** After an out-of-memory answer: half the concurrency, then at 1 a smaller num_ctx. False when nothing is left to lower. */
+  /**
+   * After an out-of-memory answer: back to the most concurrency that held when this was more,
+   * else half the concurrency, then at 1 a smaller num_ctx. False when nothing is left to lower.
+   */
   private lowerAfterOutOfMemory(sentAt: number): boolean {
     if (sentAt !== this.limitsVersion) return true; // already lowered since that request went out
-    if (this.slots.limit > 1) {
-      this.adjust('out of memory: concurrency halved', Math.floor(this.slots.limit / 2));
+    this.answersAtLimits = 0; // even where nothing is left to lower: the answers in a row start again
+    const concurrency = this.slots.limit;
+    if (this.heldConcurrency > 0 && concurrency > this.heldConcurrency) {
+      // A raise (or the end of VRAM pressure) went past what held: back to it, and try again later.
+      this.failedRaises++;
+      this.adjust(`out of memory at concurrency ${concurrency}: back to ${this.heldConcurrency}, the most that held`, this.heldConcurrency);
       return true;
     }
+    // What held runs out now (something else took the memory): what holds is learned again from below.
+    this.heldConcurrency = 0;
+    if (concurrency > 1) {
+      this.adjust('out of memory: concurrency halved', Math.floor(concurrency / 2));
+      return true;
+    }
+    // num_ctx stays lowered for the rest of the run: one request alone did not fit, which more
+    // answers will not change, and every new num_ctx reloads an Ollama model.
     if (this.numCtx !== undefined && this.numCtx > MIN_NUM_CTX) {
       this.adjust('out of memory at concurrency 1: num_ctx lowered', 1, Math.max(MIN_NUM_CTX, Math.floor((this.numCtx * 0.75) / NUM_CTX_STEP) * NUM_CTX_STEP));
       return true;
     }
     return false;
+  }
+
+  /**
+   * An answer to a request sent at the limits as they are. ANSWERS_TO_HOLD in a row show the
+   * concurrency holds, and it goes one up (after twice as many for every raise that ran out of
+   * memory), up to the configured concurrency, or half of it under VRAM pressure.
+   */
+  private answeredAt(sentAt: number): void {
+    if (sentAt !== this.limitsVersion) return;
+    const concurrency = this.slots.limit;
+    this.answersAtLimits++;
+    if (this.answersAtLimits >= ANSWERS_TO_HOLD) this.heldConcurrency = Math.max(this.heldConcurrency, concurrency);
+    const ceiling = this.limitBeforePressure === null ? this.configuredConcurrency : Math.ceil(this.limitBeforePressure / 2);
+    if (concurrency < ceiling && this.answersAtLimits >= ANSWERS_TO_HOLD * 2 ** this.failedRaises) {
+      this.adjust(`recovered after ${this.answersAtLimits} answers without running out of memory: concurrency raised`, concurrency + 1);
+    }
   }
 
   /**
@@ -310,6 +364,7 @@ export class BatchRun {
           ...(trim && { trim }),
           ...(this.numCtx !== undefined && { numCtx: this.numCtx }),
         });
+        this.answeredAt(sentAt);
         return this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
@@ -339,6 +394,8 @@ export class BatchRun {
       this.hooks.onFailed(failure.code, false);
       const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
       await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(() => undefined);
+      // A concurrency lowered since (out of memory, VRAM pressure) holds for the next try too.
+      await this.slots.fit();
     }
   }
 

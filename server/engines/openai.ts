@@ -2,10 +2,10 @@
 // through the official `openai` npm client: the way to scale past one machine. The client's own
 // retries are off (maxRetries 0): the daemon retries transient errors itself.
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
-import { fromHttpStatus, fromNetworkError } from './errors.js';
+import { answerText, fromHttpStatus, fromNetworkError, htmlPageError, invalidEngineAnswer, isHtml, isJsonObject } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from './translate.js';
 
@@ -35,6 +35,8 @@ export function openAIError(error: unknown, signal: AbortSignal): EngineError {
     return fromNetworkError(error.cause ?? error, signal);
   }
   if (error instanceof APIError && typeof error.status === 'number') {
+    // The client's message is the status and the page's text.
+    if (isHtml(error.headers?.get('content-type'))) return htmlPageError(error.status, error.message.replace(/^\d{3} /, ''));
     const body = error.error as { message?: unknown } | undefined;
     const message = typeof body?.message === 'string' ? body.message : error.message;
     return fromHttpStatus(error.status, message, error.code);
@@ -63,23 +65,15 @@ export class OpenAIEngine implements Engine {
   }
 
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
-    let completion;
+    let answer;
     try {
-      completion = await this.client.chat.completions.create(toOpenAIRequest(request), { signal });
+      answer = await this.client.chat.completions.create(toOpenAIRequest(request), { signal }).withResponse();
     } catch (error) {
       throw openAIError(error, signal);
     }
-    const choice = completion.choices[0];
-    const result: ChatResult = {
-      content: choice?.message.content ?? '',
-      finishReason: choice?.finish_reason === 'length' ? 'length' : 'stop',
-      promptTokens: completion.usage?.prompt_tokens ?? 0,
-      completionTokens: completion.usage?.completion_tokens ?? 0,
-      model: completion.model || request.model,
-    };
-    const cached = completion.usage?.prompt_tokens_details?.cached_tokens;
-    if (typeof cached === 'number') result.cachedTokens = cached;
-    return result;
+    // A 2xx that is not JSON comes back from the client as its text.
+    if (isHtml(answer.response.headers.get('content-type'))) throw htmlPageError(answer.response.status, String(answer.data));
+    return fromChatCompletion(answer.data, request.model);
   }
 
   /** OpenAI-compatible servers do not say (vLLM's max_model_len is not in /v1/models). */
@@ -137,6 +131,24 @@ export class OpenAIEngine implements Engine {
   async close(): Promise<void> {
     // The client holds nothing that needs closing.
   }
+}
+
+/** A chat.completions answer as an engine result; an EngineError when its first choice has no message text. */
+function fromChatCompletion(completion: ChatCompletion, model: string): ChatResult {
+  if (!isJsonObject(completion)) throw invalidEngineAnswer('not a JSON object');
+  const choice = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
+  if (!isJsonObject(choice)) throw invalidEngineAnswer('no choices');
+  if (!isJsonObject(choice.message)) throw invalidEngineAnswer('choices[0] has no message');
+  const result: ChatResult = {
+    content: answerText(choice.message.content, 'choices[0].message.content'),
+    finishReason: choice.finish_reason === 'length' ? 'length' : 'stop',
+    promptTokens: completion.usage?.prompt_tokens ?? 0,
+    completionTokens: completion.usage?.completion_tokens ?? 0,
+    model: completion.model || model,
+  };
+  const cached = completion.usage?.prompt_tokens_details?.cached_tokens;
+  if (typeof cached === 'number') result.cachedTokens = cached;
+  return result;
 }
 
 /** An engine request as an OpenAI chat.completions body. num_ctx has no OpenAI equivalent. */

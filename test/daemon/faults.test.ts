@@ -1,13 +1,15 @@
 // Engine faults injected by the emulator: transient ones are retried, permanent ones become
-// error lines at once, and an engine that goes down pauses the batch until it is back.
+// error lines at once, and an engine that goes down pauses the batch until it is back. Answers
+// that are no answers (`{}`, a proxy's HTML page) are faults too, never output lines.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BatchOutputLine, ChatCompletion } from '../../server/openai/types.js';
 import type { EmulatorFault } from '../support/ollama-emulator/server.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
 import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
-import { assertErrorLine, assertExactlyOnce } from '../support/shapes.js';
+import { assertErrorLine, assertExactlyOnce, assertSuccessLine } from '../support/shapes.js';
 
 const LINES = 120;
 const ids = Array.from({ length: LINES }, (_, index) => `req-${index + 1}`);
@@ -36,16 +38,71 @@ describe('engine faults', function () {
     return { batch, ...files };
   }
 
-  for (const fault of ['500', 'reset', '503', 'timeout', 'oom'] as EmulatorFault[]) {
-    it(`retries ${fault} faults (a fifth of all requests) and completes every line`, async () => {
+  /** A daemon whose requests get `maxAttempts` tries each, at most 16 in flight. */
+  async function startDaemonTrying(maxAttempts: number) {
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ maxAttempts }));
+    return startDaemonProcess(dataDir, ['--ollama-url', emulator!.url, '--concurrency', '16']);
+  }
+
+  /** The code, message and status of an error line, whichever of its two shapes it has. */
+  function errorOf(line: BatchOutputLine): { code: string; message: string; status?: number } {
+    if (line.error) return line.error;
+    const { error } = line.response!.body as { error: { code: string; message: string } };
+    return { ...error, status: line.response!.status_code };
+  }
+
+  for (const fault of ['500', 'reset', '503', 'timeout', 'oom', 'empty', 'html'] as EmulatorFault[]) {
+    it(`retries ${fault} faults (a fifth of all requests) and completes every line with a real answer`, async () => {
       emulator = await startOllamaEmulator({ instant: true, parallel: 4, fault, faultRate: 0.2 });
       daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--request-timeout-ms', '300']);
-      const { batch, errors } = await finish(await runBatch());
+      const { batch, errors, output } = await finish(await runBatch());
       assert.equal(batch.status, 'completed');
       assert.equal(errors.length, 0, 'every transient fault was retried to success');
+      for (const line of output) {
+        assertSuccessLine(line);
+        assert.notEqual((line.response!.body as ChatCompletion).choices[0]!.message.content, '', `${line.custom_id} has the answer's text`);
+      }
       assert.ok(emulator.stats.faults > 5, `faults were injected (${emulator.stats.faults})`);
     });
   }
+
+  it('writes an error line for an answer without a message only when its tries run out', async () => {
+    emulator = await startOllamaEmulator({ instant: true, parallel: 16, fault: 'empty', faultRate: 1 });
+    daemon = await startDaemonTrying(2);
+    const { batch, errors, output } = await finish(await runBatch());
+    assert.equal(batch.status, 'completed');
+    assert.equal(output.length, 0);
+    assert.equal(errors.length, LINES);
+    for (const line of errors) {
+      assertErrorLine(line);
+      const error = errorOf(line);
+      assert.equal(error.code, 'server_error');
+      assert.equal(error.message, 'invalid engine answer: no message');
+    }
+    // Two tries per line, and the probe that learns the model's token counts.
+    assert.equal(emulator.stats.chats, 2 * LINES + 1);
+  });
+
+  it('names an HTML page for what it is: its status and title, not a connection error', async () => {
+    emulator = await startOllamaEmulator({ instant: true, parallel: 16, fault: 'html', faultRate: 1 });
+    daemon = await startDaemonTrying(1);
+    const { errors } = await finish(await runBatch());
+    assert.equal(errors.length, LINES);
+    const statuses = new Set<number>();
+    for (const line of errors) {
+      assertErrorLine(line);
+      const error = errorOf(line);
+      assert.equal(error.code, 'server_error');
+      const page = /^invalid engine answer: an HTML page \(status (\d+)\), not JSON: "(.*)"$/.exec(error.message);
+      assert.ok(page, error.message);
+      statuses.add(Number(page[1]));
+      // A 502 is the error line's status; a 200 page is no status of an error.
+      assert.equal(error.status, page[1] === '200' ? undefined : 502);
+      assert.equal(page[2], page[1] === '200' ? 'Sign in to the guest network' : '502 Bad Gateway');
+    }
+    assert.deepEqual([...statuses].sort(), [200, 502], 'the emulator answers 502 and 200 pages by turns');
+  });
 
   it('writes an error line at once for a permanent fault (unknown model), without retrying', async () => {
     emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });

@@ -1,5 +1,5 @@
 // npm run ollama-emulator -- --port P --model F [--parallel N] [--instant] [--latency-ms N]
-//   [--fault-rate X] [--fault 500|reset|503|timeout|oom] [--max-queue N] [--threads N] [--ctx-size N]
+//   [--fault-rate X] [--fault 500|reset|503|timeout|oom|empty|html] [--max-queue N] [--threads N] [--ctx-size N]
 // An Ollama stand-in on 127.0.0.1:P: real inference with node-llama-cpp on the GGUF file F
 // (served under its base name, tiny.gguf → tiny), or --instant answers at no cost.
 import { basename, extname, resolve } from 'node:path';
@@ -10,7 +10,7 @@ import type { EmulatorFault, EmulatorOptions } from './server.js';
 
 const usage =
   'usage: ollama-emulator --port P --model FILE.gguf [--parallel N] [--instant] [--latency-ms N] ' +
-  '[--fault-rate X] [--fault 500|reset|503|timeout|oom] [--max-queue N] [--threads N] [--ctx-size N] [--host H]';
+  `[--fault-rate X] [--fault ${EMULATOR_FAULTS.join('|')}] [--max-queue N] [--threads N] [--ctx-size N] [--host H]`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${usage}\n`);

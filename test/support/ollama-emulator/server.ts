@@ -9,7 +9,8 @@
 // load_duration spikes and stats.loads counts it), keep_alive expiry for /api/ps, KV-cache size
 // and VRAM spill in /api/ps, prompt_eval_count as Ollama >= 0.30 reports it (cached tokens
 // included, prompt_eval_cached_count beside it; `legacyCounts` gives the older behaviour), and
-// injected faults (HTTP 500, connection reset, 503 busy, a request never answered, out of memory).
+// injected faults (HTTP 500, connection reset, 503 busy, a request never answered, out of memory,
+// an answer without a message, a proxy's HTML page), and a GPU that holds only so many requests.
 //
 // Plain node:http and no framework: the daemon's benchmark pushes 100,000 requests through the
 // instant mode at thousands per second.
@@ -22,8 +23,9 @@ import type { ChatRequest, Engine } from '../../../server/engines/engine.js';
 import { EngineError } from '../../../server/engines/engine.js';
 import type { ChatMessage } from '../../../server/openai/types.js';
 
-export type EmulatorFault = '500' | 'reset' | '503' | 'timeout' | 'oom';
-export const EMULATOR_FAULTS: readonly EmulatorFault[] = ['500', 'reset', '503', 'timeout', 'oom'];
+/** `empty`: 200 with `{}`; `html`: a proxy's or captive portal's HTML page, as 502 and 200 by turns. */
+export type EmulatorFault = '500' | 'reset' | '503' | 'timeout' | 'oom' | 'empty' | 'html';
+export const EMULATOR_FAULTS: readonly EmulatorFault[] = ['500', 'reset', '503', 'timeout', 'oom', 'empty', 'html'];
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -50,6 +52,8 @@ export interface EmulatorOptions {
   /** Share of chat requests (0..1) that get `fault`. */
   faultRate?: number;
   fault?: EmulatorFault;
+  /** A GPU with room for this many requests at once: a chat that arrives while as many are in flight runs out of memory. */
+  outOfMemoryAbove?: number;
   /** What GET /api/version says (default 0.30.0). */
   version?: string;
   /** num_ctx when a request sets none (Ollama: 4096 under 24 GiB of VRAM). */
@@ -454,6 +458,12 @@ function sendError(response: http.ServerResponse, api: 'native' | 'v1', status: 
   sendJson(response, status, { error: { message, type, param: null, code: null } });
 }
 
+/** The HTML pages of the `html` fault: a proxy whose engine is down, and a captive portal answering 200. */
+const HTML_PAGES: ReadonlyArray<[status: number, page: string]> = [
+  [502, '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n'],
+  [200, '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in to the guest network</title></head><body><form method="post"><input name="code"></form></body></html>\n'],
+];
+
 const OOM_MESSAGES = [
   'model requires more system memory (11.4 GiB) than is available (7.6 GiB)',
   'llama runner process has terminated: cudaMalloc failed: out of memory',
@@ -474,6 +484,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
   const instantContent = options.instantContent ?? DEFAULT_INSTANT_CONTENT;
   let fault: EmulatorFault | null = options.fault ?? null;
   let faultRate = options.fault ? (options.faultRate ?? 1) : 0;
+  const outOfMemoryAbove = options.outOfMemoryAbove ?? Number.POSITIVE_INFINITY;
 
   const stats: EmulatorStats = {
     requests: 0, chats: 0, completed: 0, faults: 0, rejected: 0, aborted: 0, overflows: 0, inFlight: 0, inFlightMax: 0,
@@ -723,13 +734,24 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       case '503':
         return sendError(response, api, 503, BUSY_MESSAGE);
       case 'oom':
-        return sendError(response, api, 500, OOM_MESSAGES[stats.faults % OOM_MESSAGES.length]!);
+        return sendOutOfMemory(response, api);
+      case 'empty':
+        return sendJson(response, 200, {});
+      case 'html': {
+        const [status, page] = HTML_PAGES[stats.faults % HTML_PAGES.length]!;
+        response.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });
+        return void response.end(page);
+      }
       case 'reset':
         request.socket.destroy();
         return;
       case 'timeout':
         return; // never answered; close() destroys the connection
     }
+  }
+
+  function sendOutOfMemory(response: http.ServerResponse, api: 'native' | 'v1'): void {
+    sendError(response, api, 500, OOM_MESSAGES[stats.faults % OOM_MESSAGES.length]!);
   }
 
   /** Validates and normalises a chat body from either API (throws HttpFailure). */
@@ -833,6 +855,10 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     }
 
     if (fault && faultRate > 0 && Math.random() < faultRate) return sendFault(request, response, api, fault);
+    if (stats.inFlight >= outOfMemoryAbove) {
+      stats.faults++;
+      return sendOutOfMemory(response, api);
+    }
 
     // An empty native chat only loads the model (done_reason "load").
     if (api === 'native' && call.messages.length === 0) {
