@@ -55,6 +55,24 @@ function error(state: ValidationState, line: number, code: string, param: string
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * Deeper schemas are no answer format anyone means, and the engines' clients walk a schema
+ * recursively: 100,000 levels overflow their stack on every try.
+ */
+const MAX_SCHEMA_DEPTH = 64;
+
+/** Whether a parsed JSON value nests objects or arrays deeper than `limit`, walked without recursion. */
+function deeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [current, depth] = next;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 const MESSAGE_ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
 
 /** The body rules of /v1/chat/completions that a local engine depends on. */
@@ -83,8 +101,9 @@ function bodyError(state: ValidationState, line: number, body: Record<string, un
   }
   for (const field of ['temperature', 'top_p', 'seed'] as const) {
     const value = body[field];
-    if (value !== undefined && value !== null && typeof value !== 'number') {
-      return error(state, line, 'invalid_request', `body.${field}`, `body.${field} must be a number`);
+    // 1e400 parses as Infinity: a number to JSON.parse, none to an engine.
+    if (value !== undefined && value !== null && !(typeof value === 'number' && Number.isFinite(value))) {
+      return error(state, line, 'invalid_request', `body.${field}`, `body.${field} must be a finite number`);
     }
   }
   const format = body.response_format;
@@ -95,6 +114,9 @@ function bodyError(state: ValidationState, line: number, body: Record<string, un
     }
     if (type === 'json_schema' && !(isObject(format) && isObject(format.json_schema) && isObject(format.json_schema.schema))) {
       return error(state, line, 'invalid_request', 'body.response_format.json_schema.schema', 'body.response_format.json_schema.schema must be a JSON schema object');
+    }
+    if (type === 'json_schema' && deeperThan((format as { json_schema: { schema: unknown } }).json_schema.schema, MAX_SCHEMA_DEPTH)) {
+      return error(state, line, 'invalid_request', 'body.response_format.json_schema.schema', `body.response_format.json_schema.schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`);
     }
   }
   if (body.stream === true) {

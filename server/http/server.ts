@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { BlockList, isIP, type AddressInfo } from 'node:net';
@@ -152,14 +153,23 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
   const fields: Record<string, string> = {};
   let filename: string | null = null;
   let bytes = 0;
+  let writing: Promise<void> = Promise.resolve();
+  let fileStream: Readable | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       const parser = multipartParser(request, maxBytes);
-      let writing: Promise<void> = Promise.resolve();
-      parser.on('field', (name, value) => (fields[name] = value));
+      // A field sent twice is ambiguous (which purpose? which file?): refused, not guessed.
+      const twice = (name: string): void => reject(new HttpError(400, `the multipart body has the field "${name}" more than once`, 'invalid_multipart', name));
+      parser.on('field', (name, value) => {
+        if (name in fields) twice(name);
+        fields[name] = value;
+      });
+      // busboy takes one file (limits.files) and drops the others, saying so with filesLimit.
+      parser.on('filesLimit', () => twice('file'));
       parser.on('file', (name, stream, info) => {
         if (name !== 'file') return void stream.resume();
         filename = info.filename || 'upload.jsonl';
+        fileStream = stream;
         const out = createWriteStream(partPath);
         stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
         stream.on('limit', () => reject(new HttpError(413, `the file is larger than the upload limit of ${maxBytes} bytes (--max-upload-mb)`, 'file_too_large')));
@@ -183,6 +193,9 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     return await service.addFile({ id, path, bytes, filename, purpose: 'batch' });
   } catch (error) {
     request.unpipe(); // the rest is drained once the error is answered
+    // The part file is closed before it is removed, or a write still opening it would bring it back.
+    (fileStream as Readable | null)?.destroy(); // (set in a callback, which TypeScript does not follow)
+    await writing.catch(() => undefined);
     await Promise.all([rm(partPath, { force: true }), rm(path, { force: true })]); // nothing half-made stays
     throw error;
   }
