@@ -40,6 +40,10 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   await daemon.stopped;
+  // Stopped means gone: no timer a library left behind may keep the process running. Exit once
+  // the log has been written out.
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(process.exitCode ?? 0);
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -4,7 +4,6 @@
 import { stat } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { ResponseError, createConnection, createProtocolConnection, type RequestHandler, type RequestType } from 'vscode-languageserver';
-import { SocketMessageReader, SocketMessageWriter } from 'vscode-languageserver/node';
 import { ServiceError } from '../batches/errors.js';
 import { log } from '../daemon/log.js';
 import type { BatchService } from '../batches/service.js';
@@ -15,6 +14,7 @@ import { analyzeFor, convertFor } from '../daemon/jobs.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type { Batch } from '../openai/types.js';
 import { registerLanguageFeatures } from '../lsp/language-features.js';
+import { clientMessages } from './client-messages.js';
 
 const RPC_CODE = {
   not_found: protocol.RpcErrorCodes.notFound,
@@ -38,31 +38,64 @@ function handled<P, R>(handler: (params: P) => R | Promise<R>): (params: P) => P
   };
 }
 
-/** How a value sent as params reads in an error message. */
-const shown = (value: unknown): string => (Array.isArray(value) ? 'an array' : (JSON.stringify(value) ?? String(value)));
+/** How a value sent as params reads in an error message (cut short: it may be megabytes). */
+const shown = (value: unknown): string => {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+};
+
+/** A field's JSON type; a trailing `?` marks one a client may leave out (or send as null). */
+type FieldType = 'string' | 'number' | 'boolean' | 'object';
+type FieldSpec = FieldType | `${FieldType}?`;
+type JsonType<T> = T extends string ? 'string' : T extends number ? 'number' : T extends boolean ? 'boolean' : T extends object ? 'object' : never;
+/** Every field of a method's params (its wire type, from protocol/methods.ts) with its JSON type. */
+type ParamFields<P> = { readonly [K in keyof P]-?: undefined extends P[K] ? `${JsonType<NonNullable<P[K]>>}?` : JsonType<P[K]> };
+
+const FIELD_TYPE_NAMES: Record<FieldType, string> = { string: 'a string', number: 'a number', boolean: 'true or false', object: 'an object' };
+
+function hasType(value: unknown, type: FieldType): boolean {
+  if (type === 'number') return typeof value === 'number' && Number.isFinite(value); // 1e400 parses as Infinity
+  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === type;
+}
 
 /**
- * The handler, for params that are an object with these fields as strings: anything else is
- * answered with invalid params (-32602) saying what the method needs, not a TypeError's text.
+ * The handler, for params that are an object whose fields have the declared types: anything else
+ * is answered with invalid params (-32602) naming the field and what it needs, not a TypeError's
+ * text. The handler gets the declared fields only, an optional one sent as null left out.
  */
-function objectParams<P, R>(method: string, strings: ReadonlyArray<keyof P & string>, handler: (params: P) => R | Promise<R>): (params: P) => R | Promise<R> {
+function objectParams<P, R>(method: string, fields: ParamFields<P>, handler: (params: P) => R | Promise<R>): (params: P) => R | Promise<R> {
+  const declared = Object.entries(fields as Record<string, FieldSpec>).map(([field, type]) => ({
+    field,
+    type: type.replace('?', '') as FieldType,
+    optional: type.endsWith('?'),
+  }));
   return (params) => {
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-      const fields = strings.length === 0 ? '' : ` with ${strings.join(' and ')} (${strings.length === 1 ? 'a string' : 'strings'})`;
-      throw new ServiceError('invalid_request', `${method} needs its params as an object${fields}; got ${shown(params)}`);
+      const required = declared.filter(({ optional }) => !optional).map(({ field, type }) => `${field} (${FIELD_TYPE_NAMES[type]})`);
+      const fieldList = required.length === 0 ? '' : ` with ${required.length === 1 ? required[0] : `${required.slice(0, -1).join(', ')} and ${required.at(-1)}`}`;
+      throw new ServiceError('invalid_request', `${method} needs its params as an object${fieldList}; got ${shown(params)}`);
     }
-    for (const field of strings) {
+    const checked: Record<string, unknown> = {};
+    for (const { field, type, optional } of declared) {
       const value = (params as Record<string, unknown>)[field];
-      if (typeof value !== 'string') throw new ServiceError('invalid_request', `${method} needs params.${field} as a string; got ${shown(value)}`, field);
+      if (optional && (value === undefined || value === null)) continue;
+      if (!hasType(value, type)) throw new ServiceError('invalid_request', `${method} needs params.${field} as ${FIELD_TYPE_NAMES[type]}; got ${shown(value)}`, field);
+      checked[field] = value;
     }
-    return handler(params);
+    return handler(checked as P);
   };
 }
 
 /** Validates a regular file only: a device or a pipe (/dev/zero) may never end. */
 async function validateRegularFile(path: string, signal: AbortSignal): Promise<ValidationReport> {
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
-    throw error.code === 'ENOENT' ? new ServiceError('not_found', `no such file: ${path}`, 'path') : error;
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new ServiceError('not_found', `no such file: ${path}`, 'path');
+    // Not echoed: such a path may be megabytes.
+    if (error.code === 'ENAMETOOLONG') throw new ServiceError('invalid_request', `the path (${path.length} characters) is longer than the system allows`, 'path');
+    throw error;
   });
   if (!info.isFile()) throw new ServiceError('invalid_request', `${path} is not a regular file; only a file can be validated`, 'path');
   return validateBatchFile(path, { signal });
@@ -87,34 +120,69 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     sockets.add(socket);
     // Our own watchdog: a client that says `exit` closes its connection, never the daemon.
     const watchDog = { shutdownReceived: false, initialize: () => undefined, exit: () => socket.destroy() };
+    const { reader, writer } = clientMessages(socket);
     // Connection problems go to the daemon log: the default logger writes back over the
     // connection, which throws when the client has just gone and would end the daemon.
-    const connection = createConnection(
-      () => createProtocolConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), connectionLogger),
-      watchDog,
-    );
+    const connection = createConnection(() => createProtocolConnection(reader, writer, connectionLogger), watchDog);
     // Editor features for VS Code windows; the CLI sends no `initialize` and opens no documents.
     const languageFeatures = registerLanguageFeatures(connection, { modelStats: (model) => service.modelStats(model) });
     // Work done for this client alone (validating a file) stops when it goes.
     const clientGone = new AbortController();
     connection.onInitialize((params) => languageFeatures.initialize(params));
-    /** A request whose params are an object with these fields as strings. (The cast: TypeScript cannot resolve the library's conditional result type for a generic R.) */
-    const onRequest = <P, R>(type: RequestType<P, R, protocol.RpcErrorData>, strings: ReadonlyArray<keyof P & string>, handler: (params: P) => R | Promise<R>): void =>
-      void connection.onRequest(type, handled(objectParams(type.method, strings, handler)) as RequestHandler<P, R, protocol.RpcErrorData>);
-    onRequest(protocol.BatchCreateRequest.type, ['input_file_id'], (params) => service.createBatch(params));
-    connection.onRequest(protocol.BatchListRequest.type, handled((params) => service.listBatches(params ?? {})));
-    onRequest(protocol.BatchGetRequest.type, ['id'], ({ id }) => service.getBatch(id));
-    onRequest(protocol.BatchCancelRequest.type, ['id'], ({ id }) => service.cancelBatch(id));
-    onRequest(protocol.BatchRetryRequest.type, ['id'], ({ id }) => service.retryBatch(id));
-    onRequest(protocol.CsvConvertRequest.type, [], (params) => convertFor(service, params));
-    onRequest(protocol.ResultsAnalyzeRequest.type, [], (params) => analyzeFor(service, params));
-    onRequest(protocol.BatchMetricsRequest.type, ['id'], ({ id, series }) => service.getMetrics(id, series));
-    onRequest(protocol.FileRegisterRequest.type, ['path'], (params) => service.registerFile(params));
-    onRequest(protocol.FileGetRequest.type, ['id'], ({ id }) => {
+    /** A request whose params are an object with these fields. (The cast: TypeScript cannot resolve the library's conditional result type for a generic R.) */
+    const onRequest = <P, R>(type: RequestType<P, R, protocol.RpcErrorData>, fields: NoInfer<ParamFields<P>>, handler: (params: P) => R | Promise<R>): void =>
+      void connection.onRequest(type, handled(objectParams(type.method, fields, handler)) as RequestHandler<P, R, protocol.RpcErrorData>);
+    onRequest(protocol.BatchCreateRequest.type, { input_file_id: 'string', endpoint: 'string?', completion_window: 'string?', metadata: 'object?', options: 'object?' }, (params) =>
+      service.createBatch(params),
+    );
+    onRequest(protocol.BatchListRequest.type, { limit: 'number?', after: 'string?' }, (params) => service.listBatches(params));
+    onRequest(protocol.BatchGetRequest.type, { id: 'string' }, ({ id }) => service.getBatch(id));
+    onRequest(protocol.BatchCancelRequest.type, { id: 'string' }, ({ id }) => service.cancelBatch(id));
+    onRequest(protocol.BatchRetryRequest.type, { id: 'string' }, ({ id }) => service.retryBatch(id));
+    onRequest(
+      protocol.CsvConvertRequest.type,
+      {
+        input: 'string',
+        model: 'string',
+        numCtx: 'number',
+        output: 'string?',
+        template: 'string?',
+        idColumn: 'string?',
+        delimiter: 'string?',
+        encoding: 'string?',
+        keepBadRows: 'boolean?',
+        systemPrompt: 'string?',
+        temperature: 'number?',
+        seed: 'number?',
+        maxTokens: 'number?',
+        schema: 'object?',
+      },
+      (params) => convertFor(service, params),
+    );
+    onRequest(
+      protocol.ResultsAnalyzeRequest.type,
+      {
+        batch_id: 'string?',
+        output: 'string?',
+        errors: 'string?',
+        input: 'string?',
+        source: 'string?',
+        idColumn: 'string?',
+        encoding: 'string?',
+        csv: 'string?',
+        sortBy: 'string?',
+        order: 'string?',
+        top: 'number?',
+      },
+      (params) => analyzeFor(service, params),
+    );
+    onRequest(protocol.BatchMetricsRequest.type, { id: 'string', series: 'boolean?' }, ({ id, series }) => service.getMetrics(id, series));
+    onRequest(protocol.FileRegisterRequest.type, { path: 'string', purpose: 'string?' }, (params) => service.registerFile(params));
+    onRequest(protocol.FileGetRequest.type, { id: 'string' }, ({ id }) => {
       const file = service.getFile(id);
       return { ...publicFile(file), path: file.path };
     });
-    onRequest(protocol.FileValidateRequest.type, ['path'], ({ path }) => validateRegularFile(path, clientGone.signal));
+    onRequest(protocol.FileValidateRequest.type, { path: 'string' }, ({ path }) => validateRegularFile(path, clientGone.signal));
     connection.onRequest(protocol.DaemonStatusRequest.type, handled(() => hooks.info()));
     connection.onRequest(protocol.DaemonShutdownRequest.type, handled(() => void setImmediate(hooks.shutdown)));
     const announce = (batch: Batch): void => void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);

@@ -82,8 +82,6 @@ export class Store {
     readonly filesDir: string,
     /** Each batch's metrics time series (a JSONL file per batch). */
     readonly metricsDir: string,
-    /** False for a new db.json: then files/ may hold what a moved-away db.json owned. */
-    private readonly existed: boolean,
   ) {}
 
   static async open(dataDir: string): Promise<Store> {
@@ -94,11 +92,11 @@ export class Store {
     const file = new AtomicJsonFile<StoreData>(path);
     const stored = await file.read().catch((error: Error) => {
       // Never written torn (atomic-json-file.ts): only a hand can break it, and only a hand should mend it.
-      throw new StoreUnreadableError(`${path} cannot be read (${error.message}); mend it, or move it away to start with no batches (files/ is kept)`);
+      throw new StoreUnreadableError(`${path} cannot be read (${error.message}); mend it, or move it and the files/ folder beside it away to start with no batches`);
     });
     const db = new Low<StoreData>(file, stored ?? structuredClone(EMPTY));
     db.data.models ??= {}; // stores written before models were learned
-    return new Store(db, filesDir, metricsDir, stored !== null);
+    return new Store(db, filesDir, metricsDir);
   }
 
   get data(): StoreData {
@@ -115,18 +113,16 @@ export class Store {
 
   /**
    * Removes what no record owns, left by a crash: an upload's `.part`, a file copied or
-   * committed but never recorded, a temp db.json, the time series of a batch never saved. With
-   * a new db.json only `.part` files go: the rest may be a moved-away db.json's. Call it at
-   * startup, before anything writes; returns the paths removed, for the log.
+   * committed but never recorded, a temp db.json, the time series of a batch never saved. Call
+   * it at startup, before anything writes; returns the paths removed, for the log.
    */
   async removeLeftovers(): Promise<string[]> {
     const owned = new Set(this.db.data.files.map((file) => file.path));
     const batches = new Set(this.db.data.batches.map((entry) => `${entry.batch.id}.jsonl`));
     const dataDir = join(this.filesDir, '..');
-    const unowned = (name: string, isOwned: boolean): boolean => !isOwned && (this.existed || name.endsWith('.part'));
     const leftovers = [
-      ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name) && unowned(name, owned.has(join(this.filesDir, name)))).map((name) => join(this.filesDir, name)),
-      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl') && unowned(name, batches.has(name))).map((name) => join(this.metricsDir, name)),
+      ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name)).map((name) => join(this.filesDir, name)).filter((path) => !owned.has(path)),
+      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl') && !batches.has(name)).map((name) => join(this.metricsDir, name)),
       ...(await readdir(dataDir)).filter((name) => name === '.db.json.tmp').map((name) => join(dataDir, name)),
     ];
     for (const path of leftovers) await rm(path, { force: true });

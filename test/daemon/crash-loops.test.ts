@@ -2,7 +2,7 @@
 // byte order mark, a cancel the moment validation ends, a stored batch whose files are gone. Each
 // must leave a daemon that serves, with the batch completed or failed with a reason, never a loop.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreData } from '../../server/store/store.js';
 import * as protocol from '../../server/protocol/methods.js';
@@ -103,7 +103,7 @@ describe('inputs and states that must not kill the daemon', function () {
     assert.equal((await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: lostRecord.id })).status, 'failed');
   });
 
-  it('refuses a db.json it cannot read with one line saying what to do, and keeps files/ when it is moved away', async () => {
+  it('refuses a db.json it cannot read with one line saying what to do, and starts afresh once it is moved away', async () => {
     const dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, args());
     const input = join(tempDir(), 'input.jsonl');
@@ -114,14 +114,15 @@ describe('inputs and states that must not kill the daemon', function () {
     const dbPath = join(dataDir, 'db.json');
     writeFileSync(dbPath, '{"version": 1, "files": [');
     await assert.rejects(startDaemonProcess(dataDir, args()), (error: Error) => {
-      assert.match(error.message, /db\.json cannot be read \(.*\); mend it, or move it away to start with no batches \(files\/ is kept\)/);
+      assert.match(error.message, /db\.json cannot be read \(.*\); mend it, or move it and the files\/ folder beside it away to start with no batches/);
       assert.doesNotMatch(error.message, /\n\s+at /, 'no stack trace');
       return true;
     });
-    const files = readdirSync(join(dataDir, 'files'));
     renameSync(dbPath, `${dbPath}.broken`);
+    renameSync(join(dataDir, 'files'), join(dataDir, 'files.broken'));
     daemon = await startDaemonProcess(dataDir, args());
-    assert.deepEqual(readdirSync(join(dataDir, 'files')), files, 'what the moved db.json owned is kept');
+    assert.deepEqual((await daemon.connection.sendRequest(protocol.BatchListRequest.type, {})).data, []);
+    await runToEnd(input, idsOf(5));
   });
 
   it('removes at startup what no record owns: a .part, an unrecorded file, a temp db.json', async () => {

@@ -70,7 +70,9 @@ describe('JSON-RPC input the daemon refuses', function () {
         ['batch/create', { input_file_id: 7 }, /^batch\/create needs params\.input_file_id as a string; got 7$/],
         ['batch/get', null, /^batch\/get needs its params as an object with id \(a string\); got null$/],
         ['file/validate', null, /^file\/validate needs its params as an object with path \(a string\); got null$/],
-        ['csv/convert', null, /^csv\/convert needs its params as an object; got null$/],
+        ['csv/convert', null, /^csv\/convert needs its params as an object with input \(a string\), model \(a string\) and numCtx \(a number\); got null$/],
+        ['csv/convert', { input: 5, model: 'tiny', numCtx: 4096 }, /^csv\/convert needs params\.input as a string; got 5$/],
+        ['batch/list', { after: 5 }, /^batch\/list needs params\.after as a string; got 5$/],
       ] as const) {
         const error = await sendAsIs(socket, method, params);
         assert.equal(error.code, INVALID_PARAMS, `${method} ${JSON.stringify(params)}: ${error.message}`);
