@@ -20,7 +20,7 @@ export interface RecoveredJournal {
 
 /** Cuts a torn last line, then reads which custom_ids the journal holds and their token usage. */
 export async function recoverJournal(path: string): Promise<RecoveredJournal> {
-  const handle = await open(path, 'a+');
+  const handle = await open(path, 'a+', 0o600);
   try {
     const { size } = await handle.stat();
     const length = await wholeLinesLength(handle, size);
@@ -57,7 +57,7 @@ export class JournalWriter {
   private failure: Error | null = null;
 
   constructor(path: string, onFailure: (error: Error) => void) {
-    this.stream = createWriteStream(path, { flags: 'a' });
+    this.stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
     this.stream.on('error', (error) => {
       if (this.failure) return;
       this.failure = error;

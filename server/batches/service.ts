@@ -342,7 +342,7 @@ export class BatchService extends EventEmitter<ServiceEvents> {
     if (failed.size === 0) throw new ServiceError('conflict', `Batch ${id} has no failed lines to retry`, 'batch_id');
     const input = this.getFile(batch.input_file_id);
     const retry = this.newFilePath();
-    const out = createWriteStream(retry.path);
+    const out = createWriteStream(retry.path, { mode: 0o600 });
     let bytes = 0;
     for await (const line of readLines(input.path)) {
       if (!line.bytes || line.bytes.length === 0) continue;

@@ -31,10 +31,10 @@ export interface RunningDaemon {
 }
 
 export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> {
-  // Batches hold the user's data: the data dir and all the daemon writes are its user's alone
-  // (0700 folders, 0600 files), made so at creation instead of fixed after.
-  process.umask(0o077);
-  mkdirSync(config.dataDir, { recursive: true });
+  // Batches hold the user's data: the data dir and all the daemon keeps there are its user's
+  // alone (0700 folders, 0600 files: each writer says so). Not by umask: what the daemon writes
+  // for the user elsewhere (a converted JSONL, a scored CSV) keeps the user's own modes.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700); // one made before, by an older version or by hand
   const socket = prepareSocketPath(config.dataDir);
   const lock = await acquireLock(config.dataDir, socket);

@@ -4,7 +4,7 @@
 // socket file vanishes, so clients can reach it. A socket that cannot live in the data dir goes
 // to a folder only its user can write, where no one else can squat its name.
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -133,6 +133,7 @@ export async function listenOnSocket(server: Server, socket: string): Promise<()
   const listenFresh = async (): Promise<Stats> => {
     rmSync(socket, { force: true }); // left by a killed daemon, or what replaced ours; we hold the lock
     await listen(server, socket);
+    chmodSync(socket, 0o600); // its folder is its user's alone already; the socket says so too
     return statSync(socket);
   };
   /** Our socket file; undefined while listening again fails (said once in the log, tried at every check). */

@@ -170,7 +170,7 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         if (name !== 'file') return void stream.resume();
         filename = info.filename || 'upload.jsonl';
         fileStream = stream;
-        const out = createWriteStream(partPath);
+        const out = createWriteStream(partPath, { mode: 0o600 });
         stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
         stream.on('limit', () => reject(new HttpError(413, `the file is larger than the upload limit of ${maxBytes} bytes (--max-upload-mb)`, 'file_too_large')));
         // pipeline, not pipe: a form cut off mid-file errors the part stream, and that error

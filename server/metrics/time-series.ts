@@ -54,7 +54,7 @@ export class TimeSeriesWriter<T extends object = Sample> {
 
   private async write(line: string): Promise<void> {
     this.size ??= await this.cutTornLine();
-    await appendFile(this.path, line);
+    await appendFile(this.path, line, { mode: 0o600 });
     this.size += Buffer.byteLength(line);
     if (this.size > this.maxBytes) this.size = await this.compact();
   }
@@ -76,7 +76,7 @@ export class TimeSeriesWriter<T extends object = Sample> {
       text = lines.map((line) => `${line}\n`).join('');
     } while (Buffer.byteLength(text) > this.maxBytes && lines.length > 2);
     const temp = `${this.path}.tmp`;
-    const handle = await open(temp, 'w');
+    const handle = await open(temp, 'w', 0o600);
     try {
       await handle.writeFile(text);
       await handle.sync();

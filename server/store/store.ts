@@ -87,7 +87,7 @@ export class Store {
   static async open(dataDir: string): Promise<Store> {
     const filesDir = join(dataDir, 'files');
     const metricsDir = join(dataDir, 'metrics');
-    for (const dir of [filesDir, metricsDir]) mkdirSync(dir, { recursive: true });
+    for (const dir of [filesDir, metricsDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dataDir, 'db.json');
     const file = new AtomicJsonFile<StoreData>(path);
     const stored = await file.read().catch((error: Error) => {
@@ -113,7 +113,8 @@ export class Store {
 
   /**
    * Removes what no record owns, left by a crash: an upload's `.part`, a file copied or
-   * committed but never recorded, a temp db.json, the time series of a batch never saved. Call
+   * committed but never recorded, a temp db.json, a time series of a batch never saved or cut
+   * short while being compacted. Call
    * it at startup, before anything writes; returns the paths removed, for the log.
    */
   async removeLeftovers(): Promise<string[]> {
@@ -122,7 +123,7 @@ export class Store {
     const dataDir = join(this.filesDir, '..');
     const leftovers = [
       ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name)).map((name) => join(this.filesDir, name)).filter((path) => !owned.has(path)),
-      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl') && !batches.has(name)).map((name) => join(this.metricsDir, name)),
+      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl.tmp') || (name.endsWith('.jsonl') && !batches.has(name))).map((name) => join(this.metricsDir, name)),
       ...(await readdir(dataDir)).filter((name) => name === '.db.json.tmp').map((name) => join(dataDir, name)),
     ];
     for (const path of leftovers) await rm(path, { force: true });

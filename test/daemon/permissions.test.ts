@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import * as protocol from '../../server/protocol/methods.js';
+import { connectDaemon } from '../../server/rpc/client.js';
 import { promisify } from 'node:util';
 import { batchLines, tempDir, writeTempFile } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
@@ -54,6 +56,14 @@ describe('the data dir\'s permissions', function () {
       // A folder 0700, a file 0600, the socket its user's alone.
       const open = entries.filter(({ kind, mode }) => (kind === 'folder' ? mode !== '700' : kind === 'file' ? mode !== '600' : !mode.endsWith('00')));
       assert.deepEqual(open, [], 'open to others');
+
+      // What the daemon writes for the user outside it (a converted batch file) keeps the user's modes.
+      const connection = (await connectDaemon(dataDir))!;
+      const csv = writeTempFile('people.csv', 'id,text\n1,hello\n');
+      const output = join(dirname(csv), 'people.jsonl');
+      await connection.sendRequest(protocol.CsvConvertRequest.type, { input: csv, output, model: 'tiny', numCtx: 2048, template: '{{text}}' });
+      connection.dispose();
+      assert.equal((lstatSync(output).mode & 0o777).toString(8), (0o666 & ~process.umask()).toString(8), 'the converted file, as the umask makes it');
     } finally {
       await cli('stop', '--data-dir', dataDir).catch(() => undefined);
     }
