@@ -13,7 +13,7 @@ import type { Batch, BatchOutputLine } from '../../server/openai/types.js';
 import { TERMINAL_STATUSES } from '../../server/openai/types.js';
 import * as protocol from '../../server/protocol/methods.js';
 import { tempDir, writeTempFile } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import { filePath, isFinished, openaiClient, startDaemonProcess, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce, readJsonl } from '../support/shapes.js';
 import { bodyJson, frame, multipartBody, openSocket, socketExchange, strayFiles, WireClient, type FormPart, type RpcMessage, type SocketAnswer } from '../support/wire.js';
@@ -686,8 +686,7 @@ describe(`the daemon under bad input (${TOTAL} cases: ${Object.entries(CASE_COUN
     emulator = await startOllamaEmulator({ instant: true, parallel: 4 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', '4', '--max-upload-mb', String(MAX_UPLOAD_MB)]);
-    base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
-    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    ({ base, client } = await openaiClient(daemon.connection));
   });
   let stopping = false;
   afterEach(async () => {

@@ -7,9 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import * as protocol from '../../server/protocol/methods.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import { filePath, isFinished, openaiClient, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce } from '../support/shapes.js';
 
@@ -62,8 +61,7 @@ describe('a full disk', function () {
     assert.match(paused.paused_reason!, /^disk full: \d+\.\d MiB free, 16\.0 MiB needed$/);
     assert.equal(paused.status, 'in_progress');
 
-    const status = await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type);
-    const client = new OpenAI({ baseURL: `${status.http}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const { base, client } = await openaiClient(daemon.connection);
     const upload = await client.files.create({ file: await toFile(Buffer.from(batchLines(2000, { model: 'tiny' })), 'more.jsonl'), purpose: 'batch' }).catch((error: unknown) => error);
     assert.ok(upload instanceof OpenAI.APIError && upload.status === 507, `upload: ${String(upload)}`);
     const created = await client.batches.create({ input_file_id: paused.input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((error: unknown) => error);
@@ -73,7 +71,7 @@ describe('a full disk', function () {
     assert.equal(files.length, 3, `the batch's input, output and error files only: ${files.join(', ')}`);
     assert.ok(!readdirSync(dataDir).includes('.db.json.tmp'));
     assert.equal(daemon.child.exitCode, null, 'the daemon runs on');
-    assert.match(await (await fetch(`${status.http}/metrics`)).text(), /^ollama_batch_paused\{reason="disk_full"\} 1$/m);
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^ollama_batch_paused\{reason="disk_full"\} 1$/m);
 
     rmSync(filler);
     const batch = await waitForBatch(daemon.connection, id, isFinished);

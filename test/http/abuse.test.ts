@@ -5,9 +5,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import * as protocol from '../../server/protocol/methods.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { startDaemonProcess, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import { openaiClient, startDaemonProcess, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertOpenAiError, raw } from './raw-http.js';
 
@@ -24,8 +23,7 @@ describe('the HTTP API under malformed and oversized requests', function () {
     emulator = await startOllamaEmulator({ instant: true, parallel: 1, latencyMs: 20 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '1']);
-    base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
-    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    ({ base, client } = await openaiClient(daemon.connection));
   });
   after(async () => {
     await daemon.stop();

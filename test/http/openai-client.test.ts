@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import OpenAI, { toFile } from 'openai';
 import * as protocol from '../../server/protocol/methods.js';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
-import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { openaiClient, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertBatchShape, assertExactlyOnce, assertSuccessLine, readJsonl } from '../support/shapes.js';
 import { raw } from './raw-http.js';
@@ -35,8 +35,7 @@ describe('the HTTP API with the official openai client', function () {
     emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 5 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '2', '--max-upload-mb', '300']);
-    base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
-    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    ({ base, client } = await openaiClient(daemon.connection));
   });
   after(async () => {
     await daemon.stop();

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import OpenAI from 'openai';
 import type { MessageConnection } from 'vscode-jsonrpc';
 import type { Batch } from '../../server/openai/types.js';
 import { TERMINAL_STATUSES } from '../../server/openai/types.js';
@@ -53,6 +54,12 @@ export async function startDaemonProcess(dataDir: string, args: string[], env: R
       await exited;
     },
   };
+}
+
+/** The daemon's HTTP base URL, and the official openai client pointed at it (no retries: a test sees every answer). */
+export async function openaiClient(connection: MessageConnection): Promise<{ base: string; client: OpenAI }> {
+  const base = (await connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
+  return { base, client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 }) };
 }
 
 /** Registers a local file and creates a batch from it. */
