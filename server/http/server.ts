@@ -59,7 +59,7 @@ async function resolveBind(options: Pick<HttpOptions, 'host' | 'apiKey'>): Promi
   const loopback = addresses.every(({ address }) => isLoopbackAddress(address));
   if (!loopback && !options.apiKey) {
     const resolved = addresses.map(({ address }) => address).join(', ');
-    throw new Error(`refusing to serve HTTP on ${options.host} without an API key: it resolves to ${resolved}, not only to loopback, so anyone who can reach it could read your batches. Set --api-key (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`);
+    throw new Error(`refusing to serve HTTP on ${options.host} without an API key: it resolves to ${resolved}, not only to loopback, so anyone who can reach it could read your batches. Set --api-key or --api-key-file (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`);
   }
   return { address: addresses[0]!.address, loopback };
 }
