@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { ResultsAnalyzeRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { STAY_OPEN } from './pick.js';

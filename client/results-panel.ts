@@ -7,11 +7,12 @@
 // analyses them again (the report is not stored) and the panel comes back.
 import * as vscode from 'vscode';
 import { BatchGetRequest, FileGetRequest } from '../server/protocol/methods.js';
-import type { AnalysisReport, Batch } from '../server/protocol/types.js';
+import type { AnalysisReport } from '../server/protocol/jobs.js';
+import type { Batch } from '../server/protocol/openai.js';
 import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
 import { CsvRows } from './model/csv-rows.js';
-import { LineIndex } from './model/line-index.js';
+import { LineIndex } from '../server/daemon-access/line-index.js';
 import { reportView, rowDetail } from './model/results-view.js';
 import { analyze } from './results-commands.js';
 import { isFromResultsWebview, type FromResultsWebview, type ResultsState, type TableFilter, type TableSort, type TableView, type ToResultsWebview } from './webview/messages.js';

@@ -12,7 +12,7 @@ import { publicFile } from '../batches/service.js';
 import * as protocol from '../protocol/methods.js';
 import { analyzeFor, convertFor } from '../daemon/jobs.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
-import type { Batch } from '../openai/types.js';
+import type { Batch } from '../protocol/openai.js';
 import { registerLanguageFeatures } from '../lsp/language-features.js';
 import { clientMessages } from './client-messages.js';
 
