@@ -1,5 +1,5 @@
 // The extension's access to its daemon: the data dir from the setting, and the detached start
-// through VS Code's own runtime. Finding and starting the daemon is protocol/daemon-access.ts.
+// through VS Code's own runtime. Finding and starting the daemon is daemon-access/local-daemon.ts.
 import type { Socket } from 'node:net';
 import * as vscode from 'vscode';
 import { connectOrStartDaemon as connectOrStart, processAlive, readLock, resolveDataDir as fromSetting } from '../server/daemon-access/local-daemon.js';

@@ -1,5 +1,5 @@
 // The CLI's connection to the daemon: a JSON-RPC connection over the socket that
-// protocol/daemon-access.ts finds (or starts).
+// daemon-access/local-daemon.ts finds (or starts).
 import type { Socket } from 'node:net';
 import { createMessageConnection, type MessageConnection } from 'vscode-jsonrpc';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
