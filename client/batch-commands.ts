@@ -1,7 +1,7 @@
 // Validate, Run, Cancel, Retry and the batch's files: the commands about one batch file or batch.
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { BatchCancelRequest, BatchCreateRequest, BatchGetRequest, BatchRetryRequest, FileGetRequest, FileRegisterRequest, FileValidateRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { batchMetadata } from './model/daemon-settings.js';

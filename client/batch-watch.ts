@@ -2,7 +2,7 @@
 // last one that ran. Fed by BatchChangedNotification and the running batch's metrics, re-read
 // from the daemon on every connect.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { BatchGetRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { doneCount, isTerminal, paceOf, type Pace } from './model/format.js';

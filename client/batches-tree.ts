@@ -2,7 +2,7 @@
 // polling) and listed anew after every connect. The list lives here, not in the connection, so
 // the tree survives a daemon restart. Children of a batch are its files, which open on click.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { BatchListRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { BatchList } from './model/batch-list.js';

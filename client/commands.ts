@@ -1,7 +1,7 @@
 // The commands, registered once for the window's life. Each asks the Ctx for a connected client
 // and gets a "daemon not running" answer when there is none; errors end in one message and the log.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { cancelBatch, openFileById, retryBatch, revealInputFile, runBatch, validateBatchFile } from './batch-commands.js';
 import type { BatchWatch } from './batch-watch.js';
 import type { BatchesTree } from './batches-tree.js';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
-import type { ConvertParams, ConvertReport } from '../server/protocol/types.js';
+import type { ConvertParams, ConvertReport } from '../server/protocol/jobs.js';
 import { CsvConvertRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { readHead } from './model/csv-head.js';

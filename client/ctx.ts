@@ -3,7 +3,8 @@
 // connection and disposed on every reconnect or daemon restart.
 import * as vscode from 'vscode';
 import type { ErrorHandler, LanguageClient, LanguageClientOptions } from 'vscode-languageclient/node';
-import type { Batch, BatchMetricsSnapshot } from '../server/protocol/types.js';
+import type { BatchMetricsSnapshot } from '../server/protocol/metrics.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { BatchChangedNotification, BatchMetricsNotification, DaemonShutdownRequest, DaemonStatusRequest, type DaemonInfo } from '../server/protocol/methods.js';
 import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRelease } from './daemon.js';
 import { errorMessage, type Log } from './log.js';

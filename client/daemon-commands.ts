@@ -1,7 +1,7 @@
 // Start, Stop and Restart Daemon, its log, and Check Engine.
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { gpuLines } from '../server/protocol/gpu-lines.js';
+import { gpuLines } from '../server/display/gpu-lines.js';
 import { DaemonStatusRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { daemonLogPath } from './daemon.js';

@@ -1,10 +1,10 @@
 // The extension's access to its daemon: the data dir from the setting, and the detached start
-// through VS Code's own runtime. Finding and starting the daemon is protocol/daemon-access.ts.
+// through VS Code's own runtime. Finding and starting the daemon is daemon-access/local-daemon.ts.
 import type { Socket } from 'node:net';
 import * as vscode from 'vscode';
-import { connectOrStartDaemon as connectOrStart, processAlive, readLock, resolveDataDir as fromSetting } from '../server/protocol/daemon-access.js';
+import { connectOrStartDaemon as connectOrStart, processAlive, readLock, resolveDataDir as fromSetting } from '../server/daemon-access/local-daemon.js';
 
-export { daemonLogPath, processAlive, readLock } from '../server/protocol/daemon-access.js';
+export { daemonLogPath, processAlive, readLock } from '../server/daemon-access/local-daemon.js';
 
 /** The setting `ollamaBatch.dataDir`, else `$OLLAMA_BATCH_HOME`, else the platform's user data dir. */
 export function resolveDataDir(): string {

@@ -1,7 +1,7 @@
 // What a command works on: the argument a menu, the tree or a code lens passed, else the active
 // editor, else what the user picks.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { BatchGetRequest } from '../server/protocol/methods.js';
 import type { BatchesTree } from './batches-tree.js';
 import type { Ctx } from './ctx.js';

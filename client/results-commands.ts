@@ -1,14 +1,13 @@
 // "Analyze Results" (results/analyze into the results panel) and "Export Scored CSV" (the answers
 // joined to their source CSV, written where the user says).
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/types.js';
+import type { Batch } from '../server/protocol/openai.js';
 import { ResultsAnalyzeRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { STAY_OPEN } from './pick.js';
-import type { Analysis } from './results-panel.js';
+import { analyze } from './results-analysis.js';
 import { formatCount } from './webview/numbers.js';
 
 /** The CSV a batch was converted from: Convert writes `people.jsonl` next to `people.csv`. */
@@ -40,19 +39,6 @@ export async function analyzeResults(ctx: Ctx, extension: vscode.ExtensionContex
   // The panel (and its CSV reader) loads only now, on first use.
   const { ResultsPanel } = await import('./results-panel.js');
   await ResultsPanel.show(extension.extensionUri, ctx, analysis);
-}
-
-/** A batch's report, joined to `source` when there is one; undefined when the daemon is not running. */
-export async function analyze(ctx: Ctx, extension: vscode.ExtensionContext, batch: Batch, source: string | null): Promise<Analysis | undefined> {
-  const client = await ctx.requireClient();
-  if (!client) return undefined;
-  // The joined CSV the table pages through is the extension's own: it goes to its storage.
-  const storage = extension.globalStorageUri.fsPath;
-  await mkdir(storage, { recursive: true });
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: analysing ${batch.id}…` }, () =>
-    client.sendRequest(ResultsAnalyzeRequest.type, { batch_id: batch.id, ...(source && { source, csv: join(storage, `${batch.id}.scored.csv`) }) }),
-  );
-  return { batch, report, source };
 }
 
 export async function exportScoredCsv(ctx: Ctx, batch: Batch): Promise<void> {

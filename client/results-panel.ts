@@ -7,22 +7,14 @@
 // analyses them again (the report is not stored) and the panel comes back.
 import * as vscode from 'vscode';
 import { BatchGetRequest, FileGetRequest } from '../server/protocol/methods.js';
-import type { AnalysisReport, Batch } from '../server/protocol/types.js';
 import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
 import { CsvRows } from './model/csv-rows.js';
-import { LineIndex } from './model/line-index.js';
+import { LineIndex } from '../server/daemon-access/line-index.js';
 import { reportView, rowDetail } from './model/results-view.js';
-import { analyze } from './results-commands.js';
+import { analyze, type Analysis } from './results-analysis.js';
 import { isFromResultsWebview, type FromResultsWebview, type ResultsState, type TableFilter, type TableSort, type TableView, type ToResultsWebview } from './webview/messages.js';
 import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
-
-/** What the panel shows: a batch's analysis, joined to its source CSV or not (null). */
-export interface Analysis {
-  batch: Batch;
-  report: AnalysisReport;
-  source: string | null;
-}
 
 export class ResultsPanel {
   static readonly viewType = 'ollamaBatch.results';

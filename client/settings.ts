@@ -1,7 +1,6 @@
 // The `ollamaBatch.*` settings. Nothing is cached: each use reads them, so changes apply without a
 // reload; only what a running daemon read at its start needs a restart, which is offered.
 import * as vscode from 'vscode';
-import type { Ctx } from './ctx.js';
 import { DAEMON_SETTINGS, type SettingReader } from './model/daemon-settings.js';
 
 const SECTION = 'ollamaBatch';
@@ -20,8 +19,14 @@ export function setting<T>(key: string, resource?: vscode.Uri): T | undefined {
   return vscode.workspace.getConfiguration(SECTION, resource).get<T>(key);
 }
 
+/** What watchSettings acts on (the extension's Ctx, which reads these settings itself). */
+interface DaemonLifecycle {
+  readonly state: string;
+  reconnect(): Promise<void>;
+}
+
 /** Reconnects when the data dir changes; offers a restart when a daemon-level setting does. */
-export function watchSettings(ctx: Ctx): vscode.Disposable {
+export function watchSettings(ctx: DaemonLifecycle): vscode.Disposable {
   return vscode.workspace.onDidChangeConfiguration(async (event) => {
     if (event.affectsConfiguration(`${SECTION}.dataDir`)) {
       void ctx.reconnect();

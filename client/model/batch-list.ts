@@ -1,6 +1,6 @@
 // The batches the tree shows: a Map by id, ordered newest first only when one is added, so that a
 // progress update touches one entry and a re-list of 1,000 batches stays well under 50 ms.
-import type { Batch } from '../../server/protocol/types.js';
+import type { Batch } from '../../server/protocol/openai.js';
 import type { Pace } from './format.js';
 
 const newestFirst = (a: Batch, b: Batch): number => b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);

@@ -1,6 +1,7 @@
 // How a batch reads in the status bar, the Batches tree and its tooltips. Pure functions of the
 // daemon's objects, without `vscode`, so that they are unit-tested.
-import { TERMINAL_STATUSES, type Batch, type BatchMetricsSnapshot } from '../../server/protocol/types.js';
+import type { BatchMetricsSnapshot } from '../../server/protocol/metrics.js';
+import { TERMINAL_STATUSES, type Batch } from '../../server/protocol/openai.js';
 import { formatCount, formatDuration, formatRate } from '../webview/numbers.js';
 
 export const isTerminal = (batch: Batch): boolean => TERMINAL_STATUSES.includes(batch.status);

@@ -1,8 +1,9 @@
 // The daemon's metrics as the metrics webview takes them: a time series sample (a row of
 // `<dataDir>/metrics/<batch>.jsonl`, written every few seconds) or a live snapshot (announced
 // every second) both become a SeriesPoint; a snapshot also gives the counters on top.
-import type { Batch, BatchMetricsSnapshot } from '../../server/protocol/types.js';
-import { sampleOf } from '../../server/protocol/metrics-sample.js';
+import type { BatchMetricsSnapshot } from '../../server/protocol/metrics.js';
+import type { Batch } from '../../server/protocol/openai.js';
+import { sampleOf } from '../../server/display/metrics-sample.js';
 import { ERROR_CLASSES, type BatchView, type ErrorClass, type MetricsCounters, type SeriesPoint } from '../webview/messages.js';
 import { isTerminal } from './format.js';
 

@@ -1,6 +1,7 @@
 // The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
 // counts of the enum ones (the decisions), and the top and bottom rows.
-import { leftOutText, type AnalysisReport, type TopRow } from '../../server/protocol/types.js';
+import { leftOutText } from '../../server/display/analysis-text.js';
+import type { AnalysisReport, TopRow } from '../../server/protocol/jobs.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
 
 const topRow = (row: TopRow): TopRowView => ({ customId: row.custom_id, value: String(row.value), reason: row.reason });

@@ -6,7 +6,7 @@ import type { Calibration } from '../context/calibration.js';
 import type { Engine } from '../engines/engine.js';
 import { toChatRequest } from '../engines/translate.js';
 import { readLines } from '../jsonl/lines.js';
-import type { BatchInputLine, ChatCompletionBody } from '../openai/types.js';
+import type { BatchInputLine, ChatCompletionBody } from '../protocol/openai.js';
 
 /** What validation learned about a batch's requests, kept with the batch. */
 export interface MeasuredRequests {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { VramSnapshot as GpuSnapshot } from '../gpu/vram-monitor.js';
 import { BatchMetrics, errorClassOf, type BatchMetricsSnapshot, type BatchMetricsState } from '../metrics/batch-metrics.js';
 import { TimeSeriesWriter } from '../metrics/time-series.js';
-import { sampleOf } from '../protocol/metrics-sample.js';
+import { sampleOf } from '../display/metrics-sample.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { Adjustment, Answered } from './runner.js';
 

@@ -10,7 +10,8 @@ import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
-import type { BatchInputLine, BatchOutputLine, RequestRecord } from '../openai/types.js';
+import type { BatchOutputLine, RequestRecord } from '../openai/types.js';
+import type { BatchInputLine } from '../protocol/openai.js';
 import { EngineGate } from './gate.js';
 import { JournalWriter, addUsage, recoverJournal, type JournalUsage } from './journal.js';
 

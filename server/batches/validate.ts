@@ -1,7 +1,7 @@
 // Validation of batch input files, streamed, with OpenAI's error codes and line numbers.
 // The same rules serve the daemon (a whole file) and the editor (line by line as you type).
 import { basename } from 'node:path';
-import type { BatchError, ChatCompletionBody } from '../openai/types.js';
+import type { BatchError, ChatCompletionBody } from '../protocol/openai.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
 
 export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';

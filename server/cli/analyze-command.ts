@@ -2,7 +2,7 @@
 // without a daemon; with --source, the answers joined to the source CSV as a sorted CSV.
 import { Option, type Command } from 'commander';
 import type { AnalysisReport, AnalyzeOptions, TopRow } from '../analysis/analyze.js';
-import { formatNumber, leftOutText, namedIds, renderHistogram } from '../analysis/stats.js';
+import { formatNumber, leftOutText, namedIds, renderHistogram } from '../display/analysis-text.js';
 import { CSV_ENCODINGS } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
 import { count } from './format.js';

@@ -1,6 +1,6 @@
 // `ollama-batch status`, `cancel`, `retry` and `stop`: questions and orders for a running daemon.
 import * as protocol from '../protocol/methods.js';
-import { gpuLines } from '../protocol/gpu-lines.js';
+import { gpuLines } from '../display/gpu-lines.js';
 import { batchDetails, batchLine } from './format.js';
 import { call, requireDaemon } from './daemon-connection.js';
 

@@ -1,5 +1,5 @@
 // How the CLI prints batches for people.
-import type { Batch } from '../openai/types.js';
+import type { Batch } from '../protocol/openai.js';
 
 /** en-US grouping, as everywhere the CLI prints a count: "170,000". */
 export const count = (value: number): string => value.toLocaleString('en-US');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ENGINE_NAMES, type DaemonConfig } from '../daemon/config.js';
-import { resolveDataDir } from '../protocol/daemon-access.js';
+import { resolveDataDir } from '../daemon-access/local-daemon.js';
 import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';

@@ -2,7 +2,7 @@
 // request reloads an Ollama model), and every request measured against it before it is sent,
 // trimmed by strategy if it is a conversation, refused if it still cannot fit.
 import { messageText } from '../engines/translate.js';
-import type { ChatCompletionBody, ChatMessage } from '../openai/types.js';
+import type { ChatCompletionBody, ChatMessage } from '../protocol/openai.js';
 import type { Calibration } from './calibration.js';
 import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, countTextTokens } from './tokens.js';
 import { trimConversation, type TrimResult, type TrimStrategy } from './trim.js';

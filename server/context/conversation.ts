@@ -3,7 +3,7 @@
 // then every request's messages and the answers), trimmed every N requests or when it passes a
 // share of the context. Candidates can sway each other's answers and the prompt grows: the
 // independent mode sends each request alone with a byte-identical prefix instead.
-import type { ChatMessage } from '../openai/types.js';
+import type { ChatMessage } from '../protocol/openai.js';
 import { trimConversation, type TrimResult, type TrimStrategy } from './trim.js';
 
 export type BatchMode = 'independent' | 'conversation';

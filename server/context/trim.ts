@@ -7,7 +7,7 @@
 // - the current turn: the last user message and whatever follows it (an assistant prefix), or
 //   the last message where there is no user message.
 // What lies between is the middle; strategies differ in which middle messages go first.
-import type { ChatMessage } from '../openai/types.js';
+import type { ChatMessage } from '../protocol/openai.js';
 
 export type TrimStrategy = 'sliding-window' | 'importance' | 'hybrid' | 'aggressive';
 

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
-import type { BatchInputLine } from '../openai/types.js';
+import type { BatchInputLine } from '../protocol/openai.js';
 import { detectDialect } from './dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from './encoding.js';
 import { EstimateAccumulator, type ConvertEstimate, type Throughput } from './estimate.js';

@@ -5,7 +5,7 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../batches/validate.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
-import type { BatchInputLine, ChatCompletionBody } from '../openai/types.js';
+import type { BatchInputLine, ChatCompletionBody } from '../protocol/openai.js';
 
 export interface RequestOptions {
   model: string;

@@ -8,7 +8,7 @@ import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync,
 import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { lockPath, processAlive, processStart, readLock, type LockInfo } from '../protocol/daemon-access.js';
+import { lockPath, processAlive, processStart, readLock, type LockInfo } from '../daemon-access/local-daemon.js';
 import { log } from './log.js';
 
 export class DaemonRunningError extends Error {

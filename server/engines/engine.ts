@@ -1,6 +1,6 @@
 // The interface every inference engine implements. Engines know nothing of batches, the store
 // or any transport: they take one chat request and answer it, or throw an EngineError.
-import type { ChatMessage } from '../openai/types.js';
+import type { ChatMessage } from '../protocol/openai.js';
 
 export type EngineName = 'ollama' | 'openai' | 'llama-cpp';
 

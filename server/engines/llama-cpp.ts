@@ -10,7 +10,7 @@ import os from 'node:os';
 import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
-import type { ChatMessage } from '../openai/types.js';
+import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
 import { messageText } from './translate.js';
 

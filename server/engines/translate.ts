@@ -1,6 +1,7 @@
 // OpenAI chat body → engine request, and engine result → OpenAI chat.completion body.
 import { uniqueId } from '../ids/unique-id.js';
-import type { ChatCompletion, ChatCompletionBody } from '../openai/types.js';
+import type { ChatCompletion } from '../openai/types.js';
+import type { ChatCompletionBody } from '../protocol/openai.js';
 import type { ChatRequest, ChatResult } from './engine.js';
 
 export function toChatRequest(body: ChatCompletionBody, numCtx?: number): ChatRequest {

@@ -4,7 +4,7 @@
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
 import { ValidationState, validateLine } from '../batches/validate.js';
 import { withoutBom } from '../jsonl/lines.js';
-import type { BatchError, ChatCompletionBody } from '../openai/types.js';
+import type { BatchError, ChatCompletionBody } from '../protocol/openai.js';
 import type { Measurement, RequestBudget } from './request-budget.js';
 import { valueSpan } from './value-span.js';
 

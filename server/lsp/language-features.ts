@@ -16,7 +16,7 @@ import {
 } from 'vscode-languageserver';
 import { ValidationState, validateLine } from '../batches/validate.js';
 import { withoutBom } from '../jsonl/lines.js';
-import type { ChatCompletionBody } from '../openai/types.js';
+import type { ChatCompletionBody } from '../protocol/openai.js';
 import type { ModelStats } from '../store/store.js';
 import { BATCH_DOCUMENTS, isBatchDocument, isJsonlDocument, type BatchDocument } from './batch-document.js';
 import { overflowMessage, validateDocument } from './document-validation.js';

@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchService } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
-import type { Batch, BatchStatus } from '../openai/types.js';
+import type { Batch, BatchStatus } from '../protocol/openai.js';
 import type { BatchMetricsSnapshot } from './batch-metrics.js';
 
 const STATUSES: BatchStatus[] = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'];

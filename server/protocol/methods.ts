@@ -1,15 +1,10 @@
 // Every custom JSON-RPC method between the daemon and its clients (the VS Code extension, the
-// CLI), declared once. Both sides import this module; no method name is written anywhere else.
+// CLI), declared once, with its params and answers as plain data. Both sides import this module;
+// no method name is written anywhere else.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { VramSnapshot } from '../gpu/vram-monitor.js';
-import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
-import type { AnalysisReport } from '../analysis/analyze.js';
-import type { ConvertReport } from '../csv/convert.js';
-import type { AnalyzeParams, ConvertParams } from '../daemon/jobs.js';
-import type { ServiceErrorCode } from '../batches/errors.js';
-import type { BatchList, BatchMetricsReport, CreateBatchParams, ListParams } from '../batches/service.js';
-import type { ValidationReport } from '../batches/validate.js';
-import type { Batch, FileObject, FilePurpose } from '../openai/types.js';
+import type { AnalysisReport, AnalyzeParams, ConvertParams, ConvertReport, ValidationReport } from './jobs.js';
+import type { BatchMetricsReport, BatchMetricsSnapshot, GpuSnapshot, TrimStrategy } from './metrics.js';
+import type { Batch, FileObject, FilePurpose } from './openai.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -21,7 +16,38 @@ export interface DaemonInfo {
   /** Base URL of the OpenAI-compatible HTTP API. */
   http: string;
   /** GPUs (nvidia-smi) and the engine's loaded models (Ollama's /api/ps); null before the first reading. */
-  gpu: VramSnapshot | null;
+  gpu: GpuSnapshot | null;
+}
+
+export type BatchMode = 'independent' | 'conversation';
+
+/** How a batch runs where the daemon's own choice is not wanted. */
+export interface BatchRunOptions {
+  concurrency?: number;
+  numCtx?: number;
+  trimStrategy?: TrimStrategy;
+  mode?: BatchMode;
+}
+
+export interface CreateBatchParams {
+  input_file_id: string;
+  endpoint?: string;
+  completion_window?: string;
+  metadata?: Record<string, string> | null;
+  options?: BatchRunOptions;
+}
+
+export interface ListParams {
+  limit?: number;
+  after?: string;
+}
+
+export interface BatchList {
+  object: 'list';
+  data: Batch[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
 }
 
 export interface RegisterFileParams {
@@ -95,6 +121,9 @@ export namespace BatchChangedNotification {
   /** daemon → every client: a batch changed (status at once, progress at most 4 times a second). */
   export const type = new NotificationType<Batch>('batch/changed');
 }
+
+/** What went wrong, as the daemon's batch service says it. */
+export type ServiceErrorCode = 'not_found' | 'invalid_request' | 'conflict' | 'unsupported_file' | 'too_large' | 'disk_full' | 'internal_error';
 
 /** The `data` of every error answer: the service's error code and the parameter at fault. */
 export interface RpcErrorData {

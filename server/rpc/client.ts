@@ -1,9 +1,9 @@
 // The CLI's connection to the daemon: a JSON-RPC connection over the socket that
-// protocol/daemon-access.ts finds (or starts).
+// daemon-access/local-daemon.ts finds (or starts).
 import type { Socket } from 'node:net';
 import { createMessageConnection, type MessageConnection } from 'vscode-jsonrpc';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import { connectOrStartDaemon, connectSocket } from '../protocol/daemon-access.js';
+import { connectOrStartDaemon, connectSocket } from '../daemon-access/local-daemon.js';
 
 function jsonRpc(socket: Socket): MessageConnection {
   const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));

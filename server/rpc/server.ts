@@ -1,6 +1,7 @@
 // The daemon's JSON-RPC side: one LSP-framed connection per socket client (VS Code windows, the
 // CLI). Each connection gets the batch requests, and every batch change as a notification.
 // Params are checked before a handler sees them: any process of the user can send anything.
+// Answers are the service's own objects; wire-types.ts checks that their types are protocol's.
 import { stat } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { ResponseError, createConnection, createProtocolConnection, type RequestHandler, type RequestType } from 'vscode-languageserver';
@@ -12,7 +13,7 @@ import { publicFile } from '../batches/service.js';
 import * as protocol from '../protocol/methods.js';
 import { analyzeFor, convertFor } from '../daemon/jobs.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
-import type { Batch } from '../openai/types.js';
+import type { Batch } from '../protocol/openai.js';
 import { registerLanguageFeatures } from '../lsp/language-features.js';
 import { clientMessages } from './client-messages.js';
 

@@ -11,7 +11,7 @@ import type { CalibrationState } from '../context/calibration.js';
 import type { BatchMetricsState } from '../metrics/batch-metrics.js';
 import type { BatchMode } from '../context/conversation.js';
 import type { TrimStrategy } from '../context/trim.js';
-import type { Batch, FileObject } from '../openai/types.js';
+import type { Batch, FileObject } from '../protocol/openai.js';
 import { AtomicJsonFile } from './atomic-json-file.js';
 
 /** A file the daemon holds, with where its bytes are. */

@@ -1,6 +1,7 @@
 // Streaming statistics against values worked out independently.
 import assert from 'node:assert/strict';
-import { Columns, FieldStats, NumberSeries, percentile, renderHistogram, type FieldRule, type FieldSummary } from '../../server/analysis/stats.js';
+import { Columns, FieldStats, NumberSeries, percentile, type FieldRule, type FieldSummary } from '../../server/analysis/stats.js';
+import { renderHistogram } from '../../server/display/analysis-text.js';
 import { fieldRules } from '../../server/analysis/schema.js';
 import { referencePercentile } from './result-lines.js';
 

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc';
-import { READY_LINE } from '../../server/protocol/daemon-access.js';
+import { READY_LINE } from '../../server/daemon-access/local-daemon.js';
 import { connectDaemon } from '../../server/rpc/client.js';
 import { tempDir } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { toChatRequest } from '../../server/engines/translate.js';
-import type { BatchInputLine } from '../../server/openai/types.js';
+import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { batchLines } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
 import { tinyModelPath } from '../support/models.js';

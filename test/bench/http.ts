@@ -44,7 +44,7 @@ import { copyFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import type { Batch } from '../../server/openai/types.js';
+import type { Batch } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
 import { batchLines, requestLine } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
-import type { BatchInputLine } from '../../server/openai/types.js';
+import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { batchLines } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
 import { removeScratchDir, scratchDir, startDaemonChild, startInstantEmulator, type EmulatorProcess } from './children.js';

@@ -8,7 +8,7 @@ import { addConvertCommand, convert, type ConvertFlags } from '../../server/cli/
 import { CliError } from '../../server/cli/daemon-connection.js';
 import { tempDir, writeTempFile } from '../support/batch-files.js';
 import { readJsonl } from '../support/shapes.js';
-import type { BatchInputLine } from '../../server/openai/types.js';
+import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 

@@ -1,5 +1,5 @@
 // Batch objects for the client's unit tests, as the daemon sends them.
-import type { Batch } from '../../server/openai/types.js';
+import type { Batch } from '../../server/protocol/openai.js';
 
 export function makeBatch(overrides: Partial<Batch> & { id: string }): Batch {
   return {

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { detectDelimiter, parseHead, readHead } from '../../client/model/csv-head.js';
 import { parseRecord, RecordEnds } from '../../client/model/csv-record.js';
 import { CsvRows, compileFilter, sortedPositions } from '../../client/model/csv-rows.js';
-import { LineIndex } from '../../client/model/line-index.js';
+import { LineIndex } from '../../server/daemon-access/line-index.js';
 import { rowDetail } from '../../client/model/results-view.js';
 
 describe('results table', () => {

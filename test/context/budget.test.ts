@@ -6,7 +6,7 @@ import { chooseNumCtx, fitRequest, MIN_NUM_CTX, PromptCounter } from '../../serv
 import { Calibration } from '../../server/context/calibration.js';
 import { CUT_MARKER } from '../../server/context/trim.js';
 import { SAFETY_MARGIN } from '../../server/context/tokens.js';
-import type { ChatCompletionBody, ChatMessage } from '../../server/openai/types.js';
+import type { ChatCompletionBody, ChatMessage } from '../../server/protocol/openai.js';
 
 const words = (count: number, seed = 0): string => Array.from({ length: count }, (_, i) => ['alpha', 'bravo', 'charlie', 'delta', 'echo'][(i + seed) % 5]).join(' ');
 

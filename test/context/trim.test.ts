@@ -2,7 +2,7 @@
 // strategy's choice on a concrete one.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ChatMessage } from '../../server/openai/types.js';
+import type { ChatMessage } from '../../server/protocol/openai.js';
 import { CUT_MARKER, TRIM_STRATEGIES, trimConversation, type TrimStrategy } from '../../server/context/trim.js';
 
 type Message = ChatMessage & { important?: boolean };

@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { validateBatchFile } from '../../server/batches/validate.js';
 import { calibrated, countChatTokens } from '../../server/context/tokens.js';
 import { convertCsv, ConvertError, MAX_LISTED_ROWS, type ConvertOptions, type ConvertReport } from '../../server/csv/convert.js';
-import type { BatchInputLine } from '../../server/openai/types.js';
+import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { tempDir } from '../support/batch-files.js';
 import { readJsonl } from '../support/shapes.js';
 import { candidatesCsv } from '../fixtures/recruiting/candidates.js';

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchOutputLine, ChatCompletion, ChatMessage } from '../../server/openai/types.js';
+import type { BatchOutputLine, ChatCompletion } from '../../server/openai/types.js';
+import type { ChatMessage } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';

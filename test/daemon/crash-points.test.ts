@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Batch } from '../../server/openai/types.js';
+import type { Batch } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { socketAnswers } from '../../server/daemon/lock.js';
 import * as protocol from '../../server/protocol/methods.js';
-import { lockPath, READY_LINE, readLock } from '../../server/protocol/daemon-access.js';
+import { lockPath, READY_LINE, readLock } from '../../server/daemon-access/local-daemon.js';
 import { connectDaemon } from '../../server/rpc/client.js';
 import { tempDir } from '../support/batch-files.js';
 import { CLI, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import { connectSocket } from '../../server/protocol/daemon-access.js';
+import { connectSocket } from '../../server/daemon-access/local-daemon.js';
 import * as protocol from '../../server/protocol/methods.js';
 import { tempDir } from '../support/batch-files.js';
 import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
 import type { MessageConnection } from 'vscode-jsonrpc';
-import type { Batch } from '../../server/openai/types.js';
-import { TERMINAL_STATUSES } from '../../server/openai/types.js';
+import type { Batch } from '../../server/protocol/openai.js';
+import { TERMINAL_STATUSES } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
-import { READY_LINE } from '../../server/protocol/daemon-access.js';
+import { READY_LINE } from '../../server/daemon-access/local-daemon.js';
 import { connectDaemon } from '../../server/rpc/client.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.mjs', import.meta.url));

@@ -2,7 +2,8 @@
 // finished batch accounts for every custom_id exactly once.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Batch, BatchOutputLine } from '../../server/openai/types.js';
+import type { BatchOutputLine } from '../../server/openai/types.js';
+import type { Batch } from '../../server/protocol/openai.js';
 
 export function readJsonl<T = unknown>(path: string): T[] {
   return readFileSync(path, 'utf8')

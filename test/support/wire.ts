@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { connectSocket } from '../../server/protocol/daemon-access.js';
+import { connectSocket } from '../../server/daemon-access/local-daemon.js';
 
 // ---- multipart/form-data
 

@@ -4,7 +4,7 @@
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { processAlive, readLock } from '../../server/protocol/daemon-access.js';
+import { processAlive, readLock } from '../../server/daemon-access/local-daemon.js';
 import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { batchLines } from '../support/batch-files.js';

@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, extname } from 'node:path';
 import type { ChatRequest, Engine } from '../../../server/engines/engine.js';
 import { EngineError } from '../../../server/engines/engine.js';
-import type { ChatMessage } from '../../../server/openai/types.js';
+import type { ChatMessage } from '../../../server/protocol/openai.js';
 
 /** `empty`: 200 with `{}`; `html`: a proxy's or captive portal's HTML page, as 502 and 200 by turns. */
 export type EmulatorFault = '500' | 'reset' | '503' | 'timeout' | 'oom' | 'empty' | 'html';

@@ -2,7 +2,7 @@
 // llama-cpp engine to completion. Followed through the daemon's own change notifications.
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { Batch } from '../../../server/openai/types.js';
+import type { Batch } from '../../../server/protocol/openai.js';
 import { BatchChangedNotification } from '../../../server/protocol/methods.js';
 import { activeExtension, daemonConnection, dataDir, within, workspaceFolder } from './support.js';
 

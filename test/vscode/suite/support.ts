@@ -4,7 +4,7 @@ import { existsSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
 import type { MessageConnection } from 'vscode-jsonrpc';
-import { readLock } from '../../../server/protocol/daemon-access.js';
+import { readLock } from '../../../server/daemon-access/local-daemon.js';
 import { connectDaemon } from '../../../server/rpc/client.js';
 
 export const EXTENSION_ID = 'ollama-batch.ollama-batch';

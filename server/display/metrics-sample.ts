@@ -1,11 +1,10 @@
 // A row of a batch's metrics time series (`<dataDir>/metrics/<batch>.jsonl`): the daemon writes
 // one from its snapshot every few seconds, and the extension turns live snapshots into the same
 // rows, so the charts read one shape from either.
-import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
-import type { Sample } from '../metrics/time-series.js';
+import type { BatchMetricsSnapshot, MetricsSample } from '../protocol/metrics.js';
 
 /** One row of the time series: what the panel charts. */
-export function sampleOf(snapshot: BatchMetricsSnapshot): Sample {
+export function sampleOf(snapshot: BatchMetricsSnapshot): MetricsSample {
   const { performance, tokens, context, vram, errors } = snapshot;
   return {
     t: snapshot.at,

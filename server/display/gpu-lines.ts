@@ -1,11 +1,11 @@
 // The GPUs and the engine's loaded models as lines for people: the CLI's `status` and the
 // extension's Check Engine show the same words (daemon/status carries the snapshot).
-import type { VramSnapshot } from '../gpu/vram-monitor.js';
+import type { GpuSnapshot } from '../protocol/metrics.js';
 
 const GIB = 1024 ** 3;
 
 /** The GPUs and the engine's loaded models, as `status` shows them. */
-export function gpuLines(snapshot: VramSnapshot | null): string[] {
+export function gpuLines(snapshot: GpuSnapshot | null): string[] {
   if (!snapshot) return ['GPU: not read yet'];
   const lines: string[] = [];
   if (snapshot.status === 'not-available') lines.push('GPU: not available (no nvidia-smi)');

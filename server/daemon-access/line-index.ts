@@ -1,7 +1,9 @@
-// Finds a JSONL line by its custom_id: the first lookup in a file reads it once and keeps where
-// each custom_id's line is (a Map of 170,000 entries, a few MB); later lookups read one line.
+// Finds a line of one of the daemon's JSONL files (file/get's `path`) by its custom_id, with the
+// daemon's own line reader, so that a client and the daemon agree on where each line is. The
+// first lookup in a file reads it once and keeps where each custom_id's line is (a Map of
+// 170,000 entries, a few MB); later lookups read one line.
 import { open } from 'node:fs/promises';
-import { readLines } from '../../server/protocol/files.js';
+import { readLines } from '../jsonl/lines.js';
 
 // The first "custom_id" key of the line; inside a string value the quotes would be escaped.
 const CUSTOM_ID = /"custom_id"\s*:\s*("(?:[^"\\]|\\.)*")/;

@@ -1,6 +1,6 @@
 // How a local program finds the daemon of a data dir, or starts one: the lock file's format, the
-// ready line `serve` prints, and a detached start that outlives the caller. Part of the protocol,
-// so the CLI and the VS Code extension share one implementation.
+// ready line `serve` prints, and a detached start that outlives the caller. The CLI, the daemon
+// (which takes the lock) and the VS Code extension share this one implementation.
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';

@@ -1,0 +1,213 @@
+// The params and answers of the jobs a client has the daemon do on files: validate a batch file,
+// convert a CSV into one, analyse a batch's results. Plain data: the daemon's validator, converter
+// and analysis keep their own types, checked against these where the daemon answers (rpc/).
+import type { BatchError, BatchInputLine } from './openai.js';
+
+export interface ValidationReport {
+  /** Request lines (blank lines are not counted). */
+  requests: number;
+  model: string | null;
+  /** The first maxErrors errors. */
+  errors: BatchError[];
+  /** All errors, including those past the cap. */
+  errorCount: number;
+}
+
+export type CsvEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'latin1';
+
+export interface ConvertParams {
+  input: string;
+  /** The JSONL to write; without one (a dry run) nothing is written. */
+  output?: string;
+  /** `{{column}}` template text for the user message; without one, every column as `column: value`. */
+  template?: string;
+  /** The column whose values are the custom_ids; without one, `row-N` for the Nth row. */
+  idColumn?: string;
+  delimiter?: string;
+  encoding?: CsvEncoding;
+  /** Keep rows with too few or too many fields or undecodable bytes (padded or cut), reported. */
+  keepBadRows?: boolean;
+  /** The context window the estimate checks each line against. */
+  numCtx: number;
+  model: string;
+  systemPrompt?: string;
+  temperature?: number;
+  seed?: number;
+  maxTokens?: number;
+  /** A JSON schema for the answer: response_format json_schema, strict. */
+  schema?: Record<string, unknown>;
+}
+
+export interface RowProblem {
+  /** The line of the file where the row starts. */
+  line: number;
+  reason: string;
+}
+
+/** Every token figure is in the model's tokens: o200k_base counts times calibration_factor. */
+export interface ConvertEstimate {
+  calibration_factor: number;
+  /** 'learned' from an engine's prompt_tokens, or the default 'safety_margin'. */
+  calibration: 'learned' | 'safety_margin';
+  lines: number;
+  prompt_tokens: { min: number; mean: number; p95: number; max: number; total: number } | null;
+  /** The system prompt and the template's static start, the same on every line. */
+  shared_prefix_tokens: number;
+  max_tokens: number | null;
+  /** max_tokens times the lines: the most the batch may generate. */
+  output_tokens_budget: number | null;
+  num_ctx: number;
+  /** Lines whose prompt plus max_tokens exceed num_ctx. */
+  lines_over_context: number;
+  /** The custom_ids of the first of them. */
+  over_context_ids: string[];
+  requests_per_second: number | null;
+  eta_seconds: number | null;
+}
+
+export interface ConvertReport {
+  input: string;
+  /** null in a dry run. */
+  output: string | null;
+  encoding: CsvEncoding;
+  delimiter: string;
+  columns: string[];
+  /** Rows after the header, bad ones included. */
+  rows_read: number;
+  /** Request lines written (in a dry run: that would be written). */
+  lines_written: number;
+  /** The first few skipped rows. */
+  skipped: RowProblem[];
+  skipped_count: number;
+  /** The first few rows kept in spite of a problem (keepBadRows). */
+  kept_bad_rows: RowProblem[];
+  kept_bad_rows_count: number;
+  /** The first request line. */
+  sample: BatchInputLine | null;
+  estimate: ConvertEstimate;
+}
+
+/** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
+export interface AnalyzeParams {
+  batch_id?: string;
+  /** The batch output JSONL. */
+  output?: string;
+  /** The batch error JSONL. */
+  errors?: string;
+  /** The batch input JSONL: its first request's json_schema response_format gives each answer
+   *  field's allowed range or values. */
+  input?: string;
+  /** The CSV the batch was made from: joins the answers to its rows. */
+  source?: string;
+  idColumn?: string;
+  /** The source's text encoding; default detected, as `convert` does. */
+  encoding?: CsvEncoding;
+  /** Where the joined CSV goes; default `<output without .jsonl>.scored.csv`. */
+  csv?: string;
+  /** An answer field or a source column; default the first numeric answer field. */
+  sortBy?: string;
+  /** The joined CSV's order; default desc. */
+  order?: 'asc' | 'desc';
+  /** How many top and bottom rows to list; default 5. */
+  top?: number;
+}
+
+export interface Bin {
+  /** Inclusive lower edge. */
+  from: number;
+  /** Exclusive upper edge, except for the last bin, which includes the maximum. */
+  to: number;
+  count: number;
+}
+
+export interface NumberSummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  histogram: Bin[];
+  /** Values below and above the bins: outliers, when no schema range sets the bins. */
+  below: number;
+  above: number;
+}
+
+/** Values the schema does not allow (out of its range, or not in its enum), the first few named. */
+export interface OutOfRange {
+  count: number;
+  custom_ids: string[];
+}
+
+export type FieldSummary =
+  | {
+      type: 'number';
+      /** Of the valid numbers; null when no number is valid. */
+      stats: NumberSummary | null;
+      /** Present values that are not finite numbers (text, booleans, 1e999). */
+      not_number: number;
+      out_of_range: OutOfRange;
+      /** The schema's minimum and maximum; null when it gives neither. */
+      range: { minimum: number | null; maximum: number | null } | null;
+    }
+  | { type: 'enum'; counts: Record<string, number>; out_of_range: OutOfRange }
+  | { type: 'other'; present: number };
+
+export interface TopRow {
+  custom_id: string;
+  value: number | string;
+  /** A short excerpt of the answer's reason field, when it has one. */
+  reason: string | null;
+}
+
+/** The CSV the answers were joined to. */
+export interface JoinSummary {
+  path: string;
+  rows: number;
+  /** Source rows without a result line. */
+  missing: number;
+  /** Results whose custom_id matches no source row. */
+  unmatched: number;
+  /** The source column holding the custom_ids; null when they are `row-N`. */
+  id_column: string | null;
+  /** The joined CSV's column holding each row's custom_id: the id column, or an added leading one. */
+  custom_id_column: string;
+  sort_by: string | null;
+  order: 'asc' | 'desc';
+}
+
+export interface AnalysisReport {
+  output_file: string;
+  error_file: string | null;
+  /** Non-blank lines read from both files. */
+  lines: number;
+  succeeded: number;
+  failed: number;
+  failures_by_code: Record<string, number>;
+  /** Lines that are not result lines (invalid JSON, no custom_id), with the first few named. */
+  malformed: { count: number; lines: Array<{ file: string; line: number; problem: string }> };
+  /** Lines for a custom_id seen before; only the first counts. */
+  duplicates: number;
+  tokens: { prompt: number; completion: number; cached: number };
+  /** `length` means the answer was cut at max_tokens. */
+  finish_reasons: Record<string, number>;
+  /** Null when no line recorded its latency. */
+  latency_ms: { count: number; p50: number; p95: number; p99: number } | null;
+  answers: {
+    /** Includes the repaired ones. */
+    parsed: number;
+    repaired: number;
+    unparseable: { count: number; custom_ids: string[] };
+    empty: number;
+    fields: Record<string, FieldSummary>;
+  };
+  /** The field that orders `top` and `bottom`. */
+  sort_by: string | null;
+  /** The highest values first. */
+  top: TopRow[];
+  /** The lowest values first. */
+  bottom: TopRow[];
+  csv?: JoinSummary;
+}

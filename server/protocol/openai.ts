@@ -1,0 +1,105 @@
+// The OpenAI Batch API objects a client of the daemon receives, field for field (see OpenAI's
+// Batch and File reference), and the request line a convert report samples: part of the wire
+// contract, so they live here and the daemon's own modules take them from here.
+// Fields that OpenAI does not define are marked "extension": OpenAI clients ignore them.
+
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled'];
+
+export interface BatchError {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+export interface RequestCounts {
+  total: number;
+  completed: number;
+  failed: number;
+}
+
+export interface BatchUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+export interface Batch {
+  id: string;
+  object: 'batch';
+  endpoint: string;
+  model: string | null;
+  errors: { object: 'list'; data: BatchError[] } | null;
+  input_file_id: string;
+  completion_window: string;
+  status: BatchStatus;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  created_at: number;
+  in_progress_at: number | null;
+  expires_at: number | null;
+  finalizing_at: number | null;
+  completed_at: number | null;
+  failed_at: number | null;
+  expired_at: number | null;
+  cancelling_at: number | null;
+  cancelled_at: number | null;
+  request_counts: RequestCounts;
+  usage: BatchUsage;
+  metadata: Record<string, string> | null;
+  /** extension: why a running batch waits (engine down), null while it runs normally. */
+  paused_reason: string | null;
+}
+
+export type FilePurpose = 'batch' | 'batch_output';
+
+export interface FileObject {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: FilePurpose;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | 'developer';
+  content: string | null | Array<{ type: string; text?: string }>;
+  name?: string;
+}
+
+/** The body of a /v1/chat/completions request, as far as a local engine can honour it. */
+export interface ChatCompletionBody {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  stop?: string | string[];
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  response_format?:
+    | { type: 'text' }
+    | { type: 'json_object' }
+    | { type: 'json_schema'; json_schema: { name?: string; schema: Record<string, unknown>; strict?: boolean } };
+  [other: string]: unknown;
+}
+
+export interface BatchInputLine {
+  custom_id: string;
+  method: 'POST';
+  url: string;
+  body: ChatCompletionBody;
+}
