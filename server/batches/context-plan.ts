@@ -1,21 +1,14 @@
-// A batch's context plan: while validating, each request is measured (our estimate of its
+// A batch's context facts: while validating, each request is measured (our estimate of its
 // prompt, its output budget); before the run, the model's calibration is checked (once per
-// model, on the batch's longest request) and one num_ctx chosen for the whole batch.
-import { chooseNumCtx, outputTokensOf, PromptCounter, type NumCtxChoice } from '../context/budget.js';
+// model, on the batch's longest request). run-planner.ts chooses the batch's num_ctx from them.
+import { outputTokensOf, PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
+import { calibrationProbeNumCtx } from '../context/num-ctx.js';
 import type { Engine } from '../engines/engine.js';
 import { toChatRequest } from '../engines/translate.js';
 import { readLines } from '../jsonl/lines.js';
 import type { BatchInputLine, ChatCompletionBody } from '../protocol/openai.js';
-
-/** What validation learned about a batch's requests, kept with the batch. */
-export interface MeasuredRequests {
-  /** The longest prompt, in estimated (uncalibrated) tokens, and its line. */
-  longestPrompt: number;
-  longestLine: number;
-  /** The largest output budget (max_tokens) of any request. */
-  longestOutput: number;
-}
+import type { MeasuredRequests } from '../store/store.js';
 
 /** Measures every request validation passes on. */
 export class RequestMeasure {
@@ -28,8 +21,6 @@ export class RequestMeasure {
     this.measured.longestOutput = Math.max(this.measured.longestOutput, outputTokensOf(body));
   };
 }
-
-const PROBE_ROOM = 4;
 
 async function requestAt(path: string, lineNumber: number): Promise<BatchInputLine | null> {
   for await (const line of readLines(path)) {
@@ -47,17 +38,11 @@ export async function calibrateOn(engine: Engine, inputPath: string, measured: M
   const request = await requestAt(inputPath, measured.longestLine);
   if (!request) return null;
   try {
-    // Room for a tokenizer four times as wordy as ours, so that the count is rarely a cut prompt.
-    const probeNumCtx = chooseNumCtx({ longestRequest: measured.longestPrompt * PROBE_ROOM }).numCtx;
-    const counted = await engine.countPromptTokens(toChatRequest(request.body, probeNumCtx), signal);
+    // Room for a tokenizer much wordier than ours, so that the count is rarely a cut prompt.
+    const counted = await engine.countPromptTokens(toChatRequest(request.body, calibrationProbeNumCtx(measured.longestPrompt)), signal);
     calibration.observe(measured.longestPrompt, counted);
     return null;
   } catch (error) {
     return (error as Error).message;
   }
-}
-
-/** One num_ctx for the batch: its longest request and answer in the model's tokens, within the limits. */
-export function planNumCtx(measured: MeasuredRequests, calibration: Calibration, limits: { setting?: number; modelLimit?: number; learnedLimit?: number; vramLimit?: number }): NumCtxChoice {
-  return chooseNumCtx({ longestRequest: calibration.apply(measured.longestPrompt) + measured.longestOutput, ...limits });
 }

@@ -2,12 +2,12 @@
 // every second, sampled into the batch's time series every few seconds, and kept in the store
 // as a compact aggregate so that a resumed batch goes on counting.
 import { join } from 'node:path';
-import type { VramSnapshot as GpuSnapshot } from '../gpu/vram-monitor.js';
-import { BatchMetrics, errorClassOf, type BatchMetricsSnapshot, type BatchMetricsState } from '../metrics/batch-metrics.js';
+import type { VramSnapshot } from '../gpu/vram-monitor.js';
+import { BatchMetrics, errorClassOf, type Adjustment, type BatchMetricsSnapshot, type BatchMetricsState } from '../metrics/batch-metrics.js';
+import { sampleOf } from '../metrics/sample.js';
 import { TimeSeriesWriter } from '../metrics/time-series.js';
-import { sampleOf } from '../display/metrics-sample.js';
 import type { TrimStrategy } from '../context/trim.js';
-import type { Adjustment, Answered } from './runner.js';
+import type { Answered } from './runner.js';
 
 /** Seconds between two samples of the time series. */
 const SAMPLE_EVERY_TICKS = 5;
@@ -71,10 +71,10 @@ export class LiveBatchMetrics {
   }
 
   adjusted(adjustment: Adjustment): void {
-    this.metrics.adjusted({ reason: adjustment.reason, concurrency: adjustment.concurrency, ...(adjustment.numCtx !== undefined && { numCtx: adjustment.numCtx }) });
+    this.metrics.adjusted(adjustment);
   }
 
-  vram(snapshot: GpuSnapshot): void {
+  vram(snapshot: VramSnapshot): void {
     const fullest = snapshot.gpus?.reduce((a, b) => ((a.usedMiB ?? 0) / (a.totalMiB ?? 1) >= (b.usedMiB ?? 0) / (b.totalMiB ?? 1) ? a : b));
     this.metrics.vram({ usedMiB: fullest?.usedMiB ?? null, totalMiB: fullest?.totalMiB ?? null, spilled: snapshot.models.some((model) => model.spilled && model.vramBytes > 0) });
   }

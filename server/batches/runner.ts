@@ -2,14 +2,16 @@
 // transient faults with backoff, pauses while the engine is unreachable, and appends every
 // answer to the output or error journal. Knows nothing of the store or of any transport.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MIN_NUM_CTX, NUM_CTX_STEP, fitRequest, outputTokensOf, type PromptCounter } from '../context/budget.js';
+import { fitRequest, outputTokensOf, type PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
 import { ConversationPool, type BatchMode, type Conversation } from '../context/conversation.js';
+import { MIN_NUM_CTX, numCtxAfterOutOfMemory } from '../context/num-ctx.js';
 import type { TrimStrategy } from '../context/trim.js';
 import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
+import type { Adjustment } from '../metrics/batch-metrics.js';
 import type { BatchOutputLine, RequestRecord } from '../openai/types.js';
 import type { BatchInputLine } from '../protocol/openai.js';
 import { EngineGate } from './gate.js';
@@ -51,13 +53,6 @@ export interface Answered {
   estimatedPromptTokens?: number;
   trim?: RequestRecord['trim'];
   numCtx?: number;
-}
-
-/** A limit the run changed by itself, and why. */
-export interface Adjustment {
-  reason: string;
-  concurrency: number;
-  numCtx: number | undefined;
 }
 
 /** Answers in a row at one concurrency, none out of memory, that show the concurrency holds. */
@@ -212,7 +207,7 @@ export class BatchRun {
     this.answersAtLimits = 0;
     this.slots.setLimit(concurrency);
     this.numCtx = numCtx;
-    this.hooks.onAdjusted({ reason, concurrency, numCtx });
+    this.hooks.onAdjusted({ at: Date.now(), reason, concurrency, ...(numCtx !== undefined && { numCtx }) });
   }
 
   /**
@@ -238,7 +233,7 @@ export class BatchRun {
     // num_ctx stays lowered for the rest of the run: one request alone did not fit, which more
     // answers will not change, and every new num_ctx reloads an Ollama model.
     if (this.numCtx !== undefined && this.numCtx > MIN_NUM_CTX) {
-      this.adjust('out of memory at concurrency 1: num_ctx lowered', 1, Math.max(MIN_NUM_CTX, Math.floor((this.numCtx * 0.75) / NUM_CTX_STEP) * NUM_CTX_STEP));
+      this.adjust('out of memory at concurrency 1: num_ctx lowered', 1, numCtxAfterOutOfMemory(this.numCtx));
       return true;
     }
     return false;

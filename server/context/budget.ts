@@ -1,17 +1,12 @@
-// The context budget of a batch and of each request: one num_ctx per batch (changing it per
-// request reloads an Ollama model), and every request measured against it before it is sent,
-// trimmed by strategy if it is a conversation, refused if it still cannot fit.
+// The context budget of each request: one num_ctx per batch (changing it per request reloads an
+// Ollama model; num-ctx.ts chooses it), and every request measured against it before it is
+// sent, trimmed by strategy if it is a conversation, refused if it still cannot fit.
 import { messageText } from '../engines/translate.js';
 import type { ChatCompletionBody, ChatMessage } from '../protocol/openai.js';
 import type { Calibration } from './calibration.js';
+import { DEFAULT_MAX_TOKENS } from './num-ctx.js';
 import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, countTextTokens } from './tokens.js';
 import { trimConversation, type TrimResult, type TrimStrategy } from './trim.js';
-
-/** Output budget of a request that sets no max_tokens. */
-export const DEFAULT_OUTPUT_TOKENS = 1024;
-/** num_ctx is rounded up to a multiple of this. */
-export const NUM_CTX_STEP = 1024;
-export const MIN_NUM_CTX = 2048;
 
 /** Contents this long repeat across a batch (the rubric): their counts are kept. */
 const REPEATED_MIN_CHARS = 256;
@@ -42,28 +37,7 @@ export class PromptCounter {
   }
 }
 
-export const outputTokensOf = (body: ChatCompletionBody): number => body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_OUTPUT_TOKENS;
-
-export interface NumCtxChoice {
-  numCtx: number;
-  /** What set it: the batch's own longest request, a setting, or a cap. */
-  reason: 'requests' | 'setting' | 'model limit' | 'learned limit' | 'VRAM';
-}
-
-/**
- * The smallest num_ctx that holds the longest request and its answer, rounded up (or the
- * setting), within what was learned to be safe, what the VRAM holds, and the model's own limit.
- */
-export function chooseNumCtx(options: { longestRequest: number; setting?: number; modelLimit?: number; learnedLimit?: number; vramLimit?: number }): NumCtxChoice {
-  let choice: NumCtxChoice =
-    options.setting !== undefined
-      ? { numCtx: options.setting, reason: 'setting' }
-      : { numCtx: Math.max(MIN_NUM_CTX, Math.ceil(options.longestRequest / NUM_CTX_STEP) * NUM_CTX_STEP), reason: 'requests' };
-  if (options.learnedLimit !== undefined && choice.numCtx > options.learnedLimit) choice = { numCtx: options.learnedLimit, reason: 'learned limit' };
-  if (options.vramLimit !== undefined && choice.numCtx > options.vramLimit) choice = { numCtx: options.vramLimit, reason: 'VRAM' };
-  if (options.modelLimit !== undefined && choice.numCtx > options.modelLimit) choice = { numCtx: options.modelLimit, reason: 'model limit' };
-  return choice;
-}
+export const outputTokensOf = (body: ChatCompletionBody): number => body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
 
 export type Fitted =
   | { fits: true; messages: ChatMessage[]; estimated: number; promptTokens: number; maxTokens: number; trim: TrimResult | null }

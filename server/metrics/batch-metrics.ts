@@ -61,10 +61,12 @@ export interface VramEvent {
   spilled: boolean;
 }
 
+/** A limit a running batch changed by itself (out of memory, VRAM pressure), why, and when (ms since the epoch). */
 export interface Adjustment {
   at: number;
   reason: string;
-  concurrency?: number;
+  concurrency: number;
+  /** The num_ctx it runs at from then on; absent where the engine's default holds. */
   numCtx?: number;
 }
 
@@ -92,7 +94,8 @@ export interface LatencySummary {
   p99: number | null;
 }
 
-export interface VramSnapshot {
+/** The VRAM figures of a batch (its fullest GPU), taken from the monitor's readings (gpu/vram-monitor.ts). */
+export interface BatchVram {
   usedMiB: number | null;
   totalMiB: number | null;
   peakUsedMiB: number | null;
@@ -127,7 +130,7 @@ export interface BatchMetricsSnapshot {
       tokensRemoved: number;
     };
   };
-  vram: VramSnapshot | null;
+  vram: BatchVram | null;
   performance: {
     /** Answers and their tokens over the last `windowSeconds` (shorter while the run is younger). */
     window: Rates;
@@ -174,7 +177,7 @@ export interface BatchMetricsState {
     droppedMessages: number;
     tokensRemoved: number;
   };
-  vram: Omit<VramSnapshot, 'utilisation'> | null;
+  vram: Omit<BatchVram, 'utilisation'> | null;
   latency: HistogramState;
   errors: Record<ErrorClass, number>;
   retries: Record<ErrorClass, number>;

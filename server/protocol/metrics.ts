@@ -9,9 +9,11 @@ export type TrimStrategy = 'sliding-window' | 'importance' | 'hybrid' | 'aggress
 
 /** A limit the running batch changed by itself. */
 export interface Adjustment {
+  /** When, in ms since the epoch. */
   at: number;
   reason: string;
-  concurrency?: number;
+  concurrency: number;
+  /** The num_ctx it runs at from then on; absent where the engine's default holds. */
   numCtx?: number;
 }
 

@@ -9,7 +9,7 @@ import { ServiceError } from '../batches/errors.js';
 import { log } from '../daemon/log.js';
 import type { BatchService } from '../batches/service.js';
 import { validateBatchFile, type ValidationReport } from '../batches/validate.js';
-import { publicFile } from '../batches/service.js';
+import { publicFile } from '../batches/file-registry.js';
 import * as protocol from '../protocol/methods.js';
 import { analyzeFor, convertFor } from '../daemon/jobs.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';

@@ -5,12 +5,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import type { MeasuredRequests } from '../batches/context-plan.js';
-import type { NumCtxChoice } from '../context/budget.js';
 import type { CalibrationState } from '../context/calibration.js';
-import type { BatchMetricsState } from '../metrics/batch-metrics.js';
 import type { BatchMode } from '../context/conversation.js';
+import type { NumCtxChoice } from '../context/num-ctx.js';
 import type { TrimStrategy } from '../context/trim.js';
+import type { BatchMetricsState } from '../metrics/batch-metrics.js';
 import type { Batch, FileObject } from '../protocol/openai.js';
 import { AtomicJsonFile } from './atomic-json-file.js';
 
@@ -25,6 +24,15 @@ export interface BatchRunOptions {
   numCtx?: number;
   trimStrategy?: TrimStrategy;
   mode?: BatchMode;
+}
+
+/** What validation learned about a batch's requests, kept with the batch (see batches/context-plan.ts). */
+export interface MeasuredRequests {
+  /** The longest prompt, in estimated (uncalibrated) tokens, and its line. */
+  longestPrompt: number;
+  longestLine: number;
+  /** The largest output budget (max_tokens) of any request. */
+  longestOutput: number;
 }
 
 export interface StoredBatch {

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchRun, type Adjustment, type RunnerOptions } from '../../server/batches/runner.js';
+import { BatchRun, type RunnerOptions } from '../../server/batches/runner.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine } from '../../server/engines/engine.js';
+import type { Adjustment } from '../../server/metrics/batch-metrics.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
 
 /** Time one answer takes, so that requests overlap as on a real engine. */

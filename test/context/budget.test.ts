@@ -2,8 +2,9 @@
 // when it is a conversation, refused with the numbers when it cannot fit; and the calibration
 // that turns our estimates into the model's tokens.
 import assert from 'node:assert/strict';
-import { chooseNumCtx, fitRequest, MIN_NUM_CTX, PromptCounter } from '../../server/context/budget.js';
+import { fitRequest, PromptCounter } from '../../server/context/budget.js';
 import { Calibration } from '../../server/context/calibration.js';
+import { chooseNumCtx, MIN_NUM_CTX } from '../../server/context/num-ctx.js';
 import { CUT_MARKER } from '../../server/context/trim.js';
 import { SAFETY_MARGIN } from '../../server/context/tokens.js';
 import type { ChatCompletionBody, ChatMessage } from '../../server/protocol/openai.js';

@@ -86,7 +86,7 @@ describe('batch metrics', () => {
     metrics.retried('timeout');
     metrics.adjusted({ reason: 'oom: fewer requests at once', concurrency: 2 });
     clock.t += 5000;
-    metrics.adjusted({ reason: 'context too small', numCtx: 8192 });
+    metrics.adjusted({ reason: 'context too small', concurrency: 1, numCtx: 8192 });
 
     const snapshot = metrics.snapshot();
     const prompt = 1000 + 500 + 300;
@@ -112,7 +112,7 @@ describe('batch metrics', () => {
     });
     assert.deepEqual(snapshot.adjustments, [
       { at: T0, reason: 'oom: fewer requests at once', concurrency: 2 },
-      { at: T0 + 5000, reason: 'context too small', numCtx: 8192 },
+      { at: T0 + 5000, reason: 'context too small', concurrency: 1, numCtx: 8192 },
     ]);
     const { p50, p95, p99, ...latency } = snapshot.performance.latencyMs;
     assert.deepEqual(latency, { count: 3, min: 100, max: 300, mean: 200 });

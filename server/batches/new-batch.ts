@@ -1,0 +1,104 @@
+// A new batch from what a client asked for: its endpoint, window, metadata (within OpenAI's
+// limits) and run options checked, the run options an OpenAI client sets through metadata read,
+// and the Batch object it starts as, validating.
+import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
+import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
+import { uniqueId } from '../ids/unique-id.js';
+import type { BatchRunOptions, StoredBatch, StoredFile } from '../store/store.js';
+import { ServiceError } from './errors.js';
+import { SUPPORTED_ENDPOINTS } from './validate.js';
+import { DEFAULT_COMPLETION_WINDOW, windowSeconds } from './window.js';
+
+export interface CreateBatchParams {
+  input_file_id: string;
+  endpoint?: string;
+  completion_window?: string;
+  metadata?: Record<string, string> | null;
+  options?: BatchRunOptions;
+}
+
+const METADATA_LIMITS = { pairs: 16, key: 64, value: 512 };
+
+/** The batch `params` ask for, created at `created` (seconds); throws a ServiceError naming what is wrong. */
+export function newBatch(params: CreateBatchParams, fileOf: (id: string) => StoredFile, created: number): StoredBatch {
+  const endpoint = params.endpoint ?? SUPPORTED_ENDPOINTS[0]!;
+  if (!SUPPORTED_ENDPOINTS.includes(endpoint)) {
+    throw new ServiceError('invalid_request', `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}; got ${JSON.stringify(endpoint)}`, 'endpoint');
+  }
+  const window = params.completion_window ?? DEFAULT_COMPLETION_WINDOW;
+  const windowLength = windowSeconds(window);
+  checkMetadata(params.metadata ?? null);
+  const runOptions = { ...runOptionsOf(params.metadata), ...params.options };
+  checkRunOptions(runOptions);
+  const file = fileOf(params.input_file_id);
+  if (file.purpose !== 'batch') {
+    throw new ServiceError('invalid_request', `file ${file.id} has purpose ${file.purpose}; a batch needs purpose "batch"`, 'input_file_id');
+  }
+  return {
+    batch: {
+      id: uniqueId('batch_'),
+      object: 'batch',
+      endpoint,
+      model: null,
+      errors: null,
+      input_file_id: file.id,
+      completion_window: window,
+      status: 'validating',
+      output_file_id: null,
+      error_file_id: null,
+      created_at: created,
+      in_progress_at: null,
+      expires_at: created + windowLength,
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      request_counts: { total: 0, completed: 0, failed: 0 },
+      usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
+      metadata: params.metadata ?? null,
+      paused_reason: null,
+    },
+    options: runOptions,
+  };
+}
+
+function checkMetadata(metadata: Record<string, string> | null): void {
+  if (metadata === null) return;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new ServiceError('invalid_request', 'metadata must be an object of strings', 'metadata');
+  const entries = Object.entries(metadata);
+  if (entries.length > METADATA_LIMITS.pairs) throw new ServiceError('invalid_request', `metadata has ${entries.length} pairs; at most ${METADATA_LIMITS.pairs}`, 'metadata');
+  for (const [key, value] of entries) {
+    if (key.length > METADATA_LIMITS.key) throw new ServiceError('invalid_request', `metadata key "${key.slice(0, 20)}…" is longer than ${METADATA_LIMITS.key} characters`, 'metadata');
+    if (typeof value !== 'string' || value.length > METADATA_LIMITS.value) {
+      throw new ServiceError('invalid_request', `metadata value of "${key}" must be a string of at most ${METADATA_LIMITS.value} characters`, 'metadata');
+    }
+  }
+}
+
+/** Run options a batch carries in its metadata (what an OpenAI client can set): num_ctx, trim_strategy, mode. */
+function runOptionsOf(metadata: Record<string, string> | null | undefined): BatchRunOptions {
+  const options: BatchRunOptions = {};
+  if (metadata?.num_ctx !== undefined) {
+    const numCtx = Number(metadata.num_ctx);
+    if (!(Number.isInteger(numCtx) && numCtx > 0)) throw new ServiceError('invalid_request', `metadata.num_ctx must be a positive integer, got ${JSON.stringify(metadata.num_ctx)}`, 'metadata.num_ctx');
+    options.numCtx = numCtx;
+  }
+  if (metadata?.trim_strategy !== undefined) options.trimStrategy = metadata.trim_strategy as TrimStrategy;
+  if (metadata?.mode !== undefined) options.mode = metadata.mode as BatchMode;
+  return options;
+}
+
+function checkRunOptions(options: BatchRunOptions): void {
+  if (options.mode !== undefined && !BATCH_MODES.includes(options.mode)) {
+    throw new ServiceError('invalid_request', `mode must be one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`, 'mode');
+  }
+  if (options.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(options.trimStrategy)) {
+    throw new ServiceError('invalid_request', `the trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}, got ${JSON.stringify(options.trimStrategy)}`, 'trim_strategy');
+  }
+  for (const key of ['concurrency', 'numCtx'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ServiceError('invalid_request', `${key} must be a positive integer`, `options.${key}`);
+  }
+}
