@@ -7,12 +7,14 @@
 /** From the ground up. */
 const FLOORS = [
   ['common', 'protocol', 'log'],
-  ['ids', 'jsonl', 'openai'],
+  // display words the wire's types for people (the extension and the CLI say the same); the daemon's
+  // time series rows are made by it too.
+  ['ids', 'jsonl', 'openai', 'display'],
   ['context', 'engines'],
   ['gpu', 'metrics', 'store'],
   ['batches'],
   ['csv', 'analysis', 'jobs'],
-  ['display', 'daemon-access'],
+  ['daemon-access'],
   ['rpc', 'http', 'lsp'],
   ['daemon'],
   // The command line sits on top: its `serve` is how the daemon's process starts.
@@ -28,7 +30,6 @@ const SAME_FLOOR = [
   ['analysis', 'csv'],
   ['jobs', 'csv'],
   ['jobs', 'analysis'],
-  ['daemon-access', 'display'],
   ['rpc', 'lsp'],
   ['http', 'rpc'],
 ];

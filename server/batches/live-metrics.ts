@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
 import { BatchMetrics, errorClassOf, type Adjustment, type BatchMetricsSnapshot, type BatchMetricsState } from '../metrics/batch-metrics.js';
-import { sampleOf } from '../metrics/sample.js';
+import { sampleOf } from '../display/metrics-sample.js';
 import { TimeSeriesWriter } from '../metrics/time-series.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { Answered } from './runner.js';
