@@ -3,8 +3,8 @@
 import { basename } from 'node:path';
 import type { BatchError, ChatCompletionBody } from '../openai/types.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
+import { CHAT_COMPLETIONS_ENDPOINT } from '../openai/chat.js';
 
-export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';
 export const SUPPORTED_ENDPOINTS = [CHAT_COMPLETIONS_ENDPOINT];
 export const DEFAULT_MAX_LINES = 2_000_000;
 export const DEFAULT_MAX_ERRORS = 100;
