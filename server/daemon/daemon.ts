@@ -13,7 +13,7 @@ import { startHttp, type RunningHttp } from '../http/server.js';
 import { createMetrics } from '../metrics/metrics.js';
 import type { DaemonConfig } from './config.js';
 import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
-import { log } from './log.js';
+import { log } from '../log/log.js';
 
 import { VERSION } from './version.js';
 

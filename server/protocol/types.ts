@@ -4,6 +4,6 @@
 export type { AnalysisReport, TopRow } from '../analysis/analyze.js';
 export { leftOutText, type FieldSummary } from '../analysis/stats.js';
 export type { ConvertReport } from '../csv/convert.js';
-export type { ConvertParams } from '../daemon/jobs.js';
+export type { ConvertParams } from '../jobs/jobs.js';
 export type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 export { TERMINAL_STATUSES, type Batch } from '../openai/types.js';
