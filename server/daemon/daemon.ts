@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { BatchService } from '../batches/service.js';
+import { VERSION } from '../common/version.js';
 import { createEngine, engineUrl } from '../engines/factory.js';
 import type { Engine } from '../engines/engine.js';
 import { OllamaEngine } from '../engines/ollama.js';
@@ -14,8 +15,6 @@ import { createMetrics } from '../metrics/metrics.js';
 import type { DaemonConfig } from './config.js';
 import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
 import { log } from '../log/log.js';
-
-import { VERSION } from './version.js';
 
 /** A start that failed for a reason the user can fix: its message is all they need. */
 export class DaemonStartError extends Error {}
