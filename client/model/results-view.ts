@@ -1,5 +1,6 @@
 // The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
 // counts of the enum ones (the decisions), and the top and bottom rows.
+import { isObject } from '../../server/common/is-object.js';
 import { leftOutText } from '../../server/display/analysis-text.js';
 import type { AnalysisReport, TopRow } from '../../server/protocol/jobs.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
@@ -37,8 +38,6 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
     csvPath: report.csv?.path ?? null,
   };
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A message's content as text: a string, or the text parts of a list. */
 function textOf(content: unknown): string {

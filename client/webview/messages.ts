@@ -2,6 +2,7 @@
 // webviews get plain numbers and strings: they never see the daemon's objects or import their types.
 // Every webview says `ready` once its script listens; the panel answers with a full snapshot and
 // then sends deltas, and queues nothing before `ready` (a hidden webview reloads and asks again).
+import { isObject } from '../../server/common/is-object.js';
 
 // ---- metrics panel
 
@@ -171,7 +172,6 @@ export type FromResultsWebview =
   | { type: 'export' };
 
 const isInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
 function isSort(value: unknown): value is TableSort | null {
   return value === null || (isObject(value) && isInteger(value.column) && (value.order === 'asc' || value.order === 'desc'));

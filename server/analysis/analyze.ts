@@ -4,9 +4,10 @@
 // their answer is needed again (the top rows, the joined CSV).
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { isObject } from '../common/is-object.js';
 import type { CsvEncoding } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
-import { isObject, parseAnswer } from './answers.js';
+import { parseAnswer } from './answers.js';
 import { AnalysisError, compareKeys, joinSource, normaliseKeys, type JoinResults, type JoinSort, type JoinSummary } from './join.js';
 import { readFieldRules } from './schema.js';
 import { Columns, FieldStats, NumberSeries, validNumber, type FieldRule, type FieldSummary } from './stats.js';

@@ -8,6 +8,7 @@
 //    `}`, `]`, true, false or null. Never after a number or a comma, and never inside a
 //    string: the answer may have been cut there, and closing it would invent a value.
 // Anything else is unparseable. A JSON value that is not an object is unparseable too.
+import { isObject } from '../common/is-object.js';
 
 export type Answer =
   | { kind: 'parsed'; fields: Record<string, unknown>; repaired: boolean }
@@ -39,8 +40,6 @@ export function parseAnswer(content: unknown): Answer {
 }
 
 /** A JSON object (not an array, not null). */
-export const isObject = (value: unknown): value is Record<string, any> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 function objectOf(text: string): Record<string, unknown> | null {
   if (text[0] !== '{') return null;
   try {

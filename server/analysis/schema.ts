@@ -3,8 +3,8 @@
 // stands for the batch. Only `type` (number or integer), `minimum`, `maximum` and `enum` are used:
 // they are what separates a score of 150 or a decision of "perhaps" from a valid answer.
 import { basename } from 'node:path';
+import { isObject } from '../common/is-object.js';
 import { readLines } from '../jsonl/lines.js';
-import { isObject } from './answers.js';
 import { AnalysisError } from './join.js';
 import type { FieldRule } from './stats.js';
 

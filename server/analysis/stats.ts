@@ -5,6 +5,7 @@
 // most of its values are numbers, and the rest are counted, not allowed to change its type.
 // Also the growing typed arrays (Columns) that such numbers and per-row indexes live in: a
 // 170,000-row index of plain arrays or objects takes several times the memory.
+import { percentile } from '../common/percentile.js';
 
 type TypedArray = Float64Array | Uint32Array | Uint8Array;
 
@@ -132,14 +133,6 @@ function binSpan(sorted: Float64Array): { from: number; to: number } {
   const [low, high] = [q1 - 3 * spread, q3 + 3 * spread];
   // The median lies inside the fences, so both are found.
   return { from: sorted.find((value) => value >= low)!, to: sorted.findLast((value) => value <= high)! };
-}
-
-/** The p-th percentile of sorted values, interpolating linearly between closest ranks (numpy's default). */
-export function percentile(sorted: Float64Array, p: number): number {
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
 }
 
 /** Equal-width bins from `min` to `max` (a single bin when they are equal), and the counts of

@@ -1,10 +1,11 @@
 // Validation of batch input files, streamed, with OpenAI's error codes and line numbers.
 // The same rules serve the daemon (a whole file) and the editor (line by line as you type).
 import { basename } from 'node:path';
+import { isObject } from '../common/is-object.js';
 import type { BatchError, ChatCompletionBody } from '../protocol/openai.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
+import { CHAT_COMPLETIONS_ENDPOINT } from '../openai/chat.js';
 
-export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';
 export const SUPPORTED_ENDPOINTS = [CHAT_COMPLETIONS_ENDPOINT];
 export const DEFAULT_MAX_LINES = 2_000_000;
 export const DEFAULT_MAX_ERRORS = 100;
@@ -51,9 +52,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 function error(state: ValidationState, line: number, code: string, param: string | null, text: string): BatchError {
   return { code, param, line, message: `${state.fileName} line ${line}: ${text}` };
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Deeper schemas are no answer format anyone means, and the engines' clients walk a schema

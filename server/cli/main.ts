@@ -1,7 +1,7 @@
 // The `ollama-batch` command line. Every command has --help; data commands have --json; the
 // exit code is 0 only on success, and failures print one line, never a stack trace.
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../daemon/version.js';
+import { VERSION } from '../common/version.js';
 import * as protocol from '../protocol/methods.js';
 import { order, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';

@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../daemon/config.js';
 import { DaemonStartError, startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
-import { log } from '../daemon/log.js';
+import { log } from '../log/log.js';
 import { READY_LINE } from '../daemon-access/local-daemon.js';
 import { CliError } from './daemon-connection.js';
 import { configFlags, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';

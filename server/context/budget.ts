@@ -1,7 +1,7 @@
 // The context budget of each request: one num_ctx per batch (changing it per request reloads an
 // Ollama model; num-ctx.ts chooses it), and every request measured against it before it is
 // sent, trimmed by strategy if it is a conversation, refused if it still cannot fit.
-import { messageText } from '../engines/translate.js';
+import { messageText } from '../openai/chat.js';
 import type { ChatCompletionBody, ChatMessage } from '../protocol/openai.js';
 import type { Calibration } from './calibration.js';
 import { DEFAULT_MAX_TOKENS } from './num-ctx.js';

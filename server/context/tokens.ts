@@ -51,12 +51,6 @@ export function chatOverheadTokens(messages: number): number {
   return messages * TOKENS_PER_MESSAGE + REPLY_PRIMING_TOKENS;
 }
 
-export function countChatTokens(messages: readonly { content: string }[]): number {
-  let count = chatOverheadTokens(messages.length);
-  for (const message of messages) count += countTextTokens(message.content);
-  return count;
-}
-
 /** A count in the model's own tokens: o200k tokens times the model's factor, or the safety margin. */
 export function calibrated(count: number, factor: number = SAFETY_MARGIN): number {
   return Math.ceil(count * factor);

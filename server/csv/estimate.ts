@@ -2,6 +2,7 @@
 // (what the engine's KV cache reuses), the lines too long for the context window, and an ETA once
 // the engine's pace for the model is known. Memory stays flat: a histogram of the (few distinct)
 // token counts instead of one number per line.
+import { bucketAtRank, nearestRank } from '../common/percentile.js';
 import { Calibration } from '../context/calibration.js';
 import { calibrated, chatOverheadTokens, countTextTokens, SAFETY_MARGIN, TOKENS_PER_MESSAGE } from '../context/tokens.js';
 import type { ModelStats } from '../store/store.js';
@@ -132,9 +133,7 @@ export class EstimateAccumulator {
 
   private promptTokenSpread(model: (count: number) => number): NonNullable<ConvertEstimate['prompt_tokens']> {
     const counts = [...this.histogram.keys()].sort((a, b) => a - b);
-    const rank = Math.ceil(0.95 * this.lines);
-    let seen = 0;
-    const p95 = counts.find((count) => (seen += this.histogram.get(count)!) >= rank)!;
+    const p95 = counts[bucketAtRank(counts.map((count) => this.histogram.get(count)!), nearestRank(0.95, this.lines))]!;
     return { min: model(counts[0]!), mean: model(this.total / this.lines), p95: model(p95), max: model(counts.at(-1)!), total: model(this.total) };
   }
 

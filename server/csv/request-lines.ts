@@ -3,7 +3,7 @@
 // same on every line, and encoding it 170,000 times would cost more than parsing the CSV. Lines are
 // copied into 1 MiB chunks, so the file gets a few hundred writes instead of one per line.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { CHAT_COMPLETIONS_ENDPOINT } from '../batches/validate.js';
+import { CHAT_COMPLETIONS_ENDPOINT } from '../openai/chat.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
 import type { BatchInputLine, ChatCompletionBody } from '../protocol/openai.js';
 

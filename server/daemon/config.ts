@@ -4,21 +4,15 @@ import { join } from 'node:path';
 import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
 import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
 import type { EngineName } from '../engines/engine.js';
+import type { EngineSettings } from '../engines/factory.js';
 import { ollamaBaseUrl } from '../engines/ollama.js';
 import { DEFAULT_HTTP_PORT, DEFAULT_MAX_UPLOAD_BYTES } from '../http/server.js';
 
-export interface DaemonConfig {
+/** The engine's settings (see EngineSettings) and everything else the daemon runs by. */
+export interface DaemonConfig extends EngineSettings {
   dataDir: string;
-  engine: EngineName;
-  ollamaUrl: string;
-  openaiUrl: string;
-  openaiApiKey?: string;
-  /** GGUF file for the llama-cpp engine. */
-  modelPath?: string;
   /** Requests in flight; default: the engine's slots where it tells them, else 4. */
   concurrency?: number;
-  /** CPU threads for the llama-cpp engine. */
-  threads?: number;
   numCtx?: number;
   /** How conversations over the context are trimmed, and aggressive trimming's share of it. */
   trimStrategy?: TrimStrategy;
@@ -40,8 +34,6 @@ export interface DaemonConfig {
   /** VRAM tracking: the nvidia-smi command, how often it is read, and the pressure levels (shares of VRAM used). */
   nvidiaSmiPath?: string;
   vramPollMs?: number;
-  /** Ollama's keep_alive for every request (default -1: keep the model loaded). */
-  keepAlive?: string | number;
   vramWarningShare?: number;
   vramCriticalShare?: number;
 }

@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { BatchService } from '../batches/service.js';
+import { VERSION } from '../common/version.js';
 import { createEngine, engineUrl } from '../engines/factory.js';
 import type { Engine } from '../engines/engine.js';
 import { OllamaEngine } from '../engines/ollama.js';
@@ -13,9 +14,7 @@ import { startHttp, type RunningHttp } from '../http/server.js';
 import { createMetrics } from '../metrics/metrics.js';
 import type { DaemonConfig } from './config.js';
 import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
-import { log } from './log.js';
-
-import { VERSION } from './version.js';
+import { log } from '../log/log.js';
 
 /** A start that failed for a reason the user can fix: its message is all they need. */
 export class DaemonStartError extends Error {}

@@ -9,7 +9,7 @@ import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { lockPath, processAlive, processStart, readLock, type LockInfo } from '../daemon-access/local-daemon.js';
-import { log } from './log.js';
+import { log } from '../log/log.js';
 
 export class DaemonRunningError extends Error {
   constructor(readonly holder: LockInfo, lockPath: string) {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
 import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
-import { messageText } from './translate.js';
+import { messageText } from '../openai/chat.js';
 
 export interface LlamaCppEngineOptions {
   /** The GGUF file. The model is served under its base name without extension. */

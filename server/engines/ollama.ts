@@ -7,7 +7,7 @@ import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
 import { answerText, fromHttpStatus, fromNetworkError, htmlPageError, invalidEngineAnswer, isHtml, isJsonObject } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
-import { messageText } from './translate.js';
+import { messageText } from '../openai/chat.js';
 
 export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;

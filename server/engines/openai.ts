@@ -7,7 +7,7 @@ import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
 import { answerText, fromHttpStatus, fromNetworkError, htmlPageError, invalidEngineAnswer, isHtml, isJsonObject } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
-import { messageText } from './translate.js';
+import { messageText } from '../openai/chat.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 const PROBE_TIMEOUT_MS = 5_000;

@@ -45,10 +45,3 @@ export function toChatCompletion(result: ChatResult, created = Math.floor(Date.n
   }
   return completion;
 }
-
-/** Plain text of a message's content (OpenAI allows a string or an array of parts). */
-export function messageText(content: ChatCompletionBody['messages'][number]['content']): string {
-  if (typeof content === 'string') return content;
-  if (!content) return '';
-  return content.map((part) => part.text ?? '').join('');
-}

@@ -3,7 +3,7 @@
 import { PromptCounter, outputTokensOf } from '../context/budget.js';
 import { Calibration } from '../context/calibration.js';
 import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE } from '../context/tokens.js';
-import { messageText } from '../engines/translate.js';
+import { messageText } from '../openai/chat.js';
 import type { ChatCompletionBody } from '../protocol/openai.js';
 import type { ModelStats } from '../store/store.js';
 

@@ -4,6 +4,7 @@
 // buckets and percentiles from a fixed log-scale histogram, never from a list of answers.
 // toJSON() is the compact aggregate a store keeps so the figures survive a daemon restart.
 // Every time-dependent figure reads an injectable clock (or an event's `at`), so tests never sleep.
+import { bucketAtRank, nearestRank } from '../common/percentile.js';
 import type { TrimStrategy } from '../context/trim.js';
 
 export type ErrorClass = 'oom' | 'timeout' | 'engine' | 'validation' | 'context';
@@ -226,10 +227,7 @@ class LatencyHistogram {
   /** Nearest-rank percentile: the value at rank ⌈p·count⌉ of the sorted latencies. */
   percentile(p: number): number | null {
     if (this.count === 0) return null;
-    const rank = Math.max(1, Math.ceil(p * this.count));
-    let seen = 0;
-    let index = 0;
-    while ((seen += this.counts[index]!) < rank) index++;
+    const index = bucketAtRank(this.counts, nearestRank(p, this.count));
     // The exact value lies within [min, max], so clamping only brings the answer closer.
     return Math.min(this.max, Math.max(this.min, MIN_MS * GROWTH ** (index + 0.5)));
   }

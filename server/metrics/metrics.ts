@@ -1,10 +1,19 @@
 // Prometheus metrics (prom-client): totals are read from the batches at scrape time, so they
 // always match the output and error files; request latency is observed as answers come back.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchService } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
 import type { Batch, BatchStatus } from '../protocol/openai.js';
 import type { BatchMetricsSnapshot } from './batch-metrics.js';
+
+/** What the exporter reads from the batch service (declared here, so metrics/ stays below batches/). */
+export interface MetricsSource {
+  allBatches(): readonly Batch[];
+  /** Every batch's metrics snapshot. */
+  allMetrics(): ReadonlyArray<{ id: string; snapshot: BatchMetricsSnapshot }>;
+  readonly runningBatchId: string | null;
+  /** `answered`: a request's answer came back after `seconds`. */
+  on(event: 'answered', listener: (seconds: number) => void): unknown;
+}
 
 const STATUSES: BatchStatus[] = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'];
 
@@ -21,7 +30,7 @@ function summedCounter(registry: Registry, name: string, help: string, batches: 
   });
 }
 
-export function createMetrics(service: BatchService, engine: Engine): Registry {
+export function createMetrics(service: MetricsSource, engine: Engine): Registry {
   const registry = new Registry();
   const batches = (): readonly Batch[] => service.allBatches();
 
@@ -82,7 +91,7 @@ export function createMetrics(service: BatchService, engine: Engine): Registry {
 }
 
 /** Errors by class, retries, trims, and the running batch's context, VRAM and pace (from the batch metrics). */
-function addContextMetrics(registry: Registry, service: BatchService): void {
+function addContextMetrics(registry: Registry, service: MetricsSource): void {
   const byLabel = (name: string, help: string, label: string, counts: (snapshot: BatchMetricsSnapshot) => Record<string, number>) =>
     new Counter({
       name,

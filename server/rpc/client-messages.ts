@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { ErrorCodes, Message, type DataCallback, type Disposable, type MessageReader, type MessageWriter, type ResponseMessage } from 'vscode-languageserver';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-languageserver/node';
-import { log } from '../daemon/log.js';
+import { log } from '../log/log.js';
 
 /** Passes on only JSON-RPC messages; anything else goes to `refuse`. */
 class MessageOnlyReader extends SocketMessageReader {

@@ -7,7 +7,7 @@ import type { ServiceErrorCode } from '../batches/errors.js';
 import type { BatchList, BatchMetricsReport, CreateBatchParams, ListParams } from '../batches/service.js';
 import type { ValidationReport } from '../batches/validate.js';
 import type { ConvertReport } from '../csv/convert.js';
-import type { AnalyzeParams, ConvertParams } from '../daemon/jobs.js';
+import type { AnalyzeParams, ConvertParams } from '../jobs/jobs.js';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type * as jobs from '../protocol/jobs.js';

@@ -13,6 +13,8 @@ import { tinyModelPath } from '../support/models.js';
 import { readJsonl } from '../support/shapes.js';
 
 const exec = promisify(execFile);
+/** The version the CLI and its daemon must report: package.json's, read here on its own. */
+const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The CLI at `script` (the built one by default) with `args`, in `cwd` with `env` (this process's by default). */
 async function cli(args: string[], { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -57,12 +59,13 @@ describe('the ollama-batch CLI', function () {
   });
   after(() => emulator.close());
 
-  it('has --help on every command, exit code 0', async () => {
+  it('has --help on every command, and --version with package.json\'s version, exit code 0', async () => {
     for (const command of [[], ['serve'], ['run'], ['status'], ['cancel'], ['stop'], ['validate']]) {
       const { code, stdout } = await cli([...command, '--help']);
       assert.equal(code, 0, command.join(' '));
       assert.match(stdout, /Usage: ollama-batch/);
     }
+    assert.deepEqual(await cli(['--version']), { code: 0, stdout: `${packageVersion}\n`, stderr: '' });
   });
 
   it('validates a file: 0 when valid, 1 with the line and field when not, --json as data', async () => {
@@ -99,6 +102,7 @@ describe('the ollama-batch CLI', function () {
     const status = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout);
     assert.equal(status.batches[0].id, result.batch.id);
     assert.equal(status.daemon.engine.name, 'ollama');
+    assert.equal(status.daemon.version, packageVersion);
     const one = await cli(['status', result.batch.id, '--data-dir', dataDir]);
     assert.match(one.stdout, new RegExp(`${result.batch.id}\\s+completed\\s+50/50 done, 0 failed`));
     assert.match(one.stdout, /output file: file-\S+ {2}\S+\.jsonl/);

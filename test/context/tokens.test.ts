@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { PromptCounter } from '../../server/context/budget.js';
 import {
   calibrated,
-  countChatTokens,
   countTextTokens,
   REPLY_PRIMING_TOKENS,
   SAFETY_MARGIN,
@@ -35,9 +35,9 @@ describe('token counting', () => {
   });
 
   it('adds the chat template: tokens per message and the reply priming', () => {
-    const messages = [{ content: 'You score texts.' }, { content: 'hello world' }];
+    const messages = [{ role: 'system' as const, content: 'You score texts.' }, { role: 'user' as const, content: 'hello world' }];
     const contents = countTextTokens('You score texts.') + countTextTokens('hello world');
-    assert.equal(countChatTokens(messages), contents + 2 * TOKENS_PER_MESSAGE + REPLY_PRIMING_TOKENS);
+    assert.equal(new PromptCounter().messages(messages), contents + 2 * TOKENS_PER_MESSAGE + REPLY_PRIMING_TOKENS);
   });
 
   it('scales by a learned factor, else by the safety margin, rounding up', () => {

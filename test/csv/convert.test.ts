@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { validateBatchFile } from '../../server/batches/validate.js';
-import { calibrated, countChatTokens } from '../../server/context/tokens.js';
+import { PromptCounter } from '../../server/context/budget.js';
+import { calibrated } from '../../server/context/tokens.js';
 import { convertCsv, ConvertError, MAX_LISTED_ROWS, type ConvertOptions, type ConvertReport } from '../../server/csv/convert.js';
 import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { tempDir } from '../support/batch-files.js';
@@ -80,7 +81,8 @@ describe('CSV to batch JSONL', () => {
 
   it('estimates prompt tokens within a few percent of exact counts, and the shared prefix', async () => {
     const { report, lines } = await convert(csvFile(candidatesCsv({ rows: 1000 })), { systemPrompt: rubric, template, idColumn: 'candidate_id', maxTokens: 100 });
-    const exact = lines.map((line) => calibrated(countChatTokens(line.body.messages as { content: string }[])));
+    const counter = new PromptCounter();
+    const exact = lines.map((line) => calibrated(counter.messages(line.body.messages)));
     const total = exact.reduce((sum, count) => sum + count, 0);
     const estimate = report.estimate;
     assert.equal(estimate.lines, 1000);
@@ -89,7 +91,7 @@ describe('CSV to batch JSONL', () => {
     assert.ok(Math.abs(estimate.prompt_tokens!.min / Math.min(...exact) - 1) < 0.05);
     assert.ok(estimate.prompt_tokens!.min <= estimate.prompt_tokens!.p95 && estimate.prompt_tokens!.p95 <= estimate.prompt_tokens!.max);
     // The rubric and "Candidate C00" (C000001 to C001000) are the same on every line.
-    const prefix = calibrated(countChatTokens([{ content: rubric }, { content: 'Candidate C00' }]) - 3);
+    const prefix = calibrated(counter.messages([{ role: 'system', content: rubric }, { role: 'user', content: 'Candidate C00' }]) - 3);
     assert.ok(Math.abs(estimate.shared_prefix_tokens - prefix) <= 2, `${estimate.shared_prefix_tokens} against ${prefix}`);
     assert.deepEqual([estimate.max_tokens, estimate.output_tokens_budget, estimate.num_ctx], [100, 100_000, 8192]);
     assert.deepEqual([estimate.lines_over_context, estimate.eta_seconds, estimate.calibration], [0, null, 'safety_margin']);
@@ -104,7 +106,8 @@ describe('CSV to batch JSONL', () => {
       calibrationFactor: 1,
       throughput: { requestsPerSecond: 4 },
     });
-    const over = lines.filter((line) => countChatTokens(line.body.messages as { content: string }[]) + 300 > 400).map((line) => line.custom_id);
+    const counter = new PromptCounter();
+    const over = lines.filter((line) => counter.messages(line.body.messages) + 300 > 400).map((line) => line.custom_id);
     assert.ok(over.length > 10);
     assert.equal(report.estimate.lines_over_context, over.length);
     assert.deepEqual(report.estimate.over_context_ids, over.slice(0, 5));

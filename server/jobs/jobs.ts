@@ -1,5 +1,6 @@
 // Conversion and analysis on behalf of a client (the extension): the same modules the CLI runs,
 // with what the daemon knows filled in (a model's learned pace and calibration, a batch's files).
+// Above csv/ and analysis/, below the transports that offer them.
 import { existsSync } from 'node:fs';
 import type { BatchService } from '../batches/service.js';
 import { ServiceError } from '../batches/errors.js';
