@@ -5,7 +5,20 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'media/webview/', 'node_modules/', '.tmp/', '.tools/', '.bench/', '.data/', 'out/', 'test-output/', '.vscode-test/'] },
+  {
+    ignores: [
+      'dist/',
+      'media/webview/',
+      'node_modules/',
+      '.tmp/',
+      '.tools/',
+      '.bench/',
+      '.data/',
+      'out/',
+      'test-output/',
+      '.vscode-test/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

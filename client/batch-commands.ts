@@ -2,7 +2,15 @@
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { Batch } from '../server/protocol/openai.js';
-import { BatchCancelRequest, BatchCreateRequest, BatchGetRequest, BatchRetryRequest, FileGetRequest, FileRegisterRequest, FileValidateRequest } from '../server/protocol/methods.js';
+import {
+  BatchCancelRequest,
+  BatchCreateRequest,
+  BatchGetRequest,
+  BatchRetryRequest,
+  FileGetRequest,
+  FileRegisterRequest,
+  FileValidateRequest,
+} from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { batchMetadata } from './model/daemon-settings.js';
 import { doneCount, isTerminal, paceOf, progressLine, type Pace } from './model/format.js';
@@ -29,12 +37,16 @@ export async function validateBatchFile(ctx: Ctx, argument: unknown): Promise<vo
   const client = await ctx.requireClient();
   if (!client) return;
   const name = basename(file.fsPath);
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Validating ${name}` }, () =>
-    client.sendRequest(FileValidateRequest.type, { path: file.fsPath }),
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `Validating ${name}` },
+    () => client.sendRequest(FileValidateRequest.type, { path: file.fsPath }),
   );
   const summary = `${formatCount(report.requests)} requests${report.model ? ` for ${report.model}` : ''}`;
   if (report.errorCount === 0) {
-    const choice = await vscode.window.showInformationMessage(`Ollama Batch: ${name} is valid: ${summary}.`, 'Run Batch');
+    const choice = await vscode.window.showInformationMessage(
+      `Ollama Batch: ${name} is valid: ${summary}.`,
+      'Run Batch',
+    );
     if (choice) await vscode.commands.executeCommand('ollamaBatch.runBatch', file);
     return;
   }
@@ -63,14 +75,19 @@ export async function runBatch(ctx: Ctx, argument: unknown): Promise<void> {
       if (token.isCancellationRequested) return undefined;
       // num_ctx and trim strategy as set for this file's folder.
       const metadata = batchMetadata(explicitSettings(file), file.fsPath);
-      const created = await client.sendRequest(BatchCreateRequest.type, { input_file_id: input.id, completion_window: '7d', metadata });
+      const created = await client.sendRequest(BatchCreateRequest.type, {
+        input_file_id: input.id,
+        completion_window: '7d',
+        metadata,
+      });
       ctx.log.info(`${created.id} created from ${file.fsPath}`);
       const cancel = token.onCancellationRequested(() => void cancelById(ctx, created.id));
       if (token.isCancellationRequested) void cancelById(ctx, created.id);
       let reported = 0;
       try {
         return await followUntilOver(ctx, created, (followed, pace) => {
-          const percent = followed.request_counts.total > 0 ? (100 * doneCount(followed)) / followed.request_counts.total : 0;
+          const percent =
+            followed.request_counts.total > 0 ? (100 * doneCount(followed)) / followed.request_counts.total : 0;
           progress.report({ message: progressLine(followed, pace), increment: percent - reported });
           reported = percent;
         });
@@ -92,7 +109,11 @@ async function cancelById(ctx: Ctx, id: string): Promise<void> {
 }
 
 /** Resolves with the batch in its terminal status, reporting every change and pace on the way. */
-function followUntilOver(ctx: Ctx, created: Batch, onChange: (batch: Batch, pace: Pace | undefined) => void): Promise<Batch> {
+function followUntilOver(
+  ctx: Ctx,
+  created: Batch,
+  onChange: (batch: Batch, pace: Pace | undefined) => void,
+): Promise<Batch> {
   return new Promise((resolve) => {
     let latest = created;
     let pace: Pace | undefined;
@@ -106,7 +127,9 @@ function followUntilOver(ctx: Ctx, created: Batch, onChange: (batch: Batch, pace
     };
     // Re-read on every (re)connect: changes announced while unconnected were missed.
     const reread = (): void => {
-      ctx.client?.sendRequest(BatchGetRequest.type, { id: created.id }).then(apply, (error: unknown) => ctx.log.error(`batch/get ${created.id} failed`, error));
+      ctx.client
+        ?.sendRequest(BatchGetRequest.type, { id: created.id })
+        .then(apply, (error: unknown) => ctx.log.error(`batch/get ${created.id} failed`, error));
     };
     const subscriptions = vscode.Disposable.from(
       ctx.onDidChangeBatch(apply),
@@ -124,7 +147,10 @@ function followUntilOver(ctx: Ctx, created: Batch, onChange: (batch: Batch, pace
 
 async function announce(ctx: Ctx, batch: Batch, name: string): Promise<void> {
   const { total, completed, failed } = batch.request_counts;
-  const actions = [...(batch.output_file_id && completed > 0 ? ['Open Output', 'Analyze Results'] : []), ...(batch.error_file_id && failed > 0 ? ['Open Errors'] : [])];
+  const actions = [
+    ...(batch.output_file_id && completed > 0 ? ['Open Output', 'Analyze Results'] : []),
+    ...(batch.error_file_id && failed > 0 ? ['Open Errors'] : []),
+  ];
   const counts = `${formatCount(completed)} of ${formatCount(total)} succeeded, ${formatCount(failed)} failed`;
   let choice: string | undefined;
   if (batch.status === 'completed') {
@@ -179,7 +205,13 @@ export async function openFileById(ctx: Ctx, fileId: string | null): Promise<voi
 /** Shows the file the batch was run from: in the Explorer when it is in the workspace, else in the OS. */
 export async function revealInputFile(batch: Batch): Promise<void> {
   const path = batch.metadata?.input_path;
-  if (!path) throw new Error(`${batch.id} was not run from this editor, so its input file is not known; its copy is under Input`);
+  if (!path)
+    throw new Error(
+      `${batch.id} was not run from this editor, so its input file is not known; its copy is under Input`,
+    );
   const uri = vscode.Uri.file(path);
-  await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+  await vscode.commands.executeCommand(
+    vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS',
+    uri,
+  );
 }

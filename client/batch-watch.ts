@@ -48,7 +48,8 @@ export class BatchWatch implements vscode.Disposable {
    */
   private update(batch: Batch): void {
     const current = this._current;
-    const follow = !current || current.id === batch.id || isTerminal(current) || (!isTerminal(batch) && doneCount(batch) > 0);
+    const follow =
+      !current || current.id === batch.id || isTerminal(current) || (!isTerminal(batch) && doneCount(batch) > 0);
     if (!follow) return;
     if (current?.id !== batch.id) this._pace = undefined;
     this._current = batch;

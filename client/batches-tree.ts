@@ -94,7 +94,10 @@ export class BatchesTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     item.id = batch.id;
     item.description = batchDescription(batch, this.batches.pace(batch.id));
     const icon = statusIcon(batch);
-    item.iconPath = new vscode.ThemeIcon(icon.id, icon.color === undefined ? undefined : new vscode.ThemeColor(icon.color));
+    item.iconPath = new vscode.ThemeIcon(
+      icon.id,
+      icon.color === undefined ? undefined : new vscode.ThemeColor(icon.color),
+    );
     item.contextValue = contextValue(batch);
     return item;
   }
@@ -116,7 +119,12 @@ export class BatchesTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const item = new vscode.TreeItem(role.label, vscode.TreeItemCollapsibleState.None);
     item.id = `${node.batchId}/${node.role}`;
     const batch = this.batches.get(node.batchId);
-    const count = node.role === 'output' ? batch?.request_counts.completed : node.role === 'errors' ? batch?.request_counts.failed : batch?.request_counts.total;
+    const count =
+      node.role === 'output'
+        ? batch?.request_counts.completed
+        : node.role === 'errors'
+          ? batch?.request_counts.failed
+          : batch?.request_counts.total;
     item.description = count === undefined ? node.fileId : `${formatCount(count)} lines · ${node.fileId}`;
     item.iconPath = new vscode.ThemeIcon(role.icon);
     // No batch tags: the batch menus (`viewItem =~ /\boutput\b/`) must not match a file.

@@ -18,12 +18,19 @@ const DEFAULT_NUM_CTX = 8192;
 const TITLE = 'Convert CSV to Batch';
 
 export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
-  const csv = await pickFile(argument, 'csv', { filter: 'CSV files', openLabel: 'Convert', title: 'Choose the CSV to convert' });
+  const csv = await pickFile(argument, 'csv', {
+    filter: 'CSV files',
+    openLabel: 'Convert',
+    title: 'Choose the CSV to convert',
+  });
   if (!csv) return;
   const { columns } = await readHead(csv.fsPath);
   if (columns.length === 0) throw new Error(`${basename(csv.fsPath)} has no header row`);
 
-  const rubric = await pickOptionalFile('Rubric: the system prompt of every request', 'No rubric', { 'Text or Markdown': ['md', 'txt'], 'All files': ['*'] });
+  const rubric = await pickOptionalFile('Rubric: the system prompt of every request', 'No rubric', {
+    'Text or Markdown': ['md', 'txt'],
+    'All files': ['*'],
+  });
   if (rubric === undefined) return;
   const template = await pickTemplate(columns);
   if (template === undefined) return;
@@ -31,7 +38,9 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
   if (idColumn === undefined) return;
   const model = await pickModel(ctx, csv);
   if (!model) return;
-  const schemaFile = await pickOptionalFile('JSON schema every answer must follow', 'No schema', { 'JSON schema': ['json'] });
+  const schemaFile = await pickOptionalFile('JSON schema every answer must follow', 'No schema', {
+    'JSON schema': ['json'],
+  });
   if (schemaFile === undefined) return;
 
   const params: ConvertParams = {
@@ -46,8 +55,9 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
   const client = await ctx.requireClient();
   if (!client) return;
   const name = basename(csv.fsPath);
-  const dryRun = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: estimating ${name}…` }, () =>
-    client.sendRequest(CsvConvertRequest.type, params),
+  const dryRun = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: estimating ${name}…` },
+    () => client.sendRequest(CsvConvertRequest.type, params),
   );
   const output = join(dirname(csv.fsPath), `${basename(csv.fsPath, extname(csv.fsPath))}.jsonl`);
   const write = `Write ${formatCount(dryRun.lines_written)} Lines`;
@@ -57,12 +67,18 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
     write,
   );
   if (choice !== write) return;
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(output)}…` }, () =>
-    client.sendRequest(CsvConvertRequest.type, { ...params, output }),
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(output)}…` },
+    () => client.sendRequest(CsvConvertRequest.type, { ...params, output }),
   );
-  ctx.log.info(`converted ${csv.fsPath} to ${output}: ${report.lines_written} lines, ${report.skipped_count} rows skipped`);
+  ctx.log.info(
+    `converted ${csv.fsPath} to ${output}: ${report.lines_written} lines, ${report.skipped_count} rows skipped`,
+  );
   await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(output));
-  const run = await vscode.window.showInformationMessage(`Ollama Batch: wrote ${formatCount(report.lines_written)} lines to ${basename(output)}.`, 'Run Batch');
+  const run = await vscode.window.showInformationMessage(
+    `Ollama Batch: wrote ${formatCount(report.lines_written)} lines to ${basename(output)}.`,
+    'Run Batch',
+  );
   if (run) await vscode.commands.executeCommand('ollamaBatch.runBatch', vscode.Uri.file(output));
 }
 
@@ -71,11 +87,18 @@ async function pickTemplate(columns: string[]): Promise<string | null | undefine
   const file = { label: '$(file) Template file…', description: 'user message with {{column}} placeholders' };
   const pick = { label: '$(list-selection) Pick columns…', description: 'as "column: value" lines' };
   const all = { label: '$(list-flat) All columns', description: `${columns.length} columns as "column: value" lines` };
-  const choice = await vscode.window.showQuickPick([file, pick, all], { ...STAY_OPEN, title: `Ollama Batch: ${TITLE}: the user message` });
+  const choice = await vscode.window.showQuickPick([file, pick, all], {
+    ...STAY_OPEN,
+    title: `Ollama Batch: ${TITLE}: the user message`,
+  });
   if (!choice) return undefined;
   if (choice === all) return null;
   if (choice === file) {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Ollama Batch: template file', filters: { 'Text or Markdown': ['txt', 'md'], 'All files': ['*'] } });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      title: 'Ollama Batch: template file',
+      filters: { 'Text or Markdown': ['txt', 'md'], 'All files': ['*'] },
+    });
     return picked && (await readFile(picked[0]!.fsPath, 'utf8'));
   }
   const picked = await vscode.window.showQuickPick(
@@ -89,11 +112,14 @@ async function pickTemplate(columns: string[]): Promise<string | null | undefine
 /** null: custom_ids are row-1, row-2, … */
 async function pickIdColumn(columns: string[]): Promise<string | null | undefined> {
   const rows = { label: 'Row numbers', description: 'row-1, row-2, …' };
-  const choice = await vscode.window.showQuickPick([rows, ...columns.map((column) => ({ label: column, description: 'unique, non-empty values' }))], {
-    ...STAY_OPEN,
-    title: `Ollama Batch: ${TITLE}: the custom_id of each line`,
-    placeHolder: 'A column of unique ids lets the results join back to the CSV by id',
-  });
+  const choice = await vscode.window.showQuickPick(
+    [rows, ...columns.map((column) => ({ label: column, description: 'unique, non-empty values' }))],
+    {
+      ...STAY_OPEN,
+      title: `Ollama Batch: ${TITLE}: the custom_id of each line`,
+      placeHolder: 'A column of unique ids lets the results join back to the CSV by id',
+    },
+  );
   if (!choice) return undefined;
   return choice === rows ? null : choice.label;
 }
@@ -104,13 +130,27 @@ async function pickModel(ctx: Ctx, resource: vscode.Uri): Promise<string | undef
   const models = ctx.info?.engine.models ?? [];
   const names = [...new Set([...(preferred ? [preferred] : []), ...models])];
   const other = { label: '$(edit) Type a model name…' };
-  const choice = await vscode.window.showQuickPick([...names.map((name) => ({ label: name, description: models.includes(name) ? 'on the engine' : 'ollamaBatch.defaultModel' })), other], {
-    ...STAY_OPEN,
-    title: `Ollama Batch: ${TITLE}: the model`,
-  });
+  const choice = await vscode.window.showQuickPick(
+    [
+      ...names.map((name) => ({
+        label: name,
+        description: models.includes(name) ? 'on the engine' : 'ollamaBatch.defaultModel',
+      })),
+      other,
+    ],
+    {
+      ...STAY_OPEN,
+      title: `Ollama Batch: ${TITLE}: the model`,
+    },
+  );
   if (!choice) return undefined;
   if (choice !== other) return choice.label;
-  return vscode.window.showInputBox({ ...STAY_OPEN, title: 'Ollama Batch: model name', placeHolder: 'gemma3:12b', validateInput: (value) => (value.trim() ? null : 'name a model') });
+  return vscode.window.showInputBox({
+    ...STAY_OPEN,
+    title: 'Ollama Batch: model name',
+    placeHolder: 'gemma3:12b',
+    validateInput: (value) => (value.trim() ? null : 'name a model'),
+  });
 }
 
 async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
@@ -120,7 +160,8 @@ async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
   } catch (error) {
     throw new Error(`${basename(file.fsPath)}: not valid JSON (${(error as Error).message})`);
   }
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Error(`${basename(file.fsPath)}: a JSON schema must be a JSON object`);
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    throw new Error(`${basename(file.fsPath)}: a JSON schema must be a JSON object`);
   return schema as Record<string, unknown>;
 }
 
@@ -130,16 +171,22 @@ function estimateLines(report: ConvertReport, overwrites: string | null): string
   const lines = [`${formatCount(report.rows_read)} rows read, ${formatCount(report.skipped_count)} skipped.`];
   if (estimate.prompt_tokens) {
     const tokens = estimate.prompt_tokens;
-    lines.push(`Prompt tokens: ${formatCount(tokens.total)} in all; per line mean ${formatCount(Math.round(tokens.mean))}, p95 ${formatCount(tokens.p95)}, max ${formatCount(tokens.max)} (shared prefix ${formatCount(estimate.shared_prefix_tokens)}).`);
+    lines.push(
+      `Prompt tokens: ${formatCount(tokens.total)} in all; per line mean ${formatCount(Math.round(tokens.mean))}, p95 ${formatCount(tokens.p95)}, max ${formatCount(tokens.max)} (shared prefix ${formatCount(estimate.shared_prefix_tokens)}).`,
+    );
   }
   lines.push(
     estimate.lines_over_context === 0
       ? `Every line fits num_ctx ${formatCount(estimate.num_ctx)}.`
       : `${formatCount(estimate.lines_over_context)} lines do not fit num_ctx ${formatCount(estimate.num_ctx)}: ${estimate.over_context_ids.join(', ')}${estimate.lines_over_context > estimate.over_context_ids.length ? ', …' : ''}`,
   );
-  if (estimate.eta_seconds !== null) lines.push(`Estimated time: ${formatDuration(estimate.eta_seconds)} at ${estimate.requests_per_second?.toFixed(2)} req/s (the pace learned for this model).`);
+  if (estimate.eta_seconds !== null)
+    lines.push(
+      `Estimated time: ${formatDuration(estimate.eta_seconds)} at ${estimate.requests_per_second?.toFixed(2)} req/s (the pace learned for this model).`,
+    );
   else lines.push('No estimate of the time yet: the daemon learns the model’s pace from its first batch.');
-  if (report.skipped.length > 0) lines.push(`First skipped: line ${report.skipped[0]!.line}: ${report.skipped[0]!.reason}.`);
+  if (report.skipped.length > 0)
+    lines.push(`First skipped: line ${report.skipped[0]!.line}: ${report.skipped[0]!.reason}.`);
   if (overwrites) lines.push(`${basename(overwrites)} exists and will be replaced.`);
   return lines;
 }

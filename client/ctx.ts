@@ -5,7 +5,13 @@ import * as vscode from 'vscode';
 import type { ErrorHandler, LanguageClient, LanguageClientOptions } from 'vscode-languageclient/node';
 import type { BatchMetricsSnapshot } from '../server/protocol/metrics.js';
 import type { Batch } from '../server/protocol/openai.js';
-import { BatchChangedNotification, BatchMetricsNotification, DaemonShutdownRequest, DaemonStatusRequest, type DaemonInfo } from '../server/protocol/methods.js';
+import {
+  BatchChangedNotification,
+  BatchMetricsNotification,
+  DaemonShutdownRequest,
+  DaemonStatusRequest,
+  type DaemonInfo,
+} from '../server/protocol/methods.js';
 import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRelease } from './daemon.js';
 import { errorMessage, type Log } from './log.js';
 import { serveOptions } from './model/daemon-settings.js';
@@ -143,7 +149,9 @@ export class Ctx implements vscode.Disposable {
     const client = this.client;
     if (client) {
       this.stopping = true;
-      await client.sendRequest(DaemonShutdownRequest.type).catch((error: unknown) => this.log.error('daemon/shutdown failed', error));
+      await client
+        .sendRequest(DaemonShutdownRequest.type)
+        .catch((error: unknown) => this.log.error('daemon/shutdown failed', error));
     } else if (pid !== undefined && processAlive(pid)) {
       // Running but not answering us: SIGTERM is the daemon's other orderly way out.
       process.kill(pid, 'SIGTERM');
@@ -162,7 +170,9 @@ export class Ctx implements vscode.Disposable {
     const cliPath = this.extensionContext.asAbsolutePath('dist/cli.mjs');
     // A bundle of its own, loaded here rather than at activation (esbuild.mjs).
     const languageClient = this.extensionContext.asAbsolutePath('dist/language-client.cjs');
-    const { CloseAction, LanguageClient, RevealOutputChannelOn, State } = require(languageClient) as typeof import('./language-client.js');
+    const { CloseAction, LanguageClient, RevealOutputChannelOn, State } = require(
+      languageClient,
+    ) as typeof import('./language-client.js');
     // The default handler reconnects after a crash (restarting the daemon), at most 4 times in 3 minutes.
     let defaultErrorHandler: ErrorHandler | undefined;
     const clientOptions: LanguageClientOptions = {
@@ -175,7 +185,8 @@ export class Ctx implements vscode.Disposable {
       },
       errorHandler: {
         error: (error, message, count) => defaultErrorHandler!.error(error, message, count),
-        closed: () => (this.stopping ? { action: CloseAction.DoNotRestart, handled: true } : defaultErrorHandler!.closed()),
+        closed: () =>
+          this.stopping ? { action: CloseAction.DoNotRestart, handled: true } : defaultErrorHandler!.closed(),
       },
     };
     const client = new LanguageClient(
@@ -209,7 +220,9 @@ export class Ctx implements vscode.Disposable {
       const info = await client.sendRequest(DaemonStatusRequest.type);
       if (client !== this._client) return;
       this._info = info;
-      this.log.info(`connected to daemon ${info.version} pid ${info.pid} (engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}, data in ${info.dataDir})`);
+      this.log.info(
+        `connected to daemon ${info.version} pid ${info.pid} (engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}, data in ${info.dataDir})`,
+      );
       this.setState('running');
       this._onDidConnect.fire(info);
     } catch (error) {

@@ -20,11 +20,17 @@ export async function stopDaemon(ctx: Ctx): Promise<void> {
   const running = ctx.info?.runningBatchId;
   if (running) {
     const stop = 'Stop Daemon';
-    const choice = await vscode.window.showWarningMessage(`Stop the daemon? ${running} is running; it resumes where it stopped at the daemon's next start.`, { modal: true }, stop);
+    const choice = await vscode.window.showWarningMessage(
+      `Stop the daemon? ${running} is running; it resumes where it stopped at the daemon's next start.`,
+      { modal: true },
+      stop,
+    );
     if (choice !== stop) return;
   }
   await ctx.stopDaemon();
-  void vscode.window.showInformationMessage('Ollama Batch: daemon stopped. "Start Daemon" or any command that needs it starts it again.');
+  void vscode.window.showInformationMessage(
+    'Ollama Batch: daemon stopped. "Start Daemon" or any command that needs it starts it again.',
+  );
 }
 
 export async function restartDaemon(ctx: Ctx): Promise<void> {
@@ -38,7 +44,9 @@ export async function showDaemonLog(ctx: Ctx): Promise<void> {
   const path = daemonLogPath(ctx.dataDir);
   if (!existsSync(path)) {
     ctx.log.show();
-    void vscode.window.showInformationMessage(`Ollama Batch: no daemon log at ${path} yet; showing the extension's log.`);
+    void vscode.window.showInformationMessage(
+      `Ollama Batch: no daemon log at ${path} yet; showing the extension's log.`,
+    );
     return;
   }
   const editor = await vscode.window.showTextDocument(vscode.Uri.file(path), { preview: true });
@@ -55,13 +63,19 @@ export async function checkEngine(ctx: Ctx): Promise<void> {
   const { engine } = info;
   const where = `${engine.name}${engine.url ? ` at ${engine.url}` : ''}`;
   const detail = [
-    engine.up ? `Models: ${engine.models.join(', ') || 'none yet (ollama pull MODEL)'}` : 'The engine does not answer: is it running, and is ollamaBatch.engine / its URL right?',
+    engine.up
+      ? `Models: ${engine.models.join(', ') || 'none yet (ollama pull MODEL)'}`
+      : 'The engine does not answer: is it running, and is ollamaBatch.engine / its URL right?',
     ...gpuLines(info.gpu),
     `Daemon ${info.version}, pid ${info.pid}; data in ${info.dataDir}; HTTP API ${info.http}/v1`,
   ].join('\n');
   const settings = 'Open Settings';
   const choice = engine.up
     ? await vscode.window.showInformationMessage(`Ollama Batch: engine ${where} is up.`, { modal: true, detail })
-    : await vscode.window.showWarningMessage(`Ollama Batch: engine ${where} does not answer.`, { modal: true, detail }, settings);
+    : await vscode.window.showWarningMessage(
+        `Ollama Batch: engine ${where} does not answer.`,
+        { modal: true, detail },
+        settings,
+      );
   if (choice === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'ollamaBatch.');
 }

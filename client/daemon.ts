@@ -2,7 +2,12 @@
 // through VS Code's own runtime. Finding and starting the daemon is daemon-access/local-daemon.ts.
 import type { Socket } from 'node:net';
 import * as vscode from 'vscode';
-import { connectOrStartDaemon as connectOrStart, processAlive, readLock, resolveDataDir as fromSetting } from '../server/daemon-access/local-daemon.js';
+import {
+  connectOrStartDaemon as connectOrStart,
+  processAlive,
+  readLock,
+  resolveDataDir as fromSetting,
+} from '../server/daemon-access/local-daemon.js';
 
 export { daemonLogPath, processAlive, readLock } from '../server/daemon-access/local-daemon.js';
 
@@ -20,8 +25,16 @@ export async function connectOrStartDaemon(
 ): Promise<Socket> {
   // Inside VS Code process.execPath is Electron: ELECTRON_RUN_AS_NODE makes it plain node.
   const env = { ...process.env, ...serve.env, ELECTRON_RUN_AS_NODE: '1' };
-  const { socket, started } = await connectOrStart(dataDir, { execPath: process.execPath, args: [cliPath], serveArgs: serve.args, env });
-  if (started) log.info(`no daemon answered for ${dataDir}; started one${serve.args.length > 0 ? ` with ${serve.args.join(' ')}` : ''}`);
+  const { socket, started } = await connectOrStart(dataDir, {
+    execPath: process.execPath,
+    args: [cliPath],
+    serveArgs: serve.args,
+    env,
+  });
+  if (started)
+    log.info(
+      `no daemon answered for ${dataDir}; started one${serve.args.length > 0 ? ` with ${serve.args.join(' ')}` : ''}`,
+    );
   return socket;
 }
 

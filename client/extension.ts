@@ -24,7 +24,10 @@ export function activate(context: vscode.ExtensionContext): void {
   activeCtx = ctx;
   const watch = new BatchWatch(ctx);
   const tree = new BatchesTree(ctx);
-  const treeView = vscode.window.createTreeView('ollamaBatch.batches', { treeDataProvider: tree, showCollapseAll: true });
+  const treeView = vscode.window.createTreeView('ollamaBatch.batches', {
+    treeDataProvider: tree,
+    showCollapseAll: true,
+  });
   const showState = (state: DaemonState): void => {
     treeView.message = tree.batches.size > 0 ? TREE_MESSAGES[state] : undefined;
     void vscode.commands.executeCommand('setContext', 'ollamaBatch.daemonState', state);
@@ -38,10 +41,12 @@ export function activate(context: vscode.ExtensionContext): void {
     new StatusBar(ctx, watch),
     // The panels VS Code brings back after a reload; their modules load only then.
     vscode.window.registerWebviewPanelSerializer('ollamaBatch.metrics', {
-      deserializeWebviewPanel: async (panel, state: unknown) => (await import('./metrics-panel.js')).MetricsPanel.revive(panel, context.extensionUri, ctx, state),
+      deserializeWebviewPanel: async (panel, state: unknown) =>
+        (await import('./metrics-panel.js')).MetricsPanel.revive(panel, context.extensionUri, ctx, state),
     }),
     vscode.window.registerWebviewPanelSerializer('ollamaBatch.results', {
-      deserializeWebviewPanel: async (panel, state: unknown) => (await import('./results-panel.js')).ResultsPanel.revive(panel, context, ctx, state),
+      deserializeWebviewPanel: async (panel, state: unknown) =>
+        (await import('./results-panel.js')).ResultsPanel.revive(panel, context, ctx, state),
     }),
     watchSettings(ctx),
     log,

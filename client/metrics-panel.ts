@@ -24,7 +24,12 @@ export class MetricsPanel {
       open.panel.reveal();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(MetricsPanel.viewType, `Metrics ${batchId}`, vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(
+      MetricsPanel.viewType,
+      `Metrics ${batchId}`,
+      vscode.ViewColumn.Active,
+      webviewOptions(extensionUri),
+    );
     new MetricsPanel(panel, extensionUri, ctx, batchId);
   }
 
@@ -42,7 +47,12 @@ export class MetricsPanel {
   ) {
     MetricsPanel.panels.set(batchId, this);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: 'Batch Metrics', script: 'metrics', styles: ['webview/metrics.css', 'metrics.css'], body: BODY });
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, {
+      title: 'Batch Metrics',
+      script: 'metrics',
+      styles: ['webview/metrics.css', 'metrics.css'],
+      body: BODY,
+    });
     panel.onDidDispose(() => this.dispose(), null, this._disposables);
     // A hidden webview loses its script; when shown again it loads anew and says `ready` again.
     panel.webview.onDidReceiveMessage(
@@ -54,9 +64,16 @@ export class MetricsPanel {
       null,
       this._disposables,
     );
-    ctx.onDidChangeBatch((batch) => batch.id === batchId && this.ready && this.post({ type: 'batch', batch: batchView(batch) }), null, this._disposables);
+    ctx.onDidChangeBatch(
+      (batch) => batch.id === batchId && this.ready && this.post({ type: 'batch', batch: batchView(batch) }),
+      null,
+      this._disposables,
+    );
     ctx.onDidReceiveMetrics(
-      ({ id, snapshot }) => id === batchId && this.ready && this.post({ type: 'metrics', point: pointOfSnapshot(snapshot), counters: countersOf(snapshot) }),
+      ({ id, snapshot }) =>
+        id === batchId &&
+        this.ready &&
+        this.post({ type: 'metrics', point: pointOfSnapshot(snapshot), counters: countersOf(snapshot) }),
       null,
       this._disposables,
     );
@@ -73,7 +90,14 @@ export class MetricsPanel {
   private async sendSnapshot(): Promise<void> {
     const client = this.ctx.client;
     if (!client) {
-      this.post({ type: 'snapshot', batchId: this.batchId, batch: null, points: [], counters: null, problem: 'The daemon is not running.' });
+      this.post({
+        type: 'snapshot',
+        batchId: this.batchId,
+        batch: null,
+        points: [],
+        counters: null,
+        problem: 'The daemon is not running.',
+      });
       return;
     }
     try {
@@ -83,11 +107,25 @@ export class MetricsPanel {
       ]);
       const stored = (metrics.series ?? []).map(pointOfSample).filter((point): point is SeriesPoint => point !== null);
       this.panel.title = `Metrics ${batch.id}`;
-      this.post({ type: 'snapshot', batchId: this.batchId, batch: batchView(batch), points: [...stored, pointOfSnapshot(metrics.snapshot)], counters: countersOf(metrics.snapshot), problem: null });
+      this.post({
+        type: 'snapshot',
+        batchId: this.batchId,
+        batch: batchView(batch),
+        points: [...stored, pointOfSnapshot(metrics.snapshot)],
+        counters: countersOf(metrics.snapshot),
+        problem: null,
+      });
       this.ready = true;
     } catch (error) {
       this.ctx.log.error(`batch/metrics ${this.batchId} failed`, error);
-      this.post({ type: 'snapshot', batchId: this.batchId, batch: null, points: [], counters: null, problem: errorMessage(error) });
+      this.post({
+        type: 'snapshot',
+        batchId: this.batchId,
+        batch: null,
+        points: [],
+        counters: null,
+        problem: errorMessage(error),
+      });
     }
   }
 
@@ -97,7 +135,8 @@ export class MetricsPanel {
 }
 
 const counter = (id: string, label: string): string => `<div><dt>${label}</dt><dd id="${id}">–</dd></div>`;
-const chart = (id: string, title: string): string => `<section class="chart"><h2>${title}</h2><div id="${id}"></div></section>`;
+const chart = (id: string, title: string): string =>
+  `<section class="chart"><h2>${title}</h2><div id="${id}"></div></section>`;
 
 const BODY = `
   <p class="placeholder" id="placeholder">Loading…</p>

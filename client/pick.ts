@@ -23,17 +23,30 @@ function uriArgument(argument: unknown): vscode.Uri | undefined {
 }
 
 /** The argument's file, else the active editor's if it ends with the extension, else one picked. */
-export async function pickFile(argument: unknown, extension: string, dialog: { title: string; openLabel: string; filter: string }): Promise<vscode.Uri | undefined> {
+export async function pickFile(
+  argument: unknown,
+  extension: string,
+  dialog: { title: string; openLabel: string; filter: string },
+): Promise<vscode.Uri | undefined> {
   const given = uriArgument(argument);
   if (given) return given;
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active?.scheme === 'file' && active.path.toLowerCase().endsWith(`.${extension}`)) return active;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { [dialog.filter]: [extension] }, openLabel: dialog.openLabel, title: `Ollama Batch: ${dialog.title}` });
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: { [dialog.filter]: [extension] },
+    openLabel: dialog.openLabel,
+    title: `Ollama Batch: ${dialog.title}`,
+  });
   return picked?.[0];
 }
 
 /** An optional file: resolves null for "none", undefined when the user gave up. */
-export async function pickOptionalFile(title: string, noneLabel: string, filters: Record<string, string[]>): Promise<vscode.Uri | null | undefined> {
+export async function pickOptionalFile(
+  title: string,
+  noneLabel: string,
+  filters: Record<string, string[]>,
+): Promise<vscode.Uri | null | undefined> {
   const choose = { label: '$(folder-opened) Choose a file…' };
   const none = { label: noneLabel };
   const choice = await vscode.window.showQuickPick([choose, none], { ...STAY_OPEN, title: `Ollama Batch: ${title}` });
@@ -44,7 +57,13 @@ export async function pickOptionalFile(title: string, noneLabel: string, filters
 }
 
 /** The batch the argument names (a tree item passes its id), else one picked from those that `fits`. */
-export async function pickBatch(ctx: Ctx, tree: BatchesTree, argument: unknown, fits: (batch: Batch) => boolean, placeHolder: string): Promise<Batch | undefined> {
+export async function pickBatch(
+  ctx: Ctx,
+  tree: BatchesTree,
+  argument: unknown,
+  fits: (batch: Batch) => boolean,
+  placeHolder: string,
+): Promise<Batch | undefined> {
   if (typeof argument === 'string') {
     const known = tree.batches.get(argument);
     if (known) return known;
@@ -60,7 +79,12 @@ export async function pickBatch(ctx: Ctx, tree: BatchesTree, argument: unknown, 
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
-    candidates.map((batch) => ({ label: batchLabel(batch), description: batchDescription(batch, tree.batches.pace(batch.id)), detail: batch.id, batch })),
+    candidates.map((batch) => ({
+      label: batchLabel(batch),
+      description: batchDescription(batch, tree.batches.pace(batch.id)),
+      detail: batch.id,
+      batch,
+    })),
     { ...STAY_OPEN, placeHolder, matchOnDetail: true },
   );
   return picked?.batch;

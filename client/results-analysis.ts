@@ -16,14 +16,24 @@ export interface Analysis {
 }
 
 /** A batch's report, joined to `source` when there is one; undefined when the daemon is not running. */
-export async function analyze(ctx: Ctx, extension: vscode.ExtensionContext, batch: Batch, source: string | null): Promise<Analysis | undefined> {
+export async function analyze(
+  ctx: Ctx,
+  extension: vscode.ExtensionContext,
+  batch: Batch,
+  source: string | null,
+): Promise<Analysis | undefined> {
   const client = await ctx.requireClient();
   if (!client) return undefined;
   // The joined CSV the table pages through is the extension's own: it goes to its storage.
   const storage = extension.globalStorageUri.fsPath;
   await mkdir(storage, { recursive: true });
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: analysing ${batch.id}…` }, () =>
-    client.sendRequest(ResultsAnalyzeRequest.type, { batch_id: batch.id, ...(source && { source, csv: join(storage, `${batch.id}.scored.csv`) }) }),
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: analysing ${batch.id}…` },
+    () =>
+      client.sendRequest(ResultsAnalyzeRequest.type, {
+        batch_id: batch.id,
+        ...(source && { source, csv: join(storage, `${batch.id}.scored.csv`) }),
+      }),
   );
   return { batch, report, source };
 }

@@ -24,10 +24,17 @@ async function pickSourceCsv(batch: Batch, allowNone: boolean): Promise<string |
   if (guessed) return guessed;
   const choose = { label: '$(folder-opened) Choose the source CSV…', description: 'join the answers to its rows' };
   const none = { label: 'Answers only', description: 'no table of every row' };
-  const choice = await vscode.window.showQuickPick(allowNone ? [choose, none] : [choose], { ...STAY_OPEN, title: `Ollama Batch: the CSV ${batch.id} was made from` });
+  const choice = await vscode.window.showQuickPick(allowNone ? [choose, none] : [choose], {
+    ...STAY_OPEN,
+    title: `Ollama Batch: the CSV ${batch.id} was made from`,
+  });
   if (!choice) return undefined;
   if (choice === none) return null;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'CSV files': ['csv', 'tsv', 'txt'] }, title: 'Ollama Batch: source CSV' });
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: { 'CSV files': ['csv', 'tsv', 'txt'] },
+    title: 'Ollama Batch: source CSV',
+  });
   return picked?.[0]?.fsPath;
 }
 
@@ -52,10 +59,16 @@ export async function exportScoredCsv(ctx: Ctx, batch: Batch): Promise<void> {
   if (!target) return;
   const client = await ctx.requireClient();
   if (!client) return;
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(target.fsPath)}…` }, () =>
-    client.sendRequest(ResultsAnalyzeRequest.type, { batch_id: batch.id, source, csv: target.fsPath }),
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(target.fsPath)}…` },
+    () => client.sendRequest(ResultsAnalyzeRequest.type, { batch_id: batch.id, source, csv: target.fsPath }),
   );
-  const rows = report.csv ? `${formatCount(report.csv.rows)} rows${report.csv.missing > 0 ? `, ${formatCount(report.csv.missing)} without an answer` : ''}` : 'the rows';
-  const choice = await vscode.window.showInformationMessage(`Ollama Batch: wrote ${rows} to ${basename(target.fsPath)}, sorted by ${report.csv?.sort_by ?? 'the CSV order'}.`, 'Open');
+  const rows = report.csv
+    ? `${formatCount(report.csv.rows)} rows${report.csv.missing > 0 ? `, ${formatCount(report.csv.missing)} without an answer` : ''}`
+    : 'the rows';
+  const choice = await vscode.window.showInformationMessage(
+    `Ollama Batch: wrote ${rows} to ${basename(target.fsPath)}, sorted by ${report.csv?.sort_by ?? 'the CSV order'}.`,
+    'Open',
+  );
   if (choice) await vscode.commands.executeCommand('vscode.open', target);
 }

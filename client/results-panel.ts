@@ -13,7 +13,15 @@ import { CsvRows } from './model/csv-rows.js';
 import { LineIndex } from '../server/daemon-access/line-index.js';
 import { reportView, rowDetail } from './model/results-view.js';
 import { analyze, type Analysis } from './results-analysis.js';
-import { isFromResultsWebview, type FromResultsWebview, type ResultsState, type TableFilter, type TableSort, type TableView, type ToResultsWebview } from './webview/messages.js';
+import {
+  isFromResultsWebview,
+  type FromResultsWebview,
+  type ResultsState,
+  type TableFilter,
+  type TableSort,
+  type TableView,
+  type ToResultsWebview,
+} from './webview/messages.js';
 import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
 
 export class ResultsPanel {
@@ -27,7 +35,12 @@ export class ResultsPanel {
   private lineIndexes: Promise<LineIndex[]> | null = null;
 
   /** Shows the analysis in the panel, in `restored` when VS Code brought one back after a reload. */
-  static async show(extensionUri: vscode.Uri, ctx: Ctx, analysis: Analysis, restored?: vscode.WebviewPanel): Promise<void> {
+  static async show(
+    extensionUri: vscode.Uri,
+    ctx: Ctx,
+    analysis: Analysis,
+    restored?: vscode.WebviewPanel,
+  ): Promise<void> {
     const rows = analysis.report.csv ? await CsvRows.open(analysis.report.csv.path) : null;
     const existing = ResultsPanel.current;
     if (existing) {
@@ -36,26 +49,46 @@ export class ResultsPanel {
       existing.panel.reveal();
       return;
     }
-    const panel = restored ?? vscode.window.createWebviewPanel(ResultsPanel.viewType, 'Batch Results', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    const panel =
+      restored ??
+      vscode.window.createWebviewPanel(
+        ResultsPanel.viewType,
+        'Batch Results',
+        vscode.ViewColumn.Active,
+        webviewOptions(extensionUri),
+      );
     ResultsPanel.current = new ResultsPanel(panel, extensionUri, ctx, analysis);
     await ResultsPanel.current.load(analysis, rows);
   }
 
   /** Takes over a panel that VS Code restores after a reload: its batch is analysed again. */
-  static async revive(panel: vscode.WebviewPanel, extension: vscode.ExtensionContext, ctx: Ctx, state: unknown): Promise<void> {
-    const kept = restoredState<ResultsState>(panel, extension.extensionUri, state, () => ResultsPanel.current !== undefined);
+  static async revive(
+    panel: vscode.WebviewPanel,
+    extension: vscode.ExtensionContext,
+    ctx: Ctx,
+    state: unknown,
+  ): Promise<void> {
+    const kept = restoredState<ResultsState>(
+      panel,
+      extension.extensionUri,
+      state,
+      () => ResultsPanel.current !== undefined,
+    );
     if (!kept) return;
     try {
       const client = await ctx.requireClient();
       const batch = await client?.sendRequest(BatchGetRequest.type, { id: kept.batchId });
-      const analysis = batch && (await analyze(ctx, extension, batch, typeof kept.source === 'string' ? kept.source : null));
+      const analysis =
+        batch && (await analyze(ctx, extension, batch, typeof kept.source === 'string' ? kept.source : null));
       if (analysis) {
         await ResultsPanel.show(extension.extensionUri, ctx, analysis, panel);
         return;
       }
     } catch (error) {
       ctx.log.error(`results panel: restoring ${kept.batchId}`, error);
-      void vscode.window.showErrorMessage(`Ollama Batch: the results of ${kept.batchId} could not be shown again: ${errorMessage(error)}`);
+      void vscode.window.showErrorMessage(
+        `Ollama Batch: the results of ${kept.batchId} could not be shown again: ${errorMessage(error)}`,
+      );
     }
     panel.dispose();
   }
@@ -67,7 +100,12 @@ export class ResultsPanel {
     private analysis: Analysis,
   ) {
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: 'Batch Results', script: 'results', styles: ['metrics.css', 'results.css'], body: BODY });
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, {
+      title: 'Batch Results',
+      script: 'results',
+      styles: ['metrics.css', 'results.css'],
+      body: BODY,
+    });
     panel.onDidDispose(() => this.dispose(), null, this._disposables);
     panel.webview.onDidReceiveMessage(
       (message: unknown) => {
@@ -112,7 +150,12 @@ export class ResultsPanel {
 
   private sendReport(): void {
     const { batch, report, source } = this.analysis;
-    this.post({ type: 'report', report: reportView(report, `${batch.id}${batch.model ? ` · ${batch.model}` : ''}`), table: this.view, state: { batchId: batch.id, source } });
+    this.post({
+      type: 'report',
+      report: reportView(report, `${batch.id}${batch.model ? ` · ${batch.model}` : ''}`),
+      table: this.view,
+      state: { batchId: batch.id, source },
+    });
   }
 
   private async receive(message: FromResultsWebview): Promise<void> {
@@ -122,7 +165,12 @@ export class ResultsPanel {
       case 'rows': {
         const { rows, view } = this;
         if (!rows || !view || message.version !== view.version) return;
-        this.post({ type: 'rows', version: view.version, start: message.start, rows: await rows.rows(message.start, message.count) });
+        this.post({
+          type: 'rows',
+          version: view.version,
+          start: message.start,
+          rows: await rows.rows(message.start, message.count),
+        });
         return;
       }
       case 'view':
@@ -162,7 +210,9 @@ export class ResultsPanel {
     const client = await this.ctx.requireClient();
     if (!client) throw new Error('the daemon is not running');
     const { batch } = this.analysis;
-    const ids = [batch.input_file_id, batch.output_file_id, batch.error_file_id].filter((id): id is string => id !== null);
+    const ids = [batch.input_file_id, batch.output_file_id, batch.error_file_id].filter(
+      (id): id is string => id !== null,
+    );
     const files = await Promise.all(ids.map((id) => client.sendRequest(FileGetRequest.type, { id })));
     return files.map((file) => new LineIndex(file.path));
   }

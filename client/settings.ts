@@ -32,8 +32,12 @@ export function watchSettings(ctx: DaemonLifecycle): vscode.Disposable {
       void ctx.reconnect();
       return;
     }
-    if (!DAEMON_SETTINGS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`)) || ctx.state === 'stopped') return;
-    const choice = await vscode.window.showInformationMessage('Ollama Batch: the daemon reads this setting when it starts. Running batches resume after a restart.', 'Restart Daemon to apply');
+    if (!DAEMON_SETTINGS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`)) || ctx.state === 'stopped')
+      return;
+    const choice = await vscode.window.showInformationMessage(
+      'Ollama Batch: the daemon reads this setting when it starts. Running batches resume after a restart.',
+      'Restart Daemon to apply',
+    );
     if (choice) await vscode.commands.executeCommand('ollamaBatch.restartDaemon');
   });
 }

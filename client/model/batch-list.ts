@@ -3,7 +3,8 @@
 import type { Batch } from '../../server/protocol/openai.js';
 import type { Pace } from './format.js';
 
-const newestFirst = (a: Batch, b: Batch): number => b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const newestFirst = (a: Batch, b: Batch): number =>
+  b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 export class BatchList {
   private readonly byId = new Map<string, Batch>();

@@ -61,11 +61,13 @@ export function parseRecord(bytes: Buffer, start: number, end: number, delimiter
       }
       // Anything between the closing quote and the delimiter belongs to the cell too (lenient).
       const rest = position;
-      while (position < end && bytes[position] !== delimiter && bytes[position] !== CR && bytes[position] !== LF) position++;
+      while (position < end && bytes[position] !== delimiter && bytes[position] !== CR && bytes[position] !== LF)
+        position++;
       if (wanted && position > rest) value += bytes.toString('utf8', rest, position);
     } else {
       const from = position;
-      while (position < end && bytes[position] !== delimiter && bytes[position] !== CR && bytes[position] !== LF) position++;
+      while (position < end && bytes[position] !== delimiter && bytes[position] !== CR && bytes[position] !== LF)
+        position++;
       if (wanted) value = bytes.toString('utf8', from, position);
     }
     if (wanted) cells.push(value);

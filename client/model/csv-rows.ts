@@ -24,7 +24,14 @@ export function compileFilter(text: string): (value: string) => boolean {
     return (value) => value.toLowerCase().includes(needle);
   }
   const [, operator, operand] = comparison as unknown as [string, '>=' | '<=' | '!=' | '>' | '<' | '=', string];
-  const accept = { '>=': (c: number) => c >= 0, '<=': (c: number) => c <= 0, '>': (c: number) => c > 0, '<': (c: number) => c < 0, '=': (c: number) => c === 0, '!=': (c: number) => c !== 0 }[operator];
+  const accept = {
+    '>=': (c: number) => c >= 0,
+    '<=': (c: number) => c <= 0,
+    '>': (c: number) => c > 0,
+    '<': (c: number) => c < 0,
+    '=': (c: number) => c === 0,
+    '!=': (c: number) => c !== 0,
+  }[operator];
   const number = isNumber(operand) ? Number(operand) : null;
   if (number === null) return (value) => accept(collator.compare(value.trim(), operand));
   return (value) => isNumber(value) && accept(Number(value) - number);
@@ -38,9 +45,13 @@ export function sortedPositions(values: readonly string[], positions: Int32Array
   if (numeric) {
     const keys = new Float64Array(values.length);
     for (let index = 0; index < values.length; index++) keys[index] = Number(values[index]);
-    return positions.slice().sort((a, b) => Number(empty(a)) - Number(empty(b)) || sign * (keys[a]! - keys[b]!) || a - b);
+    return positions
+      .slice()
+      .sort((a, b) => Number(empty(a)) - Number(empty(b)) || sign * (keys[a]! - keys[b]!) || a - b);
   }
-  return positions.slice().sort((a, b) => Number(empty(a)) - Number(empty(b)) || sign * collator.compare(values[a]!, values[b]!) || a - b);
+  return positions
+    .slice()
+    .sort((a, b) => Number(empty(a)) - Number(empty(b)) || sign * collator.compare(values[a]!, values[b]!) || a - b);
 }
 
 /** Where each record of the file ends, the header's first. */
@@ -78,7 +89,12 @@ export class CsvRows {
   static async open(path: string): Promise<CsvRows> {
     const { columns, delimiter } = await readHead(path);
     const starts = await recordEnds(path);
-    return new CsvRows(columns, delimiter.charCodeAt(0), starts.length > 0 ? starts : Float64Array.of(0), await open(path, 'r'));
+    return new CsvRows(
+      columns,
+      delimiter.charCodeAt(0),
+      starts.length > 0 ? starts : Float64Array.of(0),
+      await open(path, 'r'),
+    );
   }
 
   get totalRows(): number {
@@ -100,7 +116,12 @@ export class CsvRows {
       for (let position = 0; position < values.length; position++) if (test(values[position]!)) matching.push(position);
       positions = Int32Array.from(matching);
     }
-    if (sort) positions = sortedPositions(await this.column(sort.column), positions ?? Int32Array.from({ length: this.totalRows }, (_, index) => index), sort.order);
+    if (sort)
+      positions = sortedPositions(
+        await this.column(sort.column),
+        positions ?? Int32Array.from({ length: this.totalRows }, (_, index) => index),
+        sort.order,
+      );
     this.order = positions;
     return this.rowCount;
   }
@@ -108,13 +129,18 @@ export class CsvRows {
   /** Rows start..start+count-1 of the current view, as cells. */
   async rows(start: number, count: number): Promise<string[][]> {
     const end = Math.min(this.rowCount, start + count);
-    const positions = Array.from({ length: Math.max(0, end - start) }, (_, index) => this.order?.[start + index] ?? start + index);
+    const positions = Array.from(
+      { length: Math.max(0, end - start) },
+      (_, index) => this.order?.[start + index] ?? start + index,
+    );
     const rows: string[][] = [];
     // Rows next to each other in the file are read together: the unsorted view reads one range.
-    for (let run = 0; run < positions.length; ) {
+    for (let run = 0; run < positions.length;) {
       let last = run;
       while (last + 1 < positions.length && positions[last + 1] === positions[last]! + 1) last++;
-      await this.read(positions[run]!, positions[last]! + 1, (bytes, from, to) => rows.push(parseRecord(bytes, from, to, this.delimiter)));
+      await this.read(positions[run]!, positions[last]! + 1, (bytes, from, to) =>
+        rows.push(parseRecord(bytes, from, to, this.delimiter)),
+      );
       run = last + 1;
     }
     return rows;
@@ -125,7 +151,11 @@ export class CsvRows {
   }
 
   /** Reads rows firstRow..endRow-1 and hands each one's bytes over. */
-  private async read(firstRow: number, endRow: number, each: (bytes: Buffer, from: number, to: number) => void): Promise<void> {
+  private async read(
+    firstRow: number,
+    endRow: number,
+    each: (bytes: Buffer, from: number, to: number) => void,
+  ): Promise<void> {
     const base = this.starts[firstRow]!;
     const length = this.starts[endRow]! - base;
     const { buffer } = await this.file.read(Buffer.alloc(length), 0, length, base);
@@ -137,10 +167,12 @@ export class CsvRows {
     const kept = this.kept.get(index);
     if (kept) return kept;
     const values: string[] = [];
-    for (let first = 0; first < this.totalRows; ) {
+    for (let first = 0; first < this.totalRows;) {
       let end = first + 1;
       while (end < this.totalRows && this.starts[end + 1]! - this.starts[first]! <= CHUNK_BYTES) end++;
-      await this.read(first, end, (bytes, from, to) => values.push(parseRecord(bytes, from, to, this.delimiter, index)[0]!));
+      await this.read(first, end, (bytes, from, to) =>
+        values.push(parseRecord(bytes, from, to, this.delimiter, index)[0]!),
+      );
       first = end;
     }
     if (this.kept.size >= KEPT_COLUMNS) this.kept.delete(this.kept.keys().next().value!);

@@ -20,7 +20,8 @@ export const paceOf = (snapshot: BatchMetricsSnapshot): Pace => ({
   etaSeconds: snapshot.performance.etaSeconds,
 });
 
-const progressText = (batch: Batch): string => `${formatCount(doneCount(batch))} / ${formatCount(batch.request_counts.total)}`;
+const progressText = (batch: Batch): string =>
+  `${formatCount(doneCount(batch))} / ${formatCount(batch.request_counts.total)}`;
 
 /** "3.9 req/s · ETA 11h", or only the parts that are known. */
 function paceText(pace: Pace | undefined): string[] {
@@ -38,7 +39,8 @@ export function progressLine(batch: Batch, pace?: Pace): string {
 }
 
 /** The status bar while a batch is not over: `$(sync~spin) 12,345 / 170,000 · 3.9 req/s · ETA 11h`. */
-export const statusBarText = (batch: Batch, pace?: Pace): string => `${batch.paused_reason ? '$(debug-pause)' : '$(sync~spin)'} ${progressLine(batch, pace)}`;
+export const statusBarText = (batch: Batch, pace?: Pace): string =>
+  `${batch.paused_reason ? '$(debug-pause)' : '$(sync~spin)'} ${progressLine(batch, pace)}`;
 
 /** The tree item's description: progress and ETA while it runs, the outcome once over. */
 export function batchDescription(batch: Batch, pace?: Pace): string {
@@ -50,7 +52,9 @@ export function batchDescription(batch: Batch, pace?: Pace): string {
   if (batch.paused_reason) return `${progressText(batch)} · paused`;
   if (batch.status !== 'in_progress') return `${batch.status}…`;
   const eta = pace?.etaSeconds;
-  return [progressText(batch), ...(eta === null || eta === undefined ? [] : [`ETA ${formatDuration(eta)}`])].join(' · ');
+  return [progressText(batch), ...(eta === null || eta === undefined ? [] : [`ETA ${formatDuration(eta)}`])].join(
+    ' · ',
+  );
 }
 
 /** What the tree shows as a batch's name: the file it ran, else its id. */
@@ -77,7 +81,9 @@ export function statusIcon(batch: Batch): StatusIcon {
     case 'cancelling':
       return { id: 'loading~spin', color: 'editorWarning.foreground' };
     case 'completed':
-      return batch.request_counts.failed > 0 ? { id: 'warning', color: 'editorWarning.foreground' } : { id: 'pass', color: 'testing.iconPassed' };
+      return batch.request_counts.failed > 0
+        ? { id: 'warning', color: 'editorWarning.foreground' }
+        : { id: 'pass', color: 'testing.iconPassed' };
     case 'failed':
       return { id: 'error', color: 'errorForeground' };
     case 'expired':
@@ -104,7 +110,8 @@ export function contextValue(batch: Batch): string {
 const MARKDOWN_SPECIAL = /[\\`*_{}[\]()#+\-.!|<>~]/g;
 export const escapeMarkdown = (text: string): string => text.replace(MARKDOWN_SPECIAL, '\\$&');
 
-const time = (seconds: number | null): string | null => (seconds === null ? null : new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19));
+const time = (seconds: number | null): string | null =>
+  seconds === null ? null : new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19);
 
 /** The tree item's tooltip as Markdown: id, model, counts, tokens, times and errors. */
 export function batchTooltip(batch: Batch, pace?: Pace): string {

@@ -4,7 +4,13 @@
 import type { BatchMetricsSnapshot } from '../../server/protocol/metrics.js';
 import type { Batch } from '../../server/protocol/openai.js';
 import { sampleOf } from '../../server/display/metrics-sample.js';
-import { ERROR_CLASSES, type BatchView, type ErrorClass, type MetricsCounters, type SeriesPoint } from '../webview/messages.js';
+import {
+  ERROR_CLASSES,
+  type BatchView,
+  type ErrorClass,
+  type MetricsCounters,
+  type SeriesPoint,
+} from '../webview/messages.js';
 import { isTerminal } from './format.js';
 
 export function batchView(batch: Batch): BatchView {
@@ -20,11 +26,15 @@ export function batchView(batch: Batch): BatchView {
   };
 }
 
-const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+const numberOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
 
 function errorsOf(byClass: unknown): Record<ErrorClass, number> {
   const source = typeof byClass === 'object' && byClass !== null ? (byClass as Record<string, unknown>) : {};
-  return Object.fromEntries(ERROR_CLASSES.map((name) => [name, numberOrNull(source[name]) ?? 0])) as Record<ErrorClass, number>;
+  return Object.fromEntries(ERROR_CLASSES.map((name) => [name, numberOrNull(source[name]) ?? 0])) as Record<
+    ErrorClass,
+    number
+  >;
 }
 
 /** A row of the time series file; null for a row without its time (another version's, or torn). */
@@ -50,7 +60,8 @@ export function pointOfSample(sample: Record<string, unknown>): SeriesPoint | nu
 /** A live snapshot as the row the daemon would write for it. */
 export const pointOfSnapshot = (snapshot: BatchMetricsSnapshot): SeriesPoint => pointOfSample(sampleOf(snapshot))!;
 
-const sum = (values: Record<string, number>): number => Object.values(values).reduce((total, value) => total + value, 0);
+const sum = (values: Record<string, number>): number =>
+  Object.values(values).reduce((total, value) => total + value, 0);
 
 export function countersOf(snapshot: BatchMetricsSnapshot): MetricsCounters {
   const { performance, tokens, context, vram, errors, progress } = snapshot;

@@ -13,9 +13,18 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
   for (const [field, summary] of Object.entries(report.answers.fields)) {
     if (summary.type === 'number') {
       const { stats } = summary;
-      histograms.push({ field, bins: stats?.histogram ?? [], stats: stats && { mean: stats.mean, p50: stats.p50, p95: stats.p95 }, leftOut: leftOutText(summary, false) });
+      histograms.push({
+        field,
+        bins: stats?.histogram ?? [],
+        stats: stats && { mean: stats.mean, p50: stats.p50, p95: stats.p95 },
+        leftOut: leftOutText(summary, false),
+      });
     } else if (summary.type === 'enum') {
-      enums.push({ field, counts: Object.entries(summary.counts).map(([value, count]) => ({ value, count })), leftOut: leftOutText(summary, false) });
+      enums.push({
+        field,
+        counts: Object.entries(summary.counts).map(([value, count]) => ({ value, count })),
+        leftOut: leftOutText(summary, false),
+      });
     }
   }
   return {
@@ -29,7 +38,11 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
     unparseable: report.answers.unparseable.count,
     repaired: report.answers.repaired,
     tokens: report.tokens,
-    latency: report.latency_ms && { p50: report.latency_ms.p50, p95: report.latency_ms.p95, p99: report.latency_ms.p99 },
+    latency: report.latency_ms && {
+      p50: report.latency_ms.p50,
+      p95: report.latency_ms.p95,
+      p99: report.latency_ms.p99,
+    },
     histograms,
     enums,
     sortBy: report.sort_by,
@@ -42,7 +55,8 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
 /** A message's content as text: a string, or the text parts of a list. */
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join('');
+  if (Array.isArray(content))
+    return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join('');
   return '';
 }
 
@@ -58,15 +72,27 @@ function pretty(text: string): string {
 /** A row's request line and result line (output or error) as the detail pane shows them. */
 export function rowDetail(customId: string, request: unknown, result: unknown): RowDetail {
   const body = isObject(request) && isObject(request.body) ? request.body : null;
-  const messages = body && Array.isArray(body.messages) ? body.messages.filter(isObject).map((message) => ({ role: String(message.role), content: textOf(message.content) })) : null;
+  const messages =
+    body && Array.isArray(body.messages)
+      ? body.messages
+          .filter(isObject)
+          .map((message) => ({ role: String(message.role), content: textOf(message.content) }))
+      : null;
   let answer: string | null = null;
   let error: string | null = null;
   if (isObject(result)) {
     const response = isObject(result.response) ? result.response : null;
     const responseBody = response && isObject(response.body) ? response.body : null;
-    const choice = responseBody && Array.isArray(responseBody.choices) && isObject(responseBody.choices[0]) ? responseBody.choices[0] : null;
+    const choice =
+      responseBody && Array.isArray(responseBody.choices) && isObject(responseBody.choices[0])
+        ? responseBody.choices[0]
+        : null;
     if (choice && isObject(choice.message)) answer = pretty(textOf(choice.message.content));
-    const failure = isObject(result.error) ? result.error : responseBody && isObject(responseBody.error) ? responseBody.error : null;
+    const failure = isObject(result.error)
+      ? result.error
+      : responseBody && isObject(responseBody.error)
+        ? responseBody.error
+        : null;
     if (failure) error = `${String(failure.code ?? 'error')}: ${String(failure.message ?? '')}`;
   }
   return { customId, messages, answer, error };

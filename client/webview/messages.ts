@@ -65,7 +65,14 @@ export interface MetricsCounters {
 
 export type ToMetricsWebview =
   /** After `ready` and after a reconnect: everything, the time series included; `problem` when it could not be had. */
-  | { type: 'snapshot'; batchId: string; batch: BatchView | null; points: SeriesPoint[]; counters: MetricsCounters | null; problem: string | null }
+  | {
+      type: 'snapshot';
+      batchId: string;
+      batch: BatchView | null;
+      points: SeriesPoint[];
+      counters: MetricsCounters | null;
+      problem: string | null;
+    }
   | { type: 'batch'; batch: BatchView }
   /** Once a second while the batch runs. */
   | { type: 'metrics'; point: SeriesPoint; counters: MetricsCounters };
@@ -174,7 +181,9 @@ export type FromResultsWebview =
 const isInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
 
 function isSort(value: unknown): value is TableSort | null {
-  return value === null || (isObject(value) && isInteger(value.column) && (value.order === 'asc' || value.order === 'desc'));
+  return (
+    value === null || (isObject(value) && isInteger(value.column) && (value.order === 'asc' || value.order === 'desc'))
+  );
 }
 
 function isFilter(value: unknown): value is TableFilter | null {

@@ -4,11 +4,20 @@
 // variables, read again when the theme changes.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { ERROR_CLASSES, type BatchView, type FromMetricsWebview, type MetricsCounters, type ToMetricsWebview } from './messages.js';
+import {
+  ERROR_CLASSES,
+  type BatchView,
+  type FromMetricsWebview,
+  type MetricsCounters,
+  type ToMetricsWebview,
+} from './messages.js';
 import { formatCount, formatDuration, formatRate, formatShare } from './numbers.js';
 import { SeriesBuffer, type SeriesKey } from './series.js';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromMetricsWebview): void; setState(state: { batchId: string }): void };
+declare function acquireVsCodeApi(): {
+  postMessage(message: FromMetricsWebview): void;
+  setState(state: { batchId: string }): void;
+};
 
 const vscode = acquireVsCodeApi();
 const buffer = new SeriesBuffer();
@@ -65,10 +74,12 @@ function element<T extends HTMLElement = HTMLElement>(id: string): T {
   return found as T;
 }
 
-const themeColour = (name: string, fallback: string): string => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+const themeColour = (name: string, fallback: string): string =>
+  getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
 /** Axis labels: 12k, 3.4M. */
-const short = (value: number): string => (Math.abs(value) >= 1e6 ? `${value / 1e6}M` : Math.abs(value) >= 1e4 ? `${value / 1e3}k` : String(value));
+const short = (value: number): string =>
+  Math.abs(value) >= 1e6 ? `${value / 1e6}M` : Math.abs(value) >= 1e4 ? `${value / 1e3}k` : String(value);
 
 function chartOptions(lines: Line[], width: number): uPlot.Options {
   const foreground = themeColour('--vscode-foreground', '#888');
@@ -93,7 +104,9 @@ function chartOptions(lines: Line[], width: number): uPlot.Options {
     axes: [
       { stroke: foreground, grid, ticks: grid, font },
       { ...axis, size: 56 },
-      ...(lines.some((line) => line.right) ? [{ ...axis, scale: 'right', side: 1, grid: { show: false }, size: 48 }] : []),
+      ...(lines.some((line) => line.right)
+        ? [{ ...axis, scale: 'right', side: 1, grid: { show: false }, size: 48 }]
+        : []),
     ],
     legend: { live: true },
   };
@@ -106,7 +119,10 @@ function createCharts(): void {
   for (const { id, lines } of CHARTS) {
     charts.get(id)?.destroy();
     const target = element(id);
-    charts.set(id, new uPlot(chartOptions(lines, target.clientWidth || 400), buffer.data(lines.map((line) => line.key)), target));
+    charts.set(
+      id,
+      new uPlot(chartOptions(lines, target.clientWidth || 400), buffer.data(lines.map((line) => line.key)), target),
+    );
   }
 }
 
@@ -133,17 +149,23 @@ function drawBatch(batch: BatchView): void {
 function drawCounters(counters: MetricsCounters, batch: BatchView | null): void {
   const done = counters.done ?? (batch ? batch.completed + batch.failed : null);
   const total = counters.total ?? batch?.total ?? null;
-  element('done').textContent = done === null ? '–' : `${formatCount(done)}${total === null ? '' : ` / ${formatCount(total)}`}`;
+  element('done').textContent =
+    done === null ? '–' : `${formatCount(done)}${total === null ? '' : ` / ${formatCount(total)}`}`;
   element('rate').textContent = orDash(counters.requestsPerSecond, formatRate);
   element('eta').textContent = batch?.over ? 'done' : orDash(counters.etaSeconds, formatDuration);
   element('tokens').textContent = `${formatCount(counters.promptTokens)} / ${formatCount(counters.completionTokens)}`;
   element('cached').textContent = orDash(counters.cachedShare, formatShare);
   element('errors').textContent = `${formatCount(counters.errors)} (${formatCount(counters.retries)})`;
-  element('latency').textContent = counters.latencyP50 === null ? '–' : `${formatCount(Math.round(counters.latencyP50))} / ${formatCount(Math.round(counters.latencyP95 ?? 0))} ms`;
+  element('latency').textContent =
+    counters.latencyP50 === null
+      ? '–'
+      : `${formatCount(Math.round(counters.latencyP50))} / ${formatCount(Math.round(counters.latencyP95 ?? 0))} ms`;
   element('context').textContent = `${orDash(counters.numCtx, formatCount)} · ${formatCount(counters.trims)}`;
   const vram = element('vram');
   vram.textContent =
-    counters.vramUsedMiB === null ? '–' : `${(counters.vramUsedMiB / 1024).toFixed(1)}${counters.vramTotalMiB === null ? '' : ` / ${(counters.vramTotalMiB / 1024).toFixed(1)}`} GiB`;
+    counters.vramUsedMiB === null
+      ? '–'
+      : `${(counters.vramUsedMiB / 1024).toFixed(1)}${counters.vramTotalMiB === null ? '' : ` / ${(counters.vramTotalMiB / 1024).toFixed(1)}`} GiB`;
   vram.classList.toggle('warning', counters.vramSpilled);
   vram.title = counters.vramSpilled ? 'Part of the model is in system RAM: requests run slower.' : '';
 }

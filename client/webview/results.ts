@@ -3,10 +3,21 @@
 // Only the rows in view (and a few either side) are in the DOM, drawn into a fixed pool of row
 // elements; their cells come in pages that the panel reads from the scored CSV on request.
 import { formatCount, formatShare } from './numbers.js';
-import type { FromResultsWebview, ReportView, ResultsState, RowDetail, TableView, ToResultsWebview, TopRowView } from './messages.js';
+import type {
+  FromResultsWebview,
+  ReportView,
+  ResultsState,
+  RowDetail,
+  TableView,
+  ToResultsWebview,
+  TopRowView,
+} from './messages.js';
 import { pagesOf, visibleWindow } from './virtual-window.js';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromResultsWebview): void; setState(state: ResultsState): void };
+declare function acquireVsCodeApi(): {
+  postMessage(message: FromResultsWebview): void;
+  setState(state: ResultsState): void;
+};
 
 const vscode = acquireVsCodeApi();
 const ROW_HEIGHT = 24;
@@ -21,7 +32,11 @@ function element<T extends HTMLElement = HTMLElement>(id: string): T {
   return found as T;
 }
 
-function make<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+function make<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
@@ -36,10 +51,18 @@ function drawSummary(report: ReportView): void {
     ['Lines', formatCount(report.lines)],
     ['Succeeded', formatCount(report.succeeded)],
     ['Failed', formatCount(report.failed)],
-    ['Unparseable answers', `${formatCount(report.unparseable)}${report.repaired > 0 ? ` (${formatCount(report.repaired)} repaired)` : ''}`],
+    [
+      'Unparseable answers',
+      `${formatCount(report.unparseable)}${report.repaired > 0 ? ` (${formatCount(report.repaired)} repaired)` : ''}`,
+    ],
     ['Prompt / completion tokens', `${formatCount(report.tokens.prompt)} / ${formatCount(report.tokens.completion)}`],
     ['Cached share', report.tokens.prompt > 0 ? formatShare(report.tokens.cached / report.tokens.prompt) : '–'],
-    ['Latency p50 / p95 / p99', report.latency ? `${[report.latency.p50, report.latency.p95, report.latency.p99].map((ms) => formatCount(Math.round(ms))).join(' / ')} ms` : '–'],
+    [
+      'Latency p50 / p95 / p99',
+      report.latency
+        ? `${[report.latency.p50, report.latency.p95, report.latency.p99].map((ms) => formatCount(Math.round(ms))).join(' / ')} ms`
+        : '–',
+    ],
   ];
   summary.replaceChildren(
     ...items.map(([label, value]) => {
@@ -50,7 +73,10 @@ function drawSummary(report: ReportView): void {
   );
   if (report.failuresByCode.length > 0) {
     const item = make('div', 'wide');
-    item.append(make('dt', undefined, 'Failures by code'), make('dd', 'small', report.failuresByCode.map(({ code, count }) => `${code} ${formatCount(count)}`).join(' · ')));
+    item.append(
+      make('dt', undefined, 'Failures by code'),
+      make('dd', 'small', report.failuresByCode.map(({ code, count }) => `${code} ${formatCount(count)}`).join(' · ')),
+    );
     summary.append(item);
   }
 }
@@ -64,7 +90,11 @@ function bars(title: string, rows: Array<{ label: string; count: number }>, note
   for (const row of rows) {
     const bar = make('div', 'bar');
     bar.style.setProperty('--share', String(row.count / most));
-    bar.append(make('span', 'bar-label', row.label), make('span', 'bar-fill'), make('span', 'bar-count', formatCount(row.count)));
+    bar.append(
+      make('span', 'bar-label', row.label),
+      make('span', 'bar-fill'),
+      make('span', 'bar-count', formatCount(row.count)),
+    );
     list.append(bar);
   }
   section.append(list, make('p', 'muted', note));
@@ -78,8 +108,16 @@ function drawDistributions(report: ReportView): void {
     ...report.histograms.map((histogram) =>
       bars(
         histogram.field,
-        histogram.bins.map((bin) => ({ label: bin.from === bin.to ? number(bin.from) : `${number(bin.from)} – ${number(bin.to)}`, count: bin.count })),
-        [histogram.stats ? `mean ${number(histogram.stats.mean)} · median ${number(histogram.stats.p50)} · p95 ${number(histogram.stats.p95)}` : 'no valid number', histogram.leftOut]
+        histogram.bins.map((bin) => ({
+          label: bin.from === bin.to ? number(bin.from) : `${number(bin.from)} – ${number(bin.to)}`,
+          count: bin.count,
+        })),
+        [
+          histogram.stats
+            ? `mean ${number(histogram.stats.mean)} · median ${number(histogram.stats.p50)} · p95 ${number(histogram.stats.p95)}`
+            : 'no valid number',
+          histogram.leftOut,
+        ]
           .filter(Boolean)
           .join(' · '),
       ),
@@ -97,11 +135,19 @@ function drawDistributions(report: ReportView): void {
 function drawExtremes(id: string, rows: TopRowView[], sortBy: string | null): void {
   const table = element<HTMLTableElement>(id);
   const head = make('tr');
-  head.append(make('th', undefined, 'custom_id'), make('th', undefined, sortBy ?? 'value'), make('th', undefined, 'reason'));
+  head.append(
+    make('th', undefined, 'custom_id'),
+    make('th', undefined, sortBy ?? 'value'),
+    make('th', undefined, 'reason'),
+  );
   table.replaceChildren(head);
   for (const row of rows) {
     const line = make('tr', 'clickable');
-    line.append(make('td', undefined, row.customId), make('td', 'number', row.value), make('td', undefined, row.reason ?? ''));
+    line.append(
+      make('td', undefined, row.customId),
+      make('td', 'number', row.value),
+      make('td', undefined, row.reason ?? ''),
+    );
     line.addEventListener('click', () => showDetail(row.customId));
     table.append(line);
   }
@@ -128,7 +174,9 @@ function setTable(view: TableView | null): void {
   viewport().hidden = view === null;
   if (!view) return;
   element('row-count').textContent =
-    view.rowCount === view.totalRows ? `(${formatCount(view.totalRows)})` : `(${formatCount(view.rowCount)} of ${formatCount(view.totalRows)})`;
+    view.rowCount === view.totalRows
+      ? `(${formatCount(view.totalRows)})`
+      : `(${formatCount(view.rowCount)} of ${formatCount(view.totalRows)})`;
   const template = `repeat(${view.columns.length}, minmax(120px, 200px))`;
   document.documentElement.style.setProperty('--columns', template);
   drawHeader(view);
@@ -145,7 +193,12 @@ function drawHeader(view: TableView): void {
       if (view.sort?.column === index) cell.dataset.sort = view.sort.order;
       cell.addEventListener('click', () => {
         // desc → asc → the CSV's own order
-        const sort = view.sort?.column !== index ? { column: index, order: 'desc' as const } : view.sort.order === 'desc' ? { column: index, order: 'asc' as const } : null;
+        const sort =
+          view.sort?.column !== index
+            ? { column: index, order: 'desc' as const }
+            : view.sort.order === 'desc'
+              ? { column: index, order: 'asc' as const }
+              : null;
         vscode.postMessage({ type: 'view', sort, filter: view.filter });
       });
       return cell;
@@ -169,7 +222,8 @@ function onFilterInput(): void {
   filterTimer = setTimeout(() => {
     if (!table) return;
     const text = element<HTMLInputElement>('filter-text').value;
-    const filter = text.trim() === '' ? null : { column: Number(element<HTMLSelectElement>('filter-column').value), text };
+    const filter =
+      text.trim() === '' ? null : { column: Number(element<HTMLSelectElement>('filter-column').value), text };
     vscode.postMessage({ type: 'view', sort: table.sort, filter });
   }, FILTER_DELAY_MS);
 }
@@ -277,7 +331,8 @@ function drawDetail(detail: RowDetail): void {
     body.append(make('h3', undefined, 'Answer'), make('pre', 'answer', detail.answer));
   }
   if (detail.error !== null) body.append(make('h3', undefined, 'Error'), make('pre', 'error', detail.error));
-  if (detail.answer === null && detail.error === null) body.append(make('p', 'muted', 'No result for this custom_id yet.'));
+  if (detail.answer === null && detail.error === null)
+    body.append(make('p', 'muted', 'No result for this custom_id yet.'));
 }
 
 // ---- messages

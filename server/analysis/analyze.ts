@@ -8,7 +8,15 @@ import { isObject } from '../common/is-object.js';
 import type { CsvEncoding } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
 import { parseAnswer } from './answers.js';
-import { AnalysisError, compareKeys, joinSource, normaliseKeys, type JoinResults, type JoinSort, type JoinSummary } from './join.js';
+import {
+  AnalysisError,
+  compareKeys,
+  joinSource,
+  normaliseKeys,
+  type JoinResults,
+  type JoinSort,
+  type JoinSummary,
+} from './join.js';
 import { readFieldRules } from './schema.js';
 import { Columns, FieldStats, NumberSeries, validNumber, type FieldRule, type FieldSummary } from './stats.js';
 
@@ -84,7 +92,14 @@ const REASON_LENGTH = 100;
 const ERROR_EXCERPT = 80;
 
 type Outcome =
-  | { ok: true; customId: string; content: unknown; finishReason: string | null; usage: Record<string, unknown> | null; latencyMs: number | null }
+  | {
+      ok: true;
+      customId: string;
+      content: unknown;
+      finishReason: string | null;
+      usage: Record<string, unknown> | null;
+      latencyMs: number | null;
+    }
   | { ok: false; customId: string; code: string; message: string };
 
 /** What a result line came to; a string says why it is not a result line. */
@@ -92,7 +107,8 @@ function outcomeOf(line: unknown): Outcome | string {
   if (!isObject(line)) return 'not a JSON object';
   const customId = line.custom_id;
   if (typeof customId !== 'string') return 'no custom_id';
-  if (isObject(line.error)) return { ok: false, customId, code: String(line.error.code ?? 'error'), message: String(line.error.message ?? '') };
+  if (isObject(line.error))
+    return { ok: false, customId, code: String(line.error.code ?? 'error'), message: String(line.error.message ?? '') };
   const response = line.response;
   if (!isObject(response)) return 'neither a response nor an error';
   const body = isObject(response.body) ? response.body : {};
@@ -109,14 +125,18 @@ function outcomeOf(line: unknown): Outcome | string {
     };
   }
   const error = isObject(body.error) ? body.error : {};
-  const code = error.code ?? error.type ?? (response.status_code === 200 ? 'no_completion' : `http_${response.status_code}`);
+  const code =
+    error.code ?? error.type ?? (response.status_code === 200 ? 'no_completion' : `http_${response.status_code}`);
   return { ok: false, customId, code: String(code), message: String(error.message ?? '') };
 }
 
 const tokens = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
 
 /** The parts of the report that are plain counts. */
-type Counts = Omit<AnalysisReport, 'output_file' | 'error_file' | 'latency_ms' | 'answers' | 'sort_by' | 'top' | 'bottom' | 'csv'> & {
+type Counts = Omit<
+  AnalysisReport,
+  'output_file' | 'error_file' | 'latency_ms' | 'answers' | 'sort_by' | 'top' | 'bottom' | 'csv'
+> & {
   answers: Omit<AnalysisReport['answers'], 'fields'>;
 };
 
@@ -209,7 +229,10 @@ class ResultIndex implements JoinResults {
     const cut = outcome.finishReason === 'length' ? 'cut at max_tokens (finish_reason length)' : '';
     const answer = parseAnswer(outcome.content);
     if (answer.kind === 'parsed') return { fields: answer.fields, error: cut };
-    const problem = answer.kind === 'empty' ? 'empty answer' : `not JSON: ${JSON.stringify(String(outcome.content).slice(0, ERROR_EXCERPT))}`;
+    const problem =
+      answer.kind === 'empty'
+        ? 'empty answer'
+        : `not JSON: ${JSON.stringify(String(outcome.content).slice(0, ERROR_EXCERPT))}`;
     return { fields: null, error: cut ? `${problem}; ${cut}` : problem };
   }
 
@@ -266,9 +289,11 @@ class Tally {
     if (outcome.usage) {
       report.tokens.prompt += tokens(outcome.usage.prompt_tokens);
       report.tokens.completion += tokens(outcome.usage.completion_tokens);
-      if (isObject(outcome.usage.prompt_tokens_details)) report.tokens.cached += tokens(outcome.usage.prompt_tokens_details.cached_tokens);
+      if (isObject(outcome.usage.prompt_tokens_details))
+        report.tokens.cached += tokens(outcome.usage.prompt_tokens_details.cached_tokens);
     }
-    if (outcome.finishReason) report.finish_reasons[outcome.finishReason] = (report.finish_reasons[outcome.finishReason] ?? 0) + 1;
+    if (outcome.finishReason)
+      report.finish_reasons[outcome.finishReason] = (report.finish_reasons[outcome.finishReason] ?? 0) + 1;
     if (outcome.latencyMs !== null) this.latency.add(outcome.latencyMs);
     const answer = parseAnswer(outcome.content);
     if (answer.kind === 'empty') {
@@ -293,7 +318,8 @@ class Tally {
     }
     if (this.sortBy !== undefined) results.setSortValue(index, sortValueOf(answer.fields[this.sortBy]));
     // Out-of-range values and non-numbers are not ranked: they sort after the valid ones.
-    const number = this.numberField === null ? null : validNumber(answer.fields[this.numberField], this.rules.get(this.numberField));
+    const number =
+      this.numberField === null ? null : validNumber(answer.fields[this.numberField], this.rules.get(this.numberField));
     if (number !== null) results.setFirstNumber(index, number);
   }
 }
@@ -339,7 +365,8 @@ export const defaultCsvPath = (output: string): string => `${output.replace(/\.j
 
 export async function analyzeResults(options: AnalyzeOptions): Promise<AnalysisReport> {
   const paths = [options.output, ...(options.errors ? [options.errors] : [])];
-  for (const path of [...paths, ...(options.source ? [options.source] : []), ...(options.input ? [options.input] : [])]) requireFile(path);
+  for (const path of [...paths, ...(options.source ? [options.source] : []), ...(options.input ? [options.input] : [])])
+    requireFile(path);
   const csv = options.csv ?? defaultCsvPath(options.output);
   if (options.source && [...paths, options.source].some((path) => resolve(path) === resolve(csv))) {
     throw new AnalysisError(`--csv ${csv} would overwrite an input file`);
@@ -355,12 +382,17 @@ export async function analyzeResults(options: AnalyzeOptions): Promise<AnalysisR
     // Top and bottom follow --sort-by when it names an answer field, else the first numeric one.
     // A number field sorts by its valid numbers only.
     const bySortBy = options.sortBy !== undefined && tally.fields.has(options.sortBy);
-    if (options.sortBy !== undefined && !bySortBy && !options.source) throw new AnalysisError(`--sort-by ${options.sortBy}: no answer has that field`);
+    if (options.sortBy !== undefined && !bySortBy && !options.source)
+      throw new AnalysisError(`--sort-by ${options.sortBy}: no answer has that field`);
     const sortField = bySortBy ? options.sortBy! : tally.numberField;
     const numeric = bySortBy && fields[options.sortBy!]!.type === 'number';
     const rule = bySortBy ? rules.get(options.sortBy!) : undefined;
     const answerKey = (index: number): number | string | null =>
-      !bySortBy ? results.firstNumber(index) : numeric ? validNumber(results.sortValue(index), rule) : results.sortValue(index);
+      !bySortBy
+        ? results.firstNumber(index)
+        : numeric
+          ? validNumber(results.sortValue(index), rule)
+          : results.sortValue(index);
     const { top, bottom } = extremes(results, answerKey, options.top ?? 5);
     const { answers, ...counts } = tally.report;
     const report: AnalysisReport = {
@@ -376,9 +408,23 @@ export async function analyzeResults(options: AnalyzeOptions): Promise<AnalysisR
     if (options.source) {
       const sortName = options.sortBy ?? tally.numberField;
       const sort: JoinSort | null =
-        sortName === null ? null : { field: sortName, order: options.order ?? 'desc', ...(options.sortBy === undefined || bySortBy ? { answerKey } : {}) };
+        sortName === null
+          ? null
+          : {
+              field: sortName,
+              order: options.order ?? 'desc',
+              ...(options.sortBy === undefined || bySortBy ? { answerKey } : {}),
+            };
       const { source, idColumn, encoding } = options;
-      report.csv = await joinSource({ source, csv, idColumn, encoding, results, answerFields: [...tally.fields.keys()], sort });
+      report.csv = await joinSource({
+        source,
+        csv,
+        idColumn,
+        encoding,
+        results,
+        answerFields: [...tally.fields.keys()],
+        sort,
+      });
     }
     return report;
   } finally {
@@ -392,17 +438,29 @@ function latencyOf(series: NumberSeries): AnalysisReport['latency_ms'] {
 }
 
 /** The `count` highest and lowest answered results by their sort value. */
-function extremes(results: ResultIndex, keyOf: (index: number) => number | string | null, count: number): { top: TopRow[]; bottom: TopRow[] } {
+function extremes(
+  results: ResultIndex,
+  keyOf: (index: number) => number | string | null,
+  count: number,
+): { top: TopRow[]; bottom: TopRow[] } {
   const keyed: number[] = [];
-  for (let index = 0; index < results.ids.size; index++) if (results.status(index) === 'ok' && keyOf(index) !== null) keyed.push(index);
+  for (let index = 0; index < results.ids.size; index++)
+    if (results.status(index) === 'ok' && keyOf(index) !== null) keyed.push(index);
   const keys = normaliseKeys(keyed.map(keyOf));
   const order = keyed.map((_, position) => position).sort((a, b) => compareKeys(keys[b]!, keys[a]!));
   const top = order.slice(0, count).map((position) => keyed[position]!);
-  const bottom = order.slice(Math.max(0, order.length - count)).reverse().map((position) => keyed[position]!);
+  const bottom = order
+    .slice(Math.max(0, order.length - count))
+    .reverse()
+    .map((position) => keyed[position]!);
   const wanted = new Set([...top, ...bottom]);
   const idOf = new Map<number, string>();
   for (const [id, index] of results.ids) if (wanted.has(index)) idOf.set(index, id);
-  const row = (index: number): TopRow => ({ custom_id: idOf.get(index)!, value: keyOf(index)!, reason: reasonOf(results.details(index).fields) });
+  const row = (index: number): TopRow => ({
+    custom_id: idOf.get(index)!,
+    value: keyOf(index)!,
+    reason: reasonOf(results.details(index).fields),
+  });
   return { top: top.map(row), bottom: bottom.map(row) };
 }
 

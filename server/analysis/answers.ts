@@ -11,9 +11,7 @@
 import { isObject } from '../common/is-object.js';
 
 export type Answer =
-  | { kind: 'parsed'; fields: Record<string, unknown>; repaired: boolean }
-  | { kind: 'empty' }
-  | { kind: 'unparseable' };
+  { kind: 'parsed'; fields: Record<string, unknown>; repaired: boolean } | { kind: 'empty' } | { kind: 'unparseable' };
 
 const EMPTY: Answer = { kind: 'empty' };
 const UNPARSEABLE: Answer = { kind: 'unparseable' };

@@ -77,14 +77,17 @@ export function neutralise(cell: string): string {
 
 /** RFC 4180 quoting, with the given delimiter. */
 function quote(cell: string, delimiter: string): string {
-  return cell.includes('"') || cell.includes(delimiter) || cell.includes('\n') || cell.includes('\r') ? `"${cell.replaceAll('"', '""')}"` : cell;
+  return cell.includes('"') || cell.includes(delimiter) || cell.includes('\n') || cell.includes('\r')
+    ? `"${cell.replaceAll('"', '""')}"`
+    : cell;
 }
 
 /** One answer value as a cell: arrays joined with "; ", objects as JSON. */
 function cellOf(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value;
-  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' ? item : JSON.stringify(item))).join('; ');
+  if (Array.isArray(value))
+    return value.map((item) => (typeof item === 'string' ? item : JSON.stringify(item))).join('; ');
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
@@ -119,7 +122,10 @@ async function* records(source: Source): AsyncGenerator<string[]> {
 }
 
 /** The source's dialect, header (names trimmed, as `convert` matches them) and first rows. */
-async function readHead(path: string, encoding?: CsvEncoding): Promise<{ source: Source; header: string[]; sample: string[][] }> {
+async function readHead(
+  path: string,
+  encoding?: CsvEncoding,
+): Promise<{ source: Source; header: string[]; sample: string[][] }> {
   const sniffed = await sniffEncoding(path, encoding);
   const source = { path, sniffed, ...detectDialect(sniffed.head) };
   const rows: string[][] = [];
@@ -132,10 +138,17 @@ async function readHead(path: string, encoding?: CsvEncoding): Promise<{ source:
 }
 
 /** The index of the id column, or null when custom_ids are `row-N`. */
-function idColumnOf(name: string, header: string[], sample: string[][], ids: ReadonlyMap<string, number>, requested?: string): number | null {
+function idColumnOf(
+  name: string,
+  header: string[],
+  sample: string[][],
+  ids: ReadonlyMap<string, number>,
+  requested?: string,
+): number | null {
   if (requested !== undefined) {
     const index = header.indexOf(requested);
-    if (index === -1) throw new AnalysisError(`${name} has no column "${requested}"; its columns: ${header.join(', ')}`);
+    if (index === -1)
+      throw new AnalysisError(`${name} has no column "${requested}"; its columns: ${header.join(', ')}`);
     return index;
   }
   const hits = header.map((_, column) => sample.filter((row) => ids.has(row[column]?.trim() ?? '')).length);
@@ -143,7 +156,9 @@ function idColumnOf(name: string, header: string[], sample: string[][], ids: Rea
   if (hits[best]! > 0) return best;
   if (ids.size === 0) return null;
   for (const id of ids.keys()) if (ROW_ID.test(id)) return null;
-  throw new AnalysisError(`no column of ${name} holds the results' custom_ids (in its first ${SAMPLE_ROWS} rows); name it with --id-column`);
+  throw new AnalysisError(
+    `no column of ${name} holds the results' custom_ids (in its first ${SAMPLE_ROWS} rows); name it with --id-column`,
+  );
 }
 
 /** Sort keys as numbers when every present key is numeric, else as strings. */
@@ -168,7 +183,9 @@ function openForWriting(path: string): number {
   try {
     return openSync(path, 'w+');
   } catch (error) {
-    throw new AnalysisError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new AnalysisError(
+      `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
@@ -179,7 +196,8 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   const { delimiter } = sourceFile;
   const idColumn = idColumnOf(name, header, sample, results.ids, options.idColumn);
   const sortColumn = sort && !sort.answerKey ? header.indexOf(sort.field) : -1;
-  if (sort && !sort.answerKey && sortColumn === -1) throw new AnalysisError(`--sort-by ${sort.field}: no answer field or column of ${name} has that name`);
+  if (sort && !sort.answerKey && sortColumn === -1)
+    throw new AnalysisError(`--sort-by ${sort.field}: no answer field or column of ${name} has that name`);
   const cells = (values: string[]): string => values.map((cell) => quote(neutralise(cell), delimiter)).join(delimiter);
 
   // First pass, in source order: each row joined and formatted into the temporary file. A row
@@ -259,7 +277,10 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
     // the widest (the added cells moved right to make room for the empty cells).
     // Source columns keep their names; an added column that would repeat one gets a suffix.
     const taken = new Set<string>();
-    const extra = Array.from({ length: width - idCells - header.length }, (_, index) => `column_${header.length + index + 1}`);
+    const extra = Array.from(
+      { length: width - idCells - header.length },
+      (_, index) => `column_${header.length + index + 1}`,
+    );
     const sourceColumns = [...header, ...extra].map((column) => freeName(column, taken));
     customIdColumn = idColumn === null ? freeName('custom_id', taken) : sourceColumns[idColumn]!;
     const added = [...options.answerFields, 'status', 'error'].map((column) => freeName(column, taken));

@@ -38,7 +38,11 @@ export async function readFieldRules(input: string): Promise<Map<string, FieldRu
     }
     if (!isObject(request)) throw new AnalysisError(`${basename(input)} line ${line.number}: not a batch request line`);
     const format = isObject(request.body) ? request.body.response_format : undefined;
-    return fieldRules(isObject(format) && format.type === 'json_schema' && isObject(format.json_schema) ? format.json_schema.schema : undefined);
+    return fieldRules(
+      isObject(format) && format.type === 'json_schema' && isObject(format.json_schema)
+        ? format.json_schema.schema
+        : undefined,
+    );
   }
   return new Map();
 }

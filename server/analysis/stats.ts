@@ -74,11 +74,13 @@ export const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 /** A finite number, or a string that is one: a model's "85" means 85, and reads the same in the
  *  CSV. Infinity (JSON's 1e999) is not a number here. */
 export function numberOf(value: unknown): number | null {
-  const number = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value.trim()) ? Number(value) : NaN;
+  const number =
+    typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value.trim()) ? Number(value) : NaN;
   return Number.isFinite(number) ? number : null;
 }
 
-const inRange = (value: number, rule: FieldRule): boolean => !(value < (rule.minimum ?? -Infinity) || value > (rule.maximum ?? Infinity));
+const inRange = (value: number, rule: FieldRule): boolean =>
+  !(value < (rule.minimum ?? -Infinity) || value > (rule.maximum ?? Infinity));
 
 /** The value as a valid number of the field (a number inside the schema's range), else null. */
 export const validNumber = (value: unknown, rule: FieldRule = {}): number | null => {
@@ -137,12 +139,21 @@ function binSpan(sorted: Float64Array): { from: number; to: number } {
 
 /** Equal-width bins from `min` to `max` (a single bin when they are equal), and the counts of
  *  the values outside them. */
-function histogram(sorted: Float64Array, bins: number, min: number, max: number): { histogram: Bin[]; below: number; above: number } {
+function histogram(
+  sorted: Float64Array,
+  bins: number,
+  min: number,
+  max: number,
+): { histogram: Bin[]; below: number; above: number } {
   const width = (max - min) / bins;
   const result: Bin[] =
     min === max
       ? [{ from: min, to: max, count: 0 }]
-      : Array.from({ length: bins }, (_, index) => ({ from: min + index * width, to: index === bins - 1 ? max : min + (index + 1) * width, count: 0 }));
+      : Array.from({ length: bins }, (_, index) => ({
+          from: min + index * width,
+          to: index === bins - 1 ? max : min + (index + 1) * width,
+          count: 0,
+        }));
   let [below, above] = [0, 0];
   for (const value of sorted) {
     if (value < min) below++;
@@ -209,7 +220,8 @@ export class FieldStats {
       else this.reject(customId);
     }
     if (!this.counts) return;
-    const enumLike = number !== null || typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_ENUM_LENGTH);
+    const enumLike =
+      number !== null || typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_ENUM_LENGTH);
     if (!enumLike) {
       this.counts = null;
       return;
@@ -232,7 +244,13 @@ export class FieldStats {
     if (!rule.enum && (rule.numeric || numeric * 2 > present)) {
       const bounded = rule.minimum !== undefined || rule.maximum !== undefined;
       const range = bounded ? { minimum: rule.minimum ?? null, maximum: rule.maximum ?? null } : null;
-      return { type: 'number', stats: this.numbers.summary(HISTOGRAM_BINS, rule), not_number: present - numeric, out_of_range: outOfRange, range };
+      return {
+        type: 'number',
+        stats: this.numbers.summary(HISTOGRAM_BINS, rule),
+        not_number: present - numeric,
+        out_of_range: outOfRange,
+        range,
+      };
     }
     if (this.counts && present > 0) {
       const counts = [...this.counts].sort((a, b) => b[1] - a[1]);

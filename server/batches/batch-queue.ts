@@ -20,7 +20,15 @@ import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
 import { BatchRun, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
-import { budgetsOf, choosesNumCtx, planRun, runnerOptions, type RunFacts, type RunPlan, type RunSettings } from './run-planner.js';
+import {
+  budgetsOf,
+  choosesNumCtx,
+  planRun,
+  runnerOptions,
+  type RunFacts,
+  type RunPlan,
+  type RunSettings,
+} from './run-planner.js';
 import { validateBatchFile, type ValidationLimits } from './validate.js';
 
 export interface QueueSettings extends RunSettings {
@@ -92,7 +100,8 @@ export class BatchQueue {
   start(): void {
     for (const entry of this.store.data.batches) {
       const { status, output_file_id } = entry.batch;
-      if (status === 'validating' || (status === 'cancelling' && !output_file_id)) this.background(entry, this.validate(entry));
+      if (status === 'validating' || (status === 'cancelling' && !output_file_id))
+        this.background(entry, this.validate(entry));
     }
     void this.pump();
   }
@@ -121,7 +130,9 @@ export class BatchQueue {
     await this.changed(entry).catch((error: unknown) => {
       // Not saved, not created: the caller hears why (507 for a full disk) and nothing half-made stays.
       this.store.data.batches = this.store.data.batches.filter((each) => each !== entry);
-      throw isDiskFull(error) ? new ServiceError('disk_full', `the batch could not be saved: ${(error as Error).message}`) : error;
+      throw isDiskFull(error)
+        ? new ServiceError('disk_full', `the batch could not be saved: ${(error as Error).message}`)
+        : error;
     });
     this.background(entry, this.validate(entry));
     return structuredClone(entry.batch);
@@ -149,11 +160,13 @@ export class BatchQueue {
    */
   async retry(id: string): Promise<Batch> {
     const { batch, options } = this.entry(id);
-    if (!TERMINAL_STATUSES.includes(batch.status)) throw new ServiceError('conflict', `Batch ${id} is ${batch.status}; retry it once it has ended`, 'batch_id');
+    if (!TERMINAL_STATUSES.includes(batch.status))
+      throw new ServiceError('conflict', `Batch ${id} is ${batch.status}; retry it once it has ended`, 'batch_id');
     const failed = new Set<string>();
     if (batch.error_file_id && this.store.file(batch.error_file_id)) {
       for await (const { bytes } of readLines(this.files.get(batch.error_file_id).path)) {
-        if (bytes && bytes.length > 0) failed.add((JSON.parse(bytes.toString('utf8')) as { custom_id: string }).custom_id);
+        if (bytes && bytes.length > 0)
+          failed.add((JSON.parse(bytes.toString('utf8')) as { custom_id: string }).custom_id);
       }
     }
     if (failed.size === 0) throw new ServiceError('conflict', `Batch ${id} has no failed lines to retry`, 'batch_id');
@@ -217,8 +230,13 @@ export class BatchQueue {
     batch.status = 'failed';
     batch.failed_at = this.clock.now();
     batch.paused_reason = null;
-    batch.errors = { object: 'list', data: [{ code: 'internal_error', message: `the batch cannot go on: ${message}`, param: null, line: null }] };
-    await this.changed(entry).catch((saveError: unknown) => this.events.emit('log', 'warn', `${batch.id}: could not save its failure: ${(saveError as Error).message}`));
+    batch.errors = {
+      object: 'list',
+      data: [{ code: 'internal_error', message: `the batch cannot go on: ${message}`, param: null, line: null }],
+    };
+    await this.changed(entry).catch((saveError: unknown) =>
+      this.events.emit('log', 'warn', `${batch.id}: could not save its failure: ${(saveError as Error).message}`),
+    );
   }
 
   private async validate(entry: StoredBatch): Promise<void> {
@@ -227,10 +245,22 @@ export class BatchQueue {
     let errors: BatchError[];
     let report: Awaited<ReturnType<typeof validateBatchFile>> | null = null;
     if (!file) {
-      errors = [{ code: 'file_not_found', message: `input file ${batch.input_file_id} no longer exists`, param: 'input_file_id', line: null }];
+      errors = [
+        {
+          code: 'file_not_found',
+          message: `input file ${batch.input_file_id} no longer exists`,
+          param: 'input_file_id',
+          line: null,
+        },
+      ];
     } else {
       const measure = new RequestMeasure();
-      report = await validateBatchFile(file.path, { displayName: file.filename, endpoint: batch.endpoint, limits: this.settings.validation, onRequest: measure.onRequest });
+      report = await validateBatchFile(file.path, {
+        displayName: file.filename,
+        endpoint: batch.endpoint,
+        limits: this.settings.validation,
+        onRequest: measure.onRequest,
+      });
       errors = report.errors;
       entry.measured = measure.measured;
     }
@@ -267,7 +297,9 @@ export class BatchQueue {
     this.pumping = true;
     try {
       for (;;) {
-        const queued = this.store.data.batches.filter(({ batch }) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.output_file_id);
+        const queued = this.store.data.batches.filter(
+          ({ batch }) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.output_file_id,
+        );
         const next = queued.find(({ batch }) => batch.status === 'cancelling') ?? queued[0];
         if (!next || this.closed) return;
         // A batch whose run throws (its files gone, a state no run can resume) fails; the queue goes on.
@@ -298,29 +330,43 @@ export class BatchQueue {
     const plan = await this.plan(entry, files, facts);
     const { calibration } = facts;
     let outOfMemory = false;
-    const live = new LiveBatchMetrics(batch.id, entry.metrics, this.store.metricsDir, (snapshot) => this.events.emit('metrics', batch.id, snapshot));
+    const live = new LiveBatchMetrics(batch.id, entry.metrics, this.store.metricsDir, (snapshot) =>
+      this.events.emit('metrics', batch.id, snapshot),
+    );
     this.live = { entry, metrics: live };
-    const run = new BatchRun(files, this.engine, runnerOptions(plan, measure.counter, calibration), {
-      onProgress: (progress) => {
-        this.progress(entry, progress);
-        live.metrics.progress({ done: progress.completed + progress.failed, total: batch.request_counts.total });
+    const run = new BatchRun(
+      files,
+      this.engine,
+      runnerOptions(plan, measure.counter, calibration),
+      {
+        onProgress: (progress) => {
+          this.progress(entry, progress);
+          live.metrics.progress({ done: progress.completed + progress.failed, total: batch.request_counts.total });
+        },
+        onAnswered: (answer) => {
+          this.events.emit('answered', answer.latencyMs / 1000);
+          live.answered(answer);
+        },
+        onFailed: (code, final) => live.failed(code, final),
+        onPause: (reason) => {
+          batch.paused_reason = reason;
+          this.changed(entry).catch((error: Error) =>
+            this.events.emit('log', 'warn', `${batch.id}: could not save its pause: ${error.message}`),
+          );
+        },
+        onAdjusted: (adjustment) => {
+          outOfMemory ||= adjustment.reason.startsWith('out of memory');
+          live.adjusted(adjustment);
+          this.events.emit(
+            'log',
+            'warn',
+            `${batch.id}: ${adjustment.reason} (concurrency ${adjustment.concurrency}, num_ctx ${adjustment.numCtx ?? 'engine default'})`,
+          );
+          this.events.emit('adjusted', batch.id, adjustment);
+        },
       },
-      onAnswered: (answer) => {
-        this.events.emit('answered', answer.latencyMs / 1000);
-        live.answered(answer);
-      },
-      onFailed: (code, final) => live.failed(code, final),
-      onPause: (reason) => {
-        batch.paused_reason = reason;
-        this.changed(entry).catch((error: Error) => this.events.emit('log', 'warn', `${batch.id}: could not save its pause: ${error.message}`));
-      },
-      onAdjusted: (adjustment) => {
-        outOfMemory ||= adjustment.reason.startsWith('out of memory');
-        live.adjusted(adjustment);
-        this.events.emit('log', 'warn', `${batch.id}: ${adjustment.reason} (concurrency ${adjustment.concurrency}, num_ctx ${adjustment.numCtx ?? 'engine default'})`);
-        this.events.emit('adjusted', batch.id, adjustment);
-      },
-    }, (batch.expires_at ?? Infinity) * 1000);
+      (batch.expires_at ?? Infinity) * 1000,
+    );
     run.setPressure(this.pressure);
     if (batch.status === 'cancelling') run.stop('cancelled');
     live.start(this.settings.progressIntervalMs ?? 1000);
@@ -336,7 +382,12 @@ export class BatchQueue {
       if (isDiskFull(error)) return this.pauseForDisk(entry, await freeBytes(this.store.filesDir));
       batch.status = 'failed';
       batch.failed_at = this.clock.now();
-      batch.errors = { object: 'list', data: [{ code: 'internal_error', message: `the run stopped: ${(error as Error).message}`, param: null, line: null }] };
+      batch.errors = {
+        object: 'list',
+        data: [
+          { code: 'internal_error', message: `the run stopped: ${(error as Error).message}`, param: null, line: null },
+        ],
+      };
       return this.changed(entry);
     } finally {
       this.running = null;
@@ -345,12 +396,22 @@ export class BatchQueue {
       entry.metrics = live.metrics.toJSON();
       this.learning.keepCalibration(model, calibration);
       // What held after the engine ran out of memory: future batches of this model here start there.
-      if (outOfMemory) this.learning.learnLimits(model, hardware, { ...run.heldLimits, plannedNumCtx: entry.numCtx?.numCtx, vramPeakMiB: live.metrics.snapshot().vram?.peakUsedMiB ?? null });
+      if (outOfMemory)
+        this.learning.learnLimits(model, hardware, {
+          ...run.heldLimits,
+          plannedNumCtx: entry.numCtx?.numCtx,
+          vramPeakMiB: live.metrics.snapshot().vram?.peakUsedMiB ?? null,
+        });
     }
     if (outcome === 'interrupted' || this.closed) return;
     batch.paused_reason = null;
     if (outcome === 'completed') {
-      this.learning.learnThroughput(batch.model, plan.concurrency, batch.request_counts.completed + batch.request_counts.failed - doneBefore, (performance.now() - startedAt) / 1000);
+      this.learning.learnThroughput(
+        batch.model,
+        plan.concurrency,
+        batch.request_counts.completed + batch.request_counts.failed - doneBefore,
+        (performance.now() - startedAt) / 1000,
+      );
       batch.status = 'finalizing';
       batch.finalizing_at = this.clock.now();
       await this.changed(entry);
@@ -368,15 +429,31 @@ export class BatchQueue {
   private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts): Promise<RunPlan> {
     const { batch } = entry;
     const { model, measured, calibration } = facts;
-    if ((entry.options.concurrency ?? this.settings.concurrency) === undefined) facts.slots = await this.engine.slots().catch(() => undefined);
+    if ((entry.options.concurrency ?? this.settings.concurrency) === undefined)
+      facts.slots = await this.engine.slots().catch(() => undefined);
     if (!choosesNumCtx(facts)) return planRun(facts);
-    const failure = await calibrateOn(this.engine, files.input, measured, calibration, AbortSignal.timeout(budgetsOf(this.settings).requestTimeoutMs));
-    if (failure) this.events.emit('log', 'warn', `${batch.id}: could not calibrate token counts for ${model} (${failure}); estimating with a safety margin`);
+    const failure = await calibrateOn(
+      this.engine,
+      files.input,
+      measured,
+      calibration,
+      AbortSignal.timeout(budgetsOf(this.settings).requestTimeoutMs),
+    );
+    if (failure)
+      this.events.emit(
+        'log',
+        'warn',
+        `${batch.id}: could not calibrate token counts for ${model} (${failure}); estimating with a safety margin`,
+      );
     facts.engine = await this.engine.modelFacts(model).catch((): ModelFacts => ({}));
     facts.vram = await this.settings.vram?.();
     const plan = planRun(facts);
     const chosen = (entry.numCtx = plan.numCtx!);
-    this.events.emit('log', 'info', `${batch.id}: num_ctx ${chosen.numCtx} (${chosen.reason}; longest prompt ~${calibration.apply(measured.longestPrompt)} tokens on line ${measured.longestLine}, answers up to ${measured.longestOutput})`);
+    this.events.emit(
+      'log',
+      'info',
+      `${batch.id}: num_ctx ${chosen.numCtx} (${chosen.reason}; longest prompt ~${calibration.apply(measured.longestPrompt)} tokens on line ${measured.longestLine}, answers up to ${measured.longestOutput})`,
+    );
     return plan;
   }
 
@@ -403,7 +480,11 @@ export class BatchQueue {
   private async pauseForDisk(entry: StoredBatch, free: number): Promise<void> {
     if (entry.batch.paused_reason?.startsWith(DISK_FULL)) return;
     entry.batch.paused_reason = diskFullReason(free);
-    this.events.emit('log', 'warn', `${entry.batch.id} paused: ${entry.batch.paused_reason}; it resumes by itself when there is room`);
+    this.events.emit(
+      'log',
+      'warn',
+      `${entry.batch.id} paused: ${entry.batch.paused_reason}; it resumes by itself when there is room`,
+    );
     // The save may fail on that disk too: the pause is announced all the same, and saved when it can be.
     await this.store.save().catch(() => undefined);
     this.events.emit('changed', structuredClone(entry.batch));
@@ -435,16 +516,21 @@ export class BatchQueue {
       this.cancelSave = undefined;
       if (this.live) this.live.entry.metrics = this.live.metrics.metrics.toJSON();
       // A progress save that fails (a full disk) is made again at the next tick or status change.
-      this.store.save().catch((error: Error) => this.events.emit('log', 'warn', `could not save progress: ${error.message}`));
+      this.store
+        .save()
+        .catch((error: Error) => this.events.emit('log', 'warn', `could not save progress: ${error.message}`));
     });
   }
 
   private announceSoon(entry: StoredBatch): void {
     const id = entry.batch.id;
     if (this.cancelAnnouncements.has(id)) return;
-    this.cancelAnnouncements.set(id, this.clock.after(Math.min(250, this.settings.progressIntervalMs ?? 250), () => {
-      this.cancelAnnouncements.delete(id);
-      this.events.emit('changed', structuredClone(entry.batch));
-    }));
+    this.cancelAnnouncements.set(
+      id,
+      this.clock.after(Math.min(250, this.settings.progressIntervalMs ?? 250), () => {
+        this.cancelAnnouncements.delete(id);
+        this.events.emit('changed', structuredClone(entry.batch));
+      }),
+    );
   }
 }

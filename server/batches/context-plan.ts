@@ -17,14 +17,16 @@ export class RequestMeasure {
 
   readonly onRequest = (body: ChatCompletionBody, line: number): void => {
     const prompt = this.counter.messages(body.messages);
-    if (prompt > this.measured.longestPrompt) Object.assign(this.measured, { longestPrompt: prompt, longestLine: line });
+    if (prompt > this.measured.longestPrompt)
+      Object.assign(this.measured, { longestPrompt: prompt, longestLine: line });
     this.measured.longestOutput = Math.max(this.measured.longestOutput, outputTokensOf(body));
   };
 }
 
 async function requestAt(path: string, lineNumber: number): Promise<BatchInputLine | null> {
   for await (const line of readLines(path)) {
-    if (line.number === lineNumber) return line.bytes ? (JSON.parse(line.bytes.toString('utf8')) as BatchInputLine) : null;
+    if (line.number === lineNumber)
+      return line.bytes ? (JSON.parse(line.bytes.toString('utf8')) as BatchInputLine) : null;
   }
   return null;
 }
@@ -33,13 +35,22 @@ async function requestAt(path: string, lineNumber: number): Promise<BatchInputLi
  * Teaches an uncalibrated model's calibration its tokenizer: the engine counts the batch's
  * longest prompt (one short answer). A failure leaves the safety margin in place.
  */
-export async function calibrateOn(engine: Engine, inputPath: string, measured: MeasuredRequests, calibration: Calibration, signal: AbortSignal): Promise<string | null> {
+export async function calibrateOn(
+  engine: Engine,
+  inputPath: string,
+  measured: MeasuredRequests,
+  calibration: Calibration,
+  signal: AbortSignal,
+): Promise<string | null> {
   if (calibration.calibrated || measured.longestLine === 0) return null;
   const request = await requestAt(inputPath, measured.longestLine);
   if (!request) return null;
   try {
     // Room for a tokenizer much wordier than ours, so that the count is rarely a cut prompt.
-    const counted = await engine.countPromptTokens(toChatRequest(request.body, calibrationProbeNumCtx(measured.longestPrompt)), signal);
+    const counted = await engine.countPromptTokens(
+      toChatRequest(request.body, calibrationProbeNumCtx(measured.longestPrompt)),
+      signal,
+    );
     calibration.observe(measured.longestPrompt, counted);
     return null;
   } catch (error) {

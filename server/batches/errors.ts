@@ -1,13 +1,7 @@
 // Errors the batch service gives its callers; each transport maps them to its own shape
 // (a JSON-RPC error, an OpenAI HTTP error), so the meaning is decided once, here.
 export type ServiceErrorCode =
-  | 'not_found'
-  | 'invalid_request'
-  | 'conflict'
-  | 'unsupported_file'
-  | 'too_large'
-  | 'disk_full'
-  | 'internal_error';
+  'not_found' | 'invalid_request' | 'conflict' | 'unsupported_file' | 'too_large' | 'disk_full' | 'internal_error';
 
 const HTTP_STATUS: Record<ServiceErrorCode, number> = {
   not_found: 404,

@@ -29,7 +29,8 @@ export class FileRegistry {
   /** Copies a local file into the data dir, so later edits of the original cannot change a batch. */
   async register(params: { path: string; purpose?: FilePurpose; filename?: string }): Promise<FileObject> {
     const purpose = params.purpose ?? 'batch';
-    if (purpose !== 'batch') throw new ServiceError('invalid_request', `purpose must be "batch", got ${JSON.stringify(purpose)}`, 'purpose');
+    if (purpose !== 'batch')
+      throw new ServiceError('invalid_request', `purpose must be "batch", got ${JSON.stringify(purpose)}`, 'purpose');
     const info = await stat(params.path).catch(() => null);
     if (!info?.isFile()) throw new ServiceError('not_found', `no such file: ${params.path}`, 'path');
     const { id, path } = this.newPath();
@@ -37,10 +38,21 @@ export class FileRegistry {
       await copyFile(params.path, path);
       await chmod(path, 0o600); // a copy keeps its source's mode; the data dir's files are its user's alone
       durablePoint('an input file copied into the data dir');
-      return await this.add({ id, path, bytes: info.size, filename: params.filename ?? basename(params.path), purpose });
+      return await this.add({
+        id,
+        path,
+        bytes: info.size,
+        filename: params.filename ?? basename(params.path),
+        purpose,
+      });
     } catch (error) {
       await rm(path, { force: true }); // a copy cut short by a full disk, or one left without a record
-      throw isDiskFull(error) ? new ServiceError('disk_full', `${params.path} could not be copied into the data dir: ${(error as Error).message}`) : error;
+      throw isDiskFull(error)
+        ? new ServiceError(
+            'disk_full',
+            `${params.path} could not be copied into the data dir: ${(error as Error).message}`,
+          )
+        : error;
     }
   }
 
@@ -50,14 +62,24 @@ export class FileRegistry {
     await this.store.save().catch((error: unknown) => {
       // Not saved, not recorded: the caller removes the bytes and hears why.
       this.store.data.files = this.store.data.files.filter((each) => each !== stored);
-      throw isDiskFull(error) ? new ServiceError('disk_full', `the file could not be recorded: ${(error as Error).message}`) : error;
+      throw isDiskFull(error)
+        ? new ServiceError('disk_full', `the file could not be recorded: ${(error as Error).message}`)
+        : error;
     });
     return publicFile(stored);
   }
 
   /** Adds a file's record without saving: the caller saves it with the change it belongs to. */
   record(file: NewFile): StoredFile {
-    const stored: StoredFile = { id: file.id, object: 'file', bytes: file.bytes, created_at: this.clock.now(), filename: file.filename, purpose: file.purpose, path: file.path };
+    const stored: StoredFile = {
+      id: file.id,
+      object: 'file',
+      bytes: file.bytes,
+      created_at: this.clock.now(),
+      filename: file.filename,
+      purpose: file.purpose,
+      path: file.path,
+    };
     this.store.data.files.push(stored);
     return stored;
   }
@@ -78,9 +100,16 @@ export class FileRegistry {
   async delete(id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
     const file = this.get(id);
     const user = this.store.data.batches.find(
-      ({ batch }) => !TERMINAL_STATUSES.includes(batch.status) && [batch.input_file_id, batch.output_file_id, batch.error_file_id].includes(id),
+      ({ batch }) =>
+        !TERMINAL_STATUSES.includes(batch.status) &&
+        [batch.input_file_id, batch.output_file_id, batch.error_file_id].includes(id),
     );
-    if (user) throw new ServiceError('conflict', `File ${id} is used by batch ${user.batch.id}, which is ${user.batch.status}; cancel it or wait for it to end`, 'file_id');
+    if (user)
+      throw new ServiceError(
+        'conflict',
+        `File ${id} is used by batch ${user.batch.id}, which is ${user.batch.status}; cancel it or wait for it to end`,
+        'file_id',
+      );
     this.store.data.files = this.store.data.files.filter((entry) => entry !== file);
     await this.store.save();
     await rm(file.path, { force: true });
@@ -99,15 +128,22 @@ export class FileRegistry {
       return file;
     };
     const input = stored('input', batch.input_file_id);
-    if (!(await stat(input.path).catch(() => null))?.isFile()) throw new Error(`its input file ${input.id} is missing from the data dir (${input.path})`);
-    return { input: input.path, output: stored('output', batch.output_file_id).path, error: stored('error', batch.error_file_id).path };
+    if (!(await stat(input.path).catch(() => null))?.isFile())
+      throw new Error(`its input file ${input.id} is missing from the data dir (${input.path})`);
+    return {
+      input: input.path,
+      output: stored('output', batch.output_file_id).path,
+      error: stored('error', batch.error_file_id).path,
+    };
   }
 
   /** Records the final sizes of a finished batch's output and error files. */
   async measureOutputs(batch: Batch): Promise<void> {
-    await Promise.all([batch.output_file_id!, batch.error_file_id!].map(async (id) => {
-      const file = this.get(id);
-      file.bytes = (await stat(file.path)).size;
-    }));
+    await Promise.all(
+      [batch.output_file_id!, batch.error_file_id!].map(async (id) => {
+        const file = this.get(id);
+        file.bytes = (await stat(file.path)).size;
+      }),
+    );
   }
 }

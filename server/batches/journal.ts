@@ -28,7 +28,11 @@ export async function recoverJournal(path: string): Promise<RecoveredJournal> {
   } finally {
     await handle.close();
   }
-  const recovered: RecoveredJournal = { ids: new Set(), lines: 0, usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } };
+  const recovered: RecoveredJournal = {
+    ids: new Set(),
+    lines: 0,
+    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 },
+  };
   for await (const line of readLines(path, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
     if (!line.bytes || line.bytes.length === 0) continue;
     const entry = JSON.parse(line.bytes.toString('utf8')) as BatchOutputLine;

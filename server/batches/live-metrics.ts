@@ -3,7 +3,13 @@
 // as a compact aggregate so that a resumed batch goes on counting.
 import { join } from 'node:path';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
-import { BatchMetrics, errorClassOf, type Adjustment, type BatchMetricsSnapshot, type BatchMetricsState } from '../metrics/batch-metrics.js';
+import {
+  BatchMetrics,
+  errorClassOf,
+  type Adjustment,
+  type BatchMetricsSnapshot,
+  type BatchMetricsState,
+} from '../metrics/batch-metrics.js';
 import { sampleOf } from '../display/metrics-sample.js';
 import { TimeSeriesWriter } from '../metrics/time-series.js';
 import type { TrimStrategy } from '../context/trim.js';
@@ -60,7 +66,13 @@ export class LiveBatchMetrics {
     const { metrics } = this;
     metrics.answered({ ...answer, at: Date.now() });
     if (answer.numCtx !== undefined) metrics.context({ numCtx: answer.numCtx, promptTokens: answer.promptTokens });
-    if (answer.trim) metrics.trimmed({ strategy: answer.trim.strategy as TrimStrategy, dropped: answer.trim.dropped, tokensBefore: answer.trim.tokens_before, tokensAfter: answer.trim.tokens_after });
+    if (answer.trim)
+      metrics.trimmed({
+        strategy: answer.trim.strategy as TrimStrategy,
+        dropped: answer.trim.dropped,
+        tokensBefore: answer.trim.tokens_before,
+        tokensAfter: answer.trim.tokens_after,
+      });
   }
 
   failed(code: string, final: boolean): void {
@@ -75,8 +87,13 @@ export class LiveBatchMetrics {
   }
 
   vram(snapshot: VramSnapshot): void {
-    const fullest = snapshot.gpus?.reduce((a, b) => ((a.usedMiB ?? 0) / (a.totalMiB ?? 1) >= (b.usedMiB ?? 0) / (b.totalMiB ?? 1) ? a : b));
-    this.metrics.vram({ usedMiB: fullest?.usedMiB ?? null, totalMiB: fullest?.totalMiB ?? null, spilled: snapshot.models.some((model) => model.spilled && model.vramBytes > 0) });
+    const fullest = snapshot.gpus?.reduce((a, b) =>
+      (a.usedMiB ?? 0) / (a.totalMiB ?? 1) >= (b.usedMiB ?? 0) / (b.totalMiB ?? 1) ? a : b,
+    );
+    this.metrics.vram({
+      usedMiB: fullest?.usedMiB ?? null,
+      totalMiB: fullest?.totalMiB ?? null,
+      spilled: snapshot.models.some((model) => model.spilled && model.vramBytes > 0),
+    });
   }
 }
-

@@ -51,7 +51,8 @@ export class ModelLearning {
    */
   learnLimits(model: string, hardware: string, held: HeldLimits): void {
     const limits: LearnedLimits = { concurrency: held.concurrency, learnedAt: this.clock.now() };
-    if (held.numCtx !== undefined && held.numCtx < (held.plannedNumCtx ?? Infinity)) limits.numCtx = learnedNumCtx(held.numCtx);
+    if (held.numCtx !== undefined && held.numCtx < (held.plannedNumCtx ?? Infinity))
+      limits.numCtx = learnedNumCtx(held.numCtx);
     if (held.vramPeakMiB !== null) limits.vramMiB = Math.floor(held.vramPeakMiB * LEARNED_LIMIT_SHARE);
     (this.statsOf(model).limits ??= {})[hardware] = limits;
   }
@@ -59,7 +60,11 @@ export class ModelLearning {
   /** Keeps the model's pace for estimates (convert's ETA); a short run says too little. */
   learnThroughput(model: string | null, concurrency: number, answered: number, seconds: number): void {
     if (!model || answered < MIN_REQUESTS_TO_LEARN || seconds <= 0) return;
-    Object.assign(this.statsOf(model), { requestsPerSecond: answered / seconds, concurrency, measuredAt: this.clock.now() });
+    Object.assign(this.statsOf(model), {
+      requestsPerSecond: answered / seconds,
+      concurrency,
+      measuredAt: this.clock.now(),
+    });
   }
 
   private statsOf(model: string): ModelStats {

@@ -23,7 +23,11 @@ const METADATA_LIMITS = { pairs: 16, key: 64, value: 512 };
 export function newBatch(params: CreateBatchParams, fileOf: (id: string) => StoredFile, created: number): StoredBatch {
   const endpoint = params.endpoint ?? SUPPORTED_ENDPOINTS[0]!;
   if (!SUPPORTED_ENDPOINTS.includes(endpoint)) {
-    throw new ServiceError('invalid_request', `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}; got ${JSON.stringify(endpoint)}`, 'endpoint');
+    throw new ServiceError(
+      'invalid_request',
+      `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}; got ${JSON.stringify(endpoint)}`,
+      'endpoint',
+    );
   }
   const window = params.completion_window ?? DEFAULT_COMPLETION_WINDOW;
   const windowLength = windowSeconds(window);
@@ -32,7 +36,11 @@ export function newBatch(params: CreateBatchParams, fileOf: (id: string) => Stor
   checkRunOptions(runOptions);
   const file = fileOf(params.input_file_id);
   if (file.purpose !== 'batch') {
-    throw new ServiceError('invalid_request', `file ${file.id} has purpose ${file.purpose}; a batch needs purpose "batch"`, 'input_file_id');
+    throw new ServiceError(
+      'invalid_request',
+      `file ${file.id} has purpose ${file.purpose}; a batch needs purpose "batch"`,
+      'input_file_id',
+    );
   }
   return {
     batch: {
@@ -56,7 +64,13 @@ export function newBatch(params: CreateBatchParams, fileOf: (id: string) => Stor
       cancelling_at: null,
       cancelled_at: null,
       request_counts: { total: 0, completed: 0, failed: 0 },
-      usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
+      usage: {
+        input_tokens: 0,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: 0,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 0,
+      },
       metadata: params.metadata ?? null,
       paused_reason: null,
     },
@@ -66,13 +80,28 @@ export function newBatch(params: CreateBatchParams, fileOf: (id: string) => Stor
 
 function checkMetadata(metadata: Record<string, string> | null): void {
   if (metadata === null) return;
-  if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new ServiceError('invalid_request', 'metadata must be an object of strings', 'metadata');
+  if (typeof metadata !== 'object' || Array.isArray(metadata))
+    throw new ServiceError('invalid_request', 'metadata must be an object of strings', 'metadata');
   const entries = Object.entries(metadata);
-  if (entries.length > METADATA_LIMITS.pairs) throw new ServiceError('invalid_request', `metadata has ${entries.length} pairs; at most ${METADATA_LIMITS.pairs}`, 'metadata');
+  if (entries.length > METADATA_LIMITS.pairs)
+    throw new ServiceError(
+      'invalid_request',
+      `metadata has ${entries.length} pairs; at most ${METADATA_LIMITS.pairs}`,
+      'metadata',
+    );
   for (const [key, value] of entries) {
-    if (key.length > METADATA_LIMITS.key) throw new ServiceError('invalid_request', `metadata key "${key.slice(0, 20)}…" is longer than ${METADATA_LIMITS.key} characters`, 'metadata');
+    if (key.length > METADATA_LIMITS.key)
+      throw new ServiceError(
+        'invalid_request',
+        `metadata key "${key.slice(0, 20)}…" is longer than ${METADATA_LIMITS.key} characters`,
+        'metadata',
+      );
     if (typeof value !== 'string' || value.length > METADATA_LIMITS.value) {
-      throw new ServiceError('invalid_request', `metadata value of "${key}" must be a string of at most ${METADATA_LIMITS.value} characters`, 'metadata');
+      throw new ServiceError(
+        'invalid_request',
+        `metadata value of "${key}" must be a string of at most ${METADATA_LIMITS.value} characters`,
+        'metadata',
+      );
     }
   }
 }
@@ -82,7 +111,12 @@ function runOptionsOf(metadata: Record<string, string> | null | undefined): Batc
   const options: BatchRunOptions = {};
   if (metadata?.num_ctx !== undefined) {
     const numCtx = Number(metadata.num_ctx);
-    if (!(Number.isInteger(numCtx) && numCtx > 0)) throw new ServiceError('invalid_request', `metadata.num_ctx must be a positive integer, got ${JSON.stringify(metadata.num_ctx)}`, 'metadata.num_ctx');
+    if (!(Number.isInteger(numCtx) && numCtx > 0))
+      throw new ServiceError(
+        'invalid_request',
+        `metadata.num_ctx must be a positive integer, got ${JSON.stringify(metadata.num_ctx)}`,
+        'metadata.num_ctx',
+      );
     options.numCtx = numCtx;
   }
   if (metadata?.trim_strategy !== undefined) options.trimStrategy = metadata.trim_strategy as TrimStrategy;
@@ -92,13 +126,22 @@ function runOptionsOf(metadata: Record<string, string> | null | undefined): Batc
 
 function checkRunOptions(options: BatchRunOptions): void {
   if (options.mode !== undefined && !BATCH_MODES.includes(options.mode)) {
-    throw new ServiceError('invalid_request', `mode must be one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`, 'mode');
+    throw new ServiceError(
+      'invalid_request',
+      `mode must be one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`,
+      'mode',
+    );
   }
   if (options.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(options.trimStrategy)) {
-    throw new ServiceError('invalid_request', `the trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}, got ${JSON.stringify(options.trimStrategy)}`, 'trim_strategy');
+    throw new ServiceError(
+      'invalid_request',
+      `the trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}, got ${JSON.stringify(options.trimStrategy)}`,
+      'trim_strategy',
+    );
   }
   for (const key of ['concurrency', 'numCtx'] as const) {
     const value = options[key];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ServiceError('invalid_request', `${key} must be a positive integer`, `options.${key}`);
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new ServiceError('invalid_request', `${key} must be a positive integer`, `options.${key}`);
   }
 }

@@ -62,7 +62,8 @@ export interface RunPlan {
 }
 
 /** Whether a run must choose its batch's num_ctx, and so needs the facts that choice reads. */
-export const choosesNumCtx = (facts: Pick<RunFacts, 'chosenNumCtx' | 'cancelling'>): boolean => !facts.chosenNumCtx && !facts.cancelling;
+export const choosesNumCtx = (facts: Pick<RunFacts, 'chosenNumCtx' | 'cancelling'>): boolean =>
+  !facts.chosenNumCtx && !facts.cancelling;
 
 export function planRun(facts: RunFacts): RunPlan {
   const { options, settings, learned } = facts;

@@ -94,7 +94,6 @@ export interface RunHooks {
   onAdjusted(adjustment: Adjustment): void;
 }
 
-
 /** Up to `limit` holders at once; the others wait in order. The limit may change as it runs. */
 class Slots {
   private used = 0;
@@ -141,7 +140,11 @@ class Slots {
 
 export class BatchRun {
   private readonly stopper = new AbortController();
-  private readonly progress: RunProgress = { completed: 0, failed: 0, usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } };
+  private readonly progress: RunProgress = {
+    completed: 0,
+    failed: 0,
+    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 },
+  };
   /** custom_ids started but not finished when the run stopped: they get a stop line. */
   private readonly abandoned: string[] = [];
   private output!: JournalWriter;
@@ -221,7 +224,10 @@ export class BatchRun {
     if (this.heldConcurrency > 0 && concurrency > this.heldConcurrency) {
       // A raise (or the end of VRAM pressure) went past what held: back to it, and try again later.
       this.failedRaises++;
-      this.adjust(`out of memory at concurrency ${concurrency}: back to ${this.heldConcurrency}, the most that held`, this.heldConcurrency);
+      this.adjust(
+        `out of memory at concurrency ${concurrency}: back to ${this.heldConcurrency}, the most that held`,
+        this.heldConcurrency,
+      );
       return true;
     }
     // What held runs out now (something else took the memory): what holds is learned again from below.
@@ -249,9 +255,13 @@ export class BatchRun {
     const concurrency = this.slots.limit;
     this.answersAtLimits++;
     if (this.answersAtLimits >= ANSWERS_TO_HOLD) this.heldConcurrency = Math.max(this.heldConcurrency, concurrency);
-    const ceiling = this.limitBeforePressure === null ? this.configuredConcurrency : Math.ceil(this.limitBeforePressure / 2);
+    const ceiling =
+      this.limitBeforePressure === null ? this.configuredConcurrency : Math.ceil(this.limitBeforePressure / 2);
     if (concurrency < ceiling && this.answersAtLimits >= ANSWERS_TO_HOLD * 2 ** this.failedRaises) {
-      this.adjust(`recovered after ${this.answersAtLimits} answers without running out of memory: concurrency raised`, concurrency + 1);
+      this.adjust(
+        `recovered after ${this.answersAtLimits} answers without running out of memory: concurrency raised`,
+        concurrency + 1,
+      );
     }
   }
 
@@ -284,7 +294,11 @@ export class BatchRun {
     this.output = new JournalWriter(this.files.output, onJournalFailure);
     this.errors = new JournalWriter(this.files.error, onJournalFailure);
     const expiry = this.armExpiry();
-    const gate = new EngineGate(() => this.engine.ping(), (reason) => this.hooks.onPause(reason), this.stopper.signal);
+    const gate = new EngineGate(
+      () => this.engine.ping(),
+      (reason) => this.hooks.onPause(reason),
+      this.stopper.signal,
+    );
     const slots = this.slots;
     let stoppedAtLine = Infinity;
     let outcome: RunOutcome;
@@ -306,7 +320,8 @@ export class BatchRun {
       }
       await slots.idle();
       const reason = this.stopReason;
-      if ((reason === 'cancelled' || reason === 'expired') && !this.journalFailure) await this.writeStopLines(reason, stoppedAtLine, finished);
+      if ((reason === 'cancelled' || reason === 'expired') && !this.journalFailure)
+        await this.writeStopLines(reason, stoppedAtLine, finished);
       outcome = reason ?? 'completed';
     } finally {
       clearTimeout(expiry);
@@ -333,7 +348,11 @@ export class BatchRun {
     }
   }
 
-  private async answerIn(request: BatchInputLine, gate: EngineGate, conversation: Conversation | undefined): Promise<void> {
+  private async answerIn(
+    request: BatchInputLine,
+    gate: EngineGate,
+    conversation: Conversation | undefined,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       await gate.whenOpen();
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
@@ -347,9 +366,11 @@ export class BatchRun {
         const started = performance.now();
         const result = await this.engine.chat(prepared.chat, attemptSignal.signal);
         const latencyMs = performance.now() - started;
-        if (prepared.estimated !== undefined) this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
+        if (prepared.estimated !== undefined)
+          this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
         const record: RequestRecord = { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt };
-        const trim = (conversation && this.remember(conversation, prepared.chat, result.content, request)) || prepared.trim;
+        const trim =
+          (conversation && this.remember(conversation, prepared.chat, result.content, request)) || prepared.trim;
         if (trim) record.trim = trim;
         this.hooks.onAnswered({
           latencyMs,
@@ -381,15 +402,22 @@ export class BatchRun {
       }
       // A try that ran out of memory at limits since lowered does not count against the request.
       if (failure.code === 'out_of_memory' && this.lowerAfterOutOfMemory(sentAt)) attempt--;
-      if (failure.kind === 'transient' && attempt >= this.options.maxAttempts && !(await this.engine.ping().catch(() => false))) {
+      if (
+        failure.kind === 'transient' &&
+        attempt >= this.options.maxAttempts &&
+        !(await this.engine.ping().catch(() => false))
+      ) {
         gate.close(failure.message);
         attempt = 0;
         continue;
       }
-      if (failure.kind === 'permanent' || attempt >= this.options.maxAttempts) return this.recordFailure(request.custom_id, failure);
+      if (failure.kind === 'permanent' || attempt >= this.options.maxAttempts)
+        return this.recordFailure(request.custom_id, failure);
       this.hooks.onFailed(failure.code, false);
       const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
-      await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(() => undefined);
+      await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(
+        () => undefined,
+      );
       // A concurrency lowered since (out of memory, VRAM pressure) holds for the next try too.
       await this.slots.fit();
     }
@@ -399,10 +427,15 @@ export class BatchRun {
    * The engine request for a line: measured against num_ctx, trimmed if it is a conversation
    * that does not fit, refused if it still cannot; its answer capped to the room left.
    */
-  private prepare(request: BatchInputLine, conversation?: Conversation): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
+  private prepare(
+    request: BatchInputLine,
+    conversation?: Conversation,
+  ): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
     const context = this.options.context;
     if (!context || this.numCtx === undefined) return { chat: toChatRequest(request.body, this.numCtx) };
-    const asked = conversation ? { ...request.body, messages: conversation.messagesFor(request.body.messages) } : request.body;
+    const asked = conversation
+      ? { ...request.body, messages: conversation.messagesFor(request.body.messages) }
+      : request.body;
     const fitted = fitRequest(asked, {
       numCtx: this.numCtx,
       strategy: this.limitBeforePressure === null ? context.strategy : 'aggressive',
@@ -414,22 +447,47 @@ export class BatchRun {
     if (!fitted.fits) return { refused: new EngineError('permanent', 'context_length_exceeded', fitted.message, 400) };
     const body = { ...asked, messages: fitted.messages, max_tokens: fitted.maxTokens };
     delete body.max_completion_tokens;
-    const prepared: { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } = { chat: toChatRequest(body, this.numCtx), estimated: fitted.estimated };
+    const prepared: { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } = {
+      chat: toChatRequest(body, this.numCtx),
+      estimated: fitted.estimated,
+    };
     const { trim } = fitted;
     if (trim && (trim.dropped > 0 || trim.cut)) {
-      prepared.trim = { strategy: trim.strategy, dropped: trim.dropped, cut: trim.cut, tokens_before: context.calibration.apply(trim.tokensBefore), tokens_after: fitted.promptTokens };
+      prepared.trim = {
+        strategy: trim.strategy,
+        dropped: trim.dropped,
+        cut: trim.cut,
+        tokens_before: context.calibration.apply(trim.tokensBefore),
+        tokens_after: fitted.promptTokens,
+      };
     }
     return prepared;
   }
 
   /** Conversation mode: the answer joins the worker's conversation, trimmed when it grows too long. */
-  private remember(conversation: Conversation, sent: ChatRequest, answer: string, request: BatchInputLine): RequestRecord['trim'] | undefined {
+  private remember(
+    conversation: Conversation,
+    sent: ChatRequest,
+    answer: string,
+    request: BatchInputLine,
+  ): RequestRecord['trim'] | undefined {
     const context = this.options.context!;
     const budget = Math.floor((this.numCtx! - outputTokensOf(request.body)) / context.calibration.factor);
-    const trim = conversation.answered(sent.messages, answer, { budget, strategy: context.strategy, count: (message) => context.counter.message(message), ...(context.trimEvery !== undefined && { trimEvery: context.trimEvery }) });
+    const trim = conversation.answered(sent.messages, answer, {
+      budget,
+      strategy: context.strategy,
+      count: (message) => context.counter.message(message),
+      ...(context.trimEvery !== undefined && { trimEvery: context.trimEvery }),
+    });
     if (!trim || trim.dropped === 0) return undefined;
     const { calibration } = context;
-    return { strategy: trim.strategy, dropped: trim.dropped, cut: trim.cut, tokens_before: calibration.apply(trim.tokensBefore), tokens_after: calibration.apply(trim.tokensAfter) };
+    return {
+      strategy: trim.strategy,
+      dropped: trim.dropped,
+      cut: trim.cut,
+      tokens_before: calibration.apply(trim.tokensBefore),
+      tokens_after: calibration.apply(trim.tokensAfter),
+    };
   }
 
   /**
@@ -439,7 +497,10 @@ export class BatchRun {
    */
   private attemptSignal(): { signal: AbortSignal; done(): void } {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException('the engine did not answer in time', 'TimeoutError')), this.options.requestTimeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('the engine did not answer in time', 'TimeoutError')),
+      this.options.requestTimeoutMs,
+    );
     const onStop = (): void => controller.abort(this.stopper.signal.reason);
     this.stopper.signal.addEventListener('abort', onStop, { once: true });
     return {
@@ -476,10 +537,22 @@ export class BatchRun {
   }
 
   /** Writes a `batch_cancelled` / `batch_expired` line for every request left unanswered. */
-  private async writeStopLines(reason: 'cancelled' | 'expired', fromLine: number, finished: Set<string>): Promise<void> {
-    const message = reason === 'expired' ? 'the batch expired before this request was run' : 'the batch was cancelled before this request was run';
+  private async writeStopLines(
+    reason: 'cancelled' | 'expired',
+    fromLine: number,
+    finished: Set<string>,
+  ): Promise<void> {
+    const message =
+      reason === 'expired'
+        ? 'the batch expired before this request was run'
+        : 'the batch was cancelled before this request was run';
     const stopLine = (customId: string): void =>
-      this.record(this.errors, { id: uniqueId('batch_req_'), custom_id: customId, response: null, error: { code: `batch_${reason}`, message } });
+      this.record(this.errors, {
+        id: uniqueId('batch_req_'),
+        custom_id: customId,
+        response: null,
+        error: { code: `batch_${reason}`, message },
+      });
     this.abandoned.forEach(stopLine);
     if (fromLine === Infinity) return;
     for await (const line of readLines(this.files.input)) {

@@ -53,7 +53,15 @@ export class BatchService extends EventEmitter<QueueEvents> {
     super();
     this.files = new FileRegistry(store, clock);
     this.learning = new ModelLearning(store, clock);
-    this.queue = new BatchQueue({ store, engine, files: this.files, learning: this.learning, events: this, clock, settings });
+    this.queue = new BatchQueue({
+      store,
+      engine,
+      files: this.files,
+      learning: this.learning,
+      events: this,
+      clock,
+      settings,
+    });
   }
 
   /** Picks up where the last daemon stopped: revalidates, resumes and finishes batches. */
@@ -113,7 +121,8 @@ export class BatchService extends EventEmitter<QueueEvents> {
   /** Newest first, with OpenAI's cursor paging. */
   listBatches(params: ListParams = {}): BatchList {
     const limit = params.limit ?? 20;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ServiceError('invalid_request', 'limit must be an integer from 1 to 100', 'limit');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw new ServiceError('invalid_request', 'limit must be an integer from 1 to 100', 'limit');
     const all = this.store.data.batches.map((entry) => entry.batch).reverse();
     let start = 0;
     if (params.after !== undefined) {
@@ -121,7 +130,13 @@ export class BatchService extends EventEmitter<QueueEvents> {
       if (start === 0) throw new ServiceError('not_found', `No batch with id ${JSON.stringify(params.after)}`, 'after');
     }
     const data = all.slice(start, start + limit).map((batch) => structuredClone(batch));
-    return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < all.length };
+    return {
+      object: 'list',
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: start + limit < all.length,
+    };
   }
 
   cancelBatch(id: string): Promise<Batch> {

@@ -84,11 +84,27 @@ function bodyError(state: ValidationState, line: number, body: Record<string, un
   for (const [index, message] of body.messages.entries()) {
     const param = `body.messages[${index}]`;
     if (!isObject(message) || typeof message.role !== 'string' || !MESSAGE_ROLES.has(message.role)) {
-      return error(state, line, 'invalid_request', `${param}.role`, `${param}.role must be one of ${[...MESSAGE_ROLES].join(', ')}`);
+      return error(
+        state,
+        line,
+        'invalid_request',
+        `${param}.role`,
+        `${param}.role must be one of ${[...MESSAGE_ROLES].join(', ')}`,
+      );
     }
     const content = message.content;
-    if (!(typeof content === 'string' || Array.isArray(content) || (content === null && message.role === 'assistant'))) {
-      return error(state, line, 'invalid_request', `${param}.content`, `${param}.content must be a string or an array of parts`);
+    if (!(
+      typeof content === 'string' ||
+      Array.isArray(content) ||
+      (content === null && message.role === 'assistant')
+    )) {
+      return error(
+        state,
+        line,
+        'invalid_request',
+        `${param}.content`,
+        `${param}.content must be a string or an array of parts`,
+      );
     }
   }
   for (const field of ['max_tokens', 'max_completion_tokens'] as const) {
@@ -108,13 +124,37 @@ function bodyError(state: ValidationState, line: number, body: Record<string, un
   if (format !== undefined && format !== null) {
     const type = isObject(format) ? format.type : undefined;
     if (type !== 'text' && type !== 'json_object' && type !== 'json_schema') {
-      return error(state, line, 'invalid_request', 'body.response_format.type', 'body.response_format.type must be text, json_object or json_schema');
+      return error(
+        state,
+        line,
+        'invalid_request',
+        'body.response_format.type',
+        'body.response_format.type must be text, json_object or json_schema',
+      );
     }
-    if (type === 'json_schema' && !(isObject(format) && isObject(format.json_schema) && isObject(format.json_schema.schema))) {
-      return error(state, line, 'invalid_request', 'body.response_format.json_schema.schema', 'body.response_format.json_schema.schema must be a JSON schema object');
+    if (
+      type === 'json_schema' &&
+      !(isObject(format) && isObject(format.json_schema) && isObject(format.json_schema.schema))
+    ) {
+      return error(
+        state,
+        line,
+        'invalid_request',
+        'body.response_format.json_schema.schema',
+        'body.response_format.json_schema.schema must be a JSON schema object',
+      );
     }
-    if (type === 'json_schema' && deeperThan((format as { json_schema: { schema: unknown } }).json_schema.schema, MAX_SCHEMA_DEPTH)) {
-      return error(state, line, 'invalid_request', 'body.response_format.json_schema.schema', `body.response_format.json_schema.schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`);
+    if (
+      type === 'json_schema' &&
+      deeperThan((format as { json_schema: { schema: unknown } }).json_schema.schema, MAX_SCHEMA_DEPTH)
+    ) {
+      return error(
+        state,
+        line,
+        'invalid_request',
+        'body.response_format.json_schema.schema',
+        `body.response_format.json_schema.schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`,
+      );
     }
   }
   if (body.stream === true) {
@@ -141,13 +181,26 @@ export function validateLine(state: ValidationState, line: number, text: string)
   if (typeof id !== 'string' || id === '') {
     return error(state, line, 'invalid_request', 'custom_id', 'custom_id is missing or not a non-empty string');
   }
-  if (state.seenIds.has(id)) return error(state, line, 'duplicate_custom_id', 'custom_id', `custom_id "${id}" is used more than once`);
+  if (state.seenIds.has(id))
+    return error(state, line, 'duplicate_custom_id', 'custom_id', `custom_id "${id}" is used more than once`);
   state.seenIds.add(id);
   if (parsed.method !== 'POST') {
-    return error(state, line, 'invalid_request', 'method', `method must be "POST", got ${JSON.stringify(parsed.method ?? null)}`);
+    return error(
+      state,
+      line,
+      'invalid_request',
+      'method',
+      `method must be "POST", got ${JSON.stringify(parsed.method ?? null)}`,
+    );
   }
   if (parsed.url !== state.endpoint) {
-    return error(state, line, 'url_mismatch', 'url', `url ${JSON.stringify(parsed.url ?? null)} does not match the batch's endpoint ${state.endpoint}`);
+    return error(
+      state,
+      line,
+      'url_mismatch',
+      'url',
+      `url ${JSON.stringify(parsed.url ?? null)} does not match the batch's endpoint ${state.endpoint}`,
+    );
   }
   if (!isObject(parsed.body)) return error(state, line, 'invalid_request', 'body', 'body is missing or not an object');
   const problem = bodyError(state, line, parsed.body);
@@ -157,7 +210,13 @@ export function validateLine(state: ValidationState, line: number, text: string)
     state.model = model;
     state.modelLine = line;
   } else if (model !== state.model) {
-    return error(state, line, 'model_mismatch', 'body.model', `body.model "${model}" differs from "${state.model}" on line ${state.modelLine}; one model per batch`);
+    return error(
+      state,
+      line,
+      'model_mismatch',
+      'body.model',
+      `body.model "${model}" differs from "${state.model}" on line ${state.modelLine}; one model per batch`,
+    );
   }
   state.onRequest?.(parsed.body as unknown as ChatCompletionBody, line);
   return null;
@@ -166,7 +225,13 @@ export function validateLine(state: ValidationState, line: number, text: string)
 /** Validates a whole batch input file as a stream. `displayName` is used in messages. */
 export async function validateBatchFile(
   path: string,
-  options: { displayName?: string; endpoint?: string; limits?: Partial<ValidationLimits>; onRequest?: ValidationState['onRequest']; signal?: AbortSignal } = {},
+  options: {
+    displayName?: string;
+    endpoint?: string;
+    limits?: Partial<ValidationLimits>;
+    onRequest?: ValidationState['onRequest'];
+    signal?: AbortSignal;
+  } = {},
 ): Promise<ValidationReport> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const state = new ValidationState(options.displayName ?? basename(path), options.endpoint, options.onRequest);
@@ -177,10 +242,21 @@ export async function validateBatchFile(
     errorCount++;
     if (errors.length < limits.maxErrors) errors.push(problem);
   };
-  for await (const line of readLines(path, { maxLineBytes: limits.maxLineBytes, ...(options.signal && { signal: options.signal }) })) {
+  for await (const line of readLines(path, {
+    maxLineBytes: limits.maxLineBytes,
+    ...(options.signal && { signal: options.signal }),
+  })) {
     if (line.bytes === null) {
       state.requests++;
-      report(error(state, line.number, 'line_too_large', null, `is ${line.size} bytes; the limit is ${limits.maxLineBytes} bytes per line`));
+      report(
+        error(
+          state,
+          line.number,
+          'line_too_large',
+          null,
+          `is ${line.size} bytes; the limit is ${limits.maxLineBytes} bytes per line`,
+        ),
+      );
       continue;
     }
     let text: string;
@@ -193,13 +269,20 @@ export async function validateBatchFile(
     }
     report(validateLine(state, line.number, text));
     if (state.requests > limits.maxLines) {
-      report(error(state, line.number, 'too_many_tasks', null, `more than ${limits.maxLines} requests; split the file`));
+      report(
+        error(state, line.number, 'too_many_tasks', null, `more than ${limits.maxLines} requests; split the file`),
+      );
       break;
     }
   }
   if (state.requests === 0) report(error(state, 1, 'empty_file', null, 'the file has no requests'));
   if (errorCount > errors.length) {
-    errors.push({ code: 'too_many_errors', param: null, line: null, message: `${state.fileName}: ${errorCount - errors.length} more errors not listed` });
+    errors.push({
+      code: 'too_many_errors',
+      param: null,
+      line: null,
+      message: `${state.fileName}: ${errorCount - errors.length} more errors not listed`,
+    });
   }
   return { requests: state.requests, model: state.model, errors, errorCount };
 }

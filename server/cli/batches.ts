@@ -11,7 +11,9 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
       const batch = await call(() => connection.sendRequest(protocol.BatchGetRequest.type, { id }));
       const [output, error] = await Promise.all(
         [batch.output_file_id, batch.error_file_id].map((fileId) =>
-          fileId ? call(() => connection.sendRequest(protocol.FileGetRequest.type, { id: fileId })).then((file) => file.path) : undefined,
+          fileId
+            ? call(() => connection.sendRequest(protocol.FileGetRequest.type, { id: fileId })).then((file) => file.path)
+            : undefined,
         ),
       );
       console.log(flags.json ? JSON.stringify(batch, null, 2) : batchDetails(batch, { output, error }));
@@ -23,7 +25,9 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
     ]);
     if (flags.json) return console.log(JSON.stringify({ daemon: info, batches: list.data }, null, 2));
     const engine = `${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''} (${info.engine.up ? `up; models: ${info.engine.models.join(', ') || 'none'}` : 'not answering'})`;
-    console.log(`daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nHTTP API ${info.http}/v1\nengine ${engine}\n${gpuLines(info.gpu).join('\n')}`);
+    console.log(
+      `daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nHTTP API ${info.http}/v1\nengine ${engine}\n${gpuLines(info.gpu).join('\n')}`,
+    );
     console.log(list.data.length === 0 ? 'no batches' : list.data.map(batchLine).join('\n'));
   } finally {
     connection.dispose();
@@ -31,7 +35,11 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
 }
 
 /** `cancel ID` and `retry ID`: one order about a batch, answered with a batch. */
-export async function order(method: typeof protocol.BatchCancelRequest.type | typeof protocol.BatchRetryRequest.type, id: string, flags: { dataDir: string; json?: boolean }): Promise<void> {
+export async function order(
+  method: typeof protocol.BatchCancelRequest.type | typeof protocol.BatchRetryRequest.type,
+  id: string,
+  flags: { dataDir: string; json?: boolean },
+): Promise<void> {
   const connection = await requireDaemon(flags.dataDir);
   try {
     const batch = await call(() => connection.sendRequest(method, { id }));

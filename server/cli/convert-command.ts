@@ -37,13 +37,16 @@ export interface ConvertFlags {
 /** A file's text without a BOM and trailing whitespace. */
 function readText(path: string, flag: string): string {
   if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`${flag} ${path}: no such file`);
-  return readFileSync(path, 'utf8').replace(/^\uFEFF/, '').trimEnd();
+  return readFileSync(path, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .trimEnd();
 }
 
 /** --template names a file, or is the template itself. */
 function templateOf(argument: string): string {
   if (existsSync(argument) && statSync(argument).isFile()) return readText(argument, '--template');
-  if (!argument.includes('{{')) throw new CliError(`--template ${argument}: no such file, and no {{column}} placeholder in it as a template`);
+  if (!argument.includes('{{'))
+    throw new CliError(`--template ${argument}: no such file, and no {{column}} placeholder in it as a template`);
   return argument;
 }
 
@@ -55,7 +58,8 @@ function schemaOf(path: string): Record<string, unknown> {
   } catch (error) {
     throw new CliError(`--schema ${path}: not valid JSON (${(error as Error).message})`);
   }
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new CliError(`--schema ${path}: a JSON schema must be a JSON object`);
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    throw new CliError(`--schema ${path}: a JSON schema must be a JSON object`);
   return schema as Record<string, unknown>;
 }
 
@@ -73,14 +77,18 @@ function duration(seconds: number): string {
 function rowList(title: string, rows: ConvertReport['skipped'], total: number): string[] {
   if (total === 0) return [];
   const lines = [title, ...rows.slice(0, LISTED_ROWS).map((row) => `  line ${row.line}: ${row.reason}`)];
-  if (total > LISTED_ROWS) lines.push(`  and ${count(total - LISTED_ROWS)} more (--json lists the first ${count(rows.length)})`);
+  if (total > LISTED_ROWS)
+    lines.push(`  and ${count(total - LISTED_ROWS)} more (--json lists the first ${count(rows.length)})`);
   return lines;
 }
 
 function estimateLines(report: ConvertReport): string[] {
   const estimate = report.estimate;
   const prompt = estimate.prompt_tokens!;
-  const calibration = estimate.calibration === 'learned' ? 'learned from this model\'s batches' : 'a safety margin until this model has run a batch';
+  const calibration =
+    estimate.calibration === 'learned'
+      ? "learned from this model's batches"
+      : 'a safety margin until this model has run a batch';
   const fit =
     estimate.lines_over_context === 0
       ? `every line fits num_ctx ${estimate.num_ctx}${estimate.max_tokens === null ? '' : ' with max_tokens'}`
@@ -104,7 +112,11 @@ function summary(file: string, report: ConvertReport): string {
   return [
     report.output === null ? `${file}, dry run, nothing written: ${source}` : `${file} → ${report.output}: ${source}`,
     ...rowList(`${plural(report.skipped_count, 'row')} skipped:`, report.skipped, report.skipped_count),
-    ...rowList(`${plural(report.kept_bad_rows_count, 'bad row')} kept (--keep-bad-rows):`, report.kept_bad_rows, report.kept_bad_rows_count),
+    ...rowList(
+      `${plural(report.kept_bad_rows_count, 'bad row')} kept (--keep-bad-rows):`,
+      report.kept_bad_rows,
+      report.kept_bad_rows_count,
+    ),
     ...estimateLines(report),
     ...(report.output === null ? ['sample line:', JSON.stringify(report.sample)] : []),
   ].join('\n');
@@ -113,9 +125,13 @@ function summary(file: string, report: ConvertReport): string {
 /** Returns the exit code: 0 when request lines were written (or, in a dry run, would be). */
 export async function convert(file: string, flags: ConvertFlags): Promise<number> {
   const output = flags.dryRun ? undefined : (flags.output ?? defaultOutput(file));
-  if (output !== undefined && resolve(output) === resolve(file)) throw new CliError(`the output ${output} would overwrite the CSV; name another with -o`);
+  if (output !== undefined && resolve(output) === resolve(file))
+    throw new CliError(`the output ${output} would overwrite the CSV; name another with -o`);
   // Loaded here, not at start-up: the tokenizer takes half a second and 70 MB that other commands do without.
-  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([import('../csv/convert.js'), import('../csv/estimate.js')]);
+  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([
+    import('../csv/convert.js'),
+    import('../csv/estimate.js'),
+  ]);
   const model = flags.model ?? DEFAULT_MODEL;
   // What the daemon of this data dir learned from earlier batches of the model: its tokenizer and pace.
   const learned = readModelStats(dataDirOf(flags), model);
@@ -146,35 +162,69 @@ export async function convert(file: string, flags: ConvertFlags): Promise<number
   return 0;
 }
 
-const numberOf = (check: (value: number) => boolean, expected: string) => (value: string): number => {
-  const parsed = Number(value);
-  if (value.trim() === '' || !check(parsed)) throw new Error(`expected ${expected}, got "${value}"`);
-  return parsed;
-};
+const numberOf =
+  (check: (value: number) => boolean, expected: string) =>
+  (value: string): number => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !check(parsed)) throw new Error(`expected ${expected}, got "${value}"`);
+    return parsed;
+  };
 
 function delimiterOf(value: string): string {
   const delimiter = value === 'tab' || value === '\\t' ? '\t' : value;
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') throw new Error(`expected one character (or "tab") as the delimiter, got "${value}"`);
+  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
+    throw new Error(`expected one character (or "tab") as the delimiter, got "${value}"`);
   return delimiter;
 }
 
 export function addConvertCommand(program: Command): void {
   addDataDirOption(program.command('convert'))
     .argument('<file>', 'CSV file, with a header row')
-    .description('turn a CSV into a batch input JSONL, one chat request per row; report skipped rows by line and estimate tokens and time')
+    .description(
+      'turn a CSV into a batch input JSONL, one chat request per row; report skipped rows by line and estimate tokens and time',
+    )
     .option('-o, --output <file>', 'JSONL to write (default: FILE with .jsonl)')
-    .option('--system-prompt <file>', 'system message of every request (the rubric), byte-identical on every line so the engine reuses its KV cache')
-    .option('--template <file|text>', 'user message with {{column}} placeholders, a file or the text itself (default: every column as "column: value")')
-    .option('--id-column <name>', 'column whose values are the custom_ids, unique and non-empty (default: row-1, row-2, ...)')
+    .option(
+      '--system-prompt <file>',
+      'system message of every request (the rubric), byte-identical on every line so the engine reuses its KV cache',
+    )
+    .option(
+      '--template <file|text>',
+      'user message with {{column}} placeholders, a file or the text itself (default: every column as "column: value")',
+    )
+    .option(
+      '--id-column <name>',
+      'column whose values are the custom_ids, unique and non-empty (default: row-1, row-2, ...)',
+    )
     .option('--model <name>', `model of every request (default ${DEFAULT_MODEL})`)
-    .option('--temperature <t>', 'sampling temperature', numberOf((value) => Number.isFinite(value) && value >= 0, 'a number of 0 or more'))
+    .option(
+      '--temperature <t>',
+      'sampling temperature',
+      numberOf((value) => Number.isFinite(value) && value >= 0, 'a number of 0 or more'),
+    )
     .option('--seed <n>', 'sampling seed', numberOf(Number.isInteger, 'an integer'))
     .option('--max-tokens <n>', 'most tokens per answer', positiveInteger)
     .option('--schema <file>', 'JSON schema every answer must follow (response_format json_schema, strict)')
-    .option('--delimiter <char>', 'field delimiter (default: the most frequent of , ; and tab in the header line)', delimiterOf)
-    .addOption(new Option('--encoding <name>', 'text encoding (default: from a BOM, UTF-16 from NUL bytes, else utf8; latin1 reads Windows-1252)').choices(CSV_ENCODINGS))
-    .option('--keep-bad-rows', 'keep rows with too few or too many fields (padded or cut) or undecodable bytes, instead of skipping them; reported either way')
-    .option('--num-ctx <n>', `context window the estimate checks each line against (default ${DEFAULT_NUM_CTX})`, positiveInteger)
+    .option(
+      '--delimiter <char>',
+      'field delimiter (default: the most frequent of , ; and tab in the header line)',
+      delimiterOf,
+    )
+    .addOption(
+      new Option(
+        '--encoding <name>',
+        'text encoding (default: from a BOM, UTF-16 from NUL bytes, else utf8; latin1 reads Windows-1252)',
+      ).choices(CSV_ENCODINGS),
+    )
+    .option(
+      '--keep-bad-rows',
+      'keep rows with too few or too many fields (padded or cut) or undecodable bytes, instead of skipping them; reported either way',
+    )
+    .option(
+      '--num-ctx <n>',
+      `context window the estimate checks each line against (default ${DEFAULT_NUM_CTX})`,
+      positiveInteger,
+    )
     .option('--dry-run', 'print the report and a sample line; write nothing')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, flags: ConvertFlags) => {

@@ -4,7 +4,8 @@ import type { Batch } from '../protocol/openai.js';
 /** en-US grouping, as everywhere the CLI prints a count: "170,000". */
 export const count = (value: number): string => value.toLocaleString('en-US');
 
-const time = (seconds: number | null): string => (seconds ? new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19) : '-');
+const time = (seconds: number | null): string =>
+  seconds ? new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19) : '-';
 
 export function batchLine(batch: Batch): string {
   const { total, completed, failed } = batch.request_counts;
@@ -21,6 +22,7 @@ export function batchDetails(batch: Batch, paths: { output?: string; error?: str
     `  tokens:      ${count(batch.usage.input_tokens)} prompt (${count(batch.usage.input_tokens_details.cached_tokens)} cached), ${count(batch.usage.output_tokens)} completion`,
     `  expires:     ${time(batch.expires_at)} (window ${batch.completion_window})`,
   ];
-  for (const error of batch.errors?.data ?? []) lines.push(`  error: ${error.message} [${error.code}${error.param ? `, ${error.param}` : ''}]`);
+  for (const error of batch.errors?.data ?? [])
+    lines.push(`  error: ${error.message} [${error.code}${error.param ? `, ${error.param}` : ''}]`);
   return lines.join('\n');
 }

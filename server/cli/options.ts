@@ -55,19 +55,55 @@ export function addEngineOptions(command: Command): Command {
     .option('--ollama-url <url>', 'Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434)')
     .option('--openai-url <url>', 'OpenAI-compatible server base URL (default http://127.0.0.1:8080/v1)')
     .option('--model-path <file>', 'GGUF model file for the llama-cpp engine', absolutePath)
-    .option('--concurrency <n>', 'requests in flight (default: the engine\'s slots, else 4)', positiveInteger)
+    .option('--concurrency <n>', "requests in flight (default: the engine's slots, else 4)", positiveInteger)
     .option('--threads <n>', 'CPU threads for the llama-cpp engine', positiveInteger)
-    .option('--num-ctx <n>', 'context window for every request of a batch (default: the smallest that holds its longest request)', positiveInteger)
-    .addOption(new Option('--trim-strategy <name>', 'how conversations over the context are trimmed (default sliding-window)').choices(TRIM_STRATEGIES))
-    .option('--trim-allow-cut', 'trimming may cut inside a message (the middle of one it would drop) instead of dropping it whole')
-    .addOption(new Option('--mode <mode>', 'independent requests (default), or the prototype\'s one running conversation per worker, to measure').choices(BATCH_MODES))
-    .option('--trim-every <n>', 'conversation mode: trim every n requests as well as at 87.5% of the context', positiveInteger)
-    .option('--request-timeout-ms <n>', 'give up on one try of a request after this long (default 600000)', positiveInteger)
-    .option('--nvidia-smi-path <command>', 'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")', (value: string) => (value.includes(sep) ? absolutePath(value) : value))
+    .option(
+      '--num-ctx <n>',
+      'context window for every request of a batch (default: the smallest that holds its longest request)',
+      positiveInteger,
+    )
+    .addOption(
+      new Option(
+        '--trim-strategy <name>',
+        'how conversations over the context are trimmed (default sliding-window)',
+      ).choices(TRIM_STRATEGIES),
+    )
+    .option(
+      '--trim-allow-cut',
+      'trimming may cut inside a message (the middle of one it would drop) instead of dropping it whole',
+    )
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        "independent requests (default), or the prototype's one running conversation per worker, to measure",
+      ).choices(BATCH_MODES),
+    )
+    .option(
+      '--trim-every <n>',
+      'conversation mode: trim every n requests as well as at 87.5% of the context',
+      positiveInteger,
+    )
+    .option(
+      '--request-timeout-ms <n>',
+      'give up on one try of a request after this long (default 600000)',
+      positiveInteger,
+    )
+    .option(
+      '--nvidia-smi-path <command>',
+      'nvidia-smi to read VRAM with (default: nvidia-smi on PATH; none: VRAM "not available")',
+      (value: string) => (value.includes(sep) ? absolutePath(value) : value),
+    )
     .option('--vram-poll-ms <n>', 'how often VRAM is read (default 5000)', positiveInteger)
-    .option('--vram-warning-share <share>', 'VRAM in use above which trimming turns aggressive and concurrency halves (default 0.9)', share)
+    .option(
+      '--vram-warning-share <share>',
+      'VRAM in use above which trimming turns aggressive and concurrency halves (default 0.9)',
+      share,
+    )
     .option('--vram-critical-share <share>', 'VRAM in use reported as critical (default 0.97)', share)
-    .option('--keep-alive <duration>', 'how long Ollama keeps the model loaded after a request, e.g. 30m, or -1 for ever (default -1)');
+    .option(
+      '--keep-alive <duration>',
+      'how long Ollama keeps the model loaded after a request, e.g. 30m, or -1 for ever (default -1)',
+    );
 }
 
 export interface HttpFlags {
@@ -90,15 +126,29 @@ export function addHttpOptions(command: Command): Command {
     .option('--host <host>', 'HTTP API address (default 127.0.0.1; another address needs an API key)')
     .option('--port <port>', `HTTP API port (default ${DEFAULT_HTTP_PORT}; 0 picks a free one)`, (value) => {
       const port = Number(value);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`expected a port from 0 to 65535, got "${value}"`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new Error(`expected a port from 0 to 65535, got "${value}"`);
       return port;
     });
   if (command.name() === 'serve') {
-    command.addOption(new Option('--api-key <key>', 'require Authorization: Bearer <key> on every HTTP route but /health (default $OLLAMA_BATCH_API_KEY)').conflicts('apiKeyFile'));
+    command.addOption(
+      new Option(
+        '--api-key <key>',
+        'require Authorization: Bearer <key> on every HTTP route but /health (default $OLLAMA_BATCH_API_KEY)',
+      ).conflicts('apiKeyFile'),
+    );
   }
   return command
-    .option('--api-key-file <file>', 'read the API key from the first line of this file (default $OLLAMA_BATCH_API_KEY)', absolutePath)
-    .option('--max-upload-mb <n>', `largest file POST /v1/files accepts (default ${DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 2})`, positiveInteger)
+    .option(
+      '--api-key-file <file>',
+      'read the API key from the first line of this file (default $OLLAMA_BATCH_API_KEY)',
+      absolutePath,
+    )
+    .option(
+      '--max-upload-mb <n>',
+      `largest file POST /v1/files accepts (default ${DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 2})`,
+      positiveInteger,
+    )
     .option('--cors-origin <origin>', 'allow this browser origin to call the HTTP API (CORS is off by default)');
 }
 

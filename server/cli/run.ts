@@ -34,7 +34,9 @@ const formatEta = (seconds: number): string => {
   if (!Number.isFinite(seconds)) return '?';
   const hours = Math.floor(seconds / 3600);
   const minutes = Math.floor((seconds % 3600) / 60);
-  return hours > 0 ? `${hours}h${String(minutes).padStart(2, '0')}m` : `${minutes}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
+  return hours > 0
+    ? `${hours}h${String(minutes).padStart(2, '0')}m`
+    : `${minutes}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
 };
 
 /** Shows progress until the batch ends; resolves with its last state. */
@@ -58,9 +60,19 @@ function follow(connection: MessageConnection, first: Batch, json: boolean): Pro
       const { total, completed, failed } = batch.request_counts;
       const done = completed + failed;
       const rate = pace.rate(done);
-      const note = batch.paused_reason ? `(paused: ${batch.paused_reason})` : batch.status === 'in_progress' ? '' : `(${batch.status})`;
+      const note = batch.paused_reason
+        ? `(paused: ${batch.paused_reason})`
+        : batch.status === 'in_progress'
+          ? ''
+          : `(${batch.status})`;
       if (tty && batch.status !== 'validating') {
-        const payload = { done, rate: rate.toFixed(1), timeLeft: formatEta(rate > 0 ? (total - done) / rate : Infinity), failed, note };
+        const payload = {
+          done,
+          rate: rate.toFixed(1),
+          timeLeft: formatEta(rate > 0 ? (total - done) / rate : Infinity),
+          failed,
+          note,
+        };
         if (!barStarted) bar.start(total, done, payload);
         else bar.update(done, payload);
         barStarted = true;
@@ -92,9 +104,13 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
   try {
     const info = await call(() => connection.sendRequest(protocol.DaemonStatusRequest.type));
     if (!started && flags.engine && flags.engine !== info.engine.name) {
-      console.error(`note: the running daemon uses the ${info.engine.name} engine; --engine ${flags.engine} applies when it is restarted`);
+      console.error(
+        `note: the running daemon uses the ${info.engine.name} engine; --engine ${flags.engine} applies when it is restarted`,
+      );
     }
-    const inputFile = await call(() => connection.sendRequest(protocol.FileRegisterRequest.type, { path, purpose: 'batch' }));
+    const inputFile = await call(() =>
+      connection.sendRequest(protocol.FileRegisterRequest.type, { path, purpose: 'batch' }),
+    );
     const created = await call(() =>
       connection.sendRequest(protocol.BatchCreateRequest.type, {
         input_file_id: inputFile.id,
@@ -102,7 +118,12 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
         completion_window: flags.completionWindow ?? CLIENT_COMPLETION_WINDOW,
         metadata: { source: file },
         ...(flags.concurrency !== undefined || flags.numCtx !== undefined
-          ? { options: { ...(flags.concurrency && { concurrency: flags.concurrency }), ...(flags.numCtx && { numCtx: flags.numCtx }) } }
+          ? {
+              options: {
+                ...(flags.concurrency && { concurrency: flags.concurrency }),
+                ...(flags.numCtx && { numCtx: flags.numCtx }),
+              },
+            }
           : {}),
       }),
     );
@@ -114,10 +135,13 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
     const batch = await follow(connection, created, flags.json ?? false);
     const paths = await Promise.all(
       [batch.output_file_id, batch.error_file_id].map((id) =>
-        id ? call(() => connection.sendRequest(protocol.FileGetRequest.type, { id })).then((info) => info.path) : undefined,
+        id
+          ? call(() => connection.sendRequest(protocol.FileGetRequest.type, { id })).then((info) => info.path)
+          : undefined,
       ),
     );
-    if (flags.json) console.log(JSON.stringify({ batch, output_path: paths[0] ?? null, error_path: paths[1] ?? null }, null, 2));
+    if (flags.json)
+      console.log(JSON.stringify({ batch, output_path: paths[0] ?? null, error_path: paths[1] ?? null }, null, 2));
     else console.log(batchDetails(batch, { output: paths[0], error: paths[1] }));
     return batch.status === 'completed' ? 0 : 1;
   } finally {

@@ -23,13 +23,19 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
     throw new CliError((error as Error).message);
   }
   const daemon = await startDaemon(config).catch((error: Error) => {
-    throw error instanceof DaemonRunningError || error instanceof DaemonStartError ? new CliError(error.message) : error;
+    throw error instanceof DaemonRunningError || error instanceof DaemonStartError
+      ? new CliError(error.message)
+      : error;
   });
   // The last resort: every background task catches its own failure and fails its batch, so what
   // arrives here escaped a bug. A daemon that owns a 12-hour job logs it and goes on serving;
   // exiting would only restart into the same state.
-  process.on('unhandledRejection', (reason) => log('error', `unhandled rejection (the daemon goes on): ${describe(reason)}`));
-  process.on('uncaughtException', (error) => log('error', `uncaught exception (the daemon goes on): ${describe(error)}`));
+  process.on('unhandledRejection', (reason) =>
+    log('error', `unhandled rejection (the daemon goes on): ${describe(reason)}`),
+  );
+  process.on('uncaughtException', (error) =>
+    log('error', `uncaught exception (the daemon goes on): ${describe(error)}`),
+  );
   // A client that started us detached reads this line, then closes the pipe.
   process.stdout.on('error', () => undefined);
   process.stdout.write(`${READY_LINE} on ${daemon.socket}, HTTP ${daemon.httpUrl} (engine ${daemon.engine.name})\n`);

@@ -14,7 +14,8 @@ export async function validate(file: string, flags: { json?: boolean }): Promise
   } else if (report.errorCount === 0) {
     console.log(`${file}: valid, ${report.requests} requests for model ${report.model}`);
   } else {
-    for (const error of report.errors) console.log(`${error.message} [${error.code}${error.param ? `, ${error.param}` : ''}]`);
+    for (const error of report.errors)
+      console.log(`${error.message} [${error.code}${error.param ? `, ${error.param}` : ''}]`);
     console.log(`${file}: ${report.errorCount} error${report.errorCount === 1 ? '' : 's'} in ${report.requests} lines`);
   }
   return report.errorCount === 0 ? 0 : 1;

@@ -37,10 +37,18 @@ export class PromptCounter {
   }
 }
 
-export const outputTokensOf = (body: ChatCompletionBody): number => body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
+export const outputTokensOf = (body: ChatCompletionBody): number =>
+  body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
 
 export type Fitted =
-  | { fits: true; messages: ChatMessage[]; estimated: number; promptTokens: number; maxTokens: number; trim: TrimResult | null }
+  | {
+      fits: true;
+      messages: ChatMessage[];
+      estimated: number;
+      promptTokens: number;
+      maxTokens: number;
+      trim: TrimResult | null;
+    }
   | { fits: false; promptTokens: number; outputTokens: number; numCtx: number; message: string };
 
 /**
@@ -50,7 +58,14 @@ export type Fitted =
  */
 export function fitRequest(
   body: ChatCompletionBody,
-  context: { numCtx: number; strategy: TrimStrategy; counter: PromptCounter; calibration: Calibration; aggressiveFraction?: number; allowCut?: boolean },
+  context: {
+    numCtx: number;
+    strategy: TrimStrategy;
+    counter: PromptCounter;
+    calibration: Calibration;
+    aggressiveFraction?: number;
+    allowCut?: boolean;
+  },
 ): Fitted {
   const { numCtx, counter, calibration } = context;
   const outputTokens = outputTokensOf(body);
@@ -86,5 +101,12 @@ export function fitRequest(
     }
     messages = trim.messages;
   }
-  return { fits: true, messages, estimated: fittedEstimate, promptTokens: fittedTokens, maxTokens: Math.min(outputTokens, numCtx - fittedTokens), trim };
+  return {
+    fits: true,
+    messages,
+    estimated: fittedEstimate,
+    promptTokens: fittedTokens,
+    maxTokens: Math.min(outputTokens, numCtx - fittedTokens),
+    trim,
+  };
 }

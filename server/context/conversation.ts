@@ -44,7 +44,11 @@ export class Conversation {
     if (!due && tokens <= options.budget * (options.threshold ?? DEFAULT_TRIM_THRESHOLD)) return null;
     // The trimmer keeps the last user message: end on one, then put the answer back.
     const lastAnswer = this.history.pop()!;
-    const trimmed = trimConversation(this.history, { budget: Math.floor(options.budget / 2), strategy: options.strategy, count: options.count });
+    const trimmed = trimConversation(this.history, {
+      budget: Math.floor(options.budget / 2),
+      strategy: options.strategy,
+      count: options.count,
+    });
     this.history = [...trimmed.messages, lastAnswer];
     return trimmed;
   }

@@ -33,11 +33,23 @@ export interface NumCtxChoice {
  * The smallest num_ctx that holds the longest request and its answer, rounded up (or the
  * setting), within what was learned to be safe, what the VRAM holds, and the model's own limit.
  */
-export function chooseNumCtx(options: { longestRequest: number; setting?: number; modelLimit?: number; learnedLimit?: number; vramLimit?: number }): NumCtxChoice {
-  let choice: NumCtxChoice = options.setting !== undefined ? { numCtx: options.setting, reason: 'setting' } : { numCtx: roundNumCtx(options.longestRequest, 'up'), reason: 'requests' };
-  if (options.learnedLimit !== undefined && choice.numCtx > options.learnedLimit) choice = { numCtx: options.learnedLimit, reason: 'learned limit' };
-  if (options.vramLimit !== undefined && choice.numCtx > options.vramLimit) choice = { numCtx: options.vramLimit, reason: 'VRAM' };
-  if (options.modelLimit !== undefined && choice.numCtx > options.modelLimit) choice = { numCtx: options.modelLimit, reason: 'model limit' };
+export function chooseNumCtx(options: {
+  longestRequest: number;
+  setting?: number;
+  modelLimit?: number;
+  learnedLimit?: number;
+  vramLimit?: number;
+}): NumCtxChoice {
+  let choice: NumCtxChoice =
+    options.setting !== undefined
+      ? { numCtx: options.setting, reason: 'setting' }
+      : { numCtx: roundNumCtx(options.longestRequest, 'up'), reason: 'requests' };
+  if (options.learnedLimit !== undefined && choice.numCtx > options.learnedLimit)
+    choice = { numCtx: options.learnedLimit, reason: 'learned limit' };
+  if (options.vramLimit !== undefined && choice.numCtx > options.vramLimit)
+    choice = { numCtx: options.vramLimit, reason: 'VRAM' };
+  if (options.modelLimit !== undefined && choice.numCtx > options.modelLimit)
+    choice = { numCtx: options.modelLimit, reason: 'model limit' };
   return choice;
 }
 
@@ -48,14 +60,20 @@ export const learnedNumCtx = (held: number): number => roundNumCtx(held * LEARNE
 export const numCtxAfterOutOfMemory = (numCtx: number): number => roundNumCtx(numCtx * OUT_OF_MEMORY_SHARE, 'down');
 
 /** The num_ctx an engine counts a prompt of `estimated` tokens (ours) in while calibrating. */
-export const calibrationProbeNumCtx = (estimated: number): number => roundNumCtx(estimated * CALIBRATION_PROBE_ROOM, 'up');
+export const calibrationProbeNumCtx = (estimated: number): number =>
+  roundNumCtx(estimated * CALIBRATION_PROBE_ROOM, 'up');
 
 /**
  * The num_ctx whose KV cache fits in `freeBytes` for every slot: each costs kvBytesPerToken ×
  * num_ctx. The cache of the model as loaded now (loadedContextLength) counts as free, since a
  * reload at another num_ctx releases it.
  */
-export function numCtxForKvCache(room: { freeBytes: number; kvBytesPerToken: number; slots: number; loadedContextLength?: number }): number {
+export function numCtxForKvCache(room: {
+  freeBytes: number;
+  kvBytesPerToken: number;
+  slots: number;
+  loadedContextLength?: number;
+}): number {
   const { kvBytesPerToken, slots } = room;
   const free = room.freeBytes + (room.loadedContextLength ? kvBytesPerToken * room.loadedContextLength * slots : 0);
   return roundNumCtx(Math.floor(free / (kvBytesPerToken * slots)), 'down');

@@ -29,7 +29,7 @@ function isHighSurrogate(code: number): boolean {
 export function countTextTokens(text: string): number {
   if (text.length <= SEGMENT_CHARS) return text === '' ? 0 : countTokens(text, AS_PLAIN_TEXT);
   let count = 0;
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     let end = start + SEGMENT_CHARS;
     if (end >= text.length) {
       end = text.length;
@@ -130,7 +130,10 @@ export class TemplateTokenCounter {
   /** `statics` surround the slots: statics.length is the number of slots plus one. */
   constructor(statics: readonly string[]) {
     const prefixes = statics.slice(0, -1).map((text) => (text.endsWith(' ') ? ' ' : ''));
-    this.staticTokens = statics.reduce((sum, text, index) => sum + countTextTokens(prefixes[index] ? text.slice(0, -1) : text), 0);
+    this.staticTokens = statics.reduce(
+      (sum, text, index) => sum + countTextTokens(prefixes[index] ? text.slice(0, -1) : text),
+      0,
+    );
     this.slots = prefixes.map((prefix) => new SlotCounter(prefix));
   }
 

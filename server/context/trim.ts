@@ -93,7 +93,9 @@ export function trimConversation(messages: ChatMessage[], options: TrimOptions):
   }
 
   return {
-    messages: messages.flatMap((message, index) => (removed.has(index) ? [] : [index === cut?.index ? cut.message : message])),
+    messages: messages.flatMap((message, index) =>
+      removed.has(index) ? [] : [index === cut?.index ? cut.message : message],
+    ),
     fits: total <= budget,
     target,
     tokensBefore,
@@ -162,7 +164,9 @@ function cutToFit(
   const texts = step.filter((index) => typeof messages[index]!.content === 'string');
   if (texts.length === 0) return null;
   const index = texts.reduce((longest, candidate) =>
-    (messages[candidate]!.content as string).length > (messages[longest]!.content as string).length ? candidate : longest,
+    (messages[candidate]!.content as string).length > (messages[longest]!.content as string).length
+      ? candidate
+      : longest,
   );
   const message = shorten(messages[index]!, counts[index]! - excess, count);
   return message ? { index, message } : null;
@@ -173,7 +177,10 @@ function shorten(message: ChatMessage, allowed: number, count: (message: ChatMes
   const chars = Array.from(message.content as string); // by code point, never splitting a surrogate pair
   const keeping = (kept: number): ChatMessage => ({
     ...message,
-    content: chars.slice(0, Math.ceil(kept / 2)).join('') + CUT_MARKER + chars.slice(chars.length - Math.floor(kept / 2)).join(''),
+    content:
+      chars.slice(0, Math.ceil(kept / 2)).join('') +
+      CUT_MARKER +
+      chars.slice(chars.length - Math.floor(kept / 2)).join(''),
   });
   // Binary search for the most characters kept; `best` only ever holds a length that fit.
   let best = 0;

@@ -78,7 +78,12 @@ class RowLog {
   }
 }
 
-const ENCODING_NAMES: Record<CsvEncoding, string> = { utf8: 'UTF-8', utf16le: 'UTF-16', utf16be: 'UTF-16', latin1: 'Latin-1' };
+const ENCODING_NAMES: Record<CsvEncoding, string> = {
+  utf8: 'UTF-8',
+  utf16le: 'UTF-16',
+  utf16be: 'UTF-16',
+  latin1: 'Latin-1',
+};
 const EMPTY_ROW = 'empty row';
 const mebibytes = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -142,7 +147,12 @@ class Conversion {
   file: RequestFile | null = null;
 
   /** Checks the template and the id column against the header, then opens the output. */
-  static async start(name: string, columns: string[], options: ConvertOptions, encoding: CsvEncoding): Promise<Conversion> {
+  static async start(
+    name: string,
+    columns: string[],
+    options: ConvertOptions,
+    encoding: CsvEncoding,
+  ): Promise<Conversion> {
     const conversion = new Conversion(name, columns, options, encoding);
     if (options.output !== undefined) conversion.file = await RequestFile.open(options.output, conversion.format);
     return conversion;
@@ -156,13 +166,15 @@ class Conversion {
   ) {
     const known = `the columns are: ${columns.join(', ')}`;
     try {
-      this.template = options.template === undefined ? defaultTemplate(columns) : compileTemplate(options.template, columns);
+      this.template =
+        options.template === undefined ? defaultTemplate(columns) : compileTemplate(options.template, columns);
     } catch (error) {
       if (error instanceof TemplateError) throw new ConvertError(`${name}: ${error.message}`);
       throw error;
     }
     this.idColumn = options.idColumn === undefined ? -1 : columns.indexOf(options.idColumn);
-    if (options.idColumn !== undefined && this.idColumn === -1) throw new ConvertError(`${name}: there is no id column "${options.idColumn}"; ${known}`);
+    if (options.idColumn !== undefined && this.idColumn === -1)
+      throw new ConvertError(`${name}: there is no id column "${options.idColumn}"; ${known}`);
     this.tokens = new TemplateTokenCounter(this.template.statics);
     this.estimate = new EstimateAccumulator({
       systemPrompt: options.systemPrompt,
@@ -192,14 +204,19 @@ class Conversion {
     }
     const firstLine = this.idColumn === -1 ? undefined : this.idLines.add(id, line);
     if (firstLine !== undefined) {
-      throw new ConvertError(`${this.name}: the id "${id}" (column "${this.options.idColumn}") is on line ${firstLine} and on line ${line}; custom_ids must be unique`);
+      throw new ConvertError(
+        `${this.name}: the id "${id}" (column "${this.options.idColumn}") is on line ${firstLine} and on line ${line}; custom_ids must be unique`,
+      );
     }
     const user = renderTemplate(this.template, fields);
     const idJson = JSON.stringify(id);
     const userJson = JSON.stringify(user);
     const oversize = this.format.oversize(idJson, userJson);
     if (oversize !== null) {
-      this.skipped.add(line, `the request would be ${mebibytes(oversize)}; a batch line may be at most ${mebibytes(DEFAULT_MAX_LINE_BYTES)}`);
+      this.skipped.add(
+        line,
+        `the request would be ${mebibytes(oversize)}; a batch line may be at most ${mebibytes(DEFAULT_MAX_LINE_BYTES)}`,
+      );
       return;
     }
     let userTokens = this.tokens.count(fields, this.template.slots);
@@ -271,10 +288,13 @@ export async function convertCsv(options: ConvertOptions): Promise<ConvertReport
       else conversion = await Conversion.start(name, header(name, fields), options, sniffed.encoding);
     }
     if (!conversion) throw new ConvertError(`${name} is empty`);
-    if (conversion.rowsRead === 0) throw new ConvertError(`${name}: nothing to convert, the file has a header but no rows`);
+    if (conversion.rowsRead === 0)
+      throw new ConvertError(`${name}: nothing to convert, the file has a header but no rows`);
     if (conversion.linesWritten === 0) {
       const first = conversion.skipped.listed[0]!;
-      throw new ConvertError(`${name}: nothing to convert, all ${conversion.rowsRead} rows were skipped (line ${first.line}: ${first.reason})`);
+      throw new ConvertError(
+        `${name}: nothing to convert, all ${conversion.rowsRead} rows were skipped (line ${first.line}: ${first.reason})`,
+      );
     }
     await conversion.file?.commit();
   } catch (error) {

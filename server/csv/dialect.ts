@@ -21,6 +21,8 @@ export function detectDialect(head: string, delimiter?: string): Dialect {
     else if (!quoted) counts.set(char, (counts.get(char) ?? 0) + 1);
   }
   const recordDelimiter = index === head.length ? undefined : head[index - 1] === '\r' ? '\r\n' : '\n';
-  const detected = DETECTED_DELIMITERS.reduce((best, candidate) => ((counts.get(candidate) ?? 0) > (counts.get(best) ?? 0) ? candidate : best));
+  const detected = DETECTED_DELIMITERS.reduce((best, candidate) =>
+    (counts.get(candidate) ?? 0) > (counts.get(best) ?? 0) ? candidate : best,
+  );
   return { delimiter: delimiter ?? detected, recordDelimiter };
 }

@@ -19,7 +19,12 @@ export interface SniffedFile {
 }
 
 /** The WHATWG labels; 'latin1' is Windows-1252 there, a superset of ISO-8859-1's printable characters. */
-const DECODER_LABELS: Record<CsvEncoding, string> = { utf8: 'utf-8', utf16le: 'utf-16le', utf16be: 'utf-16be', latin1: 'latin1' };
+const DECODER_LABELS: Record<CsvEncoding, string> = {
+  utf8: 'utf-8',
+  utf16le: 'utf-16le',
+  utf16be: 'utf-16be',
+  latin1: 'latin1',
+};
 
 const SNIFF_BYTES = 64 * 1024;
 const READ_CHUNK_BYTES = 256 * 1024;

@@ -4,7 +4,13 @@
 // token counts instead of one number per line.
 import { bucketAtRank, nearestRank } from '../common/percentile.js';
 import { Calibration } from '../context/calibration.js';
-import { calibrated, chatOverheadTokens, countTextTokens, SAFETY_MARGIN, TOKENS_PER_MESSAGE } from '../context/tokens.js';
+import {
+  calibrated,
+  chatOverheadTokens,
+  countTextTokens,
+  SAFETY_MARGIN,
+  TOKENS_PER_MESSAGE,
+} from '../context/tokens.js';
 import type { ModelStats } from '../store/store.js';
 
 export interface Throughput {
@@ -133,8 +139,20 @@ export class EstimateAccumulator {
 
   private promptTokenSpread(model: (count: number) => number): NonNullable<ConvertEstimate['prompt_tokens']> {
     const counts = [...this.histogram.keys()].sort((a, b) => a - b);
-    const p95 = counts[bucketAtRank(counts.map((count) => this.histogram.get(count)!), nearestRank(0.95, this.lines))]!;
-    return { min: model(counts[0]!), mean: model(this.total / this.lines), p95: model(p95), max: model(counts.at(-1)!), total: model(this.total) };
+    const p95 =
+      counts[
+        bucketAtRank(
+          counts.map((count) => this.histogram.get(count)!),
+          nearestRank(0.95, this.lines),
+        )
+      ]!;
+    return {
+      min: model(counts[0]!),
+      mean: model(this.total / this.lines),
+      p95: model(p95),
+      max: model(counts.at(-1)!),
+      total: model(this.total),
+    };
   }
 
   /** The system message and the user message's role tokens and common start, the same on every line. */

@@ -35,12 +35,19 @@ export class RequestLineFormat {
   constructor(options: RequestOptions) {
     const body: ChatCompletionBody = {
       model: options.model,
-      messages: [...(options.systemPrompt === undefined ? [] : [{ role: 'system' as const, content: options.systemPrompt }]), { role: 'user', content: SLOT }],
+      messages: [
+        ...(options.systemPrompt === undefined ? [] : [{ role: 'system' as const, content: options.systemPrompt }]),
+        { role: 'user', content: SLOT },
+      ],
       temperature: options.temperature,
       seed: options.seed,
       max_tokens: options.maxTokens,
     };
-    if (options.schema) body.response_format = { type: 'json_schema', json_schema: { name: 'answer', strict: true, schema: options.schema } };
+    if (options.schema)
+      body.response_format = {
+        type: 'json_schema',
+        json_schema: { name: 'answer', strict: true, schema: options.schema },
+      };
     const line = { custom_id: SLOT, method: 'POST', url: CHAT_COMPLETIONS_ENDPOINT, body } satisfies BatchInputLine;
     const parts = JSON.stringify(line).split(JSON.stringify(SLOT));
     [this.head, this.middle, this.tail] = [parts[0]!, parts[1]!, `${parts[2]!}\n`];
@@ -130,6 +137,6 @@ export class RequestFile {
   }
 
   private async writeAll(bytes: Buffer): Promise<void> {
-    for (let offset = 0; offset < bytes.length; ) offset += (await this.handle.write(bytes, offset)).bytesWritten;
+    for (let offset = 0; offset < bytes.length;) offset += (await this.handle.write(bytes, offset)).bytesWritten;
   }
 }

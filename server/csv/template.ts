@@ -29,9 +29,14 @@ export function compileTemplate(text: string, columns: readonly string[]): Templ
   const known = `the columns are: ${columns.join(', ')}`;
   if (unknown.size > 0) {
     const names = [...unknown].map((name) => `{{${name}}}`).join(', ');
-    throw new TemplateError(`the template uses ${names}, which ${unknown.size === 1 ? 'is not a column' : 'are not columns'} of the CSV; ${known}`);
+    throw new TemplateError(
+      `the template uses ${names}, which ${unknown.size === 1 ? 'is not a column' : 'are not columns'} of the CSV; ${known}`,
+    );
   }
-  if (slots.length === 0) throw new TemplateError(`the template has no {{column}} placeholders, so every request would be the same; ${known}`);
+  if (slots.length === 0)
+    throw new TemplateError(
+      `the template has no {{column}} placeholders, so every request would be the same; ${known}`,
+    );
   return { statics, slots };
 }
 

@@ -104,13 +104,17 @@ export function startDetachedDaemon(dataDir: string, command: ServeCommand): Pro
   // The daemon makes its data dir 0700 and what it writes 0600; its log is made here, so here too.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logFile = openSync(daemonLogPath(dataDir), 'a', 0o600);
-  const child = spawn(command.execPath, [...command.args, 'serve', '--data-dir', dataDir, ...(command.serveArgs ?? [])], {
-    cwd: dataDir,
-    detached: true,
-    stdio: ['ignore', 'pipe', logFile],
-    env: command.env ?? process.env,
-    windowsHide: true,
-  });
+  const child = spawn(
+    command.execPath,
+    [...command.args, 'serve', '--data-dir', dataDir, ...(command.serveArgs ?? [])],
+    {
+      cwd: dataDir,
+      detached: true,
+      stdio: ['ignore', 'pipe', logFile],
+      env: command.env ?? process.env,
+      windowsHide: true,
+    },
+  );
   closeSync(logFile); // the child holds its own handle
   return new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
@@ -135,11 +139,18 @@ export function startDetachedDaemon(dataDir: string, command: ServeCommand): Pro
  * The daemon's socket, starting the daemon first when none answers. Another client may start
  * one at the same moment: then ours exits (the lock is taken) and we connect to theirs.
  */
-export async function connectOrStartDaemon(dataDir: string, command: ServeCommand): Promise<{ socket: Socket; started: boolean }> {
+export async function connectOrStartDaemon(
+  dataDir: string,
+  command: ServeCommand,
+): Promise<{ socket: Socket; started: boolean }> {
   const running = await connectSocket(dataDir);
   if (running) return { socket: running, started: false };
-  const startFailure = await startDetachedDaemon(dataDir, command).then(() => null, (error: Error) => error);
+  const startFailure = await startDetachedDaemon(dataDir, command).then(
+    () => null,
+    (error: Error) => error,
+  );
   const socket = await connectSocket(dataDir);
-  if (!socket) throw startFailure ?? new Error(`the daemon started but its socket does not answer; see ${daemonLogPath(dataDir)}`);
+  if (!socket)
+    throw startFailure ?? new Error(`the daemon started but its socket does not answer; see ${daemonLogPath(dataDir)}`);
   return { socket, started: startFailure === null };
 }

@@ -74,12 +74,16 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
     throw new Error(`mode must be one of ${BATCH_MODES.join(', ')}; got ${JSON.stringify(config.mode)}`);
   }
   if (config.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(config.trimStrategy)) {
-    throw new Error(`trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}; got ${JSON.stringify(config.trimStrategy)}`);
+    throw new Error(
+      `trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}; got ${JSON.stringify(config.trimStrategy)}`,
+    );
   }
   // An empty key would turn the guard off while the user thinks it is on; a blank one can never
   // be sent (HTTP trims header values), so it would lock every client out.
   if (config.apiKey?.trim() === '') {
-    throw new Error('the API key is empty: give --api-key (or OLLAMA_BATCH_API_KEY, or "apiKey" in config.json) a key of visible characters, or leave it unset');
+    throw new Error(
+      'the API key is empty: give --api-key (or OLLAMA_BATCH_API_KEY, or "apiKey" in config.json) a key of visible characters, or leave it unset',
+    );
   }
   return config;
 }

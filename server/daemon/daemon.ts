@@ -44,7 +44,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const store = await Store.open(config.dataDir).catch((error: Error) => {
       throw error instanceof StoreUnreadableError ? new DaemonStartError(error.message) : error;
     });
-    for (const path of await store.removeLeftovers()) log('info', `removed ${path}: left by a crash, no record owns it`);
+    for (const path of await store.removeLeftovers())
+      log('info', `removed ${path}: left by a crash, no record owns it`);
     engine = await createEngine(config);
     const liveEngine = engine;
     const vram = (monitor = new VramMonitor({
@@ -54,7 +55,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.vramCriticalShare && { criticalShare: config.vramCriticalShare }),
       ...(engine instanceof OllamaEngine && { source: engine }),
     }));
-    vram.on('pressure', (level, snapshot) => log(level === 'normal' ? 'info' : 'warn', `VRAM pressure ${level}${snapshot.warnings.length > 0 ? `: ${snapshot.warnings.join('; ')}` : ''}`));
+    vram.on('pressure', (level, snapshot) =>
+      log(
+        level === 'normal' ? 'info' : 'warn',
+        `VRAM pressure ${level}${snapshot.warnings.length > 0 ? `: ${snapshot.warnings.join('; ')}` : ''}`,
+      ),
+    );
     const service = new BatchService(store, engine, {
       concurrency: config.concurrency,
       numCtx: config.numCtx,
@@ -64,7 +70,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.mode && { mode: config.mode }),
       ...(config.trimEvery && { trimEvery: config.trimEvery }),
       // Limits learned after out-of-memory hold for the GPUs they were learned on.
-      hardware: () => vram.snapshot()?.gpus?.map((gpu) => gpu.name).join(' + ') || 'no GPU',
+      hardware: () =>
+        vram
+          .snapshot()
+          ?.gpus?.map((gpu) => gpu.name)
+          .join(' + ') || 'no GPU',
       vram: () => vram.pollNow(),
       ...(config.vramWarningShare && { vramWarningShare: config.vramWarningShare }),
       ...(config.requestTimeoutMs !== undefined && { requestTimeoutMs: config.requestTimeoutMs }),
@@ -96,7 +106,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         version: VERSION,
         dataDir: config.dataDir,
         socket,
-        engine: { name: liveEngine.name, url: engineUrl(config), up, models: up ? await liveEngine.listModels().catch(() => []) : [] },
+        engine: {
+          name: liveEngine.name,
+          url: engineUrl(config),
+          up,
+          models: up ? await liveEngine.listModels().catch(() => []) : [],
+        },
         runningBatchId: service.runningBatchId,
         http: http.url,
         gpu: vram.snapshot() ?? null,
@@ -110,7 +125,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.apiKey && { apiKey: config.apiKey }),
       ...(config.corsOrigin && { corsOrigin: config.corsOrigin }),
     }).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'EADDRINUSE' ? new DaemonStartError(`HTTP port ${config.port} on ${config.host} is in use (another ollama-batch daemon?); choose another with --port, or 0 for any free port`) : error;
+      throw error.code === 'EADDRINUSE'
+        ? new DaemonStartError(
+            `HTTP port ${config.port} on ${config.host} is in use (another ollama-batch daemon?); choose another with --port, or 0 for any free port`,
+          )
+        : error;
     });
     const http = httpServer;
     const stopListening = await listenOnSocket(server, socket);
@@ -121,13 +140,19 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       if (logged.get(batch.id) === state) return;
       logged.set(batch.id, state);
       const { total, completed, failed } = batch.request_counts;
-      log('info', `${batch.id} ${batch.status} ${completed + failed}/${total}${batch.paused_reason ? ` (paused: ${batch.paused_reason})` : ''}`);
+      log(
+        'info',
+        `${batch.id} ${batch.status} ${completed + failed}/${total}${batch.paused_reason ? ` (paused: ${batch.paused_reason})` : ''}`,
+      );
     });
     // The first reading names the GPUs, which learned limits are kept by.
     vram.start();
     await vram.pollNow();
     await service.start();
-    log('info', `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`);
+    log(
+      'info',
+      `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`,
+    );
     return { socket, httpUrl: http.url, service, engine, stopped, close };
   } catch (error) {
     await monitor?.stop();

@@ -4,7 +4,18 @@
 // socket file vanishes, so clients can reach it. A socket that cannot live in the data dir goes
 // to a folder only its user can write, where no one else can squat its name.
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -12,7 +23,10 @@ import { lockPath, processAlive, processStart, readLock, type LockInfo } from '.
 import { log } from '../log/log.js';
 
 export class DaemonRunningError extends Error {
-  constructor(readonly holder: LockInfo, lockPath: string) {
+  constructor(
+    readonly holder: LockInfo,
+    lockPath: string,
+  ) {
     super(
       `another ollama-batch daemon already runs for this data dir (pid ${holder.pid}, socket ${holder.socket}, lock ${lockPath}); ` +
         `stop it with: ollama-batch stop (or kill ${holder.pid})`,
@@ -33,7 +47,9 @@ function privateSocketFolder(): string {
   }
   const info = lstatSync(folder);
   if (!info.isDirectory() || info.uid !== uid || (info.mode & 0o022) !== 0) {
-    throw new Error(`the socket folder ${folder} must be a folder of yours that others cannot write; remove it, or choose a shorter --data-dir`);
+    throw new Error(
+      `the socket folder ${folder} must be a folder of yours that others cannot write; remove it, or choose a shorter --data-dir`,
+    );
   }
   return folder;
 }
@@ -73,7 +89,12 @@ function holderRuns(holder: LockInfo): boolean {
 export async function acquireLock(dataDir: string, socket: string): Promise<{ release(): void }> {
   const path = lockPath(dataDir);
   const started = processStart(process.pid);
-  const info: LockInfo = { pid: process.pid, socket, startedAt: Date.now(), ...(started !== null && { processStart: started }) };
+  const info: LockInfo = {
+    pid: process.pid,
+    socket,
+    startedAt: Date.now(),
+    ...(started !== null && { processStart: started }),
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
@@ -110,7 +131,8 @@ function listen(server: Server, socket: string): Promise<void> {
   });
 }
 
-const sameFile = (a: Stats | undefined, b: Stats | undefined): boolean => a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+const sameFile = (a: Stats | undefined, b: Stats | undefined): boolean =>
+  a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 
 function statOrNothing(path: string): Stats | undefined {
   try {
@@ -146,7 +168,11 @@ export async function listenOnSocket(server: Server, socket: string): Promise<()
       if (wasListening) log('warn', `the socket ${socket} was removed or replaced; listening on it again`);
       server.close(); // stops accepting; connected clients stay
       ours = await listenFresh().catch((error: Error) => {
-        if (wasListening) log('error', `could not listen on ${socket} again (trying every ${SOCKET_CHECK_MS / 1000} s): ${error.message}`);
+        if (wasListening)
+          log(
+            'error',
+            `could not listen on ${socket} again (trying every ${SOCKET_CHECK_MS / 1000} s): ${error.message}`,
+          );
         return undefined;
       });
     }

@@ -9,7 +9,8 @@ export function formatNumber(value: number): string {
 }
 
 /** " (c1, c7, …)": the first custom_ids of `total` values, or '' when none is named. */
-export const namedIds = (ids: string[], total: number): string => (ids.length > 0 ? ` (${ids.join(', ')}${total > ids.length ? ', …' : ''})` : '');
+export const namedIds = (ids: string[], total: number): string =>
+  ids.length > 0 ? ` (${ids.join(', ')}${total > ids.length ? ', …' : ''})` : '';
 
 /**
  * What a field's statistics leave out, as the CLI and the results panel say it, e.g.
@@ -36,12 +37,16 @@ export function leftOutText(field: FieldSummary, withIds: boolean): string {
 
 function rangeText({ minimum, maximum }: { minimum: number | null; maximum: number | null }): string {
   if (minimum === null) return `above ${formatNumber(maximum!)}`;
-  return maximum === null ? `below ${formatNumber(minimum)}` : `outside ${formatNumber(minimum)}–${formatNumber(maximum)}`;
+  return maximum === null
+    ? `below ${formatNumber(minimum)}`
+    : `outside ${formatNumber(minimum)}–${formatNumber(maximum)}`;
 }
 
 /** Draws bins as rows of █, the longest `width` wide, with each bin's range and count. */
 export function renderHistogram(bins: Bin[], width = 40): string[] {
-  const labels = bins.map((bin) => (bin.from === bin.to ? formatNumber(bin.from) : `${formatNumber(bin.from)} – ${formatNumber(bin.to)}`));
+  const labels = bins.map((bin) =>
+    bin.from === bin.to ? formatNumber(bin.from) : `${formatNumber(bin.from)} – ${formatNumber(bin.to)}`,
+  );
   const labelWidth = Math.max(...labels.map((label) => label.length));
   const most = Math.max(...bins.map((bin) => bin.count));
   return bins.map((bin, index) => {

@@ -43,13 +43,19 @@ export function fromNetworkError(error: unknown, signal: AbortSignal): EngineErr
   if (signal.aborted) {
     const reason = signal.reason as unknown;
     const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-    return new EngineError('transient', timedOut ? 'timeout' : 'aborted', timedOut ? 'the engine did not answer in time' : message);
+    return new EngineError(
+      'transient',
+      timedOut ? 'timeout' : 'aborted',
+      timedOut ? 'the engine did not answer in time' : message,
+    );
   }
   // The client could not parse a body it took for JSON.
   if (error instanceof SyntaxError) return invalidEngineAnswer(`not JSON (${message})`);
   const code = networkCode(error);
-  if (code && UNREACHABLE_CODES.has(code)) return new EngineError('unreachable', 'engine_unreachable', `${message} (${code})`);
-  if (code && TRANSIENT_CODES.has(code)) return new EngineError('transient', 'connection_error', `${message} (${code})`);
+  if (code && UNREACHABLE_CODES.has(code))
+    return new EngineError('unreachable', 'engine_unreachable', `${message} (${code})`);
+  if (code && TRANSIENT_CODES.has(code))
+    return new EngineError('transient', 'connection_error', `${message} (${code})`);
   if (error instanceof Error && error.name === 'TimeoutError') return new EngineError('transient', 'timeout', message);
   return new EngineError('transient', 'connection_error', message);
 }
@@ -69,7 +75,16 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
 /** An answer's text at `path` when it is a string; else an invalid engine answer saying what is there. */
 export function answerText(value: unknown, path: string): string {
   if (typeof value === 'string') return value;
-  const found = value === undefined ? 'missing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  const found =
+    value === undefined
+      ? 'missing'
+      : value === null
+        ? 'null'
+        : Array.isArray(value)
+          ? 'an array'
+          : typeof value === 'object'
+            ? 'an object'
+            : `a ${typeof value}`;
   throw invalidEngineAnswer(`${path} is ${found}, not a string`);
 }
 
@@ -85,7 +100,9 @@ const HTML_NAME_MAX = 120;
  * (else its first words); retryable like the same status with JSON, and a 2xx page too.
  */
 export function htmlPageError(status: number, page: string): EngineError {
-  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(page)?.[1] ?? page.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
+  const title =
+    /<title[^>]*>([\s\S]*?)<\/title>/i.exec(page)?.[1] ??
+    page.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
   const name = title.replace(/\s+/g, ' ').trim();
   const shown = name.length > HTML_NAME_MAX ? `${name.slice(0, HTML_NAME_MAX)}…` : name;
   const error = invalidEngineAnswer(`an HTML page (status ${status}), not JSON: ${JSON.stringify(shown)}`);
@@ -93,7 +110,8 @@ export function htmlPageError(status: number, page: string): EngineError {
 }
 
 /** Answers that mean the model does not fit in (GPU) memory: worth retrying later, smaller or alone. */
-const OUT_OF_MEMORY = /out of memory|requires more system memory|unable to allocate|cudaMalloc failed|insufficient memory|failed to allocate/i;
+const OUT_OF_MEMORY =
+  /out of memory|requires more system memory|unable to allocate|cudaMalloc failed|insufficient memory|failed to allocate/i;
 
 export function isOutOfMemoryMessage(message: string): boolean {
   return OUT_OF_MEMORY.test(message);

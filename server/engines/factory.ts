@@ -25,13 +25,23 @@ export interface EngineSettings {
 export async function createEngine(config: EngineSettings): Promise<Engine> {
   switch (config.engine) {
     case 'ollama':
-      return new OllamaEngine({ url: config.ollamaUrl, ...(config.keepAlive !== undefined && { keepAlive: /^-?\d+$/.test(String(config.keepAlive)) ? Number(config.keepAlive) : config.keepAlive }) });
+      return new OllamaEngine({
+        url: config.ollamaUrl,
+        ...(config.keepAlive !== undefined && {
+          keepAlive: /^-?\d+$/.test(String(config.keepAlive)) ? Number(config.keepAlive) : config.keepAlive,
+        }),
+      });
     case 'openai':
       return new OpenAIEngine({ baseURL: config.openaiUrl, apiKey: config.openaiApiKey });
     case 'llama-cpp': {
       const { LlamaCppEngine } = await import('./llama-cpp.js');
       // num_ctx is the context it loads with: fixed for its life, as a llama.cpp server's --ctx-size.
-      return LlamaCppEngine.load({ modelPath: config.modelPath!, slots: config.concurrency, threads: config.threads, ...(config.numCtx !== undefined && { contextSize: config.numCtx }) });
+      return LlamaCppEngine.load({
+        modelPath: config.modelPath!,
+        slots: config.concurrency,
+        threads: config.threads,
+        ...(config.numCtx !== undefined && { contextSize: config.numCtx }),
+      });
     }
   }
 }

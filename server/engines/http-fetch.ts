@@ -29,25 +29,46 @@ export const nodeHttpFetch: typeof fetch = (input, init) => {
       let answered = false;
       const request = (secure ? https : http).request(
         url,
-        { method: init?.method ?? 'GET', headers, agent: secure ? httpsAgent : httpAgent, ...(signal ? { signal } : {}) },
+        {
+          method: init?.method ?? 'GET',
+          headers,
+          agent: secure ? httpsAgent : httpAgent,
+          ...(signal ? { signal } : {}),
+        },
         (response) => {
           answered = true;
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', reject);
-          response.on('aborted', () => reject(Object.assign(new Error('the connection closed mid-answer'), { code: 'ECONNRESET' })));
+          response.on('aborted', () =>
+            reject(Object.assign(new Error('the connection closed mid-answer'), { code: 'ECONNRESET' })),
+          );
           response.on('end', () => {
             if (!response.complete) return; // 'aborted' rejected already
             const status = response.statusCode ?? 500;
             const empty = status === 204 || status === 304 || init?.method === 'HEAD';
-            resolve(new BufferedResponse(empty ? null : Buffer.concat(chunks), status, response.statusMessage ?? '', response.rawHeaders, url.href) as unknown as Response);
+            resolve(
+              new BufferedResponse(
+                empty ? null : Buffer.concat(chunks),
+                status,
+                response.statusMessage ?? '',
+                response.rawHeaders,
+                url.href,
+              ) as unknown as Response,
+            );
           });
         },
       );
       request.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive connection the server closed while idle fails on first use: try once on
         // a fresh one (the pattern Node's documentation gives for `request.reusedSocket`).
-        if (retry && !answered && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE') && !signal?.aborted) {
+        if (
+          retry &&
+          !answered &&
+          request.reusedSocket &&
+          (error.code === 'ECONNRESET' || error.code === 'EPIPE') &&
+          !signal?.aborted
+        ) {
           attempt(false);
           return;
         }
@@ -95,7 +116,8 @@ class BufferedResponse {
   get headers(): Headers {
     if (!this.parsedHeaders) {
       this.parsedHeaders = new Headers();
-      for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) this.parsedHeaders.append(this.rawHeaders[i]!, this.rawHeaders[i + 1]!);
+      for (let i = 0; i + 1 < this.rawHeaders.length; i += 2)
+        this.parsedHeaders.append(this.rawHeaders[i]!, this.rawHeaders[i + 1]!);
     }
     return this.parsedHeaders;
   }

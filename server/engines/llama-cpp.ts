@@ -9,7 +9,16 @@ import { getMaxListeners, setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChatHistoryItem, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
+import type {
+  ChatHistoryItem,
+  Llama,
+  LlamaChat,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaGrammar,
+  LlamaModel,
+  Token,
+} from 'node-llama-cpp';
 import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
 import { messageText } from '../openai/chat.js';
@@ -71,7 +80,9 @@ async function importNodeLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
   try {
     return await import('node-llama-cpp');
   } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes("'node-llama-cpp'");
+    const missing =
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String((error as Error).message).includes("'node-llama-cpp'");
     if (!missing) throw error;
     // This file sits two folders below the package root, as source and as a bundle chunk alike.
     const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -150,7 +161,10 @@ export class LlamaCppEngine implements Engine {
       const trainContextSize = model.trainContextSize;
       const contextSize = Math.max(
         64,
-        Math.floor(options.contextSize ?? Math.min(DEFAULT_CONTEXT_SIZE, trainContextSize > 0 ? trainContextSize : DEFAULT_CONTEXT_SIZE)),
+        Math.floor(
+          options.contextSize ??
+            Math.min(DEFAULT_CONTEXT_SIZE, trainContextSize > 0 ? trainContextSize : DEFAULT_CONTEXT_SIZE),
+        ),
       );
       context = await model.createContext({ contextSize, sequences: slots, threads });
       const allSlots: Slot[] = [];
@@ -178,11 +192,21 @@ export class LlamaCppEngine implements Engine {
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     if (this.closed) throw new EngineError('unreachable', 'engine_unreachable', 'the llama-cpp engine is closed');
     if (request.model !== this.modelName) {
-      throw new EngineError('permanent', 'model_not_found', `model "${request.model}" not found; this engine serves "${this.modelName}"`, 404);
+      throw new EngineError(
+        'permanent',
+        'model_not_found',
+        `model "${request.model}" not found; this engine serves "${this.modelName}"`,
+        404,
+      );
     }
     if (signal.aborted) throw abortedError(signal);
     if (request.maxTokens !== undefined && (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)) {
-      throw new EngineError('permanent', 'invalid_request', `max_tokens must be a positive integer, got ${request.maxTokens}`, 400);
+      throw new EngineError(
+        'permanent',
+        'invalid_request',
+        `max_tokens must be a positive integer, got ${request.maxTokens}`,
+        400,
+      );
     }
 
     const history = toHistory(request.messages);
@@ -192,7 +216,10 @@ export class LlamaCppEngine implements Engine {
     // contextSize - 1, and a shift is what must never happen.
     const window = this.contextSize - 1;
     if (promptTokens + (request.maxTokens ?? 1) > window) {
-      const wanted = request.maxTokens === undefined ? `${promptTokens} prompt tokens` : `${promptTokens} prompt tokens + ${request.maxTokens} max tokens`;
+      const wanted =
+        request.maxTokens === undefined
+          ? `${promptTokens} prompt tokens`
+          : `${promptTokens} prompt tokens + ${request.maxTokens} max tokens`;
       throw new EngineError(
         'permanent',
         'context_length_exceeded',

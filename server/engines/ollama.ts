@@ -5,7 +5,15 @@ import { Ollama } from 'ollama';
 import type { ChatRequest as OllamaChatRequest, ChatResponse, Message, Options } from 'ollama';
 import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
-import { answerText, fromHttpStatus, fromNetworkError, htmlPageError, invalidEngineAnswer, isHtml, isJsonObject } from './errors.js';
+import {
+  answerText,
+  fromHttpStatus,
+  fromNetworkError,
+  htmlPageError,
+  invalidEngineAnswer,
+  isHtml,
+  isJsonObject,
+} from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from '../openai/chat.js';
 
@@ -116,7 +124,10 @@ export class OllamaEngine implements Engine {
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     try {
       if (signal.aborted) throw signal.reason;
-      const response = await this.clientWith(signal).chat({ ...toOllamaRequest(request, this.keepAlive), stream: false });
+      const response = await this.clientWith(signal).chat({
+        ...toOllamaRequest(request, this.keepAlive),
+        stream: false,
+      });
       return fromOllamaResponse(response, request.model);
     } catch (error) {
       throw ollamaError(error, signal);
@@ -152,7 +163,10 @@ export class OllamaEngine implements Engine {
   async modelFacts(model: string): Promise<ModelFacts> {
     const shown = await this.timed(this.requestTimeoutMs, (client) => client.show({ model }));
     // Typed as a Map by ollama-js, but JSON gives a plain object.
-    const info = shown.model_info instanceof Map ? Object.fromEntries(shown.model_info) : ((shown.model_info ?? {}) as Record<string, unknown>);
+    const info =
+      shown.model_info instanceof Map
+        ? Object.fromEntries(shown.model_info)
+        : ((shown.model_info ?? {}) as Record<string, unknown>);
     const architecture = info['general.architecture'];
     const number = (key: string): number | undefined => {
       const value = typeof architecture === 'string' ? info[`${architecture}.${key}`] : undefined;
@@ -161,8 +175,13 @@ export class OllamaEngine implements Engine {
     const facts: ModelFacts = {};
     const contextLength = number('context_length');
     if (contextLength) facts.contextLength = contextLength;
-    const [layers, embedding, heads] = [number('block_count'), number('embedding_length'), number('attention.head_count')];
-    if (layers && embedding && heads) facts.kvBytesPerToken = 2 * layers * embedding * ((number('attention.head_count_kv') ?? heads) / heads) * 2;
+    const [layers, embedding, heads] = [
+      number('block_count'),
+      number('embedding_length'),
+      number('attention.head_count'),
+    ];
+    if (layers && embedding && heads)
+      facts.kvBytesPerToken = 2 * layers * embedding * ((number('attention.head_count_kv') ?? heads) / heads) * 2;
     return facts;
   }
 

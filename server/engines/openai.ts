@@ -2,10 +2,22 @@
 // through the official `openai` npm client: the way to scale past one machine. The client's own
 // retries are off (maxRetries 0): the daemon retries transient errors itself.
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletion,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
 import type { ChatRequest, ChatResult, Engine, ModelFacts } from './engine.js';
 import { EngineError } from './engine.js';
-import { answerText, fromHttpStatus, fromNetworkError, htmlPageError, invalidEngineAnswer, isHtml, isJsonObject } from './errors.js';
+import {
+  answerText,
+  fromHttpStatus,
+  fromNetworkError,
+  htmlPageError,
+  invalidEngineAnswer,
+  isHtml,
+  isJsonObject,
+} from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from '../openai/chat.js';
 
@@ -36,7 +48,8 @@ export function openAIError(error: unknown, signal: AbortSignal): EngineError {
   }
   if (error instanceof APIError && typeof error.status === 'number') {
     // The client's message is the status and the page's text.
-    if (isHtml(error.headers?.get('content-type'))) return htmlPageError(error.status, error.message.replace(/^\d{3} /, ''));
+    if (isHtml(error.headers?.get('content-type')))
+      return htmlPageError(error.status, error.message.replace(/^\d{3} /, ''));
     const body = error.error as { message?: unknown } | undefined;
     const message = typeof body?.message === 'string' ? body.message : error.message;
     return fromHttpStatus(error.status, message, error.code);
@@ -72,7 +85,8 @@ export class OpenAIEngine implements Engine {
       throw openAIError(error, signal);
     }
     // A 2xx that is not JSON comes back from the client as its text.
-    if (isHtml(answer.response.headers.get('content-type'))) throw htmlPageError(answer.response.status, String(answer.data));
+    if (isHtml(answer.response.headers.get('content-type')))
+      throw htmlPageError(answer.response.status, String(answer.data));
     return fromChatCompletion(answer.data, request.model);
   }
 
@@ -167,7 +181,10 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
   if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
   if (request.format === 'json') body.response_format = { type: 'json_object' };
   else if (request.format) {
-    body.response_format = { type: 'json_schema', json_schema: { name: 'answer', schema: request.format, strict: true } };
+    body.response_format = {
+      type: 'json_schema',
+      json_schema: { name: 'answer', schema: request.format, strict: true },
+    };
   }
   return body;
 }

@@ -22,9 +22,7 @@ export interface GpuReading {
 }
 
 export type NvidiaSmiResult =
-  | { status: 'ok'; gpus: GpuReading[] }
-  | { status: 'not-available' }
-  | { status: 'error'; error: string };
+  { status: 'ok'; gpus: GpuReading[] } | { status: 'not-available' } | { status: 'error'; error: string };
 
 /** A number field; nvidia-smi writes fields a GPU cannot report as `[N/A]` or `[Not Supported]`. */
 function field(text: string, line: string): number | null {
@@ -36,7 +34,10 @@ function field(text: string, line: string): number | null {
 
 /** The CSV nvidia-smi prints for NVIDIA_SMI_ARGS; throws on anything else. */
 export function parseNvidiaSmiCsv(text: string): GpuReading[] {
-  const lines = text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const lines = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
   if (lines.length === 0) throw new Error('nvidia-smi listed no GPUs');
   return lines.map((line) => {
     const parts = line.split(',').map((part) => part.trim());
@@ -68,7 +69,8 @@ export function queryNvidiaSmi(command = DEFAULT_NVIDIA_SMI, timeoutMs = DEFAULT
         const { code, killed, signal } = error;
         if (code === 'ENOENT') return resolve({ status: 'not-available' });
         if (typeof code === 'string') return resolve({ status: 'error', error: `${command} could not run (${code})` });
-        if (killed) return resolve({ status: 'error', error: `${command} did not answer within ${timeoutMs / 1000} s` });
+        if (killed)
+          return resolve({ status: 'error', error: `${command} did not answer within ${timeoutMs / 1000} s` });
         const said = firstLine(String(stderr)) || firstLine(String(stdout));
         const how = typeof code === 'number' ? `exited with code ${code}` : `was ended by ${signal ?? 'a signal'}`;
         return resolve({ status: 'error', error: `${command} ${how}${said ? `: ${said}` : ''}` });

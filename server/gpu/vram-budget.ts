@@ -17,6 +17,13 @@ export function numCtxForVram(
     if (gpu.usedMiB === null || gpu.totalMiB === null) return undefined;
     freeBytes += Math.max(0, options.warningShare * gpu.totalMiB - gpu.usedMiB) * MIB;
   }
-  const loaded = snapshot.models.find((model) => model.name === options.model || model.name === `${options.model}:latest`);
-  return numCtxForKvCache({ freeBytes, kvBytesPerToken, slots, ...(loaded?.contextLength && { loadedContextLength: loaded.contextLength }) });
+  const loaded = snapshot.models.find(
+    (model) => model.name === options.model || model.name === `${options.model}:latest`,
+  );
+  return numCtxForKvCache({
+    freeBytes,
+    kvBytesPerToken,
+    slots,
+    ...(loaded?.contextLength && { loadedContextLength: loaded.contextLength }),
+  });
 }

@@ -135,7 +135,9 @@ export class VramMonitor extends EventEmitter<VramMonitorEvents> {
     this.source = options.source;
     if (!(this.intervalMs > 0)) throw new RangeError(`intervalMs must be positive, not ${this.intervalMs}`);
     if (!(0 < this.warningShare && this.warningShare <= this.criticalShare && this.criticalShare <= 1)) {
-      throw new RangeError(`need 0 < warningShare <= criticalShare <= 1, not ${this.warningShare} and ${this.criticalShare}`);
+      throw new RangeError(
+        `need 0 < warningShare <= criticalShare <= 1, not ${this.warningShare} and ${this.criticalShare}`,
+      );
     }
   }
 
@@ -230,7 +232,9 @@ export class VramMonitor extends EventEmitter<VramMonitorEvents> {
       const level = share === null ? 'normal' : this.pressureAt(share);
       if (share === null || level === 'normal') return [];
       const close = level === 'critical' ? '; close to out of memory' : '';
-      return [`GPU ${gpu.index} (${gpu.name}): ${percent(share)}% of VRAM in use (${gib(gpu.usedMiB!)} of ${gib(gpu.totalMiB!)} GiB)${close}`];
+      return [
+        `GPU ${gpu.index} (${gpu.name}): ${percent(share)}% of VRAM in use (${gib(gpu.usedMiB!)} of ${gib(gpu.totalMiB!)} GiB)${close}`,
+      ];
     });
   }
 }
@@ -242,5 +246,8 @@ export class VramMonitor extends EventEmitter<VramMonitorEvents> {
 function spillWarnings(models: ModelMemory[], gpus: GpuReading[] | null): string[] {
   return models
     .filter((model) => model.spilled && (model.vramBytes > 0 || (gpus?.length ?? 0) > 0))
-    .map((model) => `${model.name}: ${percent(model.spilledShare)}% of the model is in system RAM (spilled from VRAM); it will run several times slower`);
+    .map(
+      (model) =>
+        `${model.name}: ${percent(model.spilledShare)}% of the model is in system RAM (spilled from VRAM); it will run several times slower`,
+    );
 }

@@ -27,10 +27,20 @@ export function sendError(response: ServerResponse, error: unknown): void {
   let failure: HttpError;
   if (error instanceof HttpError) failure = error;
   else if (error instanceof ServiceError) failure = new HttpError(error.status, error.message, error.code, error.param);
-  else if (isDiskFull(error)) failure = new HttpError(507, `The daemon's disk is full (${(error as Error).message}); free some space and try again.`, 'disk_full');
+  else if (isDiskFull(error))
+    failure = new HttpError(
+      507,
+      `The daemon's disk is full (${(error as Error).message}); free some space and try again.`,
+      'disk_full',
+    );
   else failure = new HttpError(500, 'The daemon failed to handle the request; see its log.', 'internal_error');
   if (response.headersSent) return void response.destroy();
   sendJson(response, failure.status, {
-    error: { message: failure.message, type: TYPE_BY_STATUS[failure.status] ?? (failure.status >= 500 ? 'server_error' : 'invalid_request_error'), param: failure.param, code: failure.code },
+    error: {
+      message: failure.message,
+      type: TYPE_BY_STATUS[failure.status] ?? (failure.status >= 500 ? 'server_error' : 'invalid_request_error'),
+      param: failure.param,
+      code: failure.code,
+    },
   });
 }

@@ -45,21 +45,26 @@ const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
-const isLoopbackAddress = (address: string): boolean => isIP(address) !== 0 && LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+const isLoopbackAddress = (address: string): boolean =>
+  isIP(address) !== 0 && LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
 /**
  * Where to listen: the first address `host` resolves to, and whether every address it resolves to
  * is loopback (a name is judged by its addresses, not its spelling). Refuses to serve beyond this
  * machine without an API key.
  */
-async function resolveBind(options: Pick<HttpOptions, 'host' | 'apiKey'>): Promise<{ address: string; loopback: boolean }> {
+async function resolveBind(
+  options: Pick<HttpOptions, 'host' | 'apiKey'>,
+): Promise<{ address: string; loopback: boolean }> {
   const addresses = await lookup(options.host, { all: true }).catch((error: NodeJS.ErrnoException) => {
     throw new Error(`cannot serve HTTP on ${options.host}: the name does not resolve (${error.code})`);
   });
   const loopback = addresses.every(({ address }) => isLoopbackAddress(address));
   if (!loopback && !options.apiKey) {
     const resolved = addresses.map(({ address }) => address).join(', ');
-    throw new Error(`refusing to serve HTTP on ${options.host} without an API key: it resolves to ${resolved}, not only to loopback, so anyone who can reach it could read your batches. Set --api-key or --api-key-file (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`);
+    throw new Error(
+      `refusing to serve HTTP on ${options.host} without an API key: it resolves to ${resolved}, not only to loopback, so anyone who can reach it could read your batches. Set --api-key or --api-key-file (or OLLAMA_BATCH_API_KEY), or keep the default host 127.0.0.1`,
+    );
   }
   return { address: addresses[0]!.address, loopback };
 }
@@ -75,18 +80,30 @@ function isLoopbackHost(host: string): boolean {
 function admit(request: IncomingMessage, loopbackBind: boolean, corsOrigin: string | undefined): void {
   const host = request.headers.host ?? '';
   if (loopbackBind && !isLoopbackHost(host)) {
-    throw new HttpError(403, `Host ${JSON.stringify(host)} is not this machine: without an API key the daemon answers only requests addressed to localhost, 127.0.0.1 or [::1]`, 'host_not_allowed');
+    throw new HttpError(
+      403,
+      `Host ${JSON.stringify(host)} is not this machine: without an API key the daemon answers only requests addressed to localhost, 127.0.0.1 or [::1]`,
+      'host_not_allowed',
+    );
   }
   const origin = request.headers.origin;
   if (origin !== undefined && origin !== corsOrigin && origin.toLowerCase() !== `http://${host}`.toLowerCase()) {
-    throw new HttpError(403, `Browser requests from ${origin} are refused: only pages of the daemon's own origin${corsOrigin ? ` and of ${corsOrigin}` : ''} may call it (--cors-origin allows one more)`, 'origin_not_allowed');
+    throw new HttpError(
+      403,
+      `Browser requests from ${origin} are refused: only pages of the daemon's own origin${corsOrigin ? ` and of ${corsOrigin}` : ''} may call it (--cors-origin allows one more)`,
+      'origin_not_allowed',
+    );
   }
 }
 
 /** The request's path and query; `//host`, `*` and absolute-form targets name no route here. */
 function requestUrl(target = '/'): URL {
   if (!target.startsWith('/') || target.startsWith('//')) {
-    throw new HttpError(400, `The request target ${JSON.stringify(target.slice(0, 80))} is not a path`, 'invalid_request_target');
+    throw new HttpError(
+      400,
+      `The request target ${JSON.stringify(target.slice(0, 80))} is not a path`,
+      'invalid_request_target',
+    );
   }
   // Appended, not resolved against a base: `/\host` must stay a path.
   return new URL(`http://localhost${target}`);
@@ -110,7 +127,8 @@ function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) reject(new HttpError(413, `the JSON body is larger than ${maxBytes} bytes`, 'request_too_large'));
+      if (size > maxBytes)
+        reject(new HttpError(413, `the JSON body is larger than ${maxBytes} bytes`, 'request_too_large'));
       else chunks.push(chunk);
     });
     request.on('end', () => resolve(Buffer.concat(chunks)));
@@ -132,7 +150,8 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   }
 }
 
-const malformedMultipart = (error: Error): HttpError => new HttpError(400, `the multipart body is malformed: ${error.message}`, 'invalid_multipart');
+const malformedMultipart = (error: Error): HttpError =>
+  new HttpError(400, `the multipart body is malformed: ${error.message}`, 'invalid_multipart');
 
 /** A multipart parser for the request; a Content-Type without a boundary is the client's error. */
 function multipartParser(request: IncomingMessage, maxBytes: number): busboy.Busboy {
@@ -146,7 +165,11 @@ function multipartParser(request: IncomingMessage, maxBytes: number): busboy.Bus
 /** POST /v1/files: the multipart `file` streamed to disk, never held in memory. */
 async function upload(request: IncomingMessage, service: BatchService, maxBytes: number) {
   if (!/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) {
-    throw new HttpError(415, 'upload a file as multipart/form-data with the fields "file" and "purpose"', 'unsupported_media_type');
+    throw new HttpError(
+      415,
+      'upload a file as multipart/form-data with the fields "file" and "purpose"',
+      'unsupported_media_type',
+    );
   }
   const { id, path } = service.newFilePath();
   const partPath = `${path}.part`;
@@ -159,7 +182,10 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     await new Promise<void>((resolve, reject) => {
       const parser = multipartParser(request, maxBytes);
       // A field sent twice is ambiguous (which purpose? which file?): refused, not guessed.
-      const twice = (name: string): void => reject(new HttpError(400, `the multipart body has the field "${name}" more than once`, 'invalid_multipart', name));
+      const twice = (name: string): void =>
+        reject(
+          new HttpError(400, `the multipart body has the field "${name}" more than once`, 'invalid_multipart', name),
+        );
       parser.on('field', (name, value) => {
         if (name in fields) twice(name);
         fields[name] = value;
@@ -172,7 +198,15 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         fileStream = stream;
         const out = createWriteStream(partPath, { mode: 0o600 });
         stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
-        stream.on('limit', () => reject(new HttpError(413, `the file is larger than the upload limit of ${maxBytes} bytes (--max-upload-mb)`, 'file_too_large')));
+        stream.on('limit', () =>
+          reject(
+            new HttpError(
+              413,
+              `the file is larger than the upload limit of ${maxBytes} bytes (--max-upload-mb)`,
+              'file_too_large',
+            ),
+          ),
+        );
         // pipeline, not pipe: a form cut off mid-file errors the part stream, and that error
         // must reach us rather than go unhandled.
         writing = pipeline(stream, out);
@@ -187,7 +221,12 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     });
     if (filename === null) throw new HttpError(400, 'the multipart body has no "file" field', 'missing_file', 'file');
     if (fields.purpose !== 'batch') {
-      throw new HttpError(400, `purpose must be "batch" (this server runs batches), got ${JSON.stringify(fields.purpose ?? null)}`, 'invalid_purpose', 'purpose');
+      throw new HttpError(
+        400,
+        `purpose must be "batch" (this server runs batches), got ${JSON.stringify(fields.purpose ?? null)}`,
+        'invalid_purpose',
+        'purpose',
+      );
     }
     await rename(partPath, path);
     return await service.addFile({ id, path, bytes, filename, purpose: 'batch' });
@@ -219,86 +258,161 @@ async function sendFile(response: ServerResponse, file: StoredFile): Promise<voi
   }
 }
 
-type Handler = (request: IncomingMessage, response: ServerResponse, match: RegExpExecArray, query: URLSearchParams) => Promise<void>;
+type Handler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  match: RegExpExecArray,
+  query: URLSearchParams,
+) => Promise<void>;
 
-export async function startHttp(service: BatchService, engine: Engine, metrics: Registry, options: HttpOptions): Promise<RunningHttp> {
+export async function startHttp(
+  service: BatchService,
+  engine: Engine,
+  metrics: Registry,
+  options: HttpOptions,
+): Promise<RunningHttp> {
   const bind = await resolveBind(options);
   const id = (value: string, pattern: RegExp, kind: string): string => {
-    if (!pattern.test(value)) throw new HttpError(404, `No ${kind} with id ${JSON.stringify(value.slice(0, 80))}`, `${kind}_not_found`);
+    if (!pattern.test(value))
+      throw new HttpError(404, `No ${kind} with id ${JSON.stringify(value.slice(0, 80))}`, `${kind}_not_found`);
     return value;
   };
   const routes: Array<[string, RegExp, Handler]> = [
     ['GET', /^\/health$/, async (_request, response) => sendJson(response, 200, { status: 'ok' })],
-    ['GET', /^\/metrics$/, async (_request, response) => {
-      const text = await metrics.metrics();
-      response.writeHead(200, { 'Content-Type': metrics.contentType });
-      response.end(text);
-    }],
-    ['GET', /^\/v1\/models$/, async (_request, response) => {
-      const models = await engine.listModels();
-      sendJson(response, 200, { object: 'list', data: models.map((model) => ({ id: model, object: 'model', created: 0, owned_by: engine.name })) });
-    }],
-    ['POST', /^\/v1\/files$/, async (request, response) => sendJson(response, 200, await upload(request, service, options.maxUploadBytes))],
-    ['GET', /^\/v1\/files$/, async (_request, response, _match, query) => {
-      const purpose = query.get('purpose');
-      const data = service.listFiles().filter((file) => !purpose || file.purpose === purpose);
-      sendJson(response, 200, { object: 'list', data, has_more: false });
-    }],
-    ['GET', /^\/v1\/files\/([^/]+)$/, async (_request, response, match) => {
-      const { path: _path, ...file } = service.getFile(id(match[1]!, FILE_ID, 'file'));
-      sendJson(response, 200, file);
-    }],
-    ['GET', /^\/v1\/files\/([^/]+)\/content$/, async (_request, response, match) => {
-      await sendFile(response, service.getFile(id(match[1]!, FILE_ID, 'file')));
-    }],
-    ['DELETE', /^\/v1\/files\/([^/]+)$/, async (_request, response, match) => sendJson(response, 200, await service.deleteFile(id(match[1]!, FILE_ID, 'file')))],
-    ['POST', /^\/v1\/batches$/, async (request, response) => {
-      const body = await readJson(request);
-      if (typeof body.input_file_id !== 'string') throw new HttpError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
-      const params: CreateBatchParams = { input_file_id: body.input_file_id };
-      for (const key of ['endpoint', 'completion_window'] as const) {
-        if (body[key] !== undefined && typeof body[key] !== 'string') throw new HttpError(400, `${key} must be a string`, 'invalid_type', key);
-        if (typeof body[key] === 'string') params[key] = body[key];
-      }
-      if (body.metadata !== undefined) params.metadata = body.metadata as Record<string, string> | null;
-      sendJson(response, 200, await service.createBatch(params));
-    }],
-    ['GET', /^\/v1\/batches$/, async (_request, response, _match, query) => {
-      const limit = query.get('limit');
-      const after = query.get('after');
-      sendJson(response, 200, service.listBatches({ ...(limit !== null && { limit: Number(limit) }), ...(after !== null && { after }) }));
-    }],
-    ['GET', /^\/v1\/batches\/([^/]+)$/, async (_request, response, match) => sendJson(response, 200, service.getBatch(id(match[1]!, BATCH_ID, 'batch')))],
-    ['POST', /^\/v1\/batches\/([^/]+)\/cancel$/, async (_request, response, match) => sendJson(response, 200, await service.cancelBatch(id(match[1]!, BATCH_ID, 'batch')))],
+    [
+      'GET',
+      /^\/metrics$/,
+      async (_request, response) => {
+        const text = await metrics.metrics();
+        response.writeHead(200, { 'Content-Type': metrics.contentType });
+        response.end(text);
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/models$/,
+      async (_request, response) => {
+        const models = await engine.listModels();
+        sendJson(response, 200, {
+          object: 'list',
+          data: models.map((model) => ({ id: model, object: 'model', created: 0, owned_by: engine.name })),
+        });
+      },
+    ],
+    [
+      'POST',
+      /^\/v1\/files$/,
+      async (request, response) => sendJson(response, 200, await upload(request, service, options.maxUploadBytes)),
+    ],
+    [
+      'GET',
+      /^\/v1\/files$/,
+      async (_request, response, _match, query) => {
+        const purpose = query.get('purpose');
+        const data = service.listFiles().filter((file) => !purpose || file.purpose === purpose);
+        sendJson(response, 200, { object: 'list', data, has_more: false });
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/files\/([^/]+)$/,
+      async (_request, response, match) => {
+        const { path: _path, ...file } = service.getFile(id(match[1]!, FILE_ID, 'file'));
+        sendJson(response, 200, file);
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/files\/([^/]+)\/content$/,
+      async (_request, response, match) => {
+        await sendFile(response, service.getFile(id(match[1]!, FILE_ID, 'file')));
+      },
+    ],
+    [
+      'DELETE',
+      /^\/v1\/files\/([^/]+)$/,
+      async (_request, response, match) =>
+        sendJson(response, 200, await service.deleteFile(id(match[1]!, FILE_ID, 'file'))),
+    ],
+    [
+      'POST',
+      /^\/v1\/batches$/,
+      async (request, response) => {
+        const body = await readJson(request);
+        if (typeof body.input_file_id !== 'string')
+          throw new HttpError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
+        const params: CreateBatchParams = { input_file_id: body.input_file_id };
+        for (const key of ['endpoint', 'completion_window'] as const) {
+          if (body[key] !== undefined && typeof body[key] !== 'string')
+            throw new HttpError(400, `${key} must be a string`, 'invalid_type', key);
+          if (typeof body[key] === 'string') params[key] = body[key];
+        }
+        if (body.metadata !== undefined) params.metadata = body.metadata as Record<string, string> | null;
+        sendJson(response, 200, await service.createBatch(params));
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/batches$/,
+      async (_request, response, _match, query) => {
+        const limit = query.get('limit');
+        const after = query.get('after');
+        sendJson(
+          response,
+          200,
+          service.listBatches({ ...(limit !== null && { limit: Number(limit) }), ...(after !== null && { after }) }),
+        );
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/batches\/([^/]+)$/,
+      async (_request, response, match) => sendJson(response, 200, service.getBatch(id(match[1]!, BATCH_ID, 'batch'))),
+    ],
+    [
+      'POST',
+      /^\/v1\/batches\/([^/]+)\/cancel$/,
+      async (_request, response, match) =>
+        sendJson(response, 200, await service.cancelBatch(id(match[1]!, BATCH_ID, 'batch'))),
+    ],
   ];
 
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000 }, (request, response) => {
-    void (async () => {
-      admit(request, bind.loopback, options.corsOrigin);
-      if (options.corsOrigin) {
-        response.setHeader('Access-Control-Allow-Origin', options.corsOrigin);
-        response.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
-        response.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
-        if (request.method === 'OPTIONS') return void response.writeHead(204).end();
-      }
-      const url = requestUrl(request.url);
-      if (url.pathname !== '/health' && options.apiKey && !authorized(request, options.apiKey)) {
-        throw new HttpError(401, 'Incorrect or missing API key: send Authorization: Bearer <key>', 'invalid_api_key');
-      }
-      const route = routes.find(([method, pattern]) => method === request.method && pattern.test(url.pathname));
-      if (!route) {
-        const known = routes.some(([, pattern]) => pattern.test(url.pathname));
-        throw new HttpError(known ? 405 : 404, known ? `${request.method} is not allowed on ${url.pathname}` : `Unknown route ${request.method} ${url.pathname}`, known ? 'method_not_allowed' : 'not_found');
-      }
-      await route[2](request, response, route[1].exec(url.pathname)!, url.searchParams);
-    })().catch((error: unknown) => {
-      // The answer goes out first; a body the client is still sending is drained, not read, and
-      // the connection closed after the answer rather than kept for a body of unknown length.
-      if (!request.complete && !response.headersSent) response.setHeader('Connection', 'close');
-      sendError(response, error);
-      request.resume();
-    });
-  });
+  const server = http.createServer(
+    { maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000 },
+    (request, response) => {
+      void (async () => {
+        admit(request, bind.loopback, options.corsOrigin);
+        if (options.corsOrigin) {
+          response.setHeader('Access-Control-Allow-Origin', options.corsOrigin);
+          response.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+          response.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
+          if (request.method === 'OPTIONS') return void response.writeHead(204).end();
+        }
+        const url = requestUrl(request.url);
+        if (url.pathname !== '/health' && options.apiKey && !authorized(request, options.apiKey)) {
+          throw new HttpError(401, 'Incorrect or missing API key: send Authorization: Bearer <key>', 'invalid_api_key');
+        }
+        const route = routes.find(([method, pattern]) => method === request.method && pattern.test(url.pathname));
+        if (!route) {
+          const known = routes.some(([, pattern]) => pattern.test(url.pathname));
+          throw new HttpError(
+            known ? 405 : 404,
+            known
+              ? `${request.method} is not allowed on ${url.pathname}`
+              : `Unknown route ${request.method} ${url.pathname}`,
+            known ? 'method_not_allowed' : 'not_found',
+          );
+        }
+        await route[2](request, response, route[1].exec(url.pathname)!, url.searchParams);
+      })().catch((error: unknown) => {
+        // The answer goes out first; a body the client is still sending is drained, not read, and
+        // the connection closed after the answer rather than kept for a body of unknown length.
+        if (!request.complete && !response.headersSent) response.setHeader('Connection', 'close');
+        sendError(response, error);
+        request.resume();
+      });
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, bind.address, () => resolve());

@@ -13,7 +13,10 @@ export type AnalyzeParams = Partial<AnalyzeOptions> & { batch_id?: string };
 
 export async function convertFor(service: BatchService, params: ConvertParams): Promise<ConvertReport> {
   // Loaded on first use: the tokenizer costs half a second and 70 MB.
-  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([import('../csv/convert.js'), import('../csv/estimate.js')]);
+  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([
+    import('../csv/convert.js'),
+    import('../csv/estimate.js'),
+  ]);
   try {
     return await convertCsv({ ...params, ...learnedInputs(service.modelStats(params.model)) });
   } catch (error) {
@@ -26,12 +29,14 @@ export async function analyzeFor(service: BatchService, params: AnalyzeParams): 
   const { batch_id: batchId, ...options } = params;
   if (batchId !== undefined) {
     const batch = service.getBatch(batchId);
-    if (!batch.output_file_id) throw new ServiceError('conflict', `Batch ${batchId} is ${batch.status} and has no output yet`, 'batch_id');
+    if (!batch.output_file_id)
+      throw new ServiceError('conflict', `Batch ${batchId} is ${batch.status} and has no output yet`, 'batch_id');
     options.output ??= service.getFile(batch.output_file_id).path;
     options.input ??= inputPath(service, batch.input_file_id);
     if (batch.error_file_id) options.errors ??= service.getFile(batch.error_file_id).path;
   }
-  if (!options.output) throw new ServiceError('invalid_request', 'name the output file (output) or a batch (batch_id)', 'output');
+  if (!options.output)
+    throw new ServiceError('invalid_request', 'name the output file (output) or a batch (batch_id)', 'output');
   try {
     return await analyzeResults(options as AnalyzeOptions);
   } catch (error) {

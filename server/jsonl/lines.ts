@@ -37,7 +37,7 @@ export function withoutBom(text: string): string {
 /** Byte length of an open file's first `size` bytes up to and including their last newline: its whole lines. */
 export async function wholeLinesLength(handle: FileHandle, size: number): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024);
-  for (let end = size; end > 0; ) {
+  for (let end = size; end > 0;) {
     const start = Math.max(0, end - chunk.length);
     const { bytesRead } = await handle.read(chunk, 0, end - start, start);
     const newline = chunk.subarray(0, bytesRead).lastIndexOf(NEWLINE);
@@ -49,7 +49,11 @@ export async function wholeLinesLength(handle: FileHandle, size: number): Promis
 
 export async function* readLines(path: string, options: LineOptions = {}): AsyncGenerator<Line> {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const stream = createReadStream(path, { highWaterMark: 1024 * 1024, end: options.end === undefined ? undefined : options.end - 1, ...(options.signal && { signal: options.signal }) });
+  const stream = createReadStream(path, {
+    highWaterMark: 1024 * 1024,
+    end: options.end === undefined ? undefined : options.end - 1,
+    ...(options.signal && { signal: options.signal }),
+  });
   let parts: Buffer[] = [];
   let size = 0;
   let number = 0;

@@ -56,7 +56,10 @@ export class BatchDocument {
 }
 
 /** TextDocuments' way of making and updating documents, for BatchDocument. */
-export const BATCH_DOCUMENTS: TextDocumentsConfiguration<BatchDocument> = { create: BatchDocument.create, update: BatchDocument.update };
+export const BATCH_DOCUMENTS: TextDocumentsConfiguration<BatchDocument> = {
+  create: BatchDocument.create,
+  update: BatchDocument.update,
+};
 
 interface Position {
   line: number;

@@ -29,13 +29,24 @@ function errorDiagnostic(state: ValidationState, line: number, text: string, pro
   // The validator's messages name the file and line for logs; the editor shows both already.
   const prefix = `${state.fileName} line ${problem.line}: `;
   const message = problem.message.startsWith(prefix) ? problem.message.slice(prefix.length) : problem.message;
-  return { range: rangeOf(line, text, problem.param), severity: DiagnosticSeverity.Error, source: DIAGNOSTIC_SOURCE, code: problem.code, message };
+  return {
+    range: rangeOf(line, text, problem.param),
+    severity: DiagnosticSeverity.Error,
+    source: DIAGNOSTIC_SOURCE,
+    code: problem.code,
+    message,
+  };
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The document's diagnostics, or null when the pass went stale before it finished. */
-export async function validateDocument(lines: Iterable<string>, fileName: string, budget: RequestBudget, isStale: () => boolean): Promise<Diagnostic[] | null> {
+export async function validateDocument(
+  lines: Iterable<string>,
+  fileName: string,
+  budget: RequestBudget,
+  isStale: () => boolean,
+): Promise<Diagnostic[] | null> {
   const diagnostics: Diagnostic[] = [];
   let unlisted = 0;
   const add = (diagnostic: Diagnostic): void => {

@@ -69,7 +69,8 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
   const schedules = new Map<string, Schedule>();
   let registerForChanges = false;
 
-  const budgetFor = async (uri: string): Promise<RequestBudget> => new RequestBudget(options.modelStats, (await settings.for(uri)).numCtx);
+  const budgetFor = async (uri: string): Promise<RequestBudget> =>
+    new RequestBudget(options.modelStats, (await settings.for(uri)).numCtx);
 
   async function validate(document: BatchDocument, schedule: Schedule, generation: number): Promise<void> {
     const isStale = (): boolean => schedule.generation !== generation;
@@ -92,7 +93,9 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     clearTimeout(entry.timer);
     const scheduled = entry;
     entry.timer = setTimeout(() => {
-      validate(document, scheduled, generation).catch((error: unknown) => connection.console.error(`validating ${document.uri}: ${(error as Error).message}`));
+      validate(document, scheduled, generation).catch((error: unknown) =>
+        connection.console.error(`validating ${document.uri}: ${(error as Error).message}`),
+      );
     }, delayMs);
   }
 
@@ -118,14 +121,19 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
 
   const disposables: Disposable[] = [
     // Fired for the opening too: a document seen for the first time is validated at once.
-    documents.onDidChangeContent(({ document }) => schedule(document, schedules.has(document.uri) ? CHANGE_DEBOUNCE_MS : 0)),
+    documents.onDidChangeContent(({ document }) =>
+      schedule(document, schedules.has(document.uri) ? CHANGE_DEBOUNCE_MS : 0),
+    ),
     documents.onDidClose(({ document }) => {
       unschedule(document.uri);
       settings.forget(document.uri);
       if (isJsonlDocument(document)) connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
     }),
     connection.onInitialized(() => {
-      if (registerForChanges) void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION }).catch(() => undefined);
+      if (registerForChanges)
+        void connection.client
+          .register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION })
+          .catch(() => undefined);
     }),
     connection.onDidChangeConfiguration(() => {
       settings.clear();

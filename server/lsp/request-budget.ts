@@ -51,8 +51,16 @@ export class RequestBudget {
     const context = this.context(body.model);
     const promptTokens = context.calibration.apply(this.counter.messages(body.messages));
     const outputTokens = outputTokensOf(body);
-    const outputSource = body.max_completion_tokens != null ? 'max_completion_tokens' : body.max_tokens != null ? 'max_tokens' : 'default';
-    return { model: body.model, promptTokens, outputTokens, outputSource, ...context, fits: promptTokens + outputTokens <= context.numCtx };
+    const outputSource =
+      body.max_completion_tokens != null ? 'max_completion_tokens' : body.max_tokens != null ? 'max_tokens' : 'default';
+    return {
+      model: body.model,
+      promptTokens,
+      outputTokens,
+      outputSource,
+      ...context,
+      fits: promptTokens + outputTokens <= context.numCtx,
+    };
   }
 
   /**
@@ -81,7 +89,9 @@ export class RequestBudget {
 function contextLimit(stats: ModelStats, setting: number): Pick<ModelContext, 'numCtx' | 'numCtxSource'> {
   if (setting > 0) return { numCtx: setting, numCtxSource: 'ollamaBatch.numCtx' };
   // Limits are learned per set of GPUs; not knowing which runs the batch, take the smallest.
-  const learned = Object.values(stats.limits ?? {}).flatMap((limits) => (limits.numCtx === undefined ? [] : [limits.numCtx]));
+  const learned = Object.values(stats.limits ?? {}).flatMap((limits) =>
+    limits.numCtx === undefined ? [] : [limits.numCtx],
+  );
   if (learned.length > 0) return { numCtx: Math.min(...learned), numCtxSource: 'learned limit' };
   return { numCtx: DEFAULT_EDITOR_NUM_CTX, numCtxSource: 'default' };
 }

@@ -26,7 +26,9 @@ export class SettingsCache {
     if (!this.supported) return Promise.resolve(DEFAULT_SETTINGS);
     let settings = this.byUri.get(uri);
     if (!settings) {
-      settings = this.connection.workspace.getConfiguration({ scopeUri: uri, section: SETTINGS_SECTION }).then(parseSettings, () => DEFAULT_SETTINGS);
+      settings = this.connection.workspace
+        .getConfiguration({ scopeUri: uri, section: SETTINGS_SECTION })
+        .then(parseSettings, () => DEFAULT_SETTINGS);
       this.byUri.set(uri, settings);
     }
     return settings;

@@ -309,7 +309,8 @@ const freshAggregate = (): Aggregate => ({
   adjustments: [],
 });
 
-const ratio = (part: number | null, whole: number | null): number | null => (part === null || !whole ? null : part / whole);
+const ratio = (part: number | null, whole: number | null): number | null =>
+  part === null || !whole ? null : part / whole;
 
 export class BatchMetrics {
   private readonly now: () => number;
@@ -413,7 +414,12 @@ export class BatchMetrics {
     const { tokens, context, vram } = state;
     const failures = ERROR_CLASSES.reduce((sum, errorClass) => sum + state.errors[errorClass], 0);
     const runSeconds = this.activeMs(now) / 1000;
-    const runCounts: Counts = { answered: state.answered, finished: state.answered + failures, promptTokens: tokens.prompt, completionTokens: tokens.completion };
+    const runCounts: Counts = {
+      answered: state.answered,
+      finished: state.answered + failures,
+      promptTokens: tokens.prompt,
+      completionTokens: tokens.completion,
+    };
     const recent = this.windowCounts(now);
     return {
       at: now,
@@ -429,7 +435,12 @@ export class BatchMetrics {
         current: context.current,
         peak: context.peak,
         utilisation: ratio(context.peak, context.numCtx),
-        trims: { total: context.trims, byStrategy: { ...context.byStrategy }, droppedMessages: context.droppedMessages, tokensRemoved: context.tokensRemoved },
+        trims: {
+          total: context.trims,
+          byStrategy: { ...context.byStrategy },
+          droppedMessages: context.droppedMessages,
+          tokensRemoved: context.tokensRemoved,
+        },
       },
       vram: vram && { ...vram, utilisation: ratio(vram.usedMiB, vram.totalMiB) },
       performance: {
@@ -445,7 +456,12 @@ export class BatchMetrics {
   }
 
   toJSON(): BatchMetricsState {
-    return { version: 1, activeMs: this.activeMs(this.now()), latency: this.latency.toJSON(), ...structuredClone(this.state) };
+    return {
+      version: 1,
+      activeMs: this.activeMs(this.now()),
+      latency: this.latency.toJSON(),
+      ...structuredClone(this.state),
+    };
   }
 
   private activeMs(now: number): number {

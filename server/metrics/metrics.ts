@@ -15,10 +15,25 @@ export interface MetricsSource {
   on(event: 'answered', listener: (seconds: number) => void): unknown;
 }
 
-const STATUSES: BatchStatus[] = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'];
+const STATUSES: BatchStatus[] = [
+  'validating',
+  'failed',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'expired',
+  'cancelling',
+  'cancelled',
+];
 
 /** A counter whose value is a sum over all batches, set at every scrape. */
-function summedCounter(registry: Registry, name: string, help: string, batches: () => readonly Batch[], value: (batch: Batch) => number) {
+function summedCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  batches: () => readonly Batch[],
+  value: (batch: Batch) => number,
+) {
   return new Counter({
     name,
     help,
@@ -45,18 +60,52 @@ export function createMetrics(service: MetricsSource, engine: Engine): Registry 
       for (const [status, count] of counts) this.set({ status }, count);
     },
   });
-  summedCounter(registry, 'ollama_batch_requests_completed_total', 'Requests answered (lines in output files).', batches, (batch) => batch.request_counts.completed);
-  summedCounter(registry, 'ollama_batch_requests_failed_total', 'Requests failed (lines in error files).', batches, (batch) => batch.request_counts.failed);
-  summedCounter(registry, 'ollama_batch_prompt_tokens_total', 'Prompt tokens, cached ones included.', batches, (batch) => batch.usage.input_tokens);
-  summedCounter(registry, 'ollama_batch_cached_tokens_total', 'Prompt tokens served from the engine\'s KV cache.', batches, (batch) => batch.usage.input_tokens_details.cached_tokens);
-  summedCounter(registry, 'ollama_batch_completion_tokens_total', 'Generated tokens.', batches, (batch) => batch.usage.output_tokens);
+  summedCounter(
+    registry,
+    'ollama_batch_requests_completed_total',
+    'Requests answered (lines in output files).',
+    batches,
+    (batch) => batch.request_counts.completed,
+  );
+  summedCounter(
+    registry,
+    'ollama_batch_requests_failed_total',
+    'Requests failed (lines in error files).',
+    batches,
+    (batch) => batch.request_counts.failed,
+  );
+  summedCounter(
+    registry,
+    'ollama_batch_prompt_tokens_total',
+    'Prompt tokens, cached ones included.',
+    batches,
+    (batch) => batch.usage.input_tokens,
+  );
+  summedCounter(
+    registry,
+    'ollama_batch_cached_tokens_total',
+    "Prompt tokens served from the engine's KV cache.",
+    batches,
+    (batch) => batch.usage.input_tokens_details.cached_tokens,
+  );
+  summedCounter(
+    registry,
+    'ollama_batch_completion_tokens_total',
+    'Generated tokens.',
+    batches,
+    (batch) => batch.usage.output_tokens,
+  );
   new Gauge({
     name: 'ollama_batch_queue_depth',
     help: 'Batches validated and waiting for their turn (the running one excluded).',
     registers: [registry],
     collect() {
       const running = service.runningBatchId;
-      this.set(batches().filter((batch) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.id !== running).length);
+      this.set(
+        batches().filter(
+          (batch) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.id !== running,
+        ).length,
+      );
     },
   });
   new Gauge({
@@ -67,7 +116,10 @@ export function createMetrics(service: MetricsSource, engine: Engine): Registry 
     collect() {
       const paused = batches().filter((batch) => batch.paused_reason !== null);
       this.set({ reason: 'disk_full' }, paused.filter((batch) => batch.paused_reason!.startsWith('disk full')).length);
-      this.set({ reason: 'engine_unreachable' }, paused.filter((batch) => batch.paused_reason!.startsWith('engine unreachable')).length);
+      this.set(
+        { reason: 'engine_unreachable' },
+        paused.filter((batch) => batch.paused_reason!.startsWith('engine unreachable')).length,
+      );
     },
   });
   new Gauge({
@@ -92,7 +144,12 @@ export function createMetrics(service: MetricsSource, engine: Engine): Registry 
 
 /** Errors by class, retries, trims, and the running batch's context, VRAM and pace (from the batch metrics). */
 function addContextMetrics(registry: Registry, service: MetricsSource): void {
-  const byLabel = (name: string, help: string, label: string, counts: (snapshot: BatchMetricsSnapshot) => Record<string, number>) =>
+  const byLabel = (
+    name: string,
+    help: string,
+    label: string,
+    counts: (snapshot: BatchMetricsSnapshot) => Record<string, number>,
+  ) =>
     new Counter({
       name,
       help,
@@ -101,13 +158,29 @@ function addContextMetrics(registry: Registry, service: MetricsSource): void {
       collect() {
         this.reset();
         const sums = new Map<string, number>();
-        for (const { snapshot } of service.allMetrics()) for (const [key, count] of Object.entries(counts(snapshot))) sums.set(key, (sums.get(key) ?? 0) + count);
+        for (const { snapshot } of service.allMetrics())
+          for (const [key, count] of Object.entries(counts(snapshot))) sums.set(key, (sums.get(key) ?? 0) + count);
         for (const [key, sum] of sums) this.inc({ [label]: key }, sum);
       },
     });
-  byLabel('ollama_batch_errors_total', 'Requests that ended in an error line, by class (oom, timeout, engine, validation, context).', 'class', (s) => s.errors.byClass);
-  byLabel('ollama_batch_retries_total', 'Tries that failed and were tried again, by class.', 'class', (s) => s.errors.retriesByClass);
-  byLabel('ollama_batch_trims_total', 'Conversations trimmed to fit the context, by strategy.', 'strategy', (s) => s.context.trims.byStrategy as Record<string, number>);
+  byLabel(
+    'ollama_batch_errors_total',
+    'Requests that ended in an error line, by class (oom, timeout, engine, validation, context).',
+    'class',
+    (s) => s.errors.byClass,
+  );
+  byLabel(
+    'ollama_batch_retries_total',
+    'Tries that failed and were tried again, by class.',
+    'class',
+    (s) => s.errors.retriesByClass,
+  );
+  byLabel(
+    'ollama_batch_trims_total',
+    'Conversations trimmed to fit the context, by strategy.',
+    'strategy',
+    (s) => s.context.trims.byStrategy as Record<string, number>,
+  );
   const running = (value: (snapshot: BatchMetricsSnapshot) => number | null) =>
     function (this: Gauge) {
       this.reset();
@@ -117,11 +190,23 @@ function addContextMetrics(registry: Registry, service: MetricsSource): void {
       if (measured !== null) this.set(measured);
     };
   const gauges: Array<[string, string, (snapshot: BatchMetricsSnapshot) => number | null]> = [
-    ['ollama_batch_context_num_ctx', 'The running batch\'s context window.', (s) => s.context.numCtx],
-    ['ollama_batch_context_utilisation', 'The running batch\'s largest prompt ÷ its context window.', (s) => s.context.utilisation],
-    ['ollama_batch_vram_used_mib', 'VRAM in use on the fullest GPU while the batch runs.', (s) => s.vram?.usedMiB ?? null],
-    ['ollama_batch_requests_per_second', 'The running batch\'s answers per second, over the last minute.', (s) => s.performance.window.requestsPerSecond],
-    ['ollama_batch_eta_seconds', 'The running batch\'s time left at its recent pace.', (s) => s.performance.etaSeconds],
+    ['ollama_batch_context_num_ctx', "The running batch's context window.", (s) => s.context.numCtx],
+    [
+      'ollama_batch_context_utilisation',
+      "The running batch's largest prompt ÷ its context window.",
+      (s) => s.context.utilisation,
+    ],
+    [
+      'ollama_batch_vram_used_mib',
+      'VRAM in use on the fullest GPU while the batch runs.',
+      (s) => s.vram?.usedMiB ?? null,
+    ],
+    [
+      'ollama_batch_requests_per_second',
+      "The running batch's answers per second, over the last minute.",
+      (s) => s.performance.window.requestsPerSecond,
+    ],
+    ['ollama_batch_eta_seconds', "The running batch's time left at its recent pace.", (s) => s.performance.etaSeconds],
   ];
   for (const [name, help, value] of gauges) new Gauge({ name, help, registers: [registry], collect: running(value) });
 }

@@ -103,7 +103,9 @@ export namespace DaemonShutdownRequest {
 }
 export namespace BatchMetricsRequest {
   /** client → daemon: a batch's metrics (live while it runs), with its time series when `series`. */
-  export const type = new RequestType<{ id: string; series?: boolean }, BatchMetricsReport, RpcErrorData>('batch/metrics');
+  export const type = new RequestType<{ id: string; series?: boolean }, BatchMetricsReport, RpcErrorData>(
+    'batch/metrics',
+  );
 }
 export namespace BatchMetricsNotification {
   /** daemon → every client: the running batch's metrics, once a second. */
@@ -123,7 +125,8 @@ export namespace BatchChangedNotification {
 }
 
 /** What went wrong, as the daemon's batch service says it. */
-export type ServiceErrorCode = 'not_found' | 'invalid_request' | 'conflict' | 'unsupported_file' | 'too_large' | 'disk_full' | 'internal_error';
+export type ServiceErrorCode =
+  'not_found' | 'invalid_request' | 'conflict' | 'unsupported_file' | 'too_large' | 'disk_full' | 'internal_error';
 
 /** The `data` of every error answer: the service's error code and the parameter at fault. */
 export interface RpcErrorData {

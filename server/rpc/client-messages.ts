@@ -4,7 +4,15 @@
 // is only logged. Here a frame that is not JSON or not framed right closes the connection (where
 // the next message starts is unknown), and a JSON value that is no message gets an invalid request.
 import type { Socket } from 'node:net';
-import { ErrorCodes, Message, type DataCallback, type Disposable, type MessageReader, type MessageWriter, type ResponseMessage } from 'vscode-languageserver';
+import {
+  ErrorCodes,
+  Message,
+  type DataCallback,
+  type Disposable,
+  type MessageReader,
+  type MessageWriter,
+  type ResponseMessage,
+} from 'vscode-languageserver';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-languageserver/node';
 import { log } from '../log/log.js';
 
@@ -22,7 +30,11 @@ class MessageOnlyReader extends SocketMessageReader {
   }
 
   override listen(callback: DataCallback): Disposable {
-    return super.listen((message) => (Message.isRequest(message) || Message.isNotification(message) || Message.isResponse(message) ? callback(message) : this.refuse(message)));
+    return super.listen((message) =>
+      Message.isRequest(message) || Message.isNotification(message) || Message.isResponse(message)
+        ? callback(message)
+        : this.refuse(message),
+    );
   }
 }
 
@@ -35,8 +47,13 @@ export function clientMessages(socket: Socket): { reader: MessageReader; writer:
     return writer.write(answer);
   };
   const reader = new MessageOnlyReader(socket, (value) => {
-    const sent = Array.isArray(value) ? 'a JSON array (a batch, which the daemon does not take)' : JSON.stringify(value).slice(0, 80);
-    void answerError(ErrorCodes.InvalidRequest, `${sent} is not a JSON-RPC request, notification or response (one a frame, with a string or number id)`).catch(() => undefined);
+    const sent = Array.isArray(value)
+      ? 'a JSON array (a batch, which the daemon does not take)'
+      : JSON.stringify(value).slice(0, 80);
+    void answerError(
+      ErrorCodes.InvalidRequest,
+      `${sent} is not a JSON-RPC request, notification or response (one a frame, with a string or number id)`,
+    ).catch(() => undefined);
   });
   reader.onError((error) => {
     // A body that is not JSON (the decoder's SyntaxError) can still be answered; a broken header cannot.

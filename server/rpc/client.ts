@@ -18,7 +18,11 @@ export async function connectDaemon(dataDir: string): Promise<MessageConnection 
 }
 
 /** Connects to the running daemon, starting this same CLI's `serve` detached when none runs. */
-export async function ensureDaemon(dataDir: string, serveArgs: string[], env: NodeJS.ProcessEnv): Promise<{ connection: MessageConnection; started: boolean }> {
+export async function ensureDaemon(
+  dataDir: string,
+  serveArgs: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ connection: MessageConnection; started: boolean }> {
   const { socket, started } = await connectOrStartDaemon(dataDir, {
     execPath: process.execPath,
     args: [...process.execArgv, process.argv[1]!],

@@ -4,7 +4,13 @@
 // Answers are the service's own objects; wire-types.ts checks that their types are protocol's.
 import { stat } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
-import { ResponseError, createConnection, createProtocolConnection, type RequestHandler, type RequestType } from 'vscode-languageserver';
+import {
+  ResponseError,
+  createConnection,
+  createProtocolConnection,
+  type RequestHandler,
+  type RequestType,
+} from 'vscode-languageserver';
 import { ServiceError } from '../batches/errors.js';
 import { log } from '../log/log.js';
 import type { BatchService } from '../batches/service.js';
@@ -28,13 +34,19 @@ const RPC_CODE = {
 } as const;
 
 /** Runs a handler and turns a ServiceError into a JSON-RPC error carrying its code and param. */
-function handled<P, R>(handler: (params: P) => R | Promise<R>): (params: P) => Promise<R | ResponseError<protocol.RpcErrorData>> {
+function handled<P, R>(
+  handler: (params: P) => R | Promise<R>,
+): (params: P) => Promise<R | ResponseError<protocol.RpcErrorData>> {
   return async (params) => {
     try {
       return await handler(params);
     } catch (error) {
-      if (error instanceof ServiceError) return new ResponseError(RPC_CODE[error.code], error.message, { code: error.code, param: error.param });
-      return new ResponseError(protocol.RpcErrorCodes.internal, (error as Error).message, { code: 'internal_error', param: null });
+      if (error instanceof ServiceError)
+        return new ResponseError(RPC_CODE[error.code], error.message, { code: error.code, param: error.param });
+      return new ResponseError(protocol.RpcErrorCodes.internal, (error as Error).message, {
+        code: 'internal_error',
+        param: null,
+      });
     }
   };
 }
@@ -50,11 +62,26 @@ const shown = (value: unknown): string => {
 /** A field's JSON type; a trailing `?` marks one a client may leave out (or send as null). */
 type FieldType = 'string' | 'number' | 'boolean' | 'object';
 type FieldSpec = FieldType | `${FieldType}?`;
-type JsonType<T> = T extends string ? 'string' : T extends number ? 'number' : T extends boolean ? 'boolean' : T extends object ? 'object' : never;
+type JsonType<T> = T extends string
+  ? 'string'
+  : T extends number
+    ? 'number'
+    : T extends boolean
+      ? 'boolean'
+      : T extends object
+        ? 'object'
+        : never;
 /** Every field of a method's params (its wire type, from protocol/methods.ts) with its JSON type. */
-type ParamFields<P> = { readonly [K in keyof P]-?: undefined extends P[K] ? `${JsonType<NonNullable<P[K]>>}?` : JsonType<P[K]> };
+type ParamFields<P> = {
+  readonly [K in keyof P]-?: undefined extends P[K] ? `${JsonType<NonNullable<P[K]>>}?` : JsonType<P[K]>;
+};
 
-const FIELD_TYPE_NAMES: Record<FieldType, string> = { string: 'a string', number: 'a number', boolean: 'true or false', object: 'an object' };
+const FIELD_TYPE_NAMES: Record<FieldType, string> = {
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'an object',
+};
 
 function hasType(value: unknown, type: FieldType): boolean {
   if (type === 'number') return typeof value === 'number' && Number.isFinite(value); // 1e400 parses as Infinity
@@ -67,7 +94,11 @@ function hasType(value: unknown, type: FieldType): boolean {
  * is answered with invalid params (-32602) naming the field and what it needs, not a TypeError's
  * text. The handler gets the declared fields only, an optional one sent as null left out.
  */
-function objectParams<P, R>(method: string, fields: ParamFields<P>, handler: (params: P) => R | Promise<R>): (params: P) => R | Promise<R> {
+function objectParams<P, R>(
+  method: string,
+  fields: ParamFields<P>,
+  handler: (params: P) => R | Promise<R>,
+): (params: P) => R | Promise<R> {
   const declared = Object.entries(fields as Record<string, FieldSpec>).map(([field, type]) => ({
     field,
     type: type.replace('?', '') as FieldType,
@@ -75,15 +106,28 @@ function objectParams<P, R>(method: string, fields: ParamFields<P>, handler: (pa
   }));
   return (params) => {
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-      const required = declared.filter(({ optional }) => !optional).map(({ field, type }) => `${field} (${FIELD_TYPE_NAMES[type]})`);
-      const fieldList = required.length === 0 ? '' : ` with ${required.length === 1 ? required[0] : `${required.slice(0, -1).join(', ')} and ${required.at(-1)}`}`;
-      throw new ServiceError('invalid_request', `${method} needs its params as an object${fieldList}; got ${shown(params)}`);
+      const required = declared
+        .filter(({ optional }) => !optional)
+        .map(({ field, type }) => `${field} (${FIELD_TYPE_NAMES[type]})`);
+      const fieldList =
+        required.length === 0
+          ? ''
+          : ` with ${required.length === 1 ? required[0] : `${required.slice(0, -1).join(', ')} and ${required.at(-1)}`}`;
+      throw new ServiceError(
+        'invalid_request',
+        `${method} needs its params as an object${fieldList}; got ${shown(params)}`,
+      );
     }
     const checked: Record<string, unknown> = {};
     for (const { field, type, optional } of declared) {
       const value = (params as Record<string, unknown>)[field];
       if (optional && (value === undefined || value === null)) continue;
-      if (!hasType(value, type)) throw new ServiceError('invalid_request', `${method} needs params.${field} as ${FIELD_TYPE_NAMES[type]}; got ${shown(value)}`, field);
+      if (!hasType(value, type))
+        throw new ServiceError(
+          'invalid_request',
+          `${method} needs params.${field} as ${FIELD_TYPE_NAMES[type]}; got ${shown(value)}`,
+          field,
+        );
       checked[field] = value;
     }
     return handler(checked as P);
@@ -93,12 +137,19 @@ function objectParams<P, R>(method: string, fields: ParamFields<P>, handler: (pa
 /** Validates a regular file only: a device or a pipe (/dev/zero) may never end. */
 async function validateRegularFile(path: string, signal: AbortSignal): Promise<ValidationReport> {
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new ServiceError('not_found', `no such file: ${path}`, 'path');
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+      throw new ServiceError('not_found', `no such file: ${path}`, 'path');
     // Not echoed: such a path may be megabytes.
-    if (error.code === 'ENAMETOOLONG') throw new ServiceError('invalid_request', `the path (${path.length} characters) is longer than the system allows`, 'path');
+    if (error.code === 'ENAMETOOLONG')
+      throw new ServiceError(
+        'invalid_request',
+        `the path (${path.length} characters) is longer than the system allows`,
+        'path',
+      );
     throw error;
   });
-  if (!info.isFile()) throw new ServiceError('invalid_request', `${path} is not a regular file; only a file can be validated`, 'path');
+  if (!info.isFile())
+    throw new ServiceError('invalid_request', `${path} is not a regular file; only a file can be validated`, 'path');
   return validateBatchFile(path, { signal });
 }
 
@@ -131,12 +182,29 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     const clientGone = new AbortController();
     connection.onInitialize((params) => languageFeatures.initialize(params));
     /** A request whose params are an object with these fields. (The cast: TypeScript cannot resolve the library's conditional result type for a generic R.) */
-    const onRequest = <P, R>(type: RequestType<P, R, protocol.RpcErrorData>, fields: NoInfer<ParamFields<P>>, handler: (params: P) => R | Promise<R>): void =>
-      void connection.onRequest(type, handled(objectParams(type.method, fields, handler)) as RequestHandler<P, R, protocol.RpcErrorData>);
-    onRequest(protocol.BatchCreateRequest.type, { input_file_id: 'string', endpoint: 'string?', completion_window: 'string?', metadata: 'object?', options: 'object?' }, (params) =>
-      service.createBatch(params),
+    const onRequest = <P, R>(
+      type: RequestType<P, R, protocol.RpcErrorData>,
+      fields: NoInfer<ParamFields<P>>,
+      handler: (params: P) => R | Promise<R>,
+    ): void =>
+      void connection.onRequest(
+        type,
+        handled(objectParams(type.method, fields, handler)) as RequestHandler<P, R, protocol.RpcErrorData>,
+      );
+    onRequest(
+      protocol.BatchCreateRequest.type,
+      {
+        input_file_id: 'string',
+        endpoint: 'string?',
+        completion_window: 'string?',
+        metadata: 'object?',
+        options: 'object?',
+      },
+      (params) => service.createBatch(params),
     );
-    onRequest(protocol.BatchListRequest.type, { limit: 'number?', after: 'string?' }, (params) => service.listBatches(params));
+    onRequest(protocol.BatchListRequest.type, { limit: 'number?', after: 'string?' }, (params) =>
+      service.listBatches(params),
+    );
     onRequest(protocol.BatchGetRequest.type, { id: 'string' }, ({ id }) => service.getBatch(id));
     onRequest(protocol.BatchCancelRequest.type, { id: 'string' }, ({ id }) => service.cancelBatch(id));
     onRequest(protocol.BatchRetryRequest.type, { id: 'string' }, ({ id }) => service.retryBatch(id));
@@ -177,16 +245,29 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
       },
       (params) => analyzeFor(service, params),
     );
-    onRequest(protocol.BatchMetricsRequest.type, { id: 'string', series: 'boolean?' }, ({ id, series }) => service.getMetrics(id, series));
-    onRequest(protocol.FileRegisterRequest.type, { path: 'string', purpose: 'string?' }, (params) => service.registerFile(params));
+    onRequest(protocol.BatchMetricsRequest.type, { id: 'string', series: 'boolean?' }, ({ id, series }) =>
+      service.getMetrics(id, series),
+    );
+    onRequest(protocol.FileRegisterRequest.type, { path: 'string', purpose: 'string?' }, (params) =>
+      service.registerFile(params),
+    );
     onRequest(protocol.FileGetRequest.type, { id: 'string' }, ({ id }) => {
       const file = service.getFile(id);
       return { ...publicFile(file), path: file.path };
     });
-    onRequest(protocol.FileValidateRequest.type, { path: 'string' }, ({ path }) => validateRegularFile(path, clientGone.signal));
-    connection.onRequest(protocol.DaemonStatusRequest.type, handled(() => hooks.info()));
-    connection.onRequest(protocol.DaemonShutdownRequest.type, handled(() => void setImmediate(hooks.shutdown)));
-    const announce = (batch: Batch): void => void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);
+    onRequest(protocol.FileValidateRequest.type, { path: 'string' }, ({ path }) =>
+      validateRegularFile(path, clientGone.signal),
+    );
+    connection.onRequest(
+      protocol.DaemonStatusRequest.type,
+      handled(() => hooks.info()),
+    );
+    connection.onRequest(
+      protocol.DaemonShutdownRequest.type,
+      handled(() => void setImmediate(hooks.shutdown)),
+    );
+    const announce = (batch: Batch): void =>
+      void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);
     const announceMetrics = (id: string, snapshot: BatchMetricsSnapshot): void =>
       void connection.sendNotification(protocol.BatchMetricsNotification.type, { id, snapshot }).catch(() => undefined);
     service.on('changed', announce);

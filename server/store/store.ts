@@ -100,7 +100,9 @@ export class Store {
     const file = new AtomicJsonFile<StoreData>(path);
     const stored = await file.read().catch((error: Error) => {
       // Never written torn (atomic-json-file.ts): only a hand can break it, and only a hand should mend it.
-      throw new StoreUnreadableError(`${path} cannot be read (${error.message}); mend it, or move it and the files/ folder beside it away to start with no batches`);
+      throw new StoreUnreadableError(
+        `${path} cannot be read (${error.message}); mend it, or move it and the files/ folder beside it away to start with no batches`,
+      );
     });
     const db = new Low<StoreData>(file, stored ?? structuredClone(EMPTY));
     db.data.models ??= {}; // stores written before models were learned
@@ -130,8 +132,13 @@ export class Store {
     const batches = new Set(this.db.data.batches.map((entry) => `${entry.batch.id}.jsonl`));
     const dataDir = join(this.filesDir, '..');
     const leftovers = [
-      ...(await readdir(this.filesDir)).filter((name) => FILE_NAME.test(name)).map((name) => join(this.filesDir, name)).filter((path) => !owned.has(path)),
-      ...(await readdir(this.metricsDir)).filter((name) => name.endsWith('.jsonl.tmp') || (name.endsWith('.jsonl') && !batches.has(name))).map((name) => join(this.metricsDir, name)),
+      ...(await readdir(this.filesDir))
+        .filter((name) => FILE_NAME.test(name))
+        .map((name) => join(this.filesDir, name))
+        .filter((path) => !owned.has(path)),
+      ...(await readdir(this.metricsDir))
+        .filter((name) => name.endsWith('.jsonl.tmp') || (name.endsWith('.jsonl') && !batches.has(name)))
+        .map((name) => join(this.metricsDir, name)),
       ...(await readdir(dataDir)).filter((name) => name === '.db.json.tmp').map((name) => join(dataDir, name)),
     ];
     for (const path of leftovers) await rm(path, { force: true });

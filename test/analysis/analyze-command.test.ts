@@ -26,7 +26,11 @@ function results(): { dir: string; output: string; errors: string; source: strin
   writeFileSync(
     output,
     [
-      ...[10, 20, 30, 40].map((score, index) => success(`c${index + 1}`, answer({ score, decision: score > 25 ? 'yes' : 'no', reason: `because ${score}` }), { latencyMs: score })),
+      ...[10, 20, 30, 40].map((score, index) =>
+        success(`c${index + 1}`, answer({ score, decision: score > 25 ? 'yes' : 'no', reason: `because ${score}` }), {
+          latencyMs: score,
+        }),
+      ),
       'not json',
     ].join('\n'),
   );
@@ -63,11 +67,33 @@ describe('the analyze command', () => {
     assert.deepEqual([report.lines, report.succeeded, report.failed, report.malformed.count], [6, 4, 1, 1]);
     assert.deepEqual(report.failures_by_code, { batch_cancelled: 1 });
     assert.deepEqual(Object.keys(report.answers), ['parsed', 'repaired', 'unparseable', 'empty', 'fields']);
-    assert.deepEqual(Object.keys(report.answers.fields.score), ['type', 'stats', 'not_number', 'out_of_range', 'range']);
-    assert.deepEqual(Object.keys(report.answers.fields.score.stats), ['count', 'min', 'max', 'mean', 'p50', 'p90', 'p95', 'p99', 'histogram', 'below', 'above']);
+    assert.deepEqual(Object.keys(report.answers.fields.score), [
+      'type',
+      'stats',
+      'not_number',
+      'out_of_range',
+      'range',
+    ]);
+    assert.deepEqual(Object.keys(report.answers.fields.score.stats), [
+      'count',
+      'min',
+      'max',
+      'mean',
+      'p50',
+      'p90',
+      'p95',
+      'p99',
+      'histogram',
+      'below',
+      'above',
+    ]);
     const none = { count: 0, custom_ids: [] };
     assert.deepEqual(report.answers.fields.decision, { type: 'enum', counts: { no: 2, yes: 2 }, out_of_range: none });
-    assert.deepEqual(report.answers.fields.reason, { type: 'enum', counts: { 'because 10': 1, 'because 20': 1, 'because 30': 1, 'because 40': 1 }, out_of_range: none });
+    assert.deepEqual(report.answers.fields.reason, {
+      type: 'enum',
+      counts: { 'because 10': 1, 'because 20': 1, 'because 30': 1, 'because 40': 1 },
+      out_of_range: none,
+    });
     assert.deepEqual(report.top, [
       { custom_id: 'c4', value: 40, reason: 'because 40' },
       { custom_id: 'c3', value: 30, reason: 'because 30' },
@@ -93,12 +119,27 @@ describe('the analyze command', () => {
 
   it('says which values the schema in --input rules out, and which are not numbers', async () => {
     const dir = tempDir();
-    const answers: Array<[string, unknown, string]> = [['c1', 70, 'yes'], ['c2', 150, 'yes'], ['c3', 'n/a', 'no'], ['c4', -5, 'perhaps'], ['c5', 20, 'no']];
+    const answers: Array<[string, unknown, string]> = [
+      ['c1', 70, 'yes'],
+      ['c2', 150, 'yes'],
+      ['c3', 'n/a', 'no'],
+      ['c4', -5, 'perhaps'],
+      ['c5', 20, 'no'],
+    ];
     const output = join(dir, 'out.jsonl');
     writeFileSync(output, answers.map(([id, score, decision]) => success(id, answer({ score, decision }))).join('\n'));
     const input = join(dir, 'in.jsonl');
-    const properties = { score: { type: 'integer', minimum: 0, maximum: 100 }, decision: { type: 'string', enum: ['yes', 'no'] } };
-    writeFileSync(input, requestLines(answers.map(([id]) => id), { type: 'object', properties }));
+    const properties = {
+      score: { type: 'integer', minimum: 0, maximum: 100 },
+      decision: { type: 'string', enum: ['yes', 'no'] },
+    };
+    writeFileSync(
+      input,
+      requestLines(
+        answers.map(([id]) => id),
+        { type: 'object', properties },
+      ),
+    );
     const { stdout } = await printed(() => analyze(output, { input }));
     assert.match(stdout, /score: 2 valid numbers; min 20, max 70/);
     assert.match(stdout, /\n {4}2 outside 0–100 \(c2, c4\), 1 not a number\n/);
@@ -110,9 +151,18 @@ describe('the analyze command', () => {
 
   it('fails with one line: a missing file, --csv without --source, an unknown id column', async () => {
     const { output, source } = results();
-    await assert.rejects(analyze(join(tempDir(), 'none.jsonl'), {}), (error) => error instanceof CliError && /^no such file: .*none\.jsonl$/.test(error.message));
-    await assert.rejects(analyze(output, { csv: 'x.csv' }), (error) => error instanceof CliError && error.message === '--csv needs --source, the CSV to join the answers to');
-    await assert.rejects(analyze(output, { source, idColumn: 'nope' }), (error) => error instanceof CliError && /people\.csv has no column "nope"/.test(error.message));
+    await assert.rejects(
+      analyze(join(tempDir(), 'none.jsonl'), {}),
+      (error) => error instanceof CliError && /^no such file: .*none\.jsonl$/.test(error.message),
+    );
+    await assert.rejects(
+      analyze(output, { csv: 'x.csv' }),
+      (error) => error instanceof CliError && error.message === '--csv needs --source, the CSV to join the answers to',
+    );
+    await assert.rejects(
+      analyze(output, { source, idColumn: 'nope' }),
+      (error) => error instanceof CliError && /people\.csv has no column "nope"/.test(error.message),
+    );
   });
 
   it('registers `analyze` with its options', async () => {
@@ -120,11 +170,39 @@ describe('the analyze command', () => {
     const program = new Command('ollama-batch').exitOverride().configureOutput({ writeErr: () => undefined });
     addAnalyzeCommand(program);
     const exitCode = process.exitCode;
-    const { stdout } = await printed(() => program.parseAsync(['node', 'ollama-batch', 'analyze', output, '--source', source, '--sort-by', 'name', '--order', 'asc', '--top', '1', '--json'], { from: 'node' }));
+    const { stdout } = await printed(() =>
+      program.parseAsync(
+        [
+          'node',
+          'ollama-batch',
+          'analyze',
+          output,
+          '--source',
+          source,
+          '--sort-by',
+          'name',
+          '--order',
+          'asc',
+          '--top',
+          '1',
+          '--json',
+        ],
+        { from: 'node' },
+      ),
+    );
     assert.equal(process.exitCode, 0);
     process.exitCode = exitCode;
     const report = JSON.parse(stdout);
-    assert.deepEqual(report.csv, { path: join(dir, 'out.scored.csv'), rows: 6, missing: 2, unmatched: 0, id_column: 'id', custom_id_column: 'id', sort_by: 'name', order: 'asc' });
+    assert.deepEqual(report.csv, {
+      path: join(dir, 'out.scored.csv'),
+      rows: 6,
+      missing: 2,
+      unmatched: 0,
+      id_column: 'id',
+      custom_id_column: 'id',
+      sort_by: 'name',
+      order: 'asc',
+    });
     assert.equal(report.top.length, 1);
     await assert.rejects(
       program.parseAsync(['node', 'ollama-batch', 'analyze', output, '--order', 'sideways'], { from: 'node' }),

@@ -28,7 +28,12 @@ const plain: Scored[] = Array.from({ length: 30 }, (_, index) => ({
   cachedTokens: index % 2 === 0 ? 64 : 0,
   ...(index % 2 === 0 ? { latencyMs: 200 + index * 13.5 } : {}),
 }));
-const fields = (item: { id: string; score: number; decision: string }) => ({ score: item.score, decision: item.decision, strengths: ['python', 'teamwork'], reason: reasonOf(item.id) });
+const fields = (item: { id: string; score: number; decision: string }) => ({
+  score: item.score,
+  decision: item.decision,
+  strengths: ['python', 'teamwork'],
+  reason: reasonOf(item.id),
+});
 const fenced = { id: 'c-31', score: 98.5, decision: 'advance' };
 const trailingComma = { id: 'c-32', score: 0.5, decision: 'reject' };
 const inProse = { id: 'c-33', score: 50.25, decision: 'maybe' };
@@ -59,7 +64,11 @@ function writeResults(): { output: string; errors: string; malformedLine: number
     [
       failure('c-38', 'batch_cancelled'),
       failure('c-39', 'batch_cancelled'),
-      httpFailure('c-40', 400, { code: 'context_length_exceeded', type: 'invalid_request_error', message: 'the prompt has 9000 tokens; the context is 8192' }),
+      httpFailure('c-40', 400, {
+        code: 'context_length_exceeded',
+        type: 'invalid_request_error',
+        message: 'the prompt has 9000 tokens; the context is 8192',
+      }),
       httpFailure('c-41', 500, { code: null, type: 'server_error', message: 'the engine crashed' }),
       httpFailure('c-42', 404, { code: 'model_not_found', type: 'invalid_request_error', message: 'no model tiny' }),
     ].join('\r\n'),
@@ -76,7 +85,12 @@ describe('results analysis', () => {
     assert.equal(report.lines, 37 + 2 + 1 + 5);
     assert.equal(report.succeeded, 37);
     assert.equal(report.failed, 5);
-    assert.deepEqual(report.failures_by_code, { batch_cancelled: 2, context_length_exceeded: 1, server_error: 1, model_not_found: 1 });
+    assert.deepEqual(report.failures_by_code, {
+      batch_cancelled: 2,
+      context_length_exceeded: 1,
+      server_error: 1,
+      model_not_found: 1,
+    });
     assert.deepEqual(report.malformed, {
       count: 2,
       lines: [
@@ -134,12 +148,22 @@ describe('results analysis', () => {
     const width = (max - min) / 10;
     assert.deepEqual(
       score.histogram.map((bin) => bin.count),
-      Array.from({ length: 10 }, (_, bin) => scores.filter((value) => Math.min(9, Math.floor((value - min) / width)) === bin).length),
+      Array.from(
+        { length: 10 },
+        (_, bin) => scores.filter((value) => Math.min(9, Math.floor((value - min) / width)) === bin).length,
+      ),
     );
-    assert.equal(score.histogram.reduce((sum, bin) => sum + bin.count, 0), scores.length);
+    assert.equal(
+      score.histogram.reduce((sum, bin) => sum + bin.count, 0),
+      scores.length,
+    );
     const decisions: Record<string, number> = {};
     for (const item of parsedAnswers) decisions[item.decision] = (decisions[item.decision] ?? 0) + 1;
-    assert.deepEqual(answers.fields.decision, { type: 'enum', counts: decisions, out_of_range: { count: 0, custom_ids: [] } });
+    assert.deepEqual(answers.fields.decision, {
+      type: 'enum',
+      counts: decisions,
+      out_of_range: { count: 0, custom_ids: [] },
+    });
     assert.deepEqual(answers.fields.strengths, { type: 'other', present: parsedAnswers.length });
     assert.deepEqual(answers.fields.reason, { type: 'other', present: parsedAnswers.length });
   });
@@ -148,7 +172,11 @@ describe('results analysis', () => {
     const { output, errors } = writeResults();
     const report = await analyzeResults({ output, errors, top: 3 });
     const ranked = [...parsedAnswers].sort((a, b) => b.score - a.score);
-    const row = (item: Scored | typeof fenced) => ({ custom_id: item.id, value: item.score, reason: reasonOf(item.id) });
+    const row = (item: Scored | typeof fenced) => ({
+      custom_id: item.id,
+      value: item.score,
+      reason: reasonOf(item.id),
+    });
     assert.equal(report.sort_by, 'score');
     assert.deepEqual(report.top, ranked.slice(0, 3).map(row));
     assert.deepEqual(report.bottom, ranked.slice(-3).reverse().map(row));
@@ -160,12 +188,18 @@ describe('results analysis', () => {
     assert.equal(report.sort_by, 'decision');
     assert.equal(report.top[0]!.value, 'reject');
     assert.equal(report.bottom[0]!.value, 'advance');
-    await assert.rejects(analyzeResults({ output, errors, sortBy: 'salary' }), (error) => error instanceof AnalysisError && /--sort-by salary: no answer has that field/.test(error.message));
+    await assert.rejects(
+      analyzeResults({ output, errors, sortBy: 'salary' }),
+      (error) => error instanceof AnalysisError && /--sort-by salary: no answer has that field/.test(error.message),
+    );
   });
 
   it('answers a missing file with one line', async () => {
     const missing = join(tempDir(), 'nope.jsonl');
-    await assert.rejects(analyzeResults({ output: missing }), (error) => error instanceof AnalysisError && error.message === `no such file: ${missing}`);
+    await assert.rejects(
+      analyzeResults({ output: missing }),
+      (error) => error instanceof AnalysisError && error.message === `no such file: ${missing}`,
+    );
     const { output } = writeResults();
     await assert.rejects(analyzeResults({ output, errors: missing }), AnalysisError);
   });
@@ -174,7 +208,10 @@ describe('results analysis', () => {
 describe('answers checked against the JSON schema of the batch requests', () => {
   const SCHEMA = {
     type: 'object',
-    properties: { score: { type: 'integer', minimum: 0, maximum: 100 }, decision: { type: 'string', enum: ['advance', 'maybe', 'reject'] } },
+    properties: {
+      score: { type: 'integer', minimum: 0, maximum: 100 },
+      decision: { type: 'string', enum: ['advance', 'maybe', 'reject'] },
+    },
     required: ['score', 'decision'],
     additionalProperties: false,
   };
@@ -194,7 +231,12 @@ describe('answers checked against the JSON schema of the batch requests', () => 
   const content = ([, score, decision]: [string, unknown, string]) =>
     score === '1e999' ? `{"score": 1e999, "decision": "${decision}"}` : answer({ score, decision });
   /** Worked out here: a number (or numeric text) within 0–100 is valid. */
-  const asNumber = (score: unknown) => (typeof score === 'number' ? score : typeof score === 'string' && Number.isFinite(Number(score)) ? Number(score) : null);
+  const asNumber = (score: unknown) =>
+    typeof score === 'number'
+      ? score
+      : typeof score === 'string' && Number.isFinite(Number(score))
+        ? Number(score)
+        : null;
   const numbers = ANSWERS.filter(([, score]) => asNumber(score) !== null);
   const valid = numbers.filter(([, score]) => asNumber(score)! >= 0 && asNumber(score)! <= 100);
   const ranked = [...valid].sort((a, b) => asNumber(b[1])! - asNumber(a[1])!).map(([id]) => id);
@@ -202,7 +244,13 @@ describe('answers checked against the JSON schema of the batch requests', () => 
   function writeCase(): { input: string; output: string; source: string } {
     const dir = tempDir();
     const input = join(dir, 'input.jsonl');
-    writeFileSync(input, requestLines(ANSWERS.map(([id]) => id), SCHEMA));
+    writeFileSync(
+      input,
+      requestLines(
+        ANSWERS.map(([id]) => id),
+        SCHEMA,
+      ),
+    );
     const output = join(dir, 'output.jsonl');
     writeFileSync(output, ANSWERS.map((item) => success(item[0], content(item))).join('\n'));
     const source = join(dir, 'people.csv');
@@ -222,7 +270,9 @@ describe('answers checked against the JSON schema of the batch requests', () => 
     assert.deepEqual(score.range, { minimum: 0, maximum: 100 });
     assert.equal(score.stats!.count, valid.length);
     assert.deepEqual([score.stats!.histogram[0]!.from, score.stats!.histogram.at(-1)!.to], [0, 100]);
-    const notInEnum = ANSWERS.filter(([, , decision]) => !SCHEMA.properties.decision.enum.includes(decision)).map(([id]) => id);
+    const notInEnum = ANSWERS.filter(([, , decision]) => !SCHEMA.properties.decision.enum.includes(decision)).map(
+      ([id]) => id,
+    );
     assert.deepEqual(answers.fields.decision, {
       type: 'enum',
       counts: Object.fromEntries(
@@ -238,9 +288,21 @@ describe('answers checked against the JSON schema of the batch requests', () => 
     const { input, output, source } = writeCase();
     for (const sortBy of [undefined, 'score']) {
       const report = await analyzeResults({ output, input, source, sortBy, top: 3 });
-      assert.deepEqual(report.top.map((row) => row.custom_id), ranked.slice(0, 3), `top, --sort-by ${sortBy}`);
-      assert.deepEqual(report.bottom.map((row) => row.custom_id), ranked.slice(-3).reverse(), `bottom, --sort-by ${sortBy}`);
-      const rows = readFileSync(report.csv!.path, 'utf8').trim().split('\r\n').slice(1).map((line) => line.split(',')[0]);
+      assert.deepEqual(
+        report.top.map((row) => row.custom_id),
+        ranked.slice(0, 3),
+        `top, --sort-by ${sortBy}`,
+      );
+      assert.deepEqual(
+        report.bottom.map((row) => row.custom_id),
+        ranked.slice(-3).reverse(),
+        `bottom, --sort-by ${sortBy}`,
+      );
+      const rows = readFileSync(report.csv!.path, 'utf8')
+        .trim()
+        .split('\r\n')
+        .slice(1)
+        .map((line) => line.split(',')[0]);
       const invalid = ANSWERS.map(([id]) => id).filter((id) => !ranked.includes(id));
       assert.deepEqual(rows, [...ranked, ...invalid], 'valid scores first, then the rest in source order');
     }

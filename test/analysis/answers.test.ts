@@ -17,7 +17,11 @@ describe('structured answers', () => {
   });
 
   it('takes the object out of a ```json fence, with or without the language, with prose around', () => {
-    for (const content of ['```json\n{"score": 7}\n```', 'Here you go:\n```\n{"score": 7}\n```\nThanks!', '```JSON {"score": 7}```']) {
+    for (const content of [
+      '```json\n{"score": 7}\n```',
+      'Here you go:\n```\n{"score": 7}\n```\nThanks!',
+      '```JSON {"score": 7}```',
+    ]) {
       const result = parsed(content);
       assert.deepEqual(result.fields, { score: 7 });
       assert.equal(result.repaired, false, content);
@@ -27,7 +31,10 @@ describe('structured answers', () => {
   it('repairs trailing commas, prose around the object and trailing garbage', () => {
     const cases: Array<[string, Record<string, unknown>]> = [
       ['{"score": 5, "tags": ["x", "y",],}', { score: 5, tags: ['x', 'y'] }],
-      ['Sure! Here is my answer: {"score": 5, "reason": "has {braces} and \\"quotes\\""} Hope that helps.', { score: 5, reason: 'has {braces} and "quotes"' }],
+      [
+        'Sure! Here is my answer: {"score": 5, "reason": "has {braces} and \\"quotes\\""} Hope that helps.',
+        { score: 5, reason: 'has {braces} and "quotes"' },
+      ],
       ['{"score": 5}}', { score: 5 }],
       ['{"score": 5}x', { score: 5 }],
       ['```json\n{"score": 5,}\n```', { score: 5 }],
@@ -40,7 +47,10 @@ describe('structured answers', () => {
   });
 
   it('adds one missing final brace or bracket after a complete value', () => {
-    assert.deepEqual(parsed('{"decision": "advance", "reason": "fine"').fields, { decision: 'advance', reason: 'fine' });
+    assert.deepEqual(parsed('{"decision": "advance", "reason": "fine"').fields, {
+      decision: 'advance',
+      reason: 'fine',
+    });
     assert.deepEqual(parsed('{"ok": true').fields, { ok: true });
     assert.deepEqual(parsed('{"tags": ["a", "b"]').fields, { tags: ['a', 'b'] });
     assert.deepEqual(parsed('```json\n{"score": 3, "tags": ["a"]\n```').fields, { score: 3, tags: ['a'] });

@@ -27,7 +27,10 @@ function csvText(rows: string[][], delimiter = ',', lineEnd = '\n'): string {
 }
 
 /** Results for A1, A2, A5 (scores), A4 (failed) and A6 (unparseable); none for A3. `id` names a row's custom_id. */
-function writeCase(source: string, id = (_row: number, candidate: string) => candidate): { output: string; errors: string; source: string; dir: string } {
+function writeCase(
+  source: string,
+  id = (_row: number, candidate: string) => candidate,
+): { output: string; errors: string; source: string; dir: string } {
   const dir = tempDir();
   const scores: Record<string, number> = { A1: 90, A2: 40, A5: 70 };
   const output = join(dir, 'output.jsonl');
@@ -35,13 +38,28 @@ function writeCase(source: string, id = (_row: number, candidate: string) => can
     output,
     [
       ...Object.entries(scores).map(([candidate, score]) =>
-        success(id(Number(candidate.slice(1)), candidate), answer({ score, decision: score > 50 ? 'advance' : 'reject', strengths: ['a', 'b'], reason: `why ${candidate}` })),
+        success(
+          id(Number(candidate.slice(1)), candidate),
+          answer({
+            score,
+            decision: score > 50 ? 'advance' : 'reject',
+            strengths: ['a', 'b'],
+            reason: `why ${candidate}`,
+          }),
+        ),
       ),
       success(id(6, 'A6'), 'no JSON here'),
     ].join('\n'),
   );
   const errors = join(dir, 'errors.jsonl');
-  writeFileSync(errors, httpFailure(id(4, 'A4'), 400, { code: 'context_length_exceeded', type: 'invalid_request_error', message: 'too long' }));
+  writeFileSync(
+    errors,
+    httpFailure(id(4, 'A4'), 400, {
+      code: 'context_length_exceeded',
+      type: 'invalid_request_error',
+      message: 'too long',
+    }),
+  );
   const sourcePath = join(dir, 'candidates.csv');
   writeFileSync(sourcePath, source);
   return { output, errors, source: sourcePath, dir };
@@ -57,7 +75,11 @@ const EXPECTED_ORDER = ['A1', 'A5', 'A2', 'A3', 'A4', 'A6'];
 function assertJoined(report: AnalysisReport, records: string[][]): void {
   assert.deepEqual(records[0], [...HEADER, 'score', 'decision', 'strengths', 'reason', 'status', 'error']);
   const rows = records.slice(1);
-  assert.deepEqual(rows.map((row) => row[0]), EXPECTED_ORDER, 'every source row once: answered by score, then failed and missing in source order');
+  assert.deepEqual(
+    rows.map((row) => row[0]),
+    EXPECTED_ORDER,
+    'every source row once: answered by score, then failed and missing in source order',
+  );
   const byId = new Map(rows.map((row) => [row[0]!, row]));
   for (const source of SOURCE) assert.deepEqual(byId.get(source[0]!)!.slice(0, 4), source.map(neutralise));
   assert.deepEqual(byId.get('A1')!.slice(4), ['90', 'advance', 'a; b', 'why A1', 'ok', '']);
@@ -83,8 +105,15 @@ describe('joining answers to the source CSV', () => {
     assert.ok(text.includes(`\r\nA2,Bo,'${FORMULA},'@home,40,`), 'the formula and the @ cell get a leading quote');
     assert.ok(text.includes('\r\nA1,Ana,plain,-3,90,'), 'a negative number stays a number');
     assert.ok(text.includes('\r\nA3,Chen,no result line,+5,'), 'a signed number stays a number');
-    assert.ok(text.includes(`,"line one\nline two ""quoted""",'-3 apples,`), 'text starting with - is neutralised; a quoted newline stays quoted');
-    assert.deepEqual(readdirSync(files.dir).filter((name) => name.endsWith('.tmp')), [], 'no temporary file is left');
+    assert.ok(
+      text.includes(`,"line one\nline two ""quoted""",'-3 apples,`),
+      'text starting with - is neutralised; a quoted newline stays quoted',
+    );
+    assert.deepEqual(
+      readdirSync(files.dir).filter((name) => name.endsWith('.tmp')),
+      [],
+      'no temporary file is left',
+    );
   });
 
   it('reads a ; delimited file with a BOM and CRLF, and writes it back the same way', async () => {
@@ -108,14 +137,32 @@ describe('joining answers to the source CSV', () => {
   it('sorts by a source column or an answer field, ascending or descending', async () => {
     const files = writeCase(csvText([HEADER, ...SOURCE]));
     const byName = await analyzeResults({ ...files, sortBy: 'name', order: 'asc' });
-    assert.deepEqual(readCsv(byName.csv!.path).slice(1).map((row) => row[1]), ['Ana', 'Bo', 'Eva, Jr.', 'Chen', 'Dmitri', 'Farah']);
+    assert.deepEqual(
+      readCsv(byName.csv!.path)
+        .slice(1)
+        .map((row) => row[1]),
+      ['Ana', 'Bo', 'Eva, Jr.', 'Chen', 'Dmitri', 'Farah'],
+    );
     assert.equal(byName.csv!.sort_by, 'name');
     assert.equal(byName.sort_by, 'score', 'top and bottom stay on the first numeric answer field');
     const byScore = await analyzeResults({ ...files, order: 'asc' });
-    assert.deepEqual(readCsv(byScore.csv!.path).slice(1).map((row) => row[0]), ['A2', 'A5', 'A1', 'A3', 'A4', 'A6']);
+    assert.deepEqual(
+      readCsv(byScore.csv!.path)
+        .slice(1)
+        .map((row) => row[0]),
+      ['A2', 'A5', 'A1', 'A3', 'A4', 'A6'],
+    );
     const byDecision = await analyzeResults({ ...files, sortBy: 'decision', order: 'asc' });
-    assert.deepEqual(readCsv(byDecision.csv!.path).slice(1).map((row) => row[0]), ['A1', 'A5', 'A2', 'A3', 'A4', 'A6']);
-    await assert.rejects(analyzeResults({ ...files, sortBy: 'salary' }), (error) => error instanceof AnalysisError && /--sort-by salary: no answer field or column/.test(error.message));
+    assert.deepEqual(
+      readCsv(byDecision.csv!.path)
+        .slice(1)
+        .map((row) => row[0]),
+      ['A1', 'A5', 'A2', 'A3', 'A4', 'A6'],
+    );
+    await assert.rejects(
+      analyzeResults({ ...files, sortBy: 'salary' }),
+      (error) => error instanceof AnalysisError && /--sort-by salary: no answer field or column/.test(error.message),
+    );
   });
 
   it('maps custom_ids row-N to the N-th data row when no column holds them, and writes them in a leading custom_id column', async () => {
@@ -125,23 +172,38 @@ describe('joining answers to the source CSV', () => {
     assert.equal(report.csv!.id_column, null);
     assert.equal(report.csv!.custom_id_column, 'custom_id');
     const records = readCsv(report.csv!.path);
-    assert.deepEqual(records[0], ['custom_id', ...HEADER.slice(1), 'score', 'decision', 'strengths', 'reason', 'status', 'error']);
+    assert.deepEqual(records[0], [
+      'custom_id',
+      ...HEADER.slice(1),
+      'score',
+      'decision',
+      'strengths',
+      'reason',
+      'status',
+      'error',
+    ]);
     // Each row's custom_id is the one its request had: row-N for the N-th data row.
     const order = ['Ana', 'Eva, Jr.', 'Bo', 'Chen', 'Dmitri', 'Farah'];
-    assert.deepEqual(records.slice(1).map((row) => row[0]), order.map((name) => `row-${rows.findIndex((row) => row[0] === name) + 1}`));
+    assert.deepEqual(
+      records.slice(1).map((row) => row[0]),
+      order.map((name) => `row-${rows.findIndex((row) => row[0] === name) + 1}`),
+    );
     // A source column named custom_id that does not hold these ids keeps its name.
     const named = writeCase(csvText([['custom_id', ...HEADER.slice(2)], ...rows]), (row) => `row-${row}`);
     const renamed = await analyzeResults({ ...named });
     assert.equal(renamed.csv!.custom_id_column, 'custom_id_2');
     assert.deepEqual(readCsv(renamed.csv!.path)[0]!.slice(0, 2), ['custom_id_2', 'custom_id']);
-    assert.deepEqual(records.slice(1).map((row) => [row[1], row[row.length - 2]]), [
-      ['Ana', 'ok'],
-      ['Eva, Jr.', 'ok'],
-      ['Bo', 'ok'],
-      ['Chen', 'missing'],
-      ['Dmitri', 'context_length_exceeded'],
-      ['Farah', 'unparseable'],
-    ]);
+    assert.deepEqual(
+      records.slice(1).map((row) => [row[1], row[row.length - 2]]),
+      [
+        ['Ana', 'ok'],
+        ['Eva, Jr.', 'ok'],
+        ['Bo', 'ok'],
+        ['Chen', 'missing'],
+        ['Dmitri', 'context_length_exceeded'],
+        ['Farah', 'unparseable'],
+      ],
+    );
   });
 
   it('numbers rows as convert does: blank lines count but are not written, ids are trimmed', async () => {
@@ -151,14 +213,19 @@ describe('joining answers to the source CSV', () => {
     const files = writeCase(text, (row) => `row-${row <= 2 ? row : row + 1}`);
     const report = await analyzeResults({ ...files });
     assert.equal(report.csv!.rows, 6);
-    assert.deepEqual(readCsv(report.csv!.path).slice(1).map((row) => [row[0], row[1], row[row.length - 2]]), [
-      ['row-1', 'Ana', 'ok'],
-      ['row-6', 'Eva, Jr.', 'ok'],
-      ['row-2', 'Bo', 'ok'],
-      ['row-4', 'Chen', 'missing'],
-      ['row-5', 'Dmitri', 'context_length_exceeded'],
-      ['row-7', 'Farah', 'unparseable'],
-    ]);
+    assert.deepEqual(
+      readCsv(report.csv!.path)
+        .slice(1)
+        .map((row) => [row[0], row[1], row[row.length - 2]]),
+      [
+        ['row-1', 'Ana', 'ok'],
+        ['row-6', 'Eva, Jr.', 'ok'],
+        ['row-2', 'Bo', 'ok'],
+        ['row-4', 'Chen', 'missing'],
+        ['row-5', 'Dmitri', 'context_length_exceeded'],
+        ['row-7', 'Farah', 'unparseable'],
+      ],
+    );
     const padded = writeCase(csvText([HEADER, ...SOURCE.map(([id, ...rest]) => [` ${id} `, ...rest])]));
     assert.equal((await analyzeResults({ ...padded })).csv!.missing, 1);
   });
@@ -183,9 +250,17 @@ describe('joining answers to the source CSV', () => {
     const files = writeCase(csvText([HEADER, ...SOURCE]));
     const report = await analyzeResults({ ...files, idColumn: 'candidate_id' });
     assert.equal(report.csv!.id_column, 'candidate_id');
-    await assert.rejects(analyzeResults({ ...files, idColumn: 'id' }), (error) => error instanceof AnalysisError && /has no column "id"; its columns: candidate_id, name, note, delta/.test(error.message));
+    await assert.rejects(
+      analyzeResults({ ...files, idColumn: 'id' }),
+      (error) =>
+        error instanceof AnalysisError &&
+        /has no column "id"; its columns: candidate_id, name, note, delta/.test(error.message),
+    );
     const strangers = writeCase(csvText([HEADER, ...SOURCE]), (row) => `other-${row}`);
-    await assert.rejects(analyzeResults({ ...strangers }), (error) => error instanceof AnalysisError && /name it with --id-column/.test(error.message));
+    await assert.rejects(
+      analyzeResults({ ...strangers }),
+      (error) => error instanceof AnalysisError && /name it with --id-column/.test(error.message),
+    );
   });
 
   it('keeps rows shorter or longer than the header, padded to the widest', async () => {
@@ -193,25 +268,34 @@ describe('joining answers to the source CSV', () => {
     const report = await analyzeResults({ ...files });
     const records = readCsv(report.csv!.path);
     assert.deepEqual(records[0]!.slice(0, 6), [...HEADER, 'column_5', 'score']);
-    assert.deepEqual(records.slice(1).map((row) => row.slice(0, 6)), [
-      ['A1', 'Ana', '', '', '', '90'],
-      ['A5', 'Eva', 'y', '2', '', '70'],
-      ['A2', 'Bo', 'x', '1', 'extra', '40'],
-    ]);
+    assert.deepEqual(
+      records.slice(1).map((row) => row.slice(0, 6)),
+      [
+        ['A1', 'Ana', '', '', '', '90'],
+        ['A5', 'Eva', 'y', '2', '', '70'],
+        ['A2', 'Bo', 'x', '1', 'extra', '40'],
+      ],
+    );
     assert.equal(report.csv!.unmatched, 2, 'A4 and A6 have results but no row');
     // With row-N ids, after the leading custom_id cell.
     const numbered = writeCase(csvText([HEADER.slice(1), ['Ana'], ['Bo', 'x', '1', 'extra']]), (row) => `row-${row}`);
     const withIds = readCsv((await analyzeResults({ ...numbered })).csv!.path);
-    assert.deepEqual(withIds.map((row) => row.slice(0, 6)), [
-      ['custom_id', 'name', 'note', 'delta', 'column_4', 'score'],
-      ['row-1', 'Ana', '', '', '', '90'],
-      ['row-2', 'Bo', 'x', '1', 'extra', '40'],
-    ]);
+    assert.deepEqual(
+      withIds.map((row) => row.slice(0, 6)),
+      [
+        ['custom_id', 'name', 'note', 'delta', 'column_4', 'score'],
+        ['row-1', 'Ana', '', '', '', '90'],
+        ['row-2', 'Bo', 'x', '1', 'extra', '40'],
+      ],
+    );
   });
 
   it('refuses to overwrite an input file', async () => {
     const files = writeCase(csvText([HEADER, ...SOURCE]));
-    await assert.rejects(analyzeResults({ ...files, csv: files.source }), (error) => error instanceof AnalysisError && /would overwrite an input file/.test(error.message));
+    await assert.rejects(
+      analyzeResults({ ...files, csv: files.source }),
+      (error) => error instanceof AnalysisError && /would overwrite an input file/.test(error.message),
+    );
     assert.equal(readFileSync(files.source, 'utf8'), csvText([HEADER, ...SOURCE]));
   });
 
@@ -223,17 +307,30 @@ describe('joining answers to the source CSV', () => {
     const scoreOf = (id: string) => (Number(id.slice(1)) * 53) % 101;
     const dir = tempDir();
     const output = join(dir, 'scores.jsonl');
-    writeFileSync(output, answered.map((id) => success(id, answer({ score: scoreOf(id), reason: `reason for ${id}` }))).join('\n'));
+    writeFileSync(
+      output,
+      answered.map((id) => success(id, answer({ score: scoreOf(id), reason: `reason for ${id}` }))).join('\n'),
+    );
     const report = await analyzeResults({ output, source });
-    assert.deepEqual({ rows: report.csv!.rows, missing: report.csv!.missing, id_column: report.csv!.id_column }, { rows: 1000, missing: 1000 - answered.length, id_column: 'candidate_id' });
+    assert.deepEqual(
+      { rows: report.csv!.rows, missing: report.csv!.missing, id_column: report.csv!.id_column },
+      { rows: 1000, missing: 1000 - answered.length, id_column: 'candidate_id' },
+    );
     const records = readCsv(report.csv!.path);
     assert.deepEqual(records[0], [...original[0]!, 'score', 'reason', 'status', 'error']);
     const rows = records.slice(1);
     assert.deepEqual([...rows.map((row) => row[0])].sort(), [...ids].sort(), 'each candidate exactly once');
     const scores = rows.slice(0, answered.length).map((row) => Number(row[original[0]!.length]));
-    assert.deepEqual(scores, answered.map(scoreOf).sort((a, b) => b - a));
+    assert.deepEqual(
+      scores,
+      answered.map(scoreOf).sort((a, b) => b - a),
+    );
     assert.ok(rows.slice(answered.length).every((row) => row[row.length - 2] === 'missing'));
-    assert.deepEqual(rows.slice(answered.length).map((row) => row[0]), ids.filter((_, index) => index % 3 !== 0), 'missing rows keep the source order');
+    assert.deepEqual(
+      rows.slice(answered.length).map((row) => row[0]),
+      ids.filter((_, index) => index % 3 !== 0),
+      'missing rows keep the source order',
+    );
     const byId = new Map(original.slice(1).map((row) => [row[0]!, row]));
     for (const row of rows) assert.deepEqual(row.slice(0, original[0]!.length), byId.get(row[0]!)!.map(neutralise));
   });
@@ -241,8 +338,8 @@ describe('joining answers to the source CSV', () => {
 
 describe('formula neutralising', () => {
   it('prefixes cells a spreadsheet would run, and leaves numbers and text alone', () => {
-    for (const cell of [FORMULA, '+cmd', '-cmd', '@SUM(A1)', '\tx', '\rx', '=1+2', '-', '+']) assert.equal(neutralise(cell), `'${cell}`, JSON.stringify(cell));
+    for (const cell of [FORMULA, '+cmd', '-cmd', '@SUM(A1)', '\tx', '\rx', '=1+2', '-', '+'])
+      assert.equal(neutralise(cell), `'${cell}`, JSON.stringify(cell));
     for (const cell of ['-3', '+5', '-0.5', '-1e3', '12', 'plain', '', "'quoted"]) assert.equal(neutralise(cell), cell);
   });
 });
-

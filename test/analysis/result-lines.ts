@@ -25,7 +25,14 @@ export function success(customId: string, content: string, options: SuccessOptio
         object: 'chat.completion',
         created: 1_700_000_000,
         model: 'tiny',
-        choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: options.finishReason ?? 'stop' }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content, refusal: null },
+            logprobs: null,
+            finish_reason: options.finishReason ?? 'stop',
+          },
+        ],
         usage: {
           prompt_tokens: promptTokens,
           completion_tokens: completionTokens,
@@ -43,12 +50,21 @@ export function success(customId: string, content: string, options: SuccessOptio
 
 /** An error-file line for a request that never got a response, e.g. batch_cancelled. */
 export function failure(customId: string, code: string, message = `${code} happened`): string {
-  const line: BatchOutputLine = { id: `batch_req_${customId}`, custom_id: customId, response: null, error: { code, message } };
+  const line: BatchOutputLine = {
+    id: `batch_req_${customId}`,
+    custom_id: customId,
+    response: null,
+    error: { code, message },
+  };
   return JSON.stringify(line);
 }
 
 /** An error-file line for a request the engine answered with an HTTP error. */
-export function httpFailure(customId: string, statusCode: number, error: { code: string | null; type: string; message: string }): string {
+export function httpFailure(
+  customId: string,
+  statusCode: number,
+  error: { code: string | null; type: string; message: string },
+): string {
   const line: BatchOutputLine = {
     id: `batch_req_${customId}`,
     custom_id: customId,

@@ -15,7 +15,13 @@ function field(values: unknown[], rule?: FieldRule): FieldSummary {
 /** Bin counts worked out directly: `bins` equal bins from `from` to `to`, the last closed. */
 function binCounts(values: number[], from: number, to: number, bins: number): number[] {
   const width = (to - from) / bins;
-  return Array.from({ length: bins }, (_, bin) => values.filter((value) => value >= from + bin * width && (bin === bins - 1 ? value <= to : value < from + (bin + 1) * width)).length);
+  return Array.from(
+    { length: bins },
+    (_, bin) =>
+      values.filter(
+        (value) => value >= from + bin * width && (bin === bins - 1 ? value <= to : value < from + (bin + 1) * width),
+      ).length,
+  );
 }
 
 const NONE = { count: 0, custom_ids: [] };
@@ -37,7 +43,11 @@ describe('analysis statistics', () => {
       assert.equal(bin.from, index * 10);
       assert.equal(bin.to, (index + 1) * 10);
       const last = index === 9;
-      assert.equal(bin.count, values.filter((value) => value >= bin.from && (value < bin.to || (last && value === bin.to))).length, `bin ${index}`);
+      assert.equal(
+        bin.count,
+        values.filter((value) => value >= bin.from && (value < bin.to || (last && value === bin.to))).length,
+        `bin ${index}`,
+      );
     });
   });
 
@@ -51,13 +61,21 @@ describe('analysis statistics', () => {
 
   it('types fields: numbers, enums of short strings, and the rest as presence', () => {
     assert.equal(field([1, 2, null, 3]).type, 'number');
-    assert.deepEqual(field(['maybe', 'advance', 'maybe', null, undefined]), { type: 'enum', counts: { maybe: 2, advance: 1 }, out_of_range: NONE });
+    assert.deepEqual(field(['maybe', 'advance', 'maybe', null, undefined]), {
+      type: 'enum',
+      counts: { maybe: 2, advance: 1 },
+      out_of_range: NONE,
+    });
     assert.deepEqual(field([true, false, true]), { type: 'enum', counts: { true: 2, false: 1 }, out_of_range: NONE });
     assert.deepEqual(field([['a'], ['b', 'c']]), { type: 'other', present: 2 });
     assert.deepEqual(field(['x'.repeat(41), 'short']), { type: 'other', present: 2 });
     assert.deepEqual(field(Array.from({ length: 21 }, (_, index) => `value ${index}`)), { type: 'other', present: 21 });
     assert.deepEqual(field(Array.from({ length: 20 }, (_, index) => `value ${index}`)).type, 'enum');
-    assert.deepEqual(field([1, 'one']), { type: 'enum', counts: { 1: 1, one: 1 }, out_of_range: NONE }, 'half numbers is not most');
+    assert.deepEqual(
+      field([1, 'one']),
+      { type: 'enum', counts: { 1: 1, one: 1 }, out_of_range: NONE },
+      'half numbers is not most',
+    );
     assert.deepEqual(field([1, ['a'], 2]).type, 'number');
     assert.deepEqual(field([1, ['a'], ['b']]), { type: 'other', present: 3 });
   });
@@ -74,7 +92,10 @@ describe('analysis statistics', () => {
     assert.equal(summary.range, null);
     assert.equal(summary.stats!.count, numbers.length);
     assert.equal(summary.stats!.mean, numbers.reduce((sum, value) => sum + value, 0) / numbers.length);
-    assert.deepEqual(summary.stats!.histogram.map((bin) => bin.count), binCounts(numbers, 10, 90, 10));
+    assert.deepEqual(
+      summary.stats!.histogram.map((bin) => bin.count),
+      binCounts(numbers, 10, 90, 10),
+    );
   });
 
   it('checks numbers against the schema range: bins span it, values outside are counted and named', () => {
@@ -83,7 +104,9 @@ describe('analysis statistics', () => {
     assert.equal(summary.type, 'number');
     if (summary.type !== 'number') return;
     const inside = values.filter((value): value is number => typeof value === 'number' && value >= 0 && value <= 100);
-    const outside = values.flatMap((value, index) => (typeof value === 'number' && (value < 0 || value > 100) ? [`c${index}`] : []));
+    const outside = values.flatMap((value, index) =>
+      typeof value === 'number' && (value < 0 || value > 100) ? [`c${index}`] : [],
+    );
     assert.equal(summary.out_of_range.count, outside.length);
     assert.deepEqual(summary.out_of_range.custom_ids, outside.slice(0, 5));
     assert.equal(summary.not_number, 1);
@@ -91,10 +114,18 @@ describe('analysis statistics', () => {
     const stats = summary.stats!;
     assert.deepEqual([stats.count, stats.min, stats.max], [inside.length, Math.min(...inside), Math.max(...inside)]);
     assert.deepEqual([stats.histogram[0]!.from, stats.histogram.at(-1)!.to], [0, 100]);
-    assert.deepEqual(stats.histogram.map((bin) => bin.count), binCounts(inside, 0, 100, 10));
+    assert.deepEqual(
+      stats.histogram.map((bin) => bin.count),
+      binCounts(inside, 0, 100, 10),
+    );
     // With only a minimum, the top of the bins comes from the values.
     const open = field([5, 7, -2], { minimum: 0 });
-    assert.ok(open.type === 'number' && open.stats!.histogram.at(-1)!.to === 7 && open.out_of_range.count === 1 && open.range!.maximum === null);
+    assert.ok(
+      open.type === 'number' &&
+        open.stats!.histogram.at(-1)!.to === 7 &&
+        open.out_of_range.count === 1 &&
+        open.range!.maximum === null,
+    );
     // Nothing valid: still a number field, with what went wrong.
     assert.deepEqual(field([8e127, 'x', -5], { minimum: 0, maximum: 10 }), {
       type: 'number',
@@ -108,7 +139,10 @@ describe('analysis statistics', () => {
   it('keeps a field the schema types as a number a number field, however few answers hold one', () => {
     const values = ['high', 'low', 1e999, 'n/a', 42];
     assert.notEqual(field(values, {}).type, 'number', 'without the schema, mostly text is no number field');
-    const summary = field(values, fieldRules({ properties: { score: { type: ['integer', 'null'], minimum: 0, maximum: 100 } } }).get('score'));
+    const summary = field(
+      values,
+      fieldRules({ properties: { score: { type: ['integer', 'null'], minimum: 0, maximum: 100 } } }).get('score'),
+    );
     assert.ok(summary.type === 'number');
     assert.equal(summary.not_number, 4);
     assert.deepEqual([summary.stats!.count, summary.stats!.min], [1, 42]);
@@ -117,7 +151,11 @@ describe('analysis statistics', () => {
 
   it('checks an enum field against the schema enum, listing unseen values with 0', () => {
     const summary = field(['yes', 'no', 'perhaps', 'yes', 'Yes', null], { enum: ['yes', 'no', 'maybe'] });
-    assert.deepEqual(summary, { type: 'enum', counts: { yes: 2, no: 1, maybe: 0 }, out_of_range: { count: 2, custom_ids: ['c2', 'c4'] } });
+    assert.deepEqual(summary, {
+      type: 'enum',
+      counts: { yes: 2, no: 1, maybe: 0 },
+      out_of_range: { count: 2, custom_ids: ['c2', 'c4'] },
+    });
   });
 
   it('without a schema, leaves a far outlier out of the bins instead of squeezing the rest into one', () => {
@@ -125,9 +163,16 @@ describe('analysis statistics', () => {
     const series = new NumberSeries();
     for (const value of [...scores, 8e127, -7_000_000_000]) series.add(value);
     const summary = series.summary()!;
-    assert.deepEqual([summary.min, summary.max, summary.below, summary.above], [-7_000_000_000, 8e127, 1, 1], 'min and max still show them');
+    assert.deepEqual(
+      [summary.min, summary.max, summary.below, summary.above],
+      [-7_000_000_000, 8e127, 1, 1],
+      'min and max still show them',
+    );
     assert.deepEqual([summary.histogram[0]!.from, summary.histogram.at(-1)!.to], [0, 10]);
-    assert.deepEqual(summary.histogram.map((bin) => bin.count), binCounts(scores, 0, 10, 10));
+    assert.deepEqual(
+      summary.histogram.map((bin) => bin.count),
+      binCounts(scores, 0, 10, 10),
+    );
     // Mostly equal values keep their neighbours in the bins.
     const sevens = new NumberSeries();
     for (const value of [...Array<number>(200).fill(7), 6, 8, 3]) sevens.add(value);
@@ -136,11 +181,14 @@ describe('analysis statistics', () => {
   });
 
   it('draws a histogram with the longest bar full width and every non-empty bin visible', () => {
-    const lines = renderHistogram([
-      { from: 0, to: 5, count: 1 },
-      { from: 5, to: 10, count: 0 },
-      { from: 10, to: 12.5, count: 1000 },
-    ], 20);
+    const lines = renderHistogram(
+      [
+        { from: 0, to: 5, count: 1 },
+        { from: 5, to: 10, count: 0 },
+        { from: 10, to: 12.5, count: 1000 },
+      ],
+      20,
+    );
     assert.deepEqual(lines, ['    0 – 5 │█ 1', '   5 – 10 │ 0', '10 – 12.5 │████████████████████ 1,000']);
   });
 

@@ -42,11 +42,17 @@ class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Eng
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     this.requests.push(request);
     this.emit('request', request);
-    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new EngineError('transient', 'aborted', 'aborted')), { once: true }));
-    while (this.answersLeft <= 0) await Promise.race([new Promise<void>((resolve) => this.waiting.push(resolve)), aborted]);
+    const aborted = new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(new EngineError('transient', 'aborted', 'aborted')), {
+        once: true,
+      }),
+    );
+    while (this.answersLeft <= 0)
+      await Promise.race([new Promise<void>((resolve) => this.waiting.push(resolve)), aborted]);
     this.answersLeft--;
     const text = String(request.messages.at(-1)?.content);
-    if ([...this.refuse].some((refused) => text.includes(refused))) throw new EngineError('permanent', 'invalid_request', 'refused by the test', 400);
+    if ([...this.refuse].some((refused) => text.includes(refused)))
+      throw new EngineError('permanent', 'invalid_request', 'refused by the test', 400);
     return { content: 'ok', finishReason: 'stop', promptTokens: 10, completionTokens: 2, model: request.model };
   }
   async listModels(): Promise<string[]> {
@@ -126,7 +132,15 @@ async function harness(settings: QueueSettings = {}): Promise<Harness> {
   const clock = new FakeClock();
   const files = new FileRegistry(store, clock);
   const events = new EventEmitter<QueueEvents>();
-  const queue = new BatchQueue({ store, engine, files, learning: new ModelLearning(store, clock), events, clock, settings });
+  const queue = new BatchQueue({
+    store,
+    engine,
+    files,
+    learning: new ModelLearning(store, clock),
+    events,
+    clock,
+    settings,
+  });
   const made = { store, engine, clock, files, events, queue, saves, dataDir };
   open.push(made);
   queue.start();
@@ -160,18 +174,26 @@ const ended = (batch: Batch): boolean => ['completed', 'failed', 'cancelled', 'e
 /** The custom_ids in a journal file, in order. */
 function idsIn(h: Harness, fileId: string | null): string[] {
   const text = readFileSync(h.files.get(fileId!).path, 'utf8');
-  return text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { custom_id: string }).custom_id);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { custom_id: string }).custom_id);
 }
 
 /** Every request of the batch is in its output or its error file, once; returns the error file's ids. */
 function assertEachOnce(h: Harness, batch: Batch, ids: string[]): { output: string[]; errors: string[] } {
   const output = idsIn(h, batch.output_file_id);
   const errors = idsIn(h, batch.error_file_id);
-  assert.deepEqual([...output, ...errors].sort(), [...ids].sort(), 'every custom_id once in the output or the error file');
+  assert.deepEqual(
+    [...output, ...errors].sort(),
+    [...ids].sort(),
+    'every custom_id once in the output or the error file',
+  );
   return { output, errors };
 }
 
-const ids = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
+const ids = (prefix: string, count: number): string[] =>
+  Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
 
 describe('the batch queue', () => {
   afterEach(async () => {
@@ -190,10 +212,17 @@ describe('the batch queue', () => {
     const third = await submit(h, 4, 'c', 'model-c');
     await until(h, second.id, (batch) => batch.status === 'in_progress');
     await until(h, third.id, (batch) => batch.status === 'in_progress');
-    assert.deepEqual(new Set(h.engine.requests.map((request) => request.model)), new Set(['model-a']), 'the later batches wait');
+    assert.deepEqual(
+      new Set(h.engine.requests.map((request) => request.model)),
+      new Set(['model-a']),
+      'the later batches wait',
+    );
     h.engine.release();
     const done = await Promise.all([first, second, third].map((batch) => until(h, batch.id, ended)));
-    assert.deepEqual(done.map((batch) => batch.status), ['completed', 'completed', 'completed']);
+    assert.deepEqual(
+      done.map((batch) => batch.status),
+      ['completed', 'completed', 'completed'],
+    );
     const models = h.engine.requests.map((request) => request.model);
     const order = models.filter((model, index) => model !== models[index - 1]);
     assert.deepEqual(order, ['model-a', 'model-b', 'model-c'], 'no batch starts before the one before it ends');
@@ -224,7 +253,10 @@ describe('the batch queue', () => {
     assert.equal(cancelled.status, 'cancelled');
     const { output, errors } = assertEachOnce(h, cancelled, ids('r', 20));
     assert.equal(output.length, 0);
-    const codes = readFileSync(h.files.get(cancelled.error_file_id!).path, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { error: { code: string } }).error.code);
+    const codes = readFileSync(h.files.get(cancelled.error_file_id!).path, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { error: { code: string } }).error.code);
     assert.deepEqual(new Set(codes), new Set(['batch_cancelled']));
     assert.equal(errors.length, 20);
     assert.equal(cancelled.request_counts.failed, 20);
@@ -250,14 +282,15 @@ describe('the batch queue', () => {
     await assert.rejects(h.queue.retry(retry.id), /no failed lines to retry/);
   });
 
-  it('saves and announces progress on the clock\'s timers, not at every answer', async () => {
+  it("saves and announces progress on the clock's timers, not at every answer", async () => {
     const h = await harness({ concurrency: 1 });
     h.engine.hold(3);
     const batch = await submit(h, 10, 'p');
     await h.engine.received(4);
     // Three answered (concurrency 1: the fourth was sent after the third was recorded), none saved yet.
     const onDisk = (): StoreData => JSON.parse(readFileSync(join(h.dataDir, 'db.json'), 'utf8')) as StoreData;
-    const saved = (): number => onDisk().batches.find((entry) => entry.batch.id === batch.id)!.batch.request_counts.completed;
+    const saved = (): number =>
+      onDisk().batches.find((entry) => entry.batch.id === batch.id)!.batch.request_counts.completed;
     await Promise.all(h.saves);
     assert.equal(saved(), 0);
     const announced = once(h.events, 'changed') as Promise<[Batch]>;

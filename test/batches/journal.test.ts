@@ -9,7 +9,18 @@ const entry = (id: string, promptTokens: number) =>
   JSON.stringify({
     id: `batch_req_${id}`,
     custom_id: id,
-    response: { status_code: 200, request_id: 'req_1', body: { usage: { prompt_tokens: promptTokens, completion_tokens: 2, total_tokens: promptTokens + 2, prompt_tokens_details: { cached_tokens: 1 } } } },
+    response: {
+      status_code: 200,
+      request_id: 'req_1',
+      body: {
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: 2,
+          total_tokens: promptTokens + 2,
+          prompt_tokens_details: { cached_tokens: 1 },
+        },
+      },
+    },
     error: null,
   });
 

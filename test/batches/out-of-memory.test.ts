@@ -22,9 +22,21 @@ class MemoryBoundEngine implements Engine {
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
     this.inFlight++;
     try {
-      if (this.inFlight > this.room) throw new EngineError('transient', 'out_of_memory', 'llama runner process has terminated: cudaMalloc failed: out of memory', 500);
+      if (this.inFlight > this.room)
+        throw new EngineError(
+          'transient',
+          'out_of_memory',
+          'llama runner process has terminated: cudaMalloc failed: out of memory',
+          500,
+        );
       await sleep(ANSWER_MS, undefined, { signal });
-      return { content: '{"score":1}', finishReason: 'stop', promptTokens: 12, completionTokens: 4, model: request.model };
+      return {
+        content: '{"score":1}',
+        finishReason: 'stop',
+        promptTokens: 12,
+        completionTokens: 4,
+        model: request.model,
+      };
     } finally {
       this.inFlight--;
     }
@@ -54,18 +66,34 @@ describe('out of memory: lowered, then recovered', function () {
     const room = 3;
     const lines = 400;
     const dir = tempDir();
-    const files = { input: join(dir, 'input.jsonl'), output: join(dir, 'output.jsonl'), error: join(dir, 'error.jsonl') };
+    const files = {
+      input: join(dir, 'input.jsonl'),
+      output: join(dir, 'output.jsonl'),
+      error: join(dir, 'error.jsonl'),
+    };
     writeFileSync(files.input, batchLines(lines, { model: 'tiny' }));
-    const options: RunnerOptions = { concurrency: 8, requestTimeoutMs: 10_000, maxAttempts: 6, backoffBaseMs: 1, backoffMaxMs: 4 };
+    const options: RunnerOptions = {
+      concurrency: 8,
+      requestTimeoutMs: 10_000,
+      maxAttempts: 6,
+      backoffBaseMs: 1,
+      backoffMaxMs: 4,
+    };
     const adjustments: Adjustment[] = [];
     let failures = 0;
-    const run = new BatchRun(files, new MemoryBoundEngine(room), options, {
-      onProgress: () => {},
-      onPause: () => {},
-      onAnswered: () => {},
-      onFailed: (_code, final) => void (final && failures++),
-      onAdjusted: (adjustment) => void adjustments.push(adjustment),
-    }, null);
+    const run = new BatchRun(
+      files,
+      new MemoryBoundEngine(room),
+      options,
+      {
+        onProgress: () => {},
+        onPause: () => {},
+        onAnswered: () => {},
+        onFailed: (_code, final) => void (final && failures++),
+        onAdjusted: (adjustment) => void adjustments.push(adjustment),
+      },
+      null,
+    );
 
     assert.equal(await run.run(), 'completed');
     assert.equal(failures, 0, 'every out-of-memory answer was retried to an answer');
@@ -74,11 +102,24 @@ describe('out of memory: lowered, then recovered', function () {
     const levels = adjustments.map((adjustment) => adjustment.concurrency);
     const lowered = adjustments.filter((adjustment) => adjustment.reason.startsWith('out of memory'));
     assert.ok(lowered.length > 0 && Math.min(...levels) < room, `it fell below ${room}: ${levels.join(' → ')}`);
-    const raised = adjustments.findIndex((adjustment) => adjustment.concurrency === room && /^recovered after \d+ answers without running out of memory: concurrency raised$/.test(adjustment.reason));
-    assert.ok(raised >= 0, `it climbed back to ${room}: ${adjustments.map((adjustment) => `${adjustment.concurrency} (${adjustment.reason})`).join('; ')}`);
+    const raised = adjustments.findIndex(
+      (adjustment) =>
+        adjustment.concurrency === room &&
+        /^recovered after \d+ answers without running out of memory: concurrency raised$/.test(adjustment.reason),
+    );
+    assert.ok(
+      raised >= 0,
+      `it climbed back to ${room}: ${adjustments.map((adjustment) => `${adjustment.concurrency} (${adjustment.reason})`).join('; ')}`,
+    );
     const after = levels.slice(raised);
-    assert.ok(after.every((level) => level === room || level === room + 1), `and stayed at ${room}, trying ${room + 1} now and then: ${after.join(' → ')}`);
-    assert.ok(lowered.length <= 8, `trying one more is ever rarer: ${lowered.length} times out of memory in ${lines} lines`);
+    assert.ok(
+      after.every((level) => level === room || level === room + 1),
+      `and stayed at ${room}, trying ${room + 1} now and then: ${after.join(' → ')}`,
+    );
+    assert.ok(
+      lowered.length <= 8,
+      `trying one more is ever rarer: ${lowered.length} times out of memory in ${lines} lines`,
+    );
     assert.equal(run.heldLimits.concurrency, room, 'the most that held is what the next batch learns');
   });
 });

@@ -29,34 +29,56 @@ describe('batch file validation', () => {
 
   it('names the line of invalid JSON, and keeps going to list the others', async () => {
     const report = await errorsOf([line(1), '{"custom_id": "x", ', line(3), 'not json at all'].join('\n'));
-    assert.deepEqual(report.errors.map((error) => [error.code, error.line]), [['invalid_json_line', 2], ['invalid_json_line', 4]]);
+    assert.deepEqual(
+      report.errors.map((error) => [error.code, error.line]),
+      [
+        ['invalid_json_line', 2],
+        ['invalid_json_line', 4],
+      ],
+    );
     assert.match(report.errors[0]!.message, /^batch\.jsonl line 2: not valid JSON/);
   });
 
   it('finds a duplicate custom_id', async () => {
     const report = await errorsOf([line(1), line(2), line(1)].join('\n'));
-    assert.deepEqual(report.errors.map((error) => [error.code, error.line, error.param]), [['duplicate_custom_id', 3, 'custom_id']]);
+    assert.deepEqual(
+      report.errors.map((error) => [error.code, error.line, error.param]),
+      [['duplicate_custom_id', 3, 'custom_id']],
+    );
     assert.match(report.errors[0]!.message, /"req-1"/);
   });
 
   it('finds a wrong url and a wrong method', async () => {
-    const report = await errorsOf([line(1, (r) => (r.url = '/v1/embeddings')), line(2, (r) => (r.method = 'GET'))].join('\n'));
-    assert.deepEqual(report.errors.map((error) => [error.code, error.line, error.param]), [['url_mismatch', 1, 'url'], ['invalid_request', 2, 'method']]);
+    const report = await errorsOf(
+      [line(1, (r) => (r.url = '/v1/embeddings')), line(2, (r) => (r.method = 'GET'))].join('\n'),
+    );
+    assert.deepEqual(
+      report.errors.map((error) => [error.code, error.line, error.param]),
+      [
+        ['url_mismatch', 1, 'url'],
+        ['invalid_request', 2, 'method'],
+      ],
+    );
   });
 
   it('finds a missing model, missing messages and a bad max_tokens', async () => {
-    const report = await errorsOf([
-      line(1, (r) => delete r.body.model),
-      line(2, (r) => (r.body.messages = [])),
-      line(3, (r) => (r.body.max_tokens = -5)),
-      line(4, (r) => (r.body.messages[1].role = 'robot')),
-    ].join('\n'));
-    assert.deepEqual(report.errors.map((error) => [error.line, error.param]), [
-      [1, 'body.model'],
-      [2, 'body.messages'],
-      [3, 'body.max_tokens'],
-      [4, 'body.messages[1].role'],
-    ]);
+    const report = await errorsOf(
+      [
+        line(1, (r) => delete r.body.model),
+        line(2, (r) => (r.body.messages = [])),
+        line(3, (r) => (r.body.max_tokens = -5)),
+        line(4, (r) => (r.body.messages[1].role = 'robot')),
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      report.errors.map((error) => [error.line, error.param]),
+      [
+        [1, 'body.model'],
+        [2, 'body.messages'],
+        [3, 'body.max_tokens'],
+        [4, 'body.messages[1].role'],
+      ],
+    );
     assert.match(report.errors[0]!.message, /line 1: body\.model is missing/);
   });
 
@@ -68,16 +90,26 @@ describe('batch file validation', () => {
   });
 
   it('refuses invalid UTF-8 with the line number', async () => {
-    const bad = Buffer.concat([Buffer.from(line(1) + '\n'), Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]), Buffer.from(line(3))]);
+    const bad = Buffer.concat([
+      Buffer.from(line(1) + '\n'),
+      Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]),
+      Buffer.from(line(3)),
+    ]);
     const report = await errorsOf(bad);
-    assert.deepEqual(report.errors.map((error) => [error.code, error.line]), [['invalid_json_line', 2]]);
+    assert.deepEqual(
+      report.errors.map((error) => [error.code, error.line]),
+      [['invalid_json_line', 2]],
+    );
     assert.match(report.errors[0]!.message, /not valid UTF-8/);
   });
 
   it('refuses a 10 MB line without holding it, and goes on after it', async () => {
     const huge = line(2, (r) => (r.body.messages[1].content = 'x'.repeat(10 * 1024 * 1024)));
     const report = await errorsOf([line(1), huge, line(3)].join('\n'));
-    assert.deepEqual(report.errors.map((error) => [error.code, error.line]), [['line_too_large', 2]]);
+    assert.deepEqual(
+      report.errors.map((error) => [error.code, error.line]),
+      [['line_too_large', 2]],
+    );
     assert.match(report.errors[0]!.message, /limit is 8388608 bytes/);
     assert.equal(report.requests, 3);
   });

@@ -73,8 +73,16 @@ export interface SpawnOptions {
 }
 
 /** Spawns `node ...args` and waits for a stdout line starting with `readyPrefix`. */
-export async function spawnUntil(args: string[], readyPrefix: string, what: string, options: SpawnOptions = {}): Promise<Started> {
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+export async function spawnUntil(
+  args: string[],
+  readyPrefix: string,
+  what: string,
+  options: SpawnOptions = {},
+): Promise<Started> {
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   let log = '';
   const keep = (chunk: Buffer): void => {
@@ -115,7 +123,20 @@ export interface EmulatorProcess {
 
 /** The Ollama emulator in instant mode, in its own node process (tsx as the loader). */
 export async function startInstantEmulator(parallel: number, latencyMs = 0): Promise<EmulatorProcess> {
-  const args = ['--import', 'tsx', EMULATOR_MAIN, '--port', '0', '--instant', '--parallel', String(parallel), '--max-queue', '100000', '--latency-ms', String(latencyMs)];
+  const args = [
+    '--import',
+    'tsx',
+    EMULATOR_MAIN,
+    '--port',
+    '0',
+    '--instant',
+    '--parallel',
+    String(parallel),
+    '--max-queue',
+    '100000',
+    '--latency-ms',
+    String(latencyMs),
+  ];
   const { child, line } = await spawnUntil(args, 'ollama emulator listening on ', 'the Ollama emulator');
   const url = /listening on (\S+)/.exec(line)![1]!;
   return { child, url, stop: () => stopChild(child) };
@@ -134,7 +155,11 @@ export interface DaemonChild {
  * add e.g. --cpu-prof), connected over its socket once it says it is ready.
  */
 export async function startDaemonChild(dataDir: string, args: string[], nodeArgs: string[] = []): Promise<DaemonChild> {
-  const { child, log } = await spawnUntil([...nodeArgs, CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...args], READY_LINE, 'the daemon');
+  const { child, log } = await spawnUntil(
+    [...nodeArgs, CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...args],
+    READY_LINE,
+    'the daemon',
+  );
   const connection = await connectDaemon(dataDir);
   if (!connection) {
     await stopChild(child, 1000);

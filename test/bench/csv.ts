@@ -65,21 +65,67 @@ export async function writeResults(rows: number, outputPath: string, errorPath: 
   const output = createWriteStream(outputPath);
   const errors = createWriteStream(errorPath);
   let seed = 42;
-  const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
   for (let index = 1; index <= rows; index++) {
     const customId = `C${String(index).padStart(6, '0')}`;
     let line: string;
     let target = output;
     if (random() < 0.02) {
       target = errors;
-      line = JSON.stringify({ id: `batch_req_${index}`, custom_id: customId, response: { status_code: 500, request_id: `req_${index}`, body: { error: { message: 'llama runner process has terminated', type: 'server_error', param: null, code: 'server_error' } } }, error: null });
-    } else {
-      const score = Math.floor(random() * 101);
-      const answer = { score, decision: score > 70 ? 'advance' : score > 40 ? 'maybe' : 'reject', strengths: ['backend depth'], concerns: [], reason: `Scored ${score} on the rubric.` };
       line = JSON.stringify({
         id: `batch_req_${index}`,
         custom_id: customId,
-        response: { status_code: 200, request_id: `req_${index}`, body: { id: `chatcmpl-${index}`, object: 'chat.completion', created: 0, model: 'gemma3:12b', choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify(answer), refusal: null }, logprobs: null, finish_reason: 'stop' }], usage: { prompt_tokens: 900, completion_tokens: 60, total_tokens: 960, prompt_tokens_details: { cached_tokens: 700 } }, system_fingerprint: null } },
+        response: {
+          status_code: 500,
+          request_id: `req_${index}`,
+          body: {
+            error: {
+              message: 'llama runner process has terminated',
+              type: 'server_error',
+              param: null,
+              code: 'server_error',
+            },
+          },
+        },
+        error: null,
+      });
+    } else {
+      const score = Math.floor(random() * 101);
+      const answer = {
+        score,
+        decision: score > 70 ? 'advance' : score > 40 ? 'maybe' : 'reject',
+        strengths: ['backend depth'],
+        concerns: [],
+        reason: `Scored ${score} on the rubric.`,
+      };
+      line = JSON.stringify({
+        id: `batch_req_${index}`,
+        custom_id: customId,
+        response: {
+          status_code: 200,
+          request_id: `req_${index}`,
+          body: {
+            id: `chatcmpl-${index}`,
+            object: 'chat.completion',
+            created: 0,
+            model: 'gemma3:12b',
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: JSON.stringify(answer), refusal: null },
+                logprobs: null,
+                finish_reason: 'stop',
+              },
+            ],
+            usage: {
+              prompt_tokens: 900,
+              completion_tokens: 60,
+              total_tokens: 960,
+              prompt_tokens_details: { cached_tokens: 700 },
+            },
+            system_fingerprint: null,
+          },
+        },
         error: null,
         ollama_batch: { latency_ms: 200 + random() * 100, attempts: 1 },
       });
@@ -98,7 +144,26 @@ export async function measureCsv(options: { rows: number }): Promise<CsvResult> 
     await writeCandidatesCsv(csv, { rows: options.rows });
     const parseOnly = await timed(['-e', PARSE_ONLY, csv], options.rows);
     const convert = await timed(
-      [CLI, 'convert', csv, '-o', join(work, 'candidates.jsonl'), '--data-dir', join(work, 'data'), '--system-prompt', SAMPLE_JOB.rubric, '--template', SAMPLE_JOB.template, '--schema', SAMPLE_JOB.schema, '--id-column', 'candidate_id', '--max-tokens', '160', '--json'],
+      [
+        CLI,
+        'convert',
+        csv,
+        '-o',
+        join(work, 'candidates.jsonl'),
+        '--data-dir',
+        join(work, 'data'),
+        '--system-prompt',
+        SAMPLE_JOB.rubric,
+        '--template',
+        SAMPLE_JOB.template,
+        '--schema',
+        SAMPLE_JOB.schema,
+        '--id-column',
+        'candidate_id',
+        '--max-tokens',
+        '160',
+        '--json',
+      ],
       options.rows,
     );
     const outputPath = join(work, 'output.jsonl');
@@ -106,7 +171,10 @@ export async function measureCsv(options: { rows: number }): Promise<CsvResult> 
     await writeResults(options.rows, outputPath, errorPath);
     const readOnly = await timed(['-e', READ_ONLY, outputPath, errorPath], options.rows);
     const analyze = await timed([CLI, 'analyze', outputPath, '--errors', errorPath, '--json'], options.rows);
-    const analyzeAndJoin = await timed([CLI, 'analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', join(work, 'scored.csv'), '--json'], options.rows);
+    const analyzeAndJoin = await timed(
+      [CLI, 'analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', join(work, 'scored.csv'), '--json'],
+      options.rows,
+    );
     return { rows: options.rows, convert, parseOnly, analyze, analyzeAndJoin, readOnly };
   } finally {
     removeScratchDir(work);

@@ -66,7 +66,11 @@ async function daemonRound(daemon: DaemonChild, inputPath: string, requests: num
   const cpuBefore = cpuMs(daemon.pid);
   const started = performance.now();
   const created = await submit(daemon.connection, inputPath);
-  const batch = await withDeadline(waitForBatch(daemon.connection, created.id, isFinished), deadlineMs(requests), `the daemon's batch of ${requests} requests`);
+  const batch = await withDeadline(
+    waitForBatch(daemon.connection, created.id, isFinished),
+    deadlineMs(requests),
+    `the daemon's batch of ${requests} requests`,
+  );
   const wallMs = performance.now() - started;
   const cpu = cpuMs(daemon.pid) - cpuBefore;
   if (batch.status !== 'completed') throw new Error(`the daemon's batch ended ${batch.status}\n${daemon.log()}`);
@@ -105,7 +109,11 @@ async function directRound(engine: LlamaCppEngine, requests: BatchInputLine[], s
   };
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await withDeadline(Promise.all(Array.from({ length: slots }, worker)), deadlineMs(requests.length), `the direct loop of ${requests.length} requests`);
+  await withDeadline(
+    Promise.all(Array.from({ length: slots }, worker)),
+    deadlineMs(requests.length),
+    `the direct loop of ${requests.length} requests`,
+  );
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   return {
@@ -130,12 +138,20 @@ export async function measureEngine(options: EngineBenchOptions): Promise<Engine
   const systemPrompt = rubric(options.rubricParagraphs);
   const work = scratchDir();
   const parse = (text: string): BatchInputLine[] =>
-    text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as BatchInputLine);
+    text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as BatchInputLine);
   let daemon: DaemonChild | undefined;
   let engine: LlamaCppEngine | undefined;
   try {
     // One warm-up request per slot, with the same system prompt, on both sides.
-    const warmText = batchLines(options.slots, { model: name, systemPrompt, maxTokens: options.maxTokens, prefix: 'warm' });
+    const warmText = batchLines(options.slots, {
+      model: name,
+      systemPrompt,
+      maxTokens: options.maxTokens,
+      prefix: 'warm',
+    });
     const text = batchLines(options.requests, { model: name, systemPrompt, maxTokens: options.maxTokens });
     const warmPath = join(work, 'warm.jsonl');
     const inputPath = join(work, 'engine.jsonl');
@@ -149,11 +165,24 @@ export async function measureEngine(options: EngineBenchOptions): Promise<Engine
     }
     daemon = await startDaemonChild(
       join(work, 'data'),
-      ['--engine', 'llama-cpp', '--model-path', modelPath, '--concurrency', String(options.slots), '--threads', String(options.threads)],
+      [
+        '--engine',
+        'llama-cpp',
+        '--model-path',
+        modelPath,
+        '--concurrency',
+        String(options.slots),
+        '--threads',
+        String(options.threads),
+      ],
       nodeArgs,
     );
     const warm = await submit(daemon.connection, warmPath);
-    const warmed = await withDeadline(waitForBatch(daemon.connection, warm.id, isFinished), deadlineMs(options.slots), 'the warm-up batch');
+    const warmed = await withDeadline(
+      waitForBatch(daemon.connection, warm.id, isFinished),
+      deadlineMs(options.slots),
+      'the warm-up batch',
+    );
     if (warmed.status !== 'completed') throw new Error(`the warm-up batch ended ${warmed.status}\n${daemon.log()}`);
 
     engine = await LlamaCppEngine.load({ modelPath, slots: options.slots, threads: options.threads });

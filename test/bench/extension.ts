@@ -34,8 +34,21 @@ import { percentile } from './percentile.js';
 
 export interface ExtensionResult {
   tree: { batches: number; refreshMs: number; jsonRoundTripMs: number };
-  diagnostics: { lines: number; publishedMs: number; parseOnlyMs: number; longestBusyMs: number; revalidationMs: number };
-  table: { rows: number; openMs: number; streamMs: number; windowP99Ms: number; readWindowP99Ms: number; firstSortMs: number };
+  diagnostics: {
+    lines: number;
+    publishedMs: number;
+    parseOnlyMs: number;
+    longestBusyMs: number;
+    revalidationMs: number;
+  };
+  table: {
+    rows: number;
+    openMs: number;
+    streamMs: number;
+    windowP99Ms: number;
+    readWindowP99Ms: number;
+    firstSortMs: number;
+  };
 }
 
 /** The median of `rounds` measurements, after one warm-up (the first compiles). */
@@ -71,7 +84,8 @@ async function measureTree(count: number, rounds: number): Promise<ExtensionResu
     list.replace(batches);
     for (const id of list.ids()) {
       const batch = list.get(id)!;
-      items += [batchLabel(batch), batchDescription(batch, list.pace(id)), statusIcon(batch), contextValue(batch)].length;
+      items += [batchLabel(batch), batchDescription(batch, list.pace(id)), statusIcon(batch), contextValue(batch)]
+        .length;
     }
   };
   const roundTrip = (): void => {
@@ -119,7 +133,8 @@ async function measureDiagnostics(lines: number, rounds: number): Promise<Extens
       const { diagnostics } = await editor.diagnostics(uri);
       busy.disable();
       passes.push(performance.now() - started);
-      if (diagnostics.length !== round + 1) throw new Error(`${round + 1} broken lines got ${diagnostics.length} diagnostics`);
+      if (diagnostics.length !== round + 1)
+        throw new Error(`${round + 1} broken lines got ${diagnostics.length} diagnostics`);
       longestBusyMs = Math.max(longestBusyMs, busy.max / 1e6 - 1);
     }
     return { lines, publishedMs, parseOnlyMs, longestBusyMs, revalidationMs: percentile(passes, 0.5) };
@@ -138,12 +153,28 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
     const scored = join(work, 'scored.csv');
     await writeCandidatesCsv(source, { rows });
     await writeResults(rows, join(work, 'output.jsonl'), join(work, 'errors.jsonl'));
-    execFileSync(process.execPath, [CLI, 'analyze', join(work, 'output.jsonl'), '--errors', join(work, 'errors.jsonl'), '--source', source, '--csv', scored, '--json'], { stdio: 'ignore' });
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'analyze',
+        join(work, 'output.jsonl'),
+        '--errors',
+        join(work, 'errors.jsonl'),
+        '--source',
+        source,
+        '--csv',
+        scored,
+        '--json',
+      ],
+      { stdio: 'ignore' },
+    );
 
     const openMs = await timed(rounds, async () => (await CsvRows.open(scored)).close());
     // The floor of any pass over the file: its bytes streamed in the same 1 MB chunks, untouched.
     const streamMs = await timed(rounds, async () => {
-      for await (const chunk of createReadStream(scored, { highWaterMark: 1024 * 1024 })) if ((chunk as Buffer).length === 0) throw new Error('an empty chunk');
+      for await (const chunk of createReadStream(scored, { highWaterMark: 1024 * 1024 }))
+        if ((chunk as Buffer).length === 0) throw new Error('an empty chunk');
     });
 
     const table = await CsvRows.open(scored);
@@ -152,7 +183,7 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
       if (table.totalRows !== rows) throw new Error(`the scored CSV has ${table.totalRows} rows, not ${rows}`);
       // Seeded; the baseline reads as many bytes at about the same places.
       let seed = 7;
-      const starts = Array.from({ length: WINDOWS }, () => ((seed = (seed * 16807) % 2147483647) % (rows - WINDOW_ROWS)));
+      const starts = Array.from({ length: WINDOWS }, () => (seed = (seed * 16807) % 2147483647) % (rows - WINDOW_ROWS));
       const { size } = await file.stat();
       const windowBytes = Math.round((size / rows) * WINDOW_ROWS);
       const windowTimes: number[] = [];
@@ -180,7 +211,14 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
           await fresh.close();
         }
       });
-      return { rows, openMs, streamMs, windowP99Ms: percentile(windowTimes, 0.99), readWindowP99Ms: percentile(readTimes, 0.99), firstSortMs };
+      return {
+        rows,
+        openMs,
+        streamMs,
+        windowP99Ms: percentile(windowTimes, 0.99),
+        readWindowP99Ms: percentile(readTimes, 0.99),
+        firstSortMs,
+      };
     } finally {
       await table.close();
       await file.close();
@@ -190,7 +228,12 @@ async function measureTable(rows: number, rounds: number): Promise<ExtensionResu
   }
 }
 
-export async function measureExtension(options: { batches: number; lines: number; rows: number; rounds: number }): Promise<ExtensionResult> {
+export async function measureExtension(options: {
+  batches: number;
+  lines: number;
+  rows: number;
+  rounds: number;
+}): Promise<ExtensionResult> {
   return {
     tree: await measureTree(options.batches, options.rounds * 3),
     diagnostics: await measureDiagnostics(options.lines, options.rounds),

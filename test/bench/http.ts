@@ -48,7 +48,16 @@ import type { Batch } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
 import { batchLines, requestLine } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
-import { removeScratchDir, repoRoot, scratchDir, spawnUntil, startDaemonChild, startInstantEmulator, stopChild, type DaemonChild } from './children.js';
+import {
+  removeScratchDir,
+  repoRoot,
+  scratchDir,
+  spawnUntil,
+  startDaemonChild,
+  startInstantEmulator,
+  stopChild,
+  type DaemonChild,
+} from './children.js';
 import { cpuMs, memory, RssSampler, threadCpuMs } from './proc.js';
 import { withDeadline } from './time.js';
 
@@ -94,13 +103,22 @@ export interface UploadResult {
     /** CPU of this process (the openai client) per MB uploaded. */
     clientCpuMsPerMegabyte: number;
   };
-  sink: { megabytesPerSecond: number; rounds: number[]; peakRssBytes: number; cpuMsPerMegabyte: number; clientCpuMsPerMegabyte: number };
+  sink: {
+    megabytesPerSecond: number;
+    rounds: number[];
+    peakRssBytes: number;
+    cpuMsPerMegabyte: number;
+    clientCpuMsPerMegabyte: number;
+  };
   /** fs.copyFile of the same file, for the disk's own pace. */
   copyMegabytesPerSecond: number;
 }
 
 /** Streams batch lines into `path` until it holds `limit.bytes` or `limit.lines`; never the whole text in memory. */
-async function writeBatchFile(path: string, limit: { bytes?: number; lines?: number }): Promise<{ bytes: number; lines: number }> {
+async function writeBatchFile(
+  path: string,
+  limit: { bytes?: number; lines?: number },
+): Promise<{ bytes: number; lines: number }> {
   const maxBytes = limit.bytes ?? Infinity;
   const maxLines = limit.lines ?? Infinity;
   const out = createWriteStream(path);
@@ -137,7 +155,13 @@ http.createServer((request, response) => {
 function postFile(url: URL, path: string, bytes: number): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     const request = http.request(
-      { hostname: url.hostname, port: url.port, path: '/upload', method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': bytes } },
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: '/upload',
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': bytes },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -167,10 +191,19 @@ export async function measureUpload(options: UploadOptions): Promise<UploadResul
     const { bytes, lines } = await writeBatchFile(path, { bytes: options.bytes });
     const megabytes = bytes / MB;
     const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
-    const daemon = await startDaemonChild(join(work, 'data'), ['--engine', 'ollama', '--ollama-url', 'http://127.0.0.1:9'], nodeArgs);
+    const daemon = await startDaemonChild(
+      join(work, 'data'),
+      ['--engine', 'ollama', '--ollama-url', 'http://127.0.0.1:9'],
+      nodeArgs,
+    );
     const sink = await startSink(work);
     try {
-      const client = new OpenAI({ baseURL: `${await daemonHttp(daemon)}/v1`, apiKey: 'none', maxRetries: 0, timeout: 600_000 });
+      const client = new OpenAI({
+        baseURL: `${await daemonHttp(daemon)}/v1`,
+        apiKey: 'none',
+        maxRetries: 0,
+        timeout: 600_000,
+      });
       const idleRssBytes = memory(daemon.pid).rss;
       const sampler = new RssSampler(daemon.pid, 20);
       const daemonRounds: number[] = [];
@@ -188,17 +221,26 @@ export async function measureUpload(options: UploadOptions): Promise<UploadResul
         let clientBefore = process.cpuUsage();
         let started = performance.now();
         const upload = await toFile(await openAsBlob(path), 'upload.jsonl');
-        const file = await withDeadline(client.files.create({ file: upload, purpose: 'batch' }), 600_000, `uploading ${megabytes.toFixed(0)} MB to the daemon`);
+        const file = await withDeadline(
+          client.files.create({ file: upload, purpose: 'batch' }),
+          600_000,
+          `uploading ${megabytes.toFixed(0)} MB to the daemon`,
+        );
         daemonRounds.push(megabytes / ((performance.now() - started) / 1000));
         daemonCpu += cpuMs(daemon.pid) - cpuBefore;
         daemonClientCpu += clientCpu(clientBefore);
-        if (file.bytes !== bytes) throw new Error(`the daemon stored ${file.bytes} of ${bytes} bytes: the figure would be wrong`);
+        if (file.bytes !== bytes)
+          throw new Error(`the daemon stored ${file.bytes} of ${bytes} bytes: the figure would be wrong`);
         await client.files.delete(file.id);
 
         cpuBefore = cpuMs(sink.child.pid!);
         clientBefore = process.cpuUsage();
         started = performance.now();
-        const received = await withDeadline(postFile(sink.url, path, bytes), 600_000, `posting ${megabytes.toFixed(0)} MB to the sink`);
+        const received = await withDeadline(
+          postFile(sink.url, path, bytes),
+          600_000,
+          `posting ${megabytes.toFixed(0)} MB to the sink`,
+        );
         sinkRounds.push(megabytes / ((performance.now() - started) / 1000));
         sinkCpu += cpuMs(sink.child.pid!) - cpuBefore;
         sinkClientCpu += clientCpu(clientBefore);
@@ -223,7 +265,11 @@ export async function measureUpload(options: UploadOptions): Promise<UploadResul
           cpuMsPerMegabyte: daemonCpu / (megabytes * options.rounds),
           clientCpuMsPerMegabyte: daemonClientCpu / (megabytes * options.rounds),
         },
-        sink: { megabytesPerSecond: Math.max(...sinkRounds), rounds: sinkRounds, peakRssBytes: memory(sink.child.pid!).peak, cpuMsPerMegabyte: sinkCpu / (megabytes * options.rounds),
+        sink: {
+          megabytesPerSecond: Math.max(...sinkRounds),
+          rounds: sinkRounds,
+          peakRssBytes: memory(sink.child.pid!).peak,
+          cpuMsPerMegabyte: sinkCpu / (megabytes * options.rounds),
           clientCpuMsPerMegabyte: sinkClientCpu / (megabytes * options.rounds),
         },
         copyMegabytesPerSecond,
@@ -312,7 +358,13 @@ export interface PollingResult {
    * CPU per poll with the batch cancelled, back-to-back polls of the same answer: the daemon
    * against a bare node:http server in its own process that sends the same bytes (the floor).
    */
-  perPoll: { daemonUs: number; daemonPollsPerSecond: number; floorUs: number; floorPollsPerSecond: number; answerBytes: number } | null;
+  perPoll: {
+    daemonUs: number;
+    daemonPollsPerSecond: number;
+    floorUs: number;
+    floorPollsPerSecond: number;
+    answerBytes: number;
+  } | null;
 }
 
 const POLLER_MAIN = join(repoRoot, 'test', 'bench', 'poller.ts');
@@ -320,7 +372,10 @@ const POLLER_MAIN = join(repoRoot, 'test', 'bench', 'poller.ts');
 /** CPUs this process may run on, from taskset (null when taskset is missing). */
 function ownCpus(): number[] | null {
   try {
-    const list = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).split(':').at(-1)!.trim();
+    const list = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' })
+      .split(':')
+      .at(-1)!
+      .trim();
     return list.split(',').flatMap((part) => {
       const [from, to] = part.split('-').map(Number);
       return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
@@ -375,7 +430,11 @@ http.createServer((request, response) => {
   response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   response.end(body);
 }).listen(0, '127.0.0.1', function () { console.log('floor listening on http://127.0.0.1:' + this.address().port); });`;
-  const { child, line } = await spawnUntil(['-e', script, answerPath], 'floor listening on ', 'the bare node:http server');
+  const { child, line } = await spawnUntil(
+    ['-e', script, answerPath],
+    'floor listening on ',
+    'the bare node:http server',
+  );
   return { child, url: /listening on (\S+)/.exec(line)![1]! };
 }
 
@@ -394,10 +453,17 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
   const pollers: Poller[] = [];
   let batchId: string | undefined;
   try {
-    daemon = await startDaemonChild(join(work, 'data'), ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', String(CONCURRENCY)], nodeArgs);
+    daemon = await startDaemonChild(
+      join(work, 'data'),
+      ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', String(CONCURRENCY)],
+      nodeArgs,
+    );
     const { connection } = daemon;
     const base = await daemonHttp(daemon);
-    const byMode = { paced: await startPoller(options.clients, options.intervalMs), 'back-to-back': await startPoller(options.clients, 0) };
+    const byMode = {
+      paced: await startPoller(options.clients, options.intervalMs),
+      'back-to-back': await startPoller(options.clients, 0),
+    };
     pollers.push(byMode.paced, byMode['back-to-back']);
     if (pinned) {
       const pids = [emulator.child.pid!, process.pid, ...pollers.map((poller) => poller.child.pid!)];
@@ -421,7 +487,11 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
     const warmPath = join(work, 'warm.jsonl');
     writeFileSync(warmPath, batchLines(warmLines, { model: 'instant', maxTokens: 16, prefix: 'warm' }));
     const warm = await submit(connection, warmPath);
-    await withDeadline(waitForBatch(connection, warm.id, (batch) => batch.status !== 'validating'), 60_000, 'the warm-up batch\'s validation');
+    await withDeadline(
+      waitForBatch(connection, warm.id, (batch) => batch.status !== 'validating'),
+      60_000,
+      "the warm-up batch's validation",
+    );
     // Its best pace over one second (it starts slow, while the JIT warms), sampled every 250 ms.
     const samples: Array<[number, number]> = [];
     let warmed: Batch;
@@ -429,14 +499,17 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
       warmed = await connection.sendRequest(protocol.BatchGetRequest.type, { id: warm.id });
       samples.push([performance.now(), warmed.request_counts.completed]);
       if (isFinished(warmed)) break;
-      if (performance.now() - samples[0]![0] > 120_000) throw new Error('the warm-up batch did not finish within 120 s');
+      if (performance.now() - samples[0]![0] > 120_000)
+        throw new Error('the warm-up batch did not finish within 120 s');
       await sleep(250);
     }
-    if (warmed.status !== 'completed') throw new Error(`the warm-up batch ended ${warmed.status}: ${JSON.stringify(warmed.errors)}\n${daemon.log()}`);
+    if (warmed.status !== 'completed')
+      throw new Error(`the warm-up batch ended ${warmed.status}: ${JSON.stringify(warmed.errors)}\n${daemon.log()}`);
     let warmRate = 0;
     for (let i = 0; i < samples.length; i++) {
       const j = samples.findIndex(([t]) => t >= samples[i]![0] + 1000);
-      if (j > 0) warmRate = Math.max(warmRate, ((samples[j]![1] - samples[i]![1]) * 1000) / (samples[j]![0] - samples[i]![0]));
+      if (j > 0)
+        warmRate = Math.max(warmRate, ((samples[j]![1] - samples[i]![1]) * 1000) / (samples[j]![0] - samples[i]![0]));
     }
     if (warmRate === 0) warmRate = (warmLines * 1000) / (samples.at(-1)![0] - samples[0]![0]);
 
@@ -451,13 +524,19 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
     const created = await submit(connection, inputPath);
     batchId = created.id;
     await rm(inputPath); // the daemon keeps its own copy
-    const running = await withDeadline(waitForBatch(connection, created.id, (batch) => batch.status !== 'validating'), 300_000, `validating ${lines} lines`);
-    if (running.status !== 'in_progress') throw new Error(`the batch is ${running.status}: ${JSON.stringify(running.errors)}\n${daemon.log()}`);
+    const running = await withDeadline(
+      waitForBatch(connection, created.id, (batch) => batch.status !== 'validating'),
+      300_000,
+      `validating ${lines} lines`,
+    );
+    if (running.status !== 'in_progress')
+      throw new Error(`the batch is ${running.status}: ${JSON.stringify(running.errors)}\n${daemon.log()}`);
 
     const pollUrl = `${base}/v1/batches/${created.id}`;
     await sleep(SETTLE_MS);
 
-    const counts = async (): Promise<Batch> => connection.sendRequest(protocol.BatchGetRequest.type, { id: created.id });
+    const counts = async (): Promise<Batch> =>
+      connection.sendRequest(protocol.BatchGetRequest.type, { id: created.id });
     const windows: PollWindow[] = [];
     for (const mode of modes) {
       const poller = mode === 'none' ? null : byMode[mode];
@@ -474,9 +553,12 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
       const main = threadCpuMs(daemon.pid);
       const emulatorCpu = cpuMs(emulator.child.pid!) - emulatorBefore;
       const stretch = poller ? await poller.stop() : { polls: 0, failures: 0, cpuMs: 0 };
-      if (stretch.failures > 0) throw new Error(`${stretch.failures} ${mode} polls failed: the figures would be wrong\n${daemon.log()}`);
+      if (stretch.failures > 0)
+        throw new Error(`${stretch.failures} ${mode} polls failed: the figures would be wrong\n${daemon.log()}`);
       if (after.status !== 'in_progress' || after.request_counts.completed >= after.request_counts.total) {
-        throw new Error(`the batch of ${lines} lines ended (${after.status}) before the ${mode} window did: the figures would be wrong`);
+        throw new Error(
+          `the batch of ${lines} lines ended (${after.status}) before the ${mode} window did: the figures would be wrong`,
+        );
       }
       const completed = after.request_counts.completed - before.request_counts.completed;
       const perSecond = (value: number): number => (value * 1000) / wallMs;
@@ -496,7 +578,9 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
     }
 
     const quiet = windows.filter((window) => window.mode === 'none');
-    const daemonCpuMsPerRequest = quiet.reduce((sum, w) => sum + (w.daemonCpu * w.wallMs) / 1000, 0) / quiet.reduce((sum, w) => sum + w.completed, 0);
+    const daemonCpuMsPerRequest =
+      quiet.reduce((sum, w) => sum + (w.daemonCpu * w.wallMs) / 1000, 0) /
+      quiet.reduce((sum, w) => sum + w.completed, 0);
     const load = async (mode: Exclude<PollMode, 'none'>): Promise<PolledLoad> => {
       let completed = 0;
       let expected = 0;
@@ -540,7 +624,17 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
 
     await connection.sendRequest(protocol.BatchCancelRequest.type, { id: created.id });
     await withDeadline(waitForBatch(connection, created.id, isFinished), 60_000, 'cancelling the batch');
-    const result = { clients: options.clients, intervalMs: options.intervalMs, engineLatencyMs: options.engineLatencyMs, lines, pinned, daemonCpuMsPerRequest, windows, paced, backToBack };
+    const result = {
+      clients: options.clients,
+      intervalMs: options.intervalMs,
+      engineLatencyMs: options.engineLatencyMs,
+      lines,
+      pinned,
+      daemonCpuMsPerRequest,
+      windows,
+      paced,
+      backToBack,
+    };
     if (options.floorMs === 0) return { ...result, perPoll: null };
 
     // What one poll costs the daemon, against a bare node:http server sending the same bytes.
@@ -563,7 +657,16 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
       };
       const [daemonUs, daemonPollsPerSecond] = await perPoll(daemon.pid, pollUrl);
       const [floorUs, floorPollsPerSecond] = await perPoll(floor.child.pid!, `${floor.url}/v1/batches/${created.id}`);
-      return { ...result, perPoll: { daemonUs, daemonPollsPerSecond, floorUs, floorPollsPerSecond, answerBytes: Buffer.byteLength(answer) } };
+      return {
+        ...result,
+        perPoll: {
+          daemonUs,
+          daemonPollsPerSecond,
+          floorUs,
+          floorPollsPerSecond,
+          answerBytes: Buffer.byteLength(answer),
+        },
+      };
     } finally {
       await stopChild(floor.child);
     }
@@ -571,7 +674,8 @@ export async function measurePolling(options: PollingOptions): Promise<PollingRe
     for (const poller of pollers) await stopChild(poller.child, 2000);
     if (restoreCpus) pin(process.pid, restoreCpus);
     if (daemon) {
-      if (batchId) await daemon.connection.sendRequest(protocol.BatchCancelRequest.type, { id: batchId }).catch(() => undefined);
+      if (batchId)
+        await daemon.connection.sendRequest(protocol.BatchCancelRequest.type, { id: batchId }).catch(() => undefined);
       await daemon.stop();
     }
     await emulator.stop();

@@ -156,7 +156,8 @@ function engineFigures(result: EngineResult): Figure[] {
   ];
 }
 
-const engineLabel = (latencyMs: number): string => (latencyMs > 0 ? `engine ${latencyMs} ms/request` : 'instant engine');
+const engineLabel = (latencyMs: number): string =>
+  latencyMs > 0 ? `engine ${latencyMs} ms/request` : 'instant engine';
 
 function uploadFigures(upload: UploadResult): Figure[] {
   const { daemon, sink } = upload;
@@ -189,7 +190,10 @@ function uploadFigures(upload: UploadResult): Figure[] {
 
 function pollingFigures(polling: PollingResult): Figure[] {
   const figures: Figure[] = [];
-  for (const [label, polled] of [[`paced, each every ${polling.intervalMs} ms`, polling.paced], ['back-to-back', polling.backToBack]] as const) {
+  for (const [label, polled] of [
+    [`paced, each every ${polling.intervalMs} ms`, polling.paced],
+    ['back-to-back', polling.backToBack],
+  ] as const) {
     const what = `http polling, ${engineLabel(polling.engineLatencyMs)}: ${polling.clients} clients ${label} (${polled.pollsPerSecond.toFixed(0)} polls/s)`;
     figures.push({
       figure: `${what}: p99 latency`,
@@ -248,7 +252,13 @@ function modesFigures(result: ModesResult): Figure[] {
 function extensionFigures({ tree, diagnostics, table }: ExtensionResult): Figure[] {
   const lines = diagnostics.lines.toLocaleString('en');
   const rows = table.rows.toLocaleString('en');
-  const timing = (figure: string, target: number, measured: number, baseline: number, baselineLabel: string): Figure => ({
+  const timing = (
+    figure: string,
+    target: number,
+    measured: number,
+    baseline: number,
+    baselineLabel: string,
+  ): Figure => ({
     figure,
     target: `< ${target.toLocaleString('en')} ms`,
     measured: round(measured, 1),
@@ -259,12 +269,48 @@ function extensionFigures({ tree, diagnostics, table }: ExtensionResult): Figure
     ok: measured < target,
   });
   return [
-    timing(`extension: Batches tree refresh, ${tree.batches.toLocaleString('en')} batches`, TARGETS.treeRefreshMs, tree.refreshMs, tree.jsonRoundTripMs, 'the listing through JSON and back'),
-    timing(`extension: diagnostics of a ${lines}-line batch file, open to published`, TARGETS.diagnosticsMs, diagnostics.publishedMs, diagnostics.parseOnlyMs, 'JSON.parse of every line'),
-    timing(`extension: typing in that file, the longest the server is busy at once`, TARGETS.busyMs, diagnostics.longestBusyMs, diagnostics.publishedMs, 'one whole pass, as above'),
-    timing(`extension: results table, ${rows}-row scored CSV: open (rows indexed)`, TARGETS.tableOpenMs, table.openMs, table.streamMs, 'streaming the file'),
-    timing(`extension: results table: a window of 100 rows while scrolling, p99 of 500`, TARGETS.tableWindowMs, table.windowP99Ms, table.readWindowP99Ms, 'reading its bytes, p99'),
-    timing(`extension: results table: the first sort by score`, TARGETS.tableSortMs, table.firstSortMs, table.streamMs, 'streaming the file'),
+    timing(
+      `extension: Batches tree refresh, ${tree.batches.toLocaleString('en')} batches`,
+      TARGETS.treeRefreshMs,
+      tree.refreshMs,
+      tree.jsonRoundTripMs,
+      'the listing through JSON and back',
+    ),
+    timing(
+      `extension: diagnostics of a ${lines}-line batch file, open to published`,
+      TARGETS.diagnosticsMs,
+      diagnostics.publishedMs,
+      diagnostics.parseOnlyMs,
+      'JSON.parse of every line',
+    ),
+    timing(
+      `extension: typing in that file, the longest the server is busy at once`,
+      TARGETS.busyMs,
+      diagnostics.longestBusyMs,
+      diagnostics.publishedMs,
+      'one whole pass, as above',
+    ),
+    timing(
+      `extension: results table, ${rows}-row scored CSV: open (rows indexed)`,
+      TARGETS.tableOpenMs,
+      table.openMs,
+      table.streamMs,
+      'streaming the file',
+    ),
+    timing(
+      `extension: results table: a window of 100 rows while scrolling, p99 of 500`,
+      TARGETS.tableWindowMs,
+      table.windowP99Ms,
+      table.readWindowP99Ms,
+      'reading its bytes, p99',
+    ),
+    timing(
+      `extension: results table: the first sort by score`,
+      TARGETS.tableSortMs,
+      table.firstSortMs,
+      table.streamMs,
+      'streaming the file',
+    ),
   ];
 }
 
@@ -291,11 +337,21 @@ function csvFigures(result: CsvResult): Figure[] {
     ok: side.peakRssBytes < TARGETS.csvPeakRssMb * MB,
   });
   return [
-    pace(`csv: convert ${rows} rows (rubric, template, schema, estimate), rows/s`, result.convert, result.parseOnly, 'csv-parse alone'),
+    pace(
+      `csv: convert ${rows} rows (rubric, template, schema, estimate), rows/s`,
+      result.convert,
+      result.parseOnly,
+      'csv-parse alone',
+    ),
     peak(`csv: convert ${rows} rows, peak RSS`, result.convert, result.parseOnly, 'csv-parse alone'),
     pace(`csv: analyze ${rows} output lines, lines/s`, result.analyze, result.readOnly, 'reading + JSON.parse alone'),
     peak(`csv: analyze ${rows} output lines, peak RSS`, result.analyze, result.readOnly, 'reading + JSON.parse alone'),
-    peak(`csv: analyze ${rows} lines and write the joined, sorted CSV, peak RSS`, result.analyzeAndJoin, result.readOnly, 'reading + JSON.parse alone'),
+    peak(
+      `csv: analyze ${rows} lines and write the joined, sorted CSV, peak RSS`,
+      result.analyzeAndJoin,
+      result.readOnly,
+      'reading + JSON.parse alone',
+    ),
   ];
 }
 
@@ -307,11 +363,16 @@ function printProfiles(dir: string): unknown[] {
     const owners = ownerCosts(path, 25);
     console.log(`\nDaemon CPU profile ${path} (${Math.round(totalMs)} ms sampled, idle excluded)`);
     console.log('| self ms | share | function | where |\n|---:|---:|---|---|');
-    for (const entry of functions) console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.name} | ${entry.where} |`);
+    for (const entry of functions)
+      console.log(
+        `| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.name} | ${entry.where} |`,
+      );
     console.log('\n| self ms | share | file |\n|---:|---:|---|');
-    for (const entry of files) console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.file} |`);
+    for (const entry of files)
+      console.log(`| ${entry.selfMs.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.file} |`);
     console.log('\n| ms | share | owner (innermost server/ function on the stack) |\n|---:|---:|---|');
-    for (const entry of owners) console.log(`| ${entry.ms.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.owner} |`);
+    for (const entry of owners)
+      console.log(`| ${entry.ms.toFixed(0)} | ${(entry.share * 100).toFixed(1)}% | ${entry.owner} |`);
     summaries.push({ path, totalMs, functions, files, owners });
   }
   return summaries;
@@ -345,7 +406,11 @@ async function main(): Promise<number> {
   const concurrency = positive(values.concurrency, 'concurrency', 32);
   const threads = positive(values.threads, 'threads', 1);
   const rounds = positive(values.rounds, 'rounds', quick ? 2 : 3);
-  const sizes = values.sizes ? values.sizes.split(',').map((size) => positive(size, 'sizes', 0)) : quick ? [500, 5_000] : [10_000, 100_000];
+  const sizes = values.sizes
+    ? values.sizes.split(',').map((size) => positive(size, 'sizes', 0))
+    : quick
+      ? [500, 5_000]
+      : [10_000, 100_000];
   if (sizes.length !== 2) throw new Error('--sizes needs two sizes, e.g. 10000,100000');
   const engineRequests = quick ? 60 : 300;
   const uploadMb = quick ? 50 : 200;
@@ -353,11 +418,14 @@ async function main(): Promise<number> {
   const profileDir = values.profile ? resolve(values.profile) : undefined;
 
   // Everything ends by itself: a watchdog for the whole run, and children die with us.
-  const watchdog = setTimeout(() => {
-    console.error('benchmark watchdog: the run took too long; stopping');
-    killAll();
-    process.exit(1);
-  }, (quick ? 10 : 45) * 60_000);
+  const watchdog = setTimeout(
+    () => {
+      console.error('benchmark watchdog: the run took too long; stopping');
+      killAll();
+      process.exit(1);
+    },
+    (quick ? 10 : 45) * 60_000,
+  );
   watchdog.unref();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -369,14 +437,30 @@ async function main(): Promise<number> {
   const info = machine();
   const started = performance.now();
   const figures: Figure[] = [];
-  const details: { overhead?: OverheadResult[]; engine?: EngineResult; upload?: UploadResult; polling?: PollingResult[]; modes?: ModesResult; csv?: CsvResult; extension?: ExtensionResult; profiles?: unknown[] } = {};
+  const details: {
+    overhead?: OverheadResult[];
+    engine?: EngineResult;
+    upload?: UploadResult;
+    polling?: PollingResult[];
+    modes?: ModesResult;
+    csv?: CsvResult;
+    extension?: ExtensionResult;
+    profiles?: unknown[];
+  } = {};
   try {
     if (runs('overhead')) {
       const results: OverheadResult[] = [];
       for (const lines of sizes) {
         console.error(`orchestration: ${lines} lines at concurrency ${concurrency} ...`);
-        const options = { lines, concurrency, parallel: Math.max(64, concurrency * 2), nodeArgs: values['node-arg'] ?? [] };
-        const result = await measureOverhead(profileDir ? { ...options, profileDir: join(profileDir, String(lines)) } : options);
+        const options = {
+          lines,
+          concurrency,
+          parallel: Math.max(64, concurrency * 2),
+          nodeArgs: values['node-arg'] ?? [],
+        };
+        const result = await measureOverhead(
+          profileDir ? { ...options, profileDir: join(profileDir, String(lines)) } : options,
+        );
         console.error(
           `  daemon ${result.daemon.requestsPerSecond.toFixed(0)} req/s, ${result.daemon.cpuMsPerRequest.toFixed(3)} ms CPU/req, ` +
             `peak ${(result.daemon.peakRssBytes / MB).toFixed(1)} MB; direct ${result.direct.requestsPerSecond.toFixed(0)} req/s ` +
@@ -387,14 +471,18 @@ async function main(): Promise<number> {
             `bench (RPC client) ${result.daemon.benchCpuMsPerRequest.toFixed(3)}; emulator during direct ${result.direct.emulatorCpuMsPerRequest.toFixed(3)}, ` +
             `during node:http ${result.raw.emulatorCpuMsPerRequest.toFixed(3)}`,
         );
-        console.error(`  daemon RSS over the run [ms, MB]: ${result.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`);
+        console.error(
+          `  daemon RSS over the run [ms, MB]: ${result.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`,
+        );
         results.push(result);
       }
       details.overhead = results;
       figures.push(...overheadFigures(results[0]!, results[1]!));
     }
     if (runs('engine')) {
-      console.error(`engine: ${engineRequests} requests, 2 slots × ${threads} thread(s), ${rounds} alternating rounds ...`);
+      console.error(
+        `engine: ${engineRequests} requests, 2 slots × ${threads} thread(s), ${rounds} alternating rounds ...`,
+      );
       const options = { requests: engineRequests, slots: 2, threads, maxTokens: 16, rubricParagraphs: 4, rounds };
       const result = await measureEngine(profileDir ? { ...options, profileDir: join(profileDir, 'engine') } : options);
       console.error(
@@ -408,14 +496,18 @@ async function main(): Promise<number> {
     if (runs('http')) {
       console.error(`http upload: ${uploadMb} MB with the openai client, ${quick ? 1 : 2} alternating round(s) ...`);
       const uploadOptions = { bytes: uploadMb * MB, rounds: quick ? 1 : 2 };
-      const upload = await measureUpload(profileDir ? { ...uploadOptions, profileDir: join(profileDir, 'upload') } : uploadOptions);
+      const upload = await measureUpload(
+        profileDir ? { ...uploadOptions, profileDir: join(profileDir, 'upload') } : uploadOptions,
+      );
       console.error(
         `  daemon ${upload.daemon.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (CPU/MB: daemon ${upload.daemon.cpuMsPerMegabyte.toFixed(1)} ms, openai client ${upload.daemon.clientCpuMsPerMegabyte.toFixed(1)} ms), ` +
           `node:http sink ${upload.sink.rounds.map((r) => r.toFixed(0)).join(', ')} MB/s (CPU/MB: sink ${upload.sink.cpuMsPerMegabyte.toFixed(1)} ms, node:http client ${upload.sink.clientCpuMsPerMegabyte.toFixed(1)} ms), ` +
           `fs.copyFile ${upload.copyMegabytesPerSecond.toFixed(0)} MB/s; daemon RSS idle ${(upload.daemon.idleRssBytes / MB).toFixed(1)} MB, ` +
           `peak ${(upload.daemon.peakRssBytes / MB).toFixed(1)} MB (polled ${(upload.daemon.polledPeakRssBytes / MB).toFixed(1)} MB)`,
       );
-      console.error(`  daemon RSS over the uploads [ms, MB]: ${upload.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`);
+      console.error(
+        `  daemon RSS over the uploads [ms, MB]: ${upload.daemon.rssOutline.map(([t, mb]) => `${t}:${mb}`).join(' ')}`,
+      );
       details.upload = upload;
       const chunks = quick ? 2 : 6;
       figures.push(...uploadFigures(upload));
@@ -424,8 +516,20 @@ async function main(): Promise<number> {
           `http polling, ${engineLabel(engineLatencyMs)}: ${POLL_CLIENTS} clients for ${pollWindowMs / 1000} s per load, in ${chunks} windows each, quiet windows between ` +
             `(quiet, paced every ${POLL_INTERVAL_MS} ms, quiet, back-to-back, quiet, ...) ...`,
         );
-        const pollingOptions = { clients: POLL_CLIENTS, windowMs: pollWindowMs, chunks, intervalMs: POLL_INTERVAL_MS, floorMs: engineLatencyMs > 0 ? 0 : quick ? 2_000 : 5_000, engineLatencyMs, pin: !values.unpinned };
-        const polling = await measurePolling(profileDir ? { ...pollingOptions, profileDir: join(profileDir, `polling-${engineLatencyMs}ms`) } : pollingOptions);
+        const pollingOptions = {
+          clients: POLL_CLIENTS,
+          windowMs: pollWindowMs,
+          chunks,
+          intervalMs: POLL_INTERVAL_MS,
+          floorMs: engineLatencyMs > 0 ? 0 : quick ? 2_000 : 5_000,
+          engineLatencyMs,
+          pin: !values.unpinned,
+        };
+        const polling = await measurePolling(
+          profileDir
+            ? { ...pollingOptions, profileDir: join(profileDir, `polling-${engineLatencyMs}ms`) }
+            : pollingOptions,
+        );
         console.error(
           `  ${polling.lines} lines; ${polling.pinned ? `daemon pinned to CPU ${polling.pinned.daemon}, emulator, pollers and bench to ${polling.pinned.others}` : 'not pinned'}; ` +
             `daemon CPU per batch request (quiet) ${polling.daemonCpuMsPerRequest.toFixed(3)} ms`,
@@ -461,7 +565,9 @@ async function main(): Promise<number> {
     }
     if (runs('modes')) {
       const requests = quick ? 40 : 300;
-      console.error(`modes: ${requests} candidate lines, independent then conversation, llama-cpp engine with a 32K context, 1 slot ...`);
+      console.error(
+        `modes: ${requests} candidate lines, independent then conversation, llama-cpp engine with a 32K context, 1 slot ...`,
+      );
       const result = await measureModes({ requests, threads });
       for (const side of [result.independent, result.conversation]) {
         console.error(
@@ -476,8 +582,16 @@ async function main(): Promise<number> {
       const rows = quick ? 20_000 : 170_000;
       console.error(`csv: ${rows} generated rows, convert then analyze and join, each in its own process ...`);
       const result = await measureCsv({ rows });
-      for (const [name, side] of Object.entries({ convert: result.convert, 'csv-parse alone': result.parseOnly, analyze: result.analyze, 'analyze + join': result.analyzeAndJoin, 'read + parse alone': result.readOnly })) {
-        console.error(`  ${name}: ${(side.wallMs / 1000).toFixed(2)} s, ${Math.round(side.perSecond)}/s, peak RSS ${(side.peakRssBytes / MB).toFixed(1)} MB`);
+      for (const [name, side] of Object.entries({
+        convert: result.convert,
+        'csv-parse alone': result.parseOnly,
+        analyze: result.analyze,
+        'analyze + join': result.analyzeAndJoin,
+        'read + parse alone': result.readOnly,
+      })) {
+        console.error(
+          `  ${name}: ${(side.wallMs / 1000).toFixed(2)} s, ${Math.round(side.perSecond)}/s, peak RSS ${(side.peakRssBytes / MB).toFixed(1)} MB`,
+        );
       }
       details.csv = result;
       figures.push(...csvFigures(result));
@@ -485,9 +599,13 @@ async function main(): Promise<number> {
     if (runs('extension')) {
       const lines = quick ? 10_000 : 50_000;
       const rows = quick ? 20_000 : 170_000;
-      console.error(`extension: a Batches tree refresh of 1,000 batches; diagnostics of ${lines} lines through the language server, then edits of that file; the results table over ${rows} rows ...`);
+      console.error(
+        `extension: a Batches tree refresh of 1,000 batches; diagnostics of ${lines} lines through the language server, then edits of that file; the results table over ${rows} rows ...`,
+      );
       const result = await measureExtension({ batches: 1000, lines, rows, rounds: quick ? 3 : 5 });
-      console.error(`  an edit's diagnostics after ${result.diagnostics.revalidationMs.toFixed(0)} ms (a 200 ms debounce, then a whole pass)`);
+      console.error(
+        `  an edit's diagnostics after ${result.diagnostics.revalidationMs.toFixed(0)} ms (a 200 ms debounce, then a whole pass)`,
+      );
       details.extension = result;
       figures.push(...extensionFigures(result));
     }
@@ -500,7 +618,9 @@ async function main(): Promise<number> {
   if (quick) for (const figure of figures) figure.ok = null;
 
   console.log(`\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memoryGb} GB, node ${info.node}, ${info.os}`);
-  console.log(`Mode: ${quick ? 'quick, a smoke run at reduced sizes (targets are checked by the full run only)' : 'full'}; run took ${(durationMs / 1000).toFixed(0)} s\n`);
+  console.log(
+    `Mode: ${quick ? 'quick, a smoke run at reduced sizes (targets are checked by the full run only)' : 'full'}; run took ${(durationMs / 1000).toFixed(0)} s\n`,
+  );
   console.log(figureTable(figures));
   for (const result of details.overhead ?? []) {
     const { daemon, raw } = result;
@@ -512,9 +632,10 @@ async function main(): Promise<number> {
   }
   for (const polling of details.polling ?? []) {
     const { paced, backToBack, perPoll, pinned, daemonCpuMsPerRequest } = polling;
-    const bound = polling.engineLatencyMs > 0
-      ? `the engine takes ${polling.engineLatencyMs} ms per request, so the batch is bound by it and the daemon's event loop has room for the polls`
-      : `the batch is bound by the daemon's event loop (${(daemonCpuMsPerRequest * 1000).toFixed(0)} µs daemon CPU per request), so every poll's cost comes out of it`;
+    const bound =
+      polling.engineLatencyMs > 0
+        ? `the engine takes ${polling.engineLatencyMs} ms per request, so the batch is bound by it and the daemon's event loop has room for the polls`
+        : `the batch is bound by the daemon's event loop (${(daemonCpuMsPerRequest * 1000).toFixed(0)} µs daemon CPU per request), so every poll's cost comes out of it`;
     console.log(
       `\nPolling, ${engineLabel(polling.engineLatencyMs)}: ${pinned ? `daemon pinned to CPU ${pinned.daemon}, emulator, pollers and benchmark to CPU ${pinned.others}` : 'not pinned'}; ` +
         `${bound}: each poll displaced ${paced.displacedUsPerPoll.toFixed(0)} µs (paced) / ${backToBack.displacedUsPerPoll.toFixed(0)} µs (back-to-back) of batch work.` +
@@ -532,10 +653,24 @@ async function main(): Promise<number> {
         `CPU ms/request: daemon process ${daemon.cpuMsPerRequest.toFixed(1)}, direct (bench process) ${direct.cpuMsPerRequest.toFixed(1)}.`,
     );
   }
-  if (profileDir) details.profiles = [...sizes.map(String), 'engine', 'upload', 'polling-0ms', `polling-${ENGINE_LATENCY_MS}ms`].flatMap((name) => printProfiles(join(profileDir, name)));
+  if (profileDir)
+    details.profiles = [
+      ...sizes.map(String),
+      'engine',
+      'upload',
+      'polling-0ms',
+      `polling-${ENGINE_LATENCY_MS}ms`,
+    ].flatMap((name) => printProfiles(join(profileDir, name)));
 
   if (values.json) {
-    const report = { machine: info, mode: quick ? 'quick' : 'full', startedAt: new Date(Date.now() - durationMs).toISOString(), durationMs: Math.round(durationMs), figures, details };
+    const report = {
+      machine: info,
+      mode: quick ? 'quick' : 'full',
+      startedAt: new Date(Date.now() - durationMs).toISOString(),
+      durationMs: Math.round(durationMs),
+      figures,
+      details,
+    };
     writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
     console.error(`wrote ${values.json}`);
   }

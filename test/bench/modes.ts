@@ -56,17 +56,39 @@ export async function measureModes(options: { requests: number; threads: number 
     numCtx: CONTEXT,
   });
   const daemon = await startDaemonChild(join(work, 'data'), [
-    '--engine', 'llama-cpp', '--model-path', await tinyModelPath(), '--num-ctx', String(CONTEXT), '--concurrency', '1', '--threads', String(options.threads),
+    '--engine',
+    'llama-cpp',
+    '--model-path',
+    await tinyModelPath(),
+    '--num-ctx',
+    String(CONTEXT),
+    '--concurrency',
+    '1',
+    '--threads',
+    String(options.threads),
   ]);
   try {
     const run = async (mode: BatchMode): Promise<ModeResult> => {
       const started = performance.now();
       const created = await submit(daemon.connection, input, '24h', { mode });
-      const batch = await withDeadline(waitForBatch(daemon.connection, created.id, isFinished), 1_800_000, `the ${mode} batch`);
+      const batch = await withDeadline(
+        waitForBatch(daemon.connection, created.id, isFinished),
+        1_800_000,
+        `the ${mode} batch`,
+      );
       const wallMs = performance.now() - started;
-      if (batch.status !== 'completed' || batch.request_counts.failed > 0) throw new Error(`the ${mode} batch ended ${batch.status} with ${batch.request_counts.failed} failed\n${daemon.log()}`);
-      const output = readFileSync(await filePath(daemon.connection, batch.output_file_id!), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as BatchOutputLine);
-      const { input_tokens: promptTokens, input_tokens_details: { cached_tokens: cachedTokens } } = batch.usage;
+      if (batch.status !== 'completed' || batch.request_counts.failed > 0)
+        throw new Error(
+          `the ${mode} batch ended ${batch.status} with ${batch.request_counts.failed} failed\n${daemon.log()}`,
+        );
+      const output = readFileSync(await filePath(daemon.connection, batch.output_file_id!), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as BatchOutputLine);
+      const {
+        input_tokens: promptTokens,
+        input_tokens_details: { cached_tokens: cachedTokens },
+      } = batch.usage;
       return {
         mode,
         requests: output.length,

@@ -10,7 +10,13 @@ import { Ollama } from 'ollama';
 import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { batchLines } from '../support/batch-files.js';
 import { isFinished, submit, waitForBatch } from '../support/daemon-process.js';
-import { removeScratchDir, scratchDir, startDaemonChild, startInstantEmulator, type EmulatorProcess } from './children.js';
+import {
+  removeScratchDir,
+  scratchDir,
+  startDaemonChild,
+  startInstantEmulator,
+  type EmulatorProcess,
+} from './children.js';
 import { cpuMs, memory, RssSampler } from './proc.js';
 import { withDeadline } from './time.js';
 
@@ -73,7 +79,10 @@ function ollamaRequest(line: BatchInputLine) {
   const body = line.body;
   return {
     model: body.model,
-    messages: body.messages.map((message) => ({ role: message.role, content: typeof message.content === 'string' ? message.content : '' })),
+    messages: body.messages.map((message) => ({
+      role: message.role,
+      content: typeof message.content === 'string' ? message.content : '',
+    })),
     options: {
       ...(body.temperature !== undefined && { temperature: body.temperature }),
       ...(body.seed !== undefined && { seed: body.seed }),
@@ -84,7 +93,12 @@ function ollamaRequest(line: BatchInputLine) {
   };
 }
 
-async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: OverheadOptions, work: string): Promise<OverheadResult['daemon']> {
+async function runDaemon(
+  inputPath: string,
+  emulator: EmulatorProcess,
+  options: OverheadOptions,
+  work: string,
+): Promise<OverheadResult['daemon']> {
   const nodeArgs = [...(options.nodeArgs ?? [])];
   if (options.profileDir) {
     mkdirSync(options.profileDir, { recursive: true });
@@ -102,7 +116,7 @@ async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: 
     const warmPath = join(work, 'warm.jsonl');
     writeFileSync(warmPath, batchLines(WARM_LINES, { model: 'instant', maxTokens: 16, prefix: 'warm' }));
     const warm = await submit(daemon.connection, warmPath);
-    await withDeadline(waitForBatch(daemon.connection, warm.id, isFinished), 60_000, 'the daemon\'s warm-up batch');
+    await withDeadline(waitForBatch(daemon.connection, warm.id, isFinished), 60_000, "the daemon's warm-up batch");
     const sampler = new RssSampler(daemon.pid, 50);
     const cpuBefore = cpuMs(daemon.pid);
     const emulatorBefore = cpuMs(emulator.child.pid!);
@@ -120,9 +134,12 @@ async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: 
     const bench = process.cpuUsage(benchBefore);
     const polled = sampler.stop();
     const peakRssBytes = memory(daemon.pid).peak;
-    if (batch.status !== 'completed') throw new Error(`the daemon's batch ended ${batch.status}: ${JSON.stringify(batch.errors)}\n${daemon.log()}`);
+    if (batch.status !== 'completed')
+      throw new Error(`the daemon's batch ended ${batch.status}: ${JSON.stringify(batch.errors)}\n${daemon.log()}`);
     if (batch.request_counts.completed !== options.lines) {
-      throw new Error(`the daemon answered ${batch.request_counts.completed} of ${options.lines} lines (${batch.request_counts.failed} failed): the figures would be wrong`);
+      throw new Error(
+        `the daemon answered ${batch.request_counts.completed} of ${options.lines} lines (${batch.request_counts.failed} failed): the figures would be wrong`,
+      );
     }
     return {
       wallMs,
@@ -147,7 +164,14 @@ async function runDaemon(inputPath: string, emulator: EmulatorProcess, options: 
 function rawChat(agent: http.Agent, url: URL, body: string): Promise<unknown> {
   return new Promise((resolvePromise, reject) => {
     const request = http.request(
-      { agent, hostname: url.hostname, port: url.port, path: '/api/chat', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        agent,
+        hostname: url.hostname,
+        port: url.port,
+        path: '/api/chat',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -168,7 +192,13 @@ function rawChat(agent: http.Agent, url: URL, body: string): Promise<unknown> {
 }
 
 /** `concurrency` workers over the lines, each awaiting `send` per line; wall time and own CPU. */
-async function loop(text: string, emulator: EmulatorProcess, options: OverheadOptions, what: string, send: (line: BatchInputLine) => Promise<unknown>) {
+async function loop(
+  text: string,
+  emulator: EmulatorProcess,
+  options: OverheadOptions,
+  what: string,
+  send: (line: BatchInputLine) => Promise<unknown>,
+) {
   const lines = text.split('\n').filter((line) => line !== '');
   let next = 0;
   let failed = 0;
@@ -203,16 +233,26 @@ async function loop(text: string, emulator: EmulatorProcess, options: OverheadOp
   };
 }
 
-function runDirect(text: string, emulator: EmulatorProcess, options: OverheadOptions): Promise<OverheadResult['direct']> {
+function runDirect(
+  text: string,
+  emulator: EmulatorProcess,
+  options: OverheadOptions,
+): Promise<OverheadResult['direct']> {
   const client = new Ollama({ host: emulator.url });
   return loop(text, emulator, options, 'the ollama client loop', (line) => client.chat(ollamaRequest(line)));
 }
 
-async function runRaw(text: string, emulator: EmulatorProcess, options: OverheadOptions): Promise<OverheadResult['raw']> {
+async function runRaw(
+  text: string,
+  emulator: EmulatorProcess,
+  options: OverheadOptions,
+): Promise<OverheadResult['raw']> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const url = new URL(emulator.url);
   try {
-    return await loop(text, emulator, options, 'the node:http loop', (line) => rawChat(agent, url, JSON.stringify(ollamaRequest(line))));
+    return await loop(text, emulator, options, 'the node:http loop', (line) =>
+      rawChat(agent, url, JSON.stringify(ollamaRequest(line))),
+    );
   } finally {
     agent.destroy();
   }
@@ -228,7 +268,10 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
     writeFileSync(inputPath, text);
     // Warm the emulator's JIT first, so that the daemon (measured first) does not pay for it.
     const warmLines = Math.min(WARM_LINES, options.lines);
-    await runRaw(batchLines(warmLines, { model: 'instant', maxTokens: 16, prefix: 'warm' }), emulator, { ...options, lines: warmLines });
+    await runRaw(batchLines(warmLines, { model: 'instant', maxTokens: 16, prefix: 'warm' }), emulator, {
+      ...options,
+      lines: warmLines,
+    });
     const daemon = await runDaemon(inputPath, emulator, options, work);
     const direct = await runDirect(text, emulator, options);
     const raw = await runRaw(text, emulator, options);

@@ -11,7 +11,10 @@ import { createInterface } from 'node:readline';
 import { percentile } from './percentile.js';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { clients: { type: 'string' }, 'interval-ms': { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: { clients: { type: 'string' }, 'interval-ms': { type: 'string' } },
+  strict: true,
+});
 const clients = Number(values.clients);
 const intervalMs = Number(values['interval-ms']);
 
@@ -45,7 +48,9 @@ function poll(via: http.Agent): Promise<void> {
       response.on('end', () => {
         try {
           if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
-          const batch = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request_counts?: { completed?: unknown } };
+          const batch = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            request_counts?: { completed?: unknown };
+          };
           if (typeof batch.request_counts?.completed !== 'number') throw new Error('no request_counts in the answer');
           resolve();
         } catch (error) {
@@ -91,10 +96,14 @@ commands.on('line', (command) => {
     void running.then(() => {
       const cpu = process.cpuUsage(cpuBefore);
       agent?.destroy();
-      console.log(`stopped ${JSON.stringify({ polls: stretchPolls, failures, cpuMs: (cpu.user + cpu.system) / 1000 })}`);
+      console.log(
+        `stopped ${JSON.stringify({ polls: stretchPolls, failures, cpuMs: (cpu.user + cpu.system) / 1000 })}`,
+      );
     });
   } else if (command === 'report') {
-    console.log(`report ${JSON.stringify({ polls: latencies.length, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), maxMs: percentile(latencies, 1) })}`);
+    console.log(
+      `report ${JSON.stringify({ polls: latencies.length, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), maxMs: percentile(latencies, 1) })}`,
+    );
   }
 });
 commands.on('close', () => process.exit(0));

@@ -35,7 +35,9 @@ const bundleUrl = pathToFileURL(CLI).href;
 function sourceMap(): SourceMap | null {
   if (bundleMap === undefined) {
     const path = `${CLI}.map`;
-    bundleMap = existsSync(path) ? new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]) : null;
+    bundleMap = existsSync(path)
+      ? new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as ConstructorParameters<typeof SourceMap>[0])
+      : null;
   }
   return bundleMap;
 }
@@ -45,7 +47,9 @@ function where(frame: ProfileNode['callFrame']): string {
   if (frame.url === bundleUrl) {
     const entry = sourceMap()?.findEntry(frame.lineNumber, frame.columnNumber);
     if (entry && 'originalSource' in entry && entry.originalSource) {
-      const source = entry.originalSource.startsWith('file:') ? fileURLToPath(entry.originalSource) : join(repoRoot, 'dist', entry.originalSource);
+      const source = entry.originalSource.startsWith('file:')
+        ? fileURLToPath(entry.originalSource)
+        : join(repoRoot, 'dist', entry.originalSource);
       return `${relative(repoRoot, source)}:${entry.originalLine + 1}`;
     }
   }
@@ -122,7 +126,8 @@ export function ownerCosts(path: string, top = 25): Array<{ owner: string; ms: n
     if (known) return known;
     const leaf = byId.get(id)!;
     let found: string | undefined;
-    if (['writev', '(garbage collector)', '(program)'].includes(leaf.callFrame.functionName)) found = leaf.callFrame.functionName;
+    if (['writev', '(garbage collector)', '(program)'].includes(leaf.callFrame.functionName))
+      found = leaf.callFrame.functionName;
     let module: string | undefined;
     for (let current: number | undefined = id; !found && current !== undefined; current = parent.get(current)) {
       const node = byId.get(current)!;
@@ -152,5 +157,7 @@ export function ownerCosts(path: string, top = 25): Array<{ owner: string; ms: n
 
 export function profilesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).map((name) => join(dir, name));
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .map((name) => join(dir, name));
 }

@@ -14,10 +14,15 @@ import { readJsonl } from '../support/shapes.js';
 
 const exec = promisify(execFile);
 /** The version the CLI and its daemon must report: package.json's, read here on its own. */
-const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const packageVersion = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** The CLI at `script` (the built one by default) with `args`, in `cwd` with `env` (this process's by default). */
-async function cli(args: string[], { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await exec(process.execPath, [script, ...args], { cwd, env });
     return { code: 0, stdout, stderr };
@@ -59,7 +64,7 @@ describe('the ollama-batch CLI', function () {
   });
   after(() => emulator.close());
 
-  it('has --help on every command, and --version with package.json\'s version, exit code 0', async () => {
+  it("has --help on every command, and --version with package.json's version, exit code 0", async () => {
     for (const command of [[], ['serve'], ['run'], ['status'], ['cancel'], ['stop'], ['validate']]) {
       const { code, stdout } = await cli([...command, '--help']);
       assert.equal(code, 0, command.join(' '));
@@ -72,7 +77,10 @@ describe('the ollama-batch CLI', function () {
     const good = writeTempFile('good.jsonl', batchLines(3, { model: 'tiny' }));
     assert.match((await cli(['validate', good])).stdout, /valid, 3 requests for model tiny/);
     const bad = { ...requestLine(2, { model: 'tiny' }), url: '/v1/embeddings' };
-    const badFile = writeTempFile('bad.jsonl', `${JSON.stringify(requestLine(1, { model: 'tiny' }))}\n${JSON.stringify(bad)}\n`);
+    const badFile = writeTempFile(
+      'bad.jsonl',
+      `${JSON.stringify(requestLine(1, { model: 'tiny' }))}\n${JSON.stringify(bad)}\n`,
+    );
     const result = await cli(['validate', badFile]);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /bad\.jsonl line 2: url "\/v1\/embeddings" does not match .* \[url_mismatch, url\]/);
@@ -92,7 +100,17 @@ describe('the ollama-batch CLI', function () {
     assert.match(none.stderr, /no daemon runs for/);
 
     const input = writeTempFile('input.jsonl', batchLines(50, { model: 'tiny' }));
-    const run = await cli(['run', input, '--data-dir', dataDir, '--engine', 'ollama', '--ollama-url', emulator.url, '--json']);
+    const run = await cli([
+      'run',
+      input,
+      '--data-dir',
+      dataDir,
+      '--engine',
+      'ollama',
+      '--ollama-url',
+      emulator.url,
+      '--json',
+    ]);
     assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr} ${run.stdout}`);
     const result = JSON.parse(run.stdout);
     assert.equal(result.batch.status, 'completed');
@@ -122,11 +140,23 @@ describe('the ollama-batch CLI', function () {
     const dataDir = freshDataDir();
     try {
       const input = writeTempFile('input.jsonl', batchLines(5, { model: 'tiny' }));
-      const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', spilling.url, '--nvidia-smi-path', fake.path, '--vram-poll-ms', '50']);
+      const run = await cli([
+        'run',
+        input,
+        '--data-dir',
+        dataDir,
+        '--ollama-url',
+        spilling.url,
+        '--nvidia-smi-path',
+        fake.path,
+        '--vram-poll-ms',
+        '50',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       // The model is loaded now; wait for a reading taken since.
       let status: { gpu: { models: unknown[] } | null } | undefined;
-      while (!status?.gpu?.models.length) status = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout).daemon;
+      while (!status?.gpu?.models.length)
+        status = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout).daemon;
       const text = (await cli(['status', '--data-dir', dataDir])).stdout;
       assert.match(text, /GPU 0 NVIDIA GeForce RTX 4080: 11\.7\/16\.0 GiB \(73%\), util 30%/);
       assert.match(text, /GPU 1 NVIDIA A100-SXM4-80GB: 1\.0\/80\.0 GiB/);
@@ -166,13 +196,20 @@ describe('the ollama-batch CLI', function () {
       ['key-from-the-environment', [], fromEnvironment],
     ] as const) {
       const dataDir = join(tempDir(), 'data'); // no config.json: the port is the flag's
-      const run = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--port', '0', ...flags, '--json'], { env });
+      const run = await cli(
+        ['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--port', '0', ...flags, '--json'],
+        { env },
+      );
       assert.equal(run.code, 0, run.stderr);
       const { daemon } = JSON.parse((await cli(['status', '--data-dir', dataDir, '--json'])).stdout);
       assert.notEqual(new URL(daemon.http).port, String(DEFAULT_HTTP_PORT));
       assert.equal((await fetch(`${daemon.http}/v1/models`)).status, 401);
-      assert.equal((await fetch(`${daemon.http}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
-      if (process.platform === 'linux') assert.doesNotMatch(readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8'), new RegExp(key));
+      assert.equal(
+        (await fetch(`${daemon.http}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status,
+        200,
+      );
+      if (process.platform === 'linux')
+        assert.doesNotMatch(readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8'), new RegExp(key));
       const stopped = lockRemoved(dataDir);
       assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
       await stopped;
@@ -185,7 +222,20 @@ describe('the ollama-batch CLI', function () {
     mkdirSync(join(cwd, 'models'));
     copyFileSync(await tinyModelPath(), join(cwd, 'models', 'tiny.gguf'));
     const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny', maxTokens: 4 }));
-    const run = await cli(['run', input, '--data-dir', 'data', '--engine', 'llama-cpp', '--model-path', join('models', 'tiny.gguf'), '--json'], { cwd });
+    const run = await cli(
+      [
+        'run',
+        input,
+        '--data-dir',
+        'data',
+        '--engine',
+        'llama-cpp',
+        '--model-path',
+        join('models', 'tiny.gguf'),
+        '--json',
+      ],
+      { cwd },
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).batch.status, 'completed');
     const stopped = lockRemoved(join(cwd, 'data'));
@@ -205,20 +255,26 @@ describe('the ollama-batch CLI', function () {
     assert.match(share.stderr, /expected a share between 0 and 1, got "2"/);
   });
 
-  it('names what is missing when the llama-cpp engine runs from a package without node-llama-cpp (the extension\'s)', async () => {
+  it("names what is missing when the llama-cpp engine runs from a package without node-llama-cpp (the extension's)", async () => {
     // The .vsix layout: the manifest and dist/, no node_modules.
     const packaged = tempDir();
     cpSync(join(CLI, '..'), join(packaged, 'dist'), { recursive: true });
     copyFileSync(join(CLI, '..', '..', 'package.json'), join(packaged, 'package.json'));
     const model = writeTempFile('not-a-model.gguf', 'GGUF');
-    const { code, stderr } = await cli(['serve', '--data-dir', freshDataDir(), '--engine', 'llama-cpp', '--model-path', model], { script: join(packaged, 'dist', 'cli.mjs') });
+    const { code, stderr } = await cli(
+      ['serve', '--data-dir', freshDataDir(), '--engine', 'llama-cpp', '--model-path', model],
+      { script: join(packaged, 'dist', 'cli.mjs') },
+    );
     assert.equal(code, 1);
     assert.ok(stderr.includes(`node-llama-cpp package, which is not installed in ${packaged}/node_modules`), stderr);
     assert.match(stderr, /use the ollama engine/);
     // A daemon started detached (as `run` and the extension start it) hands the reason on.
     const dataDir = freshDataDir();
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0, engine: 'llama-cpp', modelPath: model }));
-    const run = await cli(['run', writeTempFile('batch.jsonl', batchLines(1, { model: 'tiny' })), '--data-dir', dataDir], { script: join(packaged, 'dist', 'cli.mjs') });
+    const run = await cli(
+      ['run', writeTempFile('batch.jsonl', batchLines(1, { model: 'tiny' })), '--data-dir', dataDir],
+      { script: join(packaged, 'dist', 'cli.mjs') },
+    );
     assert.equal(run.code, 1);
     assert.match(run.stderr, /the daemon exited with code 1: .*node-llama-cpp package, which is not installed/);
   });

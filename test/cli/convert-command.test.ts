@@ -53,9 +53,15 @@ describe('ollama-batch convert', () => {
     const { result, printed } = await run(input, { idColumn: 'id', maxTokens: 50 });
     assert.equal(result, 0);
     assert.deepEqual(readdirSync(dir).sort(), ['people.csv', 'people.jsonl']);
-    assert.deepEqual(readJsonl<BatchInputLine>(join(dir, 'people.jsonl')).map((line) => line.custom_id), ['1', '3']);
+    assert.deepEqual(
+      readJsonl<BatchInputLine>(join(dir, 'people.jsonl')).map((line) => line.custom_id),
+      ['1', '3'],
+    );
     const lines = printed.split('\n');
-    assert.equal(lines[0], `${input} → ${join(dir, 'people.jsonl')}: 2 request lines from 3 rows (utf8, delimiter ",")`);
+    assert.equal(
+      lines[0],
+      `${input} → ${join(dir, 'people.jsonl')}: 2 request lines from 3 rows (utf8, delimiter ",")`,
+    );
     assert.deepEqual(lines.slice(1, 3), ['1 row skipped:', '  line 3: has 1 field, the header has 2']);
     assert.match(printed, /prompt per line: min \d+, mean \d+, p95 \d+, max \d+; \d+ in all/);
     assert.match(printed, /output budget: +50 max_tokens per line, 100 in all/);
@@ -77,13 +83,37 @@ describe('ollama-batch convert', () => {
     assert.equal(result, 0);
     const report = JSON.parse(printed);
     assert.deepEqual(Object.keys(report), [
-      'input', 'output', 'encoding', 'delimiter', 'columns', 'rows_read', 'lines_written',
-      'skipped', 'skipped_count', 'kept_bad_rows', 'kept_bad_rows_count', 'sample', 'estimate',
+      'input',
+      'output',
+      'encoding',
+      'delimiter',
+      'columns',
+      'rows_read',
+      'lines_written',
+      'skipped',
+      'skipped_count',
+      'kept_bad_rows',
+      'kept_bad_rows_count',
+      'sample',
+      'estimate',
     ]);
-    assert.deepEqual([report.output, report.rows_read, report.lines_written, report.skipped_count], [output, 1000, 1000, 0]);
+    assert.deepEqual(
+      [report.output, report.rows_read, report.lines_written, report.skipped_count],
+      [output, 1000, 1000, 0],
+    );
     assert.deepEqual(Object.keys(report.estimate), [
-      'calibration_factor', 'calibration', 'lines', 'prompt_tokens', 'shared_prefix_tokens', 'max_tokens', 'output_tokens_budget',
-      'num_ctx', 'lines_over_context', 'over_context_ids', 'requests_per_second', 'eta_seconds',
+      'calibration_factor',
+      'calibration',
+      'lines',
+      'prompt_tokens',
+      'shared_prefix_tokens',
+      'max_tokens',
+      'output_tokens_budget',
+      'num_ctx',
+      'lines_over_context',
+      'over_context_ids',
+      'requests_per_second',
+      'eta_seconds',
     ]);
     assert.equal(report.estimate.eta_seconds, null);
     assert.equal(report.sample.body.model, 'gemma3:12b');
@@ -94,13 +124,20 @@ describe('ollama-batch convert', () => {
     const dir = tempDir();
     const rows = Array.from({ length: 30 }, (_, index) => `${index + 1},x,extra`);
     const input = csvIn(dir, `id,name\n${rows.join('\n')}\n31,Ana\n`);
-    const { printed } = await run(input, { template: 'Hello {{ name }}', output: join(dir, 'out.jsonl'), model: 'tiny' });
+    const { printed } = await run(input, {
+      template: 'Hello {{ name }}',
+      output: join(dir, 'out.jsonl'),
+      model: 'tiny',
+    });
     assert.match(printed, /^30 rows skipped:$/m);
     assert.match(printed, /^ {2}line 21: has 3 fields, the header has 2$/m);
     assert.doesNotMatch(printed, /line 22:/);
     assert.match(printed, /^ {2}and 10 more \(--json lists the first 30\)$/m);
     const [line] = readJsonl<BatchInputLine>(join(dir, 'out.jsonl'));
-    assert.deepEqual([line!.custom_id, line!.body.model, line!.body.messages], ['row-31', 'tiny', [{ role: 'user', content: 'Hello Ana' }]]);
+    assert.deepEqual(
+      [line!.custom_id, line!.body.model, line!.body.messages],
+      ['row-31', 'tiny', [{ role: 'user', content: 'Hello Ana' }]],
+    );
   });
 
   it('writes nothing in a dry run and shows a sample line', async () => {
@@ -120,11 +157,20 @@ describe('ollama-batch convert', () => {
   it('fails with one line, and no output file, when nothing can be written', async () => {
     const dir = tempDir();
     const output = join(dir, 'out.jsonl');
-    assert.equal(await failure(csvIn(dir, 'id,name\n'), { output }), 'people.csv: nothing to convert, the file has a header but no rows');
+    assert.equal(
+      await failure(csvIn(dir, 'id,name\n'), { output }),
+      'people.csv: nothing to convert, the file has a header but no rows',
+    );
     assert.equal(await failure(csvIn(dir, ''), { output }), 'people.csv is empty');
     assert.equal(await failure(join(dir, 'missing.csv'), { output }), `no such file: ${join(dir, 'missing.csv')}`);
-    assert.match(await failure(csvIn(dir, 'id,name\n1,Ana\n'), { output, template: 'Hi {{nme}}' }), /uses \{\{nme\}\}, which is not a column of the CSV; the columns are: id, name$/);
-    assert.match(await failure(csvIn(dir, 'id\nA\nA\n'), { output, idColumn: 'id' }), /the id "A" \(column "id"\) is on line 2 and on line 3/);
+    assert.match(
+      await failure(csvIn(dir, 'id,name\n1,Ana\n'), { output, template: 'Hi {{nme}}' }),
+      /uses \{\{nme\}\}, which is not a column of the CSV; the columns are: id, name$/,
+    );
+    assert.match(
+      await failure(csvIn(dir, 'id\nA\nA\n'), { output, idColumn: 'id' }),
+      /the id "A" \(column "id"\) is on line 2 and on line 3/,
+    );
     assert.ok(!existsSync(output) && !existsSync(`${output}.part`));
   });
 
@@ -136,8 +182,14 @@ describe('ollama-batch convert', () => {
     assert.match(await failure(input, { output, schema: notJson }), /^--schema .*schema\.json: not valid JSON \(/);
     const array = csvIn(dir, '[1, 2]', 'array.json');
     assert.match(await failure(input, { output, schema: array }), /a JSON schema must be a JSON object$/);
-    assert.match(await failure(input, { output, systemPrompt: join(dir, 'rubric.md') }), /^--system-prompt .*rubric\.md: no such file$/);
-    assert.match(await failure(input, { output, template: 'prompt.txt' }), /^--template prompt\.txt: no such file, and no \{\{column\}\} placeholder in it as a template$/);
+    assert.match(
+      await failure(input, { output, systemPrompt: join(dir, 'rubric.md') }),
+      /^--system-prompt .*rubric\.md: no such file$/,
+    );
+    assert.match(
+      await failure(input, { output, template: 'prompt.txt' }),
+      /^--template prompt\.txt: no such file, and no \{\{column\}\} placeholder in it as a template$/,
+    );
     assert.match(await failure(input, { output: input }), /would overwrite the CSV/);
     assert.deepEqual(readdirSync(dir).sort(), ['array.json', 'people.csv', 'schema.json']);
   });
@@ -148,13 +200,47 @@ describe('ollama-batch convert', () => {
     const output = join(dir, 'out.jsonl');
     const program = new Command('ollama-batch').exitOverride().configureOutput({ writeErr: () => undefined });
     addConvertCommand(program);
-    const argv = ['node', 'ollama-batch', 'convert', input, '-o', output, '--delimiter', 'tab', '--max-tokens', '7', '--seed', '-3', '--temperature', '0.5', '--encoding', 'utf8', '--id-column', 'id'];
+    const argv = [
+      'node',
+      'ollama-batch',
+      'convert',
+      input,
+      '-o',
+      output,
+      '--delimiter',
+      'tab',
+      '--max-tokens',
+      '7',
+      '--seed',
+      '-3',
+      '--temperature',
+      '0.5',
+      '--encoding',
+      'utf8',
+      '--id-column',
+      'id',
+    ];
     await captured(() => program.parseAsync(argv));
     const [line] = readJsonl<BatchInputLine>(output);
-    assert.deepEqual([line!.custom_id, line!.body.max_tokens, line!.body.seed, line!.body.temperature], ['1', 7, -3, 0.5]);
-    await assert.rejects(program.parseAsync(['node', 'ollama-batch', 'convert', input, '--max-tokens', '0']), /expected a positive integer, got "0"/);
-    await assert.rejects(program.parseAsync(['node', 'ollama-batch', 'convert', input, '--seed', '1.5']), /expected an integer, got "1\.5"/);
-    await assert.rejects(program.parseAsync(['node', 'ollama-batch', 'convert', input, '--delimiter', ';;']), /expected one character/);
-    await assert.rejects(program.parseAsync(['node', 'ollama-batch', 'convert', input, '--encoding', 'ebcdic']), /Allowed choices are utf8, utf16le, utf16be, latin1/);
+    assert.deepEqual(
+      [line!.custom_id, line!.body.max_tokens, line!.body.seed, line!.body.temperature],
+      ['1', 7, -3, 0.5],
+    );
+    await assert.rejects(
+      program.parseAsync(['node', 'ollama-batch', 'convert', input, '--max-tokens', '0']),
+      /expected a positive integer, got "0"/,
+    );
+    await assert.rejects(
+      program.parseAsync(['node', 'ollama-batch', 'convert', input, '--seed', '1.5']),
+      /expected an integer, got "1\.5"/,
+    );
+    await assert.rejects(
+      program.parseAsync(['node', 'ollama-batch', 'convert', input, '--delimiter', ';;']),
+      /expected one character/,
+    );
+    await assert.rejects(
+      program.parseAsync(['node', 'ollama-batch', 'convert', input, '--encoding', 'ebcdic']),
+      /Allowed choices are utf8, utf16le, utf16be, latin1/,
+    );
   });
 });

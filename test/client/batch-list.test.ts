@@ -7,7 +7,11 @@ import { makeBatch } from './batches.js';
 describe('batch list model', () => {
   it('orders newest first and keeps the order across updates', () => {
     const list = new BatchList();
-    list.replace([makeBatch({ id: 'a', created_at: 1 }), makeBatch({ id: 'c', created_at: 3 }), makeBatch({ id: 'b', created_at: 2 })]);
+    list.replace([
+      makeBatch({ id: 'a', created_at: 1 }),
+      makeBatch({ id: 'c', created_at: 3 }),
+      makeBatch({ id: 'b', created_at: 2 }),
+    ]);
     assert.deepEqual(list.ids(), ['c', 'b', 'a']);
     const order = list.ids();
     assert.equal(list.upsert(makeBatch({ id: 'b', created_at: 2, status: 'completed' })), false);

@@ -8,20 +8,43 @@ describe('daemon settings', () => {
   it('passes only the settings the user set, as serve flags', () => {
     assert.deepEqual(serveOptions(reader({})), { args: [], env: {} });
     const { args, env } = serveOptions(
-      reader({ engine: 'openai', openaiUrl: ' http://gpu-box:8080/v1 ', ollamaUrl: '', concurrency: 8, httpPort: 0, modelPath: '   ', apiKey: 'secret', numCtx: 4096 }),
+      reader({
+        engine: 'openai',
+        openaiUrl: ' http://gpu-box:8080/v1 ',
+        ollamaUrl: '',
+        concurrency: 8,
+        httpPort: 0,
+        modelPath: '   ',
+        apiKey: 'secret',
+        numCtx: 4096,
+      }),
     );
-    assert.deepEqual(args, ['--engine', 'openai', '--openai-url', 'http://gpu-box:8080/v1', '--concurrency', '8', '--port', '0']);
+    assert.deepEqual(args, [
+      '--engine',
+      'openai',
+      '--openai-url',
+      'http://gpu-box:8080/v1',
+      '--concurrency',
+      '8',
+      '--port',
+      '0',
+    ]);
     assert.deepEqual(env, { OLLAMA_BATCH_API_KEY: 'secret' });
     assert.ok(!args.includes('secret'), 'the key stays out of the process list');
   });
 
   it('ignores values of the wrong type', () => {
-    assert.deepEqual(serveOptions(reader({ concurrency: Number.NaN, engine: true, ollamaUrl: {}, keepAlive: null })).args, []);
+    assert.deepEqual(
+      serveOptions(reader({ concurrency: Number.NaN, engine: true, ollamaUrl: {}, keepAlive: null })).args,
+      [],
+    );
   });
 
   it('knows which settings need a daemon restart', () => {
-    for (const key of ['engine', 'ollamaUrl', 'concurrency', 'httpPort', 'apiKey', 'vramWarningShare']) assert.ok(DAEMON_SETTINGS.includes(key), key);
-    for (const key of ['numCtx', 'trimStrategy', 'defaultModel', 'dataDir']) assert.ok(!DAEMON_SETTINGS.includes(key), key);
+    for (const key of ['engine', 'ollamaUrl', 'concurrency', 'httpPort', 'apiKey', 'vramWarningShare'])
+      assert.ok(DAEMON_SETTINGS.includes(key), key);
+    for (const key of ['numCtx', 'trimStrategy', 'defaultModel', 'dataDir'])
+      assert.ok(!DAEMON_SETTINGS.includes(key), key);
   });
 
   it('puts per-batch settings and the input path into the metadata', () => {
@@ -30,6 +53,10 @@ describe('daemon settings', () => {
       num_ctx: '8192',
       trim_strategy: 'hybrid',
     });
-    assert.deepEqual(batchMetadata(reader({}), `/${'x'.repeat(600)}.jsonl`), {}, 'a path over the 512-character limit is left out');
+    assert.deepEqual(
+      batchMetadata(reader({}), `/${'x'.repeat(600)}.jsonl`),
+      {},
+      'a path over the 512-character limit is left out',
+    );
   });
 });

@@ -1,6 +1,15 @@
 // How batches read in the status bar and the tree: pure formatters, no VS Code.
 import assert from 'node:assert/strict';
-import { batchDescription, batchLabel, batchTooltip, contextValue, escapeMarkdown, progressLine, statusBarText, statusIcon } from '../../client/model/format.js';
+import {
+  batchDescription,
+  batchLabel,
+  batchTooltip,
+  contextValue,
+  escapeMarkdown,
+  progressLine,
+  statusBarText,
+  statusIcon,
+} from '../../client/model/format.js';
 import { formatCount, formatDuration, formatRate, formatShare } from '../../client/webview/numbers.js';
 import { makeBatch } from './batches.js';
 
@@ -31,9 +40,15 @@ describe('client formatters', () => {
 
   it('shows a running batch with its pace in the status bar', () => {
     const batch = makeBatch({ id: 'batch_1', request_counts: { total: 170_000, completed: 12_300, failed: 45 } });
-    assert.equal(statusBarText(batch, { requestsPerSecond: 3.9, etaSeconds: 11 * 3600 }), '$(sync~spin) 12,345 / 170,000 · 3.9 req/s · ETA 11h');
+    assert.equal(
+      statusBarText(batch, { requestsPerSecond: 3.9, etaSeconds: 11 * 3600 }),
+      '$(sync~spin) 12,345 / 170,000 · 3.9 req/s · ETA 11h',
+    );
     assert.equal(statusBarText(batch), '$(sync~spin) 12,345 / 170,000');
-    assert.equal(statusBarText(batch, { requestsPerSecond: null, etaSeconds: 90 }), '$(sync~spin) 12,345 / 170,000 · ETA 2m');
+    assert.equal(
+      statusBarText(batch, { requestsPerSecond: null, etaSeconds: 90 }),
+      '$(sync~spin) 12,345 / 170,000 · ETA 2m',
+    );
     assert.equal(statusBarText({ ...batch, paused_reason: 'engine down' }), '$(debug-pause) 12,345 / 170,000 · paused');
     assert.equal(progressLine({ ...batch, status: 'validating' }), 'validating');
   });
@@ -42,15 +57,28 @@ describe('client formatters', () => {
     const running = makeBatch({ id: 'batch_1' });
     assert.equal(batchDescription(running, { requestsPerSecond: 3.9, etaSeconds: 3600 }), '12,345 / 170,000 · ETA 1h');
     assert.equal(batchDescription({ ...running, status: 'validating' }), 'validating…');
-    const done = makeBatch({ id: 'batch_2', status: 'completed', request_counts: { total: 10, completed: 10, failed: 0 } });
+    const done = makeBatch({
+      id: 'batch_2',
+      status: 'completed',
+      request_counts: { total: 10, completed: 10, failed: 0 },
+    });
     assert.equal(batchDescription(done, { requestsPerSecond: 1, etaSeconds: 5 }), '10 ok');
-    assert.equal(batchDescription({ ...done, status: 'cancelled', request_counts: { total: 10, completed: 6, failed: 4 } }), 'cancelled · 6 ok, 4 failed');
+    assert.equal(
+      batchDescription({ ...done, status: 'cancelled', request_counts: { total: 10, completed: 6, failed: 4 } }),
+      'cancelled · 6 ok, 4 failed',
+    );
   });
 
   it('names a batch by the file it ran, else its id', () => {
     assert.equal(batchLabel(makeBatch({ id: 'batch_1' })), 'batch_1');
-    assert.equal(batchLabel(makeBatch({ id: 'batch_1', metadata: { input_path: '/data/people.jsonl' } })), 'people.jsonl');
-    assert.equal(batchLabel(makeBatch({ id: 'batch_1', metadata: { input_path: 'C:\\data\\people.jsonl' } })), 'people.jsonl');
+    assert.equal(
+      batchLabel(makeBatch({ id: 'batch_1', metadata: { input_path: '/data/people.jsonl' } })),
+      'people.jsonl',
+    );
+    assert.equal(
+      batchLabel(makeBatch({ id: 'batch_1', metadata: { input_path: 'C:\\data\\people.jsonl' } })),
+      'people.jsonl',
+    );
   });
 
   it('tags tree items for the context menus', () => {
@@ -64,11 +92,23 @@ describe('client formatters', () => {
   });
 
   it('gives every status an icon', () => {
-    for (const status of ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'] as const) {
+    for (const status of [
+      'validating',
+      'failed',
+      'in_progress',
+      'finalizing',
+      'completed',
+      'expired',
+      'cancelling',
+      'cancelled',
+    ] as const) {
       assert.ok(statusIcon(makeBatch({ id: 'b', status })).id, status);
     }
     assert.equal(statusIcon(makeBatch({ id: 'b' })).id, 'sync~spin');
-    assert.equal(statusIcon(makeBatch({ id: 'b', status: 'completed', request_counts: { total: 1, completed: 1, failed: 0 } })).id, 'pass');
+    assert.equal(
+      statusIcon(makeBatch({ id: 'b', status: 'completed', request_counts: { total: 1, completed: 1, failed: 0 } })).id,
+      'pass',
+    );
   });
 
   it('writes tooltips as Markdown with the daemon text escaped', () => {
@@ -76,7 +116,10 @@ describe('client formatters', () => {
       id: 'batch_1',
       status: 'failed',
       failed_at: 1_700_000_100,
-      errors: { object: 'list', data: [{ code: 'invalid_request', message: 'line 3: *bad* [json]', param: null, line: 3 }] },
+      errors: {
+        object: 'list',
+        data: [{ code: 'invalid_request', message: 'line 3: *bad* [json]', param: null, line: 3 }],
+      },
     });
     const tooltip = batchTooltip(batch);
     assert.match(tooltip, /\*\*batch\\_1\*\* · failed/);

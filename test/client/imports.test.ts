@@ -9,6 +9,9 @@ describe('import rules', () => {
     const outside = importsUnder('client/webview').filter(
       ({ target }) => target !== null && !target.startsWith('client/webview/') && !target.startsWith('server/common/'),
     );
-    assert.deepEqual(outside.map(({ file, target }) => `${file} imports ${target}`), []);
+    assert.deepEqual(
+      outside.map(({ file, target }) => `${file} imports ${target}`),
+      [],
+    );
   });
 });

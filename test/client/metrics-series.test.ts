@@ -13,7 +13,13 @@ function runningMetrics(): { metrics: BatchMetrics; clock: { t: number } } {
   const metrics = new BatchMetrics({ now: () => clock.t });
   for (let second = 0; second < 10; second++) {
     clock.t = T0 + second * 1000;
-    metrics.answered({ latencyMs: 1500 + second * 10, promptTokens: 1000, completionTokens: 50, cachedTokens: 800, at: clock.t });
+    metrics.answered({
+      latencyMs: 1500 + second * 10,
+      promptTokens: 1000,
+      completionTokens: 50,
+      cachedTokens: 800,
+      at: clock.t,
+    });
   }
   metrics.failed('timeout', clock.t);
   metrics.context({ numCtx: 8192, promptTokens: 4096 });
@@ -64,7 +70,14 @@ describe('metrics series', () => {
   });
 
   it('reads time series rows, skipping those without a time', () => {
-    const row = { t: T0, done: 5, requestsPerSecond: 2.5, latencyP50: 900, promptTokens: 100, errors: { oom: 1, unknown: 7 } };
+    const row = {
+      t: T0,
+      done: 5,
+      requestsPerSecond: 2.5,
+      latencyP50: 900,
+      promptTokens: 100,
+      errors: { oom: 1, unknown: 7 },
+    };
     const parsed = pointOfSample(row)!;
     assert.equal(parsed.requestsPerSecond, 2.5);
     assert.equal(parsed.latencyP95, null, 'a missing figure is null, not 0');

@@ -24,7 +24,10 @@ describe('results table', () => {
     assert.equal(detectDelimiter('a;b;"c,d";e'), ';');
     assert.equal(detectDelimiter('a\tb\tc'), '\t');
     assert.equal(detectDelimiter('single'), ',');
-    assert.deepEqual(parseHead('id,"full name","note\nmore",score\r\n1,2,3,4'), { columns: ['id', 'full name', 'note\nmore', 'score'], delimiter: ',' });
+    assert.deepEqual(parseHead('id,"full name","note\nmore",score\r\n1,2,3,4'), {
+      columns: ['id', 'full name', 'note\nmore', 'score'],
+      delimiter: ',',
+    });
     const utf8 = join(dir, 'bom.csv');
     await writeFile(utf8, '\uFEFFid;name\n1;x\n');
     assert.deepEqual(await readHead(utf8), { columns: ['id', 'name'], delimiter: ';' });
@@ -39,11 +42,17 @@ describe('results table', () => {
     const ends: number[] = [];
     const scanner = new RecordEnds();
     // Chunks cut anywhere, inside quotes and characters included.
-    for (let offset = 0; offset < bytes.length; offset += 3) scanner.scan(bytes.subarray(offset, offset + 3), (end) => ends.push(end));
+    for (let offset = 0; offset < bytes.length; offset += 3)
+      scanner.scan(bytes.subarray(offset, offset + 3), (end) => ends.push(end));
     ends.push(scanner.finish()!);
     const comma = ','.charCodeAt(0);
     const records = ends.map((end, index) => parseRecord(bytes, index === 0 ? 0 : ends[index - 1]!, end, comma));
-    assert.deepEqual(records, [['a', 'b'], ['x\r\ny, "z"', '2'], ['ü', '', ''], ['last', '1']]);
+    assert.deepEqual(records, [
+      ['a', 'b'],
+      ['x\r\ny, "z"', '2'],
+      ['ü', '', ''],
+      ['last', '1'],
+    ]);
     assert.deepEqual(parseRecord(bytes, ends[0]!, ends[1]!, comma, 0), ['x\r\ny, "z"']);
     assert.deepEqual(parseRecord(bytes, ends[0]!, ends[1]!, comma, 5), [''], 'a cell past the end is empty');
   });
@@ -82,11 +91,18 @@ describe('results table', () => {
       assert.deepEqual(first[0], ['p0', 'Name 0', 'multi\r\nline, with "quotes"', '0', 'yes', 'ok', '']);
       assert.deepEqual(first[1], ['p1', 'Name 1', 'bio 1 ünïcödé', '4', 'no', 'ok', '']);
       const end = await table.rows(4998, 10);
-      assert.deepEqual(end.map((row) => row[0]), ['p4998', 'p4999'], 'a window past the end is cut');
+      assert.deepEqual(
+        end.map((row) => row[0]),
+        ['p4998', 'p4999'],
+        'a window past the end is cut',
+      );
 
       assert.equal(await table.setView({ column: 3, order: 'desc' }, { column: 4, text: '= yes' }), 2500);
       const top = await table.rows(0, 5);
-      assert.ok(top.every((row) => row[3] === '10' && row[4] === 'yes'), JSON.stringify(top));
+      assert.ok(
+        top.every((row) => row[3] === '10' && row[4] === 'yes'),
+        JSON.stringify(top),
+      );
       const last = await table.rows(2499, 1);
       assert.equal(last[0]![3], '0');
 
@@ -102,21 +118,50 @@ describe('results table', () => {
     const input = join(dir, 'input.jsonl');
     const output = join(dir, 'output.jsonl');
     const errors = join(dir, 'errors.jsonl');
-    const request = (id: string) => ({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'system', content: 'rubric' }, { role: 'user', content: `profile ${id} says "custom_id": "p9"` }] } });
+    const request = (id: string) => ({
+      custom_id: id,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: {
+        model: 'm',
+        messages: [
+          { role: 'system', content: 'rubric' },
+          { role: 'user', content: `profile ${id} says "custom_id": "p9"` },
+        ],
+      },
+    });
     await writeFile(input, ['p1', 'p2', 'p3'].map((id) => JSON.stringify(request(id))).join('\n') + '\n');
-    const answer = { id: 'r1', custom_id: 'p1', response: { status_code: 200, body: { choices: [{ message: { role: 'assistant', content: '{"score":8,"decision":"yes"}' } }] } }, error: null };
+    const answer = {
+      id: 'r1',
+      custom_id: 'p1',
+      response: {
+        status_code: 200,
+        body: { choices: [{ message: { role: 'assistant', content: '{"score":8,"decision":"yes"}' } }] },
+      },
+      error: null,
+    };
     await writeFile(output, `${JSON.stringify(answer)}\r\n`);
-    await writeFile(errors, `${JSON.stringify({ id: 'r2', custom_id: 'p2', response: null, error: { code: 'timeout', message: 'took too long' } })}\n`);
+    await writeFile(
+      errors,
+      `${JSON.stringify({ id: 'r2', custom_id: 'p2', response: null, error: { code: 'timeout', message: 'took too long' } })}\n`,
+    );
     const [requests, outputs, failures] = [input, output, errors].map((path) => new LineIndex(path));
     assert.deepEqual(await requests!.find('p2'), request('p2'));
     assert.equal(await requests!.find('p9'), null, 'a custom_id inside a message does not count');
 
     const done = rowDetail('p1', await requests!.find('p1'), await outputs!.find('p1'));
-    assert.deepEqual(done.messages, [{ role: 'system', content: 'rubric' }, { role: 'user', content: 'profile p1 says "custom_id": "p9"' }]);
+    assert.deepEqual(done.messages, [
+      { role: 'system', content: 'rubric' },
+      { role: 'user', content: 'profile p1 says "custom_id": "p9"' },
+    ]);
     assert.equal(done.answer, '{\n  "score": 8,\n  "decision": "yes"\n}');
     assert.equal(done.error, null);
 
-    const failed = rowDetail('p2', await requests!.find('p2'), (await outputs!.find('p2')) ?? (await failures!.find('p2')));
+    const failed = rowDetail(
+      'p2',
+      await requests!.find('p2'),
+      (await outputs!.find('p2')) ?? (await failures!.find('p2')),
+    );
     assert.equal(failed.answer, null);
     assert.equal(failed.error, 'timeout: took too long');
     assert.deepEqual(rowDetail('p4', null, null), { customId: 'p4', messages: null, answer: null, error: null });

@@ -6,7 +6,12 @@ const base = { viewportHeight: 480, rowHeight: 24, overscan: 5 };
 
 describe('virtual table window', () => {
   it('draws the rows in view and the overscan', () => {
-    assert.deepEqual(visibleWindow({ ...base, scrollTop: 0, rowCount: 170_000 }), { first: 0, end: 25, offset: 0, height: 170_000 * 24 });
+    assert.deepEqual(visibleWindow({ ...base, scrollTop: 0, rowCount: 170_000 }), {
+      first: 0,
+      end: 25,
+      offset: 0,
+      height: 170_000 * 24,
+    });
     const middle = visibleWindow({ ...base, scrollTop: 24 * 1000 + 10, rowCount: 170_000 });
     assert.equal(middle.first, 995);
     assert.equal(middle.end, 1026);
@@ -21,8 +26,18 @@ describe('virtual table window', () => {
   });
 
   it('handles fewer rows than fit, and none', () => {
-    assert.deepEqual(visibleWindow({ ...base, scrollTop: 0, rowCount: 3 }), { first: 0, end: 3, offset: 0, height: 72 });
-    assert.deepEqual(visibleWindow({ ...base, scrollTop: 100, rowCount: 0 }), { first: 0, end: 0, offset: 0, height: 0 });
+    assert.deepEqual(visibleWindow({ ...base, scrollTop: 0, rowCount: 3 }), {
+      first: 0,
+      end: 3,
+      offset: 0,
+      height: 72,
+    });
+    assert.deepEqual(visibleWindow({ ...base, scrollTop: 100, rowCount: 0 }), {
+      first: 0,
+      end: 0,
+      offset: 0,
+      height: 0,
+    });
   });
 
   it('scales the scroll range past the browser height limit, reaching both ends', () => {
@@ -32,7 +47,11 @@ describe('virtual table window', () => {
     assert.equal(top.first, 0);
     const bottom = visibleWindow({ ...base, scrollTop: MAX_SCROLL_HEIGHT - 480, rowCount });
     assert.equal(bottom.end, rowCount);
-    assert.equal(bottom.offset + (bottom.end - bottom.first) * 24, MAX_SCROLL_HEIGHT, 'the last row ends at the bottom of the scroll range');
+    assert.equal(
+      bottom.offset + (bottom.end - bottom.first) * 24,
+      MAX_SCROLL_HEIGHT,
+      'the last row ends at the bottom of the scroll range',
+    );
     const half = visibleWindow({ ...base, scrollTop: (MAX_SCROLL_HEIGHT - 480) / 2, rowCount });
     assert.ok(Math.abs(half.first + 5 - (rowCount - 20) / 2) <= 1, String(half.first));
     // The first row in view starts at the viewport's top edge, within a row.

@@ -21,6 +21,7 @@ describe('percentiles', () => {
     // Values 10, 20, 30 and 40 seen 3, 0, 5 and 2 times.
     const counts = [3, 0, 5, 2];
     const expanded = [10, 10, 10, 30, 30, 30, 30, 30, 40, 40];
-    for (let rank = 1; rank <= expanded.length; rank++) assert.equal([10, 20, 30, 40][bucketAtRank(counts, rank)], expanded[rank - 1], `rank ${rank}`);
+    for (let rank = 1; rank <= expanded.length; rank++)
+      assert.equal([10, 20, 30, 40][bucketAtRank(counts, rank)], expanded[rank - 1], `rank ${rank}`);
   });
 });

@@ -37,7 +37,10 @@ describe('num_ctx rules', () => {
     const kv = 4096;
     assert.equal(numCtxForKvCache({ freeBytes: kv * 10_000 * 2, kvBytesPerToken: kv, slots: 2 }), 9216);
     assert.equal(numCtxForKvCache({ freeBytes: kv * 10_000 * 2, kvBytesPerToken: kv, slots: 4 }), 4096);
-    assert.equal(numCtxForKvCache({ freeBytes: kv * 10_000 * 2, kvBytesPerToken: kv, slots: 2, loadedContextLength: 4096 }), 13_312);
+    assert.equal(
+      numCtxForKvCache({ freeBytes: kv * 10_000 * 2, kvBytesPerToken: kv, slots: 2, loadedContextLength: 4096 }),
+      13_312,
+    );
     assert.equal(numCtxForKvCache({ freeBytes: 0, kvBytesPerToken: kv, slots: 2 }), MIN_NUM_CTX);
   });
 });

@@ -35,7 +35,10 @@ describe('token counting', () => {
   });
 
   it('adds the chat template: tokens per message and the reply priming', () => {
-    const messages = [{ role: 'system' as const, content: 'You score texts.' }, { role: 'user' as const, content: 'hello world' }];
+    const messages = [
+      { role: 'system' as const, content: 'You score texts.' },
+      { role: 'user' as const, content: 'hello world' },
+    ];
     const contents = countTextTokens('You score texts.') + countTextTokens('hello world');
     assert.equal(new PromptCounter().messages(messages), contents + 2 * TOKENS_PER_MESSAGE + REPLY_PRIMING_TOKENS);
   });
@@ -69,7 +72,10 @@ describe('token counting', () => {
     let exactTotal = 0;
     let fastTotal = 0;
     for (let index = 0; index < 5000; index++) {
-      const row = [`T-${(index * 7919).toString(36)}-${index}`, index % 3 === 0 ? 'printer is on fire' : 'cannot log in'];
+      const row = [
+        `T-${(index * 7919).toString(36)}-${index}`,
+        index % 3 === 0 ? 'printer is on fire' : 'cannot log in',
+      ];
       exactTotal += countTextTokens(renderTemplate(template, row));
       fastTotal += counter.count(row, template.slots);
     }

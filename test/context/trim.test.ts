@@ -13,13 +13,16 @@ const runs = { numRuns: 300 };
 /** Words plus a framing of 4 tokens per message. */
 const count = (message: ChatMessage): number =>
   4 + (typeof message.content === 'string' ? message.content.split(/\s+/).filter(Boolean).length : 0);
-const tokensOf = (messages: ChatMessage[], overhead = 0) => messages.reduce((sum, message) => sum + count(message), overhead);
+const tokensOf = (messages: ChatMessage[], overhead = 0) =>
+  messages.reduce((sum, message) => sum + count(message), overhead);
 
-const text = fc.array(fc.constantFrom('alpha', 'beta', 'gamma', 'δέλτα', '😀', 'x'), { maxLength: 25 }).map((words) => words.join(' '));
+const text = fc
+  .array(fc.constantFrom('alpha', 'beta', 'gamma', 'δέλτα', '😀', 'x'), { maxLength: 25 })
+  .map((words) => words.join(' '));
 const message = (role: Message['role']) =>
-  fc.record({ role: fc.constant(role), content: text, important: fc.boolean() }).map(({ important, ...rest }): Message =>
-    important ? { ...rest, important } : rest,
-  );
+  fc
+    .record({ role: fc.constant(role), content: text, important: fc.boolean() })
+    .map(({ important, ...rest }): Message => (important ? { ...rest, important } : rest));
 
 /** An optional system prompt or two, random user/assistant messages, a last user message. */
 const conversation = fc
@@ -59,9 +62,12 @@ function deepFreeze(messages: Message[]): Message[] {
 
 /** Whether `cut` is `original` with the middle of its content replaced by the marker. */
 function isCutOf(cut: ChatMessage, original: ChatMessage): boolean {
-  if (cut.role !== original.role || typeof cut.content !== 'string' || typeof original.content !== 'string') return false;
+  if (cut.role !== original.role || typeof cut.content !== 'string' || typeof original.content !== 'string')
+    return false;
   const [start, end, ...rest] = cut.content.split(CUT_MARKER);
-  return rest.length === 0 && end !== undefined && original.content.startsWith(start!) && original.content.endsWith(end);
+  return (
+    rest.length === 0 && end !== undefined && original.content.startsWith(start!) && original.content.endsWith(end)
+  );
 }
 
 /** The result's messages as indices into the input, in order, each the same object or (at most once) its cut. */
@@ -102,7 +108,10 @@ describe('conversation trimming', () => {
         fc.property(scenario, fc.double({ min: 0.05, max: 1, noNaN: true }), (s, aggressiveFraction) => {
           const { messages, system } = s.conversation;
           const result = trimConversation(messages, { ...s, count, aggressiveFraction });
-          assert.equal(result.target, s.strategy === 'aggressive' ? Math.floor(s.budget * aggressiveFraction) : s.budget);
+          assert.equal(
+            result.target,
+            s.strategy === 'aggressive' ? Math.floor(s.budget * aggressiveFraction) : s.budget,
+          );
           const protectedTokens = tokensOf(protectedOf(messages, system, s.strategy), s.overhead);
           assert.ok(result.tokensAfter <= result.target || protectedTokens > result.target);
         }),
@@ -160,7 +169,10 @@ describe('conversation trimming', () => {
         const result = trimConversation(messages, { budget, overhead, strategy: 'sliding-window', count });
         const positions = positionsIn(result.messages, messages)!;
         const from = positions[system] ?? messages.length;
-        assert.deepEqual(positions.slice(system), Array.from({ length: messages.length - from }, (_, offset) => from + offset));
+        assert.deepEqual(
+          positions.slice(system),
+          Array.from({ length: messages.length - from }, (_, offset) => from + offset),
+        );
         assert.ok(from === system || messages[from]!.role === 'user', 'drops a user message with the replies after it');
       }),
       runs,
@@ -193,8 +205,11 @@ describe('conversation trimming', () => {
     const reply = say('assistant', 10, 'r');
     const last = say('user', 5, 'last');
     const messages = [system, task, answer, followUp, keyFact, question, reply, last];
-    const trim = (strategy: TrimStrategy, budget: number, more: { allowCut?: boolean; aggressiveFraction?: number } = {}) =>
-      trimConversation(messages, { budget, strategy, count, ...more });
+    const trim = (
+      strategy: TrimStrategy,
+      budget: number,
+      more: { allowCut?: boolean; aggressiveFraction?: number } = {},
+    ) => trimConversation(messages, { budget, strategy, count, ...more });
 
     it('sliding-window drops the oldest turns whole', () => {
       const result = trim('sliding-window', 70);
@@ -231,7 +246,10 @@ describe('conversation trimming', () => {
       assert.equal(result.cut, true);
       assert.equal(result.dropped, 0);
       assert.ok(result.tokensAfter <= 95);
-      assert.deepEqual(result.messages.filter((message) => message !== result.messages[2]), messages.filter((message) => message !== answer));
+      assert.deepEqual(
+        result.messages.filter((message) => message !== result.messages[2]),
+        messages.filter((message) => message !== answer),
+      );
       assert.equal(result.messages[2]!.content, `a0 a1${CUT_MARKER}a8 a9`);
       // One token over: sliding-window cuts the longer message of the oldest turn, keeping the pair.
       const window = trim('sliding-window', 101, { allowCut: true });

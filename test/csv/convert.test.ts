@@ -7,7 +7,13 @@ import { parse } from 'csv-parse/sync';
 import { validateBatchFile } from '../../server/batches/validate.js';
 import { PromptCounter } from '../../server/context/budget.js';
 import { calibrated } from '../../server/context/tokens.js';
-import { convertCsv, ConvertError, MAX_LISTED_ROWS, type ConvertOptions, type ConvertReport } from '../../server/csv/convert.js';
+import {
+  convertCsv,
+  ConvertError,
+  MAX_LISTED_ROWS,
+  type ConvertOptions,
+  type ConvertReport,
+} from '../../server/csv/convert.js';
 import type { BatchInputLine } from '../../server/protocol/openai.js';
 import { tempDir } from '../support/batch-files.js';
 import { readJsonl } from '../support/shapes.js';
@@ -39,7 +45,10 @@ function csvFile(content: string | Buffer, name = 'in.csv'): string {
 
 const userOf = (line: BatchInputLine): string => line.body.messages.at(-1)!.content as string;
 
-async function conversionError(input: string, options: Partial<ConvertOptions> = {}): Promise<{ message: string; files: string[] }> {
+async function conversionError(
+  input: string,
+  options: Partial<ConvertOptions> = {},
+): Promise<{ message: string; files: string[] }> {
   const dir = tempDir();
   try {
     await convertCsv({ input, output: join(dir, 'out.jsonl'), model: 'm', numCtx: 8192, ...options });
@@ -67,34 +76,66 @@ describe('CSV to batch JSONL', () => {
     assert.equal(report.lines_written, records.length);
     assert.equal(report.skipped_count, 0);
     await assertValid(output, records.length);
-    assert.deepEqual(lines.map((line) => line.custom_id), records.map((record) => record.candidate_id));
+    assert.deepEqual(
+      lines.map((line) => line.custom_id),
+      records.map((record) => record.candidate_id),
+    );
     // Byte-identical system messages, so the engine reuses its KV cache for the rubric.
     const systemJson = JSON.stringify(lines[0]!.body.messages[0]);
     assert.equal(systemJson, JSON.stringify({ role: 'system', content: rubric }));
-    for (const text of readFileSync(output, 'utf8').trimEnd().split('\n')) assert.ok(text.includes(`"messages":[${systemJson},`));
+    for (const text of readFileSync(output, 'utf8').trimEnd().split('\n'))
+      assert.ok(text.includes(`"messages":[${systemJson},`));
     const first = records[0]!;
-    assert.equal(userOf(lines[0]!), `Candidate ${first.candidate_id}: ${first.name} (${first.location})\nCurrent title: ${first.current_title}\nYears of experience: ${first.years_experience}\nSkills: ${first.skills}\nEducation: ${first.education}\nWork history: ${first.work_history}\nSummary: ${first.summary}`);
-    assert.deepEqual(lines[0]!.body.response_format, { type: 'json_schema', json_schema: { name: 'answer', strict: true, schema } });
+    assert.equal(
+      userOf(lines[0]!),
+      `Candidate ${first.candidate_id}: ${first.name} (${first.location})\nCurrent title: ${first.current_title}\nYears of experience: ${first.years_experience}\nSkills: ${first.skills}\nEducation: ${first.education}\nWork history: ${first.work_history}\nSummary: ${first.summary}`,
+    );
+    assert.deepEqual(lines[0]!.body.response_format, {
+      type: 'json_schema',
+      json_schema: { name: 'answer', strict: true, schema },
+    });
     assert.deepEqual([lines[0]!.body.max_tokens, lines[0]!.body.temperature, lines[0]!.body.seed], [256, 0, 42]);
     assert.deepEqual(report.sample, lines[0]);
   });
 
   it('estimates prompt tokens within a few percent of exact counts, and the shared prefix', async () => {
-    const { report, lines } = await convert(csvFile(candidatesCsv({ rows: 1000 })), { systemPrompt: rubric, template, idColumn: 'candidate_id', maxTokens: 100 });
+    const { report, lines } = await convert(csvFile(candidatesCsv({ rows: 1000 })), {
+      systemPrompt: rubric,
+      template,
+      idColumn: 'candidate_id',
+      maxTokens: 100,
+    });
     const counter = new PromptCounter();
     const exact = lines.map((line) => calibrated(counter.messages(line.body.messages)));
     const total = exact.reduce((sum, count) => sum + count, 0);
     const estimate = report.estimate;
     assert.equal(estimate.lines, 1000);
-    assert.ok(Math.abs(estimate.prompt_tokens!.total / total - 1) < 0.03, `${estimate.prompt_tokens!.total} against ${total}`);
+    assert.ok(
+      Math.abs(estimate.prompt_tokens!.total / total - 1) < 0.03,
+      `${estimate.prompt_tokens!.total} against ${total}`,
+    );
     assert.ok(Math.abs(estimate.prompt_tokens!.max / Math.max(...exact) - 1) < 0.05);
     assert.ok(Math.abs(estimate.prompt_tokens!.min / Math.min(...exact) - 1) < 0.05);
-    assert.ok(estimate.prompt_tokens!.min <= estimate.prompt_tokens!.p95 && estimate.prompt_tokens!.p95 <= estimate.prompt_tokens!.max);
+    assert.ok(
+      estimate.prompt_tokens!.min <= estimate.prompt_tokens!.p95 &&
+        estimate.prompt_tokens!.p95 <= estimate.prompt_tokens!.max,
+    );
     // The rubric and "Candidate C00" (C000001 to C001000) are the same on every line.
-    const prefix = calibrated(counter.messages([{ role: 'system', content: rubric }, { role: 'user', content: 'Candidate C00' }]) - 3);
-    assert.ok(Math.abs(estimate.shared_prefix_tokens - prefix) <= 2, `${estimate.shared_prefix_tokens} against ${prefix}`);
+    const prefix = calibrated(
+      counter.messages([
+        { role: 'system', content: rubric },
+        { role: 'user', content: 'Candidate C00' },
+      ]) - 3,
+    );
+    assert.ok(
+      Math.abs(estimate.shared_prefix_tokens - prefix) <= 2,
+      `${estimate.shared_prefix_tokens} against ${prefix}`,
+    );
     assert.deepEqual([estimate.max_tokens, estimate.output_tokens_budget, estimate.num_ctx], [100, 100_000, 8192]);
-    assert.deepEqual([estimate.lines_over_context, estimate.eta_seconds, estimate.calibration], [0, null, 'safety_margin']);
+    assert.deepEqual(
+      [estimate.lines_over_context, estimate.eta_seconds, estimate.calibration],
+      [0, null, 'safety_margin'],
+    );
   });
 
   it('names the lines that do not fit the context window, and gives an ETA once the pace is known', async () => {
@@ -111,7 +152,10 @@ describe('CSV to batch JSONL', () => {
     assert.ok(over.length > 10);
     assert.equal(report.estimate.lines_over_context, over.length);
     assert.deepEqual(report.estimate.over_context_ids, over.slice(0, 5));
-    assert.deepEqual([report.estimate.calibration, report.estimate.calibration_factor, report.estimate.eta_seconds], ['learned', 1, 250]);
+    assert.deepEqual(
+      [report.estimate.calibration, report.estimate.calibration_factor, report.estimate.eta_seconds],
+      ['learned', 1, 250],
+    );
   });
 
   describe('a messy export (BOM, CRLF, quoted newlines and quotes, non-ASCII, short rows)', () => {
@@ -128,20 +172,36 @@ describe('CSV to batch JSONL', () => {
       const physical = raw.replace(/^\uFEFF/, '').split('\n');
       return records
         .filter((record) => record.length !== 10)
-        .map((record) => ({ id: record[0]!, line: physical.findIndex((text) => text.startsWith(`${record[0]},`)) + 1 }));
+        .map((record) => ({
+          id: record[0]!,
+          line: physical.findIndex((text) => text.startsWith(`${record[0]},`)) + 1,
+        }));
     };
 
     it('skips the short rows, reported by line, and converts the rest exactly', async () => {
       const short = shortRows();
       assert.ok(short.length > 0 && short.every((row) => row.line > 1), 'the generator makes short rows');
-      assert.ok(records.some((record) => record[8]!.includes('\n')), 'and quoted newlines before them');
-      const { report, lines, output } = await convert(input, { systemPrompt: rubric, template, idColumn: 'candidate_id' });
+      assert.ok(
+        records.some((record) => record[8]!.includes('\n')),
+        'and quoted newlines before them',
+      );
+      const { report, lines, output } = await convert(input, {
+        systemPrompt: rubric,
+        template,
+        idColumn: 'candidate_id',
+      });
       assert.equal(report.rows_read, 300);
-      assert.deepEqual(report.skipped, short.map((row) => ({ line: row.line, reason: 'has 5 fields, the header has 10' })));
+      assert.deepEqual(
+        report.skipped,
+        short.map((row) => ({ line: row.line, reason: 'has 5 fields, the header has 10' })),
+      );
       assert.equal(report.lines_written, 300 - short.length);
       await assertValid(output, 300 - short.length);
       const full = records.filter((record) => record.length === 10);
-      assert.deepEqual(lines.map((line) => line.custom_id), full.map((record) => record[0]));
+      assert.deepEqual(
+        lines.map((line) => line.custom_id),
+        full.map((record) => record[0]),
+      );
       lines.forEach((line, index) => {
         const [id, name, , location, , , , , history, summary] = full[index]!;
         assert.ok(userOf(line).startsWith(`Candidate ${id}: ${name} (${location})\n`), userOf(line));
@@ -156,7 +216,10 @@ describe('CSV to batch JSONL', () => {
       const { report, lines, output } = await convert(input, { template, idColumn: 'candidate_id', keepBadRows: true });
       assert.equal(report.lines_written, 300);
       assert.equal(report.skipped_count, 0);
-      assert.deepEqual(report.kept_bad_rows.map((row) => row.line), short.map((row) => row.line));
+      assert.deepEqual(
+        report.kept_bad_rows.map((row) => row.line),
+        short.map((row) => row.line),
+      );
       assert.equal(report.kept_bad_rows_count, short.length);
       await assertValid(output, 300);
       const kept = lines.find((line) => line.custom_id === short[0]!.id)!;
@@ -169,7 +232,9 @@ describe('CSV to batch JSONL', () => {
     const semicolon = await convert(csvFile(rows.join('\n')), { template: '{{name}}: {{note}}', idColumn: 'id' });
     assert.equal(semicolon.report.delimiter, ';');
     assert.deepEqual(semicolon.lines.map(userOf), ['Ana: a; b', 'Bo: c']);
-    const tab = await convert(csvFile('id\tfull name\tnote, short\n1\tAna, A\tok\n'), { template: '{{full name}} {{note, short}}' });
+    const tab = await convert(csvFile('id\tfull name\tnote, short\n1\tAna, A\tok\n'), {
+      template: '{{full name}} {{note, short}}',
+    });
     assert.equal(tab.report.delimiter, '\t');
     assert.deepEqual(tab.lines.map(userOf), ['Ana, A ok']);
     const given = await convert(csvFile('id|name\n1|Ana\n'), { delimiter: '|', idColumn: 'id' });
@@ -187,10 +252,20 @@ describe('CSV to batch JSONL', () => {
   });
 
   it('reports Latin-1 bytes by line and column, and reads them with encoding latin1', async () => {
-    const bytes = Buffer.concat([Buffer.from('id,name,city\n1,Ana,Lyon\n2,'), Buffer.from([0x52, 0x65, 0x6e, 0xe9, 0x65]), Buffer.from(',Paris\n3,Bo,Oslo\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from('id,name,city\n1,Ana,Lyon\n2,'),
+      Buffer.from([0x52, 0x65, 0x6e, 0xe9, 0x65]),
+      Buffer.from(',Paris\n3,Bo,Oslo\n'),
+    ]);
     const input = csvFile(bytes);
     const { report } = await convert(input, { idColumn: 'id' });
-    assert.deepEqual(report.skipped, [{ line: 3, reason: 'column "name" has bytes that are not valid UTF-8 (if the file is Latin-1, convert it with encoding latin1)' }]);
+    assert.deepEqual(report.skipped, [
+      {
+        line: 3,
+        reason:
+          'column "name" has bytes that are not valid UTF-8 (if the file is Latin-1, convert it with encoding latin1)',
+      },
+    ]);
     assert.equal(report.lines_written, 2);
     const latin1 = await convert(input, { idColumn: 'id', encoding: 'latin1', template: '{{name}}' });
     assert.deepEqual(latin1.lines.map(userOf), ['Ana', 'Renée', 'Bo']);
@@ -218,7 +293,10 @@ describe('CSV to batch JSONL', () => {
 
   it('checks the template and the id column before it writes anything', async () => {
     const unknown = await conversionError(csvFile('id,name\n1,Ana\n'), { template: 'Hi {{name}} from {{city}}' });
-    assert.equal(unknown.message, 'in.csv: the template uses {{city}}, which is not a column of the CSV; the columns are: id, name');
+    assert.equal(
+      unknown.message,
+      'in.csv: the template uses {{city}}, which is not a column of the CSV; the columns are: id, name',
+    );
     assert.deepEqual(unknown.files, []);
     const id = await conversionError(csvFile('id,name\n1,Ana\n'), { idColumn: 'ID' });
     assert.match(id.message, /no id column "ID"; the columns are: id, name/);
@@ -231,10 +309,19 @@ describe('CSV to batch JSONL', () => {
     assert.equal(header.message, 'in.csv: nothing to convert, the file has a header but no rows');
     assert.deepEqual(header.files, []);
     const bad = await conversionError(csvFile('id,name\n1\n2\n'));
-    assert.equal(bad.message, 'in.csv: nothing to convert, all 2 rows were skipped (line 2: has 1 field, the header has 2)');
+    assert.equal(
+      bad.message,
+      'in.csv: nothing to convert, all 2 rows were skipped (line 2: has 1 field, the header has 2)',
+    );
     assert.deepEqual(bad.files, []);
-    assert.match((await conversionError('/nonexistent/people.csv')).message, /^no such file: \/nonexistent\/people\.csv$/);
-    assert.match((await conversionError(csvFile('id,name\n"1,Ana\n'))).message, /^in\.csv: Quote Not Closed: .* at line 2$/);
+    assert.match(
+      (await conversionError('/nonexistent/people.csv')).message,
+      /^no such file: \/nonexistent\/people\.csv$/,
+    );
+    assert.match(
+      (await conversionError(csvFile('id,name\n"1,Ana\n'))).message,
+      /^in\.csv: Quote Not Closed: .* at line 2$/,
+    );
   });
 
   it('converts a 5 MB cell, and skips a row whose request would pass the 8 MiB line limit', async () => {
@@ -242,8 +329,13 @@ describe('CSV to batch JSONL', () => {
     const huge = '\n'.repeat(4_500_000); // 4.5 MB in the CSV, 9 MB as JSON
     const input = csvFile(`id,text\n1,${big}\n2,"${huge}"\n3,small\n`);
     const { report, lines, output } = await convert(input, { idColumn: 'id', template: '{{text}}' });
-    assert.deepEqual(report.skipped, [{ line: 3, reason: 'the request would be 8.6 MiB; a batch line may be at most 8.0 MiB' }]);
-    assert.deepEqual(lines.map((line) => line.custom_id), ['1', '3']);
+    assert.deepEqual(report.skipped, [
+      { line: 3, reason: 'the request would be 8.6 MiB; a batch line may be at most 8.0 MiB' },
+    ]);
+    assert.deepEqual(
+      lines.map((line) => line.custom_id),
+      ['1', '3'],
+    );
     assert.equal(userOf(lines[0]!), big);
     await assertValid(output, 2);
     const after = await convert(csvFile(`id,text\n1,"${huge}"\n2\n`), { idColumn: 'id', keepBadRows: true });
@@ -263,7 +355,13 @@ describe('CSV to batch JSONL', () => {
     const dir = tempDir();
     const input = join(dir, 'in.csv');
     writeFileSync(input, candidatesCsv({ rows: 1000 }));
-    const report: ConvertReport = await convertCsv({ input, model: 'gemma3:12b', numCtx: 8192, template, idColumn: 'candidate_id' });
+    const report: ConvertReport = await convertCsv({
+      input,
+      model: 'gemma3:12b',
+      numCtx: 8192,
+      template,
+      idColumn: 'candidate_id',
+    });
     assert.deepEqual(readdirSync(dir), ['in.csv']);
     assert.equal(report.output, null);
     assert.equal(report.lines_written, 1000);

@@ -15,7 +15,10 @@ describe('{{column}} templates', () => {
   it('names every unknown column and the known ones', () => {
     assert.throws(
       () => compileTemplate('{{id}} {{nmae}} {{ town }} {{nmae}}', columns),
-      (error: Error) => error instanceof TemplateError && error.message === 'the template uses {{nmae}}, {{town}}, which are not columns of the CSV; the columns are: id, first name, city',
+      (error: Error) =>
+        error instanceof TemplateError &&
+        error.message ===
+          'the template uses {{nmae}}, {{town}}, which are not columns of the CSV; the columns are: id, first name, city',
     );
     assert.throws(() => compileTemplate('{{ID}}', columns), /uses \{\{ID\}\}, which is not a column/);
   });

@@ -8,7 +8,10 @@ import { tempDir } from '../support/batch-files.js';
 describe('daemon settings', () => {
   it('takes config.json over the defaults, and flags over config.json', () => {
     const dataDir = tempDir();
-    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ engine: 'openai', openaiUrl: 'http://gpu-box:8000/v1', concurrency: 8 }));
+    writeFileSync(
+      join(dataDir, 'config.json'),
+      JSON.stringify({ engine: 'openai', openaiUrl: 'http://gpu-box:8000/v1', concurrency: 8 }),
+    );
     const fromFile = loadConfig(dataDir, {});
     assert.equal(fromFile.engine, 'openai');
     assert.equal(fromFile.openaiUrl, 'http://gpu-box:8000/v1');
@@ -36,7 +39,10 @@ describe('daemon settings', () => {
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'config.json'), '{ "engine": ');
     assert.throws(() => loadConfig(dataDir, {}), /config\.json: not valid JSON/);
-    assert.throws(() => loadConfig(tempDir(), { engine: 'vllm' as never }), /engine must be one of ollama, openai, llama-cpp/);
+    assert.throws(
+      () => loadConfig(tempDir(), { engine: 'vllm' as never }),
+      /engine must be one of ollama, openai, llama-cpp/,
+    );
     assert.throws(() => loadConfig(tempDir(), { engine: 'llama-cpp' }), /needs a GGUF file/);
   });
 });

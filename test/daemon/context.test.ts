@@ -11,21 +11,40 @@ import type { ChatMessage } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce } from '../support/shapes.js';
 import { startTinyEmulator } from '../support/tiny-emulator.js';
 
-const words = (count: number, seed: number): string => Array.from({ length: count }, (_, i) => ['payments', 'latency', 'kafka', 'team', 'rust', 'scaled'][(i * 7 + seed) % 6]).join(' ');
+const words = (count: number, seed: number): string =>
+  Array.from(
+    { length: count },
+    (_, i) => ['payments', 'latency', 'kafka', 'team', 'rust', 'scaled'][(i * 7 + seed) % 6],
+  ).join(' ');
 
 function conversationLine(index: number, turns: number): string {
   const messages: ChatMessage[] = [{ role: 'system', content: 'You are a terse reviewer.' }];
   for (let turn = 0; turn < turns; turn++) {
-    messages.push({ role: 'user', content: `note ${turn}: ${words(18, turn)}` }, { role: 'assistant', content: `ok ${turn}: ${words(6, turn)}` });
+    messages.push(
+      { role: 'user', content: `note ${turn}: ${words(18, turn)}` },
+      { role: 'assistant', content: `ok ${turn}: ${words(6, turn)}` },
+    );
   }
   messages.push({ role: 'user', content: `final ${index}: ${words(12, index)}` });
-  return JSON.stringify({ custom_id: `conv-${index}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'tiny', messages, max_tokens: 8, temperature: 0 } });
+  return JSON.stringify({
+    custom_id: `conv-${index}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'tiny', messages, max_tokens: 8, temperature: 0 },
+  });
 }
 
 const NUM_CTX = 1024;
@@ -46,29 +65,53 @@ describe('context windows and memory', function () {
   it('trims conversations so the engine never cuts one, and refuses the one that cannot fit', async () => {
     emulator = await startTinyEmulator();
     const dataDir = tempDir();
-    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--num-ctx', String(NUM_CTX), '--concurrency', '2']);
+    daemon = await startDaemonProcess(dataDir, [
+      '--ollama-url',
+      emulator.url,
+      '--num-ctx',
+      String(NUM_CTX),
+      '--concurrency',
+      '2',
+    ]);
     const turns = [0, 1, 2, 4, 8, 12, 16, 24, 3, 20];
-    const impossible = JSON.stringify({ custom_id: 'too-long', method: 'POST', url: '/v1/chat/completions', body: { model: 'tiny', messages: [{ role: 'user', content: words(600, 1) }], max_tokens: 8 } });
+    const impossible = JSON.stringify({
+      custom_id: 'too-long',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'tiny', messages: [{ role: 'user', content: words(600, 1) }], max_tokens: 8 },
+    });
     const input = join(tempDir(), 'conversations.jsonl');
-    writeFileSync(input, [...turns.map((count, index) => conversationLine(index, count)), impossible].join('\n') + '\n');
+    writeFileSync(
+      input,
+      [...turns.map((count, index) => conversationLine(index, count)), impossible].join('\n') + '\n',
+    );
     const announced: string[] = [];
     daemon.connection.onNotification(protocol.BatchMetricsNotification.type, ({ id }) => void announced.push(id));
     const created = await submit(daemon.connection, input);
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
     const ids = [...turns.map((_, index) => `conv-${index}`), 'too-long'];
-    const { output, errors } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    const { output, errors } = assertExactlyOnce(
+      ids,
+      await filePath(daemon.connection, batch.output_file_id!),
+      await filePath(daemon.connection, batch.error_file_id!),
+      batch,
+    );
 
     // The engine's own counts: no prompt and answer passed num_ctx, none was cut.
     assert.equal(output.length, turns.length);
     for (const line of output) {
       const { usage } = line.response!.body as ChatCompletion;
-      assert.ok(usage.prompt_tokens + usage.completion_tokens <= NUM_CTX, `${line.custom_id}: ${usage.prompt_tokens} + ${usage.completion_tokens} tokens`);
+      assert.ok(
+        usage.prompt_tokens + usage.completion_tokens <= NUM_CTX,
+        `${line.custom_id}: ${usage.prompt_tokens} + ${usage.completion_tokens} tokens`,
+      );
     }
     assert.equal(emulator.stats.overflows, 0, 'the engine never had to cut a prompt');
 
     // Long conversations were trimmed, and it says so on their lines; short ones were sent whole.
-    const trimOf = (id: string): BatchOutputLine['ollama_batch'] => output.find((line) => line.custom_id === id)!.ollama_batch;
+    const trimOf = (id: string): BatchOutputLine['ollama_batch'] =>
+      output.find((line) => line.custom_id === id)!.ollama_batch;
     assert.equal(trimOf('conv-0')!.trim, undefined);
     const longest = trimOf(`conv-${turns.indexOf(24)}`)!.trim!;
     assert.equal(longest.strategy, 'sliding-window');
@@ -79,10 +122,16 @@ describe('context windows and memory', function () {
     assert.equal(errors[0]!.response!.status_code, 400);
     const error = (errors[0]!.response!.body as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'context_length_exceeded');
-    assert.match(error.message, /the prompt needs about \d+ tokens and the answer 8 more; the context window \(num_ctx\) is 1024/);
+    assert.match(
+      error.message,
+      /the prompt needs about \d+ tokens and the answer 8 more; the context window \(num_ctx\) is 1024/,
+    );
 
     // The batch's metrics say the same, live on request, in its time series and on /metrics.
-    const { snapshot, series } = await daemon.connection.sendRequest(protocol.BatchMetricsRequest.type, { id: batch.id, series: true });
+    const { snapshot, series } = await daemon.connection.sendRequest(protocol.BatchMetricsRequest.type, {
+      id: batch.id,
+      series: true,
+    });
     const trimmed = output.filter((line) => line.ollama_batch!.trim).length;
     assert.ok(trimmed >= 2);
     assert.deepEqual(snapshot.context.trims.byStrategy, { 'sliding-window': trimmed });
@@ -106,16 +155,33 @@ describe('context windows and memory', function () {
 
   it('runs conversation mode: requests join one growing conversation, trimmed before it passes num_ctx', async () => {
     emulator = await startTinyEmulator();
-    daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--num-ctx', String(NUM_CTX), '--concurrency', '1', '--mode', 'conversation']);
+    daemon = await startDaemonProcess(tempDir(), [
+      '--ollama-url',
+      emulator.url,
+      '--num-ctx',
+      String(NUM_CTX),
+      '--concurrency',
+      '1',
+      '--mode',
+      'conversation',
+    ]);
     const lines = 30;
     const created = await submit(daemon.connection, writeInput(batchLines(lines, { model: 'tiny', maxTokens: 8 })));
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'completed');
     const ids = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
-    const { output } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    const { output } = assertExactlyOnce(
+      ids,
+      await filePath(daemon.connection, batch.output_file_id!),
+      await filePath(daemon.connection, batch.error_file_id!),
+      batch,
+    );
     const promptTokens = output.map((line) => (line.response!.body as ChatCompletion).usage.prompt_tokens);
     assert.ok(promptTokens[5]! > promptTokens[0]! * 2, `the conversation grows: ${promptTokens.join(' ')}`);
-    assert.ok(output.some((line) => line.ollama_batch!.trim), 'and is trimmed now and then');
+    assert.ok(
+      output.some((line) => line.ollama_batch!.trim),
+      'and is trimmed now and then',
+    );
     assert.ok(Math.max(...promptTokens) <= NUM_CTX);
     assert.equal(emulator.stats.overflows, 0);
   });
@@ -125,9 +191,24 @@ describe('context windows and memory', function () {
     await fake.show([[15_600, 16_376]]); // 95%: above the warning level
     // Memory for 3 requests at once; answers slow enough that the daemon's slots all overlap there.
     const room = 3;
-    emulator = await startOllamaEmulator({ instant: true, parallel: 8, latencyMs: 20, outOfMemoryAbove: room, models: ['tiny'] });
+    emulator = await startOllamaEmulator({
+      instant: true,
+      parallel: 8,
+      latencyMs: 20,
+      outOfMemoryAbove: room,
+      models: ['tiny'],
+    });
     const dataDir = tempDir();
-    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '8', '--nvidia-smi-path', fake.path, '--vram-poll-ms', '20']);
+    daemon = await startDaemonProcess(dataDir, [
+      '--ollama-url',
+      emulator.url,
+      '--concurrency',
+      '8',
+      '--nvidia-smi-path',
+      fake.path,
+      '--vram-poll-ms',
+      '20',
+    ]);
     const lines = 150;
     const input = join(tempDir(), 'input.jsonl');
     writeFileSync(input, batchLines(lines, { model: 'tiny' }));
@@ -135,7 +216,12 @@ describe('context windows and memory', function () {
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'completed');
     const ids = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
-    const { errors } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    const { errors } = assertExactlyOnce(
+      ids,
+      await filePath(daemon.connection, batch.output_file_id!),
+      await filePath(daemon.connection, batch.error_file_id!),
+      batch,
+    );
     assert.equal(errors.length, 0, 'every out-of-memory answer was retried to success');
     const log = daemon.log();
     assert.match(log, /VRAM pressure warning: GPU 0 .*: 95% of VRAM in use/);

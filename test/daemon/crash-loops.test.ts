@@ -7,12 +7,20 @@ import { join } from 'node:path';
 import type { StoreData } from '../../server/store/store.js';
 import * as protocol from '../../server/protocol/methods.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce } from '../support/shapes.js';
 
 const BOM = '\uFEFF';
-const idsOf = (count: number, prefix = 'req'): string[] => Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
+const idsOf = (count: number, prefix = 'req'): string[] =>
+  Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
 
 describe('inputs and states that must not kill the daemon', function () {
   this.timeout(120_000);
@@ -33,7 +41,12 @@ describe('inputs and states that must not kill the daemon', function () {
     const { id } = await submit(daemon!.connection, input);
     const batch = await waitForBatch(daemon!.connection, id, isFinished);
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
-    const files = assertExactlyOnce(ids, await filePath(daemon!.connection, batch.output_file_id!), await filePath(daemon!.connection, batch.error_file_id!), batch);
+    const files = assertExactlyOnce(
+      ids,
+      await filePath(daemon!.connection, batch.output_file_id!),
+      await filePath(daemon!.connection, batch.error_file_id!),
+      batch,
+    );
     assert.equal(files.errors.length, 0);
     return batch;
   }
@@ -45,7 +58,10 @@ describe('inputs and states that must not kill the daemon', function () {
     await runToEnd(one, idsOf(1));
     // `cat a.jsonl b.jsonl` of two exported files: the second one's BOM lands on line 4.
     const joined = join(tempDir(), 'joined.jsonl');
-    writeFileSync(joined, BOM + batchLines(3, { model: 'tiny', prefix: 'a' }) + BOM + batchLines(3, { model: 'tiny', prefix: 'b' }));
+    writeFileSync(
+      joined,
+      BOM + batchLines(3, { model: 'tiny', prefix: 'a' }) + BOM + batchLines(3, { model: 'tiny', prefix: 'b' }),
+    );
     await runToEnd(joined, [...idsOf(3, 'a'), ...idsOf(3, 'b')]);
     assert.doesNotMatch(daemon.log(), /unhandled|uncaught/);
   });
@@ -62,12 +78,17 @@ describe('inputs and states that must not kill the daemon', function () {
       await daemon.connection.sendRequest(protocol.BatchCancelRequest.type, { id }).catch(() => undefined);
       const batch = await waitForBatch(daemon.connection, id, isFinished);
       assert.ok(['cancelled', 'completed'].includes(batch.status), batch.status);
-      assertExactlyOnce(idsOf(40), await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+      assertExactlyOnce(
+        idsOf(40),
+        await filePath(daemon.connection, batch.output_file_id!),
+        await filePath(daemon.connection, batch.error_file_id!),
+        batch,
+      );
     }
     assert.doesNotMatch(daemon.log(), /unhandled|uncaught/);
   });
 
-  it('starts when a stored batch lost its input copy or its files\' records, failing those batches with the reason', async () => {
+  it("starts when a stored batch lost its input copy or its files' records, failing those batches with the reason", async () => {
     const dataDir = tempDir();
     // No engine answers yet: the batches wait in progress, as a long run's do.
     daemon = await startDaemonProcess(dataDir, ['--engine', 'ollama', '--ollama-url', 'http://127.0.0.1:1']);
@@ -100,7 +121,10 @@ describe('inputs and states that must not kill the daemon', function () {
     // And once more: the failures were saved, so a restart does not meet them again.
     await daemon.stop();
     daemon = await startDaemonProcess(dataDir, args());
-    assert.equal((await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: lostRecord.id })).status, 'failed');
+    assert.equal(
+      (await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: lostRecord.id })).status,
+      'failed',
+    );
   });
 
   it('refuses a db.json it cannot read with one line saying what to do, and starts afresh once it is moved away', async () => {
@@ -114,7 +138,10 @@ describe('inputs and states that must not kill the daemon', function () {
     const dbPath = join(dataDir, 'db.json');
     writeFileSync(dbPath, '{"version": 1, "files": [');
     await assert.rejects(startDaemonProcess(dataDir, args()), (error: Error) => {
-      assert.match(error.message, /db\.json cannot be read \(.*\); mend it, or move it and the files\/ folder beside it away to start with no batches/);
+      assert.match(
+        error.message,
+        /db\.json cannot be read \(.*\); mend it, or move it and the files\/ folder beside it away to start with no batches/,
+      );
       assert.doesNotMatch(error.message, /\n\s+at /, 'no stack trace');
       return true;
     });
@@ -132,11 +159,23 @@ describe('inputs and states that must not kill the daemon', function () {
     writeFileSync(input, batchLines(5, { model: 'tiny' }));
     const batch = await runToEnd(input, idsOf(5));
     await daemon.kill9();
-    const leftovers = [join(dataDir, 'files', 'file-0123abcd.jsonl.part'), join(dataDir, 'files', 'file-0123abce.jsonl'), join(dataDir, '.db.json.tmp'), join(dataDir, 'metrics', 'batch_never.jsonl')];
+    const leftovers = [
+      join(dataDir, 'files', 'file-0123abcd.jsonl.part'),
+      join(dataDir, 'files', 'file-0123abce.jsonl'),
+      join(dataDir, '.db.json.tmp'),
+      join(dataDir, 'metrics', 'batch_never.jsonl'),
+    ];
     for (const path of leftovers) writeFileSync(path, '{"partial":');
     daemon = await startDaemonProcess(dataDir, args());
-    for (const path of leftovers) assert.match(daemon.log(), new RegExp(`removed ${path.replace(/[.]/g, '\\.')}: left by a crash`));
+    for (const path of leftovers)
+      assert.match(daemon.log(), new RegExp(`removed ${path.replace(/[.]/g, '\\.')}: left by a crash`));
     const kept = await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: batch.id });
-    assert.equal(readFileSync(await filePath(daemon.connection, kept.output_file_id!), 'utf8').trim().split('\n').length, 5, 'what records own is kept');
+    assert.equal(
+      readFileSync(await filePath(daemon.connection, kept.output_file_id!), 'utf8')
+        .trim()
+        .split('\n').length,
+      5,
+      'what records own is kept',
+    );
   });
 });

@@ -11,7 +11,14 @@ import type { Batch } from '../../server/protocol/openai.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce } from '../support/shapes.js';
 
@@ -35,7 +42,9 @@ describe('a kill at every durable write', function () {
   /** Submits the batch and follows it until it ends or the daemon dies; the crash point's line, if it died. */
   async function runUntilDeath(input: string): Promise<string | null> {
     const died = once(daemon!.child, 'exit').then(() => 'died' as const);
-    const finished = submit(daemon!.connection, input).then((batch) => waitForBatch(daemon!.connection, batch.id, isFinished));
+    const finished = submit(daemon!.connection, input).then((batch) =>
+      waitForBatch(daemon!.connection, batch.id, isFinished),
+    );
     finished.catch(() => undefined); // a request cut off by the death
     if ((await Promise.race([died, finished])) !== 'died') return null;
     return /crash point \d+: .*/.exec(daemon!.log())?.[0] ?? 'died without saying where';
@@ -56,10 +65,21 @@ describe('a kill at every durable write', function () {
       const batch: Batch = listed.data[0] ?? (await submit(daemon.connection, input));
       const ended = await waitForBatch(daemon.connection, batch.id, isFinished);
       assert.equal(ended.status, 'completed', `after ${crash}: ${JSON.stringify(ended.errors)}`);
-      assertExactlyOnce(ids, await filePath(daemon.connection, ended.output_file_id!), await filePath(daemon.connection, ended.error_file_id!), ended);
+      assertExactlyOnce(
+        ids,
+        await filePath(daemon.connection, ended.output_file_id!),
+        await filePath(daemon.connection, ended.error_file_id!),
+        ended,
+      );
       const stored = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
       const recorded = new Set(stored.files.map((file) => file.path));
-      assert.deepEqual(readdirSync(join(dataDir, 'files')).map((name) => join(dataDir, 'files', name)).filter((path) => !recorded.has(path)), [], `after ${crash}: files no record owns`);
+      assert.deepEqual(
+        readdirSync(join(dataDir, 'files'))
+          .map((name) => join(dataDir, 'files', name))
+          .filter((path) => !recorded.has(path)),
+        [],
+        `after ${crash}: files no record owns`,
+      );
       assert.ok(!readdirSync(dataDir).includes('.db.json.tmp'), `after ${crash}: a temp db.json`);
       await daemon.stop();
       daemon = undefined;

@@ -8,7 +8,15 @@ import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, openaiClient, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  openaiClient,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce } from '../support/shapes.js';
 
@@ -47,7 +55,14 @@ describe('a full disk', function () {
   it('pauses the batch, answers 507 without leftovers, and resumes once there is room', async () => {
     const dataDir = join(mount!, 'data');
     mkdirSync(dataDir);
-    daemon = await startDaemonProcess(dataDir, ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', '4']);
+    daemon = await startDaemonProcess(dataDir, [
+      '--engine',
+      'ollama',
+      '--ollama-url',
+      emulator.url,
+      '--concurrency',
+      '4',
+    ]);
     const input = join(tempDir(), 'input.jsonl');
     writeFileSync(input, batchLines(LINES, { model: 'tiny' }));
     const { id } = await submit(daemon.connection, input);
@@ -57,17 +72,29 @@ describe('a full disk', function () {
     const { bavail, bsize } = statfsSync(mount!);
     const filler = join(mount!, 'filler');
     writeFileSync(filler, Buffer.alloc(bavail * bsize - 16 * 1024));
-    const paused = await waitForBatch(daemon.connection, id, (batch) => batch.paused_reason?.startsWith('disk full') ?? false);
+    const paused = await waitForBatch(
+      daemon.connection,
+      id,
+      (batch) => batch.paused_reason?.startsWith('disk full') ?? false,
+    );
     assert.match(paused.paused_reason!, /^disk full: \d+\.\d MiB free, 16\.0 MiB needed$/);
     assert.equal(paused.status, 'in_progress');
 
     const { base, client } = await openaiClient(daemon.connection);
-    const upload = await client.files.create({ file: await toFile(Buffer.from(batchLines(2000, { model: 'tiny' })), 'more.jsonl'), purpose: 'batch' }).catch((error: unknown) => error);
+    const upload = await client.files
+      .create({ file: await toFile(Buffer.from(batchLines(2000, { model: 'tiny' })), 'more.jsonl'), purpose: 'batch' })
+      .catch((error: unknown) => error);
     assert.ok(upload instanceof OpenAI.APIError && upload.status === 507, `upload: ${String(upload)}`);
-    const created = await client.batches.create({ input_file_id: paused.input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((error: unknown) => error);
+    const created = await client.batches
+      .create({ input_file_id: paused.input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      .catch((error: unknown) => error);
     assert.ok(created instanceof OpenAI.APIError && created.status === 507, `create: ${String(created)}`);
     const files = readdirSync(join(dataDir, 'files'));
-    assert.deepEqual(files.filter((name) => name.endsWith('.part')), [], 'no partial upload');
+    assert.deepEqual(
+      files.filter((name) => name.endsWith('.part')),
+      [],
+      'no partial upload',
+    );
     assert.equal(files.length, 3, `the batch's input, output and error files only: ${files.join(', ')}`);
     assert.ok(!readdirSync(dataDir).includes('.db.json.tmp'));
     assert.equal(daemon.child.exitCode, null, 'the daemon runs on');
@@ -77,7 +104,12 @@ describe('a full disk', function () {
     const batch = await waitForBatch(daemon.connection, id, isFinished);
     assert.equal(batch.status, 'completed');
     assert.equal(batch.paused_reason, null);
-    const { errors } = assertExactlyOnce(ids, await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    const { errors } = assertExactlyOnce(
+      ids,
+      await filePath(daemon.connection, batch.output_file_id!),
+      await filePath(daemon.connection, batch.error_file_id!),
+      batch,
+    );
     assert.equal(errors.length, 0);
     assert.match(daemon.log(), /paused: disk full.*resumes by itself/);
     assert.doesNotMatch(daemon.log(), /unhandled|uncaught/);

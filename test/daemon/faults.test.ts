@@ -8,7 +8,14 @@ import type { BatchOutputLine, ChatCompletion } from '../../server/openai/types.
 import type { EmulatorFault } from '../support/ollama-emulator/server.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { assertErrorLine, assertExactlyOnce, assertSuccessLine } from '../support/shapes.js';
 
 const LINES = 120;
@@ -34,7 +41,12 @@ describe('engine faults', function () {
 
   async function finish(id: string) {
     const batch = await waitForBatch(daemon!.connection, id, isFinished);
-    const files = assertExactlyOnce(ids, await filePath(daemon!.connection, batch.output_file_id!), await filePath(daemon!.connection, batch.error_file_id!), batch);
+    const files = assertExactlyOnce(
+      ids,
+      await filePath(daemon!.connection, batch.output_file_id!),
+      await filePath(daemon!.connection, batch.error_file_id!),
+      batch,
+    );
     return { batch, ...files };
   }
 
@@ -61,7 +73,11 @@ describe('engine faults', function () {
       assert.equal(errors.length, 0, 'every transient fault was retried to success');
       for (const line of output) {
         assertSuccessLine(line);
-        assert.notEqual((line.response!.body as ChatCompletion).choices[0]!.message.content, '', `${line.custom_id} has the answer's text`);
+        assert.notEqual(
+          (line.response!.body as ChatCompletion).choices[0]!.message.content,
+          '',
+          `${line.custom_id} has the answer's text`,
+        );
       }
       assert.ok(emulator.stats.faults > 5, `faults were injected (${emulator.stats.faults})`);
     });

@@ -25,13 +25,33 @@ describe('conversion and analysis in the daemon', function () {
   it('converts a CSV, learns the pace from its batch, estimates the next with an ETA, and analyses by batch id', async () => {
     const dir = tempDir();
     const csv = join(dir, 'people.csv');
-    const rows = Array.from({ length: 60 }, (_, index) => `p${index + 1};Person ${index + 1};${index % 2 ? 'Go' : 'Rust'}`);
+    const rows = Array.from(
+      { length: 60 },
+      (_, index) => `p${index + 1};Person ${index + 1};${index % 2 ? 'Go' : 'Rust'}`,
+    );
     writeFileSync(csv, ['id;name;skills', ...rows, 'p9;Duplicate;Go'].join('\n'));
     // The instant answers' score, 50, is outside this schema's range: the analysis must read the schema from the batch input.
-    const schema = { type: 'object', properties: { score: { type: 'integer', minimum: 0, maximum: 40 } }, required: ['score'] };
-    const params = { input: csv, output: join(dir, 'people.jsonl'), model: 'tiny', template: '{{name}} knows {{skills}}', idColumn: 'id', numCtx: 4096, maxTokens: 32, schema };
+    const schema = {
+      type: 'object',
+      properties: { score: { type: 'integer', minimum: 0, maximum: 40 } },
+      required: ['score'],
+    };
+    const params = {
+      input: csv,
+      output: join(dir, 'people.jsonl'),
+      model: 'tiny',
+      template: '{{name}} knows {{skills}}',
+      idColumn: 'id',
+      numCtx: 4096,
+      maxTokens: 32,
+      schema,
+    };
 
-    await assert.rejects(daemon.connection.sendRequest(protocol.CsvConvertRequest.type, params), /the id "p9" \(column "id"\) is on line 10 and on line 62/, 'a duplicate id is refused with both lines');
+    await assert.rejects(
+      daemon.connection.sendRequest(protocol.CsvConvertRequest.type, params),
+      /the id "p9" \(column "id"\) is on line 10 and on line 62/,
+      'a duplicate id is refused with both lines',
+    );
     writeFileSync(csv, ['id;name;skills', ...rows].join('\n'));
     const first = await daemon.connection.sendRequest(protocol.CsvConvertRequest.type, params);
     assert.equal(first.lines_written, 60);
@@ -42,18 +62,36 @@ describe('conversion and analysis in the daemon', function () {
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'completed');
 
-    const second = await daemon.connection.sendRequest(protocol.CsvConvertRequest.type, { ...params, output: join(dir, 'again.jsonl') });
+    const second = await daemon.connection.sendRequest(protocol.CsvConvertRequest.type, {
+      ...params,
+      output: join(dir, 'again.jsonl'),
+    });
     assert.ok(second.estimate.requests_per_second! > 0, 'the pace of the first batch is known');
-    assert.equal(second.estimate.eta_seconds, Math.round(60 / second.estimate.requests_per_second!), 'and gives an ETA');
+    assert.equal(
+      second.estimate.eta_seconds,
+      Math.round(60 / second.estimate.requests_per_second!),
+      'and gives an ETA',
+    );
     assert.equal(second.estimate.calibration, 'learned');
 
-    const analysis = await daemon.connection.sendRequest(protocol.ResultsAnalyzeRequest.type, { batch_id: batch.id, source: csv, csv: join(dir, 'scored.csv') });
+    const analysis = await daemon.connection.sendRequest(protocol.ResultsAnalyzeRequest.type, {
+      batch_id: batch.id,
+      source: csv,
+      csv: join(dir, 'scored.csv'),
+    });
     assert.equal(analysis.succeeded, 60);
     assert.equal(analysis.answers.parsed, 60, 'the instant answers are JSON');
     const score = analysis.answers.fields.score!;
-    assert.deepEqual(score.type === 'number' && [score.range, score.out_of_range.count, score.stats], [{ minimum: 0, maximum: 40 }, 60, null]);
+    assert.deepEqual(score.type === 'number' && [score.range, score.out_of_range.count, score.stats], [
+      { minimum: 0, maximum: 40 },
+      60,
+      null,
+    ]);
     assert.equal(analysis.csv?.rows, 60);
     assert.equal(readFileSync(join(dir, 'scored.csv'), 'utf8').trim().split('\n').length, 61);
-    await assert.rejects(daemon.connection.sendRequest(protocol.ResultsAnalyzeRequest.type, {}), /name the output file/);
+    await assert.rejects(
+      daemon.connection.sendRequest(protocol.ResultsAnalyzeRequest.type, {}),
+      /name the output file/,
+    );
   });
 });

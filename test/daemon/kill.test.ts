@@ -5,7 +5,14 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce, assertSuccessLine } from '../support/shapes.js';
 
@@ -31,7 +38,9 @@ describe('kill -9 during a run', function () {
     writeFileSync(input, batchLines(LINES, { model: 'tiny' }));
     daemon = await startDaemonProcess(dataDir, args);
     const { id } = await submit(daemon.connection, input);
-    const outputPath = await waitForBatch(daemon.connection, id, (batch) => batch.output_file_id !== null).then((batch) => filePath(daemon!.connection, batch.output_file_id!));
+    const outputPath = await waitForBatch(daemon.connection, id, (batch) => batch.output_file_id !== null).then(
+      (batch) => filePath(daemon!.connection, batch.output_file_id!),
+    );
     for (const [kill, threshold] of [60, 140, 220].entries()) {
       const running = await waitForBatch(daemon.connection, id, (batch) => batch.request_counts.completed >= threshold);
       assert.equal(running.status, 'in_progress');
@@ -50,6 +59,10 @@ describe('kill -9 during a run', function () {
     assert.equal(errors.length, 0);
     output.forEach(assertSuccessLine);
     const stored = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;
-    assert.deepEqual(stored.batches.find((entry) => entry.batch.id === id)!.batch.request_counts, { total: LINES, completed: LINES, failed: 0 });
+    assert.deepEqual(stored.batches.find((entry) => entry.batch.id === id)!.batch.request_counts, {
+      total: LINES,
+      completed: LINES,
+      failed: 0,
+    });
   });
 });

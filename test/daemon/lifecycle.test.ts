@@ -9,7 +9,14 @@ import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { connectDaemon } from '../../server/rpc/client.js';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
-import { filePath, isFinished, startDaemonProcess, submit, waitForBatch, type DaemonProcess } from '../support/daemon-process.js';
+import {
+  filePath,
+  isFinished,
+  startDaemonProcess,
+  submit,
+  waitForBatch,
+  type DaemonProcess,
+} from '../support/daemon-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { assertExactlyOnce } from '../support/shapes.js';
 
@@ -46,9 +53,27 @@ describe('batch lifecycle', function () {
       ['url.jsonl', line(1, (r) => (r.url = '/v1/completions')), 'url_mismatch', 1, 'url'],
       ['method.jsonl', line(1, (r) => (r.method = 'PUT')), 'invalid_request', 1, 'method'],
       ['no-model.jsonl', `${line(1)}\n${line(2, (r) => delete r.body.model)}`, 'invalid_request', 2, 'body.model'],
-      ['two-models.jsonl', `${line(1)}\n${line(2, (r) => (r.body.model = 'other'))}`, 'model_mismatch', 2, 'body.model'],
-      ['utf8.jsonl', Buffer.concat([Buffer.from(`${line(1)}\n`), Buffer.from([0xc3, 0x28, 0x0a])]), 'invalid_json_line', 2, null],
-      ['huge.jsonl', `${line(1)}\n${line(2, (r) => (r.body.messages[1].content = 'y'.repeat(10 * 1024 * 1024)))}`, 'line_too_large', 2, null],
+      [
+        'two-models.jsonl',
+        `${line(1)}\n${line(2, (r) => (r.body.model = 'other'))}`,
+        'model_mismatch',
+        2,
+        'body.model',
+      ],
+      [
+        'utf8.jsonl',
+        Buffer.concat([Buffer.from(`${line(1)}\n`), Buffer.from([0xc3, 0x28, 0x0a])]),
+        'invalid_json_line',
+        2,
+        null,
+      ],
+      [
+        'huge.jsonl',
+        `${line(1)}\n${line(2, (r) => (r.body.messages[1].content = 'y'.repeat(10 * 1024 * 1024)))}`,
+        'line_too_large',
+        2,
+        null,
+      ],
       ['people.csv', 'name,score\nAna,3\n', 'invalid_json_line', 1, null],
     ];
     const chatsBefore = emulator.stats.chats;
@@ -64,7 +89,12 @@ describe('batch lifecycle', function () {
     const done = await waitForBatch(daemon!.connection, good.id, isFinished);
     assert.equal(done.status, 'completed');
     assert.equal(emulator.stats.chats - chatsBefore <= 150, true, 'no request of a bad file was sent');
-    assertExactlyOnce(ids(150), await filePath(daemon!.connection, done.output_file_id!), await filePath(daemon!.connection, done.error_file_id!), done);
+    assertExactlyOnce(
+      ids(150),
+      await filePath(daemon!.connection, done.output_file_id!),
+      await filePath(daemon!.connection, done.error_file_id!),
+      done,
+    );
   });
 
   it('cancels mid-run: finished lines are kept, the rest get batch_cancelled', async () => {
@@ -75,10 +105,18 @@ describe('batch lifecycle', function () {
     const batch = await waitForBatch(daemon!.connection, created.id, isFinished);
     assert.equal(batch.status, 'cancelled');
     assert.ok(batch.cancelling_at && batch.cancelled_at);
-    const { output, errors } = assertExactlyOnce(ids(200), await filePath(daemon!.connection, batch.output_file_id!), await filePath(daemon!.connection, batch.error_file_id!), batch);
+    const { output, errors } = assertExactlyOnce(
+      ids(200),
+      await filePath(daemon!.connection, batch.output_file_id!),
+      await filePath(daemon!.connection, batch.error_file_id!),
+      batch,
+    );
     assert.ok(output.length >= 20 && output.length < 200, `${output.length} finished lines kept`);
     assert.ok(errors.every((entry) => entry.error?.code === 'batch_cancelled'));
-    await assert.rejects(daemon!.connection.sendRequest(protocol.BatchCancelRequest.type, { id: created.id }), /cancelled and cannot be cancelled/);
+    await assert.rejects(
+      daemon!.connection.sendRequest(protocol.BatchCancelRequest.type, { id: created.id }),
+      /cancelled and cannot be cancelled/,
+    );
 
     // Retry runs exactly the lines that did not finish; with the first batch's output, every line once.
     const retry = await daemon!.connection.sendRequest(protocol.BatchRetryRequest.type, { id: created.id });
@@ -86,14 +124,26 @@ describe('batch lifecycle', function () {
     const retried = await waitForBatch(daemon!.connection, retry.id, isFinished);
     assert.equal(retried.status, 'completed');
     const failedIds = errors.map((entry) => entry.custom_id);
-    const again = assertExactlyOnce(failedIds, await filePath(daemon!.connection, retried.output_file_id!), await filePath(daemon!.connection, retried.error_file_id!), retried);
+    const again = assertExactlyOnce(
+      failedIds,
+      await filePath(daemon!.connection, retried.output_file_id!),
+      await filePath(daemon!.connection, retried.error_file_id!),
+      retried,
+    );
     assert.equal(again.output.length, failedIds.length);
     assert.deepEqual([...output, ...again.output].map((entry) => entry.custom_id).sort(), ids(200).sort());
-    await assert.rejects(daemon!.connection.sendRequest(protocol.BatchRetryRequest.type, { id: retry.id }), /no failed lines to retry/);
+    await assert.rejects(
+      daemon!.connection.sendRequest(protocol.BatchRetryRequest.type, { id: retry.id }),
+      /no failed lines to retry/,
+    );
   });
 
   it('expires a batch past its window after a restart: batch_expired for every unfinished line', async () => {
-    const created = await submit(daemon!.connection, writeTempFile('input.jsonl', batchLines(200, { model: 'tiny' })), '72h');
+    const created = await submit(
+      daemon!.connection,
+      writeTempFile('input.jsonl', batchLines(200, { model: 'tiny' })),
+      '72h',
+    );
     assert.equal(created.expires_at! - created.created_at, 72 * 3600);
     await waitForBatch(daemon!.connection, created.id, (batch) => batch.request_counts.completed >= 10);
     await daemon!.stop();
@@ -105,26 +155,47 @@ describe('batch lifecycle', function () {
     const batch = await waitForBatch(daemon.connection, created.id, isFinished);
     assert.equal(batch.status, 'expired');
     assert.ok(batch.expired_at);
-    const { output, errors } = assertExactlyOnce(ids(200), await filePath(daemon.connection, batch.output_file_id!), await filePath(daemon.connection, batch.error_file_id!), batch);
+    const { output, errors } = assertExactlyOnce(
+      ids(200),
+      await filePath(daemon.connection, batch.output_file_id!),
+      await filePath(daemon.connection, batch.error_file_id!),
+      batch,
+    );
     assert.ok(output.length >= 10);
     assert.ok(errors.length > 0 && errors.every((entry) => entry.error?.code === 'batch_expired'));
   });
 
   it('refuses a bad completion window, endpoint, metadata and unknown ids with clear errors', async () => {
-    const file = await daemon!.connection.sendRequest(protocol.FileRegisterRequest.type, { path: writeTempFile('a.jsonl', line(1)) });
+    const file = await daemon!.connection.sendRequest(protocol.FileRegisterRequest.type, {
+      path: writeTempFile('a.jsonl', line(1)),
+    });
     const create = (params: Partial<CreateBatchParams>) =>
       daemon!.connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: file.id, ...params });
     await assert.rejects(create({ completion_window: '2w' }), /completion_window must be/);
     await assert.rejects(create({ endpoint: '/v1/embeddings' }), /endpoint must be one of/);
-    await assert.rejects(create({ metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }), /at most 16/);
+    await assert.rejects(
+      create({ metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }),
+      /at most 16/,
+    );
     await assert.rejects(create({ input_file_id: 'file-nope' }), /No file with id "file-nope"/);
-    await assert.rejects(daemon!.connection.sendRequest(protocol.BatchGetRequest.type, { id: 'batch_nope' }), /No batch with id/);
+    await assert.rejects(
+      daemon!.connection.sendRequest(protocol.BatchGetRequest.type, { id: 'batch_nope' }),
+      /No batch with id/,
+    );
   });
 
   it('queues batches and runs them in order, one at a time', async () => {
-    const first = await submit(daemon!.connection, writeTempFile('first.jsonl', batchLines(60, { model: 'tiny', prefix: 'a' })));
-    const second = await submit(daemon!.connection, writeTempFile('second.jsonl', batchLines(60, { model: 'tiny', prefix: 'b' })));
-    const [a, b] = await Promise.all([first, second].map((batch) => waitForBatch(daemon!.connection, batch.id, isFinished)));
+    const first = await submit(
+      daemon!.connection,
+      writeTempFile('first.jsonl', batchLines(60, { model: 'tiny', prefix: 'a' })),
+    );
+    const second = await submit(
+      daemon!.connection,
+      writeTempFile('second.jsonl', batchLines(60, { model: 'tiny', prefix: 'b' })),
+    );
+    const [a, b] = await Promise.all(
+      [first, second].map((batch) => waitForBatch(daemon!.connection, batch.id, isFinished)),
+    );
     assert.equal(a!.status, 'completed');
     assert.equal(b!.status, 'completed');
     const firstOutput = readFileSync(await filePath(daemon!.connection, a!.output_file_id!));
@@ -135,7 +206,10 @@ describe('batch lifecycle', function () {
     const list = await daemon!.connection.sendRequest(protocol.BatchListRequest.type, { limit: 1 });
     assert.equal(list.data[0]!.id, second.id, 'newest first');
     assert.equal(list.has_more, true);
-    const next = await daemon!.connection.sendRequest(protocol.BatchListRequest.type, { limit: 1, after: list.last_id! });
+    const next = await daemon!.connection.sendRequest(protocol.BatchListRequest.type, {
+      limit: 1,
+      after: list.last_id!,
+    });
     assert.equal(next.data[0]!.id, first.id);
   });
 
@@ -171,7 +245,10 @@ describe('batch lifecycle', function () {
   });
 
   it('refuses a second daemon on the same data dir while the first runs, and takes over a stale lock', async () => {
-    await assert.rejects(startDaemonProcess(dataDir, ['--ollama-url', emulator.url]), /already runs for this data dir \(pid \d+/);
+    await assert.rejects(
+      startDaemonProcess(dataDir, ['--ollama-url', emulator.url]),
+      /already runs for this data dir \(pid \d+/,
+    );
     await daemon!.kill9();
     daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url]);
     const info = await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type);

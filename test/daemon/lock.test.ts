@@ -21,7 +21,10 @@ type ServeOutcome = { ready: true; child: ChildProcess } | { ready: false; code:
 
 /** `ollama-batch serve` in a child with this environment, until it says it is ready or exits. */
 async function serve(dataDir: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ServeOutcome> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
@@ -40,7 +43,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /** Resolves once `check` holds, asking every 100 ms; fails after `ms`. */
 async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await check()); ) {
+  for (const deadline = Date.now() + ms; !(await check());) {
     if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -93,7 +96,15 @@ describe('one daemon per data dir', function () {
     if (process.platform !== 'linux') this.skip(); // process start times come from /proc
     const dataDir = tempDir();
     // This test's own process is alive, but it is not the process that wrote the lock: it started at another time.
-    writeFileSync(lockPath(dataDir), JSON.stringify({ pid: process.pid, socket: join(dataDir, 'daemon.sock'), startedAt: Date.now(), processStart: '1' }));
+    writeFileSync(
+      lockPath(dataDir),
+      JSON.stringify({
+        pid: process.pid,
+        socket: join(dataDir, 'daemon.sock'),
+        startedAt: Date.now(),
+        processStart: '1',
+      }),
+    );
     first = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url]);
     assert.equal(readLock(dataDir)!.pid, first.child.pid);
   });

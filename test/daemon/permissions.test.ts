@@ -26,7 +26,7 @@ function modesUnder(dir: string): Array<{ path: string; kind: 'folder' | 'file' 
   });
 }
 
-describe('the data dir\'s permissions', function () {
+describe("the data dir's permissions", function () {
   this.timeout(120_000);
   let emulator: RunningEmulator;
   before(async () => {
@@ -51,19 +51,35 @@ describe('the data dir\'s permissions', function () {
       assert.equal((await fetch(`${daemon.http}/v1/files`, { method: 'POST', body: form })).status, 200);
 
       const entries = modesUnder(dataDir);
-      assert.ok(entries.some((entry) => entry.path.endsWith('db.json')) && entries.some((entry) => entry.path.endsWith('daemon.log')), JSON.stringify(entries));
+      assert.ok(
+        entries.some((entry) => entry.path.endsWith('db.json')) &&
+          entries.some((entry) => entry.path.endsWith('daemon.log')),
+        JSON.stringify(entries),
+      );
       assert.equal((lstatSync(dataDir).mode & 0o777).toString(8), '700', 'the data dir');
       // A folder 0700, a file 0600, the socket its user's alone.
-      const open = entries.filter(({ kind, mode }) => (kind === 'folder' ? mode !== '700' : kind === 'file' ? mode !== '600' : !mode.endsWith('00')));
+      const open = entries.filter(({ kind, mode }) =>
+        kind === 'folder' ? mode !== '700' : kind === 'file' ? mode !== '600' : !mode.endsWith('00'),
+      );
       assert.deepEqual(open, [], 'open to others');
 
       // What the daemon writes for the user outside it (a converted batch file) keeps the user's modes.
       const connection = (await connectDaemon(dataDir))!;
       const csv = writeTempFile('people.csv', 'id,text\n1,hello\n');
       const output = join(dirname(csv), 'people.jsonl');
-      await connection.sendRequest(protocol.CsvConvertRequest.type, { input: csv, output, model: 'tiny', numCtx: 2048, template: '{{text}}' });
+      await connection.sendRequest(protocol.CsvConvertRequest.type, {
+        input: csv,
+        output,
+        model: 'tiny',
+        numCtx: 2048,
+        template: '{{text}}',
+      });
       connection.dispose();
-      assert.equal((lstatSync(output).mode & 0o777).toString(8), (0o666 & ~process.umask()).toString(8), 'the converted file, as the umask makes it');
+      assert.equal(
+        (lstatSync(output).mode & 0o777).toString(8),
+        (0o666 & ~process.umask()).toString(8),
+        'the converted file, as the umask makes it',
+      );
     } finally {
       await cli('stop', '--data-dir', dataDir).catch(() => undefined);
     }

@@ -18,7 +18,9 @@ const INVALID_PARAMS = -32602;
 /** The error a request is answered with; fails when it succeeds or gets no answer within `ms`. */
 async function rpcError(request: Promise<unknown>, ms = 10_000): Promise<ResponseError<unknown>> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
+  );
   try {
     await Promise.race([request, late]);
   } catch (error) {
@@ -66,12 +68,24 @@ describe('JSON-RPC input the daemon refuses', function () {
     const socket = (await connectSocket(dataDir))!;
     try {
       for (const [method, params, needs] of [
-        ['batch/create', null, /^batch\/create needs its params as an object with input_file_id \(a string\); got null$/],
+        [
+          'batch/create',
+          null,
+          /^batch\/create needs its params as an object with input_file_id \(a string\); got null$/,
+        ],
         ['batch/create', { input_file_id: 7 }, /^batch\/create needs params\.input_file_id as a string; got 7$/],
         ['batch/get', null, /^batch\/get needs its params as an object with id \(a string\); got null$/],
         ['file/validate', null, /^file\/validate needs its params as an object with path \(a string\); got null$/],
-        ['csv/convert', null, /^csv\/convert needs its params as an object with input \(a string\), model \(a string\) and numCtx \(a number\); got null$/],
-        ['csv/convert', { input: 5, model: 'tiny', numCtx: 4096 }, /^csv\/convert needs params\.input as a string; got 5$/],
+        [
+          'csv/convert',
+          null,
+          /^csv\/convert needs its params as an object with input \(a string\), model \(a string\) and numCtx \(a number\); got null$/,
+        ],
+        [
+          'csv/convert',
+          { input: 5, model: 'tiny', numCtx: 4096 },
+          /^csv\/convert needs params\.input as a string; got 5$/,
+        ],
         ['batch/list', { after: 5 }, /^batch\/list needs params\.after as a string; got 5$/],
       ] as const) {
         const error = await sendAsIs(socket, method, params);
@@ -92,7 +106,9 @@ describe('JSON-RPC input the daemon refuses', function () {
       assert.equal(error.code, INVALID_PARAMS);
       assert.equal(error.message, `${path} is not a regular file; only a file can be validated`);
     }
-    const missing = await rpcError(daemon.connection.sendRequest(protocol.FileValidateRequest.type, { path: '/no/such.jsonl' }));
+    const missing = await rpcError(
+      daemon.connection.sendRequest(protocol.FileValidateRequest.type, { path: '/no/such.jsonl' }),
+    );
     assert.equal(missing.message, 'no such file: /no/such.jsonl');
   });
 
@@ -106,7 +122,13 @@ describe('JSON-RPC input the daemon refuses', function () {
     /** Where the daemon's read of `path` is, or null once it has closed the file. */
     const readPosition = (): number | null => {
       for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-        const target = (() => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } })();
+        const target = (() => {
+          try {
+            return readlinkSync(`/proc/${pid}/fd/${fd}`);
+          } catch {
+            return '';
+          }
+        })();
         if (target !== path) continue;
         try {
           return Number(/^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]);
@@ -117,7 +139,12 @@ describe('JSON-RPC input the daemon refuses', function () {
       return null;
     };
     const client = await connectSocket(dataDir);
-    void new SocketMessageWriter(client!).write({ jsonrpc: '2.0', id: 1, method: protocol.FileValidateRequest.type.method, params: { path } } as never);
+    void new SocketMessageWriter(client!).write({
+      jsonrpc: '2.0',
+      id: 1,
+      method: protocol.FileValidateRequest.type.method,
+      params: { path },
+    } as never);
     let started: number | null = null;
     while (started === null) started = await nextTick(readPosition);
     client!.destroy();

@@ -52,16 +52,59 @@ function step(title: string, args: string[]): void {
 }
 
 const input = join(workDir, 'candidates.jsonl');
-step('convert candidates.csv ...', ['convert', csv, '-o', input, '--data-dir', dataDir, '--system-prompt', SAMPLE_JOB.rubric, '--template', SAMPLE_JOB.template, '--schema', SAMPLE_JOB.schema, '--id-column', 'candidate_id', '--model', engine.model, '--max-tokens', '400', '--temperature', '0']);
+step('convert candidates.csv ...', [
+  'convert',
+  csv,
+  '-o',
+  input,
+  '--data-dir',
+  dataDir,
+  '--system-prompt',
+  SAMPLE_JOB.rubric,
+  '--template',
+  SAMPLE_JOB.template,
+  '--schema',
+  SAMPLE_JOB.schema,
+  '--id-column',
+  'candidate_id',
+  '--model',
+  engine.model,
+  '--max-tokens',
+  '400',
+  '--temperature',
+  '0',
+]);
 // The demo's daemon is its own: any free HTTP port, so a daemon already serving the default one (the extension's) is no obstacle.
-const run = spawnSync(process.execPath, [CLI, 'run', input, '--data-dir', dataDir, '--port', '0', '--json', ...engine.args], { stdio: ['inherit', 'pipe', 'inherit'] });
+const run = spawnSync(
+  process.execPath,
+  [CLI, 'run', input, '--data-dir', dataDir, '--port', '0', '--json', ...engine.args],
+  { stdio: ['inherit', 'pipe', 'inherit'] },
+);
 spawnSync(process.execPath, [CLI, 'stop', '--data-dir', dataDir], { stdio: 'ignore' });
 if (run.status !== 0) {
   console.error(`the batch did not complete (exit ${run.status}); see ${join(dataDir, 'daemon.log')}`);
   process.exit(1);
 }
-const { output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout.toString()) as { output_path: string; error_path: string };
+const { output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout.toString()) as {
+  output_path: string;
+  error_path: string;
+};
 console.log(`\n$ ollama-batch run candidates.jsonl: done`);
 const scored = join(workDir, 'candidates.scored.csv');
-step('analyze output.jsonl --input candidates.jsonl --source candidates.csv ...', ['analyze', outputPath, '--errors', errorPath, '--input', input, '--source', csv, '--csv', scored, '--sort-by', 'score']);
-console.log(`\nscored CSV: ${scored}\nresults (OpenAI's batch output format): ${outputPath}\nerrors: ${errorPath}\ndaemon data and log: ${dataDir}`);
+step('analyze output.jsonl --input candidates.jsonl --source candidates.csv ...', [
+  'analyze',
+  outputPath,
+  '--errors',
+  errorPath,
+  '--input',
+  input,
+  '--source',
+  csv,
+  '--csv',
+  scored,
+  '--sort-by',
+  'score',
+]);
+console.log(
+  `\nscored CSV: ${scored}\nresults (OpenAI's batch output format): ${outputPath}\nerrors: ${errorPath}\ndaemon data and log: ${dataDir}`,
+);

@@ -57,9 +57,27 @@ describe('CSV to scored CSV, end to end', function () {
     // convert
     const input = join(dir, 'candidates.jsonl');
     const converted = await cli([
-      'convert', csv, '-o', input, '--data-dir', dataDir,
-      '--system-prompt', SAMPLE_JOB.rubric, '--template', SAMPLE_JOB.template, '--schema', SAMPLE_JOB.schema,
-      '--id-column', 'candidate_id', '--model', 'tiny', '--max-tokens', '400', '--temperature', '0', '--json',
+      'convert',
+      csv,
+      '-o',
+      input,
+      '--data-dir',
+      dataDir,
+      '--system-prompt',
+      SAMPLE_JOB.rubric,
+      '--template',
+      SAMPLE_JOB.template,
+      '--schema',
+      SAMPLE_JOB.schema,
+      '--id-column',
+      'candidate_id',
+      '--model',
+      'tiny',
+      '--max-tokens',
+      '400',
+      '--temperature',
+      '0',
+      '--json',
     ]);
     assert.equal(converted.code, 0, converted.stderr);
     const report = JSON.parse(converted.stdout);
@@ -69,7 +87,19 @@ describe('CSV to scored CSV, end to end', function () {
     assert.equal((await validateBatchFile(input)).errorCount, 0, 'every line is valid for the batch engine');
 
     // run, with the schema, on real inference
-    const run = await cli(['run', input, '--data-dir', dataDir, '--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', '2', '--json']);
+    const run = await cli([
+      'run',
+      input,
+      '--data-dir',
+      dataDir,
+      '--engine',
+      'ollama',
+      '--ollama-url',
+      emulator.url,
+      '--concurrency',
+      '2',
+      '--json',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const { batch, output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout);
     assert.equal(batch.status, 'completed');
@@ -77,12 +107,27 @@ describe('CSV to scored CSV, end to end', function () {
 
     // analyze, joined to the source
     const scored = join(dir, 'scored.csv');
-    const analyzed = await cli(['analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', scored, '--sort-by', 'score', '--json']);
+    const analyzed = await cli([
+      'analyze',
+      outputPath,
+      '--errors',
+      errorPath,
+      '--source',
+      csv,
+      '--csv',
+      scored,
+      '--sort-by',
+      'score',
+      '--json',
+    ]);
     assert.equal(analyzed.code, 0, analyzed.stderr);
     const analysis = JSON.parse(analyzed.stdout);
     assert.equal(analysis.succeeded, batch.request_counts.completed);
     assert.equal(analysis.failed, batch.request_counts.failed);
-    assert.equal(analysis.answers.parsed + analysis.answers.unparseable.count + analysis.answers.empty, analysis.succeeded);
+    assert.equal(
+      analysis.answers.parsed + analysis.answers.unparseable.count + analysis.answers.empty,
+      analysis.succeeded,
+    );
     assert.equal(analysis.tokens.prompt, batch.usage.input_tokens);
     assert.ok(analysis.latency_ms && analysis.latency_ms.p50 > 0, 'latency recorded on every output line');
 

@@ -17,11 +17,17 @@ interface Answer {
   body: string;
 }
 
-const json = (body: unknown, status = 200): Answer => ({ status, type: 'application/json; charset=utf-8', body: JSON.stringify(body) });
+const json = (body: unknown, status = 200): Answer => ({
+  status,
+  type: 'application/json; charset=utf-8',
+  body: JSON.stringify(body),
+});
 const html = (status: number, page: string): Answer => ({ status, type: 'text/html; charset=utf-8', body: page });
 
-const BAD_GATEWAY = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body>\r\n</html>\r\n';
-const PORTAL = '<!DOCTYPE html><html><head>\n  <title>\n    Sign in to   the guest network\n  </title></head><body><form></form></body></html>';
+const BAD_GATEWAY =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body>\r\n</html>\r\n';
+const PORTAL =
+  '<!DOCTYPE html><html><head>\n  <title>\n    Sign in to   the guest network\n  </title></head><body><form></form></body></html>';
 const UNTITLED = '<!doctype html><html><body><h1>Forbidden</h1><p>You are not allowed here.</p></body></html>';
 
 /** Answers every chat (either API) with the answer the test set last. */
@@ -45,8 +51,22 @@ async function startScriptedServer(): Promise<{ url: string; answer: Answer; clo
 
 const request = { model: 'm', messages: [{ role: 'user' as const, content: 'x' }] };
 
-const ollamaDone = { model: 'm', created_at: '2025-01-01T00:00:00Z', done: true, done_reason: 'stop', prompt_eval_count: 9, eval_count: 3 };
-const completion = (choices: unknown): unknown => ({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm', choices, usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
+const ollamaDone = {
+  model: 'm',
+  created_at: '2025-01-01T00:00:00Z',
+  done: true,
+  done_reason: 'stop',
+  prompt_eval_count: 9,
+  eval_count: 3,
+};
+const completion = (choices: unknown): unknown => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model: 'm',
+  choices,
+  usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
+});
 
 describe('engine answers are checked', function () {
   let server: Awaited<ReturnType<typeof startScriptedServer>>;
@@ -57,7 +77,10 @@ describe('engine answers are checked', function () {
     await server.close();
   });
 
-  const fetches: Array<[string, typeof fetch | undefined]> = [['', undefined], [' (built-in fetch)', globalThis.fetch]];
+  const fetches: Array<[string, typeof fetch | undefined]> = [
+    ['', undefined],
+    [' (built-in fetch)', globalThis.fetch],
+  ];
   const engines: Array<[string, () => Engine]> = [];
   for (const [via, fetchImpl] of fetches) {
     const fetchOption = fetchImpl ? { fetch: fetchImpl } : {};
@@ -69,9 +92,27 @@ describe('engine answers are checked', function () {
   // What each API answers without what the batch needs, and what the error must say is missing.
   const missing: Array<[string, { ollama: unknown; openai: unknown }, RegExp]> = [
     ['an empty object', { ollama: {}, openai: {} }, /invalid engine answer: (no message|no choices)/],
-    ['a message without content', { ollama: { ...ollamaDone, message: { role: 'assistant' } }, openai: completion([{ index: 0, message: { role: 'assistant' }, finish_reason: 'stop' }]) }, /invalid engine answer: .*content is missing, not a string/],
-    ['content that is not a string', { ollama: { ...ollamaDone, message: { role: 'assistant', content: 42 } }, openai: completion([{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'stop' }]) }, /invalid engine answer: .*content is (a number|null), not a string/],
-    ['no choice at all', { ollama: { ...ollamaDone, message: null }, openai: completion([]) }, /invalid engine answer: (no message|no choices)/],
+    [
+      'a message without content',
+      {
+        ollama: { ...ollamaDone, message: { role: 'assistant' } },
+        openai: completion([{ index: 0, message: { role: 'assistant' }, finish_reason: 'stop' }]),
+      },
+      /invalid engine answer: .*content is missing, not a string/,
+    ],
+    [
+      'content that is not a string',
+      {
+        ollama: { ...ollamaDone, message: { role: 'assistant', content: 42 } },
+        openai: completion([{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'stop' }]),
+      },
+      /invalid engine answer: .*content is (a number|null), not a string/,
+    ],
+    [
+      'no choice at all',
+      { ollama: { ...ollamaDone, message: null }, openai: completion([]) },
+      /invalid engine answer: (no message|no choices)/,
+    ],
     ['JSON that is not an object', { ollama: [], openai: 'fine' }, /invalid engine answer: not a JSON object/],
   ];
   for (const [engineName, makeEngine] of engines) {
@@ -95,16 +136,32 @@ describe('engine answers are checked', function () {
     });
 
     it(`${engineName}: an answer with empty string content is an answer`, async () => {
-      server.answer = json(isOllama(engineName) ? { ...ollamaDone, message: { role: 'assistant', content: '' } } : completion([{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }]));
+      server.answer = json(
+        isOllama(engineName)
+          ? { ...ollamaDone, message: { role: 'assistant', content: '' } }
+          : completion([{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }]),
+      );
       const result = await makeEngine().chat(request, never());
       assert.equal(result.content, '');
       assert.equal(result.promptTokens, 9);
     });
 
     const pages: Array<[Answer, 'transient' | 'permanent', RegExp]> = [
-      [html(502, BAD_GATEWAY), 'transient', /^invalid engine answer: an HTML page \(status 502\), not JSON: "502 Bad Gateway"$/],
-      [html(200, PORTAL), 'transient', /^invalid engine answer: an HTML page \(status 200\), not JSON: "Sign in to the guest network"$/],
-      [html(403, UNTITLED), 'permanent', /^invalid engine answer: an HTML page \(status 403\), not JSON: "Forbidden You are not allowed here\."$/],
+      [
+        html(502, BAD_GATEWAY),
+        'transient',
+        /^invalid engine answer: an HTML page \(status 502\), not JSON: "502 Bad Gateway"$/,
+      ],
+      [
+        html(200, PORTAL),
+        'transient',
+        /^invalid engine answer: an HTML page \(status 200\), not JSON: "Sign in to the guest network"$/,
+      ],
+      [
+        html(403, UNTITLED),
+        'permanent',
+        /^invalid engine answer: an HTML page \(status 403\), not JSON: "Forbidden You are not allowed here\."$/,
+      ],
     ];
     for (const [answer, kind, message] of pages) {
       it(`${engineName}: an HTML page with status ${answer.status} is ${kind}, named for what it is`, async () => {

@@ -11,7 +11,6 @@ import { writeModel } from '../support/gguf/model.js';
 import { scoreSchemaUrl } from '../support/engine-assertions.js';
 import { tinyModelPath } from '../support/models.js';
 
-
 function isEngineError(kind: string, code: string): (error: unknown) => boolean {
   return (error) => {
     assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
@@ -69,18 +68,29 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
     assert.equal(result.model, 'tiny');
     assert.equal(typeof result.content, 'string');
     assert.ok(result.promptTokens > 20 && result.promptTokens < 200, `promptTokens ${result.promptTokens}`);
-    assert.ok(result.completionTokens >= 1 && result.completionTokens <= 24, `completionTokens ${result.completionTokens}`);
+    assert.ok(
+      result.completionTokens >= 1 && result.completionTokens <= 24,
+      `completionTokens ${result.completionTokens}`,
+    );
     if (result.finishReason === 'length') assert.equal(result.completionTokens, 24);
-    assert.ok(result.cachedTokens !== undefined && result.cachedTokens >= 0 && result.cachedTokens < result.promptTokens);
+    assert.ok(
+      result.cachedTokens !== undefined && result.cachedTokens >= 0 && result.cachedTokens < result.promptTokens,
+    );
   });
 
   it('rejects an unknown model as permanent model_not_found', async () => {
-    await assert.rejects(engine.chat(ask('hello', { model: 'llama3' }), never()), isEngineError('permanent', 'model_not_found'));
+    await assert.rejects(
+      engine.chat(ask('hello', { model: 'llama3' }), never()),
+      isEngineError('permanent', 'model_not_found'),
+    );
   });
 
   it('follows a JSON schema (strings bounded by maxLength) to parseable JSON', async () => {
     const schema = JSON.parse(await readFile(scoreSchemaUrl, 'utf8')) as Record<string, unknown>;
-    const result = await engine.chat(ask('Score this candidate.', { format: schema, maxTokens: 1500, temperature: 0.8, seed: 7 }), never());
+    const result = await engine.chat(
+      ask('Score this candidate.', { format: schema, maxTokens: 1500, temperature: 0.8, seed: 7 }),
+      never(),
+    );
     assert.equal(result.finishReason, 'stop', `cut at ${result.completionTokens} tokens`);
     const parsed = JSON.parse(result.content) as Record<string, unknown>;
     for (const key of schema.required as string[]) assert.ok(key in parsed, `missing ${key} in ${result.content}`);
@@ -89,7 +99,10 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
   });
 
   it('format json yields a JSON object or is cut by max tokens', async () => {
-    const result = await engine.chat(ask('Answer in JSON.', { format: 'json', maxTokens: 64, temperature: 0 }), never());
+    const result = await engine.chat(
+      ask('Answer in JSON.', { format: 'json', maxTokens: 64, temperature: 0 }),
+      never(),
+    );
     assert.ok(result.content.trimStart().startsWith('{'), result.content);
     if (result.finishReason === 'stop') JSON.parse(result.content);
   });
@@ -102,7 +115,9 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
 
   it('answers 20 parallel requests over 2 slots', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => engine.chat(ask(`Candidate number ${i}.`, { maxTokens: 12, seed: i }), never())),
+      Array.from({ length: 20 }, (_, i) =>
+        engine.chat(ask(`Candidate number ${i}.`, { maxTokens: 12, seed: i }), never()),
+      ),
     );
     assert.equal(results.length, 20);
     for (const result of results) {
@@ -112,7 +127,8 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
   });
 
   it('serves a repeated long system prompt from the KV cache', async () => {
-    const rubric = 'Score the candidate profile against the rubric: experience, skills, evidence, clear reason. '.repeat(15);
+    const rubric =
+      'Score the candidate profile against the rubric: experience, skills, evidence, clear reason. '.repeat(15);
     const request = (user: string): ChatRequest => ({
       model: 'tiny',
       messages: [
@@ -124,7 +140,10 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
     const first = await engine.chat(request('Profile A: ten years of python.'), never());
     const second = await engine.chat(request('Profile B: two years of java, team lead.'), never());
     assert.ok(first.promptTokens > 150, `promptTokens ${first.promptTokens}`);
-    assert.ok((second.cachedTokens ?? 0) > first.promptTokens / 2, `cachedTokens ${second.cachedTokens} of ${second.promptTokens}`);
+    assert.ok(
+      (second.cachedTokens ?? 0) > first.promptTokens / 2,
+      `cachedTokens ${second.cachedTokens} of ${second.promptTokens}`,
+    );
     assert.ok((second.cachedTokens ?? 0) < second.promptTokens);
   });
 
@@ -136,7 +155,10 @@ describe('llama-cpp engine (tiny random model, 2 slots)', function () {
       return true;
     });
     // The prompt fits, but prompt + max tokens do not.
-    await assert.rejects(engine.chat(ask('hello', { maxTokens: 5000 }), never()), isEngineError('permanent', 'context_length_exceeded'));
+    await assert.rejects(
+      engine.chat(ask('hello', { maxTokens: 5000 }), never()),
+      isEngineError('permanent', 'context_length_exceeded'),
+    );
   });
 
   it('stops on abort, frees the slot, and drops aborted waiters from the queue', async () => {
@@ -173,7 +195,10 @@ describe('GGUF writer', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const sha256 = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
+  const sha256 = async (path: string): Promise<string> =>
+    createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
 
   it('writes the tiny model in under 2 s, byte-identical for the same seed', async () => {
     const started = performance.now();
@@ -195,7 +220,10 @@ describe('GGUF writer', function () {
     const metadata = info.metadata as unknown as {
       general: { architecture: string; alignment: number };
       llama: { block_count: number; embedding_length: number; vocab_size: number };
-      tokenizer: { ggml: { model: string; tokens: string[]; eos_token_id: number; bos_token_id: number }; chat_template: string };
+      tokenizer: {
+        ggml: { model: string; tokens: string[]; eos_token_id: number; bos_token_id: number };
+        chat_template: string;
+      };
     };
     assert.equal(metadata.general.architecture, 'llama');
     assert.equal(metadata.general.alignment, 32);

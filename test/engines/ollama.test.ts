@@ -10,7 +10,6 @@ import { startTinyEmulator } from '../support/tiny-emulator.js';
 import { BUSY_MESSAGE, startOllamaEmulator } from '../support/ollama-emulator/server.js';
 import type { EmulatorFault, RunningEmulator } from '../support/ollama-emulator/server.js';
 
-
 describe('OllamaEngine on the emulator with real inference', function () {
   let emulator: RunningEmulator;
   let engine: OllamaEngine;
@@ -43,7 +42,10 @@ describe('OllamaEngine on the emulator with real inference', function () {
     );
     assert.equal(typeof result.content, 'string');
     assert.ok(result.promptTokens > 0, 'prompt tokens counted');
-    assert.ok(result.completionTokens > 0 && result.completionTokens <= 12, `completion tokens ${result.completionTokens}`);
+    assert.ok(
+      result.completionTokens > 0 && result.completionTokens <= 12,
+      `completion tokens ${result.completionTokens}`,
+    );
     assert.ok(['stop', 'length'].includes(result.finishReason));
     assert.equal(result.model, 'tiny');
     assert.ok(emulator.stats.completed >= 1);
@@ -52,19 +54,39 @@ describe('OllamaEngine on the emulator with real inference', function () {
   it('reports the prefix served from cache on a repeated system prompt', async function () {
     const system = 'You are a strict reviewer. '.repeat(20);
     const ask = (user: string) =>
-      engine.chat({ model: 'tiny', messages: [{ role: 'system', content: system }, { role: 'user', content: user }], maxTokens: 4, seed: 1 }, never());
+      engine.chat(
+        {
+          model: 'tiny',
+          messages: [
+            { role: 'system', content: system },
+            { role: 'user', content: user },
+          ],
+          maxTokens: 4,
+          seed: 1,
+        },
+        never(),
+      );
     const first = await ask('first question');
     const second = await ask('second question');
     assert.ok(second.promptTokens > 0 && first.promptTokens > 0);
     if (second.cachedTokens !== undefined) {
-      assert.ok(second.cachedTokens <= second.promptTokens, 'cached tokens are part of the prompt tokens (Ollama >= 0.30)');
+      assert.ok(
+        second.cachedTokens <= second.promptTokens,
+        'cached tokens are part of the prompt tokens (Ollama >= 0.30)',
+      );
     }
   });
 
   it('follows a JSON schema format with parseable JSON', async function () {
     const schema = JSON.parse(await readFile(schemaUrl, 'utf8')) as Record<string, unknown>;
     const result = await engine.chat(
-      { model: 'tiny', messages: [{ role: 'user', content: 'Score: Jane, 5 years of Go.' }], format: schema, seed: 3, maxTokens: 1500 },
+      {
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'Score: Jane, 5 years of Go.' }],
+        format: schema,
+        seed: 3,
+        maxTokens: 1500,
+      },
       never(),
     );
     assert.equal(result.finishReason, 'stop', 'the grammar ends the answer before max tokens');
@@ -86,20 +108,37 @@ describe('OllamaEngine on the emulator with real inference', function () {
   });
 
   it('answers the raw client with the documented /api/chat fields, non-streaming and streaming', async function () {
-    const response = await client.chat({ model: 'tiny', messages: [{ role: 'user', content: 'Hello' }], stream: false, options: { num_predict: 8 } });
+    const response = await client.chat({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: false,
+      options: { num_predict: 8 },
+    });
     assert.equal(response.model, 'tiny');
     assert.equal(response.message.role, 'assistant');
     assert.equal(typeof response.message.content, 'string');
     assert.equal(response.done, true);
     assert.ok(['stop', 'length'].includes(response.done_reason));
     assert.ok(!Number.isNaN(Date.parse(String(response.created_at))));
-    for (const field of ['total_duration', 'load_duration', 'prompt_eval_count', 'prompt_eval_duration', 'eval_count', 'eval_duration'] as const) {
+    for (const field of [
+      'total_duration',
+      'load_duration',
+      'prompt_eval_count',
+      'prompt_eval_duration',
+      'eval_count',
+      'eval_duration',
+    ] as const) {
       assert.equal(typeof response[field], 'number', field);
     }
     assert.ok(response.total_duration > 0 && response.eval_count > 0 && response.eval_count <= 8);
 
     const parts = [];
-    for await (const part of await client.chat({ model: 'tiny', messages: [{ role: 'user', content: 'Hello' }], stream: true, options: { num_predict: 8 } })) {
+    for await (const part of await client.chat({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: true,
+      options: { num_predict: 8 },
+    })) {
       parts.push(part);
     }
     const last = parts.at(-1)!;
@@ -109,7 +148,13 @@ describe('OllamaEngine on the emulator with real inference', function () {
   });
 
   it('serves /api/tags, /api/show, /api/ps and /api/version with the documented fields', async function () {
-    await client.chat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], stream: false, keep_alive: -1, options: { num_predict: 2 } });
+    await client.chat({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: false,
+      keep_alive: -1,
+      options: { num_predict: 2 },
+    });
     const tags = await client.list();
     const tiny = tags.models.find((model) => model.name === 'tiny:latest');
     assert.ok(tiny, 'tiny:latest is listed');
@@ -131,7 +176,10 @@ describe('OllamaEngine on the emulator with real inference', function () {
     assert.ok(loaded, 'tiny is loaded');
     assert.ok(loaded.size > 0 && loaded.size_vram > 0 && loaded.size_vram <= loaded.size);
     assert.equal(typeof (loaded as unknown as { context_length: unknown }).context_length, 'number');
-    assert.ok(new Date(loaded.expires_at).getFullYear() > new Date().getFullYear() + 100, 'keep_alive -1 keeps it loaded');
+    assert.ok(
+      new Date(loaded.expires_at).getFullYear() > new Date().getFullYear() + 100,
+      'keep_alive -1 keeps it loaded',
+    );
 
     assert.match((await client.version()).version, /^\d+\.\d+\.\d+/);
 
@@ -146,7 +194,12 @@ describe('OllamaEngine on the emulator with real inference', function () {
 
   it('reloads the model when num_ctx changes (load_duration spikes)', async function () {
     const ask = (numCtx: number) =>
-      client.chat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], stream: false, options: { num_ctx: numCtx, num_predict: 2 } });
+      client.chat({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: false,
+        options: { num_ctx: numCtx, num_predict: 2 },
+      });
     await ask(1024);
     const loads = emulator.stats.loads;
     const same = await ask(1024);
@@ -159,7 +212,9 @@ describe('OllamaEngine on the emulator with real inference', function () {
   });
 
   it('answers an unknown model with a permanent model_not_found', async function () {
-    const error = await engineError(engine.chat({ model: 'nope:7b', messages: [{ role: 'user', content: 'x' }] }, never()));
+    const error = await engineError(
+      engine.chat({ model: 'nope:7b', messages: [{ role: 'user', content: 'x' }] }, never()),
+    );
     assert.equal(error.kind, 'permanent');
     assert.equal(error.code, 'model_not_found');
     assert.equal(error.status, 404);
@@ -168,7 +223,10 @@ describe('OllamaEngine on the emulator with real inference', function () {
 
   it('aborts a running request when the caller aborts', async function () {
     const controller = new AbortController();
-    const pending = engine.chat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], maxTokens: 2000 }, controller.signal);
+    const pending = engine.chat(
+      { model: 'tiny', messages: [{ role: 'user', content: 'x' }], maxTokens: 2000 },
+      controller.signal,
+    );
     setTimeout(() => controller.abort(), 20);
     const error = await engineError(pending);
     assert.equal(error.kind, 'transient');
@@ -205,18 +263,19 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     ['', undefined],
     [' (built-in fetch)', globalThis.fetch],
   ];
-  for (const [fault, code, message] of cases) for (const [via, fetchImpl] of fetches) {
-    it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
-      emulator.setFault(fault, 1);
-      const engine = new OllamaEngine({ url: emulator.url, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
-      // The caller's signal bounds a chat (the batch runner times every try).
-      const error = await engineError(engine.chat(request, AbortSignal.timeout(300)));
-      assert.equal(error.kind, 'transient');
-      assert.equal(error.code, code);
-      assert.match(error.message, message);
-      assert.equal(emulator.stats.faults, 1);
-    });
-  }
+  for (const [fault, code, message] of cases)
+    for (const [via, fetchImpl] of fetches) {
+      it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
+        emulator.setFault(fault, 1);
+        const engine = new OllamaEngine({ url: emulator.url, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+        // The caller's signal bounds a chat (the batch runner times every try).
+        const error = await engineError(engine.chat(request, AbortSignal.timeout(300)));
+        assert.equal(error.kind, 'transient');
+        assert.equal(error.code, code);
+        assert.match(error.message, message);
+        assert.equal(emulator.stats.faults, 1);
+      });
+    }
 
   it('gives every OOM wording as out_of_memory', async function () {
     emulator.setFault('oom', 1);
@@ -235,14 +294,15 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     assert.equal(emulator.stats.faults, failed);
   });
 
-  for (const [via, fetchImpl] of fetches) it(`says unreachable once the emulator is closed, and ping turns false${via}`, async function () {
-    const engine = new OllamaEngine({ url: emulator.url, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
-    assert.equal(await engine.ping(), true);
-    await emulator.close();
-    const error = await engineError(engine.chat(request, never()));
-    assert.equal(error.kind, 'unreachable');
-    assert.equal(await engine.ping(), false);
-  });
+  for (const [via, fetchImpl] of fetches)
+    it(`says unreachable once the emulator is closed, and ping turns false${via}`, async function () {
+      const engine = new OllamaEngine({ url: emulator.url, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+      assert.equal(await engine.ping(), true);
+      await emulator.close();
+      const error = await engineError(engine.chat(request, never()));
+      assert.equal(error.kind, 'unreachable');
+      assert.equal(await engine.ping(), false);
+    });
 
   it('closes promptly while connections are held open', async function () {
     emulator.setFault('timeout', 1);
@@ -264,7 +324,9 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     emulator = await startOllamaEmulator({ instant: true, parallel: 1, maxQueue: 2, latencyMs: 100 });
     const engine = new OllamaEngine({ url: emulator.url });
     const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => engine.chat(request, never())));
-    const rejected = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => outcome.reason as EngineError);
+    const rejected = outcomes
+      .filter((outcome) => outcome.status === 'rejected')
+      .map((outcome) => outcome.reason as EngineError);
     assert.equal(rejected.length, 3, '1 running + 2 queued are served, the rest refused');
     for (const error of rejected) {
       assert.equal(error.kind, 'transient');
@@ -316,7 +378,10 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     const noModel = await fetch(`${emulator.url}/api/chat`, { method: 'POST', body: '{"messages":[]}' });
     assert.equal(noModel.status, 400);
     assert.deepEqual(await noModel.json(), { error: 'model is required' });
-    const badFormat = await fetch(`${emulator.url}/api/chat`, { method: 'POST', body: '{"model":"instant","format":"xml"}' });
+    const badFormat = await fetch(`${emulator.url}/api/chat`, {
+      method: 'POST',
+      body: '{"model":"instant","format":"xml"}',
+    });
     assert.equal(badFormat.status, 400);
     const load = await fetch(`${emulator.url}/api/chat`, { method: 'POST', body: '{"model":"instant"}' });
     assert.equal(((await load.json()) as { done_reason: string }).done_reason, 'load');
@@ -329,7 +394,12 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     const client = new Ollama({ host: emulator.url });
     await client.chat({ model: 'instant', messages: [{ role: 'user', content: 'x' }], stream: false, keep_alive: 0 });
     assert.equal((await client.ps()).models.length, 0);
-    await client.chat({ model: 'instant', messages: [{ role: 'user', content: 'x' }], stream: false, keep_alive: '10m' });
+    await client.chat({
+      model: 'instant',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: false,
+      keep_alive: '10m',
+    });
     const [model] = (await client.ps()).models;
     const minutes = (new Date(model!.expires_at).getTime() - Date.now()) / 60_000;
     assert.ok(minutes > 9 && minutes <= 10, `expires in ${minutes} minutes`);

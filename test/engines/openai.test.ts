@@ -10,7 +10,6 @@ import { startTinyEmulator } from '../support/tiny-emulator.js';
 import { startOllamaEmulator } from '../support/ollama-emulator/server.js';
 import type { EmulatorFault, RunningEmulator } from '../support/ollama-emulator/server.js';
 
-
 describe('OpenAIEngine on the emulator /v1 with real inference', function () {
   let emulator: RunningEmulator;
   let engine: OpenAIEngine;
@@ -49,7 +48,10 @@ describe('OpenAIEngine on the emulator /v1 with real inference', function () {
   });
 
   it('gives finishReason length when max tokens cut the answer', async function () {
-    const result = await engine.chat({ model: 'tiny', messages: [{ role: 'user', content: 'Talk.' }], maxTokens: 1, seed: 2 }, never());
+    const result = await engine.chat(
+      { model: 'tiny', messages: [{ role: 'user', content: 'Talk.' }], maxTokens: 1, seed: 2 },
+      never(),
+    );
     assert.equal(result.completionTokens, 1);
     assert.equal(result.finishReason, 'length');
   });
@@ -57,7 +59,13 @@ describe('OpenAIEngine on the emulator /v1 with real inference', function () {
   it('follows a json_schema response format with parseable JSON', async function () {
     const schema = JSON.parse(await readFile(schemaUrl, 'utf8')) as Record<string, unknown>;
     const result = await engine.chat(
-      { model: 'tiny', messages: [{ role: 'user', content: 'Score: Ann, 3 years of Rust.' }], format: schema, seed: 4, maxTokens: 1500 },
+      {
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'Score: Ann, 3 years of Rust.' }],
+        format: schema,
+        seed: 4,
+        maxTokens: 1500,
+      },
       never(),
     );
     assert.equal(result.finishReason, 'stop');
@@ -67,7 +75,10 @@ describe('OpenAIEngine on the emulator /v1 with real inference', function () {
   });
 
   it('follows a json_object response format', async function () {
-    const result = await engine.chat({ model: 'tiny', messages: [{ role: 'user', content: 'JSON please.' }], format: 'json', seed: 6, maxTokens: 300 }, never());
+    const result = await engine.chat(
+      { model: 'tiny', messages: [{ role: 'user', content: 'JSON please.' }], format: 'json', seed: 6, maxTokens: 300 },
+      never(),
+    );
     if (result.finishReason === 'stop') assert.equal(typeof JSON.parse(result.content), 'object');
   });
 
@@ -78,7 +89,9 @@ describe('OpenAIEngine on the emulator /v1 with real inference', function () {
   });
 
   it('answers an unknown model with a permanent model_not_found', async function () {
-    const error = await engineError(engine.chat({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, never()));
+    const error = await engineError(
+      engine.chat({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, never()),
+    );
     assert.equal(error.kind, 'permanent');
     assert.equal(error.code, 'model_not_found');
     assert.equal(error.status, 404);
@@ -93,7 +106,10 @@ describe('OpenAIEngine on the emulator /v1 with real inference', function () {
 
   it('aborts when the caller aborts', async function () {
     const controller = new AbortController();
-    const pending = engine.chat({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], maxTokens: 2000 }, controller.signal);
+    const pending = engine.chat(
+      { model: 'tiny', messages: [{ role: 'user', content: 'x' }], maxTokens: 2000 },
+      controller.signal,
+    );
     setTimeout(() => controller.abort(), 20);
     const error = await engineError(pending);
     assert.equal(error.kind, 'transient');
@@ -123,30 +139,42 @@ describe('OpenAIEngine errors (emulator in instant mode)', function () {
     ['', undefined],
     [' (built-in fetch)', globalThis.fetch],
   ];
-  for (const [fault, code] of cases) for (const [via, fetchImpl] of fetches) {
-    it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
-      emulator.setFault(fault, 1);
-      const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1`, requestTimeoutMs: 300, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
-      const error = await engineError(engine.chat(request, never()));
-      assert.equal(error.kind, 'transient');
-      assert.equal(error.code, code);
-      assert.equal(emulator.stats.faults, 1, 'no retries inside the client');
-    });
-  }
+  for (const [fault, code] of cases)
+    for (const [via, fetchImpl] of fetches) {
+      it(`maps fault ${fault} to a transient ${code}${via}`, async function () {
+        emulator.setFault(fault, 1);
+        const engine = new OpenAIEngine({
+          baseURL: `${emulator.url}/v1`,
+          requestTimeoutMs: 300,
+          ...(fetchImpl ? { fetch: fetchImpl } : {}),
+        });
+        const error = await engineError(engine.chat(request, never()));
+        assert.equal(error.kind, 'transient');
+        assert.equal(error.code, code);
+        assert.equal(emulator.stats.faults, 1, 'no retries inside the client');
+      });
+    }
 
-  for (const [via, fetchImpl] of fetches) it(`says unreachable once the server is gone, and ping turns false${via}`, async function () {
-    const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1/`, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
-    assert.equal(await engine.ping(), true);
-    await emulator.close();
-    const error = await engineError(engine.chat(request, never()));
-    assert.equal(error.kind, 'unreachable');
-    assert.equal(error.code, 'engine_unreachable');
-    assert.equal(await engine.ping(), false);
-  });
+  for (const [via, fetchImpl] of fetches)
+    it(`says unreachable once the server is gone, and ping turns false${via}`, async function () {
+      const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1/`, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+      assert.equal(await engine.ping(), true);
+      await emulator.close();
+      const error = await engineError(engine.chat(request, never()));
+      assert.equal(error.kind, 'unreachable');
+      assert.equal(error.code, 'engine_unreachable');
+      assert.equal(await engine.ping(), false);
+    });
 
   it('reports cached prompt tokens from usage.prompt_tokens_details', async function () {
     const engine = new OpenAIEngine({ baseURL: `${emulator.url}/v1` });
-    const long = { model: 'instant', messages: [{ role: 'system' as const, content: 'rubric '.repeat(200) }, { role: 'user' as const, content: 'a' }] };
+    const long = {
+      model: 'instant',
+      messages: [
+        { role: 'system' as const, content: 'rubric '.repeat(200) },
+        { role: 'user' as const, content: 'a' },
+      ],
+    };
     await engine.chat(long, never());
     const second = await engine.chat(long, never());
     assert.ok(second.cachedTokens !== undefined && second.cachedTokens > 200);
@@ -180,7 +208,17 @@ describe('toOpenAIRequest', function () {
   it('maps the engine request onto chat.completions parameters', function () {
     const schema = { type: 'object', properties: { a: { type: 'string' } } };
     assert.deepEqual(
-      toOpenAIRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 0.1, topP: 0.5, seed: 1, stop: ['END'], maxTokens: 9, format: schema, numCtx: 8192 }),
+      toOpenAIRequest({
+        model: 'm',
+        messages: [{ role: 'user', content: 'x' }],
+        temperature: 0.1,
+        topP: 0.5,
+        seed: 1,
+        stop: ['END'],
+        maxTokens: 9,
+        format: schema,
+        numCtx: 8192,
+      }),
       {
         model: 'm',
         messages: [{ role: 'user', content: 'x' }],
@@ -192,6 +230,8 @@ describe('toOpenAIRequest', function () {
         response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
       },
     );
-    assert.deepEqual(toOpenAIRequest({ model: 'm', messages: [], format: 'json' }).response_format, { type: 'json_object' });
+    assert.deepEqual(toOpenAIRequest({ model: 'm', messages: [], format: 'json' }).response_format, {
+      type: 'json_object',
+    });
   });
 });

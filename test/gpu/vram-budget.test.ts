@@ -15,22 +15,57 @@ import { startOllamaEmulator } from '../support/ollama-emulator/server.js';
 const MIB = 1024 * 1024;
 
 function snapshot(used: number, total: number, models: VramSnapshot['models'] = []): VramSnapshot {
-  return { at: 0, gpus: [{ index: 0, name: 'GPU', usedMiB: used, totalMiB: total, utilizationPercent: 0 }], status: 'ok', models, usedShare: used / total, peakUsedMiB: used, pressure: 'normal', warnings: [] };
+  return {
+    at: 0,
+    gpus: [{ index: 0, name: 'GPU', usedMiB: used, totalMiB: total, utilizationPercent: 0 }],
+    status: 'ok',
+    models,
+    usedShare: used / total,
+    peakUsedMiB: used,
+    pressure: 'normal',
+    warnings: [],
+  };
 }
 
 describe('num_ctx within VRAM', function () {
   this.timeout(120_000);
 
-  it('holds the KV cache of every slot under the warning level, the loaded model\'s own cache counted as free', () => {
+  it("holds the KV cache of every slot under the warning level, the loaded model's own cache counted as free", () => {
     const kv = 160 * 1024; // bytes per token, e.g. a 12B model's f16 cache
     // 16 GiB, 12 GiB used: 0.9 × 16384 − 12288 = 2457.6 MiB free for 4 slots.
-    const free = numCtxForVram(snapshot(12_288, 16_384), { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 })!;
+    const free = numCtxForVram(snapshot(12_288, 16_384), {
+      model: 'm',
+      kvBytesPerToken: kv,
+      slots: 4,
+      warningShare: 0.9,
+    })!;
     assert.equal(free, Math.floor(Math.floor((2457.6 * MIB) / (kv * 4)) / 1024) * 1024);
-    const loaded = numCtxForVram(snapshot(12_288, 16_384, [{ name: 'm:latest', sizeBytes: 1, vramBytes: 1, contextLength: 8192, spilled: false, spilledShare: 0 }]), { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 })!;
-    assert.equal(loaded, Math.floor(Math.floor((2457.6 * MIB + kv * 8192 * 4) / (kv * 4)) / 1024) * 1024, 'a reload frees the loaded cache');
-    assert.equal(numCtxForVram(snapshot(16_000, 16_384), { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 }), 2048, 'never below the minimum');
-    assert.equal(numCtxForVram(undefined, { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 }), undefined, 'no GPU: no cap');
-    assert.equal(numCtxForVram(snapshot(1, 2), { model: 'm', slots: 4, warningShare: 0.9 }), undefined, 'unknown cache size: no cap');
+    const loaded = numCtxForVram(
+      snapshot(12_288, 16_384, [
+        { name: 'm:latest', sizeBytes: 1, vramBytes: 1, contextLength: 8192, spilled: false, spilledShare: 0 },
+      ]),
+      { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 },
+    )!;
+    assert.equal(
+      loaded,
+      Math.floor(Math.floor((2457.6 * MIB + kv * 8192 * 4) / (kv * 4)) / 1024) * 1024,
+      'a reload frees the loaded cache',
+    );
+    assert.equal(
+      numCtxForVram(snapshot(16_000, 16_384), { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 }),
+      2048,
+      'never below the minimum',
+    );
+    assert.equal(
+      numCtxForVram(undefined, { model: 'm', kvBytesPerToken: kv, slots: 4, warningShare: 0.9 }),
+      undefined,
+      'no GPU: no cap',
+    );
+    assert.equal(
+      numCtxForVram(snapshot(1, 2), { model: 'm', slots: 4, warningShare: 0.9 }),
+      undefined,
+      'unknown cache size: no cap',
+    );
   });
 
   it('reads the context length and the KV cache per token from /api/show', async () => {
@@ -44,11 +79,20 @@ describe('num_ctx within VRAM', function () {
     }
   });
 
-  it('caps a batch\'s num_ctx at what the GPU holds, and says so', async () => {
+  it("caps a batch's num_ctx at what the GPU holds, and says so", async () => {
     const fake = await FakeNvidiaSmi.create();
     await fake.show([[14_720, 16_384]]); // 0.9 × 16384 − 14720 = 25.6 MiB free
     const emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
-    const daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--concurrency', '2', '--num-ctx', '6144', '--nvidia-smi-path', fake.path]);
+    const daemon = await startDaemonProcess(tempDir(), [
+      '--ollama-url',
+      emulator.url,
+      '--concurrency',
+      '2',
+      '--num-ctx',
+      '6144',
+      '--nvidia-smi-path',
+      fake.path,
+    ]);
     try {
       const input = join(tempDir(), 'input.jsonl');
       writeFileSync(input, batchLines(10, { model: 'tiny' }));

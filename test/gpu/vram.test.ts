@@ -19,9 +19,16 @@ const DRIVER_FAILURE = "NVIDIA-SMI has failed because it couldn't communicate wi
 
 /** An emulator with gemma3:12b loaded at num_ctx 4096; `vramBytes` below its size makes it spill. */
 async function loadedEmulator(vramBytes?: number): Promise<{ emulator: RunningEmulator; engine: OllamaEngine }> {
-  const emulator = await startOllamaEmulator({ instant: true, models: ['gemma3:12b'], ...(vramBytes === undefined ? {} : { vramBytes }) });
+  const emulator = await startOllamaEmulator({
+    instant: true,
+    models: ['gemma3:12b'],
+    ...(vramBytes === undefined ? {} : { vramBytes }),
+  });
   const engine = new OllamaEngine({ url: emulator.url });
-  await engine.chat({ model: 'gemma3:12b', messages: [{ role: 'user', content: 'x' }], maxTokens: 2, numCtx: 4096 }, never());
+  await engine.chat(
+    { model: 'gemma3:12b', messages: [{ role: 'user', content: 'x' }], maxTokens: 2, numCtx: 4096 },
+    never(),
+  );
   return { emulator, engine };
 }
 
@@ -67,16 +74,25 @@ describe('nvidia-smi', function () {
 
   it('answers an error for a failing call, garbage or a timeout, without throwing', async function () {
     await fake.print(`${DRIVER_FAILURE}\nMake sure that the latest NVIDIA driver is installed and running.\n`, 9);
-    assert.deepEqual(await queryNvidiaSmi(fake.path), { status: 'error', error: `${fake.path} exited with code 9: ${DRIVER_FAILURE}` });
+    assert.deepEqual(await queryNvidiaSmi(fake.path), {
+      status: 'error',
+      error: `${fake.path} exited with code 9: ${DRIVER_FAILURE}`,
+    });
 
     await fake.print('<html>not a csv</html>\n');
-    assert.deepEqual(await queryNvidiaSmi(fake.path), { status: 'error', error: 'unexpected nvidia-smi output: "<html>not a csv</html>"' });
+    assert.deepEqual(await queryNvidiaSmi(fake.path), {
+      status: 'error',
+      error: 'unexpected nvidia-smi output: "<html>not a csv</html>"',
+    });
 
     await fake.print('');
     assert.deepEqual(await queryNvidiaSmi(fake.path), { status: 'error', error: 'nvidia-smi listed no GPUs' });
 
     await fake.delay(10);
-    assert.deepEqual(await queryNvidiaSmi(fake.path, 200), { status: 'error', error: `${fake.path} did not answer within 0.2 s` });
+    assert.deepEqual(await queryNvidiaSmi(fake.path, 200), {
+      status: 'error',
+      error: `${fake.path} did not answer within 0.2 s`,
+    });
   });
 
   it('parses names with commas, [Not Supported] fields and CRLF, and refuses non-numbers', function () {
@@ -108,7 +124,10 @@ describe('VramMonitor', function () {
     let snapshots = 0;
     monitor.on('snapshot', () => snapshots++);
 
-    await fake.show([[8_000, 16_000], [1_000, 80_000]]);
+    await fake.show([
+      [8_000, 16_000],
+      [1_000, 80_000],
+    ]);
     let snapshot = await monitor.pollNow();
     assert.equal(snapshot.status, 'ok');
     assert.equal(snapshot.usedShare, 0.5);
@@ -116,21 +135,32 @@ describe('VramMonitor', function () {
     assert.deepEqual(snapshot.warnings, []);
     assert.deepEqual(changes, [], 'no change from the initial normal');
 
-    await fake.show([[14_720, 16_000], [1_000, 80_000]]);
+    await fake.show([
+      [14_720, 16_000],
+      [1_000, 80_000],
+    ]);
     snapshot = await monitor.pollNow();
     assert.equal(snapshot.usedShare, 0.92);
     assert.equal(snapshot.pressure, 'warning');
     assert.deepEqual(snapshot.warnings, ['GPU 0 (NVIDIA GeForce RTX 4080): 92% of VRAM in use (14.4 of 15.6 GiB)']);
 
     // The fullest GPU counts, whichever it is.
-    await fake.show([[8_000, 16_000], [78_400, 80_000]]);
+    await fake.show([
+      [8_000, 16_000],
+      [78_400, 80_000],
+    ]);
     snapshot = await monitor.pollNow();
     assert.equal(snapshot.usedShare, 0.98);
     assert.equal(snapshot.pressure, 'critical');
-    assert.deepEqual(snapshot.warnings, ['GPU 1 (NVIDIA A100-SXM4-80GB): 98% of VRAM in use (76.6 of 78.1 GiB); close to out of memory']);
+    assert.deepEqual(snapshot.warnings, [
+      'GPU 1 (NVIDIA A100-SXM4-80GB): 98% of VRAM in use (76.6 of 78.1 GiB); close to out of memory',
+    ]);
     assert.equal(snapshot.peakUsedMiB, 78_400);
 
-    await fake.show([[2_000, 16_000], [2_000, 80_000]]);
+    await fake.show([
+      [2_000, 16_000],
+      [2_000, 80_000],
+    ]);
     snapshot = await monitor.pollNow();
     assert.equal(snapshot.pressure, 'normal');
     assert.equal(snapshot.peakUsedMiB, 78_400, 'the peak stays');
@@ -207,7 +237,14 @@ describe('VramMonitor', function () {
 
       const spilled = await new VramMonitor({ nvidiaSmiPath: fake.path, source: emulators.spilled.engine }).pollNow();
       assert.deepEqual(spilled.models, [
-        { name: 'gemma3:12b', sizeBytes: raw.size, vramBytes: 18_000_000, contextLength: 4096, spilled: true, spilledShare: share },
+        {
+          name: 'gemma3:12b',
+          sizeBytes: raw.size,
+          vramBytes: 18_000_000,
+          contextLength: 4096,
+          spilled: true,
+          spilledShare: share,
+        },
       ]);
       assert.deepEqual(spilled.warnings, [
         `gemma3:12b: ${Math.round(share * 100)}% of the model is in system RAM (spilled from VRAM); it will run several times slower`,

@@ -31,7 +31,11 @@ describe('the HTTP API under malformed and oversized requests', function () {
   });
 
   it('answers a multipart upload without a boundary with 400', async () => {
-    const response = await raw(`${base}/v1/files`, { method: 'POST', headers: { 'content-type': 'multipart/form-data' } }, 'no parts here');
+    const response = await raw(
+      `${base}/v1/files`,
+      { method: 'POST', headers: { 'content-type': 'multipart/form-data' } },
+      'no parts here',
+    );
     assertOpenAiError(response, 400, 'invalid_multipart');
   });
 
@@ -49,18 +53,33 @@ describe('the HTTP API under malformed and oversized requests', function () {
     try {
       assert.equal((await raw(`${base}/v1/batches`, { agent })).status, 200); // the socket is now kept alive
       const body = JSON.stringify({ input_file_id: 'x'.repeat(4 * 1024 * 1024) });
-      const tooLarge = await raw(`${base}/v1/batches`, { agent, method: 'POST', headers: { 'content-type': 'application/json' } }, body);
+      const tooLarge = await raw(
+        `${base}/v1/batches`,
+        { agent, method: 'POST', headers: { 'content-type': 'application/json' } },
+        body,
+      );
       assertOpenAiError(tooLarge, 413, 'request_too_large');
       assert.equal(tooLarge.headers.connection, 'close');
-      assert.equal((await raw(`${base}/v1/batches`, { agent })).status, 200, 'the next request gets a fresh connection');
+      assert.equal(
+        (await raw(`${base}/v1/batches`, { agent })).status,
+        200,
+        'the next request gets a fresh connection',
+      );
     } finally {
       agent.destroy();
     }
   });
 
   it('serves the whole lines a running batch has written so far, with their length', async () => {
-    const file = await client.files.create({ file: await toFile(Buffer.from(batchLines(1000, { model: 'tiny' })), 'long.jsonl'), purpose: 'batch' });
-    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(batchLines(1000, { model: 'tiny' })), 'long.jsonl'),
+      purpose: 'batch',
+    });
+    const created = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     const batch = await waitForBatch(daemon.connection, created.id, (state) => state.request_counts.completed >= 20);
     const onDisk = readFileSync(join(dataDir, 'files', `${batch.output_file_id}.jsonl`));
     const served = await raw(`${base}/v1/files/${batch.output_file_id}/content`, {});
@@ -71,7 +90,10 @@ describe('the HTTP API under malformed and oversized requests', function () {
     assert.equal(Number(served.headers['content-length']), served.body.length);
     const wholeOnDisk = onDisk.subarray(0, onDisk.lastIndexOf('\n') + 1);
     assert.ok(wholeOnDisk.length > 0, 'lines were on disk before the request');
-    assert.ok(served.body.length >= wholeOnDisk.length && served.body.subarray(0, wholeOnDisk.length).equals(wholeOnDisk), 'at least what was on disk');
+    assert.ok(
+      served.body.length >= wholeOnDisk.length && served.body.subarray(0, wholeOnDisk.length).equals(wholeOnDisk),
+      'at least what was on disk',
+    );
     assert.equal(served.body.at(-1), 0x0a, 'whole lines only');
     for (const line of served.body.toString('utf8').trimEnd().split('\n')) assert.ok(JSON.parse(line).custom_id);
   });

@@ -12,16 +12,22 @@ import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emu
 import { assertBatchShape, assertExactlyOnce, assertSuccessLine, readJsonl } from '../support/shapes.js';
 import { raw } from './raw-http.js';
 
-const ids = (count: number, prefix = 'req'): string[] => Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
+const ids = (count: number, prefix = 'req'): string[] =>
+  Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
 
-async function waitUntil(client: OpenAI, id: string, done: (batch: OpenAI.Batches.Batch) => boolean): Promise<OpenAI.Batches.Batch> {
+async function waitUntil(
+  client: OpenAI,
+  id: string,
+  done: (batch: OpenAI.Batches.Batch) => boolean,
+): Promise<OpenAI.Batches.Batch> {
   for (;;) {
     const batch = await client.batches.retrieve(id);
     if (done(batch)) return batch;
     await new Promise((resolve) => setTimeout(resolve, 50)); // polling is what an HTTP client does
   }
 }
-const ended = (batch: OpenAI.Batches.Batch): boolean => ['completed', 'failed', 'cancelled', 'expired'].includes(batch.status);
+const ended = (batch: OpenAI.Batches.Batch): boolean =>
+  ['completed', 'failed', 'cancelled', 'expired'].includes(batch.status);
 
 describe('the HTTP API with the official openai client', function () {
   this.timeout(180_000);
@@ -34,7 +40,14 @@ describe('the HTTP API with the official openai client', function () {
   before(async () => {
     emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 5 });
     dataDir = tempDir();
-    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '2', '--max-upload-mb', '300']);
+    daemon = await startDaemonProcess(dataDir, [
+      '--ollama-url',
+      emulator.url,
+      '--concurrency',
+      '2',
+      '--max-upload-mb',
+      '300',
+    ]);
     ({ base, client } = await openaiClient(daemon.connection));
   });
   after(async () => {
@@ -52,7 +65,12 @@ describe('the HTTP API with the official openai client', function () {
     assert.equal((await client.files.retrieve(file.id)).id, file.id);
     assert.equal(await (await client.files.content(file.id)).text(), readFileSync(path, 'utf8'));
 
-    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { job: 'test' } });
+    const created = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      metadata: { job: 'test' },
+    });
     assertBatchShape(created as any);
     assert.deepEqual(created.metadata, { job: 'test' });
     const batch = await waitUntil(client, created.id, ended);
@@ -72,8 +90,15 @@ describe('the HTTP API with the official openai client', function () {
   });
 
   it('cancels mid-run and keeps the partial output', async () => {
-    const file = await client.files.create({ file: await toFile(Buffer.from(batchLines(400, { model: 'tiny' })), 'big.jsonl'), purpose: 'batch' });
-    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(batchLines(400, { model: 'tiny' })), 'big.jsonl'),
+      purpose: 'batch',
+    });
+    const created = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     await waitUntil(client, created.id, (batch) => batch.request_counts!.completed >= 20);
     const cancelling = await client.batches.cancel(created.id);
     assert.ok(['cancelling', 'cancelled'].includes(cancelling.status));
@@ -84,8 +109,12 @@ describe('the HTTP API with the official openai client', function () {
   });
 
   it('pages through more batches than one page, with the SDK cursor', async () => {
-    const socketFile = await daemon.connection.sendRequest(protocol.FileRegisterRequest.type, { path: writeTempFile('s.jsonl', batchLines(2, { model: 'tiny' })) });
-    const fromSocket = await daemon.connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: socketFile.id });
+    const socketFile = await daemon.connection.sendRequest(protocol.FileRegisterRequest.type, {
+      path: writeTempFile('s.jsonl', batchLines(2, { model: 'tiny' })),
+    });
+    const fromSocket = await daemon.connection.sendRequest(protocol.BatchCreateRequest.type, {
+      input_file_id: socketFile.id,
+    });
     const first = await client.batches.list({ limit: 2 });
     assert.equal(first.data.length, 2);
     assert.equal(first.data[0]!.id, fromSocket.id, 'a batch made over the socket shows up over HTTP, newest first');
@@ -96,31 +125,50 @@ describe('the HTTP API with the official openai client', function () {
     assert.equal(new Set(all).size, 3);
   });
 
-  it('lists the engine\'s models, and files by purpose', async () => {
+  it("lists the engine's models, and files by purpose", async () => {
     const models = await client.models.list();
     assert.ok(models.data.length > 0 && models.data.every((model) => model.object === 'model'));
     const inputs = await client.files.list({ purpose: 'batch' });
     assert.ok(inputs.data.length >= 3 && inputs.data.every((file) => file.purpose === 'batch'));
   });
 
-  it('answers errors in OpenAI\'s shape, raised as the SDK\'s own error classes', async () => {
+  it("answers errors in OpenAI's shape, raised as the SDK's own error classes", async () => {
     await assert.rejects(client.batches.retrieve('batch_00000000000000000000dead'), (error: unknown) => {
       assert.ok(error instanceof OpenAI.NotFoundError);
       assert.equal((error as any).error.type, 'invalid_request_error');
       return true;
     });
     const file = (await client.files.list({ purpose: 'batch' })).data[0]!;
-    await assert.rejects(client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '2w' as '24h' }), (error: unknown) => {
-      assert.ok(error instanceof OpenAI.BadRequestError);
-      assert.equal((error as any).param, 'completion_window');
-      return true;
+    await assert.rejects(
+      client.batches.create({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '2w' as '24h',
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.BadRequestError);
+        assert.equal((error as any).param, 'completion_window');
+        return true;
+      },
+    );
+    await assert.rejects(
+      client.files.create({ file: await toFile(Buffer.from('x'), 'a.jsonl'), purpose: 'fine-tune' }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.BadRequestError);
+        assert.equal((error as any).code, 'invalid_purpose');
+        return true;
+      },
+    );
+    const running = await client.batches.create({
+      input_file_id: (
+        await client.files.create({
+          file: await toFile(Buffer.from(batchLines(2000, { model: 'tiny', prefix: 'busy' })), 'busy.jsonl'),
+          purpose: 'batch',
+        })
+      ).id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
     });
-    await assert.rejects(client.files.create({ file: await toFile(Buffer.from('x'), 'a.jsonl'), purpose: 'fine-tune' }), (error: unknown) => {
-      assert.ok(error instanceof OpenAI.BadRequestError);
-      assert.equal((error as any).code, 'invalid_purpose');
-      return true;
-    });
-    const running = await client.batches.create({ input_file_id: (await client.files.create({ file: await toFile(Buffer.from(batchLines(2000, { model: 'tiny', prefix: 'busy' })), 'busy.jsonl'), purpose: 'batch' })).id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     await waitUntil(client, running.id, (batch) => batch.status === 'in_progress');
     await assert.rejects(client.files.delete(running.input_file_id), (error: unknown) => {
       assert.ok(error instanceof OpenAI.ConflictError);
@@ -135,7 +183,13 @@ describe('the HTTP API with the official openai client', function () {
   });
 
   it('refuses path traversal and malformed ids with a 404, never a file', async () => {
-    for (const path of ['/v1/files/..%2F..%2Fdb.json/content', '/v1/files/../db.json', '/v1/files/%2Fetc%2Fpasswd/content', '/v1/files//etc/passwd', '/v1/batches/..%2Fdb.json']) {
+    for (const path of [
+      '/v1/files/..%2F..%2Fdb.json/content',
+      '/v1/files/../db.json',
+      '/v1/files/%2Fetc%2Fpasswd/content',
+      '/v1/files//etc/passwd',
+      '/v1/batches/..%2Fdb.json',
+    ]) {
       const { status, json } = await raw(`${base}${path}`, { method: 'GET' });
       assert.ok(status === 404, `${path}: ${status}`);
       assert.deepEqual(Object.keys(json.error).sort(), ['code', 'message', 'param', 'type']);
@@ -145,39 +199,56 @@ describe('the HTTP API with the official openai client', function () {
   it('rejects a truncated multipart upload and the wrong content type, leaving no partial file', async () => {
     const boundary = 'xyzzy';
     const partial = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n${JSON.stringify(requestLine(1, { model: 'tiny' }))}\n`;
-    const truncated = await raw(`${base}/v1/files`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }, partial);
+    const truncated = await raw(
+      `${base}/v1/files`,
+      { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } },
+      partial,
+    );
     assert.equal(truncated.status, 400);
     assert.equal(truncated.json.error.code, 'invalid_multipart');
-    const wrongType = await raw(`${base}/v1/files`, { method: 'POST', headers: { 'content-type': 'text/plain' } }, 'hello');
+    const wrongType = await raw(
+      `${base}/v1/files`,
+      { method: 'POST', headers: { 'content-type': 'text/plain' } },
+      'hello',
+    );
     assert.equal(wrongType.status, 415);
     const files = readdirSync(join(dataDir, 'files'));
-    assert.deepEqual(files.filter((name) => name.endsWith('.part')), []);
+    assert.deepEqual(
+      files.filter((name) => name.endsWith('.part')),
+      [],
+    );
   });
 
-  it('uploads 200 MB with the daemon\'s memory flat', async function () {
+  it("uploads 200 MB with the daemon's memory flat", async function () {
     const path = join(tempDir(), 'large.jsonl');
     const out = createWriteStream(path);
     const line = JSON.stringify(requestLine(1, { model: 'tiny', systemPrompt: 'x'.repeat(2000) })) + '\n';
-    for (let written = 0; written < 200 * 1024 * 1024; written += line.length) if (!out.write(line)) await once(out, 'drain');
+    for (let written = 0; written < 200 * 1024 * 1024; written += line.length)
+      if (!out.write(line)) await once(out, 'drain');
     out.end();
     await once(out, 'finish');
-    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))![1]) / 1024;
+    const rss = (): number =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))![1]) / 1024;
     const before = rss();
     const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
     const peak = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))![1]) / 1024;
     assert.ok(file.bytes >= 200 * 1024 * 1024);
-    assert.ok(peak - before < 100, `daemon RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB: it grew with the upload`);
+    assert.ok(
+      peak - before < 100,
+      `daemon RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB: it grew with the upload`,
+    );
     console.log(`      200 MB upload: daemon RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at its peak`);
   });
 
-  it('serves Prometheus metrics whose counters match the batches\' files', async () => {
+  it("serves Prometheus metrics whose counters match the batches' files", async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     const value = (name: string): number => {
       const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
       assert.ok(match, `${name} in /metrics`);
       return Number(match[1]);
     };
-    for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(line, /^[a-z_:][a-z0-9_:]*(\{[^}]*\})? [0-9.e+-]+$|NaN$/i);
+    for (const line of text.split('\n').filter((l) => l && !l.startsWith('#')))
+      assert.match(line, /^[a-z_:][a-z0-9_:]*(\{[^}]*\})? [0-9.e+-]+$|NaN$/i);
     let completed = 0;
     let failed = 0;
     for await (const batch of client.batches.list({ limit: 100 })) {
@@ -192,14 +263,21 @@ describe('the HTTP API with the official openai client', function () {
   });
 });
 
-describe('the HTTP API\'s guard', function () {
+describe("the HTTP API's guard", function () {
   this.timeout(60_000);
   let emulator: RunningEmulator;
   before(async () => (emulator = await startOllamaEmulator({ instant: true })));
   after(() => emulator.close());
 
   it('requires the API key on every route but /health, and refuses uploads over the limit with 413', async () => {
-    const daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--api-key', 'sekret', '--max-upload-mb', '1']);
+    const daemon = await startDaemonProcess(tempDir(), [
+      '--ollama-url',
+      emulator.url,
+      '--api-key',
+      'sekret',
+      '--max-upload-mb',
+      '1',
+    ]);
     try {
       const base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
       assert.equal((await fetch(`${base}/health`)).status, 200);
@@ -208,19 +286,25 @@ describe('the HTTP API\'s guard', function () {
       assert.equal((await fetch(`${base}/metrics`)).status, 401);
       const right = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'sekret', maxRetries: 0 });
       assert.equal((await right.batches.list()).data.length, 0);
-      await assert.rejects(right.files.create({ file: await toFile(Buffer.alloc(2 * 1024 * 1024, 'a'), 'big.jsonl'), purpose: 'batch' }), (error: unknown) => {
-        assert.ok(error instanceof OpenAI.APIError);
-        assert.equal((error as any).status, 413);
-        assert.equal((error as any).code, 'file_too_large');
-        return true;
-      });
+      await assert.rejects(
+        right.files.create({ file: await toFile(Buffer.alloc(2 * 1024 * 1024, 'a'), 'big.jsonl'), purpose: 'batch' }),
+        (error: unknown) => {
+          assert.ok(error instanceof OpenAI.APIError);
+          assert.equal((error as any).status, 413);
+          assert.equal((error as any).code, 'file_too_large');
+          return true;
+        },
+      );
     } finally {
       await daemon.stop();
     }
   });
 
   it('sends no CORS headers unless an origin is configured, and then only that origin', async () => {
-    for (const [args, allowed] of [[[], null], [['--cors-origin', 'https://app.example'], 'https://app.example']] as Array<[string[], string | null]>) {
+    for (const [args, allowed] of [
+      [[], null],
+      [['--cors-origin', 'https://app.example'], 'https://app.example'],
+    ] as Array<[string[], string | null]>) {
       const daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, ...args]);
       try {
         const base = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).http;
@@ -233,6 +317,9 @@ describe('the HTTP API\'s guard', function () {
   });
 
   it('refuses a non-loopback bind without a key, at start, with a clear message', async () => {
-    await assert.rejects(startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--host', '0.0.0.0']), /refusing to serve HTTP on 0\.0\.0\.0 without an API key/);
+    await assert.rejects(
+      startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--host', '0.0.0.0']),
+      /refusing to serve HTTP on 0\.0\.0\.0 without an API key/,
+    );
   });
 });

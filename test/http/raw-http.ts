@@ -20,7 +20,12 @@ export function raw(url: string, options: http.RequestOptions, body?: string | B
       response.on('end', () => {
         const whole = Buffer.concat(chunks);
         const isJson = /^application\/json\b/.test(response.headers['content-type'] ?? '') && whole.length > 0;
-        resolve({ status: response.statusCode!, headers: response.headers, body: whole, json: isJson ? JSON.parse(whole.toString('utf8')) : null });
+        resolve({
+          status: response.statusCode!,
+          headers: response.headers,
+          body: whole,
+          json: isJson ? JSON.parse(whole.toString('utf8')) : null,
+        });
       });
     });
     request.on('error', reject);

@@ -6,7 +6,9 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { TextDocumentContentChangeEvent } from 'vscode-languageserver';
 import { BatchDocument } from '../../server/lsp/batch-document.js';
 
-const text = fc.array(fc.constantFrom('a', 'bc', '{"x":1}', '\n', '\r\n', 'é', '😀', ''), { maxLength: 30 }).map((parts) => parts.join(''));
+const text = fc
+  .array(fc.constantFrom('a', 'bc', '{"x":1}', '\n', '\r\n', 'é', '😀', ''), { maxLength: 30 })
+  .map((parts) => parts.join(''));
 /** A point as fractions of the document: mapped onto its lines when the edit is applied. */
 const point = fc.tuple(fc.double({ min: 0, max: 1.2, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }));
 const edit = fc.oneof(
@@ -17,7 +19,10 @@ const edit = fc.oneof(
 const linesOf = (content: string): string[] => content.split('\n').map((line) => line.replace(/\r$/, ''));
 
 /** A position on the oracle's current text, its character within the line's content (never inside a CRLF). */
-function position(oracle: TextDocument, [lineShare, characterShare]: [number, number]): { line: number; character: number } {
+function position(
+  oracle: TextDocument,
+  [lineShare, characterShare]: [number, number],
+): { line: number; character: number } {
   const lines = linesOf(oracle.getText());
   // A share above 1 points past the last line, which both documents take as the end of the text.
   const line = Math.floor(lineShare * lines.length);
@@ -31,7 +36,13 @@ describe('BatchDocument', () => {
         let oracle = TextDocument.create('file:///a.jsonl', 'jsonl', 1, initial);
         let document = BatchDocument.create('file:///a.jsonl', 'jsonl', 1, initial);
         edits.forEach((change, index) => {
-          const event: TextDocumentContentChangeEvent = 'start' in change ? { range: { start: position(oracle, change.start), end: position(oracle, change.end) }, text: change.text } : { text: change.text };
+          const event: TextDocumentContentChangeEvent =
+            'start' in change
+              ? {
+                  range: { start: position(oracle, change.start), end: position(oracle, change.end) },
+                  text: change.text,
+                }
+              : { text: change.text };
           oracle = TextDocument.update(oracle, [event], index + 2);
           document = BatchDocument.update(document, [event], index + 2);
           assert.deepEqual([...document.lines()], linesOf(oracle.getText()));
@@ -46,7 +57,11 @@ describe('BatchDocument', () => {
   it('edits a 50,000-line document without touching the other lines', () => {
     const lines = Array.from({ length: 50_000 }, (_, index) => `{"custom_id":"req-${index}"}`);
     const before = BatchDocument.create('file:///big.jsonl', 'jsonl', 1, lines.join('\r\n'));
-    const after = BatchDocument.update(before, [{ range: { start: { line: 10, character: 2 }, end: { line: 12, character: 0 } }, text: 'X\r\n' }], 2);
+    const after = BatchDocument.update(
+      before,
+      [{ range: { start: { line: 10, character: 2 }, end: { line: 12, character: 0 } }, text: 'X\r\n' }],
+      2,
+    );
     assert.equal(after.lineCount, 49_999);
     assert.equal(after.line(10), '{"X');
     assert.equal(after.line(11), lines[12]);

@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DiagnosticSeverity, type Diagnostic, type InitializeResult, type MarkupContent } from 'vscode-languageserver/node';
+import {
+  DiagnosticSeverity,
+  type Diagnostic,
+  type InitializeResult,
+  type MarkupContent,
+} from 'vscode-languageserver/node';
 import { PromptCounter } from '../../server/context/budget.js';
 import { batchLines, requestLine, tempDir } from '../support/batch-files.js';
 import { Editor } from '../support/lsp-editor.js';
@@ -18,11 +23,18 @@ const request = (index: number, change: (request: Request) => void = () => undef
   change(line);
   return line;
 };
-const jsonl = (...lines: (Request | string)[]): string => lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n');
+const jsonl = (...lines: (Request | string)[]): string =>
+  lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n');
 
 /** A diagnostic's message: this server sends plain text. */
-const messageOf = (diagnostic: Diagnostic): string => (typeof diagnostic.message === 'string' ? diagnostic.message : diagnostic.message.value);
-const summary = (diagnostic: Diagnostic) => [diagnostic.range.start.line, diagnostic.code, diagnostic.range.start.character, diagnostic.range.end.character];
+const messageOf = (diagnostic: Diagnostic): string =>
+  typeof diagnostic.message === 'string' ? diagnostic.message : diagnostic.message.value;
+const summary = (diagnostic: Diagnostic) => [
+  diagnostic.range.start.line,
+  diagnostic.code,
+  diagnostic.range.start.character,
+  diagnostic.range.end.character,
+];
 /** Where `value` (as JSON) is in `line`: the range a diagnostic on it should have. */
 function spanOf(line: string, value: unknown): [number, number] {
   const at = line.indexOf(JSON.stringify(value));
@@ -39,7 +51,13 @@ describe('language server: batch files in the editor', () => {
   before(async () => {
     const dataDir = tempDir();
     mkdirSync(dataDir, { recursive: true });
-    const db = { version: 1, files: [], batches: [], settings: {}, models: { [CALIBRATED]: { calibration: { mean: FACTOR, variance: 0, observations: 5 } } } };
+    const db = {
+      version: 1,
+      files: [],
+      batches: [],
+      settings: {},
+      models: { [CALIBRATED]: { calibration: { mean: FACTOR, variance: 0, observations: 5 } } },
+    };
     writeFileSync(join(dataDir, 'db.json'), JSON.stringify(db));
     editor = new Editor(dataDir);
     initialized = await editor.start();
@@ -108,7 +126,13 @@ describe('language server: batch files in the editor', () => {
       line.body.max_tokens = 256;
     });
     const document = uri();
-    await editor.open(document, jsonl(request(1, () => undefined, CALIBRATED), long));
+    await editor.open(
+      document,
+      jsonl(
+        request(1, () => undefined, CALIBRATED),
+        long,
+      ),
+    );
     const { diagnostics } = await editor.diagnostics(document);
     const promptTokens = Math.ceil(new PromptCounter().messages(long.body.messages) * FACTOR);
     assert.ok(promptTokens > 4096);
@@ -117,7 +141,10 @@ describe('language server: batch files in the editor', () => {
     assert.equal(warning!.severity, DiagnosticSeverity.Warning);
     assert.equal(warning!.code, 'context_length_exceeded');
     assert.equal(warning!.range.start.line, 1);
-    assert.equal(messageOf(warning!), `This request may not fit the context: about ${promptTokens} prompt tokens + 256 for the answer; num_ctx is 4096.`);
+    assert.equal(
+      messageOf(warning!),
+      `This request may not fit the context: about ${promptTokens} prompt tokens + 256 for the answer; num_ctx is 4096.`,
+    );
 
     const over = ((await editor.hover(document, 1))!.contents as MarkupContent).value;
     assert.match(over, /`req-2`/);
@@ -145,8 +172,14 @@ describe('language server: batch files in the editor', () => {
     await editor.open(document, jsonl(request(1)));
     await editor.diagnostics(document);
     assert.deepEqual(await editor.codeLens(document), [
-      { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, command: { title: '▶ Run batch', command: 'ollamaBatch.runBatch', arguments: [document] } },
-      { range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, command: { title: 'Validate', command: 'ollamaBatch.validateBatchFile', arguments: [document] } },
+      {
+        range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+        command: { title: '▶ Run batch', command: 'ollamaBatch.runBatch', arguments: [document] },
+      },
+      {
+        range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+        command: { title: 'Validate', command: 'ollamaBatch.validateBatchFile', arguments: [document] },
+      },
     ]);
   });
 
@@ -158,7 +191,10 @@ describe('language server: batch files in the editor', () => {
     editor.settings = { numCtx: 1024 };
     await editor.client.sendNotification('workspace/didChangeConfiguration', { settings: null });
     const { diagnostics } = await editor.diagnostics(document);
-    assert.deepEqual(diagnostics.map((diagnostic) => [diagnostic.code, diagnostic.severity]), [['context_length_exceeded', DiagnosticSeverity.Warning]]);
+    assert.deepEqual(
+      diagnostics.map((diagnostic) => [diagnostic.code, diagnostic.severity]),
+      [['context_length_exceeded', DiagnosticSeverity.Warning]],
+    );
     assert.match(messageOf(diagnostics[0]!), /num_ctx is 1024\.$/);
     assert.equal(editor.configurationAsked.filter((scope) => scope === document).length, asked + 1);
   });
@@ -168,7 +204,9 @@ describe('language server: batch files in the editor', () => {
     const document = uri('big');
     await editor.open(document, big + JSON.stringify(request(7)));
     const { diagnostics } = await editor.diagnostics(document);
-    assert.deepEqual(diagnostics.map(summary), [[50_000, 'duplicate_custom_id', ...spanOf(JSON.stringify(request(7)), 'req-7')]]);
+    assert.deepEqual(diagnostics.map(summary), [
+      [50_000, 'duplicate_custom_id', ...spanOf(JSON.stringify(request(7)), 'req-7')],
+    ]);
 
     // Edited while its first pass runs: that pass is dropped, the new version published.
     const edited = uri('big');
@@ -182,7 +220,10 @@ describe('language server: batch files in the editor', () => {
     const published = await editor.diagnostics(edited);
     await changed;
     assert.equal(published.version, 2);
-    assert.deepEqual(published.diagnostics.map((diagnostic) => [diagnostic.range.start.line, diagnostic.code]), [[30_000, 'duplicate_custom_id']]);
+    assert.deepEqual(
+      published.diagnostics.map((diagnostic) => [diagnostic.range.start.line, diagnostic.code]),
+      [[30_000, 'duplicate_custom_id']],
+    );
     assert.equal(editor.pending(edited), 0);
   });
 
@@ -192,7 +233,10 @@ describe('language server: batch files in the editor', () => {
     const { diagnostics } = await editor.diagnostics(document);
     assert.equal(diagnostics.length, 1_001);
     const last = diagnostics.at(-1)!;
-    assert.deepEqual([last.severity, last.range.start.line, messageOf(last)], [DiagnosticSeverity.Information, 0, '500 more problems are not listed (the first 1000 are).']);
+    assert.deepEqual(
+      [last.severity, last.range.start.line, messageOf(last)],
+      [DiagnosticSeverity.Information, 0, '500 more problems are not listed (the first 1000 are).'],
+    );
   });
 
   it('clears the diagnostics of a closed document', async () => {

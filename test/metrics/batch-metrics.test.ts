@@ -1,7 +1,12 @@
 // Per-batch metrics: aggregates fed known events, percentiles against an exact sort, windowed
 // rates and ETA on an injected clock (no sleeping), restore after a restart, bounded size.
 import assert from 'node:assert/strict';
-import { BatchMetrics, MAX_ADJUSTMENTS, errorClassOf, type BatchMetricsState } from '../../server/metrics/batch-metrics.js';
+import {
+  BatchMetrics,
+  MAX_ADJUSTMENTS,
+  errorClassOf,
+  type BatchMetricsState,
+} from '../../server/metrics/batch-metrics.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -36,7 +41,13 @@ function assertClose(reported: number | null, exact: number, label = ''): void {
   assert.ok(reported !== null && Math.abs(reported - exact) / exact <= 0.01, `${label} ${reported} vs ${exact}`);
 }
 
-const answer = (at: number, promptTokens = 100, completionTokens = 20) => ({ latencyMs: 1000, promptTokens, completionTokens, cachedTokens: 0, at });
+const answer = (at: number, promptTokens = 100, completionTokens = 20) => ({
+  latencyMs: 1000,
+  promptTokens,
+  completionTokens,
+  cachedTokens: 0,
+  at,
+});
 
 describe('batch metrics', () => {
   it('sorts error codes into classes and leaves cancelled, expired and aborted lines out', () => {
@@ -102,9 +113,21 @@ describe('batch metrics', () => {
       current: 500,
       peak: 3000,
       utilisation: 3000 / 8192,
-      trims: { total: 3, byStrategy: { 'sliding-window': 2, aggressive: 1 }, droppedMessages: 10, tokensRemoved: 1000 + 410 + 3000 },
+      trims: {
+        total: 3,
+        byStrategy: { 'sliding-window': 2, aggressive: 1 },
+        droppedMessages: 10,
+        tokensRemoved: 1000 + 410 + 3000,
+      },
     });
-    assert.deepEqual(snapshot.vram, { usedMiB: 12000, totalMiB: 16000, peakUsedMiB: 15500, utilisation: 0.75, spilled: false, everSpilled: true });
+    assert.deepEqual(snapshot.vram, {
+      usedMiB: 12000,
+      totalMiB: 16000,
+      peakUsedMiB: 15500,
+      utilisation: 0.75,
+      spilled: false,
+      everSpilled: true,
+    });
     assert.deepEqual(snapshot.errors, {
       total: 3,
       byClass: { oom: 2, timeout: 0, engine: 0, validation: 1, context: 0 },
@@ -128,7 +151,15 @@ describe('batch metrics', () => {
     assert.equal(snapshot.tokens.uncachedSaving.share, null);
     assert.equal(snapshot.context.utilisation, null);
     assert.equal(snapshot.performance.etaSeconds, null);
-    assert.deepEqual(snapshot.performance.latencyMs, { count: 0, min: null, max: null, mean: null, p50: null, p95: null, p99: null });
+    assert.deepEqual(snapshot.performance.latencyMs, {
+      count: 0,
+      min: null,
+      max: null,
+      mean: null,
+      p50: null,
+      p95: null,
+      p99: null,
+    });
     assert.equal(snapshot.performance.window.requestsPerSecond, null);
   });
 
@@ -151,7 +182,7 @@ describe('batch metrics', () => {
     assert.ok(Math.abs(summary.mean! - latencies.reduce((a, b) => a + b, 0) / latencies.length) < 1e-6);
   });
 
-  it('measures rates over the last 60 seconds and over the whole run, from the events\' own times', () => {
+  it("measures rates over the last 60 seconds and over the whole run, from the events' own times", () => {
     const clock = manualClock();
     const metrics = new BatchMetrics({ now: clock.now });
     const times: number[] = [];
@@ -194,7 +225,7 @@ describe('batch metrics', () => {
     assert.equal(metrics.snapshot().performance.run.requestsPerSecond, (times.length + 1) / 200.5);
   });
 
-  it('estimates the time left from the recent pace, else the run\'s, of answers and final failures', () => {
+  it("estimates the time left from the recent pace, else the run's, of answers and final failures", () => {
     const clock = manualClock();
     const metrics = new BatchMetrics({ now: clock.now });
     assert.equal(metrics.snapshot().performance.etaSeconds, null, 'no progress known');
@@ -224,7 +255,13 @@ describe('batch metrics', () => {
     const random = seeded(7);
     const before = new BatchMetrics({ now: clock.now });
     for (let i = 0; i < 1000; i++) {
-      before.answered({ latencyMs: logNormal(random), promptTokens: 400, completionTokens: 30, cachedTokens: 300, at: T0 + i * 100 });
+      before.answered({
+        latencyMs: logNormal(random),
+        promptTokens: 400,
+        completionTokens: 30,
+        cachedTokens: 300,
+        at: T0 + i * 100,
+      });
     }
     before.context({ numCtx: 4096, promptTokens: 420 });
     before.trimmed({ strategy: 'hybrid', dropped: 2, tokensBefore: 5000, tokensAfter: 4000 });
@@ -240,7 +277,8 @@ describe('batch metrics', () => {
     clock.t = T0 + 700_000; // ten minutes down
     const after = BatchMetrics.fromJSON(saved, { now: clock.now });
     const restored = after.snapshot();
-    for (const key of ['tokens', 'context', 'vram', 'errors', 'adjustments', 'progress'] as const) assert.deepEqual(restored[key], old[key], key);
+    for (const key of ['tokens', 'context', 'vram', 'errors', 'adjustments', 'progress'] as const)
+      assert.deepEqual(restored[key], old[key], key);
     assert.deepEqual(restored.performance.latencyMs, old.performance.latencyMs);
     assert.deepEqual(restored.performance.run, old.performance.run);
     assert.equal(restored.performance.window.requestsPerSecond, null, 'the window starts empty');
@@ -262,7 +300,13 @@ describe('batch metrics', () => {
     const random = seeded(1);
     const metrics = new BatchMetrics({ now: clock.now });
     for (let i = 0; i < 1_000_000; i++) {
-      metrics.answered({ latencyMs: 50 + random() * 4950, promptTokens: 500, completionTokens: 40, cachedTokens: 400, at: T0 + i * 47 });
+      metrics.answered({
+        latencyMs: 50 + random() * 4950,
+        promptTokens: 500,
+        completionTokens: 40,
+        cachedTokens: 400,
+        at: T0 + i * 47,
+      });
     }
     for (let i = 0; i < 200; i++) metrics.adjusted({ reason: `step ${i}`, concurrency: (i % 4) + 1 });
     const { adjustments, ...rest } = metrics.toJSON();

@@ -19,7 +19,10 @@ describe('metrics time series', () => {
     assert.deepEqual(await readTimeSeries(path), []);
     const writer = new TimeSeriesWriter<Point>(path);
     await Promise.all(Array.from({ length: 20 }, (_, t) => writer.append(point(t))));
-    assert.deepEqual(await readTimeSeries<Point>(path), Array.from({ length: 20 }, (_, t) => point(t)));
+    assert.deepEqual(
+      await readTimeSeries<Point>(path),
+      Array.from({ length: 20 }, (_, t) => point(t)),
+    );
   });
 
   it('stays under maxBytes by halving its lines, keeping the first and last sample and the span', async () => {
@@ -37,7 +40,10 @@ describe('metrics time series', () => {
     assert.ok(samples.length > maxBytes / JSON.stringify(point(count)).length / 4, `${samples.length} samples left`);
     const times = samples.map((sample) => sample.t);
     const gaps = times.slice(1).map((t, index) => t - times[index]!);
-    assert.ok(gaps.every((gap) => gap > 0), 'in order');
+    assert.ok(
+      gaps.every((gap) => gap > 0),
+      'in order',
+    );
     assert.ok(gaps[0]! > gaps.at(-1)!, `older history is coarser: ${gaps.join(',')}`);
     samples.forEach((sample) => assert.deepEqual(sample, point(sample.t)));
     assert.equal(existsSync(`${path}.tmp`), false);

@@ -8,7 +8,9 @@ import { importsOfSource, importsUnder, type Import } from '../support/imports.j
 /** What a protocol file may import: vscode-jsonrpc and the other protocol files. */
 const protocolBreaks = (imports: Import[]): string[] =>
   imports
-    .filter(({ specifier, target }) => (target === null ? specifier !== 'vscode-jsonrpc' : !target.startsWith('server/protocol/')))
+    .filter(({ specifier, target }) =>
+      target === null ? specifier !== 'vscode-jsonrpc' : !target.startsWith('server/protocol/'),
+    )
     .map(({ file, specifier }) => `${file} imports ${specifier}`);
 
 /** The server/ folders the extension may import. */
@@ -22,13 +24,19 @@ const clientBreaks = (imports: Import[]): string[] =>
 describe('the protocol is a leaf', () => {
   it('server/protocol/ imports nothing but vscode-jsonrpc and itself', () => {
     const imports = importsUnder('server/protocol');
-    assert.ok(imports.some(({ specifier }) => specifier === 'vscode-jsonrpc'), 'the scan found no import of vscode-jsonrpc');
+    assert.ok(
+      imports.some(({ specifier }) => specifier === 'vscode-jsonrpc'),
+      'the scan found no import of vscode-jsonrpc',
+    );
     assert.deepEqual(protocolBreaks(imports), []);
   });
 
   it('client/ imports server/ only through protocol, display, daemon-access and common', () => {
     const imports = importsUnder('client');
-    assert.ok(imports.some(({ target }) => target?.startsWith('server/protocol/')), 'the scan found no import of the protocol module');
+    assert.ok(
+      imports.some(({ target }) => target?.startsWith('server/protocol/')),
+      'the scan found no import of the protocol module',
+    );
     assert.deepEqual(clientBreaks(imports), []);
   });
 

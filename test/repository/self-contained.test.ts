@@ -18,7 +18,9 @@ function offending(pattern: RegExp): string[] {
   const found: string[] = [];
   for (const path of trackedFiles()) {
     const lines = readFileSync(join(repoRoot, path), 'utf8').split('\n');
-    lines.forEach((line, index) => pattern.test(line) && found.push(`${path}:${index + 1}: ${line.trim().slice(0, 120)}`));
+    lines.forEach(
+      (line, index) => pattern.test(line) && found.push(`${path}:${index + 1}: ${line.trim().slice(0, 120)}`),
+    );
   }
   return found;
 }

@@ -22,7 +22,8 @@ export function requestLine(index: number, options: BatchFileOptions): Record<st
     temperature: 0,
     seed: index,
   };
-  if (options.schema) body.response_format = { type: 'json_schema', json_schema: { name: 'answer', schema: options.schema } };
+  if (options.schema)
+    body.response_format = { type: 'json_schema', json_schema: { name: 'answer', schema: options.schema } };
   return { custom_id: `${options.prefix ?? 'req'}-${index}`, method: 'POST', url: '/v1/chat/completions', body };
 }
 

@@ -24,10 +24,17 @@ export interface DaemonProcess {
 }
 
 /** Starts `ollama-batch serve` and connects to it once it says it is ready. */
-export async function startDaemonProcess(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<DaemonProcess> {
+export async function startDaemonProcess(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<DaemonProcess> {
   // Any free HTTP port, unless the test names one: tests run many daemons.
   const port = args.includes('--port') ? [] : ['--port', '0'];
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...port, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...port, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
@@ -63,9 +70,18 @@ export async function openaiClient(connection: MessageConnection): Promise<{ bas
 }
 
 /** Registers a local file and creates a batch from it. */
-export async function submit(connection: MessageConnection, path: string, window = '24h', metadata?: Record<string, string>): Promise<Batch> {
+export async function submit(
+  connection: MessageConnection,
+  path: string,
+  window = '24h',
+  metadata?: Record<string, string>,
+): Promise<Batch> {
   const file = await connection.sendRequest(protocol.FileRegisterRequest.type, { path });
-  return connection.sendRequest(protocol.BatchCreateRequest.type, { input_file_id: file.id, completion_window: window, ...(metadata && { metadata }) });
+  return connection.sendRequest(protocol.BatchCreateRequest.type, {
+    input_file_id: file.id,
+    completion_window: window,
+    ...(metadata && { metadata }),
+  });
 }
 
 // A connection has one handler per notification method: share it among the waiters.
@@ -75,7 +91,9 @@ function onBatchChanged(connection: MessageConnection, listener: (batch: Batch) 
   let set = listeners.get(connection);
   if (!set) {
     const created = new Set<(batch: Batch) => void>();
-    connection.onNotification(protocol.BatchChangedNotification.type, (batch) => created.forEach((each) => each(batch)));
+    connection.onNotification(protocol.BatchChangedNotification.type, (batch) =>
+      created.forEach((each) => each(batch)),
+    );
     listeners.set(connection, (set = created));
   }
   set.add(listener);
@@ -83,7 +101,11 @@ function onBatchChanged(connection: MessageConnection, listener: (batch: Batch) 
 }
 
 /** Resolves with the first state of the batch that satisfies `until` (from notifications). */
-export function waitForBatch(connection: MessageConnection, id: string, until: (batch: Batch) => boolean): Promise<Batch> {
+export function waitForBatch(
+  connection: MessageConnection,
+  id: string,
+  until: (batch: Batch) => boolean,
+): Promise<Batch> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const check = (batch: Batch): void => {

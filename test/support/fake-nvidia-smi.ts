@@ -26,7 +26,10 @@ export class FakeNvidiaSmi {
   static async create(): Promise<FakeNvidiaSmi> {
     const fake = new FakeNvidiaSmi(await mkdtemp(join(tmpdir(), 'fake-nvidia-smi-')));
     await fake.install();
-    await fake.show([[12_000, 16_376], [1_024, 81_920]]);
+    await fake.show([
+      [12_000, 16_376],
+      [1_024, 81_920],
+    ]);
     return fake;
   }
 
@@ -39,7 +42,9 @@ export class FakeNvidiaSmi {
   /** Two documented GPU lines (or as many as given), used and total MiB each. */
   show(readings: [used: number, total: number][]): Promise<void> {
     const names = ['NVIDIA GeForce RTX 4080', 'NVIDIA A100-SXM4-80GB'];
-    return this.print(readings.map(([used, total], i) => `${i}, ${names[i] ?? 'GPU'}, ${used}, ${total}, ${30 + i}`).join('\n') + '\n');
+    return this.print(
+      readings.map(([used, total], i) => `${i}, ${names[i] ?? 'GPU'}, ${used}, ${total}, ${30 + i}`).join('\n') + '\n',
+    );
   }
 
   async print(text: string, exitCode = 0): Promise<void> {

@@ -22,7 +22,11 @@ export function importsOfSource(file: string, source: string): Import[] {
   return ts.preProcessFile(source, true, true).importedFiles.map(({ fileName: specifier }) => ({
     file,
     specifier,
-    target: specifier.startsWith('.') ? relative(root, resolve(root, dirname(file), specifier)).split(sep).join('/') : null,
+    target: specifier.startsWith('.')
+      ? relative(root, resolve(root, dirname(file), specifier))
+          .split(sep)
+          .join('/')
+      : null,
   }));
 }
 

@@ -45,7 +45,10 @@ export class Editor {
       return answer;
     });
     this.registrations = new Promise((resolve) =>
-      this.client.onRequest('client/registerCapability', (params: RegistrationParams) => void resolve(params.registrations.map((registration) => registration.method))),
+      this.client.onRequest(
+        'client/registerCapability',
+        (params: RegistrationParams) => void resolve(params.registrations.map((registration) => registration.method)),
+      ),
     );
     this.client.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
       const waiter = this.waiting.get(params.uri);
@@ -78,11 +81,16 @@ export class Editor {
   }
 
   open(uri: string, text: string, languageId = 'jsonl'): Promise<void> {
-    return this.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
+    return this.client.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId, version: 1, text },
+    });
   }
 
   change(uri: string, version: number, text: string): Promise<void> {
-    return this.client.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
+    return this.client.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version },
+      contentChanges: [{ text }],
+    });
   }
 
   close(uri: string): Promise<void> {
@@ -92,7 +100,10 @@ export class Editor {
   /** An incremental change, as VS Code sends while typing: line `line` replaced by `text`. */
   edit(uri: string, version: number, { line, text }: { line: number; text: string }): Promise<void> {
     const range = { start: { line, character: 0 }, end: { line: line + 1, character: 0 } };
-    return this.client.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ range, text: `${text}\n` }] });
+    return this.client.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version },
+      contentChanges: [{ range, text: `${text}\n` }],
+    });
   }
 
   hover(uri: string, line: number): Promise<Hover | null> {

@@ -37,7 +37,9 @@ async function main(): Promise<number> {
   const started = performance.now();
   const { path, bytes } = await writeModel({ out: resolve(values.out), shape, seed });
   const seconds = (performance.now() - started) / 1000;
-  console.log(`${path} ${bytes} bytes (${(bytes / 1e6).toFixed(1)} MB, shape ${shape}, seed ${seed}) in ${seconds.toFixed(2)} s`);
+  console.log(
+    `${path} ${bytes} bytes (${(bytes / 1e6).toFixed(1)} MB, shape ${shape}, seed ${seed}) in ${seconds.toFixed(2)} s`,
+  );
   return 0;
 }
 

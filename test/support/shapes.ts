@@ -54,9 +54,28 @@ export function assertErrorLine(line: BatchOutputLine): void {
 }
 
 const BATCH_FIELDS = [
-  'id', 'object', 'endpoint', 'errors', 'input_file_id', 'completion_window', 'status', 'output_file_id', 'error_file_id',
-  'created_at', 'in_progress_at', 'expires_at', 'finalizing_at', 'completed_at', 'failed_at', 'expired_at', 'cancelling_at',
-  'cancelled_at', 'request_counts', 'metadata', 'model', 'usage',
+  'id',
+  'object',
+  'endpoint',
+  'errors',
+  'input_file_id',
+  'completion_window',
+  'status',
+  'output_file_id',
+  'error_file_id',
+  'created_at',
+  'in_progress_at',
+  'expires_at',
+  'finalizing_at',
+  'completed_at',
+  'failed_at',
+  'expired_at',
+  'cancelling_at',
+  'cancelled_at',
+  'request_counts',
+  'metadata',
+  'model',
+  'usage',
 ] as const;
 
 export function assertBatchShape(batch: Batch): void {
@@ -70,7 +89,12 @@ export function assertBatchShape(batch: Batch): void {
  * Every input custom_id is in exactly one of the two files, no other id is, and the batch's
  * request_counts match the files.
  */
-export function assertExactlyOnce(inputIds: string[], outputPath: string, errorPath: string, batch?: Batch): { output: BatchOutputLine[]; errors: BatchOutputLine[] } {
+export function assertExactlyOnce(
+  inputIds: string[],
+  outputPath: string,
+  errorPath: string,
+  batch?: Batch,
+): { output: BatchOutputLine[]; errors: BatchOutputLine[] } {
   const output = readJsonl<BatchOutputLine>(outputPath);
   const errors = readJsonl<BatchOutputLine>(errorPath);
   const seen = new Map<string, number>();

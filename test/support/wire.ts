@@ -25,8 +25,15 @@ export function multipartBody(boundary: string, parts: FormPart[], closed = true
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`;
     if (part.filename !== undefined) head += `; filename="${part.filename}"`;
     head += '\r\n';
-    for (const [key, value] of Object.entries(part.headers ?? (part.filename !== undefined ? { 'Content-Type': 'application/octet-stream' } : {}))) head += `${key}: ${value}\r\n`;
-    chunks.push(Buffer.from(`${head}\r\n`, 'latin1'), Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content), Buffer.from('\r\n'));
+    for (const [key, value] of Object.entries(
+      part.headers ?? (part.filename !== undefined ? { 'Content-Type': 'application/octet-stream' } : {}),
+    ))
+      head += `${key}: ${value}\r\n`;
+    chunks.push(
+      Buffer.from(`${head}\r\n`, 'latin1'),
+      Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content),
+      Buffer.from('\r\n'),
+    );
   }
   if (closed) chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(chunks);
@@ -46,14 +53,20 @@ export interface SocketAnswer {
  * ends our side after sending: a client that stops sending mid-body but still listens. (A client
  * that vanishes mid-request is made with `openSocket` and `destroy()`.)
  */
-export function socketExchange(url: string, bytes: Buffer | string, options: { halfClose?: boolean } = {}): Promise<SocketAnswer> {
+export function socketExchange(
+  url: string,
+  bytes: Buffer | string,
+  options: { halfClose?: boolean } = {},
+): Promise<SocketAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port), allowHalfOpen: true });
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     // A reset after the server's answer is an ending like any other.
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? undefined : reject(error)));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? undefined : reject(error),
+    );
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
@@ -138,7 +151,10 @@ export class WireClient {
       const end = this.buffer.indexOf('\r\n\r\n');
       if (end === -1) return;
       const length = /content-length: *(\d+)/i.exec(this.buffer.subarray(0, end).toString('ascii'));
-      if (!length) throw new Error(`the daemon sent a frame without Content-Length: ${this.buffer.subarray(0, end).toString('ascii')}`);
+      if (!length)
+        throw new Error(
+          `the daemon sent a frame without Content-Length: ${this.buffer.subarray(0, end).toString('ascii')}`,
+        );
       const total = end + 4 + Number(length[1]);
       if (this.buffer.length < total) return;
       this.messages.push(JSON.parse(this.buffer.subarray(end + 4, total).toString('utf8')) as RpcMessage);
@@ -190,7 +206,10 @@ export class WireClient {
 
   /** The answer to request `id`, or 'closed'. */
   answer(id: number | string, ms?: number): Promise<RpcMessage | 'closed'> {
-    return this.until((messages) => messages.find((message) => message.id === id && ('result' in message || 'error' in message)), ms);
+    return this.until(
+      (messages) => messages.find((message) => message.id === id && ('result' in message || 'error' in message)),
+      ms,
+    );
   }
 
   close(): void {

@@ -17,12 +17,16 @@ export interface CodeServer {
 
 /** code-server on Node 24 with the scratch dirs (user data, extensions, XDG). */
 function runCodeServer(scratch: Scratch, args: string[]): ChildProcess {
-  return spawn(tools.codeServer, [...args, '--user-data-dir', scratch.userDataDir, '--extensions-dir', scratch.extensionsDir], {
-    env: { ...toolsEnv(), ...scratch.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so closing it ends the extension hosts it started too.
-    detached: true,
-  });
+  return spawn(
+    tools.codeServer,
+    [...args, '--user-data-dir', scratch.userDataDir, '--extensions-dir', scratch.extensionsDir],
+    {
+      env: { ...toolsEnv(), ...scratch.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so closing it ends the extension hosts it started too.
+      detached: true,
+    },
+  );
 }
 
 /** `code-server --install-extension` into the scratch extensions dir. */
@@ -40,14 +44,17 @@ export async function installExtension(scratch: Scratch, vsix: string): Promise<
 export async function startCodeServer(scratch: Scratch, { vscodeOptions = [] as string[] } = {}): Promise<CodeServer> {
   ensureTools();
   const child = runCodeServer(scratch, [
-    '--bind-addr', '127.0.0.1:0',
-    '--auth', 'none',
+    '--bind-addr',
+    '127.0.0.1:0',
+    '--auth',
+    'none',
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
     '--disable-getting-started-override',
     // Else every page load leaves an extension host running after the page is gone.
-    '--reconnection-grace-time', '5',
+    '--reconnection-grace-time',
+    '5',
     ...vscodeOptions.flatMap((option) => ['--vscode-option', option]),
   ]);
   let log = '';
@@ -82,7 +89,15 @@ export function launchChromium(scratch: Scratch): Promise<BrowserContext> {
     executablePath: tools.chromium,
     headless: true,
     viewport: { width: 1600, height: 1000 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

@@ -28,7 +28,9 @@ async function main(): Promise<number> {
         const page = browser.pages()[0] ?? (await browser.newPage());
         const exited = new Promise<number>((resolve) => {
           // printf-style arguments, as the extension host's console calls were made.
-          void page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => (type === 'error' ? console.error : console.log)(format(...args)));
+          void page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) =>
+            (type === 'error' ? console.error : console.log)(format(...args)),
+          );
           void page.exposeFunction('codeAutomationExit', (exitCode: number) => resolve(exitCode));
         });
         await page.goto(workbenchUrl(server, scratch.workspace, { payload: JSON.stringify(payload) }));

@@ -15,8 +15,10 @@ async function main(): Promise<number> {
       extensionTestsEnv: scratch.env,
       launchArgs: [
         scratch.workspace,
-        '--user-data-dir', scratch.userDataDir,
-        '--extensions-dir', scratch.extensionsDir,
+        '--user-data-dir',
+        scratch.userDataDir,
+        '--extensions-dir',
+        scratch.extensionsDir,
         '--disable-extensions',
         '--disable-workspace-trust',
       ],

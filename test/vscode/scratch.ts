@@ -56,13 +56,28 @@ export async function makeScratch(kind: string, { candidates = 0 } = {}): Promis
     XDG_DATA_HOME: join(root, 'xdg', 'data'),
     XDG_CACHE_HOME: join(root, 'xdg', 'cache'),
   };
-  for (const dir of [scratch.dataDir, join(scratch.workspace, '.vscode'), join(scratch.userDataDir, 'User'), scratch.extensionsDir, ...Object.values(scratch.env)]) {
+  for (const dir of [
+    scratch.dataDir,
+    join(scratch.workspace, '.vscode'),
+    join(scratch.userDataDir, 'User'),
+    scratch.extensionsDir,
+    ...Object.values(scratch.env),
+  ]) {
     await mkdir(dir, { recursive: true });
   }
   // What the daemon reads; port 0: a daemon the developer runs keeps its HTTP port.
-  await writeJson(join(scratch.dataDir, 'config.json'), { engine: 'llama-cpp', modelPath: scratch.modelPath, threads: 1, concurrency: 2, port: 0 });
+  await writeJson(join(scratch.dataDir, 'config.json'), {
+    engine: 'llama-cpp',
+    modelPath: scratch.modelPath,
+    threads: 1,
+    concurrency: 2,
+    port: 0,
+  });
   // The same through the extension's settings, for when it passes them to the daemon it starts.
-  await writeJson(join(scratch.workspace, '.vscode', 'settings.json'), { 'ollamaBatch.engine': 'llama-cpp', 'ollamaBatch.modelPath': scratch.modelPath });
+  await writeJson(join(scratch.workspace, '.vscode', 'settings.json'), {
+    'ollamaBatch.engine': 'llama-cpp',
+    'ollamaBatch.modelPath': scratch.modelPath,
+  });
   await writeJson(join(scratch.userDataDir, 'User', 'settings.json'), USER_SETTINGS);
   await writeFile(join(scratch.workspace, 'sample.jsonl'), batchLines(SAMPLE_LINES, { model: 'tiny', maxTokens: 8 }));
   if (candidates > 0) await addCandidates(scratch.workspace, candidates);
@@ -105,7 +120,7 @@ async function daemonsUnder(root: string): Promise<Set<number>> {
 async function terminate(pid: number): Promise<void> {
   process.kill(pid, 'SIGTERM');
   // Another process's exit has no event to wait on.
-  for (const deadline = Date.now() + 30_000; processAlive(pid); ) {
+  for (const deadline = Date.now() + 30_000; processAlive(pid);) {
     if (Date.now() > deadline) throw new Error(`daemon pid ${pid} did not stop within 30 s of SIGTERM`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -239,9 +239,27 @@ large big short right left open close start end set get see make take give find 
 know want need help show try call keep let put seem feel leave become turn begin write read learn
 change follow stop create speak allow add spend grow offer remember consider appear buy wait serve
 die send expect stay fall cut reach kill remain suggest raise pass sell require report decide pull
-`.split(/\s+/).filter(Boolean);
+`
+  .split(/\s+/)
+  .filter(Boolean);
 
-const SUFFIXES = ['s', 'es', 'ed', 'ing', 'er', 'ers', 'ly', 'tion', 'tions', 'ment', 'al', 'ive', 'ity', 'ness', 'able'];
+const SUFFIXES = [
+  's',
+  'es',
+  'ed',
+  'ing',
+  'er',
+  'ers',
+  'ly',
+  'tion',
+  'tions',
+  'ment',
+  'al',
+  'ive',
+  'ity',
+  'ness',
+  'able',
+];
 
 export interface Vocabulary {
   tokens: string[];
@@ -267,7 +285,8 @@ export function buildVocabulary(size: number): Vocabulary {
   add('</s>', TOKEN_TYPE.control);
   add('<|im_start|>', TOKEN_TYPE.control);
   add('<|im_end|>', TOKEN_TYPE.control);
-  for (let byte = 0; byte < 256; byte++) add(`<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`, TOKEN_TYPE.byte);
+  for (let byte = 0; byte < 256; byte++)
+    add(`<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`, TOKEN_TYPE.byte);
   add('▁', TOKEN_TYPE.normal);
   for (let code = 0x21; code <= 0x7e; code++) add(String.fromCharCode(code), TOKEN_TYPE.normal);
   if (tokens.length >= size) throw new Error(`vocabulary size ${size} is too small`);

@@ -208,7 +208,8 @@ export async function writeGguf(path: string, file: GgufFile): Promise<number> {
         await emit(chunk);
       }
       const expected = sizes[index]!;
-      if (produced !== expected) throw new Error(`tensor ${tensor.name}: produced ${produced} bytes, expected ${expected}`);
+      if (produced !== expected)
+        throw new Error(`tensor ${tensor.name}: produced ${produced} bytes, expected ${expected}`);
       const padding = alignUp(expected, alignment) - expected;
       if (padding > 0 && index < file.tensors.length - 1) await emit(new Uint8Array(padding));
     }

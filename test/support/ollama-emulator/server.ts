@@ -161,8 +161,23 @@ interface GgufSummary {
 }
 
 const QUANTIZATION: Record<number, string> = {
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S',
-  12: 'Q3_K_M', 13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K', 32: 'BF16',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  7: 'Q8_0',
+  8: 'Q5_0',
+  9: 'Q5_1',
+  10: 'Q2_K',
+  11: 'Q3_K_S',
+  12: 'Q3_K_M',
+  13: 'Q3_K_L',
+  14: 'Q4_K_S',
+  15: 'Q4_K_M',
+  16: 'Q5_K_S',
+  17: 'Q5_K_M',
+  18: 'Q6_K',
+  32: 'BF16',
 };
 
 class FileCursor {
@@ -184,16 +199,46 @@ class FileCursor {
     this.position += bytes;
     return offset;
   }
-  u8(): number { const at = this.need(1); return this.buffer.readUInt8(at); }
-  i8(): number { const at = this.need(1); return this.buffer.readInt8(at); }
-  u16(): number { const at = this.need(2); return this.buffer.readUInt16LE(at); }
-  i16(): number { const at = this.need(2); return this.buffer.readInt16LE(at); }
-  u32(): number { const at = this.need(4); return this.buffer.readUInt32LE(at); }
-  i32(): number { const at = this.need(4); return this.buffer.readInt32LE(at); }
-  f32(): number { const at = this.need(4); return this.buffer.readFloatLE(at); }
-  f64(): number { const at = this.need(8); return this.buffer.readDoubleLE(at); }
-  u64(): number { const at = this.need(8); return Number(this.buffer.readBigUInt64LE(at)); }
-  i64(): number { const at = this.need(8); return Number(this.buffer.readBigInt64LE(at)); }
+  u8(): number {
+    const at = this.need(1);
+    return this.buffer.readUInt8(at);
+  }
+  i8(): number {
+    const at = this.need(1);
+    return this.buffer.readInt8(at);
+  }
+  u16(): number {
+    const at = this.need(2);
+    return this.buffer.readUInt16LE(at);
+  }
+  i16(): number {
+    const at = this.need(2);
+    return this.buffer.readInt16LE(at);
+  }
+  u32(): number {
+    const at = this.need(4);
+    return this.buffer.readUInt32LE(at);
+  }
+  i32(): number {
+    const at = this.need(4);
+    return this.buffer.readInt32LE(at);
+  }
+  f32(): number {
+    const at = this.need(4);
+    return this.buffer.readFloatLE(at);
+  }
+  f64(): number {
+    const at = this.need(8);
+    return this.buffer.readDoubleLE(at);
+  }
+  u64(): number {
+    const at = this.need(8);
+    return Number(this.buffer.readBigUInt64LE(at));
+  }
+  i64(): number {
+    const at = this.need(8);
+    return Number(this.buffer.readBigInt64LE(at));
+  }
   str(): string {
     const length = this.u64();
     const offset = this.need(length);
@@ -203,15 +248,24 @@ class FileCursor {
 
 function readGgufValue(cursor: FileCursor, type: number): unknown {
   switch (type) {
-    case 0: return cursor.u8();
-    case 1: return cursor.i8();
-    case 2: return cursor.u16();
-    case 3: return cursor.i16();
-    case 4: return cursor.u32();
-    case 5: return cursor.i32();
-    case 6: return cursor.f32();
-    case 7: return cursor.u8() !== 0;
-    case 8: return cursor.str();
+    case 0:
+      return cursor.u8();
+    case 1:
+      return cursor.i8();
+    case 2:
+      return cursor.u16();
+    case 3:
+      return cursor.i16();
+    case 4:
+      return cursor.u32();
+    case 5:
+      return cursor.i32();
+    case 6:
+      return cursor.f32();
+    case 7:
+      return cursor.u8() !== 0;
+    case 8:
+      return cursor.str();
     case 9: {
       const itemType = cursor.u32();
       const length = cursor.u64();
@@ -223,10 +277,14 @@ function readGgufValue(cursor: FileCursor, type: number): unknown {
       // Like `ollama show` without --verbose: long arrays (the vocabulary) are left out.
       return length <= 64 ? items : null;
     }
-    case 10: return cursor.u64();
-    case 11: return cursor.i64();
-    case 12: return cursor.f64();
-    default: throw new Error(`GGUF: unknown value type ${type}`);
+    case 10:
+      return cursor.u64();
+    case 11:
+      return cursor.i64();
+    case 12:
+      return cursor.f64();
+    default:
+      throw new Error(`GGUF: unknown value type ${type}`);
   }
 }
 
@@ -365,7 +423,10 @@ interface Generation {
 }
 
 class HttpFailure extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -432,7 +493,9 @@ function readBody(request: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    request.on('end', () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+    );
     request.on('error', reject);
   });
 }
@@ -447,7 +510,10 @@ function sendJson(response: http.ServerResponse, status: number, body: unknown):
 }
 
 function sendText(response: http.ServerResponse, status: number, text: string, head = false): void {
-  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
   response.end(head ? undefined : text);
 }
 
@@ -460,8 +526,14 @@ function sendError(response: http.ServerResponse, api: 'native' | 'v1', status: 
 
 /** The HTML pages of the `html` fault: a proxy whose engine is down, and a captive portal answering 200. */
 const HTML_PAGES: ReadonlyArray<[status: number, page: string]> = [
-  [502, '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n'],
-  [200, '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in to the guest network</title></head><body><form method="post"><input name="code"></form></body></html>\n'],
+  [
+    502,
+    '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+  ],
+  [
+    200,
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Sign in to the guest network</title></head><body><form method="post"><input name="code"></form></body></html>\n',
+  ],
 ];
 
 const OOM_MESSAGES = [
@@ -487,8 +559,23 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
   const outOfMemoryAbove = options.outOfMemoryAbove ?? Number.POSITIVE_INFINITY;
 
   const stats: EmulatorStats = {
-    requests: 0, chats: 0, completed: 0, faults: 0, rejected: 0, aborted: 0, overflows: 0, inFlight: 0, inFlightMax: 0,
-    running: 0, runningMax: 0, queued: 0, queuedMax: 0, loads: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0,
+    requests: 0,
+    chats: 0,
+    completed: 0,
+    faults: 0,
+    rejected: 0,
+    aborted: 0,
+    overflows: 0,
+    inFlight: 0,
+    inFlightMax: 0,
+    running: 0,
+    runningMax: 0,
+    queued: 0,
+    queuedMax: 0,
+    loads: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
   };
 
   // The model catalogue.
@@ -614,7 +701,13 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     }
   }
 
-  async function generateLoaded(call: ChatCall, slot: Slot, prompt: string, signal: AbortSignal, loadNs: number): Promise<Generation> {
+  async function generateLoaded(
+    call: ChatCall,
+    slot: Slot,
+    prompt: string,
+    signal: AbortSignal,
+    loadNs: number,
+  ): Promise<Generation> {
     if (latencyMs > 0) await sleep(latencyMs, signal);
     const start = process.hrtime.bigint();
     let generation: Generation;
@@ -643,7 +736,15 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         completionTokens = limit;
         doneReason = 'length';
       }
-      generation = { content, doneReason, promptTokens, completionTokens, cachedTokens, loadNs, generationNs: latencyMs * NS_PER_MS };
+      generation = {
+        content,
+        doneReason,
+        promptTokens,
+        completionTokens,
+        cachedTokens,
+        loadNs,
+        generationNs: latencyMs * NS_PER_MS,
+      };
     }
     return generation;
   }
@@ -711,7 +812,13 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         created,
         model: call.model,
         system_fingerprint: 'fp_ollama',
-        choices: [{ index: 0, message: { role: 'assistant', content: generation.content }, finish_reason: generation.doneReason }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: generation.content },
+            finish_reason: generation.doneReason,
+          },
+        ],
         usage,
       });
     }
@@ -726,7 +833,12 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     response.end(`${out}data: [DONE]\n\n`);
   }
 
-  function sendFault(request: http.IncomingMessage, response: http.ServerResponse, api: 'native' | 'v1', kind: EmulatorFault): void {
+  function sendFault(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    api: 'native' | 'v1',
+    kind: EmulatorFault,
+  ): void {
     stats.faults++;
     switch (kind) {
       case '500':
@@ -739,7 +851,10 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         return sendJson(response, 200, {});
       case 'html': {
         const [status, page] = HTML_PAGES[stats.faults % HTML_PAGES.length]!;
-        response.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) });
+        response.writeHead(status, {
+          'Content-Type': 'text/html; charset=utf-8',
+          'Content-Length': Buffer.byteLength(page),
+        });
         return void response.end(page);
       }
       case 'reset':
@@ -786,7 +901,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       keepAlive = body.keep_alive;
       const format = body.format;
       if (format === 'json') request.format = 'json';
-      else if (format && typeof format === 'object' && !Array.isArray(format)) request.format = format as Record<string, unknown>;
+      else if (format && typeof format === 'object' && !Array.isArray(format))
+        request.format = format as Record<string, unknown>;
       else if (format !== undefined && format !== null && format !== '') {
         throw new HttpFailure(400, 'invalid format: expected "json" or a valid JSON schema');
       }
@@ -821,7 +937,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       if (format?.type === 'json_object') request.format = 'json';
       else if (format?.type === 'json_schema') {
         const schema = format.json_schema?.schema;
-        if (!schema || typeof schema !== 'object') throw new HttpFailure(400, 'response_format.json_schema.schema is required');
+        if (!schema || typeof schema !== 'object')
+          throw new HttpFailure(400, 'response_format.json_schema.schema is required');
         request.format = schema as Record<string, unknown>;
       } else if (format !== undefined && format !== null && format.type !== 'text') {
         throw new HttpFailure(400, `invalid response_format type: ${String(format.type)}`);
@@ -831,10 +948,25 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     if (!entry) throw new HttpFailure(404, `model "${model}" not found, try pulling it first`);
     numCtx = Math.min(numCtx, entry.contextLength);
     request.numCtx = numCtx;
-    return { api, model, entry, messages: request.messages, request, numCtx, keepAliveMs: parseKeepAlive(keepAlive), stream, includeUsage, started };
+    return {
+      api,
+      model,
+      entry,
+      messages: request.messages,
+      request,
+      numCtx,
+      keepAliveMs: parseKeepAlive(keepAlive),
+      stream,
+      includeUsage,
+      started,
+    };
   }
 
-  async function handleChat(request: http.IncomingMessage, response: http.ServerResponse, api: 'native' | 'v1'): Promise<void> {
+  async function handleChat(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    api: 'native' | 'v1',
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     stats.chats++;
     const text = await readBody(request);
@@ -847,7 +979,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       } catch (error) {
         throw new HttpFailure(400, (error as Error).message);
       }
-      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpFailure(400, 'request body must be a JSON object');
+      if (!body || typeof body !== 'object' || Array.isArray(body))
+        throw new HttpFailure(400, 'request body must be a JSON object');
       call = parseChat(api, body as Record<string, unknown>, started);
     } catch (error) {
       if (error instanceof HttpFailure) return sendError(response, api, error.status, error.message);
@@ -939,7 +1072,14 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
   }
 
   function tagsEntry(entry: ModelEntry) {
-    return { name: entry.name, model: entry.name, modified_at: entry.modifiedAt, size: entry.size, digest: entry.digest, details: entry.details };
+    return {
+      name: entry.name,
+      model: entry.name,
+      modified_at: entry.modifiedAt,
+      size: entry.size,
+      digest: entry.digest,
+      details: entry.details,
+    };
   }
 
   async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -960,7 +1100,12 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         return sendJson(response, 200, {
           models: loadedModels().map((model) => ({
             ...tagsEntry(model.entry),
-            expires_at: new Date(Math.min(model.expiresAt === Number.POSITIVE_INFINITY ? Date.now() + 300_000 : model.expiresAt, Date.now() + FOREVER_MS)).toISOString(),
+            expires_at: new Date(
+              Math.min(
+                model.expiresAt === Number.POSITIVE_INFINITY ? Date.now() + 300_000 : model.expiresAt,
+                Date.now() + FOREVER_MS,
+              ),
+            ).toISOString(),
             size: model.size,
             size_vram: Math.min(model.size, vramBytes),
             context_length: model.numCtx,
@@ -982,7 +1127,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
           license: '',
           modelfile: `# Modelfile generated by "ollama show"\nFROM ${entry.name}\nTEMPLATE """{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"""\nPARAMETER stop <|im_end|>\n`,
           parameters: 'stop                           "<|im_end|>"',
-          template: '{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n',
+          template:
+            '{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n',
           details: entry.details,
           model_info: entry.modelInfo,
           capabilities: ['completion'],
@@ -1036,7 +1182,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       closed ??= new Promise<void>((resolve) => {
         closing = true;
         for (const controller of active) controller.abort(new Error('emulator closed'));
-        for (let i = waiterHead; i < waiters.length; i++) if (waiters[i] && !waiters[i]!.cancelled) cancelWaiter(waiters[i]!);
+        for (let i = waiterHead; i < waiters.length; i++)
+          if (waiters[i] && !waiters[i]!.cancelled) cancelWaiter(waiters[i]!);
         server.close(() => resolve());
         server.closeAllConnections();
       });

@@ -45,7 +45,9 @@ function paletteCommands(): string[] {
 /** The palette's "Container: Focus on Name View", which VS Code adds for each view. */
 function focusViewTitle(id: string): string {
   const { container, view } = viewOf(id);
-  const title = Object.values(manifest.contributes.viewsContainers ?? {}).flat().find((contributed) => contributed.id === container)?.title;
+  const title = Object.values(manifest.contributes.viewsContainers ?? {})
+    .flat()
+    .find((contributed) => contributed.id === container)?.title;
   if (!title) throw new Error(`package.json contributes no view container ${container}`);
   return `${title}: Focus on ${view.name} View`;
 }
@@ -111,7 +113,9 @@ describe('Ollama Batch in code-server, through the UI', function () {
   });
 
   it('activates the extension: its status bar item shows the daemon running', async () => {
-    await bench.page.locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator('.codicon-server-process') }).waitFor({ timeout: 120_000 });
+    await bench.page
+      .locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator('.codicon-server-process') })
+      .waitFor({ timeout: 120_000 });
   });
 
   // VS Code's own figure: the Running Extensions editor shows the time to load the main module
@@ -120,14 +124,19 @@ describe('Ollama Batch in code-server, through the UI', function () {
   it('shows its activation time in Developer: Show Running Extensions', async () => {
     await bench.runCommand('Developer: Show Running Extensions');
     const editor = bench.page.locator('.runtime-extensions-editor');
-    const row = editor.locator('.monaco-list-row').filter({ has: bench.page.locator('.name', { hasText: manifest.displayName }) });
+    const row = editor
+      .locator('.monaco-list-row')
+      .filter({ has: bench.page.locator('.name', { hasText: manifest.displayName }) });
     const time = row.locator('.activation-time', { hasText: /\d+ms/ });
     await time.waitFor({ timeout: 30_000 });
     const shown = (await time.textContent()) ?? '';
     const ms = Number(/(\d+)ms/.exec(shown)![1]);
     // The built-in extensions of the same startup, as a baseline: this machine's load moves them all.
     const others: number[] = [];
-    for (const other of await editor.locator('.monaco-list-row').filter({ hasNot: bench.page.locator('.name', { hasText: manifest.displayName }) }).all()) {
+    for (const other of await editor
+      .locator('.monaco-list-row')
+      .filter({ hasNot: bench.page.locator('.name', { hasText: manifest.displayName }) })
+      .all()) {
       const match = /(\d+)ms/.exec((await other.locator('.activation-time').textContent()) ?? '');
       if (match) others.push(Number(match[1]));
     }
@@ -146,7 +155,8 @@ describe('Ollama Batch in code-server, through the UI', function () {
   it('lists every Ollama Batch command in the palette', async () => {
     await bench.openPalette('Ollama Batch: ');
     try {
-      for (const command of paletteCommands()) await bench.quickPickRow(commandTitle(command)).waitFor({ timeout: 30_000 });
+      for (const command of paletteCommands())
+        await bench.quickPickRow(commandTitle(command)).waitFor({ timeout: 30_000 });
     } finally {
       await bench.screenshot('palette');
       await bench.page.keyboard.press('Escape');
@@ -156,7 +166,9 @@ describe('Ollama Batch in code-server, through the UI', function () {
   it(`runs sample.jsonl (${SAMPLE_LINES} lines) with Run Batch File`, async () => {
     await bench.openFile('sample.jsonl');
     await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
-    await bench.notification(`sample.jsonl completed: ${SAMPLE_LINES} of ${SAMPLE_LINES} succeeded`).waitFor({ timeout: 120_000 });
+    await bench
+      .notification(`sample.jsonl completed: ${SAMPLE_LINES} of ${SAMPLE_LINES} succeeded`)
+      .waitFor({ timeout: 120_000 });
   });
 
   it(`converts candidates.csv (${CANDIDATES} rows) with Convert CSV to Batch`, async () => {
@@ -181,7 +193,10 @@ describe('Ollama Batch in code-server, through the UI', function () {
     await bench.notification(/candidates\.jsonl completed/).waitFor({ timeout: 300_000 });
     await bench.runCommand(focusViewTitle('ollamaBatch.batches'));
     // A completed batch reads "candidates.jsonl  30 ok"; other outcomes name their status first.
-    await bench.sideBarRows().filter({ hasText: /^\s*candidates\.jsonl\s*[\d,]+ ok/ }).waitFor({ timeout: 30_000 });
+    await bench
+      .sideBarRows()
+      .filter({ hasText: /^\s*candidates\.jsonl\s*[\d,]+ ok/ })
+      .waitFor({ timeout: 30_000 });
   });
 
   it('shows the metrics panel with charts of the run', async () => {
@@ -204,8 +219,13 @@ describe('Ollama Batch in code-server, through the UI', function () {
     const results = await bench.webview(/Results/);
     // The schema's fields: the score as a histogram (its note gives the mean, or says no answer
     // held a valid number: the random-weight model may give none in 0–100), the decisions as counts.
-    const distribution = (field: string) => results.locator('#distributions section.distribution', { has: results.locator('h2', { hasText: new RegExp(`^${field}$`) }) });
-    await distribution('score').locator('p', { hasText: /^(mean|no valid number)/ }).waitFor();
+    const distribution = (field: string) =>
+      results.locator('#distributions section.distribution', {
+        has: results.locator('h2', { hasText: new RegExp(`^${field}$`) }),
+      });
+    await distribution('score')
+      .locator('p', { hasText: /^(mean|no valid number)/ })
+      .waitFor();
     await distribution('decision').locator('.bar').first().waitFor();
     await results.locator('#rows > *').first().waitFor();
   });

@@ -42,7 +42,9 @@ export class Workbench {
 
   /** The row of the open quick input whose label is exactly `label`. */
   quickPickRow(label: string): Locator {
-    return this.quickInput.locator('.monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: exactly(label) }) });
+    return this.quickInput
+      .locator('.monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: exactly(label) }) });
   }
 
   /** F1, the command's full title ("Category: Title"), then its row. */
@@ -115,7 +117,11 @@ export class Workbench {
   /** The content of the webview panel whose tab is titled `tabTitle` (webviews nest two iframes). */
   async webview(tabTitle: string | RegExp, timeout?: number): Promise<FrameLocator> {
     await this.page.locator('.tabs-container .tab.active', { hasText: tabTitle }).waitFor({ timeout });
-    return this.page.locator('iframe.webview.ready:visible').contentFrame().locator('iframe#active-frame').contentFrame();
+    return this.page
+      .locator('iframe.webview.ready:visible')
+      .contentFrame()
+      .locator('iframe#active-frame')
+      .contentFrame();
   }
 
   /** The rows of the trees in the side bar (a view alone in its container has no header to find it by). */

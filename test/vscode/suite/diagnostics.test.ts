@@ -36,7 +36,11 @@ describe('diagnostics', () => {
     await vscode.window.showTextDocument(uri);
     const diagnostics = await within(60_000, `${SOURCE} diagnostics ${codes.join(', ')} for ${uri.fsPath}`, published);
     for (const [code, line] of Object.entries(BROKEN_LINES)) {
-      assert.equal(diagnostics.find((diagnostic) => codeOf(diagnostic) === code)?.range.start.line, line, `${code}'s line`);
+      assert.equal(
+        diagnostics.find((diagnostic) => codeOf(diagnostic) === code)?.range.start.line,
+        line,
+        `${code}'s line`,
+      );
     }
   });
 });

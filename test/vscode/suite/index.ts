@@ -12,9 +12,12 @@ export function run(): Promise<void> {
   if (grep) mocha.grep(grep);
   const files = readdirSync(__dirname).filter((name) => name.endsWith('.test.cjs'));
   // No test files is a broken build, not a pass.
-  if (files.length === 0) return Promise.reject(new Error(`no *.test.cjs beside ${__filename}: run scripts/build-vscode-tests.mjs`));
+  if (files.length === 0)
+    return Promise.reject(new Error(`no *.test.cjs beside ${__filename}: run scripts/build-vscode-tests.mjs`));
   for (const file of files.sort()) mocha.addFile(join(__dirname, file));
   return new Promise((resolve, reject) => {
-    mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} extension-host test(s) failed`)) : resolve()));
+    mocha.run((failures) =>
+      failures > 0 ? reject(new Error(`${failures} extension-host test(s) failed`)) : resolve(),
+    );
   });
 }

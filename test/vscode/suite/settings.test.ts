@@ -10,12 +10,19 @@ import { activeExtension, contributes, daemonConnection, dataDir, type SettingDe
 describe('settings', () => {
   it('declares every ollamaBatch.* setting with a description and the default VS Code reports', async () => {
     const sections = [contributes(await activeExtension()).configuration ?? []].flat();
-    const properties: Record<string, SettingDeclaration> = Object.assign({}, ...sections.map((section) => section.properties ?? {}));
+    const properties: Record<string, SettingDeclaration> = Object.assign(
+      {},
+      ...sections.map((section) => section.properties ?? {}),
+    );
     assert.ok(Object.keys(properties).length > 0, 'package.json contributes no settings');
     for (const [key, declared] of Object.entries(properties)) {
       assert.ok(key.startsWith('ollamaBatch.'), `${key} is outside the ollamaBatch section`);
       assert.ok(declared.description || declared.markdownDescription, `${key} has no description`);
-      assert.deepEqual(vscode.workspace.getConfiguration().inspect(key)?.defaultValue, declared.default, `${key} default`);
+      assert.deepEqual(
+        vscode.workspace.getConfiguration().inspect(key)?.defaultValue,
+        declared.default,
+        `${key} default`,
+      );
     }
   });
 

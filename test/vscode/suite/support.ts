@@ -41,7 +41,10 @@ export function contributes(extension: vscode.Extension<unknown>): Contributes {
 /** The runner's scratch data dir (its config.json selects the llama-cpp engine on the tiny model). */
 export function dataDir(): string {
   const dir = process.env.OLLAMA_BATCH_HOME;
-  if (!dir) throw new Error('OLLAMA_BATCH_HOME is not set: run this suite through npm run test:vscode or test:vscode:code-server');
+  if (!dir)
+    throw new Error(
+      'OLLAMA_BATCH_HOME is not set: run this suite through npm run test:vscode or test:vscode:code-server',
+    );
   return dir;
 }
 
@@ -78,8 +81,16 @@ export function whenInDir<T>(dir: string, check: () => T | undefined): Promise<T
 /** A JSON-RPC connection of our own to the daemon the extension started for `dir`. */
 export async function daemonConnection(dir: string): Promise<MessageConnection> {
   // The daemon takes the lock first, loads the engine, then creates its socket by listening.
-  const socket = await within(60_000, `the daemon's lock file in ${dir}`, whenInDir(dir, () => readLock(dir)?.socket));
-  await within(60_000, `the daemon's socket ${socket}`, whenInDir(dirname(socket), () => existsSync(socket) || undefined));
+  const socket = await within(
+    60_000,
+    `the daemon's lock file in ${dir}`,
+    whenInDir(dir, () => readLock(dir)?.socket),
+  );
+  await within(
+    60_000,
+    `the daemon's socket ${socket}`,
+    whenInDir(dirname(socket), () => existsSync(socket) || undefined),
+  );
   // Once in about ten loaded runs the fresh socket refused a first connection (cause not found):
   // a few more tries, with nothing else to wait on.
   for (let attempt = 1; ; attempt++) {
