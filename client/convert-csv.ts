@@ -14,7 +14,6 @@ import { setting } from './settings.js';
 import { formatCount, formatDuration } from './webview/numbers.js';
 
 /** The daemon's convert default (server/cli/convert-command.ts). */
-const DEFAULT_NUM_CTX = 8192;
 const TITLE = 'Convert CSV to Batch';
 
 export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
@@ -43,10 +42,12 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
   });
   if (schemaFile === undefined) return;
 
+  // No setting: the daemon checks the lines against its assumed num_ctx (context/num-ctx.ts).
+  const numCtx = setting<number | null>('numCtx', csv);
   const params: ConvertParams = {
     input: csv.fsPath,
     model,
-    numCtx: setting<number | null>('numCtx', csv) ?? DEFAULT_NUM_CTX,
+    ...(numCtx !== null && { numCtx }),
     ...(rubric && { systemPrompt: await readFile(rubric.fsPath, 'utf8') }),
     ...(template !== null && { template }),
     ...(idColumn !== null && { idColumn }),
@@ -158,7 +159,7 @@ async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
   try {
     schema = JSON.parse(await readFile(file.fsPath, 'utf8'));
   } catch (error) {
-    throw new Error(`${basename(file.fsPath)}: not valid JSON (${(error as Error).message})`);
+    throw new Error(`${basename(file.fsPath)}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
     throw new Error(`${basename(file.fsPath)}: a JSON schema must be a JSON object`);

@@ -4,6 +4,7 @@ import { isObject } from '../../server/common/is-object.js';
 import { leftOutText } from '../../server/display/analysis-text.js';
 import type { AnalysisReport, TopRow } from '../../server/protocol/jobs.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
+import { textOf } from '../../server/common/text-of.js';
 
 const topRow = (row: TopRow): TopRowView => ({ customId: row.custom_id, value: String(row.value), reason: row.reason });
 
@@ -53,7 +54,7 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
 }
 
 /** A message's content as text: a string, or the text parts of a list. */
-function textOf(content: unknown): string {
+function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content))
     return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join('');
@@ -76,7 +77,7 @@ export function rowDetail(customId: string, request: unknown, result: unknown): 
     body && Array.isArray(body.messages)
       ? body.messages
           .filter(isObject)
-          .map((message) => ({ role: String(message.role), content: textOf(message.content) }))
+          .map((message) => ({ role: String(message.role), content: contentText(message.content) }))
       : null;
   let answer: string | null = null;
   let error: string | null = null;
@@ -87,13 +88,13 @@ export function rowDetail(customId: string, request: unknown, result: unknown): 
       responseBody && Array.isArray(responseBody.choices) && isObject(responseBody.choices[0])
         ? responseBody.choices[0]
         : null;
-    if (choice && isObject(choice.message)) answer = pretty(textOf(choice.message.content));
+    if (choice && isObject(choice.message)) answer = pretty(contentText(choice.message.content));
     const failure = isObject(result.error)
       ? result.error
       : responseBody && isObject(responseBody.error)
         ? responseBody.error
         : null;
-    if (failure) error = `${String(failure.code ?? 'error')}: ${String(failure.message ?? '')}`;
+    if (failure) error = `${textOf(failure.code ?? 'error')}: ${textOf(failure.message ?? '')}`;
   }
   return { customId, messages, answer, error };
 }

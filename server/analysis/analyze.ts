@@ -19,6 +19,7 @@ import {
 } from './join.js';
 import { readFieldRules } from './schema.js';
 import { Columns, FieldStats, NumberSeries, validNumber, type FieldRule, type FieldSummary } from './stats.js';
+import { textOf } from '../common/text-of.js';
 
 export { AnalysisError };
 
@@ -108,11 +109,11 @@ function outcomeOf(line: unknown): Outcome | string {
   const customId = line.custom_id;
   if (typeof customId !== 'string') return 'no custom_id';
   if (isObject(line.error))
-    return { ok: false, customId, code: String(line.error.code ?? 'error'), message: String(line.error.message ?? '') };
+    return { ok: false, customId, code: textOf(line.error.code ?? 'error'), message: textOf(line.error.message ?? '') };
   const response = line.response;
   if (!isObject(response)) return 'neither a response nor an error';
   const body = isObject(response.body) ? response.body : {};
-  const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
+  const choice: unknown = Array.isArray(body.choices) ? (body.choices as unknown[])[0] : undefined;
   if (response.status_code === 200 && isObject(choice)) {
     const latency = isObject(line.ollama_batch) ? line.ollama_batch.latency_ms : undefined;
     return {
@@ -126,8 +127,10 @@ function outcomeOf(line: unknown): Outcome | string {
   }
   const error = isObject(body.error) ? body.error : {};
   const code =
-    error.code ?? error.type ?? (response.status_code === 200 ? 'no_completion' : `http_${response.status_code}`);
-  return { ok: false, customId, code: String(code), message: String(error.message ?? '') };
+    error.code ??
+    error.type ??
+    (response.status_code === 200 ? 'no_completion' : `http_${textOf(response.status_code)}`);
+  return { ok: false, customId, code: textOf(code), message: textOf(error.message ?? '') };
 }
 
 const tokens = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);

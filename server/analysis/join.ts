@@ -14,6 +14,7 @@ import { detectDialect } from '../csv/dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
 import { Columns, NUMBER } from './stats.js';
+import { textOf } from '../common/text-of.js';
 
 /** A problem with the user's files or options; the message is one line for people. */
 export class AnalysisError extends Error {}
@@ -88,7 +89,7 @@ function cellOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (Array.isArray(value))
     return value.map((item) => (typeof item === 'string' ? item : JSON.stringify(item))).join('; ');
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return textOf(value);
 }
 
 /** The source CSV read as `convert` reads it: the same encoding, dialect and row numbering. */
@@ -218,7 +219,7 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   // Row-N ids are written as a leading cell: the first of a row's source part.
   const idCells = idColumn === null ? 1 : 0;
   let width = idCells + header.length;
-  let customIdColumn = '';
+  let customIdColumn: string;
   let missing = 0;
   let offset = 0;
   // Rows are written through one buffer, and copied back through it: a buffer per write would churn memory.

@@ -6,6 +6,7 @@
 // Also the growing typed arrays (Columns) that such numbers and per-row indexes live in: a
 // 170,000-row index of plain arrays or objects takes several times the memory.
 import { percentile } from '../common/percentile.js';
+import { textOf } from '../common/text-of.js';
 
 type TypedArray = Float64Array | Uint32Array | Uint8Array;
 
@@ -24,7 +25,7 @@ export class Columns<T extends Record<string, TypedArray>> {
     if (this.length === this.capacity) {
       this.capacity *= 2;
       for (const name of Object.keys(this.arrays) as Array<keyof T>) {
-        const old = this.arrays[name];
+        const old = this.arrays[name]!;
         const grown = new (old.constructor as new (length: number) => T[keyof T])(this.capacity);
         grown.set(old);
         this.arrays[name] = grown;
@@ -208,9 +209,9 @@ export class FieldStats {
     this.present++;
     if (this.rule.enum) {
       // Only the schema's values are counted; the map was made with them.
-      const count = this.counts!.get(String(value));
+      const count = this.counts!.get(textOf(value));
       if (count === undefined) this.reject(customId);
-      else this.counts!.set(String(value), count + 1);
+      else this.counts!.set(textOf(value), count + 1);
       return;
     }
     const number = numberOf(value);
@@ -226,7 +227,7 @@ export class FieldStats {
       this.counts = null;
       return;
     }
-    const key = String(value);
+    const key = textOf(value);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     if (this.counts.size > MAX_ENUM_VALUES) this.counts = null;
   }

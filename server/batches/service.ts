@@ -16,9 +16,6 @@ import { timeSeriesPath } from './live-metrics.js';
 import { ModelLearning } from './model-learning.js';
 import type { CreateBatchParams } from './new-batch.js';
 
-/** The transports' parameters for a new batch (defined where a batch is made). */
-export type { CreateBatchParams } from './new-batch.js';
-
 export interface ListParams {
   limit?: number;
   after?: string;

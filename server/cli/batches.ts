@@ -10,9 +10,9 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
     if (id) {
       const batch = await call(() => connection.sendRequest(protocol.BatchGetRequest.type, { id }));
       const [output, error] = await Promise.all(
-        [batch.output_file_id, batch.error_file_id].map((fileId) =>
+        [batch.output_file_id, batch.error_file_id].map(async (fileId) =>
           fileId
-            ? call(() => connection.sendRequest(protocol.FileGetRequest.type, { id: fileId })).then((file) => file.path)
+            ? (await call(() => connection.sendRequest(protocol.FileGetRequest.type, { id: fileId }))).path
             : undefined,
         ),
       );

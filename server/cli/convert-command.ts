@@ -9,9 +9,9 @@ import { CliError } from './daemon-connection.js';
 import { count } from './format.js';
 import { readModelStats } from '../store/store.js';
 import { addDataDirOption, dataDirOf, positiveInteger } from './options.js';
+import { ASSUMED_NUM_CTX } from '../context/num-ctx.js';
 
 export const DEFAULT_MODEL = 'gemma3:12b';
-export const DEFAULT_NUM_CTX = 8192;
 /** Skipped and kept rows listed in the summary; --json lists more. */
 const LISTED_ROWS = 20;
 
@@ -152,7 +152,7 @@ export async function convert(file: string, flags: ConvertFlags): Promise<number
       delimiter: flags.delimiter,
       encoding: flags.encoding,
       keepBadRows: flags.keepBadRows,
-      numCtx: flags.numCtx ?? DEFAULT_NUM_CTX,
+      numCtx: flags.numCtx ?? ASSUMED_NUM_CTX,
     });
   } catch (error) {
     if (error instanceof ConvertError) throw new CliError(error.message);
@@ -222,7 +222,7 @@ export function addConvertCommand(program: Command): void {
     )
     .option(
       '--num-ctx <n>',
-      `context window the estimate checks each line against (default ${DEFAULT_NUM_CTX})`,
+      `context window the estimate checks each line against (default ${ASSUMED_NUM_CTX})`,
       positiveInteger,
     )
     .option('--dry-run', 'print the report and a sample line; write nothing')

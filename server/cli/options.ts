@@ -161,7 +161,7 @@ function apiKeyOf(flags: HttpFlags): string | undefined {
   try {
     key = readFileSync(flags.apiKeyFile, 'utf8').split(/\r?\n/)[0]!.trim();
   } catch (error) {
-    throw new Error(`cannot read the API key file: ${(error as Error).message}`);
+    throw new Error(`cannot read the API key file: ${(error as Error).message}`, { cause: error });
   }
   if (key === '') throw new Error(`the API key file ${flags.apiKeyFile} is empty; its first line is the key`);
   return key;

@@ -134,10 +134,8 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
     });
     const batch = await follow(connection, created, flags.json ?? false);
     const paths = await Promise.all(
-      [batch.output_file_id, batch.error_file_id].map((id) =>
-        id
-          ? call(() => connection.sendRequest(protocol.FileGetRequest.type, { id })).then((info) => info.path)
-          : undefined,
+      [batch.output_file_id, batch.error_file_id].map(async (id) =>
+        id ? (await call(() => connection.sendRequest(protocol.FileGetRequest.type, { id }))).path : undefined,
       ),
     );
     if (flags.json)

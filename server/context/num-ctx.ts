@@ -8,6 +8,10 @@
 export const MIN_NUM_CTX = 2048;
 /** num_ctx is a multiple of this. */
 export const NUM_CTX_STEP = 1024;
+/** What a line is checked against where no setting or learned limit names a num_ctx (convert's estimate, the editor). */
+export const ASSUMED_NUM_CTX = 8192;
+/** The embedded engine's context per sequence where the model's own is not smaller and no setting names one. */
+export const EMBEDDED_ENGINE_NUM_CTX = 4096;
 /** The answer a request that sets no max_tokens is given room for. */
 export const DEFAULT_MAX_TOKENS = 1024;
 /** Share of what held after an out-of-memory (num_ctx, VRAM) that later batches keep to, for a margin. */

@@ -14,6 +14,7 @@ import { EstimateAccumulator, type ConvertEstimate, type Throughput } from './es
 import { RequestFile, RequestLineFormat, type RequestOptions } from './request-lines.js';
 import { compileTemplate, defaultTemplate, renderTemplate, TemplateError, type Template } from './template.js';
 import { countTextTokens, TemplateTokenCounter } from '../context/tokens.js';
+import { ASSUMED_NUM_CTX } from '../context/num-ctx.js';
 
 /** How many skipped (and kept bad) rows a report lists; its counts include the rest. */
 export const MAX_LISTED_ROWS = 1000;
@@ -33,8 +34,8 @@ export interface ConvertOptions extends RequestOptions {
   encoding?: CsvEncoding;
   /** Keep rows with too few or too many fields or undecodable bytes (padded or cut), reported. */
   keepBadRows?: boolean;
-  /** The context window the estimate checks each line against. */
-  numCtx: number;
+  /** The context window the estimate checks each line against (default ASSUMED_NUM_CTX). */
+  numCtx?: number;
   throughput?: Throughput;
   calibrationFactor?: number;
 }
@@ -178,7 +179,7 @@ class Conversion {
     this.tokens = new TemplateTokenCounter(this.template.statics);
     this.estimate = new EstimateAccumulator({
       systemPrompt: options.systemPrompt,
-      numCtx: options.numCtx,
+      numCtx: options.numCtx ?? ASSUMED_NUM_CTX,
       maxTokens: options.maxTokens,
       calibrationFactor: options.calibrationFactor,
       throughput: options.throughput,

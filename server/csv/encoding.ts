@@ -40,7 +40,9 @@ function guessUtf16(bytes: Buffer): CsvEncoding | null {
   let even = 0;
   let odd = 0;
   for (let index = 0; index < bytes.length; index++) {
-    if (bytes[index] === 0) index % 2 === 0 ? even++ : odd++;
+    if (bytes[index] !== 0) continue;
+    if (index % 2 === 0) even++;
+    else odd++;
   }
   if (even + odd < bytes.length / 8) return null;
   return odd >= even ? 'utf16le' : 'utf16be';

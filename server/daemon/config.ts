@@ -48,7 +48,7 @@ export function loadConfig(dataDir: string, flags: Partial<DaemonConfig>): Daemo
     try {
       fromFile = JSON.parse(readFileSync(path, 'utf8')) as Partial<DaemonConfig>;
     } catch (error) {
-      throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+      throw new Error(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
     }
   }
   const defined = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));

@@ -25,7 +25,7 @@ export const nodeHttpFetch: typeof fetch = (input, init) => {
   const secure = url.protocol === 'https:';
   return new Promise<Response>((resolve, reject) => {
     const attempt = (retry: boolean) => {
-      if (signal?.aborted) return reject(signal.reason);
+      if (signal?.aborted) return reject(signal.reason as Error);
       let answered = false;
       const request = (secure ? https : http).request(
         url,

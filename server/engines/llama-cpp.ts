@@ -22,6 +22,7 @@ import type {
 import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
 import { messageText } from '../openai/chat.js';
+import { EMBEDDED_ENGINE_NUM_CTX } from '../context/num-ctx.js';
 
 export interface LlamaCppEngineOptions {
   /** The GGUF file. The model is served under its base name without extension. */
@@ -39,7 +40,6 @@ export interface LlamaCppEngineOptions {
 const DEFAULT_TEMPERATURE = 0.8;
 const DEFAULT_TOP_K = 40;
 const DEFAULT_TOP_P = 0.9;
-const DEFAULT_CONTEXT_SIZE = 4096;
 
 interface Slot {
   index: number;
@@ -90,6 +90,7 @@ async function importNodeLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
       `the llama-cpp engine needs the node-llama-cpp package, which is not installed in ${root}node_modules ` +
         '(the VS Code extension does not bundle it): use the ollama engine, or start the daemon yourself from a checkout after `npm ci` ' +
         '(`ollama-batch serve --engine llama-cpp …`); the extension connects to a running daemon',
+      { cause: error },
     );
   }
 }
@@ -163,7 +164,7 @@ export class LlamaCppEngine implements Engine {
         64,
         Math.floor(
           options.contextSize ??
-            Math.min(DEFAULT_CONTEXT_SIZE, trainContextSize > 0 ? trainContextSize : DEFAULT_CONTEXT_SIZE),
+            Math.min(EMBEDDED_ENGINE_NUM_CTX, trainContextSize > 0 ? trainContextSize : EMBEDDED_ENGINE_NUM_CTX),
         ),
       );
       context = await model.createContext({ contextSize, sequences: slots, threads });

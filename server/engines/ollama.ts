@@ -16,6 +16,7 @@ import {
 } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from '../openai/chat.js';
+import { MIN_NUM_CTX } from '../context/num-ctx.js';
 
 export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
@@ -165,7 +166,7 @@ export class OllamaEngine implements Engine {
     // Typed as a Map by ollama-js, but JSON gives a plain object.
     const info =
       shown.model_info instanceof Map
-        ? Object.fromEntries(shown.model_info)
+        ? Object.fromEntries(shown.model_info as Map<string, unknown>)
         : ((shown.model_info ?? {}) as Record<string, unknown>);
     const architecture = info['general.architecture'];
     const number = (key: string): number | undefined => {
@@ -190,7 +191,7 @@ export class OllamaEngine implements Engine {
    * num_ctx and counts what is left, so a count that fills the window is tried again, doubled.
    */
   async countPromptTokens(request: ChatRequest, signal: AbortSignal): Promise<number> {
-    let numCtx = request.numCtx ?? 2048;
+    let numCtx = request.numCtx ?? MIN_NUM_CTX;
     for (;;) {
       const { promptTokens } = await this.chat({ ...request, maxTokens: 1, numCtx }, signal);
       if (promptTokens < numCtx - 1) return promptTokens;

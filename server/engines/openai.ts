@@ -20,6 +20,7 @@ import {
 } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from '../openai/chat.js';
+import { textOf } from '../common/text-of.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 const PROBE_TIMEOUT_MS = 5_000;
@@ -48,7 +49,7 @@ export function openAIError(error: unknown, signal: AbortSignal): EngineError {
   }
   if (error instanceof APIError && typeof error.status === 'number') {
     // The client's message is the status and the page's text.
-    if (isHtml(error.headers?.get('content-type')))
+    if (isHtml((error.headers as Headers | undefined)?.get('content-type')))
       return htmlPageError(error.status, error.message.replace(/^\d{3} /, ''));
     const body = error.error as { message?: unknown } | undefined;
     const message = typeof body?.message === 'string' ? body.message : error.message;
@@ -86,7 +87,7 @@ export class OpenAIEngine implements Engine {
     }
     // A 2xx that is not JSON comes back from the client as its text.
     if (isHtml(answer.response.headers.get('content-type')))
-      throw htmlPageError(answer.response.status, String(answer.data));
+      throw htmlPageError(answer.response.status, textOf(answer.data));
     return fromChatCompletion(answer.data, request.model);
   }
 

@@ -12,7 +12,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { BlockList, isIP, type AddressInfo } from 'node:net';
 import busboy from 'busboy';
 import type { Registry } from 'prom-client';
-import type { BatchService, CreateBatchParams } from '../batches/service.js';
+import type { CreateBatchParams } from '../batches/new-batch.js';
+import type { BatchService } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
 import { wholeLinesLength } from '../jsonl/lines.js';
 import { isDiskFull } from '../store/disk-space.js';
@@ -212,10 +213,12 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         writing = pipeline(stream, out);
         // Awaited on 'close', so that a form cut off reports its own error; a full disk is
         // reported at once, since the parser may wait forever on a file stream nobody reads.
-        writing.catch((error: unknown) => isDiskFull(error) && reject(error));
+        writing.catch((error: unknown) => {
+          if (isDiskFull(error)) reject(error);
+        });
       });
       parser.on('error', (error: Error) => reject(malformedMultipart(error)));
-      parser.on('close', () => writing.then(resolve, reject));
+      parser.on('close', () => void writing.then(resolve, reject));
       request.on('aborted', () => reject(new HttpError(400, 'the upload was cut off', 'invalid_multipart')));
       request.pipe(parser);
     });

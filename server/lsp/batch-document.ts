@@ -57,8 +57,8 @@ export class BatchDocument {
 
 /** TextDocuments' way of making and updating documents, for BatchDocument. */
 export const BATCH_DOCUMENTS: TextDocumentsConfiguration<BatchDocument> = {
-  create: BatchDocument.create,
-  update: BatchDocument.update,
+  create: (...args) => BatchDocument.create(...args),
+  update: (...args) => BatchDocument.update(...args),
 };
 
 interface Position {

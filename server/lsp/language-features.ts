@@ -70,19 +70,19 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
   let registerForChanges = false;
 
   const budgetFor = async (uri: string): Promise<RequestBudget> =>
-    new RequestBudget(options.modelStats, (await settings.for(uri)).numCtx);
+    new RequestBudget((model) => options.modelStats(model), (await settings.for(uri)).numCtx);
 
   async function validate(document: BatchDocument, schedule: Schedule, generation: number): Promise<void> {
     const isStale = (): boolean => schedule.generation !== generation;
     const { uri, version } = document;
     if (!isBatchDocument(document)) {
-      connection.sendDiagnostics({ uri, version, diagnostics: [] });
+      void connection.sendDiagnostics({ uri, version, diagnostics: [] });
       return;
     }
     const budget = await budgetFor(uri);
     if (isStale()) return;
     const diagnostics = await validateDocument(document.lines(), basename(uri), budget, isStale);
-    if (diagnostics) connection.sendDiagnostics({ uri, version, diagnostics });
+    if (diagnostics) void connection.sendDiagnostics({ uri, version, diagnostics });
   }
 
   function schedule(document: BatchDocument, delayMs: number): void {
@@ -114,7 +114,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     const state = new ValidationState(basename(uri), undefined, (body) => (request.body = body));
     if (validateLine(state, line + 1, withoutBom(document.line(line))) || !request.body) return null;
     // A fresh state has seen exactly this line's custom_id.
-    const [id] = state.seenIds;
+    const id = state.seenIds.values().next().value!;
     const measurement = (await budgetFor(uri)).measure(request.body);
     return { contents: { kind: MarkupKind.Markdown, value: hoverText(id, measurement) } };
   }
@@ -127,7 +127,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     documents.onDidClose(({ document }) => {
       unschedule(document.uri);
       settings.forget(document.uri);
-      if (isJsonlDocument(document)) connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
+      if (isJsonlDocument(document)) void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
     }),
     connection.onInitialized(() => {
       if (registerForChanges)

@@ -6,9 +6,7 @@ import { REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE } from '../context/tokens.js';
 import { messageText } from '../openai/chat.js';
 import type { ChatCompletionBody } from '../protocol/openai.js';
 import type { ModelStats } from '../store/store.js';
-
-/** num_ctx for a model when neither the setting nor a learned limit says otherwise. */
-const DEFAULT_EDITOR_NUM_CTX = 8192;
+import { ASSUMED_NUM_CTX } from '../context/num-ctx.js';
 
 export interface Measurement {
   model: string;
@@ -93,5 +91,5 @@ function contextLimit(stats: ModelStats, setting: number): Pick<ModelContext, 'n
     limits.numCtx === undefined ? [] : [limits.numCtx],
   );
   if (learned.length > 0) return { numCtx: Math.min(...learned), numCtxSource: 'learned limit' };
-  return { numCtx: DEFAULT_EDITOR_NUM_CTX, numCtxSource: 'default' };
+  return { numCtx: ASSUMED_NUM_CTX, numCtxSource: 'default' };
 }

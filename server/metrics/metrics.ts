@@ -179,7 +179,7 @@ function addContextMetrics(registry: Registry, service: MetricsSource): void {
     'ollama_batch_trims_total',
     'Conversations trimmed to fit the context, by strategy.',
     'strategy',
-    (s) => s.context.trims.byStrategy as Record<string, number>,
+    (s) => s.context.trims.byStrategy,
   );
   const running = (value: (snapshot: BatchMetricsSnapshot) => number | null) =>
     function (this: Gauge) {

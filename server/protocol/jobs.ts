@@ -27,8 +27,8 @@ export interface ConvertParams {
   encoding?: CsvEncoding;
   /** Keep rows with too few or too many fields or undecodable bytes (padded or cut), reported. */
   keepBadRows?: boolean;
-  /** The context window the estimate checks each line against. */
-  numCtx: number;
+  /** The context window the estimate checks each line against (default 8192, context/num-ctx.ts). */
+  numCtx?: number;
   model: string;
   systemPrompt?: string;
   temperature?: number;

@@ -213,7 +213,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
       {
         input: 'string',
         model: 'string',
-        numCtx: 'number',
+        numCtx: 'number?',
         output: 'string?',
         template: 'string?',
         idColumn: 'string?',
@@ -264,7 +264,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     );
     connection.onRequest(
       protocol.DaemonShutdownRequest.type,
-      handled(() => void setImmediate(hooks.shutdown)),
+      handled(() => void setImmediate(() => hooks.shutdown())),
     );
     const announce = (batch: Batch): void =>
       void connection.sendNotification(protocol.BatchChangedNotification.type, batch).catch(() => undefined);

@@ -4,7 +4,8 @@
 // either side fails the build instead of silently changing what clients receive.
 import type { AnalysisReport } from '../analysis/analyze.js';
 import type { ServiceErrorCode } from '../batches/errors.js';
-import type { BatchList, BatchMetricsReport, CreateBatchParams, ListParams } from '../batches/service.js';
+import type { CreateBatchParams } from '../batches/new-batch.js';
+import type { BatchList, BatchMetricsReport, ListParams } from '../batches/service.js';
 import type { ValidationReport } from '../batches/validate.js';
 import type { ConvertReport } from '../csv/convert.js';
 import type { AnalyzeParams, ConvertParams } from '../jobs/jobs.js';

@@ -12,7 +12,7 @@ export async function freeBytes(path: string): Promise<number> {
 }
 
 /** A write that failed because the disk (or the user's quota) is full. */
-export function isDiskFull(error: unknown): boolean {
+export function isDiskFull(error: unknown): error is NodeJS.ErrnoException {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
 }

@@ -67,7 +67,7 @@ function writeCase(
 
 /** The written CSV as records, and the delimiter it used. */
 function readCsv(path: string, delimiter = ','): string[][] {
-  return parse(readFileSync(path), { delimiter, bom: true, relax_column_count: true }) as string[][];
+  return parse(readFileSync(path), { delimiter, bom: true, relax_column_count: true });
 }
 
 const EXPECTED_ORDER = ['A1', 'A5', 'A2', 'A3', 'A4', 'A6'];
@@ -301,7 +301,7 @@ describe('joining answers to the source CSV', () => {
 
   it("joins a subset of the sample job's 1,000 candidates: all rows, answered ones first by score", async () => {
     const source = writeTempFile('candidates.csv', candidatesCsv({ rows: 1000 }));
-    const original = parse(readFileSync(source)) as string[][];
+    const original = parse(readFileSync(source));
     const ids = original.slice(1).map((row) => row[0]!);
     const answered = ids.filter((_, index) => index % 3 === 0);
     const scoreOf = (id: string) => (Number(id.slice(1)) * 53) % 101;

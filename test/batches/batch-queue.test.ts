@@ -14,6 +14,7 @@ import { EngineError, type ChatRequest, type ChatResult, type Engine } from '../
 import type { Batch } from '../../server/protocol/openai.js';
 import { Store, type StoreData } from '../../server/store/store.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
+import { textOf } from '../../server/common/text-of.js';
 
 /** Answers requests while it has answers left to give (unlimited until held); refuses those it is told to. */
 class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Engine {
@@ -50,7 +51,7 @@ class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Eng
     while (this.answersLeft <= 0)
       await Promise.race([new Promise<void>((resolve) => this.waiting.push(resolve)), aborted]);
     this.answersLeft--;
-    const text = String(request.messages.at(-1)?.content);
+    const text = textOf(request.messages.at(-1)?.content);
     if ([...this.refuse].some((refused) => text.includes(refused)))
       throw new EngineError('permanent', 'invalid_request', 'refused by the test', 400);
     return { content: 'ok', finishReason: 'stop', promptTokens: 10, completionTokens: 2, model: request.model };

@@ -62,7 +62,7 @@ async function conversionError(
 describe('CSV to batch JSONL', () => {
   it('converts the candidates with a rubric, a template and a schema into lines the daemon accepts', async () => {
     const candidates = csvFile(candidatesCsv({ rows: 1000 }));
-    const records = parse(readFileSync(candidates), { columns: true }) as Record<string, string>[];
+    const records = parse<Record<string, string>>(readFileSync(candidates), { columns: true });
     const { report, lines, output } = await convert(candidates, {
       systemPrompt: rubric,
       template,
@@ -165,7 +165,7 @@ describe('CSV to batch JSONL', () => {
     before(() => {
       raw = candidatesCsv({ rows: 300, messy: true });
       input = csvFile(raw);
-      records = (parse(readFileSync(input), { bom: true, relax_column_count: true }) as string[][]).slice(1);
+      records = parse(readFileSync(input), { bom: true, relax_column_count: true }).slice(1);
     });
     /** Where each short row starts, found by its id at the start of a physical line. */
     const shortRows = (): { id: string; line: number }[] => {

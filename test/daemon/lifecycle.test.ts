@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CreateBatchParams } from '../../server/batches/service.js';
+import type { CreateBatchParams } from '../../server/batches/new-batch.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { StoreData } from '../../server/store/store.js';
 import { connectDaemon } from '../../server/rpc/client.js';

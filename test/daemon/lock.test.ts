@@ -26,8 +26,8 @@ async function serve(dataDir: string, args: string[], env: NodeJS.ProcessEnv = p
     env,
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
   return new Promise((resolve) => {
     lines.on('line', (line) => line.startsWith(READY_LINE) && resolve({ ready: true, child }));
     child.once('exit', (code) => resolve({ ready: false, code, stderr }));

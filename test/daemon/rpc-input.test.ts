@@ -79,7 +79,7 @@ describe('JSON-RPC input the daemon refuses', function () {
         [
           'csv/convert',
           null,
-          /^csv\/convert needs its params as an object with input \(a string\), model \(a string\) and numCtx \(a number\); got null$/,
+          /^csv\/convert needs its params as an object with input \(a string\) and model \(a string\); got null$/,
         ],
         [
           'csv/convert',

@@ -49,7 +49,7 @@ describe('CSV to scored CSV, end to end', function () {
     const dir = tempDir();
     const csv = join(dir, 'candidates.csv');
     writeFileSync(csv, candidatesCsv({ rows: ROWS, messy: true, seed: 7 }));
-    const records = parse(readFileSync(csv), { bom: true, relax_column_count: true }) as string[][];
+    const records = parse(readFileSync(csv), { bom: true, relax_column_count: true });
     const header = records[0]!;
     const rows = records.slice(1);
     const complete = rows.filter((row) => row.length === header.length);
@@ -131,7 +131,7 @@ describe('CSV to scored CSV, end to end', function () {
     assert.equal(analysis.tokens.prompt, batch.usage.input_tokens);
     assert.ok(analysis.latency_ms && analysis.latency_ms.p50 > 0, 'latency recorded on every output line');
 
-    const joined = parse(readFileSync(scored), { bom: true, relax_column_count: true }) as string[][];
+    const joined = parse(readFileSync(scored), { bom: true, relax_column_count: true });
     const joinedHeader = joined[0]!;
     const joinedRows = joined.slice(1);
     assert.deepEqual(joinedHeader.slice(0, header.length), header, 'the original columns first');

@@ -88,9 +88,9 @@ describe("the HTTP API's doors", function () {
     });
     unfinished.on('error', () => undefined); // the daemon closes the connection after its answer
     unfinished.write(uploadForm(batchLines(1, { model: 'tiny' })).slice(0, 200));
-    const [response] = (await new Promise((resolve) => unfinished.once('response', (answer) => resolve([answer])))) as [
-      http.IncomingMessage,
-    ];
+    const [response] = await new Promise<[http.IncomingMessage]>((resolve) =>
+      unfinished.once('response', (answer) => resolve([answer])),
+    );
     assert.equal(response.statusCode, 403);
     assert.equal(response.headers.connection, 'close');
     unfinished.destroy();

@@ -36,8 +36,8 @@ export async function startDaemonProcess(
     env: { ...process.env, ...env },
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
   const ready = await new Promise<boolean>((resolve) => {
     lines.on('line', (line) => line.startsWith(READY_LINE) && resolve(true));
     child.once('exit', () => resolve(false));

@@ -31,4 +31,4 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then((code) => process.exit(code));
+void main().then((code) => process.exit(code));

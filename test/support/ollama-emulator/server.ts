@@ -22,6 +22,7 @@ import { basename, extname } from 'node:path';
 import type { ChatRequest, Engine } from '../../../server/engines/engine.js';
 import { EngineError } from '../../../server/engines/engine.js';
 import type { ChatMessage } from '../../../server/protocol/openai.js';
+import { textOf as jsonText } from '../../../server/common/text-of.js';
 
 /** `empty`: 200 with `{}`; `html`: a proxy's or captive portal's HTML page, as 502 and 200 by turns. */
 export type EmulatorFault = '500' | 'reset' | '503' | 'timeout' | 'oom' | 'empty' | 'html';
@@ -335,7 +336,7 @@ function makeEntry(engineModel: string, options: { path?: string; contextLength?
     modifiedAt = stats.mtime.toISOString();
   }
   const kv = summary?.kv ?? new Map<string, unknown>();
-  const arch = String(kv.get('general.architecture') ?? 'llama');
+  const arch = jsonText(kv.get('general.architecture') ?? 'llama');
   const num = (key: string, fallback: number): number => {
     const value = kv.get(`${arch}.${key}`);
     return typeof value === 'number' ? value : fallback;
@@ -449,7 +450,7 @@ function parseKeepAlive(value: unknown): number {
     }
     if (consumed === text.length && consumed > 0) return total;
   }
-  throw new HttpFailure(400, `time: invalid duration "${String(value)}"`);
+  throw new HttpFailure(400, `time: invalid duration "${jsonText(value)}"`);
 }
 
 function renderPrompt(messages: ChatMessage[]): string {
@@ -893,7 +894,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     const stops = (value: unknown): string[] | undefined => {
       if (value === undefined || value === null) return undefined;
       if (typeof value === 'string') return [value];
-      if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value as string[];
+      if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
       throw new HttpFailure(400, 'invalid value for stop');
     };
     if (api === 'native') {
@@ -1016,7 +1017,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     stats.inFlight++;
     if (stats.inFlight > stats.inFlightMax) stats.inFlightMax = stats.inFlight;
     let waiter: Waiter | undefined;
-    let slot: Slot | null = null;
+    let slot: Slot | null;
     const onClose = () => {
       if (response.writableEnded) return;
       controller.abort(new Error('client disconnected'));
