@@ -24,7 +24,8 @@ export const DEFAULT_LIMITS: ValidationLimits = {
 
 /** What the rules remember from line to line. */
 export class ValidationState {
-  readonly seenIds = new Set<string>();
+  /** Each custom_id seen, with the line it was first on. */
+  readonly seenIds = new Map<string, number>();
   model: string | null = null;
   modelLine = 0;
   requests = 0;
@@ -181,9 +182,16 @@ export function validateLine(state: ValidationState, line: number, text: string)
   if (typeof id !== 'string' || id === '') {
     return error(state, line, 'invalid_request', 'custom_id', 'custom_id is missing or not a non-empty string');
   }
-  if (state.seenIds.has(id))
-    return error(state, line, 'duplicate_custom_id', 'custom_id', `custom_id "${id}" is used more than once`);
-  state.seenIds.add(id);
+  const firstLine = state.seenIds.get(id);
+  if (firstLine !== undefined)
+    return error(
+      state,
+      line,
+      'duplicate_custom_id',
+      'custom_id',
+      `custom_id "${id}" is used more than once: first on line ${firstLine}`,
+    );
+  state.seenIds.set(id, line);
   if (parsed.method !== 'POST') {
     return error(
       state,

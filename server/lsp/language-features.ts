@@ -114,7 +114,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     const state = new ValidationState(basename(uri), undefined, (body) => (request.body = body));
     if (validateLine(state, line + 1, withoutBom(document.line(line))) || !request.body) return null;
     // A fresh state has seen exactly this line's custom_id.
-    const id = state.seenIds.values().next().value!;
+    const id = state.seenIds.keys().next().value!;
     const measurement = (await budgetFor(uri)).measure(request.body);
     return { contents: { kind: MarkupKind.Markdown, value: hoverText(id, measurement) } };
   }

@@ -39,13 +39,16 @@ describe('batch file validation', () => {
     assert.match(report.errors[0]!.message, /^batch\.jsonl line 2: not valid JSON/);
   });
 
-  it('finds a duplicate custom_id', async () => {
-    const report = await errorsOf([line(1), line(2), line(1)].join('\n'));
+  it('finds a duplicate custom_id and names the line it was first on', async () => {
+    const report = await errorsOf([line(2), line(1), line(3), line(1)].join('\n'));
     assert.deepEqual(
       report.errors.map((error) => [error.code, error.line, error.param]),
-      [['duplicate_custom_id', 3, 'custom_id']],
+      [['duplicate_custom_id', 4, 'custom_id']],
     );
-    assert.match(report.errors[0]!.message, /"req-1"/);
+    assert.match(
+      report.errors[0]!.message,
+      /^batch\.jsonl line 4: custom_id "req-1" is used more than once: first on line 2$/,
+    );
   });
 
   it('finds a wrong url and a wrong method', async () => {

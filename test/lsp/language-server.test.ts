@@ -106,7 +106,7 @@ describe('language server: batch files in the editor', () => {
       assert.equal(diagnostic.source, 'ollama-batch');
       assert.doesNotMatch(messageOf(diagnostic), /line \d+:/);
     }
-    assert.match(messageOf(diagnostics[2]!), /custom_id "req-1" is used more than once/);
+    assert.match(messageOf(diagnostics[2]!), /custom_id "req-1" is used more than once: first on line 1$/);
     assert.match(messageOf(diagnostics[7]!), /differs from "tiny" on line 1/);
   });
 
