@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import type { Engine, ModelFacts } from '../engines/engine.js';
 import type { VramPressure, VramSnapshot } from '../gpu/vram-monitor.js';
 import { readLines } from '../jsonl/lines.js';
-import type { Adjustment, BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
+import type { Adjustment, BatchMetricsSnapshot } from '../protocol/metrics.js';
 import type { Batch, BatchError } from '../protocol/openai.js';
 import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import { diskFullReason, freeBytes, isDiskFull, MIN_FREE_BYTES } from '../store/disk-space.js';

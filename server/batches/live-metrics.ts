@@ -3,13 +3,8 @@
 // as a compact aggregate so that a resumed batch goes on counting.
 import { join } from 'node:path';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
-import {
-  BatchMetrics,
-  errorClassOf,
-  type Adjustment,
-  type BatchMetricsSnapshot,
-  type BatchMetricsState,
-} from '../metrics/batch-metrics.js';
+import { BatchMetrics, errorClassOf, type BatchMetricsState } from '../metrics/batch-metrics.js';
+import type { Adjustment, BatchMetricsSnapshot } from '../protocol/metrics.js';
 import { sampleOf } from '../display/metrics-sample.js';
 import { TimeSeriesWriter } from '../metrics/time-series.js';
 import type { TrimStrategy } from '../context/trim.js';

@@ -11,7 +11,7 @@ import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
-import type { Adjustment } from '../metrics/batch-metrics.js';
+import type { Adjustment } from '../protocol/metrics.js';
 import type { BatchOutputLine, RequestRecord } from '../openai/types.js';
 import type { BatchInputLine } from '../protocol/openai.js';
 import { EngineGate } from './gate.js';

@@ -4,8 +4,8 @@
 import { EventEmitter } from 'node:events';
 import type { Engine } from '../engines/engine.js';
 import type { VramPressure, VramSnapshot } from '../gpu/vram-monitor.js';
-import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
-import { readTimeSeries, type Sample } from '../metrics/time-series.js';
+import type { BatchMetricsReport } from '../protocol/metrics.js';
+import { readTimeSeries } from '../metrics/time-series.js';
 import type { Batch, FileObject, FilePurpose } from '../protocol/openai.js';
 import type { ModelStats, Store, StoredFile } from '../store/store.js';
 import { BatchQueue, type QueueEvents, type QueueSettings } from './batch-queue.js';
@@ -27,13 +27,6 @@ export interface BatchList {
   first_id: string | null;
   last_id: string | null;
   has_more: boolean;
-}
-
-/** A batch's metrics, and its time series when asked for. */
-export interface BatchMetricsReport {
-  id: string;
-  snapshot: BatchMetricsSnapshot;
-  series?: Sample[];
 }
 
 export class BatchService extends EventEmitter<QueueEvents> {

@@ -6,6 +6,14 @@
 // Every time-dependent figure reads an injectable clock (or an event's `at`), so tests never sleep.
 import { bucketAtRank, nearestRank } from '../common/percentile.js';
 import type { TrimStrategy } from '../context/trim.js';
+import type {
+  Adjustment,
+  BatchMetricsSnapshot,
+  BatchVram,
+  LatencySummary,
+  Progress,
+  Rates,
+} from '../protocol/metrics.js';
 
 export type ErrorClass = 'oom' | 'timeout' | 'engine' | 'validation' | 'context';
 
@@ -60,97 +68,6 @@ export interface VramEvent {
   totalMiB: number | null;
   /** Part of the model is in system RAM. */
   spilled: boolean;
-}
-
-/** A limit a running batch changed by itself (out of memory, VRAM pressure), why, and when (ms since the epoch). */
-export interface Adjustment {
-  at: number;
-  reason: string;
-  concurrency: number;
-  /** The num_ctx it runs at from then on; absent where the engine's default holds. */
-  numCtx?: number;
-}
-
-export interface Progress {
-  done: number;
-  total: number;
-}
-
-/** Per-second rates over a span; null while the span is empty. */
-export interface Rates {
-  seconds: number;
-  requestsPerSecond: number | null;
-  promptTokensPerSecond: number | null;
-  completionTokensPerSecond: number | null;
-}
-
-export interface LatencySummary {
-  count: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  /** Within 1% of the exact nearest-rank percentile (see LatencyHistogram). */
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
-
-/** The VRAM figures of a batch (its fullest GPU), taken from the monitor's readings (gpu/vram-monitor.ts). */
-export interface BatchVram {
-  usedMiB: number | null;
-  totalMiB: number | null;
-  peakUsedMiB: number | null;
-  /** usedMiB ÷ totalMiB. */
-  utilisation: number | null;
-  spilled: boolean;
-  everSpilled: boolean;
-}
-
-export interface BatchMetricsSnapshot {
-  /** When it was taken (ms since the epoch). */
-  at: number;
-  tokens: {
-    prompt: number;
-    completion: number;
-    cached: number;
-    /** What the KV cache spared the engine: share = cached ÷ prompt (null before any prompt), tokens = cached. */
-    uncachedSaving: { share: number | null; tokens: number };
-    /** Reported ÷ estimated prompt tokens over answers that carried an estimate: 1 is exact, above 1 the estimate is low. */
-    estimateRatio: number | null;
-  };
-  context: {
-    numCtx: number | null;
-    current: number | null;
-    peak: number | null;
-    /** peak ÷ numCtx. */
-    utilisation: number | null;
-    trims: {
-      total: number;
-      byStrategy: Partial<Record<TrimStrategy, number>>;
-      droppedMessages: number;
-      tokensRemoved: number;
-    };
-  };
-  vram: BatchVram | null;
-  performance: {
-    /** Answers and their tokens over the last `windowSeconds` (shorter while the run is younger). */
-    window: Rates;
-    /** ... over the whole run, the time the daemon was down excluded. */
-    run: Rates;
-    latencyMs: LatencySummary;
-    /** Remaining requests ÷ the recent finishing rate (the run's when nothing finished lately); null when unknown. */
-    etaSeconds: number | null;
-  };
-  progress: Progress | null;
-  errors: {
-    /** Final failures. */
-    total: number;
-    byClass: Record<ErrorClass, number>;
-    /** Tries that failed and were retried. */
-    retriesByClass: Record<ErrorClass, number>;
-  };
-  /** The last MAX_ADJUSTMENTS, oldest first. */
-  adjustments: Adjustment[];
 }
 
 /** The persisted form of LatencyHistogram: counts of the buckets from `offset` on, zeros trimmed at both ends. */

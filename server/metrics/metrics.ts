@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engines/engine.js';
 import type { Batch, BatchStatus } from '../protocol/openai.js';
-import type { BatchMetricsSnapshot } from './batch-metrics.js';
+import type { BatchMetricsSnapshot } from '../protocol/metrics.js';
 
 /** What the exporter reads from the batch service (declared here, so metrics/ stays below batches/). */
 export interface MetricsSource {

@@ -18,7 +18,7 @@ import { validateBatchFile, type ValidationReport } from '../batches/validate.js
 import { publicFile } from '../batches/file-registry.js';
 import * as protocol from '../protocol/methods.js';
 import { analyzeFor, convertFor } from '../jobs/jobs.js';
-import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
+import type { BatchMetricsSnapshot } from '../protocol/metrics.js';
 import type { Batch } from '../protocol/openai.js';
 import { registerLanguageFeatures } from '../lsp/language-features.js';
 import { clientMessages } from './client-messages.js';

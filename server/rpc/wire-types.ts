@@ -5,12 +5,11 @@
 import type { AnalysisReport } from '../analysis/analyze.js';
 import type { ServiceErrorCode } from '../batches/errors.js';
 import type { CreateBatchParams } from '../batches/new-batch.js';
-import type { BatchList, BatchMetricsReport, ListParams } from '../batches/service.js';
+import type { BatchList, ListParams } from '../batches/service.js';
 import type { ValidationReport } from '../batches/validate.js';
 import type { ConvertReport } from '../csv/convert.js';
 import type { AnalyzeParams, ConvertParams } from '../jobs/jobs.js';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
-import type { BatchMetricsSnapshot } from '../metrics/batch-metrics.js';
 import type * as jobs from '../protocol/jobs.js';
 import type * as metrics from '../protocol/metrics.js';
 import type * as methods from '../protocol/methods.js';
@@ -26,8 +25,6 @@ export type WireTypesMatch = [
   Holds<Same<ListParams, methods.ListParams>>,
   Holds<Same<BatchList, methods.BatchList>>,
   Holds<Same<ServiceErrorCode, methods.ServiceErrorCode>>,
-  Holds<Same<BatchMetricsReport, metrics.BatchMetricsReport>>,
-  Holds<Same<BatchMetricsSnapshot, metrics.BatchMetricsSnapshot>>,
   Holds<Same<VramSnapshot, metrics.GpuSnapshot>>,
   Holds<Same<ValidationReport, jobs.ValidationReport>>,
   Holds<Same<Flat<ConvertParams>, jobs.ConvertParams>>,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchRun, type RunnerOptions } from '../../server/batches/runner.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine } from '../../server/engines/engine.js';
-import type { Adjustment } from '../../server/metrics/batch-metrics.js';
+import type { Adjustment } from '../../server/protocol/metrics.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
 
 /** Time one answer takes, so that requests overlap as on a real engine. */
