@@ -1,8 +1,7 @@
 // A new batch from what a client asked for: its endpoint, window, metadata (within OpenAI's
 // limits) and run options checked, the run options an OpenAI client sets through metadata read,
 // and the Batch object it starts as, validating.
-import { BATCH_MODES, type BatchMode } from '../context/conversation.js';
-import { TRIM_STRATEGIES, type TrimStrategy } from '../context/trim.js';
+import { BATCH_SETTING_KEYS, SettingError, checkSetting, fromText, metadataKey } from '../config/settings.js';
 import { uniqueId } from '../ids/unique-id.js';
 import type { BatchRunOptions, StoredBatch, StoredFile } from '../store/store.js';
 import { ServiceError } from './errors.js';
@@ -106,42 +105,35 @@ function checkMetadata(metadata: Record<string, string> | null): void {
   }
 }
 
-/** Run options a batch carries in its metadata (what an OpenAI client can set): num_ctx, trim_strategy, mode. */
+/**
+ * Run options a batch carries in its metadata, what an OpenAI client can set: every batch-scope
+ * setting of the table under its snake_case name (num_ctx, trim_strategy, mode, concurrency, …).
+ */
 function runOptionsOf(metadata: Record<string, string> | null | undefined): BatchRunOptions {
-  const options: BatchRunOptions = {};
-  if (metadata?.num_ctx !== undefined) {
-    const numCtx = Number(metadata.num_ctx);
-    if (!(Number.isInteger(numCtx) && numCtx > 0))
-      throw new ServiceError(
-        'invalid_request',
-        `metadata.num_ctx must be a positive integer, got ${JSON.stringify(metadata.num_ctx)}`,
-        'metadata.num_ctx',
-      );
-    options.numCtx = numCtx;
+  const options: Record<string, unknown> = {};
+  for (const key of BATCH_SETTING_KEYS) {
+    const name = `metadata.${metadataKey(key)}`;
+    const value = metadata?.[metadataKey(key)];
+    if (value !== undefined) options[key] = checked(() => checkSetting(key, fromText(key, value), name), name);
   }
-  if (metadata?.trim_strategy !== undefined) options.trimStrategy = metadata.trim_strategy as TrimStrategy;
-  if (metadata?.mode !== undefined) options.mode = metadata.mode as BatchMode;
-  return options;
+  return options as BatchRunOptions;
 }
 
+/** Options a client passed as such (the extension, the CLI), checked as the table says. */
 function checkRunOptions(options: BatchRunOptions): void {
-  if (options.mode !== undefined && !BATCH_MODES.includes(options.mode)) {
-    throw new ServiceError(
-      'invalid_request',
-      `mode must be one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`,
-      'mode',
-    );
+  for (const [key, value] of Object.entries(options)) {
+    const name = `options.${key}`;
+    if (!(BATCH_SETTING_KEYS as string[]).includes(key))
+      throw new ServiceError('invalid_request', `${name} is not a batch option`, name);
+    checked(() => checkSetting(key as keyof BatchRunOptions, value, name), name);
   }
-  if (options.trimStrategy !== undefined && !TRIM_STRATEGIES.includes(options.trimStrategy)) {
-    throw new ServiceError(
-      'invalid_request',
-      `the trim strategy must be one of ${TRIM_STRATEGIES.join(', ')}, got ${JSON.stringify(options.trimStrategy)}`,
-      'trim_strategy',
-    );
-  }
-  for (const key of ['concurrency', 'numCtx'] as const) {
-    const value = options[key];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0))
-      throw new ServiceError('invalid_request', `${key} must be a positive integer`, `options.${key}`);
+}
+
+function checked<T>(check: () => T, param: string): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof SettingError) throw new ServiceError('invalid_request', error.message, param);
+    throw error;
   }
 }

@@ -1,6 +1,7 @@
 // The plan a batch runs by, from facts alone (the queue gathers them; nothing here does I/O):
 // how many requests go at once, the num_ctx it loads the model with, how conversations over it
 // are trimmed, and the time and tries each request gets.
+import { DEFAULT_CONCURRENCY, DEFAULT_WARNING_SHARE } from '../config/defaults.js';
 import type { PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
 import type { BatchMode } from '../context/conversation.js';
@@ -8,12 +9,9 @@ import { chooseNumCtx, type NumCtxChoice } from '../context/num-ctx.js';
 import type { TrimStrategy } from '../context/trim.js';
 import type { ModelFacts } from '../engines/engine.js';
 import { numCtxForVram } from '../gpu/vram-budget.js';
-import { DEFAULT_WARNING_SHARE, type VramSnapshot } from '../gpu/vram-monitor.js';
+import type { VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchRunOptions, LearnedLimits, MeasuredRequests } from '../store/store.js';
 import { DEFAULT_RUNNER_OPTIONS, type RunContext, type RunnerOptions } from './runner.js';
-
-/** Requests in flight where neither a setting nor the engine says. */
-export const DEFAULT_CONCURRENCY = 4;
 
 /** The daemon's settings for every batch; a batch's own options go first. */
 export interface RunSettings extends Partial<Omit<RunnerOptions, 'concurrency' | 'context'>> {
@@ -69,15 +67,17 @@ export function planRun(facts: RunFacts): RunPlan {
   const { options, settings, learned } = facts;
   let concurrency = options.concurrency ?? settings.concurrency ?? facts.slots ?? DEFAULT_CONCURRENCY;
   if (learned && learned.concurrency < concurrency) concurrency = learned.concurrency;
+  const trimEvery = options.trimEvery ?? settings.trimEvery;
+  const aggressiveFraction = options.aggressiveFraction ?? settings.aggressiveFraction;
   return {
     concurrency,
     numCtx: choosesNumCtx(facts) ? batchNumCtx(facts, concurrency) : facts.chosenNumCtx,
     trim: {
       mode: options.mode ?? settings.mode ?? 'independent',
-      ...(settings.trimEvery !== undefined && { trimEvery: settings.trimEvery }),
+      ...(trimEvery !== undefined && { trimEvery }),
       strategy: options.trimStrategy ?? settings.trimStrategy ?? 'sliding-window',
-      ...(settings.aggressiveFraction !== undefined && { aggressiveFraction: settings.aggressiveFraction }),
-      ...(settings.trimAllowCut && { allowCut: true }),
+      ...(aggressiveFraction !== undefined && { aggressiveFraction }),
+      ...((options.trimAllowCut ?? settings.trimAllowCut) && { allowCut: true }),
     },
     budgets: budgetsOf(settings),
   };

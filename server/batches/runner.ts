@@ -2,6 +2,7 @@
 // transient faults with backoff, pauses while the engine is unreachable, and appends every
 // answer to the output or error journal. Knows nothing of the store or of any transport.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import { fitRequest, outputTokensOf, type PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
 import { ConversationPool, type BatchMode, type Conversation } from '../context/conversation.js';
@@ -59,8 +60,8 @@ export interface Answered {
 const ANSWERS_TO_HOLD = 20;
 
 export const DEFAULT_RUNNER_OPTIONS: Omit<RunnerOptions, 'concurrency'> = {
-  requestTimeoutMs: 10 * 60_000,
-  maxAttempts: 6,
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
   backoffBaseMs: 500,
   backoffMaxMs: 30_000,
 };

@@ -5,14 +5,8 @@ import { VERSION } from '../common/version.js';
 import * as protocol from '../protocol/methods.js';
 import { order, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';
-import {
-  addDataDirOption,
-  addEngineOptions,
-  addHttpOptions,
-  dataDirOf,
-  type EngineFlags,
-  type HttpFlags,
-} from './options.js';
+import { addDataDirOption, addSettingOptions, dataDirOf } from './options.js';
+import { addConfigCommand } from './config-command.js';
 import { addAnalyzeCommand } from './analyze-command.js';
 import { addConvertCommand } from './convert-command.js';
 import { run, type RunFlags } from './run.js';
@@ -24,33 +18,33 @@ const program = new Command('ollama-batch')
   .showHelpAfterError()
   .exitOverride();
 
-addHttpOptions(
-  addEngineOptions(
-    addDataDirOption(
-      program
-        .command('serve')
-        .description('run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP'),
-    ),
+addSettingOptions(
+  addDataDirOption(
+    program
+      .command('serve')
+      .description(
+        'run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP; its flags are remembered in config.json',
+      ),
   ),
-).action(async (flags: EngineFlags & HttpFlags) => {
+  { secrets: true },
+).action(async (flags: Record<string, unknown>) => {
   // The daemon, loaded only by the command that runs it.
   const { serve } = await import('./serve.js');
   await serve(flags);
 });
 
-addHttpOptions(
-  addEngineOptions(
-    addDataDirOption(
-      program
-        .command('run')
-        .argument('<file>', 'batch input JSONL (OpenAI format)')
-        .description(
-          'submit a batch (starting a daemon with these flags if none runs), show its progress, wait; Ctrl-C detaches',
-        )
-        .option('--completion-window <window>', 'how long the batch may take, e.g. 24h, 72h, 7d', '7d')
-        .option('--json', 'print the finished batch as JSON'),
-    ),
+addSettingOptions(
+  addDataDirOption(
+    program
+      .command('run')
+      .argument('<file>', 'batch input JSONL (OpenAI format)')
+      .description(
+        'submit a batch (starting a daemon if none runs), show its progress, wait; Ctrl-C detaches. Batch settings apply to this batch; daemon settings are remembered in config.json',
+      )
+      .option('--completion-window <window>', 'how long the batch may take, e.g. 24h, 72h, 7d', '7d')
+      .option('--json', 'print the finished batch as JSON'),
   ),
+  { secrets: false },
 ).action(async (file: string, flags: RunFlags) => {
   process.exitCode = await run(file, flags);
 });
@@ -100,6 +94,7 @@ program
     process.exitCode = await validate(file, flags);
   });
 
+addConfigCommand(program);
 addConvertCommand(program);
 addAnalyzeCommand(program);
 

@@ -11,9 +11,11 @@ import * as protocol from '../protocol/methods.js';
 import { ensureDaemon } from '../rpc/client.js';
 import { batchDetails } from './format.js';
 import { CliError, call } from './daemon-connection.js';
-import { dataDirOf, serveArgs, serveEnv, type EngineFlags, type HttpFlags } from './options.js';
+import { dataDirOf, settingsOf } from './options.js';
+import { dataDirArg, rememberRunSettings, settingsToApply } from './run-settings.js';
 
-export interface RunFlags extends EngineFlags, Omit<HttpFlags, 'apiKey'> {
+export interface RunFlags extends Record<string, unknown> {
+  dataDir?: string;
   completionWindow?: string;
   json?: boolean;
 }
@@ -99,13 +101,16 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CliError(`no such file: ${file}`);
   const dataDir = dataDirOf(flags);
-  const { connection, started } = await ensureDaemon(dataDir, serveArgs(flags), serveEnv(flags));
+  const asked = rememberRunSettings(dataDir, settingsOf(flags));
+  // No settings on its command line: it reads what config.json remembers, as a restart would.
+  const { connection, started } = await ensureDaemon(dataDir, [], process.env);
   if (started && !flags.json) console.error(`started a daemon for ${dataDir} (log: ${dataDir}/daemon.log)`);
   try {
     const info = await call(() => connection.sendRequest(protocol.DaemonStatusRequest.type));
-    if (!started && flags.engine && flags.engine !== info.engine.name) {
+    const toApply = started ? [] : settingsToApply(asked.daemon, info.config);
+    if (toApply.length > 0) {
       console.error(
-        `note: the running daemon uses the ${info.engine.name} engine; --engine ${flags.engine} applies when it is restarted`,
+        `note: the running daemon (pid ${info.pid}) started with other settings; saved in config.json, they apply at its restart (running batches resume): ${toApply.join('; ')}\n  restart it with: ollama-batch stop${dataDirArg(dataDir)} && ollama-batch serve --detach${dataDirArg(dataDir)}`,
       );
     }
     const inputFile = await call(() =>
@@ -117,14 +122,7 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
         endpoint: '/v1/chat/completions',
         completion_window: flags.completionWindow ?? CLIENT_COMPLETION_WINDOW,
         metadata: { source: file },
-        ...(flags.concurrency !== undefined || flags.numCtx !== undefined
-          ? {
-              options: {
-                ...(flags.concurrency && { concurrency: flags.concurrency }),
-                ...(flags.numCtx && { numCtx: flags.numCtx }),
-              },
-            }
-          : {}),
+        ...(Object.keys(asked.batch).length > 0 && { options: asked.batch }),
       }),
     );
     if (!flags.json) console.error(`batch ${created.id} submitted (${file}); Ctrl-C detaches, the batch goes on`);

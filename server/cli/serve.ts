@@ -1,14 +1,17 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
+import { mkdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { rememberedOf, writeConfigFile } from '../config/effective.js';
+import { SettingError } from '../config/settings.js';
 import { loadConfig } from '../daemon/config.js';
 import { DaemonStartError, startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
 import { log } from '../log/log.js';
 import { READY_LINE } from '../daemon-access/local-daemon.js';
 import { CliError } from './daemon-connection.js';
-import { configFlags, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
+import { dataDirOf, settingsOf } from './options.js';
 
-export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
+export async function serve(flags: Record<string, unknown> & { dataDir?: string }): Promise<void> {
   // Each request's objects outlive a young-generation GC while it is in flight, so they reach
   // the old generation as garbage; V8 then raises the old-generation limit the longer a batch
   // runs (peak RSS 118 MB at 10,000 lines, 166 MB at 100,000, with 14 MB live after every full
@@ -16,11 +19,17 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
   // V8 reads this flag at every GC, so setting it now takes effect.
   setFlagsFromString('--heap-growing-percent=100');
   const dataDir = dataDirOf(flags);
+  const settings = settingsOf(flags);
   let config;
   try {
-    config = loadConfig(dataDir, configFlags(flags));
+    config = loadConfig(dataDir, settings);
+    // What it was asked for is what it runs with next time too: after a crash, a reboot, or a
+    // `serve` with no flags (secrets stay out of the file).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeConfigFile(dataDir, rememberedOf(settings));
   } catch (error) {
-    throw new CliError((error as Error).message);
+    if (error instanceof SettingError) throw new CliError(error.message);
+    throw error;
   }
   const daemon = await startDaemon(config).catch((error: Error) => {
     throw error instanceof DaemonRunningError || error instanceof DaemonStartError

@@ -6,8 +6,8 @@
 import type { ChatMessage } from '../protocol/openai.js';
 import { trimConversation, type TrimResult, type TrimStrategy } from './trim.js';
 
-export type BatchMode = 'independent' | 'conversation';
-export const BATCH_MODES: readonly BatchMode[] = ['independent', 'conversation'];
+export { BATCH_MODES, type BatchMode } from '../protocol/methods.js';
+
 /** A conversation is trimmed once it passes this share of its token budget. */
 export const DEFAULT_TRIM_THRESHOLD = 0.875;
 

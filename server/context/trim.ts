@@ -7,13 +7,11 @@
 // - the current turn: the last user message and whatever follows it (an assistant prefix), or
 //   the last message where there is no user message.
 // What lies between is the middle; strategies differ in which middle messages go first.
+import { DEFAULT_AGGRESSIVE_FRACTION } from '../config/defaults.js';
+import type { TrimStrategy } from '../protocol/metrics.js';
 import type { ChatMessage } from '../protocol/openai.js';
 
-export type TrimStrategy = 'sliding-window' | 'importance' | 'hybrid' | 'aggressive';
-
-export const TRIM_STRATEGIES: readonly TrimStrategy[] = ['sliding-window', 'importance', 'hybrid', 'aggressive'];
-
-export const DEFAULT_AGGRESSIVE_FRACTION = 0.75;
+export { TRIM_STRATEGIES, type TrimStrategy } from '../protocol/metrics.js';
 
 /** Stands where the middle of a cut message's content was taken out. */
 export const CUT_MARKER = '…[trimmed]…';

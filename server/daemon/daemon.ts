@@ -12,7 +12,7 @@ import { serveRpc } from '../rpc/server.js';
 import { Store, StoreUnreadableError } from '../store/store.js';
 import { startHttp, type RunningHttp } from '../http/server.js';
 import { createMetrics } from '../metrics/metrics.js';
-import type { DaemonConfig } from './config.js';
+import { shownConfig, type DaemonConfig } from './config.js';
 import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
 import { log } from '../log/log.js';
 
@@ -115,6 +115,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         runningBatchId: service.runningBatchId,
         http: http.url,
         gpu: vram.snapshot() ?? null,
+        config: shownConfig(config),
       };
     };
     const disconnectClients = serveRpc(server, service, { info, shutdown: () => void close() });

@@ -2,7 +2,8 @@
 // or any transport: they take one chat request and answer it, or throw an EngineError.
 import type { ChatMessage } from '../protocol/openai.js';
 
-export type EngineName = 'ollama' | 'openai' | 'llama-cpp';
+import type { EngineName } from '../protocol/methods.js';
+export type { EngineName } from '../protocol/methods.js';
 
 /** One chat request, already translated from the OpenAI body (see translate.ts). */
 export interface ChatRequest {

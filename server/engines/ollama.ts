@@ -17,8 +17,8 @@ import {
 import { nodeHttpFetch } from './http-fetch.js';
 import { messageText } from '../openai/chat.js';
 import { MIN_NUM_CTX } from '../context/num-ctx.js';
+import { ollamaBaseUrl } from '../config/defaults.js';
 
-export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 const PING_TIMEOUT_MS = 5_000;
 
@@ -44,26 +44,6 @@ export interface OllamaLoadedModel {
   /** num_ctx it was loaded with (Ollama >= 0.6); undefined where not reported. */
   contextLength: number | undefined;
   expiresAt: string;
-}
-
-/**
- * The base URL for an OLLAMA_HOST value, read the way Ollama's own envconfig reads it: no scheme
- * means http and port 11434; `http://host` means port 80. The unspecified addresses a server
- * binds to (`0.0.0.0`, `::`) are reached through loopback.
- */
-export function ollamaBaseUrl(host: string | undefined = process.env.OLLAMA_HOST): string {
-  let text = (host ?? '').trim();
-  if (!text) return DEFAULT_OLLAMA_URL;
-  let defaultPort = '11434';
-  const schemeEnd = text.indexOf('://');
-  if (schemeEnd < 0) text = `http://${text.startsWith(':') ? `127.0.0.1${text}` : text}`;
-  else if (text.startsWith('https://')) defaultPort = '443';
-  else defaultPort = '80';
-  const url = new URL(text);
-  if (!url.port) url.port = defaultPort;
-  if (url.hostname === '0.0.0.0' || url.hostname === '') url.hostname = '127.0.0.1';
-  if (url.hostname === '[::]') url.hostname = '[::1]';
-  return url.toString().replace(/\/+$/, '');
 }
 
 /** The shape of an error the ollama client throws for a non-2xx answer (ResponseError, not exported). */

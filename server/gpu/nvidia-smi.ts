@@ -2,8 +2,8 @@
 // without the command answers 'not-available' (so the caller can stop asking), and a failing
 // call answers 'error' with a message fit to show a user.
 import { execFile } from 'node:child_process';
+import { DEFAULT_NVIDIA_SMI } from '../config/defaults.js';
 
-export const DEFAULT_NVIDIA_SMI = 'nvidia-smi';
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 /** The documented query: one CSV line per GPU, memory in MiB, utilization in %. */

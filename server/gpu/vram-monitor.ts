@@ -3,12 +3,14 @@
 // silent reason a batch runs several times slower). Polls on unref'd timers; a failed poll
 // never throws, it shows up in the snapshot, and the next poll tries again.
 import { EventEmitter } from 'node:events';
-import { DEFAULT_NVIDIA_SMI, queryNvidiaSmi } from './nvidia-smi.js';
+import {
+  DEFAULT_CRITICAL_SHARE,
+  DEFAULT_NVIDIA_SMI,
+  DEFAULT_VRAM_POLL_MS,
+  DEFAULT_WARNING_SHARE,
+} from '../config/defaults.js';
+import { queryNvidiaSmi } from './nvidia-smi.js';
 import type { GpuReading, NvidiaSmiResult } from './nvidia-smi.js';
-
-const DEFAULT_INTERVAL_MS = 5_000;
-export const DEFAULT_WARNING_SHARE = 0.9;
-const DEFAULT_CRITICAL_SHARE = 0.97;
 
 /** A model in memory as OllamaEngine.ps() reports it (GET /api/ps). */
 export interface LoadedModelMemory {
@@ -129,7 +131,7 @@ export class VramMonitor extends EventEmitter<VramMonitorEvents> {
   constructor(options: VramMonitorOptions = {}) {
     super();
     this.nvidiaSmiPath = options.nvidiaSmiPath ?? DEFAULT_NVIDIA_SMI;
-    this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    this.intervalMs = options.intervalMs ?? DEFAULT_VRAM_POLL_MS;
     this.warningShare = options.warningShare ?? DEFAULT_WARNING_SHARE;
     this.criticalShare = options.criticalShare ?? DEFAULT_CRITICAL_SHARE;
     this.source = options.source;

@@ -31,8 +31,6 @@ export interface HttpOptions {
   corsOrigin?: string;
 }
 
-export const DEFAULT_HTTP_PORT = 11435;
-export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
 const FILE_ID = /^file-[0-9a-f]{24}$/;
 const BATCH_ID = /^batch_[0-9a-f]{24}$/;

@@ -17,16 +17,25 @@ export interface DaemonInfo {
   http: string;
   /** GPUs (nvidia-smi) and the engine's loaded models (Ollama's /api/ps); null before the first reading. */
   gpu: GpuSnapshot | null;
+  /** The settings it runs with (secrets shown as "(set)") and where each came from. */
+  config: Record<string, { value: unknown; source: 'default' | 'config.json' | 'env' | 'flag' }>;
 }
 
 export type BatchMode = 'independent' | 'conversation';
+export const BATCH_MODES: readonly BatchMode[] = ['independent', 'conversation'];
+
+export type EngineName = 'ollama' | 'openai' | 'llama-cpp';
+export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
 
 /** How a batch runs where the daemon's own choice is not wanted. */
 export interface BatchRunOptions {
   concurrency?: number;
   numCtx?: number;
   trimStrategy?: TrimStrategy;
+  trimAllowCut?: boolean;
   mode?: BatchMode;
+  trimEvery?: number;
+  aggressiveFraction?: number;
 }
 
 export interface CreateBatchParams {

@@ -6,6 +6,7 @@
 export type ErrorClass = 'oom' | 'timeout' | 'engine' | 'validation' | 'context';
 
 export type TrimStrategy = 'sliding-window' | 'importance' | 'hybrid' | 'aggressive';
+export const TRIM_STRATEGIES: readonly TrimStrategy[] = ['sliding-window', 'importance', 'hybrid', 'aggressive'];
 
 /** A limit the running batch changed by itself. */
 export interface Adjustment {

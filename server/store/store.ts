@@ -5,10 +5,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
+import type { BatchSettings } from '../config/settings.js';
 import type { CalibrationState } from '../context/calibration.js';
-import type { BatchMode } from '../context/conversation.js';
 import type { NumCtxChoice } from '../context/num-ctx.js';
-import type { TrimStrategy } from '../context/trim.js';
 import type { BatchMetricsState } from '../metrics/batch-metrics.js';
 import type { Batch, FileObject } from '../protocol/openai.js';
 import { AtomicJsonFile } from './atomic-json-file.js';
@@ -19,12 +18,7 @@ export interface StoredFile extends FileObject {
 }
 
 /** How one batch runs: chosen at creation, kept across restarts. */
-export interface BatchRunOptions {
-  concurrency?: number;
-  numCtx?: number;
-  trimStrategy?: TrimStrategy;
-  mode?: BatchMode;
-}
+export type BatchRunOptions = BatchSettings;
 
 /** What validation learned about a batch's requests, kept with the batch (see batches/context-plan.ts). */
 export interface MeasuredRequests {

@@ -2,7 +2,8 @@
 // out-of-memory, a VRAM reading and the settings, the concurrency and num_ctx a run gets, how it
 // trims, and its budgets. No engine, no store, no daemon: the plan is a function of its facts.
 import assert from 'node:assert/strict';
-import { DEFAULT_CONCURRENCY, planRun, type RunFacts, type RunPlan } from '../../server/batches/run-planner.js';
+import { planRun, type RunFacts, type RunPlan } from '../../server/batches/run-planner.js';
+import { DEFAULT_CONCURRENCY } from '../../server/config/defaults.js';
 import { DEFAULT_RUNNER_OPTIONS } from '../../server/batches/runner.js';
 import { Calibration } from '../../server/context/calibration.js';
 import type { VramSnapshot } from '../../server/gpu/vram-monitor.js';

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DEFAULT_HTTP_PORT } from '../../server/http/server.js';
+import { DEFAULT_HTTP_PORT } from '../../server/config/defaults.js';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
 import { CLI } from '../support/daemon-process.js';
 import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';

@@ -17,15 +17,17 @@ describe('daemon settings', () => {
         modelPath: '   ',
         apiKey: 'secret',
         numCtx: 4096,
+        modelAliases: { 'gemma3:12b': 'tiny' },
       }),
     );
+    // In the table's order; batch settings (concurrency, numCtx) go with each batch instead.
     assert.deepEqual(args, [
       '--engine',
       'openai',
       '--openai-url',
       'http://gpu-box:8080/v1',
-      '--concurrency',
-      '8',
+      '--model-alias',
+      'gemma3:12b=tiny',
       '--port',
       '0',
     ]);
@@ -41,18 +43,22 @@ describe('daemon settings', () => {
   });
 
   it('knows which settings need a daemon restart', () => {
-    for (const key of ['engine', 'ollamaUrl', 'concurrency', 'httpPort', 'apiKey', 'vramWarningShare'])
+    for (const key of ['engine', 'ollamaUrl', 'modelAliases', 'httpPort', 'apiKey', 'vramWarningShare'])
       assert.ok(DAEMON_SETTINGS.includes(key), key);
-    for (const key of ['numCtx', 'trimStrategy', 'defaultModel', 'dataDir'])
+    for (const key of ['concurrency', 'numCtx', 'trimStrategy', 'defaultModel', 'dataDir'])
       assert.ok(!DAEMON_SETTINGS.includes(key), key);
   });
 
   it('puts per-batch settings and the input path into the metadata', () => {
-    assert.deepEqual(batchMetadata(reader({ numCtx: 8192, trimStrategy: 'hybrid' }), '/data/people.jsonl'), {
-      input_path: '/data/people.jsonl',
-      num_ctx: '8192',
-      trim_strategy: 'hybrid',
-    });
+    assert.deepEqual(
+      batchMetadata(reader({ concurrency: 2, numCtx: 8192, trimStrategy: 'hybrid' }), '/data/people.jsonl'),
+      {
+        input_path: '/data/people.jsonl',
+        concurrency: '2',
+        num_ctx: '8192',
+        trim_strategy: 'hybrid',
+      },
+    );
     assert.deepEqual(
       batchMetadata(reader({}), `/${'x'.repeat(600)}.jsonl`),
       {},

@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { OllamaEngine, ollamaBaseUrl } from '../../server/engines/ollama.js';
+import { ollamaBaseUrl } from '../../server/config/defaults.js';
+import { OllamaEngine } from '../../server/engines/ollama.js';
 import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { CLI } from '../support/daemon-process.js';

@@ -192,12 +192,16 @@ describe("the HTTP API's doors", function () {
 
   it('refuses an empty or blank API key at config validation', () => {
     for (const apiKey of ['', ' ', '\t ']) {
-      assert.throws(() => loadConfig(tempDir(), { apiKey }), /the API key is empty/, JSON.stringify(apiKey));
+      assert.throws(
+        () => loadConfig(tempDir(), { apiKey }),
+        /--api-key: expected text, not blank/,
+        JSON.stringify(apiKey),
+      );
     }
     const saved = process.env.OLLAMA_BATCH_API_KEY;
     process.env.OLLAMA_BATCH_API_KEY = '  ';
     try {
-      assert.throws(() => loadConfig(tempDir(), {}), /the API key is empty/);
+      assert.throws(() => loadConfig(tempDir(), {}), /\$OLLAMA_BATCH_API_KEY: expected text, not blank/);
     } finally {
       if (saved === undefined) delete process.env.OLLAMA_BATCH_API_KEY;
       else process.env.OLLAMA_BATCH_API_KEY = saved;
