@@ -31,7 +31,7 @@ function userSettings(read: SettingReader, scope: SettingScope): Settings {
     const value = valueOf(key, read(editorName));
     if (value !== undefined) settings[key] = value;
   }
-  return settings as Settings;
+  return settings;
 }
 
 function valueOf(key: SettingKey, raw: unknown): unknown {

@@ -116,7 +116,7 @@ function runOptionsOf(metadata: Record<string, string> | null | undefined): Batc
     const value = metadata?.[metadataKey(key)];
     if (value !== undefined) options[key] = checked(() => checkSetting(key, fromText(key, value), name), name);
   }
-  return options as BatchRunOptions;
+  return options;
 }
 
 /** Options a client passed as such (the extension, the CLI), checked as the table says. */

@@ -69,5 +69,5 @@ export function settingsOf(flags: Record<string, unknown>): Settings {
     const value = flags[attributeOf(key)];
     if (value !== undefined) settings[key] = value;
   }
-  return settings as Settings;
+  return settings;
 }

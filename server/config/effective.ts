@@ -43,7 +43,7 @@ export function readConfigFile(dataDir: string): Settings {
       throw new SettingError(`${path}: unknown setting "${key}" (see: ollama-batch config)`);
     settings[key] = checkSetting(key as SettingKey, value, `${path}: ${key}`);
   }
-  return settings as Settings;
+  return settings;
 }
 
 /** Writes `changes` into config.json, keeping the rest; an undefined value removes its key. Whole or not at all. */
@@ -63,7 +63,7 @@ export function writeConfigFile(dataDir: string, changes: Settings): void {
 export function rememberedOf(flags: Settings): Settings {
   return Object.fromEntries(
     Object.entries(flags).filter(([key, value]) => value !== undefined && !specOf(key as SettingKey).secret),
-  ) as Settings;
+  );
 }
 
 /** Every setting's value and source, from the table's defaults, config.json, the environment and flags. */
@@ -88,5 +88,5 @@ export function effectiveSettings(
     take(key, remembered[key], 'config.json');
     if (flags[key] !== undefined) take(key, checkSetting(key, flags[key], spec.flag), 'flag');
   }
-  return { values: values as Settings, sources };
+  return { values: values, sources };
 }

@@ -347,7 +347,7 @@ type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends SettingSpec<in
 export type Settings = { [K in SettingKey]?: ValueOf<K> };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
-export const specOf = (key: SettingKey): SettingSpec => SETTINGS[key] as SettingSpec;
+export const specOf = (key: SettingKey): SettingSpec => SETTINGS[key];
 export const keysOf = (scope: SettingScope): SettingKey[] => SETTING_KEYS.filter((key) => specOf(key).scope === scope);
 
 /** What a batch may set for itself (`run`'s flags, metadata, the extension's Run Batch). */
