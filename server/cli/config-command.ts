@@ -1,7 +1,6 @@
 // `ollama-batch config`: every setting, its value and where it came from (default, env,
 // config.json, flag), and whether the running daemon runs with it; `config set KEY VALUE` and
 // `config unset KEY` change what config.json remembers.
-import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { configPath, effectiveSettings, readConfigFile, writeConfigFile } from '../config/effective.js';
 import {
@@ -98,7 +97,6 @@ function keyOf(name: string): SettingKey {
 
 async function change(dataDir: string, key: SettingKey, value: unknown): Promise<void> {
   checkedFile(dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeConfigFile(dataDir, { [key]: value });
   console.log(
     value === undefined

@@ -1,5 +1,4 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
-import { mkdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { rememberedOf, writeConfigFile } from '../config/effective.js';
 import { SettingError } from '../config/settings.js';
@@ -25,7 +24,6 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
     config = loadConfig(dataDir, settings);
     // What it was asked for is what it runs with next time too: after a crash, a reboot, or a
     // `serve` with no flags (secrets stay out of the file).
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeConfigFile(dataDir, rememberedOf(settings));
   } catch (error) {
     if (error instanceof SettingError) throw new CliError(error.message);

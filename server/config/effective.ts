@@ -3,7 +3,7 @@
 // remembers, then a flag. Flags are remembered:
 // `serve` and `run` write them to config.json, so a daemon restarted after a crash or a reboot,
 // or by `serve` with no flags, runs as it was asked to last.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isObject } from '../common/is-object.js';
 import type { DaemonInfo } from '../protocol/methods.js';
@@ -55,6 +55,8 @@ export function writeConfigFile(dataDir: string, changes: Settings): void {
   }
   const path = configPath(dataDir);
   const temp = `${path}.tmp`;
+  // A data dir is its user's alone (see daemon/daemon.ts): made so here too, where a client writes first.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(temp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   renameSync(temp, path);
 }

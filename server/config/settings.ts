@@ -289,7 +289,7 @@ export const SETTINGS = {
     description:
       'The nvidia-smi command VRAM is read with (a command on PATH, or a file); without one VRAM shows "not available".',
   }),
-  vramPollMs: setting(integer(100), {
+  vramPollMs: setting(integer(1), {
     scope: 'daemon',
     flag: '--vram-poll-ms',
     default: DEFAULT_VRAM_POLL_MS,

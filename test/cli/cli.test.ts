@@ -252,7 +252,7 @@ describe('the ollama-batch CLI', function () {
     assert.match(noModel.stderr, /needs a GGUF file: --model-path/);
     const share = await cli(['serve', '--vram-warning-share', '2']);
     assert.notEqual(share.code, 0);
-    assert.match(share.stderr, /expected a share between 0 and 1, got "2"/);
+    assert.match(share.stderr, /--vram-warning-share: expected a share between 0 and 1, got 2/);
   });
 
   it("names what is missing when the llama-cpp engine runs from a package without node-llama-cpp (the extension's)", async () => {
