@@ -15,7 +15,9 @@ import {
 } from './options.js';
 import { addAnalyzeCommand } from './analyze-command.js';
 import { addConvertCommand } from './convert-command.js';
-import { run, type RunFlags } from './run.js';
+import { EXIT_CODES_HELP } from './follow.js';
+import { followCommand, run, type RunFlags } from './run.js';
+import { serveDetached } from './serve-detached.js';
 import { validate } from './validate.js';
 
 const program = new Command('ollama-batch')
@@ -29,13 +31,16 @@ addHttpOptions(
     addDataDirOption(
       program
         .command('serve')
-        .description('run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP'),
+        .description('run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP')
+        .option('--detach', 'start it in the background instead; return once it is ready'),
     ),
   ),
-).action(async (flags: EngineFlags & HttpFlags) => {
+).action(async (flags: EngineFlags & HttpFlags & { detach?: boolean }) => {
+  const { detach, ...serveFlags } = flags;
+  if (detach) return serveDetached(serveFlags);
   // The daemon, loaded only by the command that runs it.
   const { serve } = await import('./serve.js');
-  await serve(flags);
+  await serve(serveFlags);
 });
 
 addHttpOptions(
@@ -48,7 +53,12 @@ addHttpOptions(
           'submit a batch (starting a daemon with these flags if none runs), show its progress, wait; Ctrl-C detaches',
         )
         .option('--completion-window <window>', 'how long the batch may take, e.g. 24h, 72h, 7d', '7d')
-        .option('--json', 'print the finished batch as JSON'),
+        .option(
+          '--new',
+          'submit a new batch even when one of the same input is still running (default: follow that one)',
+        )
+        .option('--json', 'print the finished batch as JSON')
+        .addHelpText('after', EXIT_CODES_HELP),
     ),
   ),
 ).action(async (file: string, flags: RunFlags) => {
@@ -57,12 +67,29 @@ addHttpOptions(
 
 addDataDirOption(
   program
+    .command('follow')
+    .argument('[id]', 'a batch id (default: the latest that has not ended, else the latest)')
+    .description("show a batch's progress until it ends, as run does; Ctrl-C detaches")
+    .option('--json', 'print the finished batch as JSON')
+    .addHelpText('after', EXIT_CODES_HELP),
+).action(async (id: string | undefined, flags: { dataDir?: string; json?: boolean }) => {
+  process.exitCode = await followCommand(id, flags);
+});
+
+addDataDirOption(
+  program
     .command('status')
     .argument('[id]', 'a batch id')
-    .description('the daemon and its batches, or one batch')
+    .description("the daemon and its batches, or one batch; without a daemon, the batches from its data dir's db.json")
     .option('--json', 'print JSON'),
 ).action(async (id: string | undefined, flags: { dataDir?: string; json?: boolean }) => {
   await status(id, { ...flags, dataDir: dataDirOf(flags) });
+});
+
+addDataDirOption(
+  program.command('list').description('the batches (status without an id)').option('--json', 'print JSON'),
+).action(async (flags: { dataDir?: string; json?: boolean }) => {
+  await status(undefined, { ...flags, dataDir: dataDirOf(flags) });
 });
 
 addDataDirOption(

@@ -1,10 +1,11 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
+import { fstatSync, mkdirSync, statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../daemon/config.js';
 import { DaemonStartError, startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
-import { log } from '../log/log.js';
-import { READY_LINE } from '../daemon-access/local-daemon.js';
+import { log, logAlsoTo } from '../log/log.js';
+import { daemonLogPath, READY_LINE } from '../daemon-access/local-daemon.js';
 import { CliError } from './daemon-connection.js';
 import { configFlags, dataDirOf, type EngineFlags, type HttpFlags } from './options.js';
 
@@ -22,6 +23,7 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
   } catch (error) {
     throw new CliError((error as Error).message);
   }
+  writeLogFile(dataDir);
   const daemon = await startDaemon(config).catch((error: Error) => {
     throw error instanceof DaemonRunningError || error instanceof DaemonStartError
       ? new CliError(error.message)
@@ -41,7 +43,7 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
   process.stdout.write(`${READY_LINE} on ${daemon.socket}, HTTP ${daemon.httpUrl} (engine ${daemon.engine.name})\n`);
   const stop = (signal: string): void => {
     log('info', `${signal} received`);
-    void daemon.close();
+    void daemon.close(`${signal} received`);
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
@@ -50,6 +52,16 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
   // the log has been written out.
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(process.exitCode ?? 0);
+}
+
+/** daemon.log gets every line, in the foreground too; started detached, stderr already is that file. */
+function writeLogFile(dataDir: string): void {
+  const path = daemonLogPath(dataDir);
+  const stderr = fstatSync(process.stderr.fd);
+  const file = statSync(path, { throwIfNoEntry: false });
+  if (file && file.dev === stderr.dev && file.ino === stderr.ino) return;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  logAlsoTo(path);
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
