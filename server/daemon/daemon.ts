@@ -120,12 +120,14 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       };
     };
     const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
+    const engineAt = engineUrl(config);
     httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine), {
       host: config.host,
       port: config.port,
       maxUploadBytes: config.maxUploadMb * 1024 ** 2,
       ...(config.apiKey && { apiKey: config.apiKey }),
       ...(config.corsOrigin && { corsOrigin: config.corsOrigin }),
+      ...(engineAt && { engineUrl: engineAt }),
     }).catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'EADDRINUSE'
         ? new DaemonStartError(
