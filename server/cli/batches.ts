@@ -7,7 +7,7 @@ import { connectDaemon } from '../rpc/client.js';
 import { readStoreFile } from '../store/store.js';
 import { batchDetails, batchLine } from './format.js';
 import { CliError, call, requireDaemon } from './daemon-connection.js';
-import { hint } from './hints.js';
+import { hint } from '../daemon-access/command-hint.js';
 
 const LIST_LIMIT = 100;
 

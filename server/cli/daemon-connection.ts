@@ -3,7 +3,7 @@
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { ResponseError } from 'vscode-jsonrpc';
 import { connectDaemon } from '../rpc/client.js';
-import { hint } from './hints.js';
+import { hint } from '../daemon-access/command-hint.js';
 
 export class CliError extends Error {}
 

@@ -2,14 +2,14 @@
 // across a daemon that dies (it is restarted and the batch followed again), and the exit code
 // that says how the batch ended.
 import { SingleBar } from 'cli-progress';
-import type { MessageConnection } from 'vscode-jsonrpc';
+import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
 import type { Batch } from '../protocol/openai.js';
 import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import * as protocol from '../protocol/methods.js';
 import { readLines } from '../jsonl/lines.js';
 import { batchDetails, count } from './format.js';
-import { call } from './daemon-connection.js';
-import { hint } from './hints.js';
+import { CliError, call } from './daemon-connection.js';
+import { hint } from '../daemon-access/command-hint.js';
 
 /** The exit codes of `run` and `follow` (README, "The CLI"). */
 export const EXIT = {
@@ -127,7 +127,7 @@ type Watched = { ended: Batch } | { closed: true; stopping: string | null };
 
 /** Shows the batch's progress on one connection until the batch ends or the connection closes. */
 function watch(connection: MessageConnection, id: string, display: ProgressDisplay): Promise<Watched> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let stopping: string | null = null;
     const show = (batch: Batch): void => {
       if (batch.id !== id) return;
@@ -139,8 +139,12 @@ function watch(connection: MessageConnection, id: string, display: ProgressDispl
       stopping = reason;
     });
     connection.onClose(() => resolve({ closed: true, stopping }));
-    // The batch may have moved on before the subscription: ask once.
-    void connection.sendRequest(protocol.BatchGetRequest.type, { id }).then(show, () => undefined);
+    // The batch may have moved on before the subscription: ask once. No answer: the connection
+    // closed before onClose was listened to (the daemon died at once), or the daemon refused.
+    connection.sendRequest(protocol.BatchGetRequest.type, { id }).then(show, (error: unknown) => {
+      if (error instanceof ResponseError) reject(new CliError(error.message));
+      else resolve({ closed: true, stopping });
+    });
   });
 }
 

@@ -14,7 +14,7 @@ import { ensureDaemon } from '../rpc/client.js';
 import { count } from './format.js';
 import { CliError, call } from './daemon-connection.js';
 import { followBatch } from './follow.js';
-import { hint } from './hints.js';
+import { hint } from '../daemon-access/command-hint.js';
 import { dataDirOf, serveArgs, serveEnv, type EngineFlags, type HttpFlags } from './options.js';
 
 export interface RunFlags extends EngineFlags, Omit<HttpFlags, 'apiKey'> {

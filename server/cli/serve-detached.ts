@@ -4,7 +4,7 @@ import { daemonLogPath, startDetachedDaemon } from '../daemon-access/local-daemo
 import * as protocol from '../protocol/methods.js';
 import { connectDaemon, thisCliServe } from '../rpc/client.js';
 import { CliError, call, requireDaemon } from './daemon-connection.js';
-import { hint } from './hints.js';
+import { hint } from '../daemon-access/command-hint.js';
 import { dataDirOf, serveArgs, serveEnv, type EngineFlags, type HttpFlags } from './options.js';
 
 export async function serveDetached(flags: EngineFlags & HttpFlags): Promise<void> {

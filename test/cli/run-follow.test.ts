@@ -106,6 +106,28 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
     assert.equal(readJsonl(/output file: \S+ {2}(\S+)/.exec(stdout)![1]!).length, 600);
   });
 
+  it('says in one line what to do when the daemon cannot be restarted', async () => {
+    const { dataDir } = await setUp({ parallel: 2, latencyMs: 20 });
+    const input = writeTempFile('input.jsonl', batchLines(300, { model: 'tiny' }));
+    const running = startCli(['run', input, '--data-dir', dataDir, '--concurrency', '2']);
+    const id = await submittedId(running);
+    await batchReaches(dataDir, id, (batch) => batch.request_counts.completed >= 10);
+    // Read at start only: the next daemon cannot start.
+    writeFileSync(join(dataDir, 'config.json'), '{ not json');
+    process.kill(readLock(dataDir)!.pid, 'SIGKILL');
+    const { code, stderr } = await running.exited;
+    assert.equal(code, 1, stderr);
+    const last = stderr.trimEnd().split('\n').at(-1)!;
+    assert.match(last, /^could not restart the daemon: the daemon exited with code 1: .*config\.json/);
+    assert.ok(
+      last.endsWith(
+        `; start it with ollama-batch serve --data-dir ${dataDir}, then: ollama-batch follow ${id} --data-dir ${dataDir}`,
+      ),
+      last,
+    );
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  });
+
   it('stops following on a deliberate stop (exit 1, how to follow later); follow picks the batch up again; status and list answer without a daemon', async () => {
     const { dataDir } = await setUp({ parallel: 2, latencyMs: 20 });
     const input = writeTempFile('input.jsonl', batchLines(300, { model: 'tiny' }));
@@ -144,10 +166,14 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^ollama-batch: No batch with id "batch_nope"/);
 
-    // follow with no id: the batch that has not ended, its daemon started again.
+    const unknownFollow = await cli(['follow', 'batch_nope', '--data-dir', dataDir]);
+    assert.equal(unknownFollow.code, 1);
+    assert.match(unknownFollow.stderr, /^ollama-batch: No batch with id "batch_nope"/m);
+
+    // follow with no id: the batch that has not ended.
     const follow = await cli(['follow', '--data-dir', dataDir]);
     assert.equal(follow.code, 0, follow.stderr);
-    assert.match(follow.stderr, new RegExp(`started a daemon for [^]*following batch ${id}`));
+    assert.match(follow.stderr, new RegExp(`following batch ${id}`));
     assert.match(follow.stdout, /completed\s+300\/300 done, 0 failed/);
   });
 
@@ -163,13 +189,22 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
         `^batch ${id} with the same input is already running \\(\\d+/200 done\\); following it; use --new to submit another$`,
       ),
     );
+    // Ctrl-C detaches the first: the batch goes on, and the hint names this data dir.
+    first.child.kill('SIGINT');
+    const detached = await first.exited;
+    assert.equal(detached.code, 130);
+    assert.ok(
+      detached.stderr.includes(
+        `detached; batch ${id} goes on. Follow it again with: ollama-batch follow ${id} --data-dir ${dataDir}`,
+      ),
+      detached.stderr,
+    );
     const forced = await cli(['run', input, '--data-dir', dataDir, '--new', '--json']);
     assert.equal(forced.code, 0, forced.stderr);
     assert.notEqual(JSON.parse(forced.stdout).batch.id, id);
     const attached = await again.exited;
     assert.equal(attached.code, 0, attached.stderr);
     assert.equal(JSON.parse(attached.stdout).batch.id, id);
-    assert.equal((await first.exited).code, 0);
   });
 
   it('without a terminal, prints a progress line only when both the interval and 1% have passed', async () => {
@@ -230,6 +265,12 @@ describe('serve --detach, the daemon log, and /v1/models without an engine', fun
       const twice = await cli(['serve', '--detach', '--data-dir', dataDir]);
       assert.equal(twice.code, 1);
       assert.match(twice.stderr, new RegExp(`a daemon already runs for .* \\(pid ${said[1]}, `));
+      const foreground = await cli(['serve', '--data-dir', dataDir]);
+      assert.equal(foreground.code, 1);
+      assert.ok(
+        foreground.stderr.includes(`stop it with: ollama-batch stop --data-dir ${dataDir} (or kill`),
+        foreground.stderr,
+      );
 
       const models = await fetch(`${said[2]}/v1/models`);
       assert.equal(models.status, 503);

@@ -1,6 +1,6 @@
-// The commands the CLI tells people to run next. A hint must work when pasted: with a data dir
+// The commands the CLI and the daemon tell people to run next. A hint must work when pasted: with a data dir
 // other than the default, it names it.
-import { resolveDataDir } from '../daemon-access/local-daemon.js';
+import { resolveDataDir } from './local-daemon.js';
 
 /** A shell word: quoted when it holds anything a shell would read. */
 const word = (value: string): string =>
