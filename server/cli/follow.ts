@@ -116,8 +116,8 @@ class ProgressDisplay {
     }
   }
 
-  /** Clears the bar before a line of its own (the daemon stopped) or the result. */
-  pause(): void {
+  /** Ends the bar's line before a line of its own (the daemon stopped) or the result; show() starts it again. */
+  stop(): void {
     if (this.barStarted) this.bar.stop();
     this.barStarted = false;
   }
@@ -173,8 +173,8 @@ export async function followBatch(
   try {
     for (;;) {
       const watched = await watch(current, first.id, display);
+      display.stop();
       if ('ended' in watched) return await report(current, watched.ended, json);
-      display.pause();
       current.dispose();
       if (watched.stopping !== null) {
         console.error(
@@ -193,6 +193,7 @@ export async function followBatch(
       }
     }
   } finally {
+    display.stop(); // the bar hides the cursor until stopped
     current.dispose();
   }
 }

@@ -222,8 +222,9 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
     assert.ok(paced.length >= 2, `progress lines appear: ${fast.lines.map((line) => line.text).join('\n')}`);
     assert.ok(paced.length <= Math.ceil(seconds) + 1, `at most one a second in ${seconds} s: ${paced.length}`);
     for (let index = 1; index < paced.length; index++)
-      // (the slack: a pipe may hand over a late line and the next one together)
-      assert.ok(paced[index]!.at - paced[index - 1]!.at >= interval - 200, 'an interval apart');
+      // Half an interval of slack, for a line the busy machine handed over late; notifications
+      // come every 250 ms, so lines without the rule would still be closer.
+      assert.ok(paced[index]!.at - paced[index - 1]!.at >= interval / 2, 'an interval apart');
   });
 
   it('without a terminal, at a slow pace waits for 1% between lines; a cancelled batch exits 4', async () => {
