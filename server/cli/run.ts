@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { CLIENT_COMPLETION_WINDOW } from '../batches/window.js';
+import { hint } from '../daemon-access/command-hint.js';
+import { daemonLogPath } from '../daemon-access/local-daemon.js';
 import type { Batch } from '../protocol/openai.js';
 import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import * as protocol from '../protocol/methods.js';
@@ -14,7 +16,6 @@ import { ensureDaemon } from '../rpc/client.js';
 import { count } from './format.js';
 import { CliError, call } from './daemon-connection.js';
 import { followBatch } from './follow.js';
-import { hint } from '../daemon-access/command-hint.js';
 import { dataDirOf, serveArgs, serveEnv, type EngineFlags, type HttpFlags } from './options.js';
 
 export interface RunFlags extends EngineFlags, Omit<HttpFlags, 'apiKey'> {
@@ -28,7 +29,7 @@ export interface RunFlags extends EngineFlags, Omit<HttpFlags, 'apiKey'> {
  * The daemon of the data dir, started when none runs. The one place that says how the CLI
  * starts its daemon, at first and again after it died while being followed.
  */
-export async function daemonFor(
+async function daemonFor(
   flags: EngineFlags & Omit<HttpFlags, 'apiKey'>,
 ): Promise<{ connection: MessageConnection; started: boolean }> {
   const dataDir = dataDirOf(flags);
@@ -39,13 +40,22 @@ export async function daemonFor(
   }
 }
 
+/** The first connection of `run` or `follow`, saying when it started the daemon. */
+async function firstConnection(
+  flags: EngineFlags & Omit<HttpFlags, 'apiKey'> & { json?: boolean },
+): Promise<{ connection: MessageConnection; started: boolean }> {
+  const daemon = await daemonFor(flags);
+  const dataDir = dataDirOf(flags);
+  if (daemon.started && !flags.json) console.error(`started a daemon for ${dataDir} (log: ${daemonLogPath(dataDir)})`);
+  return daemon;
+}
+
 /** The reconnect that followBatch needs: the same daemon start, saying so. */
-export const reconnectWith =
-  (flags: EngineFlags & Omit<HttpFlags, 'apiKey'>) => async (): Promise<MessageConnection> => {
-    const { connection, started } = await daemonFor(flags);
-    console.error(started ? 'daemon restarted; following again' : 'reconnected to the daemon; following again');
-    return connection;
-  };
+const reconnectWith = (flags: EngineFlags & Omit<HttpFlags, 'apiKey'>) => async (): Promise<MessageConnection> => {
+  const { connection, started } = await daemonFor(flags);
+  console.error(started ? 'daemon restarted; following again' : 'reconnected to the daemon; following again');
+  return connection;
+};
 
 const sha256 = async (path: string): Promise<string> => {
   const hash = createHash('sha256');
@@ -78,8 +88,7 @@ export async function run(file: string, flags: RunFlags): Promise<number> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CliError(`no such file: ${file}`);
   const dataDir = dataDirOf(flags);
-  const { connection, started } = await daemonFor(flags);
-  if (started && !flags.json) console.error(`started a daemon for ${dataDir} (log: ${dataDir}/daemon.log)`);
+  const { connection, started } = await firstConnection(flags);
   const follow = (batch: Batch): Promise<number> =>
     followBatch(connection, batch, { dataDir, json: flags.json ?? false, reconnect: reconnectWith(flags) });
   try {
@@ -131,8 +140,7 @@ export async function followCommand(
 ): Promise<number> {
   const dataDir = dataDirOf(flags);
   // A batch moves on only while its daemon runs: start it if it does not.
-  const { connection, started } = await daemonFor({ dataDir });
-  if (started && !flags.json) console.error(`started a daemon for ${dataDir} (log: ${dataDir}/daemon.log)`);
+  const { connection } = await firstConnection({ dataDir, ...(flags.json && { json: true }) });
   let batch: Batch;
   try {
     if (id) batch = await call(() => connection.sendRequest(protocol.BatchGetRequest.type, { id }));

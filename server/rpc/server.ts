@@ -3,6 +3,7 @@
 // Params are checked before a handler sees them: any process of the user can send anything.
 // Answers are the service's own objects; wire-types.ts checks that their types are protocol's.
 import { stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Server, Socket } from 'node:net';
 import {
   ResponseError,
@@ -168,6 +169,9 @@ export interface RpcHooks {
   shutdown(): void;
 }
 
+/** How long a stopping daemon waits for its daemon/stopping notification to be written out. */
+const ANNOUNCE_LIMIT_MS = 1000;
+
 export interface RpcClients {
   /** Tells every client the daemon stops on purpose, so that none takes the closing for a crash. */
   announceStopping(reason: string): Promise<void>;
@@ -301,11 +305,13 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
   });
   return {
     announceStopping: async (reason) => {
-      await Promise.all(
+      const sent = Promise.all(
         [...connections].map((connection) =>
           connection.sendNotification(protocol.DaemonStoppingNotification.type, { reason }).catch(() => undefined),
         ),
       );
+      // A client that reads nothing (its socket's buffer full) must not hold the daemon up.
+      await Promise.race([sent, delay(ANNOUNCE_LIMIT_MS, undefined, { ref: false })]);
     },
     // end, not destroy: answers already written still arrive
     disconnect: () => sockets.forEach((socket) => socket.end()),
