@@ -123,27 +123,26 @@ class ProgressDisplay {
   }
 }
 
-type Watched = { ended: Batch } | { closed: true; stopping: string | null };
+/** How watching ended: the batch ended, the daemon said it stops on purpose, or the connection closed unannounced. */
+type Watched = { ended: Batch } | { stopping: string } | { closed: true };
 
-/** Shows the batch's progress on one connection until the batch ends or the connection closes. */
+/** Shows the batch's progress on one connection until the batch ends or the daemon goes. */
 function watch(connection: MessageConnection, id: string, display: ProgressDisplay): Promise<Watched> {
   return new Promise((resolve, reject) => {
-    let stopping: string | null = null;
     const show = (batch: Batch): void => {
       if (batch.id !== id) return;
       display.show(batch);
       if (TERMINAL_STATUSES.includes(batch.status)) resolve({ ended: batch });
     };
     connection.onNotification(protocol.BatchChangedNotification.type, show);
-    connection.onNotification(protocol.DaemonStoppingNotification.type, ({ reason }) => {
-      stopping = reason;
-    });
-    connection.onClose(() => resolve({ closed: true, stopping }));
+    // Said before it closes: no need to wait for a stopping daemon's last in-flight answers.
+    connection.onNotification(protocol.DaemonStoppingNotification.type, ({ reason }) => resolve({ stopping: reason }));
+    connection.onClose(() => resolve({ closed: true }));
     // The batch may have moved on before the subscription: ask once. No answer: the connection
     // closed before onClose was listened to (the daemon died at once), or the daemon refused.
     connection.sendRequest(protocol.BatchGetRequest.type, { id }).then(show, (error: unknown) => {
       if (error instanceof ResponseError) reject(new CliError(error.message));
-      else resolve({ closed: true, stopping });
+      else resolve({ closed: true });
     });
   });
 }
@@ -176,7 +175,7 @@ export async function followBatch(
       display.stop();
       if ('ended' in watched) return await report(current, watched.ended, json);
       current.dispose();
-      if (watched.stopping !== null) {
+      if ('stopping' in watched) {
         console.error(
           `the daemon was stopped (${watched.stopping}); batch ${first.id} goes on at its next start. Follow it then with: ${followHint}`,
         );
