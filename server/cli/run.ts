@@ -72,7 +72,8 @@ async function sameInputRunning(connection: MessageConnection, path: string): Pr
   const size = statSync(path).size;
   let ours: string | undefined;
   for (const batch of list.data) {
-    if (TERMINAL_STATUSES.includes(batch.status)) continue;
+    // One being cancelled will not give the results: a new one will.
+    if (TERMINAL_STATUSES.includes(batch.status) || batch.status === 'cancelling') continue;
     const input = await connection
       .sendRequest(protocol.FileGetRequest.type, { id: batch.input_file_id })
       .catch(() => null);
