@@ -18,7 +18,11 @@ export async function analyze(file: string, flags: AnalyzeFlags): Promise<number
   const { AnalysisError, analyzeResults } = await import('../analysis/analyze.js');
   let report: AnalysisReport;
   try {
-    report = await analyzeResults({ output: file, ...flags });
+    report = await analyzeResults({
+      output: file,
+      ...flags,
+      ...(flags.source && { csv: flags.csv ?? scoredBeside(flags.source) }),
+    });
   } catch (error) {
     if (error instanceof AnalysisError) throw new CliError(error.message);
     throw error;
@@ -26,6 +30,12 @@ export async function analyze(file: string, flags: AnalyzeFlags): Promise<number
   console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return 0;
 }
+
+/**
+ * The joined CSV's default: beside the source, which the user knows, not beside the output,
+ * which for a batch the daemon ran is in its data dir.
+ */
+const scoredBeside = (source: string): string => `${source.replace(/\.(csv|tsv|txt)$/i, '')}.scored.csv`;
 
 export function addAnalyzeCommand(program: Command): void {
   program
@@ -47,7 +57,7 @@ export function addAnalyzeCommand(program: Command): void {
         "the source CSV's text encoding, as for convert (default: from a BOM, UTF-16 from NUL bytes, else utf8)",
       ).choices(CSV_ENCODINGS),
     )
-    .option('--csv <file>', 'where the joined CSV goes (default: out.jsonl gives out.scored.csv)')
+    .option('--csv <file>', 'where the joined CSV goes (default: beside the source, x.csv gives x.scored.csv)')
     .option('--sort-by <field>', 'an answer field or a source column (default: the first numeric answer field)')
     .addOption(new Option('--order <order>', 'sort order of the CSV').choices(['asc', 'desc']).default('desc'))
     .option('--top <n>', 'how many top and bottom rows to list', positiveInteger, 5)

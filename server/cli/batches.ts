@@ -1,11 +1,19 @@
-// `ollama-batch status`, `cancel`, `retry` and `stop`: questions and orders for a running daemon.
+// `ollama-batch status` (and `list`), `cancel`, `retry` and `stop`: questions and orders for the
+// daemon. `status` answers without one too, from the data dir's db.json.
 import * as protocol from '../protocol/methods.js';
+import type { Batch } from '../protocol/openai.js';
 import { gpuLines } from '../display/gpu-lines.js';
+import { connectDaemon } from '../rpc/client.js';
+import { readStoreFile } from '../store/store.js';
 import { batchDetails, batchLine } from './format.js';
-import { call, requireDaemon } from './daemon-connection.js';
+import { CliError, call, requireDaemon } from './daemon-connection.js';
+import { hint } from '../daemon-access/command-hint.js';
+
+const LIST_LIMIT = 100;
 
 export async function status(id: string | undefined, flags: { dataDir: string; json?: boolean }): Promise<void> {
-  const connection = await requireDaemon(flags.dataDir);
+  const connection = await connectDaemon(flags.dataDir);
+  if (!connection) return offlineStatus(id, flags);
   try {
     if (id) {
       const batch = await call(() => connection.sendRequest(protocol.BatchGetRequest.type, { id }));
@@ -21,7 +29,7 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
     }
     const [info, list] = await Promise.all([
       call(() => connection.sendRequest(protocol.DaemonStatusRequest.type)),
-      call(() => connection.sendRequest(protocol.BatchListRequest.type, { limit: 100 })),
+      call(() => connection.sendRequest(protocol.BatchListRequest.type, { limit: LIST_LIMIT })),
     ]);
     if (flags.json) return console.log(JSON.stringify({ daemon: info, batches: list.data }, null, 2));
     const engine = `${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''} (${info.engine.up ? `up; models: ${info.engine.models.join(', ') || 'none'}` : 'not answering'})`;
@@ -32,6 +40,37 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
   } finally {
     connection.dispose();
   }
+}
+
+/** `status` with no daemon: the batches as db.json last recorded them, read-only. */
+function offlineStatus(id: string | undefined, flags: { dataDir: string; json?: boolean }): void {
+  let stored;
+  try {
+    stored = readStoreFile(flags.dataDir);
+  } catch (error) {
+    throw new CliError(
+      `no daemon runs for ${flags.dataDir}, and its db.json cannot be read: ${(error as Error).message}`,
+    );
+  }
+  // Newest first, as the daemon lists them.
+  const batches: Batch[] = (stored?.batches ?? []).map((entry) => entry.batch).reverse();
+  const notRunning = `no daemon runs for ${flags.dataDir}; these are its batches as it left them; start it with: ${hint(flags.dataDir, 'serve --detach')}`;
+  if (id) {
+    const batch = batches.find((each) => each.id === id);
+    if (!batch)
+      throw new CliError(
+        `No batch with id ${JSON.stringify(id)} (no daemon runs for ${flags.dataDir}; read from its db.json)`,
+      );
+    const path = (fileId: string | null): string | undefined => stored?.files?.find((file) => file.id === fileId)?.path;
+    if (flags.json) return console.log(JSON.stringify(batch, null, 2));
+    console.error(notRunning);
+    console.log(batchDetails(batch, { output: path(batch.output_file_id), error: path(batch.error_file_id) }));
+    return;
+  }
+  const shown = batches.slice(0, LIST_LIMIT);
+  if (flags.json) return console.log(JSON.stringify({ daemon: null, batches: shown }, null, 2));
+  console.error(notRunning);
+  console.log(shown.length === 0 ? 'no batches' : shown.map(batchLine).join('\n'));
 }
 
 /** `cancel ID` and `retry ID`: one order about a batch, answered with a batch. */

@@ -18,7 +18,7 @@ import * as protocol from '../protocol/methods.js';
 import { connectDaemon } from '../rpc/client.js';
 import { CliError } from './daemon-connection.js';
 import { absolute, addDataDirOption, dataDirOf } from './options.js';
-import { dataDirArg } from './run-settings.js';
+import { hint } from '../daemon-access/command-hint.js';
 
 const shown = (key: SettingKey, value: unknown): string =>
   value === undefined ? '-' : specOf(key).secret ? '(set)' : toText(value);
@@ -70,12 +70,10 @@ async function showConfig(dataDir: string, json: boolean): Promise<void> {
     const note = differs ? `  * running: ${shown(key, runningValue)}` : '';
     console.log(`${key.padEnd(width)}  ${text.padEnd(valueWidth)}  ${source}${note}`);
   }
-  console.log(
-    `\nremembered in ${configPath(dataDir)}; change one with: ollama-batch config set KEY VALUE${dataDirArg(dataDir)}`,
-  );
+  console.log(`\nremembered in ${configPath(dataDir)}; change one with: ${hint(dataDir, 'config set KEY VALUE')}`);
   if (rows.some((row) => row.differs))
     console.log(
-      `* the running daemon (pid ${running!.pid}) started with another value; restart it to apply: ollama-batch stop${dataDirArg(dataDir)} && ollama-batch serve --detach${dataDirArg(dataDir)}`,
+      `* the running daemon (pid ${running!.pid}) started with another value; restart it to apply: ${hint(dataDir, 'stop')} && ${hint(dataDir, 'serve --detach')}`,
     );
 }
 
@@ -107,7 +105,7 @@ async function change(dataDir: string, key: SettingKey, value: unknown): Promise
   const running = await runningConfig(dataDir);
   if (running)
     console.log(
-      `the running daemon (pid ${running.pid}) applies it at its restart: ollama-batch stop${dataDirArg(dataDir)} && ollama-batch serve --detach${dataDirArg(dataDir)}`,
+      `the running daemon (pid ${running.pid}) applies it at its restart: ${hint(dataDir, 'stop')} && ${hint(dataDir, 'serve --detach')}`,
     );
 }
 

@@ -3,12 +3,13 @@
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { ResponseError } from 'vscode-jsonrpc';
 import { connectDaemon } from '../rpc/client.js';
+import { hint } from '../daemon-access/command-hint.js';
 
 export class CliError extends Error {}
 
 export async function requireDaemon(dataDir: string): Promise<MessageConnection> {
   const connection = await connectDaemon(dataDir);
-  if (!connection) throw new CliError(`no daemon runs for ${dataDir}; start one with: ollama-batch serve`);
+  if (!connection) throw new CliError(`no daemon runs for ${dataDir}; start one with: ${hint(dataDir, 'serve')}`);
   return connection;
 }
 

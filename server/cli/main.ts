@@ -9,7 +9,9 @@ import { addDataDirOption, addSettingOptions, dataDirOf } from './options.js';
 import { addConfigCommand } from './config-command.js';
 import { addAnalyzeCommand } from './analyze-command.js';
 import { addConvertCommand } from './convert-command.js';
-import { run, type RunFlags } from './run.js';
+import { EXIT_CODES_HELP } from './follow.js';
+import { followCommand, run, type RunFlags } from './run.js';
+import { serveDetached } from './serve-detached.js';
 import { validate } from './validate.js';
 
 const program = new Command('ollama-batch')
@@ -24,13 +26,16 @@ addSettingOptions(
       .command('serve')
       .description(
         'run the daemon in the foreground: JSON-RPC on its socket, the OpenAI batch API over HTTP; its flags are remembered in config.json',
-      ),
+      )
+      .option('--detach', 'start it in the background instead; return once it is ready'),
   ),
   { secrets: true },
-).action(async (flags: Record<string, unknown>) => {
+).action(async (flags: Record<string, unknown> & { detach?: boolean }) => {
+  const { detach, ...serveFlags } = flags;
+  if (detach) return serveDetached(serveFlags);
   // The daemon, loaded only by the command that runs it.
   const { serve } = await import('./serve.js');
-  await serve(flags);
+  await serve(serveFlags);
 });
 
 addSettingOptions(
@@ -42,7 +47,9 @@ addSettingOptions(
         'submit a batch (starting a daemon if none runs), show its progress, wait; Ctrl-C detaches. Batch settings apply to this batch; daemon settings are remembered in config.json',
       )
       .option('--completion-window <window>', 'how long the batch may take, e.g. 24h, 72h, 7d', '7d')
-      .option('--json', 'print the finished batch as JSON'),
+      .option('--new', 'submit a new batch even when one of the same input is still running (default: follow that one)')
+      .option('--json', 'print the finished batch as JSON')
+      .addHelpText('after', EXIT_CODES_HELP),
   ),
   { secrets: false },
 ).action(async (file: string, flags: RunFlags) => {
@@ -51,12 +58,29 @@ addSettingOptions(
 
 addDataDirOption(
   program
+    .command('follow')
+    .argument('[id]', 'a batch id (default: the latest that has not ended, else the latest)')
+    .description("show a batch's progress until it ends, as run does; Ctrl-C detaches")
+    .option('--json', 'print the finished batch as JSON')
+    .addHelpText('after', EXIT_CODES_HELP),
+).action(async (id: string | undefined, flags: { dataDir?: string; json?: boolean }) => {
+  process.exitCode = await followCommand(id, flags);
+});
+
+addDataDirOption(
+  program
     .command('status')
     .argument('[id]', 'a batch id')
-    .description('the daemon and its batches, or one batch')
+    .description("the daemon and its batches, or one batch; without a daemon, the batches from its data dir's db.json")
     .option('--json', 'print JSON'),
 ).action(async (id: string | undefined, flags: { dataDir?: string; json?: boolean }) => {
   await status(id, { ...flags, dataDir: dataDirOf(flags) });
+});
+
+addDataDirOption(
+  program.command('list').description('the batches (status without an id)').option('--json', 'print JSON'),
+).action(async (flags: { dataDir?: string; json?: boolean }) => {
+  await status(undefined, { ...flags, dataDir: dataDirOf(flags) });
 });
 
 addDataDirOption(

@@ -4,7 +4,6 @@
 import { rememberedOf, writeConfigFile } from '../config/effective.js';
 import { BATCH_SETTING_KEYS, keysOf, SettingError, type BatchSettings, type Settings } from '../config/settings.js';
 import { loadConfig } from '../daemon/config.js';
-import { resolveDataDir } from '../daemon-access/local-daemon.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { CliError } from './daemon-connection.js';
 
@@ -32,6 +31,3 @@ export function settingsToApply(asked: Settings, running: DaemonInfo['config']):
     .filter(([key, value]) => JSON.stringify(running[key]?.value) !== JSON.stringify(value))
     .map(([key, value]) => `${key}: ${JSON.stringify(running[key]?.value ?? null)} → ${JSON.stringify(value)}`);
 }
-
-/** ` --data-dir D` where D is not the default, for the commands a hint shows. */
-export const dataDirArg = (dataDir: string): string => (dataDir === resolveDataDir() ? '' : ` --data-dir ${dataDir}`);

@@ -1,12 +1,13 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
+import { fstatSync, mkdirSync, statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { rememberedOf, writeConfigFile } from '../config/effective.js';
 import { SettingError } from '../config/settings.js';
 import { loadConfig } from '../daemon/config.js';
 import { DaemonStartError, startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
-import { log } from '../log/log.js';
-import { READY_LINE } from '../daemon-access/local-daemon.js';
+import { log, logAlsoTo } from '../log/log.js';
+import { daemonLogPath, READY_LINE } from '../daemon-access/local-daemon.js';
 import { CliError } from './daemon-connection.js';
 import { dataDirOf, settingsOf } from './options.js';
 
@@ -29,6 +30,7 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
     if (error instanceof SettingError) throw new CliError(error.message);
     throw error;
   }
+  writeLogFile(dataDir);
   const daemon = await startDaemon(config).catch((error: Error) => {
     throw error instanceof DaemonRunningError || error instanceof DaemonStartError
       ? new CliError(error.message)
@@ -48,7 +50,7 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
   process.stdout.write(`${READY_LINE} on ${daemon.socket}, HTTP ${daemon.httpUrl} (engine ${daemon.engine.name})\n`);
   const stop = (signal: string): void => {
     log('info', `${signal} received`);
-    void daemon.close();
+    void daemon.close(`${signal} received`);
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
@@ -57,6 +59,16 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
   // the log has been written out.
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(process.exitCode ?? 0);
+}
+
+/** daemon.log gets every line, in the foreground too; started detached, stderr already is that file. */
+function writeLogFile(dataDir: string): void {
+  const path = daemonLogPath(dataDir);
+  const stderr = fstatSync(process.stderr.fd);
+  const file = statSync(path, { throwIfNoEntry: false });
+  if (file && file.dev === stderr.dev && file.ino === stderr.ino) return;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  logAlsoTo(path);
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -26,7 +26,8 @@ export interface RunningDaemon {
   engine: Engine;
   /** Resolves once the daemon has stopped (after close() or a shutdown request). */
   stopped: Promise<void>;
-  close(): Promise<void>;
+  /** `reason` goes to the log and to every client (daemon/stopping). */
+  close(reason?: string): Promise<void>;
 }
 
 export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> {
@@ -87,15 +88,16 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
     let closing: Promise<void> | null = null;
-    const close = (): Promise<void> =>
+    const close = (reason = 'stopped'): Promise<void> =>
       (closing ??= (async () => {
-        log('info', 'daemon stopping');
+        log('info', `daemon stopping (${reason})`);
+        await rpcClients.announceStopping(reason);
         stopListening();
         await vram.stop();
         await http.close();
         await service.close();
         await liveEngine.close();
-        disconnectClients();
+        rpcClients.disconnect();
         lock.release();
         resolveStopped();
       })());
@@ -118,13 +120,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         config: shownConfig(config),
       };
     };
-    const disconnectClients = serveRpc(server, service, { info, shutdown: () => void close() });
+    const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
+    const engineAt = engineUrl(config);
     httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine), {
       host: config.host,
       port: config.port,
       maxUploadBytes: config.maxUploadMb * 1024 ** 2,
       ...(config.apiKey && { apiKey: config.apiKey }),
       ...(config.corsOrigin && { corsOrigin: config.corsOrigin }),
+      ...(engineAt && { engineUrl: engineAt }),
     }).catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'EADDRINUSE'
         ? new DaemonStartError(

@@ -18,7 +18,8 @@ import {
 } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { hint } from '../daemon-access/command-hint.js';
 import { lockPath, processAlive, processStart, readLock, type LockInfo } from '../daemon-access/local-daemon.js';
 import { log } from '../log/log.js';
 
@@ -29,7 +30,7 @@ export class DaemonRunningError extends Error {
   ) {
     super(
       `another ollama-batch daemon already runs for this data dir (pid ${holder.pid}, socket ${holder.socket}, lock ${lockPath}); ` +
-        `stop it with: ollama-batch stop (or kill ${holder.pid})`,
+        `stop it with: ${hint(dirname(lockPath), 'stop')} (or kill ${holder.pid})`,
     );
     this.name = 'DaemonRunningError';
   }

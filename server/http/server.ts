@@ -16,6 +16,7 @@ import type { CreateBatchParams } from '../batches/new-batch.js';
 import type { BatchService } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
 import { wholeLinesLength } from '../jsonl/lines.js';
+import { log } from '../log/log.js';
 import { isDiskFull } from '../store/disk-space.js';
 import type { StoredFile } from '../store/store.js';
 import { HttpError, sendError, sendJson } from './errors.js';
@@ -29,6 +30,8 @@ export interface HttpOptions {
   maxUploadBytes: number;
   /** An origin allowed to call the API from a browser; CORS is off without it. */
   corsOrigin?: string;
+  /** Where the engine answers, for the error that says it does not. */
+  engineUrl?: string;
 }
 
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -293,7 +296,16 @@ export async function startHttp(
       'GET',
       /^\/v1\/models$/,
       async (_request, response) => {
-        const models = await engine.listModels();
+        const models = await engine.listModels().catch((error: Error) => {
+          // Not the daemon's fault: say whose it is, and keep it in the log.
+          const engineName = `the ${engine.name} engine${options.engineUrl ? ` at ${options.engineUrl}` : ''}`;
+          log('warn', `GET /v1/models: ${engineName} does not answer: ${error.message}`);
+          throw new HttpError(
+            503,
+            `The model list is not available: ${engineName} does not answer (${error.message}); start it, or point the daemon at it`,
+            'engine_unavailable',
+          );
+        });
         sendJson(response, 200, {
           object: 'list',
           data: models.map((model) => ({ id: model, object: 'model', created: 0, owned_by: engine.name })),

@@ -128,6 +128,13 @@ export namespace ResultsAnalyzeRequest {
   /** client → daemon: analyse a batch's results (or given files), joined to its CSV when `source`. */
   export const type = new RequestType<AnalyzeParams, AnalysisReport, RpcErrorData>('results/analyze');
 }
+export namespace DaemonStoppingNotification {
+  /**
+   * daemon → every client: it is stopping on purpose (a shutdown request or a signal), so a
+   * client that sees its connection close next knows it was not a crash and need not restart it.
+   */
+  export const type = new NotificationType<{ reason: string }>('daemon/stopping');
+}
 export namespace BatchChangedNotification {
   /** daemon → every client: a batch changed (status at once, progress at most 4 times a second). */
   export const type = new NotificationType<Batch>('batch/changed');

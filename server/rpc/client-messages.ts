@@ -56,6 +56,10 @@ export function clientMessages(socket: Socket): { reader: MessageReader; writer:
     ).catch(() => undefined);
   });
   reader.onError((error) => {
+    // A client that left while the daemon wrote to it (the CLI after `stop`, as the daemon's
+    // batches change while it stops) is no problem to log.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE' || code === 'ECONNRESET') return void socket.destroy();
     // A body that is not JSON (the decoder's SyntaxError) can still be answered; a broken header cannot.
     const notJson = error instanceof SyntaxError;
     const problem = `${notJson ? 'not JSON: ' : ''}${error.message.split('\n', 1)[0]}`;

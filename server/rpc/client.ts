@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import { createMessageConnection, type MessageConnection } from 'vscode-jsonrpc';
 import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import { connectOrStartDaemon, connectSocket } from '../daemon-access/local-daemon.js';
+import { connectOrStartDaemon, connectSocket, type ServeCommand } from '../daemon-access/local-daemon.js';
 
 function jsonRpc(socket: Socket): MessageConnection {
   const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
@@ -17,17 +17,17 @@ export async function connectDaemon(dataDir: string): Promise<MessageConnection 
   return socket && jsonRpc(socket);
 }
 
+/** This same CLI's `serve`, with these arguments after `serve --data-dir D`. */
+export function thisCliServe(serveArgs: string[], env: NodeJS.ProcessEnv): ServeCommand {
+  return { execPath: process.execPath, args: [...process.execArgv, process.argv[1]!], serveArgs, env };
+}
+
 /** Connects to the running daemon, starting this same CLI's `serve` detached when none runs. */
 export async function ensureDaemon(
   dataDir: string,
   serveArgs: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ connection: MessageConnection; started: boolean }> {
-  const { socket, started } = await connectOrStartDaemon(dataDir, {
-    execPath: process.execPath,
-    args: [...process.execArgv, process.argv[1]!],
-    serveArgs,
-    env,
-  });
+  const { socket, started } = await connectOrStartDaemon(dataDir, thisCliServe(serveArgs, env));
   return { connection: jsonRpc(socket), started };
 }

@@ -3,10 +3,13 @@
 // Params are checked before a handler sees them: any process of the user can send anything.
 // Answers are the service's own objects; wire-types.ts checks that their types are protocol's.
 import { stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Server, Socket } from 'node:net';
 import {
   ResponseError,
   createConnection,
+  type Connection,
+  type Logger,
   createProtocolConnection,
   type RequestHandler,
   type RequestType,
@@ -153,11 +156,12 @@ async function validateRegularFile(path: string, signal: AbortSignal): Promise<V
   return validateBatchFile(path, { signal });
 }
 
-const connectionLogger = {
-  error: (message: string) => log('warn', `client connection: ${message}`),
-  warn: (message: string) => log('warn', `client connection: ${message}`),
-  info: () => undefined,
-  log: () => undefined,
+/** The library's complaints about a connection, but not those about writing to a client that has gone. */
+const connectionLogger = (socket: Socket): Logger => {
+  const warn = (message: string): void => {
+    if (!socket.destroyed) log('warn', `client connection: ${message}`);
+  };
+  return { error: warn, warn, info: () => undefined, log: () => undefined };
 };
 
 export interface RpcHooks {
@@ -165,9 +169,20 @@ export interface RpcHooks {
   shutdown(): void;
 }
 
-/** Serves every client that connects; returns a function that ends all open connections. */
-export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks): () => void {
+/** How long a stopping daemon waits for its daemon/stopping notification to be written out. */
+const ANNOUNCE_LIMIT_MS = 1000;
+
+export interface RpcClients {
+  /** Tells every client the daemon stops on purpose, so that none takes the closing for a crash. */
+  announceStopping(reason: string): Promise<void>;
+  /** Ends all open connections. */
+  disconnect(): void;
+}
+
+/** Serves every client that connects. */
+export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks): RpcClients {
   const sockets = new Set<Socket>();
+  const connections = new Set<Connection>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     // Our own watchdog: a client that says `exit` closes its connection, never the daemon.
@@ -175,7 +190,11 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     const { reader, writer } = clientMessages(socket);
     // Connection problems go to the daemon log: the default logger writes back over the
     // connection, which throws when the client has just gone and would end the daemon.
-    const connection = createConnection(() => createProtocolConnection(reader, writer, connectionLogger), watchDog);
+    const connection = createConnection(
+      () => createProtocolConnection(reader, writer, connectionLogger(socket)),
+      watchDog,
+    );
+    connections.add(connection);
     // Editor features for VS Code windows; the CLI sends no `initialize` and opens no documents.
     const languageFeatures = registerLanguageFeatures(connection, { modelStats: (model) => service.modelStats(model) });
     // Work done for this client alone (validating a file) stops when it goes.
@@ -275,6 +294,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     socket.on('close', () => {
       clientGone.abort();
       sockets.delete(socket);
+      connections.delete(connection);
       service.off('changed', announce);
       service.off('metrics', announceMetrics);
       languageFeatures.dispose();
@@ -283,5 +303,17 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     socket.on('error', () => socket.destroy());
     connection.listen();
   });
-  return () => sockets.forEach((socket) => socket.end()); // end, not destroy: answers already written still arrive
+  return {
+    announceStopping: async (reason) => {
+      const sent = Promise.all(
+        [...connections].map((connection) =>
+          connection.sendNotification(protocol.DaemonStoppingNotification.type, { reason }).catch(() => undefined),
+        ),
+      );
+      // A client that reads nothing (its socket's buffer full) must not hold the daemon up.
+      await Promise.race([sent, delay(ANNOUNCE_LIMIT_MS, undefined, { ref: false })]);
+    },
+    // end, not destroy: answers already written still arrive
+    disconnect: () => sockets.forEach((socket) => socket.end()),
+  };
 }

@@ -146,13 +146,25 @@ export class Store {
 }
 
 /**
- * What a data dir's daemon has learned about a model, read without opening the store: lowdb
- * replaces db.json atomically, so a reader beside a running daemon sees a whole file.
+ * A data dir's db.json, read without opening the store (nothing is written): lowdb replaces it
+ * atomically, so a reader beside a running daemon sees a whole file. Null when there is none
+ * yet; throws when it cannot be read.
  */
+export function readStoreFile(dataDir: string): Partial<StoreData> | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'db.json'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return JSON.parse(text) as Partial<StoreData>;
+}
+
+/** What a data dir's daemon has learned about a model, from its db.json. */
 export function readModelStats(dataDir: string, model: string): ModelStats {
   try {
-    const data = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as Partial<StoreData>;
-    return { ...data.models?.[model] };
+    return { ...readStoreFile(dataDir)?.models?.[model] };
   } catch {
     return {};
   }

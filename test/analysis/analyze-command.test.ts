@@ -1,6 +1,6 @@
 // `ollama-batch analyze`: exit codes, one-line failures, the --json shape and the human summary.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { addAnalyzeCommand, analyze } from '../../server/cli/analyze-command.js';
@@ -117,6 +117,18 @@ describe('the analyze command', () => {
     assert.ok(existsSync(csv));
   });
 
+  it('writes the joined CSV beside the source without --csv, not beside the output (in the data dir for a batch the daemon ran)', async () => {
+    const { dir, output, errors, source } = results();
+    const elsewhere = join(tempDir(), 'candidates.csv');
+    copyFileSync(source, elsewhere);
+    const { result, stdout } = await printed(() => analyze(output, { errors, source: elsewhere }));
+    assert.equal(result, 0);
+    const scored = join(elsewhere, '..', 'candidates.scored.csv');
+    assert.ok(stdout.includes(`wrote ${scored}: 6 rows`), stdout);
+    assert.ok(existsSync(scored));
+    assert.ok(!existsSync(join(dir, 'out.scored.csv')));
+  });
+
   it('says which values the schema in --input rules out, and which are not numbers', async () => {
     const dir = tempDir();
     const answers: Array<[string, unknown, string]> = [
@@ -194,7 +206,7 @@ describe('the analyze command', () => {
     process.exitCode = exitCode;
     const report = JSON.parse(stdout);
     assert.deepEqual(report.csv, {
-      path: join(dir, 'out.scored.csv'),
+      path: join(dir, 'people.scored.csv'), // beside the source
       rows: 6,
       missing: 2,
       unmatched: 0,

@@ -1,60 +1,20 @@
 // The `ollama-batch` command line as a user runs it: the built CLI in child processes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { DEFAULT_HTTP_PORT } from '../../server/config/defaults.js';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
+import { cli, freshDataDir, lockRemoved } from '../support/cli-process.js';
 import { CLI } from '../support/daemon-process.js';
 import { FakeNvidiaSmi } from '../support/fake-nvidia-smi.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
 import { tinyModelPath } from '../support/models.js';
 import { readJsonl } from '../support/shapes.js';
 
-const exec = promisify(execFile);
 /** The version the CLI and its daemon must report: package.json's, read here on its own. */
 const packageVersion = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-/** The CLI at `script` (the built one by default) with `args`, in `cwd` with `env` (this process's by default). */
-async function cli(
-  args: string[],
-  { cwd, script = CLI, env }: { cwd?: string; script?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [script, ...args], { cwd, env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-/** A data dir whose daemon takes any free HTTP port (config.json), so test daemons never collide. */
-function freshDataDir(parent = tempDir(), name = 'data'): string {
-  const dataDir = join(parent, name);
-  mkdirSync(dataDir);
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0 }));
-  return dataDir;
-}
-
-/** Resolves when the daemon's lock file is gone (the daemon has stopped). */
-function lockRemoved(dataDir: string): Promise<void> {
-  return new Promise((resolve) => {
-    const watcher = watch(dataDir, () => {
-      if (!existsSync(join(dataDir, 'daemon.lock'))) {
-        watcher.close();
-        resolve();
-      }
-    });
-    if (!existsSync(join(dataDir, 'daemon.lock'))) {
-      watcher.close();
-      resolve();
-    }
-  });
-}
 
 describe('the ollama-batch CLI', function () {
   this.timeout(120_000);
@@ -65,11 +25,26 @@ describe('the ollama-batch CLI', function () {
   after(() => emulator.close());
 
   it("has --help on every command, and --version with package.json's version, exit code 0", async () => {
-    for (const command of [[], ['serve'], ['run'], ['status'], ['cancel'], ['stop'], ['validate']]) {
+    for (const command of [
+      [],
+      ['serve'],
+      ['run'],
+      ['follow'],
+      ['status'],
+      ['list'],
+      ['cancel'],
+      ['stop'],
+      ['validate'],
+    ]) {
       const { code, stdout } = await cli([...command, '--help']);
       assert.equal(code, 0, command.join(' '));
       assert.match(stdout, /Usage: ollama-batch/);
     }
+    for (const command of ['run', 'follow'])
+      assert.match(
+        (await cli([command, '--help'])).stdout,
+        /Exit codes:\n {2}0 {4}the batch completed[^]* 3 {4}the batch ended with failed lines/,
+      );
     assert.deepEqual(await cli(['--version']), { code: 0, stdout: `${packageVersion}\n`, stderr: '' });
   });
 
@@ -96,8 +71,9 @@ describe('the ollama-batch CLI', function () {
   it('runs a batch with a daemon it starts, then status, cancel and stop answer', async () => {
     const dataDir = freshDataDir();
     const none = await cli(['status', '--data-dir', dataDir]);
-    assert.equal(none.code, 1);
+    assert.equal(none.code, 0, 'status answers without a daemon, from the data dir');
     assert.match(none.stderr, /no daemon runs for/);
+    assert.equal(none.stdout, 'no batches\n');
 
     const input = writeTempFile('input.jsonl', batchLines(50, { model: 'tiny' }));
     const run = await cli([

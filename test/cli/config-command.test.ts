@@ -2,26 +2,12 @@
 // data dir's config.json, a daemon restarted after kill -9 runs with them, `config` shows every
 // value and its source, and `run`'s batch settings apply to its batch.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { batchLines, tempDir, writeTempFile } from '../support/batch-files.js';
-import { CLI } from '../support/daemon-process.js';
+import { cli } from '../support/cli-process.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
-
-const exec = promisify(execFile);
-
-async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 const lockOf = (dataDir: string): { pid: number } =>
   JSON.parse(readFileSync(join(dataDir, 'daemon.lock'), 'utf8')) as { pid: number };
@@ -88,7 +74,9 @@ describe('one configuration, remembered and shown', function () {
   it('shows every setting with its value and source, and sets and unsets one', async () => {
     const dataDir = freshDataDir();
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0, engine: 'ollama' }));
-    const shown = await cli(['config', '--data-dir', dataDir, '--json'], { OLLAMA_HOST: 'gpu-box:11434' });
+    const shown = await cli(['config', '--data-dir', dataDir, '--json'], {
+      env: { ...process.env, OLLAMA_HOST: 'gpu-box:11434' },
+    });
     assert.equal(shown.code, 0, shown.stderr);
     const { settings, path } = JSON.parse(shown.stdout);
     assert.equal(path, join(dataDir, 'config.json'));
