@@ -66,7 +66,7 @@ describe('engine faults', function () {
 
   for (const fault of ['500', 'reset', '503', 'timeout', 'oom', 'empty', 'html'] as EmulatorFault[]) {
     it(`retries ${fault} faults (a fifth of all requests) and completes every line with a real answer`, async () => {
-      emulator = await startOllamaEmulator({ instant: true, parallel: 4, fault, faultRate: 0.2 });
+      emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4, fault, faultRate: 0.2 });
       daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--request-timeout-ms', '300']);
       const { batch, errors, output } = await finish(await runBatch());
       assert.equal(batch.status, 'completed');
@@ -84,7 +84,13 @@ describe('engine faults', function () {
   }
 
   it('writes an error line for an answer without a message only when its tries run out', async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 16, fault: 'empty', faultRate: 1 });
+    emulator = await startOllamaEmulator({
+      instant: true,
+      models: ['tiny'],
+      parallel: 16,
+      fault: 'empty',
+      faultRate: 1,
+    });
     daemon = await startDaemonTrying(2);
     const { batch, errors, output } = await finish(await runBatch());
     assert.equal(batch.status, 'completed');
@@ -101,7 +107,13 @@ describe('engine faults', function () {
   });
 
   it('names an HTML page for what it is: its status and title, not a connection error', async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 16, fault: 'html', faultRate: 1 });
+    emulator = await startOllamaEmulator({
+      instant: true,
+      models: ['tiny'],
+      parallel: 16,
+      fault: 'html',
+      faultRate: 1,
+    });
     daemon = await startDaemonTrying(1);
     const { errors } = await finish(await runBatch());
     assert.equal(errors.length, LINES);
@@ -135,7 +147,7 @@ describe('engine faults', function () {
   });
 
   it('pauses while the engine is down and goes on by itself when it is back', async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 10 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2, latencyMs: 10 });
     const port = emulator.port;
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--concurrency', '2']);
     const id = await runBatch();
@@ -145,7 +157,7 @@ describe('engine faults', function () {
     assert.equal(paused.status, 'in_progress');
     assert.match(paused.paused_reason!, /engine unreachable/);
     const before = paused.request_counts.completed + paused.request_counts.failed;
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2, port });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2, port });
     const resumed = await waitForBatch(daemon.connection, id, (batch) => batch.paused_reason === null);
     assert.ok(resumed.request_counts.failed === 0 && before < LINES);
     const { batch, errors } = await finish(id);
