@@ -17,6 +17,7 @@ import { calibrateOn, RequestMeasure } from './context-plan.js';
 import { ServiceError } from './errors.js';
 import type { FileRegistry } from './file-registry.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
+import { EngineModels, type ModelAliases } from './model-check.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
 import { BatchRun, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
@@ -39,6 +40,12 @@ export interface QueueSettings extends RunSettings {
   validation?: Partial<ValidationLimits>;
   /** How often progress is persisted and announced while a batch runs. */
   progressIntervalMs?: number;
+  /**
+   * Request model name → the name the engine serves (for llama-cpp also its model file's path),
+   * so that a file written for one engine runs on another unedited. Validation checks the target
+   * and requests are sent under it; the batch's `model` stays what the file says.
+   */
+  modelAliases?: ModelAliases;
 }
 
 export interface QueueEvents {
@@ -76,6 +83,7 @@ export class BatchQueue {
   private readonly events: EventEmitter<QueueEvents>;
   private readonly clock: Clock;
   private readonly settings: QueueSettings;
+  private readonly models: EngineModels;
   private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
   private pumping = false;
   private closed = false;
@@ -94,6 +102,7 @@ export class BatchQueue {
     this.events = parts.events;
     this.clock = parts.clock;
     this.settings = parts.settings;
+    this.models = new EngineModels(parts.engine, parts.settings.modelAliases);
   }
 
   /** Picks up where the last daemon stopped: revalidates, resumes and finishes batches. */
@@ -260,6 +269,7 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
+        modelProblem: (model) => this.models.problem(model),
       });
       errors = report.errors;
       entry.measured = measure.measured;
@@ -314,7 +324,8 @@ export class BatchQueue {
     const { batch } = entry;
     const files = await this.files.runFiles(batch);
     if (!(await this.roomToRun(entry))) return;
-    const model = batch.model ?? '';
+    // What the engine learns and is asked about is its own model: an alias's target.
+    const model = await this.models.engineName(batch.model ?? '');
     const hardware = this.settings.hardware?.() ?? 'default';
     const measure = new RequestMeasure();
     const facts: RunFacts = {
@@ -434,6 +445,7 @@ export class BatchQueue {
     if (!choosesNumCtx(facts)) return planRun(facts);
     const failure = await calibrateOn(
       this.engine,
+      model,
       files.input,
       measured,
       calibration,

@@ -26,6 +26,8 @@ export const DEFAULT_LIMITS: ValidationLimits = {
 export class ValidationState {
   /** Each custom_id seen, with the line it was first on. */
   readonly seenIds = new Map<string, number>();
+  /** Each body.model asked for, with the line it was first on. */
+  readonly models = new Map<string, number>();
   model: string | null = null;
   modelLine = 0;
   requests = 0;
@@ -214,6 +216,7 @@ export function validateLine(state: ValidationState, line: number, text: string)
   const problem = bodyError(state, line, parsed.body);
   if (problem) return problem;
   const model = parsed.body.model as string;
+  if (!state.models.has(model)) state.models.set(model, line);
   if (state.model === null) {
     state.model = model;
     state.modelLine = line;
@@ -238,6 +241,8 @@ export async function validateBatchFile(
     endpoint?: string;
     limits?: Partial<ValidationLimits>;
     onRequest?: ValidationState['onRequest'];
+    /** Why the engine does not serve a model (the daemon asks it), or null when it does: asked once per model. */
+    modelProblem?: (model: string) => Promise<string | null>;
     signal?: AbortSignal;
   } = {},
 ): Promise<ValidationReport> {
@@ -284,6 +289,13 @@ export async function validateBatchFile(
     }
   }
   if (state.requests === 0) report(error(state, 1, 'empty_file', null, 'the file has no requests'));
+  // One error per model, on the first line that asks for it: not one per line of a 170,000-line file.
+  const { modelProblem } = options;
+  if (modelProblem)
+    for (const [model, line] of state.models) {
+      const problem = await modelProblem(model);
+      if (problem) report(error(state, line, 'model_not_found', 'body.model', problem));
+    }
   if (errorCount > errors.length) {
     errors.push({
       code: 'too_many_errors',

@@ -56,8 +56,9 @@ class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Eng
       throw new EngineError('permanent', 'invalid_request', 'refused by the test', 400);
     return { content: 'ok', finishReason: 'stop', promptTokens: 10, completionTokens: 2, model: request.model };
   }
+  /** The models the tests' batches ask for: validation checks them. */
   async listModels(): Promise<string[]> {
-    return [];
+    return ['tiny', 'model-a', 'model-b', 'model-c'];
   }
   async slots(): Promise<undefined> {
     return undefined;

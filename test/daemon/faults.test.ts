@@ -132,18 +132,26 @@ describe('engine faults', function () {
     assert.deepEqual([...statuses].sort(), [200, 502], 'the emulator answers 502 and 200 pages by turns');
   });
 
-  it('writes an error line at once for a permanent fault (unknown model), without retrying', async () => {
+  it('fails no batch for an engine down at validation; a model it lacks is then an error line per line, not retried', async () => {
+    // A port nothing listens on: the daemon cannot ask which models the engine has.
     emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
+    const port = emulator.port;
+    await emulator.close();
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url]);
-    const { batch, errors, output } = await finish(await runBatch('no-such-model'));
+    const id = await runBatch('no-such-model');
+    const paused = await waitForBatch(daemon.connection, id, (batch) => batch.paused_reason !== null);
+    assert.equal(paused.status, 'in_progress', 'validated without the engine, and waiting for it');
+    assert.match(paused.paused_reason!, /engine unreachable/);
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], port });
+    const { batch, errors, output } = await finish(id);
     assert.equal(batch.status, 'completed');
     assert.equal(output.length, 0);
     assert.equal(errors.length, LINES);
     errors.forEach(assertErrorLine);
     assert.equal(errors[0]!.response!.status_code, 404);
     assert.equal((errors[0]!.response!.body as any).error.code, 'model_not_found');
-    // One try per line, and one first to learn the model's token counts (a new model).
-    assert.equal(emulator.stats.chats, LINES + 1, 'one try per line, plus the calibration probe');
+    // One try per line (the probe that learns the model's token counts went while the engine was down).
+    assert.equal(emulator.stats.chats, LINES, 'one try per line');
   });
 
   it('pauses while the engine is down and goes on by itself when it is back', async () => {
