@@ -20,7 +20,7 @@ import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
 import { EngineModels, type ModelAliases } from './model-check.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
-import { BatchRun, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
+import { BatchRun, DEFAULT_RUNNER_OPTIONS, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
 import {
   budgetsOf,
   choosesNumCtx,
@@ -85,6 +85,10 @@ export class BatchQueue {
   private readonly settings: QueueSettings;
   private readonly models: EngineModels;
   private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
+  /** The batch the pump has taken, from then until its run has ended. */
+  private current: StoredBatch | null = null;
+  /** Cancelled batches being ended beside the running one. */
+  private readonly ending = new Map<StoredBatch, Promise<void>>();
   private pumping = false;
   private closed = false;
   private cancelSave: (() => void) | undefined;
@@ -122,6 +126,7 @@ export class BatchQueue {
     const running = this.running;
     running?.run.stop('interrupted');
     await running?.finished;
+    await Promise.all(this.ending.values());
     this.cancelSave?.();
     for (const cancel of this.cancelAnnouncements.values()) cancel();
     await this.store.save();
@@ -158,8 +163,11 @@ export class BatchQueue {
       batch.cancelling_at = this.clock.now();
       await this.changed(entry);
     }
-    if (this.running?.id === id) this.running.run.stop('cancelled');
-    else void this.pump();
+    // Taken by the pump: running, it stops; being started, run() sees the status before it sends.
+    if (this.current === entry) this.running?.run.stop('cancelled');
+    // Queued behind another batch, it has nothing in flight: it ends now, not when that one does.
+    else if (batch.output_file_id) void this.endCancelled(entry);
+    // Else it is validating: validate() ends it once it has read the file.
     return structuredClone(batch);
   }
 
@@ -308,12 +316,21 @@ export class BatchQueue {
     try {
       for (;;) {
         const queued = this.store.data.batches.filter(
-          ({ batch }) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.output_file_id,
+          (entry) =>
+            ['in_progress', 'finalizing', 'cancelling'].includes(entry.batch.status) &&
+            entry.batch.output_file_id &&
+            !this.ending.has(entry),
         );
         const next = queued.find(({ batch }) => batch.status === 'cancelling') ?? queued[0];
         if (!next || this.closed) return;
-        // A batch whose run throws (its files gone, a state no run can resume) fails; the queue goes on.
-        await this.run(next).catch((error: unknown) => this.failBatch(next, error));
+        this.current = next;
+        try {
+          if (next.batch.status === 'cancelling') await this.endCancelled(next);
+          // A batch whose run throws (its files gone, a state no run can resume) fails; the queue goes on.
+          else await this.run(next).catch((error: unknown) => this.failBatch(next, error));
+        } finally {
+          this.current = null;
+        }
       }
     } finally {
       this.pumping = false;
@@ -430,6 +447,45 @@ export class BatchQueue {
     await this.files.measureOutputs(batch);
     batch.status = outcome;
     batch[`${outcome}_at`] = this.clock.now();
+    await this.changed(entry);
+  }
+
+  /**
+   * Ends a cancelled batch that is not running: each line it has not answered gets its
+   * batch_cancelled error line (the engine is not asked), then it is cancelled.
+   */
+  private endCancelled(entry: StoredBatch): Promise<void> {
+    let ending = this.ending.get(entry);
+    if (!ending) {
+      ending = this.writeCancelled(entry)
+        .catch((error: unknown) => this.failBatch(entry, error))
+        .finally(() => this.ending.delete(entry));
+      this.ending.set(entry, ending);
+    }
+    return ending;
+  }
+
+  private async writeCancelled(entry: StoredBatch): Promise<void> {
+    const { batch } = entry;
+    const ignore = (): void => undefined;
+    const run = new BatchRun(
+      await this.files.runFiles(batch),
+      this.engine,
+      { ...DEFAULT_RUNNER_OPTIONS, concurrency: 1 },
+      {
+        onProgress: (progress) => this.progress(entry, progress),
+        onPause: ignore,
+        onAnswered: ignore,
+        onFailed: ignore,
+        onAdjusted: ignore,
+      },
+      null,
+    );
+    run.stop('cancelled');
+    await run.run();
+    await this.files.measureOutputs(batch);
+    batch.status = 'cancelled';
+    batch.cancelled_at = this.clock.now();
     await this.changed(entry);
   }
 
