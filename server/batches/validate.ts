@@ -26,8 +26,6 @@ export const DEFAULT_LIMITS: ValidationLimits = {
 export class ValidationState {
   /** Each custom_id seen, with the line it was first on. */
   readonly seenIds = new Map<string, number>();
-  /** Each body.model asked for, with the line it was first on. */
-  readonly models = new Map<string, number>();
   model: string | null = null;
   modelLine = 0;
   requests = 0;
@@ -216,7 +214,6 @@ export function validateLine(state: ValidationState, line: number, text: string)
   const problem = bodyError(state, line, parsed.body);
   if (problem) return problem;
   const model = parsed.body.model as string;
-  if (!state.models.has(model)) state.models.set(model, line);
   if (state.model === null) {
     state.model = model;
     state.modelLine = line;
@@ -241,7 +238,7 @@ export async function validateBatchFile(
     endpoint?: string;
     limits?: Partial<ValidationLimits>;
     onRequest?: ValidationState['onRequest'];
-    /** Why the engine does not serve a model (the daemon asks it), or null when it does: asked once per model. */
+    /** Why the engine does not serve the batch's model (the daemon asks it), or null when it does. */
     modelProblem?: (model: string) => Promise<string | null>;
     signal?: AbortSignal;
   } = {},
@@ -289,13 +286,10 @@ export async function validateBatchFile(
     }
   }
   if (state.requests === 0) report(error(state, 1, 'empty_file', null, 'the file has no requests'));
-  // One error per model, on the first line that asks for it: not one per line of a 170,000-line file.
-  const { modelProblem } = options;
-  if (modelProblem)
-    for (const [model, line] of state.models) {
-      const problem = await modelProblem(model);
-      if (problem) report(error(state, line, 'model_not_found', 'body.model', problem));
-    }
+  // One error on the line that first names the model, not one per line of a 170,000-line file
+  // (lines with another model are model_mismatch errors already).
+  const problem = state.model !== null && (await options.modelProblem?.(state.model));
+  if (problem) report(error(state, state.modelLine, 'model_not_found', 'body.model', problem));
   if (errorCount > errors.length) {
     errors.push({
       code: 'too_many_errors',

@@ -152,6 +152,11 @@ describe('engine faults', function () {
     assert.equal((errors[0]!.response!.body as any).error.code, 'model_not_found');
     // One try per line (the probe that learns the model's token counts went while the engine was down).
     assert.equal(emulator.stats.chats, LINES, 'one try per line');
+    // With the engine up, the same file fails while it validates, and nothing is sent.
+    const checked = await waitForBatch(daemon.connection, await runBatch('no-such-model'), isFinished);
+    assert.equal(checked.status, 'failed');
+    assert.equal(checked.errors?.data[0]?.code, 'model_not_found');
+    assert.equal(emulator.stats.chats, LINES);
   });
 
   it('pauses while the engine is down and goes on by itself when it is back', async () => {
