@@ -12,7 +12,7 @@ const LIST_TTL_MS = 5000;
 export type ModelAliases = Readonly<Record<string, string>>;
 
 /** The name a request for `wanted` reaches among the engine's `names`, or undefined when none. */
-export function servedName(names: readonly string[], wanted: string): string | undefined {
+function servedName(names: readonly string[], wanted: string): string | undefined {
   if (names.includes(wanted)) return wanted;
   // Ollama's rule: a name without a tag (none after its last path segment's colon) means `:latest`.
   const lastSegment = wanted.slice(wanted.lastIndexOf('/') + 1);
@@ -41,7 +41,7 @@ export class EngineModels {
     if (!names || servedName(names, target) !== undefined) return null;
     // The Ollama engine lists `tiny` beside `tiny:latest` (both are served): one is enough to read.
     const shown = names.filter((name) => !names.includes(`${name}:latest`));
-    const asked = target === model ? `model "${model}"` : `model "${model}" (an alias of "${target}")`;
+    const asked = target === model ? `model "${model}"` : `model "${model}" (aliased to "${target}")`;
     return `${asked} is not served by the ${this.engine.name} engine; it has: ${shown.join(', ') || 'no models'}`;
   }
 
@@ -54,6 +54,7 @@ export class EngineModels {
   }
 
   private target(model: string): string {
+    // Own keys only: a model named `constructor` is no alias.
     return Object.hasOwn(this.aliases, model) ? this.aliases[model]! : model;
   }
 

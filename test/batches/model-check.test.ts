@@ -82,7 +82,7 @@ describe('model aliases', function () {
         [
           'model_not_found',
           1,
-          'input.jsonl line 1: model "gpt-4o" (an alias of "llama3") is not served by the ollama engine; it has: tiny:latest',
+          'input.jsonl line 1: model "gpt-4o" (aliased to "llama3") is not served by the ollama engine; it has: tiny:latest',
         ],
       ],
     );
