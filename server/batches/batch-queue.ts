@@ -17,9 +17,10 @@ import { calibrateOn, RequestMeasure } from './context-plan.js';
 import { ServiceError } from './errors.js';
 import type { FileRegistry } from './file-registry.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
+import { EngineModels, type ModelAliases } from './model-check.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
-import { BatchRun, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
+import { BatchRun, DEFAULT_RUNNER_OPTIONS, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
 import {
   budgetsOf,
   choosesNumCtx,
@@ -39,6 +40,12 @@ export interface QueueSettings extends RunSettings {
   validation?: Partial<ValidationLimits>;
   /** How often progress is persisted and announced while a batch runs. */
   progressIntervalMs?: number;
+  /**
+   * Request model name → the name the engine serves (for llama-cpp also its model file's path),
+   * so that a file written for one engine runs on another unedited. Validation checks the target
+   * and requests are sent under it; the batch's `model` stays what the file says.
+   */
+  modelAliases?: ModelAliases;
 }
 
 export interface QueueEvents {
@@ -76,7 +83,12 @@ export class BatchQueue {
   private readonly events: EventEmitter<QueueEvents>;
   private readonly clock: Clock;
   private readonly settings: QueueSettings;
+  private readonly models: EngineModels;
   private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
+  /** The batch the pump has taken, from then until its run has ended. */
+  private current: StoredBatch | null = null;
+  /** Cancelled batches being ended beside the running one. */
+  private readonly ending = new Map<StoredBatch, Promise<void>>();
   private pumping = false;
   private closed = false;
   private cancelSave: (() => void) | undefined;
@@ -94,6 +106,7 @@ export class BatchQueue {
     this.events = parts.events;
     this.clock = parts.clock;
     this.settings = parts.settings;
+    this.models = new EngineModels(parts.engine, parts.settings.modelAliases);
   }
 
   /** Picks up where the last daemon stopped: revalidates, resumes and finishes batches. */
@@ -113,6 +126,7 @@ export class BatchQueue {
     const running = this.running;
     running?.run.stop('interrupted');
     await running?.finished;
+    await Promise.all(this.ending.values());
     this.cancelSave?.();
     for (const cancel of this.cancelAnnouncements.values()) cancel();
     await this.store.save();
@@ -149,8 +163,11 @@ export class BatchQueue {
       batch.cancelling_at = this.clock.now();
       await this.changed(entry);
     }
-    if (this.running?.id === id) this.running.run.stop('cancelled');
-    else void this.pump();
+    // Taken by the pump: running, it stops; being started, run() sees the status before it sends.
+    if (this.current === entry) this.running?.run.stop('cancelled');
+    // Queued behind another batch, it has nothing in flight: it ends now, not when that one does.
+    else if (batch.output_file_id) void this.endCancelled(entry);
+    // Else it is validating: validate() ends it once it has read the file.
     return structuredClone(batch);
   }
 
@@ -260,6 +277,7 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
+        modelProblem: (model) => this.models.problem(model),
       });
       errors = report.errors;
       entry.measured = measure.measured;
@@ -298,12 +316,21 @@ export class BatchQueue {
     try {
       for (;;) {
         const queued = this.store.data.batches.filter(
-          ({ batch }) => ['in_progress', 'finalizing', 'cancelling'].includes(batch.status) && batch.output_file_id,
+          (entry) =>
+            ['in_progress', 'finalizing', 'cancelling'].includes(entry.batch.status) &&
+            entry.batch.output_file_id &&
+            !this.ending.has(entry),
         );
         const next = queued.find(({ batch }) => batch.status === 'cancelling') ?? queued[0];
         if (!next || this.closed) return;
-        // A batch whose run throws (its files gone, a state no run can resume) fails; the queue goes on.
-        await this.run(next).catch((error: unknown) => this.failBatch(next, error));
+        this.current = next;
+        try {
+          if (next.batch.status === 'cancelling') await this.endCancelled(next);
+          // A batch whose run throws (its files gone, a state no run can resume) fails; the queue goes on.
+          else await this.run(next).catch((error: unknown) => this.failBatch(next, error));
+        } finally {
+          this.current = null;
+        }
       }
     } finally {
       this.pumping = false;
@@ -314,7 +341,8 @@ export class BatchQueue {
     const { batch } = entry;
     const files = await this.files.runFiles(batch);
     if (!(await this.roomToRun(entry))) return;
-    const model = batch.model ?? '';
+    // What the engine learns and is asked about is its own model: an alias's target.
+    const model = await this.models.engineName(batch.model ?? '');
     const hardware = this.settings.hardware?.() ?? 'default';
     const measure = new RequestMeasure();
     const facts: RunFacts = {
@@ -423,6 +451,45 @@ export class BatchQueue {
   }
 
   /**
+   * Ends a cancelled batch that is not running: each line it has not answered gets its
+   * batch_cancelled error line (the engine is not asked), then it is cancelled.
+   */
+  private endCancelled(entry: StoredBatch): Promise<void> {
+    let ending = this.ending.get(entry);
+    if (!ending) {
+      ending = this.writeCancelled(entry)
+        .catch((error: unknown) => this.failBatch(entry, error))
+        .finally(() => this.ending.delete(entry));
+      this.ending.set(entry, ending);
+    }
+    return ending;
+  }
+
+  private async writeCancelled(entry: StoredBatch): Promise<void> {
+    const { batch } = entry;
+    const ignore = (): void => undefined;
+    const run = new BatchRun(
+      await this.files.runFiles(batch),
+      this.engine,
+      { ...DEFAULT_RUNNER_OPTIONS, concurrency: 1 },
+      {
+        onProgress: (progress) => this.progress(entry, progress),
+        onPause: ignore,
+        onAnswered: ignore,
+        onFailed: ignore,
+        onAdjusted: ignore,
+      },
+      null,
+    );
+    run.stop('cancelled');
+    await run.run();
+    await this.files.measureOutputs(batch);
+    batch.status = 'cancelled';
+    batch.cancelled_at = this.clock.now();
+    await this.changed(entry);
+  }
+
+  /**
    * The batch's run plan. Its num_ctx is chosen at its first run, from its calibrated longest
    * request, the model's facts and a fresh VRAM reading, and kept with it from then on.
    */
@@ -434,6 +501,7 @@ export class BatchQueue {
     if (!choosesNumCtx(facts)) return planRun(facts);
     const failure = await calibrateOn(
       this.engine,
+      model,
       files.input,
       measured,
       calibration,

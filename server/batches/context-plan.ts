@@ -37,6 +37,8 @@ async function requestAt(path: string, lineNumber: number): Promise<BatchInputLi
  */
 export async function calibrateOn(
   engine: Engine,
+  /** The name the engine serves the batch's model under. */
+  model: string,
   inputPath: string,
   measured: MeasuredRequests,
   calibration: Calibration,
@@ -48,7 +50,7 @@ export async function calibrateOn(
   try {
     // Room for a tokenizer much wordier than ours, so that the count is rarely a cut prompt.
     const counted = await engine.countPromptTokens(
-      toChatRequest(request.body, calibrationProbeNumCtx(measured.longestPrompt)),
+      toChatRequest(request.body, calibrationProbeNumCtx(measured.longestPrompt), model),
       signal,
     );
     calibration.observe(measured.longestPrompt, counted);

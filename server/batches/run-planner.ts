@@ -14,7 +14,7 @@ import type { BatchRunOptions, LearnedLimits, MeasuredRequests } from '../store/
 import { DEFAULT_RUNNER_OPTIONS, type RunContext, type RunnerOptions } from './runner.js';
 
 /** The daemon's settings for every batch; a batch's own options go first. */
-export interface RunSettings extends Partial<Omit<RunnerOptions, 'concurrency' | 'context'>> {
+export interface RunSettings extends Partial<Omit<RunnerOptions, 'concurrency' | 'context' | 'model'>> {
   /** Requests in flight; default: the engine's slots where it tells them, else 4. */
   concurrency?: number;
   /** How conversations over the context are trimmed (default sliding-window). */
@@ -31,6 +31,7 @@ export interface RunSettings extends Partial<Omit<RunnerOptions, 'concurrency' |
 
 /** What a plan is made from. */
 export interface RunFacts {
+  /** The batch's model as the engine serves it (a model alias's target). */
   model: string;
   /** What the batch asked for at creation (its options and metadata). */
   options: BatchRunOptions;
@@ -52,6 +53,8 @@ export interface RunFacts {
 }
 
 export interface RunPlan {
+  /** The name requests are sent to the engine under. */
+  model: string;
   concurrency: number;
   /** The batch's num_ctx and what set it; undefined for a batch cancelled before its first run. */
   numCtx: NumCtxChoice | undefined;
@@ -70,6 +73,7 @@ export function planRun(facts: RunFacts): RunPlan {
   const trimEvery = options.trimEvery ?? settings.trimEvery;
   const aggressiveFraction = options.aggressiveFraction ?? settings.aggressiveFraction;
   return {
+    model: facts.model,
     concurrency,
     numCtx: choosesNumCtx(facts) ? batchNumCtx(facts, concurrency) : facts.chosenNumCtx,
     trim: {
@@ -116,6 +120,7 @@ function batchNumCtx(facts: RunFacts, concurrency: number): NumCtxChoice {
 export function runnerOptions(plan: RunPlan, counter: PromptCounter, calibration: Calibration): RunnerOptions {
   return {
     ...plan.budgets,
+    model: plan.model,
     concurrency: plan.concurrency,
     ...(plan.numCtx && { numCtx: plan.numCtx.numCtx }),
     context: { ...plan.trim, counter, calibration },

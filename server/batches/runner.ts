@@ -20,6 +20,8 @@ import { JournalWriter, addUsage, recoverJournal, type JournalUsage } from './jo
 
 export interface RunnerOptions {
   concurrency: number;
+  /** The name the engine serves the batch's model under (a model alias's target); default: the lines' own. */
+  model?: string;
   requestTimeoutMs: number;
   /** Tries per request for transient faults before it becomes an error line. */
   maxAttempts: number;
@@ -383,6 +385,8 @@ export class BatchRun {
           ...(this.numCtx !== undefined && { numCtx: this.numCtx }),
         });
         this.answeredAt(sentAt);
+        // The answer names the model the engine says answered (an alias's target), as OpenAI's
+        // name the snapshot that ran; the batch's own `model` keeps what the file asked for.
         return this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
@@ -433,7 +437,8 @@ export class BatchRun {
     conversation?: Conversation,
   ): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
     const context = this.options.context;
-    if (!context || this.numCtx === undefined) return { chat: toChatRequest(request.body, this.numCtx) };
+    const model = this.options.model;
+    if (!context || this.numCtx === undefined) return { chat: toChatRequest(request.body, this.numCtx, model) };
     const asked = conversation
       ? { ...request.body, messages: conversation.messagesFor(request.body.messages) }
       : request.body;
@@ -449,7 +454,7 @@ export class BatchRun {
     const body = { ...asked, messages: fitted.messages, max_tokens: fitted.maxTokens };
     delete body.max_completion_tokens;
     const prepared: { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } = {
-      chat: toChatRequest(body, this.numCtx),
+      chat: toChatRequest(body, this.numCtx, model),
       estimated: fitted.estimated,
     };
     const { trim } = fitted;

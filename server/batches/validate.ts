@@ -238,6 +238,8 @@ export async function validateBatchFile(
     endpoint?: string;
     limits?: Partial<ValidationLimits>;
     onRequest?: ValidationState['onRequest'];
+    /** Why the engine does not serve the batch's model (the daemon asks it), or null when it does. */
+    modelProblem?: (model: string) => Promise<string | null>;
     signal?: AbortSignal;
   } = {},
 ): Promise<ValidationReport> {
@@ -284,6 +286,10 @@ export async function validateBatchFile(
     }
   }
   if (state.requests === 0) report(error(state, 1, 'empty_file', null, 'the file has no requests'));
+  // One error on the line that first names the model, not one per line of a 170,000-line file
+  // (lines with another model are model_mismatch errors already).
+  const problem = state.model !== null && (await options.modelProblem?.(state.model));
+  if (problem) report(error(state, state.modelLine, 'model_not_found', 'body.model', problem));
   if (errorCount > errors.length) {
     errors.push({
       code: 'too_many_errors',

@@ -4,8 +4,9 @@ import type { ChatCompletion } from '../openai/types.js';
 import type { ChatCompletionBody } from '../protocol/openai.js';
 import type { ChatRequest, ChatResult } from './engine.js';
 
-export function toChatRequest(body: ChatCompletionBody, numCtx?: number): ChatRequest {
-  const request: ChatRequest = { model: body.model, messages: body.messages };
+/** `model`: the name the engine serves the body's model under (a model alias's target). */
+export function toChatRequest(body: ChatCompletionBody, numCtx?: number, model = body.model): ChatRequest {
+  const request: ChatRequest = { model, messages: body.messages };
   if (body.temperature !== undefined) request.temperature = body.temperature;
   if (body.top_p !== undefined) request.topP = body.top_p;
   if (body.seed !== undefined) request.seed = body.seed;

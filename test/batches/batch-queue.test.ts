@@ -56,8 +56,9 @@ class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Eng
       throw new EngineError('permanent', 'invalid_request', 'refused by the test', 400);
     return { content: 'ok', finishReason: 'stop', promptTokens: 10, completionTokens: 2, model: request.model };
   }
+  /** The models the tests' batches ask for: validation checks them. */
   async listModels(): Promise<string[]> {
-    return [];
+    return ['tiny', 'model-a', 'model-b', 'model-c'];
   }
   async slots(): Promise<undefined> {
     return undefined;
@@ -261,6 +262,27 @@ describe('the batch queue', () => {
     assert.deepEqual(new Set(codes), new Set(['batch_cancelled']));
     assert.equal(errors.length, 20);
     assert.equal(cancelled.request_counts.failed, 20);
+  });
+
+  it('cancels a queued batch at once, while another runs: batch_cancelled lines, no request sent', async () => {
+    const h = await harness();
+    h.engine.hold();
+    const running = await submit(h, 6, 'a', 'model-a');
+    await h.engine.received(1); // the first batch runs and holds the engine: it ends only when released
+    const queued = await submit(h, 5, 'q', 'model-b');
+    await until(h, queued.id, (batch) => batch.status === 'in_progress');
+    const cancelled = until(h, queued.id, ended);
+    await h.queue.cancel(queued.id);
+    assert.equal((await cancelled).status, 'cancelled');
+    assert.equal(h.queue.entry(running.id).batch.status, 'in_progress', 'the running batch goes on');
+    assert.deepEqual(assertEachOnce(h, await cancelled, ids('q', 5)).errors.sort(), ids('q', 5).sort());
+    assert.equal((await cancelled).request_counts.failed, 5);
+    assert.ok(
+      h.engine.requests.every((request) => request.model === 'model-a'),
+      'nothing of the cancelled batch reached the engine',
+    );
+    h.engine.release();
+    assert.equal((await until(h, running.id, ended)).status, 'completed');
   });
 
   it('retries exactly the failed lines of an ended batch, as a new batch that remembers it', async () => {

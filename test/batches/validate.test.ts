@@ -132,6 +132,21 @@ describe('batch file validation', () => {
     assert.match(report.errors.at(-1)!.message, /150 more errors/);
   });
 
+  it('asks once whether the engine serves the model, and names the line that first asks for it', async () => {
+    const asked: string[] = [];
+    const path = writeTempFile('batch.jsonl', `\n${batchLines(1000, { model: 'gemma3:12b' })}`);
+    const report = await validateBatchFile(path, {
+      modelProblem: async (model) => {
+        asked.push(model);
+        return 'not here';
+      },
+    });
+    assert.deepEqual(asked, ['gemma3:12b']);
+    assert.deepEqual(report.errors, [
+      { code: 'model_not_found', param: 'body.model', line: 2, message: 'batch.jsonl line 2: not here' },
+    ]);
+  });
+
   it('streams a large file in flat memory', async () => {
     const path = writeTempFile('big.jsonl', batchLines(50_000, { model: 'tiny' }));
     const report = await validateBatchFile(path);

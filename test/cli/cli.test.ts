@@ -20,7 +20,7 @@ describe('the ollama-batch CLI', function () {
   this.timeout(120_000);
   let emulator: RunningEmulator;
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2 });
   });
   after(() => emulator.close());
 

@@ -1656,7 +1656,7 @@ describe(`the daemon under bad input (${TOTAL} cases: ${Object.entries(CASE_COUN
   this.timeout(60_000);
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 4 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, [
       '--engine',

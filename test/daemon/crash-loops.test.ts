@@ -29,7 +29,7 @@ describe('inputs and states that must not kill the daemon', function () {
   const args = (): string[] => ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', '4'];
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 4 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4 });
   });
   afterEach(async () => {
     await daemon?.stop();

@@ -32,7 +32,7 @@ describe('a kill at every durable write', function () {
   const args = (): string[] => ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', '4'];
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 4 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4 });
   });
   after(async () => {
     await daemon?.stop();

@@ -44,7 +44,7 @@ describe('a full disk', function () {
     mount = mountTmpfs('40m');
     // CI and these machines run as root; a user who may not mount sees why this is skipped.
     if (!mount) return this.skip();
-    emulator = await startOllamaEmulator({ instant: true, parallel: 4, latencyMs: 5 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4, latencyMs: 5 });
   });
   after(async () => {
     await daemon?.stop();

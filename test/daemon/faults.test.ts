@@ -66,7 +66,7 @@ describe('engine faults', function () {
 
   for (const fault of ['500', 'reset', '503', 'timeout', 'oom', 'empty', 'html'] as EmulatorFault[]) {
     it(`retries ${fault} faults (a fifth of all requests) and completes every line with a real answer`, async () => {
-      emulator = await startOllamaEmulator({ instant: true, parallel: 4, fault, faultRate: 0.2 });
+      emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4, fault, faultRate: 0.2 });
       daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--request-timeout-ms', '300']);
       const { batch, errors, output } = await finish(await runBatch());
       assert.equal(batch.status, 'completed');
@@ -84,7 +84,13 @@ describe('engine faults', function () {
   }
 
   it('writes an error line for an answer without a message only when its tries run out', async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 16, fault: 'empty', faultRate: 1 });
+    emulator = await startOllamaEmulator({
+      instant: true,
+      models: ['tiny'],
+      parallel: 16,
+      fault: 'empty',
+      faultRate: 1,
+    });
     daemon = await startDaemonTrying(2);
     const { batch, errors, output } = await finish(await runBatch());
     assert.equal(batch.status, 'completed');
@@ -101,7 +107,13 @@ describe('engine faults', function () {
   });
 
   it('names an HTML page for what it is: its status and title, not a connection error', async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 16, fault: 'html', faultRate: 1 });
+    emulator = await startOllamaEmulator({
+      instant: true,
+      models: ['tiny'],
+      parallel: 16,
+      fault: 'html',
+      faultRate: 1,
+    });
     daemon = await startDaemonTrying(1);
     const { errors } = await finish(await runBatch());
     assert.equal(errors.length, LINES);
@@ -120,22 +132,35 @@ describe('engine faults', function () {
     assert.deepEqual([...statuses].sort(), [200, 502], 'the emulator answers 502 and 200 pages by turns');
   });
 
-  it('writes an error line at once for a permanent fault (unknown model), without retrying', async () => {
+  it('fails no batch for an engine down at validation; a model it lacks is then an error line per line, not retried', async () => {
+    // A port nothing listens on: the daemon cannot ask which models the engine has.
     emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
+    const port = emulator.port;
+    await emulator.close();
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url]);
-    const { batch, errors, output } = await finish(await runBatch('no-such-model'));
+    const id = await runBatch('no-such-model');
+    const paused = await waitForBatch(daemon.connection, id, (batch) => batch.paused_reason !== null);
+    assert.equal(paused.status, 'in_progress', 'validated without the engine, and waiting for it');
+    assert.match(paused.paused_reason!, /engine unreachable/);
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], port });
+    const { batch, errors, output } = await finish(id);
     assert.equal(batch.status, 'completed');
     assert.equal(output.length, 0);
     assert.equal(errors.length, LINES);
     errors.forEach(assertErrorLine);
     assert.equal(errors[0]!.response!.status_code, 404);
     assert.equal((errors[0]!.response!.body as any).error.code, 'model_not_found');
-    // One try per line, and one first to learn the model's token counts (a new model).
-    assert.equal(emulator.stats.chats, LINES + 1, 'one try per line, plus the calibration probe');
+    // One try per line (the probe that learns the model's token counts went while the engine was down).
+    assert.equal(emulator.stats.chats, LINES, 'one try per line');
+    // With the engine up, the same file fails while it validates, and nothing is sent.
+    const checked = await waitForBatch(daemon.connection, await runBatch('no-such-model'), isFinished);
+    assert.equal(checked.status, 'failed');
+    assert.equal(checked.errors?.data[0]?.code, 'model_not_found');
+    assert.equal(emulator.stats.chats, LINES);
   });
 
   it('pauses while the engine is down and goes on by itself when it is back', async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 10 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2, latencyMs: 10 });
     const port = emulator.port;
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--concurrency', '2']);
     const id = await runBatch();
@@ -145,7 +170,7 @@ describe('engine faults', function () {
     assert.equal(paused.status, 'in_progress');
     assert.match(paused.paused_reason!, /engine unreachable/);
     const before = paused.request_counts.completed + paused.request_counts.failed;
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2, port });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2, port });
     const resumed = await waitForBatch(daemon.connection, id, (batch) => batch.paused_reason === null);
     assert.ok(resumed.request_counts.failed === 0 && before < LINES);
     const { batch, errors } = await finish(id);

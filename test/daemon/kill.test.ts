@@ -24,7 +24,7 @@ describe('kill -9 during a run', function () {
   let daemon: DaemonProcess | undefined;
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 4, latencyMs: 15 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4, latencyMs: 15 });
   });
   after(async () => {
     await daemon?.stop();

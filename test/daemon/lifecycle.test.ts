@@ -34,7 +34,7 @@ describe('batch lifecycle', function () {
   let dataDir: string;
 
   beforeEach(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 20 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2, latencyMs: 20 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '2']);
   });

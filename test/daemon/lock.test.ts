@@ -58,7 +58,7 @@ describe('one daemon per data dir', function () {
   let first: DaemonProcess | undefined;
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
   });
   afterEach(async () => {
     await first?.stop();

@@ -30,7 +30,7 @@ describe("the data dir's permissions", function () {
   this.timeout(120_000);
   let emulator: RunningEmulator;
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
   });
   after(() => emulator.close());
 

@@ -56,7 +56,7 @@ describe('JSON-RPC input the daemon refuses', function () {
   const dataDir = tempDir();
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
     daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url]);
   });
   after(async () => {

@@ -391,6 +391,44 @@ describe('Ollama emulator faults and limits (instant mode)', function () {
     await unknown.text();
   });
 
+  it('serves only the models it lists, and answers any other as Ollama does: 404 "not found"', async function () {
+    await emulator.close();
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny', 'llama3'] });
+    const client = new Ollama({ host: emulator.url });
+    assert.deepEqual((await client.list()).models.map((model) => model.name).sort(), ['llama3:latest', 'tiny:latest']);
+    // Ollama's rule: no tag means :latest.
+    const answered = await client.chat({ model: 'llama3', messages: [{ role: 'user', content: 'x' }], stream: false });
+    assert.equal(answered.model, 'llama3');
+    await client.chat({ model: 'tiny:latest', messages: [{ role: 'user', content: 'x' }], stream: false });
+    const refusal = (call: Promise<unknown>) =>
+      call.then(
+        () => assert.fail('an unknown model was served'),
+        (error: unknown) => error as Error & { status_code: number; error: string },
+      );
+    const chat = await refusal(
+      client.chat({ model: 'gemma3:12b', messages: [{ role: 'user', content: 'x' }], stream: false }),
+    );
+    assert.equal(chat.status_code, 404);
+    assert.equal(chat.error, 'model "gemma3:12b" not found, try pulling it first');
+    const show = await refusal(client.show({ model: 'gemma3:12b' }));
+    assert.equal(show.status_code, 404);
+    assert.equal(show.error, "model 'gemma3:12b' not found");
+    const v1 = await fetch(`${emulator.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'llama3:8b', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    assert.equal(v1.status, 404);
+    assert.deepEqual(await v1.json(), {
+      error: {
+        message: 'model "llama3:8b" not found, try pulling it first',
+        type: 'not_found_error',
+        param: null,
+        code: null,
+      },
+    });
+    assert.equal(emulator.stats.completed, 2, 'only the listed models were answered');
+  });
+
   it('honours keep_alive 0 (unloaded after the answer)', async function () {
     const client = new Ollama({ host: emulator.url });
     await client.chat({ model: 'instant', messages: [{ role: 'user', content: 'x' }], stream: false, keep_alive: 0 });

@@ -20,7 +20,7 @@ describe('the HTTP API under malformed and oversized requests', function () {
 
   before(async () => {
     // One slot, 20 ms a request: a batch runs long enough to be read mid-run.
-    emulator = await startOllamaEmulator({ instant: true, parallel: 1, latencyMs: 20 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 1, latencyMs: 20 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url, '--concurrency', '1']);
     ({ base, client } = await openaiClient(daemon.connection));

@@ -29,7 +29,7 @@ describe("the HTTP API's doors", function () {
   let client: OpenAI;
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] });
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url]);
     base = await httpUrl(daemon);
     port = Number(new URL(base).port);

@@ -38,7 +38,7 @@ describe('the HTTP API with the official openai client', function () {
   let client: OpenAI;
 
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2, latencyMs: 5 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2, latencyMs: 5 });
     dataDir = tempDir();
     daemon = await startDaemonProcess(dataDir, [
       '--ollama-url',
@@ -266,7 +266,7 @@ describe('the HTTP API with the official openai client', function () {
 describe("the HTTP API's guard", function () {
   this.timeout(60_000);
   let emulator: RunningEmulator;
-  before(async () => (emulator = await startOllamaEmulator({ instant: true })));
+  before(async () => (emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] })));
   after(() => emulator.close());
 
   it('requires the API key on every route but /health, and refuses uploads over the limit with 413', async () => {

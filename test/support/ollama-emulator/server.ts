@@ -40,7 +40,7 @@ export interface EmulatorOptions {
   instant?: boolean;
   /** The instant answer (default: a JSON object valid against test data's score-schema.json). */
   instantContent?: string;
-  /** Instant mode: the only model names served (default: any requested name is served). */
+  /** Instant mode: the model names served (default `instant`); as Ollama, any other name is 404 "not found". */
   models?: string[];
   /** OLLAMA_NUM_PARALLEL: requests answered at once (default 1); the rest wait in a FIFO queue. */
   parallel?: number;
@@ -581,7 +581,6 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
 
   // The model catalogue.
   const catalogue = new Map<string, ModelEntry>();
-  const acceptAnyModel = !engine && !options.models;
   if (engine) {
     const names = await engine.listModels();
     const pathBase = options.modelPath ? basename(options.modelPath, extname(options.modelPath)) : undefined;
@@ -596,15 +595,9 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       catalogue.set(entry.name, entry);
     }
   }
-  const instantTemplate = catalogue.values().next().value as ModelEntry;
+  /** Ollama's lookup: `tiny` is `tiny:latest`; a name it does not have is 404 (see parseChat and /api/show). */
   function findModel(name: string): ModelEntry | undefined {
-    const key = fullName(name);
-    let entry = catalogue.get(key);
-    if (!entry && acceptAnyModel) {
-      entry = { ...instantTemplate, name: key, engineModel: name, digest: randomBytes(32).toString('hex') };
-      if (catalogue.size < 10_000) catalogue.set(key, entry);
-    }
-    return entry;
+    return catalogue.get(fullName(name));
   }
 
   // Loaded models (/api/ps) and keep_alive.
