@@ -80,6 +80,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.vramWarningShare && { vramWarningShare: config.vramWarningShare }),
       ...(config.requestTimeoutMs !== undefined && { requestTimeoutMs: config.requestTimeoutMs }),
       ...(config.maxAttempts !== undefined && { maxAttempts: config.maxAttempts }),
+      ...(config.modelAliases && { modelAliases: config.modelAliases }),
     });
     vram.on('pressure', (level) => service.setPressure(level));
     vram.on('snapshot', (snapshot) => service.vramReading(snapshot));

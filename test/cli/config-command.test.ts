@@ -31,7 +31,7 @@ describe('one configuration, remembered and shown', function () {
   let emulator: RunningEmulator;
   const stops: string[] = [];
   before(async () => {
-    emulator = await startOllamaEmulator({ instant: true, parallel: 2 });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 2 });
   });
   after(async () => {
     for (const dataDir of stops) await cli(['stop', '--data-dir', dataDir]);
@@ -148,5 +148,28 @@ describe('one configuration, remembered and shown', function () {
     assert.match(second.stderr, /keepAlive: "-1" → "5m"/);
     assert.match(second.stderr, /restart it with: ollama-batch stop --data-dir \S+ && ollama-batch serve --detach/);
     assert.equal(JSON.parse(readFileSync(join(dataDir, 'config.json'), 'utf8')).keepAlive, '5m');
+  });
+
+  it('fails a file for a model the engine does not serve at once, exit 2; an alias in config.json makes it run', async () => {
+    const dataDir = freshDataDir();
+    const input = writeTempFile('input.jsonl', batchLines(20, { model: 'gemma3:12b' }));
+    const trapped = await cli(['run', input, '--data-dir', dataDir, '--ollama-url', emulator.url, '--port', '0']);
+    assert.equal(trapped.code, 2, trapped.stderr);
+    assert.match(
+      `${trapped.stdout}${trapped.stderr}`,
+      /model "gemma3:12b" is not served by the ollama engine; it has: tiny/,
+    );
+    // A daemon setting: remembered now, applied at the restart the answer names.
+    const set = await cli(['config', 'set', 'model-alias', 'gemma3:12b=tiny', '--data-dir', dataDir]);
+    assert.match(
+      set.stdout,
+      /applies it at its restart: ollama-batch stop --data-dir \S+ && ollama-batch serve --detach/,
+    );
+    assert.equal((await cli(['stop', '--data-dir', dataDir])).code, 0);
+    const aliased = await cli(['run', input, '--data-dir', dataDir, '--json']);
+    assert.equal(aliased.code, 0, aliased.stderr);
+    const { batch } = JSON.parse(aliased.stdout);
+    assert.equal(batch.request_counts.completed, 20);
+    assert.equal(batch.model, 'gemma3:12b', "the batch keeps the file's name");
   });
 });

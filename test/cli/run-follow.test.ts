@@ -43,7 +43,7 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
 
   /** An emulator and a data dir whose daemon uses it (config.json, so that `follow` starts the same). */
   async function setUp(options: EmulatorOptions): Promise<{ dataDir: string; url: string }> {
-    emulator = await startOllamaEmulator({ instant: true, ...options });
+    emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], ...options });
     const dataDir = freshDataDir();
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ port: 0, ollamaUrl: emulator.url }));
     dataDirs.push(dataDir);
