@@ -4,7 +4,14 @@ import type { MessageConnection } from 'vscode-jsonrpc';
 import { ResponseError } from 'vscode-jsonrpc';
 import { connectDaemon } from '../rpc/client.js';
 
-export class CliError extends Error {}
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 export async function requireDaemon(dataDir: string): Promise<MessageConnection> {
   const connection = await connectDaemon(dataDir);

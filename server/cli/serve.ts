@@ -23,9 +23,8 @@ export async function serve(flags: EngineFlags & HttpFlags): Promise<void> {
     throw new CliError((error as Error).message);
   }
   const daemon = await startDaemon(config).catch((error: Error) => {
-    throw error instanceof DaemonRunningError || error instanceof DaemonStartError
-      ? new CliError(error.message)
-      : error;
+    if (error instanceof DaemonStartError) throw new CliError(error.message, error.exitCode);
+    throw error instanceof DaemonRunningError ? new CliError(error.message) : error;
   });
   // The last resort: every background task catches its own failure and fails its batch, so what
   // arrives here escaped a bug. A daemon that owns a 12-hour job logs it and goes on serving;
