@@ -1,12 +1,25 @@
 // Stop Daemon, as its message promises: a command that needs the daemon starts it again, and in
 // between the batch files keep their last diagnostics, validated afresh once the daemon is back.
+// A daemon that dies is started again without a command.
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { readLock } from '../../../server/daemon-access/local-daemon.js';
 import { BROKEN_BATCH, BROKEN_LINES } from '../broken-batch.js';
 import { activeExtension, codeOf, dataDir, diagnosticsWith, whenInDir, within, workspaceFolder } from './support.js';
 
-describe('a stopped daemon', () => {
+/** Resolves once a daemon other than `pid` holds the data dir. */
+function newDaemon(pid: number): Promise<number> {
+  return within(
+    60_000,
+    'a new daemon in the data dir',
+    whenInDir(dataDir(), () => {
+      const holder = readLock(dataDir())?.pid;
+      return holder !== undefined && holder !== pid ? holder : undefined;
+    }),
+  );
+}
+
+describe('a daemon stopped or gone', () => {
   const codes = Object.keys(BROKEN_LINES);
   /** The line the test breaks while the daemon is stopped (the file's last, empty, line). */
   const brokenLater = BROKEN_BATCH.split('\n').length - 1;
@@ -38,14 +51,15 @@ describe('a stopped daemon', () => {
     );
     // Not awaited: it ends in a toast that waits for a click.
     void vscode.commands.executeCommand('ollamaBatch.validateBatchFile', uri);
-    await within(
-      60_000,
-      'a new daemon in the data dir',
-      whenInDir(dataDir(), () => {
-        const holder = readLock(dataDir())?.pid;
-        return holder !== undefined && holder !== pid ? holder : undefined;
-      }),
-    );
+    await newDaemon(pid);
     await within(60_000, `invalid_json_line on line ${brokenLater + 1} of ${uri.fsPath}`, validated);
+  });
+
+  it('starts a new daemon when the one it was connected to dies', async () => {
+    await activeExtension();
+    const pid = readLock(dataDir())?.pid;
+    assert.ok(pid, 'no daemon holds the data dir');
+    process.kill(pid, 'SIGKILL');
+    await newDaemon(pid);
   });
 });
