@@ -14,7 +14,14 @@ import type { BatchWatch } from './batch-watch.js';
 import type { BatchesTree } from './batches-tree.js';
 import { convertCsv } from './convert-csv.js';
 import type { Ctx } from './ctx.js';
-import { checkEngine, restartDaemon, showDaemonLog, startDaemon, stopDaemon } from './daemon-commands.js';
+import {
+  checkEngine,
+  chooseModelFile,
+  restartDaemon,
+  showDaemonLog,
+  startDaemon,
+  stopDaemon,
+} from './daemon-commands.js';
 import { errorMessage } from './log.js';
 import { isTerminal } from './model/format.js';
 import { pickBatch } from './pick.js';
@@ -107,5 +114,6 @@ export function registerCommands(
     command('ollamaBatch.stopDaemon', () => stopDaemon(ctx)),
     command('ollamaBatch.restartDaemon', () => restartDaemon(ctx)),
     command('ollamaBatch.checkEngine', () => checkEngine(ctx)),
+    command('ollamaBatch.chooseModelFile', chooseModelFile),
   );
 }

@@ -1,6 +1,7 @@
 // The extension's lifecycle owner. Extension-scoped things (log, events, commands) live as long as
 // the window; client-scoped things (the language client and what hangs on it) are created per
 // connection and disposed on every reconnect or daemon restart.
+import type { Socket } from 'node:net';
 import * as vscode from 'vscode';
 import type { ErrorHandler, LanguageClient, LanguageClientOptions } from 'vscode-languageclient/node';
 import type { BatchMetricsSnapshot } from '../server/protocol/metrics.js';
@@ -16,6 +17,7 @@ import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRe
 import { errorMessage, type Log } from './log.js';
 import { serveOptions } from './model/daemon-settings.js';
 import { explicitSettings } from './settings.js';
+import { showStartFailure } from './start-failure.js';
 
 export interface BatchMetricsEvent {
   id: string;
@@ -30,6 +32,18 @@ const RELEASE_TIMEOUT_MS = 30_000;
 export class Ctx implements vscode.Disposable {
   private _client: LanguageClient | undefined;
   private readonly clientSubscriptions: vscode.Disposable[] = [];
+  /**
+   * The batch files' diagnostics, for the window's life rather than a connection's: a stopped
+   * daemon leaves the last ones up, and the next connection validates the open files again.
+   */
+  private readonly diagnostics = vscode.languages.createDiagnosticCollection('ollamaBatch');
+  /** The language client's crash count, kept across connections so a daemon that keeps dying is left alone. */
+  private crashPolicy: ErrorHandler | undefined;
+  private readonly subscriptions: vscode.Disposable[] = [
+    this.diagnostics,
+    // The daemon clears a closed file's diagnostics; with no daemon to ask, so do we.
+    vscode.workspace.onDidCloseTextDocument((document) => this.diagnostics.delete(document.uri)),
+  ];
   /** Set while we close the connection on purpose, so the error handler does not reconnect. */
   private stopping = false;
   /** Start, reconnect and restart run one after another; commands wait for the one in flight. */
@@ -73,18 +87,11 @@ export class Ctx implements vscode.Disposable {
     return this._client?.isRunning() ? this._client : undefined;
   }
 
-  /** The connected client, waiting for a start in flight; tells the user when there is none. */
+  /** The connected client, waiting for a start in flight, else starting the daemon; undefined when it could not start (the user was told). */
   async requireClient(): Promise<LanguageClient | undefined> {
     await this.lifecycle;
-    const client = this.client;
-    if (client) return client;
-    void vscode.window
-      .showErrorMessage('Ollama Batch: the daemon is not running.', 'Restart Daemon', 'Show Log')
-      .then((choice) => {
-        if (choice === 'Restart Daemon') void vscode.commands.executeCommand('ollamaBatch.restartDaemon');
-        if (choice === 'Show Log') this.log.show();
-      });
-    return undefined;
+    if (!this.client) await this.start();
+    return this.client;
   }
 
   /** Connects to the daemon of the configured data dir, starting it when none runs. */
@@ -131,6 +138,7 @@ export class Ctx implements vscode.Disposable {
 
   dispose(): void {
     void this.stopClient();
+    vscode.Disposable.from(...this.subscriptions).dispose();
     this._onDidChangeState.dispose();
     this._onDidConnect.dispose();
     this._onDidChangeBatch.dispose();
@@ -168,15 +176,25 @@ export class Ctx implements vscode.Disposable {
   private async startClient(): Promise<void> {
     const dataDir = this.dataDir;
     const cliPath = this.extensionContext.asAbsolutePath('dist/cli.mjs');
+    this.setState('starting');
+    // Started here, not in the language client's server options: the client would show a failure with its stack.
+    let socket: Socket;
+    try {
+      socket = await connectOrStartDaemon(dataDir, cliPath, this.log, serveOptions(explicitSettings()));
+    } catch (error) {
+      this.log.error(`could not start the daemon for ${dataDir}`, error);
+      this.setState('stopped');
+      void showStartFailure(error);
+      return;
+    }
     // A bundle of its own, loaded here rather than at activation (esbuild.mjs).
     const languageClient = this.extensionContext.asAbsolutePath('dist/language-client.cjs');
     const { CloseAction, LanguageClient, RevealOutputChannelOn, State } = require(
       languageClient,
     ) as typeof import('./language-client.js');
-    // The default handler reconnects after a crash (restarting the daemon), at most 4 times in 3 minutes.
-    let defaultErrorHandler: ErrorHandler | undefined;
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file', pattern: '**/*.jsonl' }],
+      diagnosticCollectionProvider: { create: () => this.diagnostics, dispose: () => undefined },
       outputChannel: this.log.channel,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationFailedHandler: (error: unknown) => {
@@ -184,21 +202,26 @@ export class Ctx implements vscode.Disposable {
         return false;
       },
       errorHandler: {
-        error: (error, message, count) => defaultErrorHandler!.error(error, message, count),
-        closed: () =>
-          this.stopping ? { action: CloseAction.DoNotRestart, handled: true } : defaultErrorHandler!.closed(),
+        error: (error, message, count) => this.crashPolicy!.error(error, message, count),
+        closed: async () => {
+          if (this.stopping) return { action: CloseAction.DoNotRestart, handled: true };
+          // The daemon went away (a crash, or a stop from the CLI). Connect again through start(), which
+          // starts it and words a failure, at most 4 times in 3 minutes (the default policy).
+          const verdict = await this.crashPolicy!.closed();
+          if (verdict.action !== CloseAction.Restart) return verdict;
+          void this.reconnect();
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
       },
     };
+    // The daemon is up: the client connects once, to this socket.
     const client = new LanguageClient(
       'ollamaBatch',
       'Ollama Batch',
-      async () => {
-        const socket = await connectOrStartDaemon(dataDir, cliPath, this.log, serveOptions(explicitSettings()));
-        return { reader: socket, writer: socket };
-      },
+      () => Promise.resolve({ reader: socket, writer: socket }),
       clientOptions,
     );
-    defaultErrorHandler = client.createDefaultErrorHandler();
+    this.crashPolicy ??= client.createDefaultErrorHandler();
     this._client = client;
     this.clientSubscriptions.push(
       client.onDidChangeState(({ newState }) => {

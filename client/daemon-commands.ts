@@ -1,19 +1,21 @@
-// Start, Stop and Restart Daemon, its log, and Check Engine.
+// Start, Stop and Restart Daemon, its log, Check Engine, and the model file's setting.
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { gpuLines } from '../server/display/gpu-lines.js';
 import { DaemonStatusRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { daemonLogPath } from './daemon.js';
+import { setting } from './settings.js';
 
 export async function startDaemon(ctx: Ctx): Promise<void> {
   if (ctx.client) {
     void vscode.window.showInformationMessage('Ollama Batch: the daemon is running.');
     return;
   }
+  // A start that fails has said why, with its ways out.
   await ctx.reconnect();
   if (ctx.client) void vscode.window.showInformationMessage('Ollama Batch: daemon started.');
-  else await ctx.requireClient();
 }
 
 export async function stopDaemon(ctx: Ctx): Promise<void> {
@@ -36,7 +38,6 @@ export async function stopDaemon(ctx: Ctx): Promise<void> {
 export async function restartDaemon(ctx: Ctx): Promise<void> {
   await ctx.restartDaemon();
   if (ctx.client) void vscode.window.showInformationMessage('Ollama Batch: daemon restarted.');
-  else await ctx.requireClient();
 }
 
 /** The daemon's own log (its stderr, appended to daemon.log when started detached), scrolled to the end. */
@@ -78,4 +79,23 @@ export async function checkEngine(ctx: Ctx): Promise<void> {
         settings,
       );
   if (choice === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'ollamaBatch.');
+}
+
+/** A file dialog for the llama-cpp engine's model, into the user's `ollamaBatch.modelPath`. */
+export async function chooseModelFile(): Promise<void> {
+  const current = setting<string>('modelPath')?.trim();
+  const picked = await vscode.window.showOpenDialog({
+    title: 'Choose the GGUF model file (ollamaBatch.modelPath)',
+    openLabel: 'Use This Model',
+    canSelectMany: false,
+    filters: { 'GGUF models': ['gguf'] },
+    // Where the current model lies, since models seldom live in the workspace.
+    ...(current && { defaultUri: vscode.Uri.file(dirname(current)) }),
+  });
+  const file = picked?.[0];
+  if (!file) return;
+  // The daemon reads it at its start: the settings watcher offers the restart.
+  await vscode.workspace
+    .getConfiguration('ollamaBatch')
+    .update('modelPath', file.fsPath, vscode.ConfigurationTarget.Global);
 }

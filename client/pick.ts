@@ -70,6 +70,11 @@ export async function pickBatch(
     const client = await ctx.requireClient();
     return client && (await client.sendRequest(BatchGetRequest.type, { id: argument }));
   }
+  // The batches as last seen may be none (no daemon since the window opened): the command needs the daemon anyway.
+  if (!ctx.client) {
+    if (!(await ctx.requireClient())) return undefined;
+    await tree.refresh();
+  }
   const candidates = tree.batches
     .ids()
     .map((id) => tree.batches.get(id)!)

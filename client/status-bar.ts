@@ -59,7 +59,7 @@ export class StatusBar implements vscode.Disposable {
         const info = this.ctx.info;
         item.text = '$(server-process) Ollama Batch';
         item.tooltip = info
-          ? `Daemon ${info.version}, pid ${info.pid}: engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}${info.engine.up ? '' : ' (not answering)'}, data in ${info.dataDir}. Click to show metrics.`
+          ? `Daemon ${info.version}, pid ${info.pid}: engine ${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''}${info.engine.up ? '' : ' (not answering)'}, data in ${info.dataDir}, HTTP API ${info.http}/v1. Click to show metrics.`
           : 'The Ollama Batch daemon is running. Click to show metrics.';
       }
     }

@@ -5,7 +5,14 @@ import { ResponseError } from 'vscode-jsonrpc';
 import { connectDaemon } from '../rpc/client.js';
 import { hint } from '../daemon-access/command-hint.js';
 
-export class CliError extends Error {}
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 export async function requireDaemon(dataDir: string): Promise<MessageConnection> {
   const connection = await connectDaemon(dataDir);

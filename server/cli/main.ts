@@ -129,6 +129,6 @@ try {
     process.exitCode = error.exitCode;
   } else {
     console.error(`ollama-batch: ${error instanceof CliError ? error.message : (error as Error).message}`);
-    process.exitCode = 1;
+    process.exitCode = error instanceof CliError ? error.exitCode : 1;
   }
 }

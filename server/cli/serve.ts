@@ -32,9 +32,8 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
   }
   writeLogFile(dataDir);
   const daemon = await startDaemon(config).catch((error: Error) => {
-    throw error instanceof DaemonRunningError || error instanceof DaemonStartError
-      ? new CliError(error.message)
-      : error;
+    if (error instanceof DaemonStartError) throw new CliError(error.message, error.exitCode);
+    throw error instanceof DaemonRunningError ? new CliError(error.message) : error;
   });
   // The last resort: every background task catches its own failure and fails its batch, so what
   // arrives here escaped a bug. A daemon that owns a 12-hour job logs it and goes on serving;

@@ -15,6 +15,26 @@ export interface LockInfo {
   startedAt: number;
   /** When the holder's process started, from /proc (absent without it): a pid reused by another process does not hold the lock. */
   processStart?: string;
+  /** The HTTP API's base URL, added once it listens: the real port when `--port 0` asked for any free one. */
+  http?: string;
+}
+
+/**
+ * `serve`'s exit code when its HTTP port is taken (EADDRINUSE's errno on Linux): a starter tells
+ * this case from others without reading the log's words, and offers another port.
+ */
+export const EXIT_HTTP_PORT_IN_USE = 98;
+
+/** A detached `serve` that exited before it was ready: its exit code and the log's last line. */
+export class DaemonExitedError extends Error {
+  constructor(
+    readonly exitCode: number | null,
+    readonly lastLine: string | null,
+    logPath: string,
+  ) {
+    super(`the daemon exited with code ${exitCode}${lastLine ? `: ${lastLine}` : ''} (see ${logPath})`);
+    this.name = 'DaemonExitedError';
+  }
 }
 
 /** The line `ollama-batch serve` prints on stdout once its socket listens. */
@@ -118,10 +138,8 @@ export function startDetachedDaemon(dataDir: string, command: ServeCommand): Pro
   closeSync(logFile); // the child holds its own handle
   return new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const onExit = (code: number | null): void => {
-      const why = lastLogLine(dataDir);
-      settle(new Error(`the daemon exited with code ${code}${why ? `: ${why}` : ''} (see ${daemonLogPath(dataDir)})`));
-    };
+    const onExit = (code: number | null): void =>
+      settle(new DaemonExitedError(code, lastLogLine(dataDir), daemonLogPath(dataDir)));
     const settle = (error?: Error): void => {
       child.off('error', settle).off('exit', onExit);
       lines.close();

@@ -15,9 +15,17 @@ import { createMetrics } from '../metrics/metrics.js';
 import { shownConfig, type DaemonConfig } from './config.js';
 import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
 import { log } from '../log/log.js';
+import { EXIT_HTTP_PORT_IN_USE } from '../daemon-access/local-daemon.js';
 
-/** A start that failed for a reason the user can fix: its message is all they need. */
-export class DaemonStartError extends Error {}
+/** A start that failed for a reason the user can fix: its message is all they need, its exit code tells the case. */
+export class DaemonStartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 export interface RunningDaemon {
   socket: string;
@@ -134,10 +142,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       throw error.code === 'EADDRINUSE'
         ? new DaemonStartError(
             `HTTP port ${config.port} on ${config.host} is in use (another ollama-batch daemon?); choose another with --port, or 0 for any free port`,
+            EXIT_HTTP_PORT_IN_USE,
           )
         : error;
     });
     const http = httpServer;
+    lock.setHttp(http.url);
     const stopListening = await listenOnSocket(server, socket);
     const logged = new Map<string, string>();
     service.on('changed', (batch) => {

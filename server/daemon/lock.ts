@@ -10,9 +10,11 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  renameSync,
   rmSync,
   statSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
   type Stats,
 } from 'node:fs';
@@ -87,7 +89,13 @@ function holderRuns(holder: LockInfo): boolean {
   return holder.processStart === undefined || started === null || started === holder.processStart;
 }
 
-export async function acquireLock(dataDir: string, socket: string): Promise<{ release(): void }> {
+export interface HeldLock {
+  /** Adds the HTTP API's URL, so clients find the real port of `--port 0`. */
+  setHttp(url: string): void;
+  release(): void;
+}
+
+export async function acquireLock(dataDir: string, socket: string): Promise<HeldLock> {
   const path = lockPath(dataDir);
   const started = processStart(process.pid);
   const info: LockInfo = {
@@ -102,6 +110,12 @@ export async function acquireLock(dataDir: string, socket: string): Promise<{ re
       writeSync(fd, JSON.stringify(info));
       closeSync(fd);
       return {
+        setHttp: (url) => {
+          // Written whole, then renamed over the lock: a reader never sees half a file, nor none.
+          const next = `${path}.tmp`;
+          writeFileSync(next, JSON.stringify({ ...info, http: url }), { mode: 0o600 });
+          renameSync(next, path);
+        },
         release: () => {
           if (readLock(dataDir)?.pid === process.pid) unlinkSync(path);
         },

@@ -3,36 +3,18 @@
 // on the llama-cpp engine with the tiny model. Steps run in order and share the window; each
 // leaves a screenshot in test-output/e2e/. Command titles and view names come from package.json.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { BROKEN_BATCH } from '../broken-batch.js';
 import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
 import { disposeScratch, makeScratch, repoRoot, SAMPLE_LINES, type Scratch } from '../scratch.js';
+import { commandTitle, lendNodeModules, manifest, VSIX } from './installed.js';
 import { Workbench } from './workbench.js';
 
-const VSIX = join(repoRoot, 'out', 'ollama-batch.vsix');
 const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e');
 const CANDIDATES = 30;
-
-interface Manifest {
-  displayName: string;
-  contributes: {
-    commands: { command: string; title: string; category?: string }[];
-    menus?: { commandPalette?: { command: string; when?: string }[] };
-    viewsContainers?: Record<string, { id: string; title: string }[]>;
-    views?: Record<string, { id: string; name: string }[]>;
-  };
-}
-const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
-
-/** "Category: Title" as the palette shows it. */
-function commandTitle(id: string): string {
-  const command = manifest.contributes.commands.find((contributed) => contributed.command === id);
-  if (!command) throw new Error(`package.json contributes no command ${id}`);
-  return command.category ? `${command.category}: ${command.title}` : command.title;
-}
 
 /** The palette's commands while the daemon runs: no `when`, or one on the running daemon alone. */
 function paletteCommands(): string[] {
@@ -58,18 +40,6 @@ function viewOf(id: string): { container: string; view: { id: string; name: stri
     if (view) return { container, view };
   }
   throw new Error(`package.json contributes no view ${id}`);
-}
-
-/**
- * The vsix has no node_modules: esbuild bundles everything but node-llama-cpp (native binaries per
- * platform), which the daemon needs for the llama-cpp engine and names when it is missing. A user
- * of that engine starts the daemon from a checkout; this test lends the installed extension the
- * checkout's node_modules instead, so that the daemon the extension starts is the packaged one.
- */
-function lendNodeModules(scratch: Scratch): void {
-  const installed = readdirSync(scratch.extensionsDir).find((name) => name.startsWith('ollama-batch.ollama-batch-'));
-  if (!installed) throw new Error(`the extension is not in ${scratch.extensionsDir}`);
-  symlinkSync(join(repoRoot, 'node_modules'), join(scratch.extensionsDir, installed, 'node_modules'));
 }
 
 describe('Ollama Batch in code-server, through the UI', function () {

@@ -3,28 +3,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { BROKEN_BATCH, BROKEN_LINES } from '../broken-batch.js';
-import { activeExtension, within, workspaceFolder } from './support.js';
-
-/** The daemon's diagnostics, not VS Code's own JSON ones. */
-const SOURCE = 'ollama-batch';
-
-const codeOf = ({ code }: vscode.Diagnostic): string => String(typeof code === 'object' ? code.value : code);
-
-/** Resolves with the daemon's diagnostics for `uri` once they hold every code in `codes`. */
-function diagnosticsWith(uri: vscode.Uri, codes: string[]): Promise<vscode.Diagnostic[]> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      const found = vscode.languages.getDiagnostics(uri).filter((diagnostic) => diagnostic.source === SOURCE);
-      if (!codes.every((code) => found.some((diagnostic) => codeOf(diagnostic) === code))) return;
-      subscription.dispose();
-      resolve(found);
-    };
-    const subscription = vscode.languages.onDidChangeDiagnostics(({ uris }) => {
-      if (uris.some((changed) => changed.toString() === uri.toString())) check();
-    });
-    check();
-  });
-}
+import { activeExtension, codeOf, diagnosticsWith, SOURCE, within, workspaceFolder } from './support.js';
 
 describe('diagnostics', () => {
   it('marks the invalid JSON line and the duplicate custom_id of an open .jsonl', async () => {

@@ -100,3 +100,28 @@ export async function daemonConnection(dir: string): Promise<MessageConnection> 
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** The daemon's diagnostics, not VS Code's own JSON ones. */
+export const SOURCE = 'ollama-batch';
+
+export const codeOf = ({ code }: vscode.Diagnostic): string => String(typeof code === 'object' ? code.value : code);
+
+/** Resolves with the daemon's diagnostics for `uri` once `holds` says they are the ones awaited. */
+export function diagnosticsWith(
+  uri: vscode.Uri,
+  codes: string[],
+  holds: (found: vscode.Diagnostic[]) => boolean = () => true,
+): Promise<vscode.Diagnostic[]> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const found = vscode.languages.getDiagnostics(uri).filter((diagnostic) => diagnostic.source === SOURCE);
+      if (!codes.every((code) => found.some((diagnostic) => codeOf(diagnostic) === code)) || !holds(found)) return;
+      subscription.dispose();
+      resolve(found);
+    };
+    const subscription = vscode.languages.onDidChangeDiagnostics(({ uris }) => {
+      if (uris.some((changed) => changed.toString() === uri.toString())) check();
+    });
+    check();
+  });
+}
