@@ -14,7 +14,7 @@ const protocolBreaks = (imports: Import[]): string[] =>
     .map(({ file, specifier }) => `${file} imports ${specifier}`);
 
 /** The server/ folders the extension may import. */
-const FOR_CLIENTS = ['protocol', 'display', 'daemon-access', 'common'].map((folder) => `server/${folder}/`);
+const FOR_CLIENTS = ['protocol', 'display', 'daemon-access', 'config', 'common'].map((folder) => `server/${folder}/`);
 
 const clientBreaks = (imports: Import[]): string[] =>
   imports
@@ -31,7 +31,7 @@ describe('the protocol is a leaf', () => {
     assert.deepEqual(protocolBreaks(imports), []);
   });
 
-  it('client/ imports server/ only through protocol, display, daemon-access and common', () => {
+  it('client/ imports server/ only through protocol, display, daemon-access, config (the settings table) and common', () => {
     const imports = importsUnder('client');
     assert.ok(
       imports.some(({ target }) => target?.startsWith('server/protocol/')),
