@@ -48,8 +48,8 @@ describe('Ollama Batch in code-server: the daemon in trouble', function () {
   let bench: Workbench;
   let failed = false;
 
-  // The daemon's settings are machine-scoped: in a remote window (code-server's is one) VS Code keeps
-  // the user's values of them in the remote machine's settings, not in the browser's.
+  // The daemon's settings are machine-overridable: in a remote window (code-server's is one) VS Code
+  // keeps the user's values of them in the remote machine's settings, not in the browser's.
   const machineSettings = (): string => join(scratch.userDataDir, 'Machine', 'settings.json');
   const currentModel = (): string => join(scratch.root, 'models', 'current.gguf');
   const chosenModel = (): string => join(scratch.root, 'models', 'chosen.gguf');
@@ -66,6 +66,11 @@ describe('Ollama Batch in code-server: the daemon in trouble', function () {
     // Two models in a folder of their own: the setting names one, Choose GGUF File… picks the other.
     mkdirSync(join(scratch.root, 'models'));
     for (const model of [currentModel(), chosenModel()]) copyFileSync(scratch.modelPath, model);
+    // The user's values, and none in the workspace, where they would win over the user's.
+    writeFileSync(
+      join(scratch.workspace, '.vscode', 'settings.json'),
+      JSON.stringify({ 'ollamaBatch.engine': 'llama-cpp' }),
+    );
     mkdirSync(dirname(machineSettings()), { recursive: true });
     writeFileSync(
       machineSettings(),
