@@ -356,6 +356,12 @@ export class BatchQueue {
       settings: this.settings,
     };
     const plan = await this.plan(entry, files, facts);
+    // What it runs by, in the log: a batch's own settings (run's flags, its metadata) are seen to hold.
+    this.events.emit(
+      'log',
+      'info',
+      `${batch.id}: runs ${plan.trim.mode} at concurrency ${plan.concurrency}, trim strategy ${plan.trim.strategy}${plan.trim.allowCut ? ' (may cut inside a message)' : ''}`,
+    );
     const { calibration } = facts;
     let outOfMemory = false;
     const live = new LiveBatchMetrics(batch.id, entry.metrics, this.store.metricsDir, (snapshot) =>

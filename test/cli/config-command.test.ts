@@ -134,16 +134,26 @@ describe('one configuration, remembered and shown', function () {
       dataDir,
       '--num-ctx',
       '3072',
+      '--trim-strategy',
+      'hybrid',
+      '--concurrency',
+      '1',
       '--keep-alive',
       '5m',
       '--json',
     ]);
     assert.equal(second.code, 0, second.stderr);
     const { batch } = JSON.parse(second.stdout);
+    const log = readFileSync(join(dataDir, 'daemon.log'), 'utf8');
     assert.match(
-      readFileSync(join(dataDir, 'daemon.log'), 'utf8'),
+      log,
       new RegExp(`${batch.id}: num_ctx 3072 \\(setting`),
       'the batch ran at the num_ctx its run asked for',
+    );
+    assert.match(
+      log,
+      new RegExp(`${batch.id}: runs independent at concurrency 1, trim strategy hybrid`),
+      'and with its trim strategy, which a running daemon dropped before',
     );
     assert.match(second.stderr, /keepAlive: "-1" → "5m"/);
     assert.match(second.stderr, /restart it with: ollama-batch stop --data-dir \S+ && ollama-batch serve --detach/);
