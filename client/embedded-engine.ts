@@ -135,7 +135,10 @@ async function install(folder: string, version: string, log: Log, token: vscode.
     }
     // cmd.exe's code for a command it does not know.
     if (process.platform === 'win32' && code === 9009) throw new Error(NPM_MISSING);
-    if (code !== 0) throw new Error(`npm install ${PACKAGE}@${version} failed (exit code ${code}): ${lastLine}`);
+    if (code !== 0)
+      throw new Error(
+        `npm install ${PACKAGE}@${version} failed (exit code ${code}): ${lastLine} (the Ollama Batch log has all npm said)`,
+      );
     await rm(folder, { recursive: true, force: true });
     await rename(partial, folder);
     log.info(`installed ${PACKAGE} ${version} into ${folder}`);
