@@ -10,7 +10,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
-import { ENGINE_MODULES_ENV, INSTALL_ENGINE_COMMAND, INSTALL_ENGINE_HINT } from '../server/common/embedded-engine.js';
+import { ENGINE_MODULES_ENV } from '../server/common/embedded-engine.js';
 import { errorMessage, type Log } from './log.js';
 
 const PACKAGE = 'node-llama-cpp';
@@ -46,24 +46,6 @@ function engineFolder(context: vscode.ExtensionContext): string {
 /** What the daemon the extension starts needs in its environment to find the installed engine. */
 export function engineModulesEnv(context: vscode.ExtensionContext): Record<string, string> {
   return { [ENGINE_MODULES_ENV]: engineFolder(context) };
-}
-
-/** Did the daemon fail to start because node-llama-cpp is missing? (It names the command then.) */
-export function isEngineMissing(error: unknown): boolean {
-  return errorMessage(error).includes(INSTALL_ENGINE_HINT);
-}
-
-/** The daemon could not load the llama-cpp engine: offer the install. */
-export async function offerEngineInstall(): Promise<void> {
-  const install = INSTALL_ENGINE_COMMAND.title;
-  const settings = 'Open Settings';
-  const choice = await vscode.window.showErrorMessage(
-    'Ollama Batch: the llama-cpp engine needs node-llama-cpp, which the extension installs with npm (about 85 MB), or choose another engine in the settings.',
-    install,
-    settings,
-  );
-  if (choice === install) await vscode.commands.executeCommand(INSTALL_ENGINE_COMMAND.id);
-  if (choice === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'ollamaBatch.engine');
 }
 
 /** Installs node-llama-cpp unless it is there; false when the user cancelled. */

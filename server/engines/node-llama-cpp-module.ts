@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ENGINE_MODULES_ENV, INSTALL_ENGINE_HINT } from '../common/embedded-engine.js';
 
+/** node-llama-cpp is in neither place: the message says how to install it. */
+export class NodeLlamaCppMissingError extends Error {}
+
 /**
  * node-llama-cpp's entry file: from `installed/node_modules` when that has it, else by Node's own
  * resolution from the package root `packageRoot`. Throws what to do when neither has it.
@@ -20,7 +23,7 @@ export function nodeLlamaCppEntry(installed: string | undefined, packageRoot: st
     return createRequire(join(packageRoot, 'package.json')).resolve('node-llama-cpp');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    throw new Error(
+    throw new NodeLlamaCppMissingError(
       installed
         ? `the llama-cpp engine needs node-llama-cpp, which is not installed: ${INSTALL_ENGINE_HINT}, or use the ollama engine`
         : `the llama-cpp engine needs the node-llama-cpp package, which is not installed in ${join(packageRoot, 'node_modules')}: ` +

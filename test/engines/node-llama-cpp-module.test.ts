@@ -9,6 +9,7 @@ import {
   INSTALL_ENGINE_COMMAND,
   INSTALL_ENGINE_HINT,
 } from '../../server/common/embedded-engine.js';
+import { EXIT_ENGINE_MISSING } from '../../server/daemon-access/local-daemon.js';
 import { importNodeLlamaCpp, nodeLlamaCppEntry } from '../../server/engines/node-llama-cpp-module.js';
 import { batchLines, tempDir, writeTempFile } from '../support/batch-files.js';
 import { cli, freshDataDir } from '../support/cli-process.js';
@@ -80,12 +81,13 @@ describe('finding node-llama-cpp', function () {
       join(dataDir, 'config.json'),
       JSON.stringify({ port: 0, engine: 'llama-cpp', modelPath: await tinyModelPath(), threads: 1 }),
     );
-    // A folder that lacks it: the daemon says which command installs it.
-    const missing = await cli(['run', input, '--data-dir', dataDir], {
+    // A folder that lacks it: the daemon exits with the code the extension offers the install on,
+    // and says which command installs it.
+    const missing = await cli(['serve', '--data-dir', dataDir], {
       script,
       env: { ...process.env, [ENGINE_MODULES_ENV]: tempDir() },
     });
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, EXIT_ENGINE_MISSING);
     assert.ok(missing.stderr.includes(INSTALL_ENGINE_HINT), missing.stderr);
     // A folder with it (the checkout's node_modules, lent): the batch runs.
     const installed = tempDir();
