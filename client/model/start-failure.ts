@@ -27,7 +27,7 @@ export function startFailure(error: unknown): StartFailure {
   if (error instanceof DaemonExitedError && error.exitCode === EXIT_ENGINE_MISSING)
     return {
       message:
-        'Ollama Batch: the llama-cpp engine needs node-llama-cpp, which the extension installs with npm (about 85 MB), or choose another engine (setting ollamaBatch.engine).',
+        'Ollama Batch: the llama-cpp engine needs node-llama-cpp, which is not installed: install it with npm (about 85 MB), or choose another engine (setting ollamaBatch.engine).',
       fixes: ['installEmbeddedEngine', 'openSettings'],
     };
   // Another exit: the daemon's own sentence when it printed one, else (a crash) only its log can tell.

@@ -36,7 +36,7 @@ describe('start failures', () => {
       new DaemonExitedError(EXIT_ENGINE_MISSING, 'ollama-batch: the llama-cpp engine needs node-llama-cpp', LOG),
     );
     assert.deepEqual(failure.fixes, ['installEmbeddedEngine', 'openSettings']);
-    assert.match(failure.message, /installs with npm .*ollamaBatch\.engine/);
+    assert.match(failure.message, /install it with npm .*ollamaBatch\.engine/);
     assert.ok(!startFailure(new DaemonExitedError(1, null, LOG)).fixes.includes('installEmbeddedEngine'));
   });
 

@@ -85,7 +85,7 @@ describe('Ollama Batch in code-server, through the UI', function () {
   // engine cannot start until the extension has installed node-llama-cpp with npm (from npm's
   // cache here) into its global storage, as a user's would.
   it('offers Install Embedded Engine as the daemon cannot load the llama-cpp engine, and installs it', async () => {
-    const offer = bench.notification(/needs node-llama-cpp, which the extension installs with npm/);
+    const offer = bench.notification(/needs node-llama-cpp, which is not installed: install it with npm/);
     await offer.waitFor({ timeout: 120_000 });
     await bench.screenshot('engine-missing');
     await offer.getByRole('button', { name: 'Install Embedded Engine' }).click();
