@@ -3,35 +3,12 @@
 // Engine" runs the user's npm to install the pinned node-llama-cpp into the extension's global
 // storage, and the daemon the extension starts looks there first
 // (server/engines/node-llama-cpp-module.ts).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { ENGINE_MODULES_ENV } from '../server/common/embedded-engine.js';
-import { errorMessage, type Log } from './log.js';
-
-const PACKAGE = 'node-llama-cpp';
-
-/**
- * node-llama-cpp's CPU build for each platform (its optional dependencies, named as it names
- * them). The engine runs with `gpu: false`, so the CUDA and Vulkan builds npm would add on Linux
- * and Windows (about 650 MB on Linux x64, against 85 MB in all) are left out.
- */
-const CPU_BUILDS: Record<string, string> = {
-  'linux-x64': 'linux-x64',
-  'linux-arm64': 'linux-arm64',
-  'linux-arm': 'linux-armv7l',
-  'darwin-x64': 'mac-x64',
-  'darwin-arm64': 'mac-arm64-metal',
-  'win32-x64': 'win-x64',
-  'win32-arm64': 'win-arm64',
-};
-
-const NPM_MISSING =
-  'installing the embedded engine takes npm, which comes with Node.js, and there is none on the PATH: install Node.js from nodejs.org and run Install Embedded Engine again, or use the ollama engine.';
+import type { Log } from './log.js';
+import { npmInstall, PACKAGE } from './model/npm-install.js';
 
 /** The version package.json pins: the one the daemon was built and tested against. */
 function pinnedVersion(context: vscode.ExtensionContext): string {
@@ -58,86 +35,11 @@ export async function installEngine(context: vscode.ExtensionContext, log: Log):
       title: `Ollama Batch: installing the embedded engine (${engineName(context)}) with npm`,
       cancellable: true,
     },
-    (_progress, token) => install(folder, pinnedVersion(context), log, token),
+    (_progress, token) => npmInstall(folder, pinnedVersion(context), log, token),
   );
 }
 
 /** "node-llama-cpp 3.21.1", as messages name it. */
 export function engineName(context: vscode.ExtensionContext): string {
   return `${PACKAGE} ${pinnedVersion(context)}`;
-}
-
-/**
- * npm into `<folder>.partial`, renamed to `folder` once complete, so the daemon never finds half an
- * install. False when cancelled. No install scripts: node-llama-cpp's would try a source build where
- * no prebuilt binary fits, and the daemon asks for prebuilt binaries only.
- */
-async function install(folder: string, version: string, log: Log, token: vscode.CancellationToken): Promise<boolean> {
-  const partial = `${folder}.partial`;
-  await rm(partial, { recursive: true, force: true });
-  await mkdir(partial, { recursive: true });
-  const cpuBuild = CPU_BUILDS[`${process.platform}-${process.arch}`];
-  const dependencies = { [PACKAGE]: version, ...(cpuBuild && { [`@${PACKAGE}/${cpuBuild}`]: version }) };
-  await writeFile(join(partial, 'package.json'), JSON.stringify({ private: true, dependencies }, null, 2));
-  const args = [
-    'install',
-    '--ignore-scripts',
-    '--omit=dev',
-    // Without a known CPU build, npm picks node-llama-cpp's optional builds for the platform.
-    ...(cpuBuild ? ['--omit=optional'] : []),
-    // The binaries must fit the daemon's runtime (VS Code's own), whichever Node runs npm.
-    `--os=${process.platform}`,
-    `--cpu=${process.arch}`,
-    '--prefer-offline',
-    '--no-audit',
-    '--no-fund',
-  ];
-  log.info(`npm ${args.join(' ')} in ${partial}`);
-  // npm is npm.cmd on Windows, which only a shell runs.
-  const child = spawn('npm', args, {
-    cwd: partial,
-    shell: process.platform === 'win32',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    windowsHide: true,
-  });
-  let lastLine = '';
-  for (const stream of [child.stdout, child.stderr])
-    createInterface({ input: stream }).on('line', (line) => {
-      log.info(`npm: ${line}`);
-      if (line.trim()) lastLine = line.trim();
-    });
-  const cancel = token.onCancellationRequested(() => child.kill());
-  try {
-    const [code] = (await once(child, 'close').catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'ENOENT' ? new Error(NPM_MISSING) : error;
-    })) as [number | null];
-    if (token.isCancellationRequested) {
-      log.info('the install of the embedded engine was cancelled');
-      return false;
-    }
-    // cmd.exe's code for a command it does not know.
-    if (process.platform === 'win32' && code === 9009) throw new Error(NPM_MISSING);
-    if (code !== 0)
-      throw new Error(
-        `npm install ${PACKAGE}@${version} failed (exit code ${code}): ${lastLine} (the Ollama Batch log has all npm said)`,
-      );
-    await rm(folder, { recursive: true, force: true });
-    await rename(partial, folder);
-    log.info(`installed ${PACKAGE} ${version} into ${folder}`);
-    await removeOtherVersions(folder, log);
-    return true;
-  } finally {
-    cancel.dispose();
-    await rm(partial, { recursive: true, force: true });
-  }
-}
-
-/** Installs of versions an older extension pinned. One a running daemon still holds open (Windows) stays. */
-async function removeOtherVersions(folder: string, log: Log): Promise<void> {
-  for (const name of await readdir(dirname(folder))) {
-    if (!name.startsWith(`${PACKAGE}-`) || name === basename(folder)) continue;
-    await rm(join(dirname(folder), name), { recursive: true, force: true }).catch((error: unknown) =>
-      log.warn(`could not remove ${name}: ${errorMessage(error)}`),
-    );
-  }
 }
