@@ -22,6 +22,7 @@ import {
   startDaemon,
   stopDaemon,
 } from './daemon-commands.js';
+import { installEmbeddedEngine } from './install-engine-command.js';
 import { errorMessage } from './log.js';
 import { isTerminal } from './model/format.js';
 import { pickBatch } from './pick.js';
@@ -115,5 +116,6 @@ export function registerCommands(
     command('ollamaBatch.restartDaemon', () => restartDaemon(ctx)),
     command('ollamaBatch.checkEngine', () => checkEngine(ctx)),
     command('ollamaBatch.chooseModelFile', chooseModelFile),
+    command('ollamaBatch.installEmbeddedEngine', () => installEmbeddedEngine(context, ctx)),
   );
 }

@@ -14,6 +14,7 @@ import {
   type DaemonInfo,
 } from '../server/protocol/methods.js';
 import { connectOrStartDaemon, processAlive, readLock, resolveDataDir, waitForRelease } from './daemon.js';
+import { engineModulesEnv } from './embedded-engine.js';
 import { errorMessage, type Log } from './log.js';
 import { serveOptions } from './model/daemon-settings.js';
 import { explicitSettings } from './settings.js';
@@ -180,7 +181,10 @@ export class Ctx implements vscode.Disposable {
     // Started here, not in the language client's server options: the client would show a failure with its stack.
     let socket: Socket;
     try {
-      socket = await connectOrStartDaemon(dataDir, cliPath, this.log, serveOptions(explicitSettings()));
+      const serve = serveOptions(explicitSettings());
+      // Where Install Embedded Engine puts node-llama-cpp, which the .vsix does not carry.
+      const env = { ...serve.env, ...engineModulesEnv(this.extensionContext) };
+      socket = await connectOrStartDaemon(dataDir, cliPath, this.log, { ...serve, env });
     } catch (error) {
       this.log.error(`could not start the daemon for ${dataDir}`, error);
       this.setState('stopped');

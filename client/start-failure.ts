@@ -1,5 +1,6 @@
 // The toast for a daemon that could not start: the model's sentence, and buttons that fix it.
 import * as vscode from 'vscode';
+import { INSTALL_ENGINE_COMMAND } from '../server/common/embedded-engine.js';
 import { startFailure, type StartFix } from './model/start-failure.js';
 
 const FIXES: Record<StartFix, { label: string; run(): Thenable<unknown> }> = {
@@ -10,6 +11,10 @@ const FIXES: Record<StartFix, { label: string; run(): Thenable<unknown> }> = {
       await vscode.workspace.getConfiguration('ollamaBatch').update('httpPort', 0, vscode.ConfigurationTarget.Global);
       await vscode.commands.executeCommand('ollamaBatch.restartDaemon');
     },
+  },
+  installEmbeddedEngine: {
+    label: INSTALL_ENGINE_COMMAND.title,
+    run: () => vscode.commands.executeCommand(INSTALL_ENGINE_COMMAND.id),
   },
   showDaemonLog: {
     label: 'Show Daemon Log',

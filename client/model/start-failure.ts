@@ -1,9 +1,13 @@
 // What the extension says when the daemon it starts cannot start: one sentence in the extension's
 // words (its settings, not the CLI's flags), and the ways out it offers. No stack: the log has it.
-import { DaemonExitedError, EXIT_HTTP_PORT_IN_USE } from '../../server/daemon-access/local-daemon.js';
+import {
+  DaemonExitedError,
+  EXIT_ENGINE_MISSING,
+  EXIT_HTTP_PORT_IN_USE,
+} from '../../server/daemon-access/local-daemon.js';
 
 /** A way out, offered as a button. */
-export type StartFix = 'useAnyFreePort' | 'showDaemonLog' | 'openSettings';
+export type StartFix = 'useAnyFreePort' | 'installEmbeddedEngine' | 'showDaemonLog' | 'openSettings';
 
 export interface StartFailure {
   message: string;
@@ -19,6 +23,12 @@ export function startFailure(error: unknown): StartFailure {
       message:
         'Ollama Batch: the daemon could not start because its HTTP port (setting ollamaBatch.httpPort) is in use by another program, perhaps another ollama-batch daemon.',
       fixes: ['useAnyFreePort', 'showDaemonLog'],
+    };
+  if (error instanceof DaemonExitedError && error.exitCode === EXIT_ENGINE_MISSING)
+    return {
+      message:
+        'Ollama Batch: the llama-cpp engine needs node-llama-cpp, which is not installed: install it with npm (about 85 MB), or choose another engine (setting ollamaBatch.engine).',
+      fixes: ['installEmbeddedEngine', 'openSettings'],
     };
   // Another exit: the daemon's own sentence when it printed one, else (a crash) only its log can tell.
   const said =

@@ -25,6 +25,12 @@ export interface LockInfo {
  */
 export const EXIT_HTTP_PORT_IN_USE = 98;
 
+/**
+ * `serve`'s exit code when the llama-cpp engine is chosen and node-llama-cpp is missing (sysexits'
+ * EX_UNAVAILABLE): the extension offers Install Embedded Engine.
+ */
+export const EXIT_ENGINE_MISSING = 69;
+
 /** A detached `serve` that exited before it was ready: its exit code and the log's last line. */
 export class DaemonExitedError extends Error {
   constructor(

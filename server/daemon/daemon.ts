@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { BatchService } from '../batches/service.js';
 import { VERSION } from '../common/version.js';
 import { createEngine, engineUrl } from '../engines/factory.js';
+import { NodeLlamaCppMissingError } from '../engines/node-llama-cpp-module.js';
 import type { Engine } from '../engines/engine.js';
 import { OllamaEngine } from '../engines/ollama.js';
 import { VramMonitor } from '../gpu/vram-monitor.js';
@@ -15,7 +16,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { shownConfig, type DaemonConfig } from './config.js';
 import { acquireLock, listenOnSocket, prepareSocketPath } from './lock.js';
 import { log } from '../log/log.js';
-import { EXIT_HTTP_PORT_IN_USE } from '../daemon-access/local-daemon.js';
+import { EXIT_ENGINE_MISSING, EXIT_HTTP_PORT_IN_USE } from '../daemon-access/local-daemon.js';
 
 /** A start that failed for a reason the user can fix: its message is all they need, its exit code tells the case. */
 export class DaemonStartError extends Error {
@@ -55,7 +56,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     });
     for (const path of await store.removeLeftovers())
       log('info', `removed ${path}: left by a crash, no record owns it`);
-    engine = await createEngine(config);
+    engine = await createEngine(config).catch((error: Error) => {
+      throw error instanceof NodeLlamaCppMissingError
+        ? new DaemonStartError(error.message, EXIT_ENGINE_MISSING)
+        : error;
+    });
     const liveEngine = engine;
     const vram = (monitor = new VramMonitor({
       ...(config.nvidiaSmiPath && { nvidiaSmiPath: config.nvidiaSmiPath }),

@@ -8,7 +8,6 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { basename, extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type {
   ChatHistoryItem,
   Llama,
@@ -23,6 +22,7 @@ import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
 import { messageText } from '../openai/chat.js';
 import { EMBEDDED_ENGINE_NUM_CTX } from '../context/num-ctx.js';
+import { importNodeLlamaCpp } from './node-llama-cpp-module.js';
 
 export interface LlamaCppEngineOptions {
   /** The GGUF file. The model is served under its base name without extension. */
@@ -70,29 +70,6 @@ function abortedError(signal: AbortSignal): EngineError {
   return timedOut
     ? new EngineError('transient', 'timeout', 'the engine did not answer in time')
     : new EngineError('transient', 'aborted', 'the request was aborted');
-}
-
-/**
- * node-llama-cpp, or an error saying where it was looked for: it is kept out of the bundles (its
- * native binaries differ per platform), so the VS Code extension's package does not carry it.
- */
-async function importNodeLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
-  try {
-    return await import('node-llama-cpp');
-  } catch (error) {
-    const missing =
-      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
-      String((error as Error).message).includes("'node-llama-cpp'");
-    if (!missing) throw error;
-    // This file sits two folders below the package root, as source and as a bundle chunk alike.
-    const root = fileURLToPath(new URL('../..', import.meta.url));
-    throw new Error(
-      `the llama-cpp engine needs the node-llama-cpp package, which is not installed in ${root}node_modules ` +
-        '(the VS Code extension does not bundle it): use the ollama engine, or start the daemon yourself from a checkout after `npm ci` ' +
-        '(`ollama-batch serve --engine llama-cpp …`); the extension connects to a running daemon',
-      { cause: error },
-    );
-  }
 }
 
 /** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_HTTP_PORT } from '../../server/config/defaults.js';
+import { EXIT_ENGINE_MISSING } from '../../server/daemon-access/local-daemon.js';
 import { batchLines, requestLine, tempDir, writeTempFile } from '../support/batch-files.js';
 import { cli, freshDataDir, lockRemoved } from '../support/cli-process.js';
 import { CLI } from '../support/daemon-process.js';
@@ -241,7 +242,7 @@ describe('the ollama-batch CLI', function () {
       ['serve', '--data-dir', freshDataDir(), '--engine', 'llama-cpp', '--model-path', model],
       { script: join(packaged, 'dist', 'cli.mjs') },
     );
-    assert.equal(code, 1);
+    assert.equal(code, EXIT_ENGINE_MISSING);
     assert.ok(stderr.includes(`node-llama-cpp package, which is not installed in ${packaged}/node_modules`), stderr);
     assert.match(stderr, /use the ollama engine/);
     // A daemon started detached (as `run` and the extension start it) hands the reason on.
@@ -252,7 +253,12 @@ describe('the ollama-batch CLI', function () {
       { script: join(packaged, 'dist', 'cli.mjs') },
     );
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /the daemon exited with code 1: .*node-llama-cpp package, which is not installed/);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `the daemon exited with code ${EXIT_ENGINE_MISSING}: .*node-llama-cpp package, which is not installed`,
+      ),
+    );
   });
 
   it('passes --keep-alive to Ollama: 0 unloads the model after each answer', async () => {

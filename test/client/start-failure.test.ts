@@ -2,7 +2,11 @@
 // daemon's exit code whatever its log says, offered a free port in the setting's name, never the
 // CLI's flag; other failures in one sentence, with no stack.
 import assert from 'node:assert/strict';
-import { DaemonExitedError, EXIT_HTTP_PORT_IN_USE } from '../../server/daemon-access/local-daemon.js';
+import {
+  DaemonExitedError,
+  EXIT_ENGINE_MISSING,
+  EXIT_HTTP_PORT_IN_USE,
+} from '../../server/daemon-access/local-daemon.js';
 import { startFailure } from '../../client/model/start-failure.js';
 
 const LOG = '/data/daemon.log';
@@ -25,6 +29,15 @@ describe('start failures', () => {
     assert.ok(startFailure(new DaemonExitedError(EXIT_HTTP_PORT_IN_USE, null, LOG)).fixes.includes('useAnyFreePort'));
     const other = startFailure(new DaemonExitedError(1, 'ollama-batch: HTTP port 11435 is in use', LOG));
     assert.ok(!other.fixes.includes('useAnyFreePort'));
+  });
+
+  it('node-llama-cpp missing, told by the exit code: Install Embedded Engine, or another engine', () => {
+    const failure = startFailure(
+      new DaemonExitedError(EXIT_ENGINE_MISSING, 'ollama-batch: the llama-cpp engine needs node-llama-cpp', LOG),
+    );
+    assert.deepEqual(failure.fixes, ['installEmbeddedEngine', 'openSettings']);
+    assert.match(failure.message, /install it with npm .*ollamaBatch\.engine/);
+    assert.ok(!startFailure(new DaemonExitedError(1, null, LOG)).fixes.includes('installEmbeddedEngine'));
   });
 
   it('another failure the daemon foresaw: its sentence, and its log', () => {

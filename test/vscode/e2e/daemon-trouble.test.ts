@@ -11,7 +11,7 @@ import type { BrowserContext } from 'playwright-core';
 import { readLock } from '../../../server/daemon-access/local-daemon.js';
 import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
 import { disposeScratch, makeScratch, repoRoot, type Scratch } from '../scratch.js';
-import { commandTitle, lendNodeModules, VSIX } from './installed.js';
+import { commandTitle, lendEngine, VSIX } from './installed.js';
 import { Workbench } from './workbench.js';
 
 const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-daemon');
@@ -77,7 +77,7 @@ describe('Ollama Batch in code-server: the daemon in trouble', function () {
       JSON.stringify({ 'ollamaBatch.httpPort': takenPort, 'ollamaBatch.modelPath': currentModel() }),
     );
     await installExtension(scratch, VSIX);
-    lendNodeModules(scratch);
+    lendEngine(scratch);
     server = await startCodeServer(scratch);
     browser = await launchChromium(scratch);
     bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);

@@ -1,5 +1,5 @@
 // The extension as the UI tests install it: the packed .vsix, its manifest, and what it lacks.
-import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, type Scratch } from '../scratch.js';
 
@@ -7,6 +7,7 @@ export const VSIX = join(repoRoot, 'out', 'ollama-batch.vsix');
 
 export interface Manifest {
   displayName: string;
+  dependencies: Record<string, string>;
   contributes: {
     commands: { command: string; title: string; category?: string }[];
     menus?: { commandPalette?: { command: string; when?: string }[] };
@@ -23,14 +24,18 @@ export function commandTitle(id: string): string {
   return command.category ? `${command.category}: ${command.title}` : command.title;
 }
 
+/** Where Install Embedded Engine puts node-llama-cpp: the extension's global storage, a folder per version. */
+export function engineFolder(scratch: Scratch): string {
+  const storage = join(scratch.userDataDir, 'User', 'globalStorage', 'ollama-batch.ollama-batch');
+  return join(storage, `node-llama-cpp-${manifest.dependencies['node-llama-cpp']}`);
+}
+
 /**
- * The vsix has no node_modules: esbuild bundles everything but node-llama-cpp (native binaries per
- * platform), which the daemon needs for the llama-cpp engine and names when it is missing. A user
- * of that engine starts the daemon from a checkout; this test lends the installed extension the
- * checkout's node_modules instead, so that the daemon the extension starts is the packaged one.
+ * The vsix has no node_modules: the daemon finds node-llama-cpp where Install Embedded Engine
+ * installs it. For the tests about other things, the checkout's node_modules stand in there, as if
+ * installed (ui.test.ts installs it for real); the extension itself stays as packed.
  */
-export function lendNodeModules(scratch: Scratch): void {
-  const installed = readdirSync(scratch.extensionsDir).find((name) => name.startsWith('ollama-batch.ollama-batch-'));
-  if (!installed) throw new Error(`the extension is not in ${scratch.extensionsDir}`);
-  symlinkSync(join(repoRoot, 'node_modules'), join(scratch.extensionsDir, installed, 'node_modules'));
+export function lendEngine(scratch: Scratch): void {
+  mkdirSync(engineFolder(scratch), { recursive: true });
+  symlinkSync(join(repoRoot, 'node_modules'), join(engineFolder(scratch), 'node_modules'));
 }

@@ -3,14 +3,14 @@
 // on the llama-cpp engine with the tiny model. Steps run in order and share the window; each
 // leaves a screenshot in test-output/e2e/. Command titles and view names come from package.json.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { BROKEN_BATCH } from '../broken-batch.js';
 import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
 import { disposeScratch, makeScratch, repoRoot, SAMPLE_LINES, type Scratch } from '../scratch.js';
-import { commandTitle, lendNodeModules, manifest, VSIX } from './installed.js';
+import { commandTitle, engineFolder, manifest, VSIX } from './installed.js';
 import { Workbench } from './workbench.js';
 
 const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e');
@@ -54,7 +54,6 @@ describe('Ollama Batch in code-server, through the UI', function () {
     scratch = await makeScratch('e2e', { candidates: CANDIDATES });
     await writeFile(join(scratch.workspace, 'broken.jsonl'), BROKEN_BATCH);
     await installExtension(scratch, VSIX);
-    lendNodeModules(scratch);
     server = await startCodeServer(scratch);
     browser = await launchChromium(scratch);
     bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);
@@ -80,6 +79,22 @@ describe('Ollama Batch in code-server, through the UI', function () {
 
   it('loads the workbench on the sample workspace', async () => {
     await bench.open(workbenchUrl(server!, scratch.workspace));
+  });
+
+  // The .vsix carries no node_modules, and nothing is lent to it: the daemon on the llama-cpp
+  // engine cannot start until the extension has installed node-llama-cpp with npm (from npm's
+  // cache here) into its global storage, as a user's would.
+  it('offers Install Embedded Engine as the daemon cannot load the llama-cpp engine, and installs it', async () => {
+    const offer = bench.notification(/needs node-llama-cpp, which is not installed: install it with npm/);
+    await offer.waitFor({ timeout: 120_000 });
+    await bench.screenshot('engine-missing');
+    await offer.getByRole('button', { name: 'Install Embedded Engine' }).click();
+    await bench
+      .notification(/the embedded engine \(node-llama-cpp [\d.]+\) is installed; the daemon started/)
+      .waitFor({ timeout: 300_000 });
+    // The pinned version, and nothing of the install left beside it.
+    assert.deepEqual(readdirSync(dirname(engineFolder(scratch))), [basename(engineFolder(scratch))]);
+    assert.ok(existsSync(join(engineFolder(scratch), 'node_modules', 'node-llama-cpp', 'package.json')));
   });
 
   it('activates the extension: its status bar item shows the daemon running', async () => {
