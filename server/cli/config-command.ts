@@ -131,7 +131,7 @@ export function addConfigCommand(program: Command): void {
     const spec = specOf(key);
     let checked: unknown;
     try {
-      checked = checkSetting(key, fromText(key, spec.path ? absolute(value) : value), key);
+      checked = checkSetting(key, fromText(key, spec.path ? absolute(value, spec.path) : value), key);
     } catch (error) {
       if (error instanceof SettingError) throw new CliError(error.message);
       throw error;

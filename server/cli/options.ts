@@ -1,6 +1,6 @@
 // The flags of `serve` and `run`, made from the settings table (server/config/settings.ts), and
 // the data dir every command takes.
-import { isAbsolute, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { SETTING_KEYS, checkSetting, fromText, specOf, type SettingKey, type Settings } from '../config/settings.js';
 import { resolveDataDir } from '../daemon-access/local-daemon.js';
@@ -23,8 +23,9 @@ const attributeOf = (key: SettingKey): string =>
     .flag.slice(2)
     .replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
-/** A path made absolute from where the command runs (a daemon works in its data dir); a bare command name stays one. */
-export const absolute = (value: string): string => (isAbsolute(value) || value.includes(sep) ? resolve(value) : value);
+/** A path setting's value made absolute from where the command runs (see SettingSpec.path). */
+export const absolute = (value: string, kind: 'file' | 'command'): string =>
+  kind === 'file' || value.includes(sep) ? resolve(value) : value;
 
 /** The help line: the description without markdown, and the default. */
 function helpOf(key: SettingKey): string {
@@ -43,7 +44,7 @@ export function addSettingOptions(command: Command, options: { secrets: boolean 
     const spec = specOf(key);
     if (spec.secret && !options.secrets) continue;
     const parse = (value: string): unknown =>
-      checkSetting(key, fromText(key, spec.path ? absolute(value) : value), spec.flag);
+      checkSetting(key, fromText(key, spec.path ? absolute(value, spec.path) : value), spec.flag);
     if (spec.text === 'boolean') {
       command.addOption(new Option(spec.flag, helpOf(key)));
     } else if (spec.text === 'pairs') {

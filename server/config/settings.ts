@@ -59,8 +59,11 @@ export interface SettingSpec<T = unknown> extends SettingShape<T> {
   description: string;
   /** Never written to config.json from a flag, never on a command line (`ps` shows those), shown masked. */
   secret?: boolean;
-  /** A file path, made absolute from where the CLI runs (where it names a folder: a bare command stays one). */
-  path?: boolean;
+  /**
+   * Made absolute from where the CLI runs, since a daemon works in its data dir: a `file` always,
+   * a `command` only where it names a folder (a bare name is looked up on PATH).
+   */
+  path?: 'file' | 'command';
 }
 
 const oneOf = <const T extends string>(values: readonly T[]): SettingShape<T> => ({
@@ -164,7 +167,7 @@ export const SETTINGS = {
     scope: 'daemon',
     flag: '--model-path',
     editorName: 'modelPath',
-    path: true,
+    path: 'file',
     defaultText: 'none: the `llama-cpp` engine needs one',
     description:
       'The GGUF model file the `llama-cpp` engine runs; it serves it under the file name without `.gguf`. Pick one with the command "Ollama Batch: Choose GGUF File…".',
@@ -284,7 +287,7 @@ export const SETTINGS = {
   nvidiaSmiPath: setting(text, {
     scope: 'daemon',
     flag: '--nvidia-smi-path',
-    path: true,
+    path: 'command',
     default: DEFAULT_NVIDIA_SMI,
     description:
       'The nvidia-smi command VRAM is read with (a command on PATH, or a file); without one VRAM shows "not available".',
@@ -322,7 +325,7 @@ export const SETTINGS = {
   apiKeyFile: setting(text, {
     scope: 'daemon',
     flag: '--api-key-file',
-    path: true,
+    path: 'file',
     defaultText: 'none',
     description:
       "A file whose first line is the HTTP API's key: the way to remember a key without writing it down here.",

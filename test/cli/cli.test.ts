@@ -1,6 +1,6 @@
 // The `ollama-batch` command line as a user runs it: the built CLI in child processes.
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_HTTP_PORT } from '../../server/config/defaults.js';
 import { EXIT_ENGINE_MISSING } from '../../server/daemon-access/local-daemon.js';
@@ -193,24 +193,14 @@ describe('the ollama-batch CLI', function () {
     }
   });
 
-  it('takes a relative --model-path relative to where it is run, though the daemon it starts works in its data dir', async () => {
+  it('takes a relative --model-path, even a bare file name, relative to where it is run, though the daemon it starts works in its data dir', async () => {
     const cwd = tempDir();
     freshDataDir(cwd);
-    mkdirSync(join(cwd, 'models'));
-    copyFileSync(await tinyModelPath(), join(cwd, 'models', 'tiny.gguf'));
+    // A bare name, as the README's sample job gives it: a file here, not a command on PATH.
+    copyFileSync(await tinyModelPath(), join(cwd, 'tiny.gguf'));
     const input = writeTempFile('input.jsonl', batchLines(3, { model: 'tiny', maxTokens: 4 }));
     const run = await cli(
-      [
-        'run',
-        input,
-        '--data-dir',
-        'data',
-        '--engine',
-        'llama-cpp',
-        '--model-path',
-        join('models', 'tiny.gguf'),
-        '--json',
-      ],
+      ['run', input, '--data-dir', 'data', '--engine', 'llama-cpp', '--model-path', 'tiny.gguf', '--json'],
       { cwd },
     );
     assert.equal(run.code, 0, run.stderr);

@@ -117,6 +117,16 @@ describe('one configuration, remembered and shown', function () {
     assert.equal(bad.stderr, 'ollama-batch: port: expected from 0 to 65535, got 99999\n');
     const unknown = await cli(['config', 'set', 'num_ctxx', '1', '--data-dir', dataDir]);
     assert.match(unknown.stderr, /unknown setting "num_ctxx"; every setting: ollama-batch config/);
+    // A relative model path is taken from where the command runs: the daemon works elsewhere.
+    const cwd = tempDir();
+    assert.equal(
+      (await cli(['config', 'set', 'model-path', join('models', 'x.gguf'), '--data-dir', dataDir], { cwd })).code,
+      0,
+    );
+    assert.equal(
+      JSON.parse(readFileSync(join(dataDir, 'config.json'), 'utf8')).modelPath,
+      join(cwd, 'models', 'x.gguf'),
+    );
     assert.equal((await cli(['config', 'unset', 'numCtx', '--data-dir', dataDir])).code, 0);
     assert.equal(JSON.parse(readFileSync(join(dataDir, 'config.json'), 'utf8')).numCtx, undefined);
   });
