@@ -42,7 +42,12 @@ export class EngineModels {
     // The Ollama engine lists `tiny` beside `tiny:latest` (both are served): one is enough to read.
     const shown = names.filter((name) => !names.includes(`${name}:latest`));
     const asked = target === model ? `model "${model}"` : `model "${model}" (aliased to "${target}")`;
-    return `${asked} is not served by the ${this.engine.name} engine; it has: ${shown.join(', ') || 'no models'}`;
+    // What to do, for a name the file uses: map it to a model the engine has (an alias's target is the one to fix).
+    const fix =
+      target === model && shown.length > 0
+        ? `; map the name to one of them with the modelAliases setting, e.g. ${model}=${shown[0]}`
+        : '';
+    return `${asked} is not served by the ${this.engine.name} engine; it has: ${shown.join(', ') || 'no models'}${fix}`;
   }
 
   /** The name requests for `model` are sent to the engine under: an alias's target, as the engine names it. */

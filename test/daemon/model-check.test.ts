@@ -42,7 +42,7 @@ describe('the model, checked when a batch is created', function () {
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url]);
     assertModelNotFound(
       await runFile(daemon, 'gemma3:12b'),
-      'model "gemma3:12b" is not served by the ollama engine; it has: tiny:latest, llama3:latest',
+      'model "gemma3:12b" is not served by the ollama engine; it has: tiny:latest, llama3:latest; map the name to one of them with the modelAliases setting, e.g. gemma3:12b=tiny:latest',
     );
     assert.equal(emulator.stats.chats, 0, 'no request reached the engine');
     // Ollama's rule: no tag means :latest.
@@ -55,7 +55,7 @@ describe('the model, checked when a batch is created', function () {
     assert.equal((await runFile(daemon, 'llama3')).status, 'completed');
     assertModelNotFound(
       await runFile(daemon, 'llama2'),
-      'model "llama2" is not served by the openai engine; it has: llama3:latest',
+      'model "llama2" is not served by the openai engine; it has: llama3:latest; map the name to one of them with the modelAliases setting, e.g. llama2=llama3:latest',
     );
   });
 
@@ -72,7 +72,7 @@ describe('the model, checked when a batch is created', function () {
     ]);
     assertModelNotFound(
       await runFile(daemon, 'gemma3:12b'),
-      'model "gemma3:12b" is not served by the llama-cpp engine; it has: tiny',
+      'model "gemma3:12b" is not served by the llama-cpp engine; it has: tiny; map the name to one of them with the modelAliases setting, e.g. gemma3:12b=tiny',
     );
   });
 });
