@@ -1,27 +1,35 @@
-// What `run`'s flags ask for: daemon settings are remembered in config.json (a daemon it starts
-// runs with them; a running one applies them at its restart, which `run` says), batch settings
-// go with the batch it submits.
+// What the flags of `serve` and `run` ask for: daemon settings are checked and remembered in
+// config.json (a daemon started later runs with them; a running one applies them at its restart,
+// which `run` says), and `run`'s batch settings go with the batch it submits.
 import { rememberedOf, writeConfigFile } from '../config/effective.js';
 import { BATCH_SETTING_KEYS, keysOf, SettingError, type BatchSettings, type Settings } from '../config/settings.js';
-import { loadConfig } from '../daemon/config.js';
+import { loadConfig, type DaemonConfig } from '../daemon/config.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { CliError } from './daemon-connection.js';
 
 const pick = (settings: Settings, keys: readonly string[]): Settings =>
   Object.fromEntries(Object.entries(settings).filter(([key]) => keys.includes(key)));
 
-/** The daemon part of `settings` checked and written to config.json; the batch part returned. */
+/**
+ * The configuration `settings` make with config.json, checked, then `settings` remembered in it
+ * (secrets stay out of the file): what a daemon is asked for is what it runs with next time too,
+ * after a crash, a reboot, or a `serve` with no flags.
+ */
+export function rememberSettings(dataDir: string, settings: Settings): DaemonConfig {
+  try {
+    const config = loadConfig(dataDir, settings);
+    writeConfigFile(dataDir, rememberedOf(settings));
+    return config;
+  } catch (error) {
+    if (error instanceof SettingError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+/** The daemon part of `settings` checked and remembered; the batch part returned, for its batch. */
 export function rememberRunSettings(dataDir: string, settings: Settings): { daemon: Settings; batch: BatchSettings } {
   const daemon = pick(settings, keysOf('daemon'));
-  if (Object.keys(daemon).length > 0) {
-    try {
-      loadConfig(dataDir, daemon);
-      writeConfigFile(dataDir, rememberedOf(daemon));
-    } catch (error) {
-      if (error instanceof SettingError) throw new CliError(error.message);
-      throw error;
-    }
-  }
+  if (Object.keys(daemon).length > 0) rememberSettings(dataDir, daemon);
   return { daemon, batch: pick(settings, BATCH_SETTING_KEYS) };
 }
 

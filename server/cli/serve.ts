@@ -1,15 +1,13 @@
 // `ollama-batch serve`: the daemon in the foreground, until SIGINT/SIGTERM or a shutdown request.
 import { fstatSync, mkdirSync, statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { rememberedOf, writeConfigFile } from '../config/effective.js';
-import { SettingError } from '../config/settings.js';
-import { loadConfig } from '../daemon/config.js';
 import { DaemonStartError, startDaemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
 import { log, logAlsoTo } from '../log/log.js';
 import { daemonLogPath, READY_LINE } from '../daemon-access/local-daemon.js';
 import { CliError } from './daemon-connection.js';
 import { dataDirOf, settingsOf } from './options.js';
+import { rememberSettings } from './run-settings.js';
 
 export async function serve(flags: Record<string, unknown> & { dataDir?: string }): Promise<void> {
   // Each request's objects outlive a young-generation GC while it is in flight, so they reach
@@ -20,16 +18,7 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
   setFlagsFromString('--heap-growing-percent=100');
   const dataDir = dataDirOf(flags);
   const settings = settingsOf(flags);
-  let config;
-  try {
-    config = loadConfig(dataDir, settings);
-    // What it was asked for is what it runs with next time too: after a crash, a reboot, or a
-    // `serve` with no flags (secrets stay out of the file).
-    writeConfigFile(dataDir, rememberedOf(settings));
-  } catch (error) {
-    if (error instanceof SettingError) throw new CliError(error.message);
-    throw error;
-  }
+  const config = rememberSettings(dataDir, settings);
   writeLogFile(dataDir);
   const daemon = await startDaemon(config).catch((error: Error) => {
     if (error instanceof DaemonStartError) throw new CliError(error.message, error.exitCode);
