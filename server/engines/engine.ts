@@ -1,5 +1,6 @@
 // The interface every inference engine implements. Engines know nothing of batches, the store
 // or any transport: they take one chat request and answer it, or throw an EngineError.
+import type { TokenLogprob } from '../openai/types.js';
 import type { ChatMessage } from '../protocol/openai.js';
 
 import type { EngineName } from '../protocol/methods.js';
@@ -19,6 +20,11 @@ export interface ChatRequest {
   format?: 'json' | Record<string, unknown>;
   /** Context window for the whole batch; changing it between requests reloads an Ollama model. */
   numCtx?: number;
+  /** Return each generated token's log probability, with this many alternatives (0 to 20). */
+  logprobs?: boolean;
+  topLogprobs?: number;
+  /** Thinking (reasoning_effort): false turns it off; a level where the engine takes one. */
+  think?: boolean | 'low' | 'medium' | 'high';
 }
 
 export interface ChatResult {
@@ -29,6 +35,10 @@ export interface ChatResult {
   /** Prompt tokens served from the engine's KV cache, where the engine reports it. */
   cachedTokens?: number;
   model: string;
+  /** The answer's tokens with their log probabilities, where asked for and given. */
+  logprobs?: TokenLogprob[];
+  /** Tokens the model spent thinking (kept out of `content`), where it thought. */
+  reasoningTokens?: number;
 }
 
 export interface ModelFacts {

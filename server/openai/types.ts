@@ -3,6 +3,14 @@
 // reference). The objects clients receive (Batch, File, a request line) are in protocol/openai.ts.
 // Fields that OpenAI does not define are marked "extension": OpenAI clients ignore them.
 
+/** One generated token with its log probability and the most likely alternatives (OpenAI's shape). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] | null }>;
+}
+
 export interface ChatCompletion {
   id: string;
   object: 'chat.completion';
@@ -11,7 +19,8 @@ export interface ChatCompletion {
   choices: Array<{
     index: number;
     message: { role: 'assistant'; content: string; refusal: null };
-    logprobs: null;
+    /** Null unless the request asked for logprobs and the engine gave them. */
+    logprobs: { content: TokenLogprob[] } | null;
     finish_reason: 'stop' | 'length';
   }>;
   usage: {
@@ -19,6 +28,7 @@ export interface ChatCompletion {
     completion_tokens: number;
     total_tokens: number;
     prompt_tokens_details?: { cached_tokens: number };
+    completion_tokens_details?: { reasoning_tokens: number };
   };
   system_fingerprint: string | null;
 }
