@@ -56,7 +56,7 @@ export const MAX_TOP_LOGPROBS = 20;
 
 const NO_TOOLS = 'a batch answer is the message text: tool and function calls are not run or returned';
 const NOT_LOCAL = 'not a feature of a local chat model';
-const NO_EFFECT = 'accepted; changes nothing a local engine answers';
+const NO_EFFECT = 'changes nothing a local engine answers';
 
 export const REQUEST_FIELDS: Readonly<Record<string, RequestField>> = {
   model: {
@@ -147,11 +147,11 @@ export const REQUEST_FIELDS: Readonly<Record<string, RequestField>> = {
     engines: {
       ollama: {
         honoured:
-          '`think`: `none`/`minimal` → `false`, else the level; the thinking is kept out of `content` and counted in `reasoning_tokens` (Ollama does not count it apart: its share of `eval_count` by length). Left out, a thinking model thinks',
+          "`think`: `none`/`minimal` → `false`, a level as is; left out, a thinking model thinks. `reasoning_tokens`: the thinking's share of `eval_count` by length (Ollama does not count it apart)",
       },
       openai: {
         honoured:
-          "sent as is (`minimal` as `none`); the server's `reasoning_tokens`, else the share of `reasoning_content` in the completion",
+          "sent as is (`minimal` as `none`); the server's `reasoning_tokens`, else the thinking's share of the completion by length",
       },
       'llama-cpp': {
         honoured:
