@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { chatChoices } from '../../server/engines/choices.js';
 import type { Engine } from '../../server/engines/engine.js';
+import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { OllamaEngine } from '../../server/engines/ollama.js';
 import { OpenAIEngine } from '../../server/engines/openai.js';
 import { REQUEST_FIELDS, type FieldSupport } from '../../server/engines/request-fields.js';
@@ -17,6 +18,7 @@ import type { ChatCompletionBody } from '../../server/protocol/openai.js';
 import { ENGINE_NAMES } from '../../server/protocol/methods.js';
 import { engineError, never } from '../support/engine-assertions.js';
 import { startOllamaEmulator, type RunningEmulator } from '../support/ollama-emulator/server.js';
+import { tinyModelPath } from '../support/models.js';
 import { startTinyEmulator } from '../support/tiny-emulator.js';
 
 const README = new URL('../../README.md', import.meta.url);
@@ -240,6 +242,48 @@ describe('request fields through the openai engine (/v1/chat/completions)', func
       completion.choices.map((choice) => choice.index),
       [0, 1],
     );
+  });
+});
+
+describe('sampling fields through the embedded llama-cpp engine', function () {
+  let engine: LlamaCppEngine;
+
+  before(async function () {
+    engine = await LlamaCppEngine.load({ modelPath: await tinyModelPath(), slots: 1, threads: 1, contextSize: 1024 });
+  });
+
+  after(async function () {
+    await engine?.close();
+  });
+
+  const contents = async (body: Partial<ChatCompletionBody>, seeds: number[]): Promise<Set<string>> => {
+    const answers: string[] = [];
+    for (const seed of seeds)
+      answers.push((await answer(engine, { max_tokens: 24, seed, ...body })).choices[0]!.message.content);
+    return new Set(answers);
+  };
+
+  it('min_p and top_k reach the sampler: min_p 1 and top_k 1 answer alike whatever the seed', async function () {
+    assert.ok(
+      (await contents({ temperature: 1.5 }, [1, 2, 3])).size > 1,
+      'seeds sample differently at temperature 1.5',
+    );
+    assert.equal((await contents({ temperature: 1.5, min_p: 1 }, [1, 2, 3])).size, 1);
+    assert.equal((await contents({ temperature: 1.5, top_k: 1 }, [1, 2, 3])).size, 1);
+  });
+
+  it('penalties reach the sampler: a greedy answer changes under them', async function () {
+    const [greedy] = await contents({ temperature: 0 }, [1]);
+    for (const penalty of [{ repetition_penalty: 3 }, { presence_penalty: 2 }, { frequency_penalty: 2 }]) {
+      const [penalised] = await contents({ temperature: 0, ...penalty }, [1]);
+      assert.notEqual(penalised, greedy, JSON.stringify(penalty));
+    }
+  });
+
+  it('n = 2 gives two choices, the second sampled with the next seed', async function () {
+    const completion = await answer(engine, { n: 2, seed: 1, temperature: 1.5, max_tokens: 24 });
+    const [second] = await contents({ temperature: 1.5 }, [2]);
+    assert.equal(completion.choices[1]!.message.content, second);
   });
 });
 
