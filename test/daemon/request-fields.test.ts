@@ -52,7 +52,7 @@ describe('request fields through the daemon', function () {
       recordBodies: true,
     });
     daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url]);
-    const batch = await run(daemon, linesWith(5, 'thinker', { reasoning_effort: 'medium', n: 2 }));
+    const batch = await run(daemon, linesWith(5, 'thinker', { reasoning_effort: 'medium', n: 2, max_tokens: 64 }));
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
     // Besides the one-token request that measures the prompt in the model's tokens.
     const answered = emulator.received.filter(

@@ -786,29 +786,33 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       const promptTokens = estimateTokens(prompt);
       const cachedTokens = Math.min(promptTokens - 1, Math.floor(commonPrefix(slot.lastPrompt, prompt) / 4));
       slot.lastPrompt = prompt;
+      // A thinking model thinks first unless told not to, and num_predict bounds thinking and answer together.
+      const limit = call.request.maxTokens;
+      let room = limit !== undefined && limit > 0 ? limit : Number.POSITIVE_INFINITY;
+      let thinking: string | undefined;
+      if (thinkingText && call.request.think !== false) {
+        const thinkingTokens = Math.min(estimateTokens(thinkingText), room);
+        thinking = thinkingText.slice(0, thinkingTokens * 4);
+        room -= thinkingTokens;
+      }
       let content = instantContent;
       let doneReason: 'stop' | 'length' = 'stop';
-      let completionTokens = estimateTokens(content);
-      const limit = call.request.maxTokens;
-      if (limit !== undefined && limit > 0 && completionTokens > limit) {
-        content = content.slice(0, limit * 4);
-        completionTokens = limit;
+      let answerTokens = estimateTokens(content);
+      if (answerTokens > room) {
+        content = content.slice(0, room * 4);
+        answerTokens = room;
         doneReason = 'length';
       }
       generation = {
         content,
         doneReason,
         promptTokens,
-        completionTokens,
+        completionTokens: answerTokens + (thinking === undefined ? 0 : estimateTokens(thinking)),
         cachedTokens,
         loadNs,
         generationNs: latencyMs * NS_PER_MS,
       };
-      // A thinking model thinks unless told not to; eval_count counts the thinking too.
-      if (thinkingText && call.request.think !== false) {
-        generation.thinking = thinkingText;
-        generation.completionTokens += estimateTokens(thinkingText);
-      }
+      if (thinking !== undefined) generation.thinking = thinking;
     }
     if (call.request.logprobs && !generation.logprobs)
       generation.logprobs = madeUpLogprobs(generation.content, call.request.topLogprobs ?? 0);
