@@ -74,7 +74,7 @@ function abortedError(signal: AbortSignal): EngineError {
     : new EngineError('transient', 'aborted', 'the request was aborted');
 }
 
-/** OpenAI's penalties and repetition_penalty as node-llama-cpp's repeat penalty; none asked: off, as the OpenAI body's default. */
+/** OpenAI's penalties and repetition_penalty as node-llama-cpp's repeat penalty; off when none is asked for. */
 function repeatPenaltyOf(request: ChatRequest): LLamaContextualRepeatPenalty | false {
   const { frequencyPenalty, presencePenalty, repeatPenalty } = request;
   if (frequencyPenalty === undefined && presencePenalty === undefined && repeatPenalty === undefined) return false;
@@ -301,10 +301,11 @@ export class LlamaCppEngine implements Engine {
 
   /** The thought segments' tokens, where the model thought (kept out of `response`). */
   private reasoningOf(fullResponse: ReadonlyArray<string | LlamaChatResponseSegment>): { reasoningTokens?: number } {
-    const thoughts = fullResponse.filter((part) => typeof part !== 'string' && part.segmentType === 'thought');
+    const thoughts = fullResponse.filter(
+      (part): part is LlamaChatResponseSegment => typeof part !== 'string' && part.segmentType === 'thought',
+    );
     if (thoughts.length === 0) return {};
-    const text = thoughts.map((part) => (part as LlamaChatResponseSegment).text).join('');
-    return { reasoningTokens: this.model.tokenize(text).length };
+    return { reasoningTokens: this.model.tokenize(thoughts.map((part) => part.text).join('')).length };
   }
 
   async listModels(): Promise<string[]> {

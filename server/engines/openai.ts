@@ -197,7 +197,7 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
     body.logprobs = true;
     if (request.topLogprobs !== undefined) body.top_logprobs = request.topLogprobs;
   }
-  // false (reasoning_effort none or minimal) is sent as none: thinking off.
+  // false (reasoning_effort none or minimal) is sent as none; true (thinking, no level) as OpenAI's default, medium.
   if (request.think !== undefined)
     body.reasoning_effort = request.think === false ? 'none' : request.think === true ? 'medium' : request.think;
   // Sampling options beyond OpenAI's, under vLLM's names (SGLang and llama.cpp server read top_k and min_p too).
