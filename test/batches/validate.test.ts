@@ -238,17 +238,17 @@ describe('batch file validation', () => {
 
     it('names the field, the engine, the line, and the engines that honour it', async () => {
       const report = await errorsOf(
-        [line(1), line(2, (r) => Object.assign(r.body, { logprobs: true, top_logprobs: 5 }))].join('\n'),
+        [line(1), line(2, (r) => (r.body.logit_bias = { '17': -100 }))].join('\n'),
         'scores.jsonl',
-        'llama-cpp',
+        'ollama',
       );
       assert.deepEqual(
         report.errors.map((error) => [error.code, error.line, error.param]),
-        [['unsupported_parameter', 2, 'body.logprobs']],
+        [['unsupported_parameter', 2, 'body.logit_bias']],
       );
       assert.match(
         report.errors[0]!.message,
-        /^scores\.jsonl line 2: body\.logprobs is not supported by the llama-cpp engine: .+; the ollama and openai engines honour it$/,
+        /^scores\.jsonl line 2: body\.logit_bias is not supported by the ollama engine: Ollama has no logit bias; the openai engine honours it$/,
       );
     });
 

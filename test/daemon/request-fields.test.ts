@@ -82,7 +82,7 @@ describe('request fields through the daemon', function () {
     assert.equal(batch.usage.output_tokens, output);
   });
 
-  it('fails a batch asking the llama-cpp engine for logprobs, naming field, engine and line', async () => {
+  it('fails a batch asking the llama-cpp engine for a logit bias, naming field, engine and line', async () => {
     daemon = await startDaemonProcess(tempDir(), [
       '--engine',
       'llama-cpp',
@@ -93,14 +93,17 @@ describe('request fields through the daemon', function () {
       '--threads',
       '1',
     ]);
-    const content = `${linesWith(2, 'tiny', {})}\n${linesWith(1, 'tiny', { logprobs: true, top_logprobs: 2 }).replace('req-1', 'req-3')}`;
+    const content = `${linesWith(2, 'tiny', {})}\n${linesWith(1, 'tiny', { logit_bias: { '17': -100 } }).replace('req-1', 'req-3')}`;
     const batch = await run(daemon, content);
     assert.equal(batch.status, 'failed');
     assert.equal(batch.output_file_id, null, 'nothing ran');
     const [error] = batch.errors!.data;
     assert.equal(error!.code, 'unsupported_parameter');
-    assert.equal(error!.param, 'body.logprobs');
+    assert.equal(error!.param, 'body.logit_bias');
     assert.equal(error!.line, 3);
-    assert.match(error!.message, /^fields\.jsonl line 3: body\.logprobs is not supported by the llama-cpp engine/);
+    assert.match(
+      error!.message,
+      /^fields\.jsonl line 3: body\.logit_bias is not supported by the llama-cpp engine: .+; the openai engine honours it$/,
+    );
   });
 });
