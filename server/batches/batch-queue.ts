@@ -16,6 +16,7 @@ import type { Clock } from './clock.js';
 import { calibrateOn, RequestMeasure } from './context-plan.js';
 import { ServiceError } from './errors.js';
 import type { FileRegistry } from './file-registry.js';
+import { recoverJournals } from './journal.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
 import { EngineModels, type ModelAliases } from './model-check.js';
 import type { ModelLearning } from './model-learning.js';
@@ -115,6 +116,7 @@ export class BatchQueue {
       const { status, output_file_id } = entry.batch;
       if (status === 'validating' || (status === 'cancelling' && !output_file_id))
         this.background(entry, this.validate(entry));
+      else if (status === 'in_progress' && entry.pilot === 'paused') this.background(entry, this.recount(entry));
     }
     void this.pump();
   }
@@ -500,6 +502,14 @@ export class BatchQueue {
     batch.status = outcome;
     batch[`${outcome}_at`] = this.clock.now();
     await this.changed(entry);
+  }
+
+  /**
+   * A batch paused by its pilot check does not run until resumed: its counts are read from its
+   * journal, which a kill may have left ahead of db.json's last save.
+   */
+  private async recount(entry: StoredBatch): Promise<void> {
+    this.progress(entry, (await recoverJournals(await this.files.runFiles(entry.batch))).progress);
   }
 
   /**

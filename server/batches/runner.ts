@@ -19,7 +19,7 @@ import type { BatchInputLine } from '../protocol/openai.js';
 import type { AnswerCheck } from '../openai/answer-check.js';
 import { checkRequested, PilotCheck, retryBody, type PilotOptions, type PilotVerdict } from './answer-checks.js';
 import { EngineGate } from './gate.js';
-import { JournalWriter, addUsage, recoverJournal, type JournalUsage } from './journal.js';
+import { JournalWriter, addUsage, recoverJournals, type JournalProgress } from './journal.js';
 
 export interface RunnerOptions {
   concurrency: number;
@@ -86,11 +86,7 @@ export type StopReason = 'cancelled' | 'expired' | 'interrupted';
 /** paused: the pilot check failed; its lines in flight were answered, the rest wait for a resume. */
 export type RunOutcome = 'completed' | 'paused' | StopReason;
 
-export interface RunProgress {
-  completed: number;
-  failed: number;
-  usage: JournalUsage;
-}
+export type RunProgress = JournalProgress;
 
 export interface RunHooks {
   /** Called after every finished line; the caller throttles what it does with it. */
@@ -296,13 +292,8 @@ export class BatchRun {
   }
 
   async run(): Promise<RunOutcome> {
-    const [done, failed] = await Promise.all([recoverJournal(this.files.output), recoverJournal(this.files.error)]);
-    const finished = new Set([...done.ids, ...failed.ids]);
-    this.progress.completed = done.lines;
-    this.progress.failed = failed.lines;
-    for (const key of ['promptTokens', 'cachedTokens', 'completionTokens'] as const) {
-      this.progress.usage[key] = done.usage[key] + failed.usage[key];
-    }
+    const { finished, progress } = await recoverJournals(this.files);
+    Object.assign(this.progress, progress);
     this.hooks.onProgress(this.progress);
     // A journal that cannot be written stops the run as a shutdown would; run() then throws the error.
     const onJournalFailure = (error: Error): void => {
