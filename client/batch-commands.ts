@@ -6,6 +6,7 @@ import {
   BatchCancelRequest,
   BatchCreateRequest,
   BatchGetRequest,
+  BatchResumeRequest,
   BatchRetryRequest,
   FileGetRequest,
   FileRegisterRequest,
@@ -179,6 +180,20 @@ export async function cancelBatch(ctx: Ctx, batch: Batch): Promise<void> {
   if (!client) return;
   const cancelled = await client.sendRequest(BatchCancelRequest.type, { id: batch.id });
   void vscode.window.showInformationMessage(`Ollama Batch: ${cancelled.id} is ${cancelled.status}.`);
+}
+
+/** Resumes a batch the pilot check paused: the user overrides the check. */
+export async function resumeBatch(ctx: Ctx, batch: Batch): Promise<void> {
+  const choice = await vscode.window.showWarningMessage(
+    `Resume ${batch.id}? ${batch.paused_reason ?? ''}`,
+    { modal: true, detail: 'Resumed, it runs to its end without the pilot check; invalid answers are marked invalid.' },
+    'Resume Batch',
+  );
+  if (!choice) return;
+  const client = await ctx.requireClient();
+  if (!client) return;
+  const resumed = await client.sendRequest(BatchResumeRequest.type, { id: batch.id });
+  void vscode.window.showInformationMessage(`Ollama Batch: ${resumed.id} goes on.`);
 }
 
 export async function retryBatch(ctx: Ctx, batch: Batch): Promise<void> {
