@@ -101,6 +101,8 @@ describe('the pilot check', function () {
       paused.paused_reason,
       'pilot check: 50 of 50 answers break their schema (most often: score must be <= 100; at most 20% may): fix the rubric or the schema, then resume or cancel the batch',
     );
+    const { http } = await daemon!.connection.sendRequest(protocol.DaemonStatusRequest.type);
+    assert.match(await (await fetch(`${http}/metrics`)).text(), /^ollama_batch_paused\{reason="pilot_check"\} 1$/m);
     const done = paused.request_counts.completed;
     assert.ok(done >= 50 && done <= 50 + CONCURRENCY, `the pilot's answers and those in flight (${done})`);
     assert.ok(done < LINES, 'the rest waits');
@@ -122,13 +124,14 @@ describe('the pilot check', function () {
     );
   });
 
-  it('passes a batch whose invalid answers stay under the limit, and never looks again', async () => {
+  it('passes a batch whose invalid answers stay under the limit, once', async () => {
     // Every fourth line is out of range: 25% of the pilot's answers with a limit of 30%.
     await start((request) => (request.seed! % 4 === 0 ? OUT_OF_RANGE : IN_RANGE));
     const id = await submitLines({ pilot_max_invalid: '0.3' });
     const { batch } = await finish(id);
     assert.equal(batch.status, 'completed');
-    assert.match(daemon!.log(), new RegExp(`${id}: pilot check passed \\(\\d+ of 50 answers invalid\\)`));
+    const verdicts = daemon!.log().match(new RegExp(`${id}: pilot check passed \\(\\d+ of 50 answers invalid\\)`, 'g'));
+    assert.equal(verdicts?.length, 1, 'one verdict, after the first 50 answers');
   });
 
   it('cancels a paused batch: the answered lines stay, the rest get batch_cancelled', async () => {
