@@ -44,6 +44,29 @@ export async function recoverJournal(path: string): Promise<RecoveredJournal> {
   return recovered;
 }
 
+/** What a batch's journals hold: its finished lines, answered and failed, and their tokens. */
+export interface JournalProgress {
+  completed: number;
+  failed: number;
+  usage: JournalUsage;
+}
+
+/** Recovers a batch's output and error journals: the custom_ids they finish, and their counts. */
+export async function recoverJournals(files: {
+  output: string;
+  error: string;
+}): Promise<{ finished: Set<string>; progress: JournalProgress }> {
+  const [done, failed] = await Promise.all([recoverJournal(files.output), recoverJournal(files.error)]);
+  const usage = { ...done.usage };
+  for (const key of ['promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens'] as const) {
+    usage[key] += failed.usage[key];
+  }
+  return {
+    finished: new Set([...done.ids, ...failed.ids]),
+    progress: { completed: done.lines, failed: failed.lines, usage },
+  };
+}
+
 export function addUsage(usage: JournalUsage, entry: BatchOutputLine): void {
   const body = entry.response?.body;
   if (!body || !('usage' in body)) return;

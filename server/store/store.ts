@@ -38,7 +38,12 @@ export interface StoredBatch {
   numCtx?: NumCtxChoice;
   /** Its metrics' aggregate (the time series is a file of its own in metricsDir). */
   metrics?: BatchMetricsState;
+  /** Its pilot check's verdict (none yet: a run checks its first answers). */
+  pilot?: PilotState;
 }
+
+/** passed: not checked again; paused: waits for a resume or a cancel; overridden: resumed by the user. */
+export type PilotState = 'passed' | 'paused' | 'overridden';
 
 /** Limits that held after the engine ran out of memory, for one model on one machine's GPUs. */
 export interface LearnedLimits {

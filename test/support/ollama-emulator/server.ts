@@ -41,8 +41,8 @@ export interface EmulatorOptions {
   modelPath?: string;
   /** A fixed small JSON answer at no cost (overhead benchmarks). */
   instant?: boolean;
-  /** The instant answer (default: a JSON object valid against test data's score-schema.json). */
-  instantContent?: string;
+  /** The instant answer (default: a JSON object valid against test data's score-schema.json), or one per request. */
+  instantContent?: string | ((request: ChatRequest) => string);
   /** Instant mode: the model names served (default `instant`); as Ollama, any other name is 404 "not found". */
   models?: string[];
   /** OLLAMA_NUM_PARALLEL: requests answered at once (default 1); the rest wait in a FIFO queue. */
@@ -795,7 +795,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         thinking = thinkingText.slice(0, thinkingTokens * 4);
         room -= thinkingTokens;
       }
-      let content = instantContent;
+      let content = typeof instantContent === 'string' ? instantContent : instantContent(call.request);
       let doneReason: 'stop' | 'length' = 'stop';
       let answerTokens = estimateTokens(content);
       if (answerTokens > room) {
