@@ -23,6 +23,7 @@ import { EngineError, type ChatRequest, type ChatResult, type Engine, type Model
 import { messageText } from '../openai/chat.js';
 import { EMBEDDED_ENGINE_NUM_CTX } from '../context/num-ctx.js';
 import { importNodeLlamaCpp } from './node-llama-cpp-module.js';
+import { jsonSchemaToGbnf, UnsupportedSchemaError } from './json-grammar.js';
 
 export interface LlamaCppEngineOptions {
   /** The GGUF file. The model is served under its base name without extension. */
@@ -328,8 +329,7 @@ export class LlamaCppEngine implements Engine {
     const key = JSON.stringify(format);
     let grammar = this.schemaGrammars.get(key);
     if (!grammar) {
-      type Schema = Parameters<Llama['createGrammarForJsonSchema']>[0];
-      grammar = this.llama.createGrammarForJsonSchema(format as Schema).catch((error: unknown) => {
+      grammar = this.createSchemaGrammar(format).catch((error: unknown) => {
         this.schemaGrammars.delete(key);
         const message = error instanceof Error ? error.message : String(error);
         throw new EngineError('permanent', 'invalid_request', `unsupported JSON schema: ${message}`, 400);
@@ -337,6 +337,23 @@ export class LlamaCppEngine implements Engine {
       this.schemaGrammars.set(key, grammar);
     }
     return grammar;
+  }
+
+  /**
+   * Our own grammar (bounds kept, compact JSON: see json-grammar.ts); for a schema it cannot
+   * convert, node-llama-cpp's, which keeps keys, types and enums but not bounds or patterns (the
+   * answer check catches what that lets through).
+   */
+  private createSchemaGrammar(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    let grammar: string;
+    try {
+      grammar = jsonSchemaToGbnf(schema);
+    } catch (error) {
+      if (!(error instanceof UnsupportedSchemaError)) throw error;
+      type Schema = Parameters<Llama['createGrammarForJsonSchema']>[0];
+      return this.llama.createGrammarForJsonSchema(schema as Schema);
+    }
+    return this.llama.createGrammar({ grammar });
   }
 
   /**
