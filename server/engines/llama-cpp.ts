@@ -15,11 +15,13 @@ import type {
   LlamaContext,
   LlamaContextSequence,
   LlamaGrammar,
+  LlamaGrammarEvaluationState,
   LlamaModel,
   Token,
 } from 'node-llama-cpp';
 import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
+import type { TokenLogprob } from '../openai/types.js';
 import { messageText } from '../openai/chat.js';
 import { EMBEDDED_ENGINE_NUM_CTX } from '../context/num-ctx.js';
 import { importNodeLlamaCpp } from './node-llama-cpp-module.js';
@@ -73,6 +75,31 @@ function abortedError(signal: AbortSignal): EngineError {
     : new EngineError('transient', 'aborted', 'the request was aborted');
 }
 
+/** One token in OpenAI's logprobs shape; no bytes where the token is part of a character (U+FFFD). */
+function logprobOf(token: string, probability: number): { token: string; logprob: number; bytes: number[] | null } {
+  return {
+    token,
+    logprob: Math.log(probability),
+    bytes: token.includes('\uFFFD') ? null : [...Buffer.from(token, 'utf8')],
+  };
+}
+
+/** Where the first stop string begins in the text, or -1. */
+function firstStop(text: string, stop: readonly string[]): number {
+  const found = stop.map((s) => text.indexOf(s)).filter((at) => at >= 0);
+  return found.length === 0 ? -1 : Math.min(...found);
+}
+
+/** The tokens that begin before the text offset `end`. */
+function before(logprobs: TokenLogprob[], end: number): TokenLogprob[] {
+  let offset = 0;
+  return logprobs.filter((entry) => {
+    const starts = offset;
+    offset += entry.token.length;
+    return starts < end;
+  });
+}
+
 /** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */
 function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = [];
@@ -118,6 +145,8 @@ export class LlamaCppEngine implements Engine {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly allSlots: readonly Slot[],
+    /** node-llama-cpp's class, for sampling under a grammar outside LlamaChat (logprobs). */
+    private readonly GrammarState: typeof LlamaGrammarEvaluationState,
     modelPath: string,
     threads: number,
   ) {
@@ -130,7 +159,7 @@ export class LlamaCppEngine implements Engine {
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const slots = Math.max(1, Math.floor(options.slots ?? 1));
     const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads(slots)));
-    const { getLlama, LlamaChat, LlamaLogLevel } = await importNodeLlamaCpp();
+    const { getLlama, LlamaChat, LlamaGrammarEvaluationState, LlamaLogLevel } = await importNodeLlamaCpp();
     // build: 'never': a missing prebuilt binary must fail fast, not start a many-minute build.
     const llama = await getLlama({ build: 'never', gpu: false, maxThreads: threads, logLevel: LlamaLogLevel.error });
     let model: LlamaModel | undefined;
@@ -159,7 +188,15 @@ export class LlamaCppEngine implements Engine {
         });
         allSlots.push({ index, sequence, chat: new LlamaChat({ contextSequence: sequence }) });
       }
-      return new LlamaCppEngine(llama, model, context, allSlots, options.modelPath, threads);
+      return new LlamaCppEngine(
+        llama,
+        model,
+        context,
+        allSlots,
+        LlamaGrammarEvaluationState,
+        options.modelPath,
+        threads,
+      );
     } catch (error) {
       await context?.dispose().catch(() => undefined);
       await model?.dispose().catch(() => undefined);
@@ -240,7 +277,23 @@ export class LlamaCppEngine implements Engine {
     const inputBefore = meter.usedInputTokens;
     const outputBefore = meter.usedOutputTokens;
     let clean = false;
+    // The meter counts evaluated prompt tokens as input, except the last, whose logits make
+    // it an "output" like every sampled token: input = evaluated - 1, output = generated.
+    const usage = (): Pick<ChatResult, 'promptTokens' | 'completionTokens' | 'cachedTokens' | 'model'> => {
+      const evaluated = meter.usedInputTokens - inputBefore + 1;
+      return {
+        promptTokens,
+        completionTokens: meter.usedOutputTokens - outputBefore,
+        cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
+        model: this.modelName,
+      };
+    };
     try {
+      if (request.logprobs) {
+        const answer = await this.sampleWithLogprobs(slot.sequence, tokens, maxTokens, grammar, stop, request, signal);
+        clean = true;
+        return { ...answer, ...usage() };
+      }
       const result = await slot.chat.generateResponse(history, {
         signal,
         maxTokens,
@@ -258,16 +311,10 @@ export class LlamaCppEngine implements Engine {
         },
       });
       clean = true;
-      // The meter counts evaluated prompt tokens as input, except the last, whose logits make
-      // it an "output" like every sampled token: input = evaluated - 1, output = generated.
-      const evaluated = meter.usedInputTokens - inputBefore + 1;
       return {
         content: result.response,
         finishReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
-        promptTokens,
-        completionTokens: meter.usedOutputTokens - outputBefore,
-        cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
-        model: this.modelName,
+        ...usage(),
       };
     } catch (error) {
       if (signal.aborted) {
@@ -281,6 +328,67 @@ export class LlamaCppEngine implements Engine {
     } finally {
       this.release(slot, clean);
     }
+  }
+
+  /**
+   * The answer sampled token by token on the slot's sequence with each token's log probability,
+   * which LlamaChat does not give: the same prompt tokens, cached prefix, grammar and sampling,
+   * through node-llama-cpp's evaluateWithMetadata. The probabilities are those the token was
+   * drawn from: after the grammar and top_k/top_p, renormalised (at temperature 0, the model's
+   * own over the tokens the grammar allows). Generation ends at an end-of-generation token,
+   * max_tokens or a stop string (the chat template's text stop triggers are not watched: its
+   * end token ends the turn). A thinking model's thoughts are not separated on this path.
+   */
+  private async sampleWithLogprobs(
+    sequence: LlamaContextSequence,
+    tokens: Token[],
+    maxTokens: number,
+    grammar: LlamaGrammar | undefined,
+    stop: string[],
+    request: ChatRequest,
+    signal: AbortSignal,
+  ): Promise<Pick<ChatResult, 'content' | 'finishReason' | 'logprobs'>> {
+    // As LlamaChat does: keep the cached prefix, and evaluate at least the last prompt token.
+    await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
+    const alternatives = request.topLogprobs ?? 0;
+    const outputs = sequence.evaluateWithMetadata(
+      tokens.slice(sequence.nextTokenIndex),
+      // The whole vocabulary's probabilities cost time per token: only when alternatives are asked for.
+      { confidence: true, probabilities: alternatives > 0 },
+      {
+        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+        topK: DEFAULT_TOP_K,
+        topP: request.topP ?? DEFAULT_TOP_P,
+        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...(grammar ? { grammarEvaluationState: new this.GrammarState({ model: this.model, grammar }) } : {}),
+        contextShift: {
+          strategy: () => {
+            throw new EngineError('permanent', 'context_length_exceeded', 'the prompt does not fit the context window');
+          },
+        },
+      },
+    );
+    const generated: Token[] = [];
+    const logprobs: TokenLogprob[] = [];
+    const pieceOf = (token: Token): string => this.model.detokenize([token], false, generated.slice(-8));
+    for await (const output of outputs) {
+      const { token, confidence } = output;
+      const { probabilities } = output as { probabilities?: Map<Token, number> };
+      if (signal.aborted) break;
+      const top: TokenLogprob['top_logprobs'] = [];
+      for (const [candidate, probability] of probabilities ?? []) {
+        if (top.length >= alternatives || probability <= 0) break;
+        top.push(logprobOf(pieceOf(candidate), probability));
+      }
+      logprobs.push({ ...logprobOf(pieceOf(token), confidence), top_logprobs: top });
+      generated.push(token);
+      const content = this.model.detokenize(generated);
+      const at = firstStop(content, stop);
+      if (at >= 0) return { content: content.slice(0, at), finishReason: 'stop', logprobs: before(logprobs, at) };
+      if (generated.length >= maxTokens) return { content, finishReason: 'length', logprobs };
+    }
+    if (signal.aborted) throw abortedError(signal);
+    return { content: this.model.detokenize(generated), finishReason: 'stop', logprobs };
   }
 
   async listModels(): Promise<string[]> {
