@@ -263,6 +263,27 @@ describe('llama-cpp engine under its own grammar (tiny random model, 200 answers
     await engine?.close();
   });
 
+  it("falls back to node-llama-cpp's grammar for a schema it cannot convert (a pattern)", async () => {
+    const schema = {
+      type: 'object',
+      properties: { code: { type: 'string', pattern: '^[A-Z]+$', maxLength: 5 } },
+      required: ['code'],
+    };
+    assert.throws(() => jsonSchemaToGbnf(schema), UnsupportedSchemaError);
+    const result = await engine.chat(
+      {
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'A code.' }],
+        format: schema,
+        temperature: 0,
+        maxTokens: 64,
+      },
+      never(),
+    );
+    assert.equal(result.finishReason, 'stop', result.content);
+    assert.equal(typeof (JSON.parse(result.content) as { code: unknown }).code, 'string', result.content);
+  });
+
   for (const [label, schema, maxTokens] of [
     ['score-only', SCORE_ONLY, 16],
     ['sample answer', job.schema, maxAnswerBytes(job.schema) + 1],
