@@ -277,6 +277,7 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
+        engine: this.engine.name,
         modelProblem: (model) => this.models.problem(model),
       });
       errors = report.errors;
@@ -572,6 +573,7 @@ export class BatchQueue {
     batch.usage.input_tokens = usage.promptTokens;
     batch.usage.input_tokens_details.cached_tokens = usage.cachedTokens;
     batch.usage.output_tokens = usage.completionTokens;
+    batch.usage.output_tokens_details.reasoning_tokens = usage.reasoningTokens;
     batch.usage.total_tokens = usage.promptTokens + usage.completionTokens;
     this.saveSoon();
     this.announceSoon(entry);

@@ -10,6 +10,7 @@ export interface JournalUsage {
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
+  reasoningTokens: number;
 }
 
 export interface RecoveredJournal {
@@ -31,7 +32,7 @@ export async function recoverJournal(path: string): Promise<RecoveredJournal> {
   const recovered: RecoveredJournal = {
     ids: new Set(),
     lines: 0,
-    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 },
+    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
   };
   for await (const line of readLines(path, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
     if (!line.bytes || line.bytes.length === 0) continue;
@@ -49,6 +50,7 @@ export function addUsage(usage: JournalUsage, entry: BatchOutputLine): void {
   usage.promptTokens += body.usage.prompt_tokens;
   usage.completionTokens += body.usage.completion_tokens;
   usage.cachedTokens += body.usage.prompt_tokens_details?.cached_tokens ?? 0;
+  usage.reasoningTokens += body.usage.completion_tokens_details?.reasoning_tokens ?? 0;
 }
 
 /**

@@ -9,6 +9,7 @@ import { ConversationPool, type BatchMode, type Conversation } from '../context/
 import { MIN_NUM_CTX, numCtxAfterOutOfMemory } from '../context/num-ctx.js';
 import type { TrimStrategy } from '../context/trim.js';
 import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js';
+import { chatChoices } from '../engines/choices.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
@@ -146,7 +147,7 @@ export class BatchRun {
   private readonly progress: RunProgress = {
     completed: 0,
     failed: 0,
-    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 },
+    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
   };
   /** custom_ids started but not finished when the run stopped: they get a stop line. */
   private readonly abandoned: string[] = [];
@@ -285,7 +286,7 @@ export class BatchRun {
     const finished = new Set([...done.ids, ...failed.ids]);
     this.progress.completed = done.lines;
     this.progress.failed = failed.lines;
-    for (const key of ['promptTokens', 'cachedTokens', 'completionTokens'] as const) {
+    for (const key of ['promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens'] as const) {
       this.progress.usage[key] = done.usage[key] + failed.usage[key];
     }
     this.hooks.onProgress(this.progress);
@@ -367,7 +368,7 @@ export class BatchRun {
       const sentAt = this.limitsVersion;
       try {
         const started = performance.now();
-        const result = await this.engine.chat(prepared.chat, attemptSignal.signal);
+        const result = await chatChoices(this.engine, prepared.chat, attemptSignal.signal);
         const latencyMs = performance.now() - started;
         if (prepared.estimated !== undefined)
           this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);

@@ -12,11 +12,14 @@ import type {
   ChatHistoryItem,
   Llama,
   LlamaChat,
+  LlamaChatResponseSegment,
   LlamaContext,
   LlamaContextSequence,
   LlamaGrammar,
   LlamaGrammarEvaluationState,
   LlamaModel,
+  LLamaChatGenerateResponseOptions,
+  LLamaContextualRepeatPenalty,
   Token,
 } from 'node-llama-cpp';
 import type { ChatMessage } from '../protocol/openai.js';
@@ -39,7 +42,7 @@ export interface LlamaCppEngineOptions {
 }
 
 // Sampling defaults where the request leaves them out: Ollama's, so the embedded engine and the
-// default engine answer alike for the same GGUF. No repeat penalty: the OpenAI body has none.
+// default engine answer alike for the same GGUF. No repeat penalty unless asked: OpenAI's default.
 const DEFAULT_TEMPERATURE = 0.8;
 const DEFAULT_TOP_K = 40;
 const DEFAULT_TOP_P = 0.9;
@@ -73,6 +76,30 @@ function abortedError(signal: AbortSignal): EngineError {
   return timedOut
     ? new EngineError('transient', 'timeout', 'the engine did not answer in time')
     : new EngineError('transient', 'aborted', 'the request was aborted');
+}
+
+/** The sampler's settings, the same with logprobs and without. */
+function samplingOf(
+  request: ChatRequest,
+): Pick<LLamaChatGenerateResponseOptions, 'temperature' | 'topK' | 'topP' | 'minP' | 'seed'> {
+  return {
+    temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+    topK: request.topK ?? DEFAULT_TOP_K,
+    topP: request.topP ?? DEFAULT_TOP_P,
+    ...(request.minP !== undefined ? { minP: request.minP } : {}),
+    ...(request.seed !== undefined ? { seed: request.seed } : {}),
+  };
+}
+
+/** OpenAI's penalties and repetition_penalty as node-llama-cpp's repeat penalty; off when none is asked for. */
+function repeatPenaltyOf(request: ChatRequest): LLamaContextualRepeatPenalty | false {
+  const { frequencyPenalty, presencePenalty, repeatPenalty } = request;
+  if (frequencyPenalty === undefined && presencePenalty === undefined && repeatPenalty === undefined) return false;
+  return {
+    penalty: repeatPenalty ?? 1,
+    ...(frequencyPenalty !== undefined ? { frequencyPenalty } : {}),
+    ...(presencePenalty !== undefined ? { presencePenalty } : {}),
+  };
 }
 
 /** One token in OpenAI's logprobs shape; no bytes where the token is part of a character (U+FFFD). */
@@ -216,6 +243,15 @@ export class LlamaCppEngine implements Engine {
       );
     }
     if (signal.aborted) throw abortedError(signal);
+    if (request.logprobs && this.allSlots[0]!.chat.chatWrapper.settings.segments?.thought) {
+      // The logprobs path samples outside LlamaChat, which is what keeps thoughts apart.
+      throw new EngineError(
+        'permanent',
+        'unsupported_parameter',
+        `logprobs: the llama-cpp engine gives none for a thinking model (chat template ${this.allSlots[0]!.chat.chatWrapper.wrapperName}): its thoughts would be mixed into the answer`,
+        400,
+      );
+    }
     if (request.maxTokens !== undefined && (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)) {
       throw new EngineError(
         'permanent',
@@ -297,13 +333,12 @@ export class LlamaCppEngine implements Engine {
       const result = await slot.chat.generateResponse(history, {
         signal,
         maxTokens,
-        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        topK: DEFAULT_TOP_K,
-        topP: request.topP ?? DEFAULT_TOP_P,
-        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...samplingOf(request),
         ...(grammar ? { grammar } : {}),
         ...(stop.length > 0 ? { customStopTriggers: stop } : {}),
-        repeatPenalty: false,
+        repeatPenalty: repeatPenaltyOf(request),
+        // reasoning_effort none/minimal: no thought tokens; a level: node-llama-cpp's default budget.
+        ...(request.think === false ? { budgets: { thoughtTokens: 0 } } : {}),
         contextShift: {
           strategy: () => {
             throw new EngineError('permanent', 'context_length_exceeded', 'the prompt does not fit the context window');
@@ -315,6 +350,7 @@ export class LlamaCppEngine implements Engine {
         content: result.response,
         finishReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
         ...usage(),
+        ...this.reasoningOf(result.fullResponse),
       };
     } catch (error) {
       if (signal.aborted) {
@@ -337,7 +373,7 @@ export class LlamaCppEngine implements Engine {
    * drawn from: after the grammar and top_k/top_p, renormalised (at temperature 0, the model's
    * own over the tokens the grammar allows). Generation ends at an end-of-generation token,
    * max_tokens or a stop string (the chat template's text stop triggers are not watched: its
-   * end token ends the turn). A thinking model's thoughts are not separated on this path.
+   * end token ends the turn). A thinking model is refused in chat(): LlamaChat keeps thoughts apart.
    */
   private async sampleWithLogprobs(
     sequence: LlamaContextSequence,
@@ -351,15 +387,16 @@ export class LlamaCppEngine implements Engine {
     // As LlamaChat does: keep the cached prefix, and evaluate at least the last prompt token.
     await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
     const alternatives = request.topLogprobs ?? 0;
+    const penalty = repeatPenaltyOf(request);
+    const generated: Token[] = [];
     const outputs = sequence.evaluateWithMetadata(
       tokens.slice(sequence.nextTokenIndex),
       // The whole vocabulary's probabilities cost time per token: only when alternatives are asked for.
       { confidence: true, probabilities: alternatives > 0 },
       {
-        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        topK: DEFAULT_TOP_K,
-        topP: request.topP ?? DEFAULT_TOP_P,
-        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...samplingOf(request),
+        // LlamaChat's default: the penalty looks at the last 64 generated tokens.
+        ...(penalty ? { repeatPenalty: { ...penalty, punishTokens: () => generated.slice(-64) } } : {}),
         ...(grammar ? { grammarEvaluationState: new this.GrammarState({ model: this.model, grammar }) } : {}),
         contextShift: {
           strategy: () => {
@@ -368,7 +405,6 @@ export class LlamaCppEngine implements Engine {
         },
       },
     );
-    const generated: Token[] = [];
     const logprobs: TokenLogprob[] = [];
     const pieceOf = (token: Token): string => this.model.detokenize([token], false, generated.slice(-8));
     for await (const output of outputs) {
@@ -389,6 +425,15 @@ export class LlamaCppEngine implements Engine {
     }
     if (signal.aborted) throw abortedError(signal);
     return { content: this.model.detokenize(generated), finishReason: 'stop', logprobs };
+  }
+
+  /** The thought segments' tokens, where the model thought (kept out of `response`). */
+  private reasoningOf(fullResponse: ReadonlyArray<string | LlamaChatResponseSegment>): { reasoningTokens?: number } {
+    const thoughts = fullResponse.filter(
+      (part): part is LlamaChatResponseSegment => typeof part !== 'string' && part.segmentType === 'thought',
+    );
+    if (thoughts.length === 0) return {};
+    return { reasoningTokens: this.model.tokenize(thoughts.map((part) => part.text).join('')).length };
   }
 
   async listModels(): Promise<string[]> {

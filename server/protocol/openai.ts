@@ -87,6 +87,18 @@ export interface ChatCompletionBody {
     | { type: 'text' }
     | { type: 'json_object' }
     | { type: 'json_schema'; json_schema: { name?: string; schema: Record<string, unknown>; strict?: boolean } };
+  n?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
+  reasoning_effort?: 'none' | 'minimal' | 'low' | 'medium' | 'high';
+  frequency_penalty?: number;
+  presence_penalty?: number;
+  /** extension (vLLM's names): sampling options beyond OpenAI's. */
+  top_k?: number;
+  min_p?: number;
+  repetition_penalty?: number;
+  logit_bias?: Record<string, number>;
+  /** Every field and what each engine does with it: server/engines/request-fields.ts. */
   [other: string]: unknown;
 }
 
