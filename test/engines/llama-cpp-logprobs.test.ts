@@ -66,6 +66,28 @@ describe('llama-cpp engine logprobs (tiny random model)', function () {
     }
   });
 
+  it('samples with the same settings as the plain path: penalties, top_k and min_p give the same greedy text', async () => {
+    const story = (extra: Partial<ChatRequest>): ChatRequest => ({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'Tell me a story about data.' }],
+      temperature: 0,
+      maxTokens: 40,
+      ...extra,
+    });
+    const contents = new Set<string>();
+    for (const extra of [
+      { frequencyPenalty: 1.5 },
+      { repeatPenalty: 1.3, presencePenalty: 0.5 },
+      { topK: 3, minP: 0.05 },
+    ]) {
+      const plain = await engine.chat(story(extra), never());
+      const withLogprobs = await engine.chat(story({ ...extra, logprobs: true }), never());
+      assert.equal(withLogprobs.content, plain.content, JSON.stringify(extra));
+      contents.add(plain.content);
+    }
+    assert.ok(contents.size > 1, 'the settings change the text, so the comparison means something');
+  });
+
   it('offers only what the grammar allows: digits where the score begins', async () => {
     const result = await engine.chat(ask(7, { logprobs: true, topLogprobs: 20 }), never());
     const entries = result.logprobs!;
