@@ -16,15 +16,19 @@ import type {
   LlamaContext,
   LlamaContextSequence,
   LlamaGrammar,
+  LlamaGrammarEvaluationState,
   LlamaModel,
+  LLamaChatGenerateResponseOptions,
   LLamaContextualRepeatPenalty,
   Token,
 } from 'node-llama-cpp';
 import type { ChatMessage } from '../protocol/openai.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine, type ModelFacts } from './engine.js';
+import type { TokenLogprob } from '../openai/types.js';
 import { messageText } from '../openai/chat.js';
 import { EMBEDDED_ENGINE_NUM_CTX } from '../context/num-ctx.js';
 import { importNodeLlamaCpp } from './node-llama-cpp-module.js';
+import { jsonSchemaToGbnf, UnsupportedSchemaError } from './json-grammar.js';
 
 export interface LlamaCppEngineOptions {
   /** The GGUF file. The model is served under its base name without extension. */
@@ -74,6 +78,19 @@ function abortedError(signal: AbortSignal): EngineError {
     : new EngineError('transient', 'aborted', 'the request was aborted');
 }
 
+/** The sampler's settings, the same with logprobs and without. */
+function samplingOf(
+  request: ChatRequest,
+): Pick<LLamaChatGenerateResponseOptions, 'temperature' | 'topK' | 'topP' | 'minP' | 'seed'> {
+  return {
+    temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+    topK: request.topK ?? DEFAULT_TOP_K,
+    topP: request.topP ?? DEFAULT_TOP_P,
+    ...(request.minP !== undefined ? { minP: request.minP } : {}),
+    ...(request.seed !== undefined ? { seed: request.seed } : {}),
+  };
+}
+
 /** OpenAI's penalties and repetition_penalty as node-llama-cpp's repeat penalty; off when none is asked for. */
 function repeatPenaltyOf(request: ChatRequest): LLamaContextualRepeatPenalty | false {
   const { frequencyPenalty, presencePenalty, repeatPenalty } = request;
@@ -83,6 +100,31 @@ function repeatPenaltyOf(request: ChatRequest): LLamaContextualRepeatPenalty | f
     ...(frequencyPenalty !== undefined ? { frequencyPenalty } : {}),
     ...(presencePenalty !== undefined ? { presencePenalty } : {}),
   };
+}
+
+/** One token in OpenAI's logprobs shape; no bytes where the token is part of a character (U+FFFD). */
+function logprobOf(token: string, probability: number): { token: string; logprob: number; bytes: number[] | null } {
+  return {
+    token,
+    logprob: Math.log(probability),
+    bytes: token.includes('\uFFFD') ? null : [...Buffer.from(token, 'utf8')],
+  };
+}
+
+/** Where the first stop string begins in the text, or -1. */
+function firstStop(text: string, stop: readonly string[]): number {
+  const found = stop.map((s) => text.indexOf(s)).filter((at) => at >= 0);
+  return found.length === 0 ? -1 : Math.min(...found);
+}
+
+/** The tokens that begin before the text offset `end`. */
+function before(logprobs: TokenLogprob[], end: number): TokenLogprob[] {
+  let offset = 0;
+  return logprobs.filter((entry) => {
+    const starts = offset;
+    offset += entry.token.length;
+    return starts < end;
+  });
 }
 
 /** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */
@@ -130,6 +172,8 @@ export class LlamaCppEngine implements Engine {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly allSlots: readonly Slot[],
+    /** node-llama-cpp's class, for sampling under a grammar outside LlamaChat (logprobs). */
+    private readonly GrammarState: typeof LlamaGrammarEvaluationState,
     modelPath: string,
     threads: number,
   ) {
@@ -142,7 +186,7 @@ export class LlamaCppEngine implements Engine {
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const slots = Math.max(1, Math.floor(options.slots ?? 1));
     const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads(slots)));
-    const { getLlama, LlamaChat, LlamaLogLevel } = await importNodeLlamaCpp();
+    const { getLlama, LlamaChat, LlamaGrammarEvaluationState, LlamaLogLevel } = await importNodeLlamaCpp();
     // build: 'never': a missing prebuilt binary must fail fast, not start a many-minute build.
     const llama = await getLlama({ build: 'never', gpu: false, maxThreads: threads, logLevel: LlamaLogLevel.error });
     let model: LlamaModel | undefined;
@@ -171,7 +215,15 @@ export class LlamaCppEngine implements Engine {
         });
         allSlots.push({ index, sequence, chat: new LlamaChat({ contextSequence: sequence }) });
       }
-      return new LlamaCppEngine(llama, model, context, allSlots, options.modelPath, threads);
+      return new LlamaCppEngine(
+        llama,
+        model,
+        context,
+        allSlots,
+        LlamaGrammarEvaluationState,
+        options.modelPath,
+        threads,
+      );
     } catch (error) {
       await context?.dispose().catch(() => undefined);
       await model?.dispose().catch(() => undefined);
@@ -191,6 +243,15 @@ export class LlamaCppEngine implements Engine {
       );
     }
     if (signal.aborted) throw abortedError(signal);
+    if (request.logprobs && this.allSlots[0]!.chat.chatWrapper.settings.segments?.thought) {
+      // The logprobs path samples outside LlamaChat, which is what keeps thoughts apart.
+      throw new EngineError(
+        'permanent',
+        'unsupported_parameter',
+        `logprobs: the llama-cpp engine gives none for a thinking model (chat template ${this.allSlots[0]!.chat.chatWrapper.wrapperName}): its thoughts would be mixed into the answer`,
+        400,
+      );
+    }
     if (request.maxTokens !== undefined && (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)) {
       throw new EngineError(
         'permanent',
@@ -252,15 +313,27 @@ export class LlamaCppEngine implements Engine {
     const inputBefore = meter.usedInputTokens;
     const outputBefore = meter.usedOutputTokens;
     let clean = false;
+    // The meter counts evaluated prompt tokens as input, except the last, whose logits make
+    // it an "output" like every sampled token: input = evaluated - 1, output = generated.
+    const usage = (): Pick<ChatResult, 'promptTokens' | 'completionTokens' | 'cachedTokens' | 'model'> => {
+      const evaluated = meter.usedInputTokens - inputBefore + 1;
+      return {
+        promptTokens,
+        completionTokens: meter.usedOutputTokens - outputBefore,
+        cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
+        model: this.modelName,
+      };
+    };
     try {
+      if (request.logprobs) {
+        const answer = await this.sampleWithLogprobs(slot.sequence, tokens, maxTokens, grammar, stop, request, signal);
+        clean = true;
+        return { ...answer, ...usage() };
+      }
       const result = await slot.chat.generateResponse(history, {
         signal,
         maxTokens,
-        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        topK: request.topK ?? DEFAULT_TOP_K,
-        topP: request.topP ?? DEFAULT_TOP_P,
-        ...(request.minP !== undefined ? { minP: request.minP } : {}),
-        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...samplingOf(request),
         ...(grammar ? { grammar } : {}),
         ...(stop.length > 0 ? { customStopTriggers: stop } : {}),
         repeatPenalty: repeatPenaltyOf(request),
@@ -273,16 +346,10 @@ export class LlamaCppEngine implements Engine {
         },
       });
       clean = true;
-      // The meter counts evaluated prompt tokens as input, except the last, whose logits make
-      // it an "output" like every sampled token: input = evaluated - 1, output = generated.
-      const evaluated = meter.usedInputTokens - inputBefore + 1;
       return {
         content: result.response,
         finishReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
-        promptTokens,
-        completionTokens: meter.usedOutputTokens - outputBefore,
-        cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
-        model: this.modelName,
+        ...usage(),
         ...this.reasoningOf(result.fullResponse),
       };
     } catch (error) {
@@ -297,6 +364,67 @@ export class LlamaCppEngine implements Engine {
     } finally {
       this.release(slot, clean);
     }
+  }
+
+  /**
+   * The answer sampled token by token on the slot's sequence with each token's log probability,
+   * which LlamaChat does not give: the same prompt tokens, cached prefix, grammar and sampling,
+   * through node-llama-cpp's evaluateWithMetadata. The probabilities are those the token was
+   * drawn from: after the grammar and top_k/top_p, renormalised (at temperature 0, the model's
+   * own over the tokens the grammar allows). Generation ends at an end-of-generation token,
+   * max_tokens or a stop string (the chat template's text stop triggers are not watched: its
+   * end token ends the turn). A thinking model is refused in chat(): LlamaChat keeps thoughts apart.
+   */
+  private async sampleWithLogprobs(
+    sequence: LlamaContextSequence,
+    tokens: Token[],
+    maxTokens: number,
+    grammar: LlamaGrammar | undefined,
+    stop: string[],
+    request: ChatRequest,
+    signal: AbortSignal,
+  ): Promise<Pick<ChatResult, 'content' | 'finishReason' | 'logprobs'>> {
+    // As LlamaChat does: keep the cached prefix, and evaluate at least the last prompt token.
+    await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
+    const alternatives = request.topLogprobs ?? 0;
+    const penalty = repeatPenaltyOf(request);
+    const generated: Token[] = [];
+    const outputs = sequence.evaluateWithMetadata(
+      tokens.slice(sequence.nextTokenIndex),
+      // The whole vocabulary's probabilities cost time per token: only when alternatives are asked for.
+      { confidence: true, probabilities: alternatives > 0 },
+      {
+        ...samplingOf(request),
+        // LlamaChat's default: the penalty looks at the last 64 generated tokens.
+        ...(penalty ? { repeatPenalty: { ...penalty, punishTokens: () => generated.slice(-64) } } : {}),
+        ...(grammar ? { grammarEvaluationState: new this.GrammarState({ model: this.model, grammar }) } : {}),
+        contextShift: {
+          strategy: () => {
+            throw new EngineError('permanent', 'context_length_exceeded', 'the prompt does not fit the context window');
+          },
+        },
+      },
+    );
+    const logprobs: TokenLogprob[] = [];
+    const pieceOf = (token: Token): string => this.model.detokenize([token], false, generated.slice(-8));
+    for await (const output of outputs) {
+      const { token, confidence } = output;
+      const { probabilities } = output as { probabilities?: Map<Token, number> };
+      if (signal.aborted) break;
+      const top: TokenLogprob['top_logprobs'] = [];
+      for (const [candidate, probability] of probabilities ?? []) {
+        if (top.length >= alternatives || probability <= 0) break;
+        top.push(logprobOf(pieceOf(candidate), probability));
+      }
+      logprobs.push({ ...logprobOf(pieceOf(token), confidence), top_logprobs: top });
+      generated.push(token);
+      const content = this.model.detokenize(generated);
+      const at = firstStop(content, stop);
+      if (at >= 0) return { content: content.slice(0, at), finishReason: 'stop', logprobs: before(logprobs, at) };
+      if (generated.length >= maxTokens) return { content, finishReason: 'length', logprobs };
+    }
+    if (signal.aborted) throw abortedError(signal);
+    return { content: this.model.detokenize(generated), finishReason: 'stop', logprobs };
   }
 
   /** The thought segments' tokens, where the model thought (kept out of `response`). */
@@ -354,8 +482,7 @@ export class LlamaCppEngine implements Engine {
     const key = JSON.stringify(format);
     let grammar = this.schemaGrammars.get(key);
     if (!grammar) {
-      type Schema = Parameters<Llama['createGrammarForJsonSchema']>[0];
-      grammar = this.llama.createGrammarForJsonSchema(format as Schema).catch((error: unknown) => {
+      grammar = this.createSchemaGrammar(format).catch((error: unknown) => {
         this.schemaGrammars.delete(key);
         const message = error instanceof Error ? error.message : String(error);
         throw new EngineError('permanent', 'invalid_request', `unsupported JSON schema: ${message}`, 400);
@@ -363,6 +490,23 @@ export class LlamaCppEngine implements Engine {
       this.schemaGrammars.set(key, grammar);
     }
     return grammar;
+  }
+
+  /**
+   * Our own grammar (bounds kept, compact JSON: see json-grammar.ts); for a schema it cannot
+   * convert, node-llama-cpp's, which keeps keys, types and enums but not bounds or patterns (the
+   * answer check catches what that lets through).
+   */
+  private createSchemaGrammar(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    let grammar: string;
+    try {
+      grammar = jsonSchemaToGbnf(schema);
+    } catch (error) {
+      if (!(error instanceof UnsupportedSchemaError)) throw error;
+      type Schema = Parameters<Llama['createGrammarForJsonSchema']>[0];
+      return this.llama.createGrammarForJsonSchema(schema as Schema);
+    }
+    return this.llama.createGrammar({ grammar });
   }
 
   /**
