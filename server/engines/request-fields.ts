@@ -21,12 +21,10 @@ const every = (support: FieldSupport): Record<EngineName, FieldSupport> => ({
   'llama-cpp': support,
 });
 
-/**
- * The embedded engine's support for logprobs: refused until node-llama-cpp's token probabilities
- * are read (sequence.evaluateWithMetadata); then `{ honoured: '…' }`.
- */
+/** The embedded engine samples token by token where logprobs are asked for (llama-cpp.ts). */
 const LLAMA_CPP_LOGPROBS: FieldSupport = {
-  refused: 'the embedded engine does not give token probabilities yet',
+  honoured:
+    "sampled token by token with node-llama-cpp's probabilities (after the grammar and top_k/top_p: alternatives the grammar forbids are left out)",
 };
 
 const isFalse = (value: unknown): boolean => value === false;
