@@ -228,12 +228,18 @@ const BODY = `
     <span id="busy" class="busy" hidden></span>
     <button id="export" type="button">Export Scored CSV…</button>
   </header>
+  <p id="partial" class="partial" hidden></p>
   <dl class="counters" id="summary"></dl>
   <div class="distributions" id="distributions"></div>
   <div class="extremes">
     <section><h2>Top</h2><table id="top" class="small-table"></table></section>
     <section><h2>Bottom</h2><table id="bottom" class="small-table"></table></section>
   </div>
+  <p id="expected-note" class="muted"></p>
+  <section id="uncertain-section" hidden>
+    <h2>To review: the least certain scores</h2>
+    <table id="uncertain" class="small-table"></table>
+  </section>
   <section class="table-section">
     <h2>All rows <span id="row-count" class="muted"></span></h2>
     <p id="no-table" class="muted" hidden>These results were analysed without their CSV. Use “Export Scored CSV…” (or Analyze Results with the source CSV) to see every row here.</p>
