@@ -7,7 +7,6 @@ import { basename } from 'node:path';
 import { isObject } from '../common/is-object.js';
 import { readLines } from '../jsonl/lines.js';
 import { answerSchema } from '../openai/answer-check.js';
-import type { ChatCompletionBody } from '../protocol/openai.js';
 import { AnalysisError } from './join.js';
 import type { FieldRule } from './stats.js';
 
@@ -50,7 +49,7 @@ export async function readAnswerSchema(input: string): Promise<Record<string, un
     const format = body.response_format;
     // A malformed response_format (no json_schema object) asks for no schema, as the engines read it.
     if (!isObject(format) || !isObject(format.json_schema) || !isObject(format.json_schema.schema)) return undefined;
-    return answerSchema(body as Pick<ChatCompletionBody, 'response_format'>);
+    return answerSchema(body);
   }
   return undefined;
 }
