@@ -495,8 +495,10 @@ async function wholeLinesOf(path: string): Promise<number> {
 
 async function scanFile(tally: Tally, file: number, path: string, running: boolean): Promise<void> {
   const name = basename(path);
+  const end = running ? await wholeLinesOf(path) : undefined;
+  if (end === 0) return;
   let offset = 0;
-  for await (const line of readLines(path, running ? { end: await wholeLinesOf(path) } : {})) {
+  for await (const line of readLines(path, { end })) {
     const position = { file, offset, length: line.size };
     offset += line.size + 1;
     if (line.bytes === null) {

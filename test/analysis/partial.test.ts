@@ -37,10 +37,13 @@ describe('analysis of a running batch', () => {
     assert.deepEqual(rows, ['c3,30,ok,', 'c2,20,ok,', 'c1,10,ok,', 'c4,,missing,', 'c5,,missing,']);
   });
 
-  it('takes the torn line once its end is written', async () => {
+  it('takes the torn line once its end is written, with an empty error journal', async () => {
     const { output, torn } = journal();
     appendFileSync(output, `${torn.slice(torn.length / 2)}\n${line(5)}\n`);
-    const report = await analyzeResults({ output, running: { status: 'in_progress', total: 5 } });
+    // The error journal made but still empty.
+    const errors = join(output, '..', 'errors.jsonl');
+    writeFileSync(errors, '');
+    const report = await analyzeResults({ output, errors, running: { status: 'in_progress', total: 5 } });
     assert.deepEqual(report.partial, { done: 5, total: 5, status: 'in_progress' });
     assert.equal(report.top[0]!.custom_id, 'c5');
   });
