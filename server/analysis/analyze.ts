@@ -384,6 +384,8 @@ class Tally {
     this.rules = fieldRules(schema);
     this.report.answers.schema = schema !== undefined;
     this.numberField = [...this.rules].find(([, rule]) => rule.numeric)?.[0] ?? null;
+    // The schema's fields are summarised (and are the CSV's columns, in its order) even when no answer is valid.
+    for (const [name, rule] of this.rules) this.fields.set(name, new FieldStats(rule));
   }
 
   malformed(file: string, line: number, problem: string): void {

@@ -10,7 +10,7 @@ import { answerSchema } from '../openai/answer-check.js';
 import { AnalysisError } from './join.js';
 import type { FieldRule } from './stats.js';
 
-/** What the schema says of each property, where it says something a summary uses. */
+/** What the schema says of each property, in the schema's order (an empty rule where it says nothing a summary uses). */
 export function fieldRules(schema: unknown): Map<string, FieldRule> {
   const rules = new Map<string, FieldRule>();
   const properties = isObject(schema) && isObject(schema.properties) ? schema.properties : {};
@@ -22,7 +22,7 @@ export function fieldRules(schema: unknown): Map<string, FieldRule> {
     if (Array.isArray(property.enum)) rule.enum = property.enum.map(String);
     const types: unknown[] = Array.isArray(property.type) ? property.type : [property.type];
     if (types.includes('number') || types.includes('integer')) rule.numeric = true;
-    if (Object.keys(rule).length > 0) rules.set(name, rule);
+    rules.set(name, rule);
   }
   return rules;
 }
