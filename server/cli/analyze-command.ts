@@ -103,7 +103,7 @@ export function addAnalyzeCommand(program: Command): void {
     .option('--csv <file>', 'where the joined CSV goes (default: beside the source, x.csv gives x.scored.csv)')
     .option('--sort-by <field>', 'an answer field or a source column (default: the first numeric answer field)')
     .addOption(new Option('--order <order>', 'sort order of the CSV').choices(['asc', 'desc']).default('desc'))
-    .option('--top <n>', 'how many top and bottom rows to list', positiveInteger, 5)
+    .option('--top <n>', 'how many top, bottom and most uncertain rows to list', positiveInteger, 5)
     .option('--json', 'print the report as JSON')
     .action(async (file: string, flags: AnalyzeFlags) => {
       process.exitCode = await analyze(file, flags);

@@ -55,7 +55,7 @@ export function expectedText(report: AnalysisReport): string {
   const count = (value: number): string => value.toLocaleString('en-US');
   const without =
     expected.without > 0 ? `; ${count(expected.without)} without logprobs ranked by their ${expected.field}` : '';
-  return `ranked by ${expected.columns.expected}: the ${expected.field} weighted by its logprobs, ± ${expected.columns.sd} (${count(expected.rows)} answers)${without}`;
+  return `ranked by ${expected.columns.expected}: the ${expected.field} weighted by its logprobs, ± ${expected.columns.sd} (${count(expected.rows)} answer${expected.rows === 1 ? '' : 's'})${without}`;
 }
 
 /** A score with its expected value, e.g. "85 (84.3 ± 2.1)"; the value alone without one. */
