@@ -54,7 +54,7 @@ describe('the results panel view', () => {
     assert.equal(view.partial, 'partial: 2 of 3 lines done, batch in_progress');
     assert.match(
       view.expectedNote,
-      /^ranked by score_expected: the score weighted by its logprobs, ± score_sd \(1 answers\); 1 without logprobs/,
+      /^ranked by score_expected: the score weighted by its logprobs, ± score_sd \(1 answer\); 1 without logprobs/,
     );
     assert.deepEqual(view.uncertain, [{ customId: 'a', value: '80 (85 ± 5)', reason: null }]);
     assert.deepEqual(
