@@ -356,6 +356,8 @@ class Tally {
   /** Valid answers with and without an expected score. */
   readonly expected = { rows: 0, without: 0 };
   private readonly rules: ReadonlyMap<string, FieldRule>;
+  /** Per field, whether a number is one its schema allows. */
+  private readonly allowedCache = new Map<string, (value: number) => boolean>();
   readonly report: Counts = {
     lines: 0,
     succeeded: 0,
@@ -462,11 +464,10 @@ class Tally {
   private invalid(customId: string, reason: string): void {
     const { invalid } = this.report.answers;
     if (invalid.count++ < LISTED) invalid.custom_ids.push(customId);
-    const key = reason in invalid.reasons || Object.keys(invalid.reasons).length < REASONS ? reason : OTHER_REASONS;
+    const known = Object.hasOwn(invalid.reasons, reason) || Object.keys(invalid.reasons).length < REASONS;
+    const key = known ? reason : OTHER_REASONS;
     invalid.reasons[key] = (invalid.reasons[key] ?? 0) + 1;
   }
-
-  private allowedCache = new Map<string, (value: number) => boolean>();
 
   /** Whether a number is one the field's schema allows (any number without one, or where it does not compile alone). */
   private allowed(field: string): (value: number) => boolean {
