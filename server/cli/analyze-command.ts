@@ -139,7 +139,7 @@ function expectedLines(report: AnalysisReport): string[] {
     '',
     `expected scores: ${text}`,
     ...topRows(
-      `most uncertain ${expected.most_uncertain.length} (${expected.field} (expected ± sd)), to review:`,
+      `to review, the ${expected.most_uncertain.length} least certain ${expected.field}s (value (expected ± sd)):`,
       expected.most_uncertain,
     ),
   ];
@@ -201,9 +201,11 @@ function formatReport(report: AnalysisReport): string {
     if (problems) lines.push(`    ${problems}`);
   }
   lines.push(...expectedLines(report));
+  const rankedBy =
+    report.expected_scores?.field === report.sort_by ? `${report.sort_by} (expected where known)` : report.sort_by;
   lines.push(
-    ...topRows(`top ${report.top.length} by ${report.sort_by}:`, report.top),
-    ...topRows(`bottom ${report.bottom.length} by ${report.sort_by}:`, report.bottom),
+    ...topRows(`top ${report.top.length} by ${rankedBy}:`, report.top),
+    ...topRows(`bottom ${report.bottom.length} by ${rankedBy}:`, report.bottom),
   );
   if (report.csv) {
     const { csv } = report;

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { addAnalyzeCommand, analyze } from '../../server/cli/analyze-command.js';
 import { CliError } from '../../server/cli/daemon-connection.js';
 import { tempDir } from '../support/batch-files.js';
-import { answer, failure, requestLines, success } from './result-lines.js';
+import { answer, failure, requestLines, success, tokens } from './result-lines.js';
 
 /** What `run` printed with console.log, and what it returned. */
 async function printed<T>(run: () => Promise<T>): Promise<{ result: T; stdout: string }> {
@@ -169,6 +169,26 @@ describe('the analyze command', () => {
     assert.match(unchecked, /\n {2}parsed 5 of 5 \(not checked: no schema; give the batch input\)\n/);
     assert.match(unchecked, /score: 4 numbers; min -5, max 150/);
     assert.match(unchecked, /\n {4}1 not a number\n/);
+  });
+
+  it('ranks by the expected score where the answers carry logprobs, and lists the least certain to review', async () => {
+    const dir = tempDir();
+    const output = join(dir, 'out.jsonl');
+    const unsure = tokens(['{"score":', ['80', { '80': 0.5, '90': 0.5 }], '}']);
+    writeFileSync(
+      output,
+      [success('c1', '{"score":80}', { logprobs: unsure }), success('c2', answer({ score: 84 }))].join('\n'),
+    );
+    const { stdout } = await printed(() => analyze(output, {}));
+    assert.match(
+      stdout,
+      /\nexpected scores: ranked by score_expected: the score weighted by its logprobs, ± score_sd \(1 answer\); 1 without logprobs ranked by their score\n/,
+    );
+    assert.match(
+      stdout,
+      /\nto review, the 1 least certain scores \(value \(expected ± sd\)\):\n {2}c1 {2}80 \(85 ± 5\)\n/,
+    );
+    assert.match(stdout, /\ntop 2 by score \(expected where known\):\n {2}c1 {2}80 \(85 ± 5\)\n {2}c2 +84\n/);
   });
 
   it('fails with one line: a missing file, --csv without --source, an unknown id column', async () => {
