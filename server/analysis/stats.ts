@@ -9,7 +9,7 @@
 import { percentile } from '../common/percentile.js';
 import { textOf } from '../common/text-of.js';
 
-type TypedArray = Float64Array | Uint32Array | Uint8Array;
+type TypedArray = Float64Array | Float32Array | Uint32Array | Uint8Array;
 
 /** Typed arrays that grow together, doubling when full. Read them through `arrays` after a
  *  push, since growing replaces them. */
