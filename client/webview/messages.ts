@@ -185,7 +185,9 @@ export type FromResultsWebview =
   | { type: 'rows'; version: number; start: number; count: number }
   | { type: 'view'; sort: TableSort | null; filter: TableFilter | null }
   | { type: 'detail'; customId: string }
-  | { type: 'export' };
+  | { type: 'export' }
+  /** Analyse the batch again: a running batch has more lines done. */
+  | { type: 'refresh' };
 
 const isInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
 
@@ -205,6 +207,7 @@ export function isFromResultsWebview(message: unknown): message is FromResultsWe
   switch (message.type) {
     case 'ready':
     case 'export':
+    case 'refresh':
       return true;
     case 'rows':
       return isInteger(message.version) && isInteger(message.start) && isInteger(message.count);

@@ -363,7 +363,7 @@ window.addEventListener('message', (event: MessageEvent<ToResultsWebview>) => {
       drawExtremes('top', message.report.top, message.report.sortBy);
       drawExtremes('bottom', message.report.bottom, message.report.sortBy);
       drawExtremes('uncertain', message.report.uncertain, message.report.sortBy);
-      element('partial').hidden = message.report.partial === '';
+      element('partial-line').hidden = message.report.partial === '';
       element('partial').textContent = message.report.partial;
       element('expected-note').textContent = message.report.expectedNote;
       element('uncertain-section').hidden = message.report.uncertain.length === 0;
@@ -397,5 +397,6 @@ new ResizeObserver(schedule).observe(viewport());
 element('filter-text').addEventListener('input', onFilterInput);
 element('filter-column').addEventListener('change', onFilterInput);
 element('export').addEventListener('click', () => vscode.postMessage({ type: 'export' }));
+element('refresh').addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
 
 vscode.postMessage({ type: 'ready' });
