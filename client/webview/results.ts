@@ -77,7 +77,7 @@ function drawSummary(report: ReportView): void {
   if (report.invalidReasons.length > 0) {
     const item = make('div', 'wide');
     item.append(
-      make('dt', undefined, 'Invalid: why'),
+      make('dt', undefined, 'Why invalid'),
       make(
         'dd',
         'small',
