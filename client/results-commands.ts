@@ -45,7 +45,7 @@ export async function analyzeResults(ctx: Ctx, extension: vscode.ExtensionContex
   if (!analysis) return;
   // The panel (and its CSV reader) loads only now, on first use.
   const { ResultsPanel } = await import('./results-panel.js');
-  await ResultsPanel.show(extension.extensionUri, ctx, analysis);
+  await ResultsPanel.show(extension, ctx, analysis);
 }
 
 export async function exportScoredCsv(ctx: Ctx, batch: Batch): Promise<void> {

@@ -36,7 +36,7 @@ export class ResultsPanel {
 
   /** Shows the analysis in the panel, in `restored` when VS Code brought one back after a reload. */
   static async show(
-    extensionUri: vscode.Uri,
+    extension: vscode.ExtensionContext,
     ctx: Ctx,
     analysis: Analysis,
     restored?: vscode.WebviewPanel,
@@ -55,9 +55,9 @@ export class ResultsPanel {
         ResultsPanel.viewType,
         'Batch Results',
         vscode.ViewColumn.Active,
-        webviewOptions(extensionUri),
+        webviewOptions(extension.extensionUri),
       );
-    ResultsPanel.current = new ResultsPanel(panel, extensionUri, ctx, analysis);
+    ResultsPanel.current = new ResultsPanel(panel, extension, ctx, analysis);
     await ResultsPanel.current.load(analysis, rows);
   }
 
@@ -81,7 +81,7 @@ export class ResultsPanel {
       const analysis =
         batch && (await analyze(ctx, extension, batch, typeof kept.source === 'string' ? kept.source : null));
       if (analysis) {
-        await ResultsPanel.show(extension.extensionUri, ctx, analysis, panel);
+        await ResultsPanel.show(extension, ctx, analysis, panel);
         return;
       }
     } catch (error) {
@@ -95,10 +95,11 @@ export class ResultsPanel {
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    extensionUri: vscode.Uri,
+    private readonly extension: vscode.ExtensionContext,
     private readonly ctx: Ctx,
     private analysis: Analysis,
   ) {
+    const { extensionUri } = extension;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
     panel.webview.html = webviewHtml(panel.webview, extensionUri, {
       title: 'Batch Results',
@@ -180,7 +181,20 @@ export class ResultsPanel {
         return;
       case 'export':
         await vscode.commands.executeCommand('ollamaBatch.exportScoredCsv', this.analysis.batch.id);
+        return;
+      case 'refresh':
+        return this.refresh();
     }
+  }
+
+  /** The batch analysed again, as it stands now, joined to the same CSV. */
+  private async refresh(): Promise<void> {
+    const client = await this.ctx.requireClient();
+    if (!client) return;
+    const { batch, source } = this.analysis;
+    const latest = await client.sendRequest(BatchGetRequest.type, { id: batch.id });
+    const analysis = await analyze(this.ctx, this.extension, latest, source);
+    if (analysis) await ResultsPanel.show(this.extension, this.ctx, analysis);
   }
 
   private async setView(sort: TableSort | null, filter: TableFilter | null): Promise<void> {
@@ -228,12 +242,18 @@ const BODY = `
     <span id="busy" class="busy" hidden></span>
     <button id="export" type="button">Export Scored CSV…</button>
   </header>
+  <p id="partial-line" class="partial" hidden><span id="partial"></span> <button id="refresh" type="button">Refresh</button></p>
   <dl class="counters" id="summary"></dl>
   <div class="distributions" id="distributions"></div>
   <div class="extremes">
     <section><h2>Top</h2><table id="top" class="small-table"></table></section>
     <section><h2>Bottom</h2><table id="bottom" class="small-table"></table></section>
   </div>
+  <p id="expected-note" class="muted"></p>
+  <section id="uncertain-section" hidden>
+    <h2>To review: the least certain scores</h2>
+    <table id="uncertain" class="small-table"></table>
+  </section>
   <section class="table-section">
     <h2>All rows <span id="row-count" class="muted"></span></h2>
     <p id="no-table" class="muted" hidden>These results were analysed without their CSV. Use “Export Scored CSV…” (or Analyze Results with the source CSV) to see every row here.</p>

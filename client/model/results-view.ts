@@ -1,12 +1,12 @@
 // The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
 // counts of the enum ones (the decisions), and the top and bottom rows.
 import { isObject } from '../../server/common/is-object.js';
-import { leftOutText } from '../../server/display/analysis-text.js';
+import { expectedText, leftOutText, partialText, scoreText } from '../../server/display/analysis-text.js';
 import type { AnalysisReport, TopRow } from '../../server/protocol/jobs.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
 import { textOf } from '../../server/common/text-of.js';
 
-const topRow = (row: TopRow): TopRowView => ({ customId: row.custom_id, value: String(row.value), reason: row.reason });
+const topRow = (row: TopRow): TopRowView => ({ customId: row.custom_id, value: scoreText(row), reason: row.reason });
 
 export function reportView(report: AnalysisReport, title: string): ReportView {
   const histograms: HistogramView[] = [];
@@ -18,13 +18,12 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
         field,
         bins: stats?.histogram ?? [],
         stats: stats && { mean: stats.mean, p50: stats.p50, p95: stats.p95 },
-        leftOut: leftOutText(summary, false),
+        leftOut: leftOutText(summary),
       });
     } else if (summary.type === 'enum') {
       enums.push({
         field,
         counts: Object.entries(summary.counts).map(([value, count]) => ({ value, count })),
-        leftOut: leftOutText(summary, false),
       });
     }
   }
@@ -36,6 +35,14 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
     failuresByCode: Object.entries(report.failures_by_code)
       .map(([code, count]) => ({ code, count }))
       .sort((a, b) => b.count - a.count),
+    valid: {
+      label: report.answers.schema ? 'Schema-valid' : 'Parsed (no schema to check)',
+      count: report.answers.valid,
+      total: report.succeeded + report.failed,
+    },
+    partial: partialText(report),
+    invalid: report.answers.invalid.count,
+    invalidReasons: Object.entries(report.answers.invalid.reasons).map(([reason, count]) => ({ reason, count })),
     unparseable: report.answers.unparseable.count,
     repaired: report.answers.repaired,
     tokens: report.tokens,
@@ -49,6 +56,8 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
     sortBy: report.sort_by,
     top: report.top.map(topRow),
     bottom: report.bottom.map(topRow),
+    expectedNote: expectedText(report),
+    uncertain: report.expected_scores?.most_uncertain.map(topRow) ?? [],
     csvPath: report.csv?.path ?? null,
   };
 }

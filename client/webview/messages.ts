@@ -86,19 +86,18 @@ export interface HistogramView {
   /** Of the valid numbers; empty, and `stats` null, when none is valid. */
   bins: Array<{ from: number; to: number; count: number }>;
   stats: { mean: number; p50: number; p95: number } | null;
-  /** The values the bins leave out, e.g. "3 outside 0–100, 1 not a number"; '' when none. */
+  /** The values the bins leave out, e.g. "1 not a number, 2 far above the bins"; '' when none. */
   leftOut: string;
 }
 
 export interface EnumView {
   field: string;
   counts: Array<{ value: string; count: number }>;
-  /** E.g. "2 not allowed by the schema"; '' when none. */
-  leftOut: string;
 }
 
 export interface TopRowView {
   customId: string;
+  /** The value, with its expected value and sd where there is one: "85 (84.3 ± 2.1)". */
   value: string;
   reason: string | null;
 }
@@ -110,6 +109,12 @@ export interface ReportView {
   succeeded: number;
   failed: number;
   failuresByCode: Array<{ code: string; count: number }>;
+  /** The first card: answers that follow the schema (parsed ones without a schema) of all results. */
+  valid: { label: string; count: number; total: number };
+  /** "partial: 120 of 1,000 lines done, batch in_progress"; '' for a batch that has ended. */
+  partial: string;
+  invalid: number;
+  invalidReasons: Array<{ reason: string; count: number }>;
   unparseable: number;
   repaired: number;
   tokens: { prompt: number; completion: number; cached: number };
@@ -119,6 +124,10 @@ export interface ReportView {
   sortBy: string | null;
   top: TopRowView[];
   bottom: TopRowView[];
+  /** What the expected scores are, or why there are none; '' when there is no score to weigh. */
+  expectedNote: string;
+  /** The rows whose score is least certain: the ones to review. */
+  uncertain: TopRowView[];
   /** The joined CSV that the table pages through; null without a source CSV. */
   csvPath: string | null;
 }
@@ -176,7 +185,9 @@ export type FromResultsWebview =
   | { type: 'rows'; version: number; start: number; count: number }
   | { type: 'view'; sort: TableSort | null; filter: TableFilter | null }
   | { type: 'detail'; customId: string }
-  | { type: 'export' };
+  | { type: 'export' }
+  /** Analyse the batch again: a running batch has more lines done. */
+  | { type: 'refresh' };
 
 const isInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
 
@@ -196,6 +207,7 @@ export function isFromResultsWebview(message: unknown): message is FromResultsWe
   switch (message.type) {
     case 'ready':
     case 'export':
+    case 'refresh':
       return true;
     case 'rows':
       return isInteger(message.version) && isInteger(message.start) && isInteger(message.count);

@@ -47,10 +47,13 @@ function make<K extends keyof HTMLElementTagNameMap>(
 
 function drawSummary(report: ReportView): void {
   const summary = element('summary');
+  // Schema-valid of all results first: the answers that can be trusted.
   const items: Array<[string, string]> = [
+    [report.valid.label, `${formatCount(report.valid.count)} of ${formatCount(report.valid.total)}`],
     ['Lines', formatCount(report.lines)],
     ['Succeeded', formatCount(report.succeeded)],
     ['Failed', formatCount(report.failed)],
+    ['Invalid answers', formatCount(report.invalid)],
     [
       'Unparseable answers',
       `${formatCount(report.unparseable)}${report.repaired > 0 ? ` (${formatCount(report.repaired)} repaired)` : ''}`,
@@ -71,6 +74,18 @@ function drawSummary(report: ReportView): void {
       return item;
     }),
   );
+  if (report.invalidReasons.length > 0) {
+    const item = make('div', 'wide');
+    item.append(
+      make('dt', undefined, 'Why invalid'),
+      make(
+        'dd',
+        'small',
+        report.invalidReasons.map(({ reason, count }) => `${reason} ${formatCount(count)}`).join(' · '),
+      ),
+    );
+    summary.append(item);
+  }
   if (report.failuresByCode.length > 0) {
     const item = make('div', 'wide');
     item.append(
@@ -126,7 +141,7 @@ function drawDistributions(report: ReportView): void {
       bars(
         field.field,
         field.counts.map(({ value, count }) => ({ label: value, count })),
-        [`${field.counts.length} values`, field.leftOut].filter(Boolean).join(' · '),
+        `${field.counts.length} values`,
       ),
     ),
   );
@@ -347,6 +362,11 @@ window.addEventListener('message', (event: MessageEvent<ToResultsWebview>) => {
       drawDistributions(message.report);
       drawExtremes('top', message.report.top, message.report.sortBy);
       drawExtremes('bottom', message.report.bottom, message.report.sortBy);
+      drawExtremes('uncertain', message.report.uncertain, message.report.sortBy);
+      element('partial-line').hidden = message.report.partial === '';
+      element('partial').textContent = message.report.partial;
+      element('expected-note').textContent = message.report.expectedNote;
+      element('uncertain-section').hidden = message.report.uncertain.length === 0;
       element('detail').hidden = true;
       element<HTMLInputElement>('filter-text').value = '';
       setTable(message.table);
@@ -377,5 +397,6 @@ new ResizeObserver(schedule).observe(viewport());
 element('filter-text').addEventListener('input', onFilterInput);
 element('filter-column').addEventListener('change', onFilterInput);
 element('export').addEventListener('click', () => vscode.postMessage({ type: 'export' }));
+element('refresh').addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
 
 vscode.postMessage({ type: 'ready' });

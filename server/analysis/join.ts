@@ -22,9 +22,10 @@ export class AnalysisError extends Error {}
 /** The results to join, each known by an index. */
 export interface JoinResults {
   readonly ids: ReadonlyMap<string, number>;
-  /** 'ok' when an answer was parsed, else 'unparseable', 'empty' or the error code. */
+  /** 'ok' when the answer follows the schema; else 'invalid', 'unparseable', 'empty' or the error code. Only 'ok' rows are ranked. */
   status(index: number): string;
-  /** The answer and the error text, read when the result's row is written. */
+  /** The answer (with any derived cells, e.g. the expected score's) and the error text (an invalid
+   *  answer's reason), read when the result's row is written. */
   details(index: number): { fields: Record<string, unknown> | null; error: string };
 }
 

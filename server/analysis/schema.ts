@@ -1,14 +1,16 @@
-// The rules the answer's JSON schema sets for each top-level field, read from the batch's input:
-// `convert --schema` puts the same response_format on every request line, so the first line
-// stands for the batch. Only `type` (number or integer), `minimum`, `maximum` and `enum` are used:
-// they are what separates a score of 150 or a decision of "perhaps" from a valid answer.
+// The JSON schema the batch's answers were asked to follow, read from its input: `convert --schema`
+// puts the same response_format on every request line, so the first line stands for the batch.
+// The answers are checked against the whole schema by the one answer check (openai/answer-check);
+// here each top-level field's type, range and enum only shape its summary (a number field, bins
+// over the range, every allowed value counted).
 import { basename } from 'node:path';
 import { isObject } from '../common/is-object.js';
 import { readLines } from '../jsonl/lines.js';
+import { answerSchema } from '../openai/answer-check.js';
 import { AnalysisError } from './join.js';
 import type { FieldRule } from './stats.js';
 
-/** The rule of each property of a JSON schema that has one. */
+/** What the schema says of each property, in the schema's order (an empty rule where it says nothing a summary uses). */
 export function fieldRules(schema: unknown): Map<string, FieldRule> {
   const rules = new Map<string, FieldRule>();
   const properties = isObject(schema) && isObject(schema.properties) ? schema.properties : {};
@@ -20,13 +22,19 @@ export function fieldRules(schema: unknown): Map<string, FieldRule> {
     if (Array.isArray(property.enum)) rule.enum = property.enum.map(String);
     const types: unknown[] = Array.isArray(property.type) ? property.type : [property.type];
     if (types.includes('number') || types.includes('integer')) rule.numeric = true;
-    if (Object.keys(rule).length > 0) rules.set(name, rule);
+    rules.set(name, rule);
   }
   return rules;
 }
 
-/** The rules of the json_schema response_format of the input file's first request; none without one. */
-export async function readFieldRules(input: string): Promise<Map<string, FieldRule>> {
+/** The schema of a property of an object schema, where it has one. */
+export function propertySchema(schema: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
+  const property = isObject(schema.properties) ? schema.properties[name] : undefined;
+  return isObject(property) ? property : undefined;
+}
+
+/** The json_schema response_format's schema of the input file's first request; undefined without one. */
+export async function readAnswerSchema(input: string): Promise<Record<string, unknown> | undefined> {
   for await (const line of readLines(input)) {
     const text = line.bytes?.toString('utf8').trim();
     if (text === '') continue;
@@ -37,12 +45,11 @@ export async function readFieldRules(input: string): Promise<Map<string, FieldRu
       request = null;
     }
     if (!isObject(request)) throw new AnalysisError(`${basename(input)} line ${line.number}: not a batch request line`);
-    const format = isObject(request.body) ? request.body.response_format : undefined;
-    return fieldRules(
-      isObject(format) && format.type === 'json_schema' && isObject(format.json_schema)
-        ? format.json_schema.schema
-        : undefined,
-    );
+    const body = isObject(request.body) ? request.body : {};
+    const format = body.response_format;
+    // A malformed response_format (no json_schema object) asks for no schema, as the engines read it.
+    if (!isObject(format) || !isObject(format.json_schema) || !isObject(format.json_schema.schema)) return undefined;
+    return answerSchema(body);
   }
-  return new Map();
+  return undefined;
 }

@@ -1,14 +1,15 @@
 // Statistics gathered while results stream past: numbers are kept in a growing Float64Array so
 // percentiles are exact (170,000 values take 1.4 MB), strings are counted only while they look
-// like an enum, and anything else is only counted as present. Models misbehave (a string "85",
-// a 150 on a 0–100 rubric, 8e+127 from random weights), so a field stays a number field when
-// most of its values are numbers, and the rest are counted, not allowed to change its type.
+// like an enum, and anything else is only counted as present. Only answers that follow the
+// batch's schema are counted; without a schema models misbehave (a string "85", 8e+127 from
+// random weights), so a field stays a number field when most of its values are numbers, and the
+// rest are counted, not allowed to change its type.
 // Also the growing typed arrays (Columns) that such numbers and per-row indexes live in: a
 // 170,000-row index of plain arrays or objects takes several times the memory.
 import { percentile } from '../common/percentile.js';
 import { textOf } from '../common/text-of.js';
 
-type TypedArray = Float64Array | Uint32Array | Uint8Array;
+type TypedArray = Float64Array | Float32Array | Uint32Array | Uint8Array;
 
 /** Typed arrays that grow together, doubling when full. Read them through `arrays` after a
  *  push, since growing replaces them. */
@@ -58,13 +59,15 @@ export interface NumberSummary {
   above: number;
 }
 
-/** What the batch's JSON schema allows for one answer field. */
+/** What the batch's JSON schema says of one answer field, for its summary (the answers are
+ *  checked against the whole schema elsewhere, by the one answer check). */
 export interface FieldRule {
   /** The schema types it a number or an integer: a number field however few answers hold one. */
   numeric?: boolean;
+  /** The histogram's bins span these. */
   minimum?: number;
   maximum?: number;
-  /** The allowed values as strings, as the enum counts name them. */
+  /** The allowed values as strings: each is counted, 0 when no answer has it. */
   enum?: string[];
 }
 
@@ -79,15 +82,6 @@ export function numberOf(value: unknown): number | null {
     typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value.trim()) ? Number(value) : NaN;
   return Number.isFinite(number) ? number : null;
 }
-
-const inRange = (value: number, rule: FieldRule): boolean =>
-  !(value < (rule.minimum ?? -Infinity) || value > (rule.maximum ?? Infinity));
-
-/** The value as a valid number of the field (a number inside the schema's range), else null. */
-export const validNumber = (value: unknown, rule: FieldRule = {}): number | null => {
-  const number = numberOf(value);
-  return number !== null && inRange(number, rule) ? number : null;
-};
 
 export class NumberSeries {
   private readonly values = new Columns({ numbers: new Float64Array(1024) });
@@ -164,84 +158,60 @@ function histogram(
   return { histogram: result, below, above };
 }
 
-/** Values the schema does not allow (out of its range, or not in its enum), the first few named. */
-export interface OutOfRange {
-  count: number;
-  custom_ids: string[];
-}
-
 export type FieldSummary =
   | {
       type: 'number';
-      /** Of the valid numbers; null when no number is valid. */
+      /** Of the numbers; null when no answer holds one. */
       stats: NumberSummary | null;
       /** Present values that are not finite numbers (text, booleans, 1e999). */
       not_number: number;
-      out_of_range: OutOfRange;
       /** The schema's minimum and maximum; null when it gives neither. */
       range: { minimum: number | null; maximum: number | null } | null;
     }
-  | { type: 'enum'; counts: Record<string, number>; out_of_range: OutOfRange }
+  | { type: 'enum'; counts: Record<string, number> }
   | { type: 'other'; present: number };
 
 /** A string field with more distinct values than this, or a longer value, is not an enum. */
 export const MAX_ENUM_VALUES = 20;
 export const MAX_ENUM_LENGTH = 40;
-/** How many out-of-range custom_ids are named. */
-const NAMED = 5;
 
-/** One answer field across all answers, checked against the schema's rule for it. Null values count as absent. */
+/** One answer field across the answers that follow the schema. Null values count as absent. */
 export class FieldStats {
   private present = 0;
-  /** Finite numbers, valid or not. */
-  private numeric = 0;
   private readonly numbers = new NumberSeries();
-  private readonly outOfRange: OutOfRange = { count: 0, custom_ids: [] };
-  /** Null once a value shows the field is not an enum. With a schema enum, only its values. */
+  /** Null once a value shows the field is not an enum. With a schema enum, its values first. */
   private counts: Map<string, number> | null;
 
   constructor(private readonly rule: FieldRule = {}) {
     this.counts = new Map(rule.enum?.map((value) => [value, 0]));
   }
 
-  add(value: unknown, customId: string): void {
+  add(value: unknown): void {
     if (value === null || value === undefined) return;
     this.present++;
-    if (this.rule.enum) {
-      // Only the schema's values are counted; the map was made with them.
-      const count = this.counts!.get(textOf(value));
-      if (count === undefined) this.reject(customId);
-      else this.counts!.set(textOf(value), count + 1);
-      return;
-    }
-    const number = numberOf(value);
-    if (number !== null) {
-      this.numeric++;
-      if (inRange(number, this.rule)) this.numbers.add(number);
-      else this.reject(customId);
-    }
+    const number = this.rule.enum ? null : numberOf(value);
+    if (number !== null) this.numbers.add(number);
     if (!this.counts) return;
     const enumLike =
-      number !== null || typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_ENUM_LENGTH);
+      this.rule.enum !== undefined ||
+      number !== null ||
+      typeof value === 'boolean' ||
+      (typeof value === 'string' && value.length <= MAX_ENUM_LENGTH);
     if (!enumLike) {
       this.counts = null;
       return;
     }
     const key = textOf(value);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    if (this.counts.size > MAX_ENUM_VALUES) this.counts = null;
-  }
-
-  private reject(customId: string): void {
-    if (this.outOfRange.count++ < NAMED) this.outOfRange.custom_ids.push(customId);
+    if (!this.rule.enum && this.counts.size > MAX_ENUM_VALUES) this.counts = null;
   }
 
   /** A number field when the schema says so or most values are numbers (the schema's enum, if
    *  any, makes it an enum field); an enum field when the values are few short strings, booleans
    *  or numbers. */
   summary(): FieldSummary {
-    const { present, numeric, rule } = this;
-    const { outOfRange } = this;
+    const { present, rule } = this;
+    const numeric = this.numbers.count;
     if (!rule.enum && (rule.numeric || numeric * 2 > present)) {
       const bounded = rule.minimum !== undefined || rule.maximum !== undefined;
       const range = bounded ? { minimum: rule.minimum ?? null, maximum: rule.maximum ?? null } : null;
@@ -249,13 +219,12 @@ export class FieldStats {
         type: 'number',
         stats: this.numbers.summary(HISTOGRAM_BINS, rule),
         not_number: present - numeric,
-        out_of_range: outOfRange,
         range,
       };
     }
     if (this.counts && present > 0) {
       const counts = [...this.counts].sort((a, b) => b[1] - a[1]);
-      return { type: 'enum', counts: Object.fromEntries(counts), out_of_range: outOfRange };
+      return { type: 'enum', counts: Object.fromEntries(counts) };
     }
     return { type: 'other', present };
   }

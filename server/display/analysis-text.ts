@@ -1,6 +1,6 @@
 // An analysis report's figures as people read them: the CLI's `analyze` and the extension's
 // results panel say the same words (numbers, what a field's statistics leave out, histograms).
-import type { Bin, FieldSummary } from '../protocol/jobs.js';
+import type { AnalysisReport, Bin, FieldSummary, TopRow } from '../protocol/jobs.js';
 
 /** A number as people read it: integers as they are, others (and huge ones, such as a broken
  *  model's 8e+127) to 4 significant digits. */
@@ -13,33 +13,56 @@ export const namedIds = (ids: string[], total: number): string =>
   ids.length > 0 ? ` (${ids.join(', ')}${total > ids.length ? ', …' : ''})` : '';
 
 /**
- * What a field's statistics leave out, as the CLI and the results panel say it, e.g.
- * "3 outside 0–100 (c1, c7, c9), 1 not a number" (`withIds` names the values outside); '' when
- * nothing is.
+ * What a number field's statistics leave out, as the CLI and the results panel say it, e.g.
+ * "1 not a number, 2 far above the bins"; '' when nothing is.
  */
-export function leftOutText(field: FieldSummary, withIds: boolean): string {
-  if (field.type === 'other') return '';
+export function leftOutText(field: FieldSummary): string {
+  if (field.type !== 'number') return '';
   const count = (value: number): string => value.toLocaleString('en-US');
-  const { out_of_range: outside } = field;
   const problems: string[] = [];
-  if (outside.count > 0) {
-    // Only a schema's bound puts a number out of range, so a number field has one here.
-    const range = field.type === 'enum' ? 'not allowed by the schema' : rangeText(field.range!);
-    problems.push(`${count(outside.count)} ${range}${withIds ? namedIds(outside.custom_ids, outside.count) : ''}`);
-  }
-  if (field.type === 'number') {
-    if (field.not_number > 0) problems.push(`${count(field.not_number)} not a number`);
-    if (field.stats?.below) problems.push(`${count(field.stats.below)} far below the bins`);
-    if (field.stats?.above) problems.push(`${count(field.stats.above)} far above the bins`);
-  }
+  if (field.not_number > 0) problems.push(`${count(field.not_number)} not a number`);
+  if (field.stats?.below) problems.push(`${count(field.stats.below)} far below the bins`);
+  if (field.stats?.above) problems.push(`${count(field.stats.above)} far above the bins`);
   return problems.join(', ');
 }
 
-function rangeText({ minimum, maximum }: { minimum: number | null; maximum: number | null }): string {
-  if (minimum === null) return `above ${formatNumber(maximum!)}`;
-  return maximum === null
-    ? `below ${formatNumber(minimum)}`
-    : `outside ${formatNumber(minimum)}–${formatNumber(maximum)}`;
+/** The first figure of a report: how many results are answers to trust, e.g. "schema-valid 234 of 1,000". */
+export function validText(report: AnalysisReport): string {
+  const count = (value: number): string => value.toLocaleString('en-US');
+  const { answers } = report;
+  const total = report.succeeded + report.failed;
+  return answers.schema
+    ? `schema-valid ${count(answers.valid)} of ${count(total)}`
+    : `parsed ${count(answers.valid)} of ${count(total)} (not checked: no schema; give the batch input)`;
+}
+
+/** "partial: 120 of 1,000 lines done, batch in_progress"; '' for a batch that has ended. */
+export function partialText(report: AnalysisReport): string {
+  const { partial } = report;
+  if (!partial) return '';
+  const count = (value: number): string => value.toLocaleString('en-US');
+  return `partial: ${count(partial.done)} of ${count(partial.total)} lines done, batch ${partial.status}`;
+}
+
+/** Said where the answers carry no logprobs, so no score has an expected value. */
+export const NO_LOGPROBS_TEXT =
+  'no expected scores: the answers carry no logprobs; ask for them with "logprobs": true and "top_logprobs": 5 in the request body';
+
+/** What the ranking's expected scores are, or why there are none; '' when there is no score to weigh. */
+export function expectedText(report: AnalysisReport): string {
+  const expected = report.expected_scores;
+  if (!expected) return report.answers.valid > 0 && report.sort_by !== null ? NO_LOGPROBS_TEXT : '';
+  const count = (value: number): string => value.toLocaleString('en-US');
+  const without =
+    expected.without > 0 ? `; ${count(expected.without)} without logprobs ranked by their ${expected.field}` : '';
+  return `ranked by ${expected.columns.expected}: the ${expected.field} weighted by its logprobs, ± ${expected.columns.sd} (${count(expected.rows)} answer${expected.rows === 1 ? '' : 's'})${without}`;
+}
+
+/** A score with its expected value, e.g. "85 (84.3 ± 2.1)"; the value alone without one. */
+export function scoreText(row: TopRow): string {
+  const value = typeof row.value === 'number' ? formatNumber(row.value) : row.value;
+  if (row.expected === null || row.sd === null) return value;
+  return `${value} (${formatNumber(row.expected)} ± ${formatNumber(row.sd)})`;
 }
 
 /** Draws bins as rows of █, the longest `width` wide, with each bin's range and count. */

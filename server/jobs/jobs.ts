@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import type { BatchService } from '../batches/service.js';
 import { ServiceError } from '../batches/errors.js';
 import type { AnalysisReport, AnalyzeOptions } from '../analysis/analyze.js';
+import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
 
 export type ConvertParams = Omit<ConvertOptions, 'throughput' | 'calibrationFactor'>;
 /** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
-export type AnalyzeParams = Partial<AnalyzeOptions> & { batch_id?: string };
+export type AnalyzeParams = Partial<Omit<AnalyzeOptions, 'running'>> & { batch_id?: string };
 
 export async function convertFor(service: BatchService, params: ConvertParams): Promise<ConvertReport> {
   // Loaded on first use: the tokenizer costs half a second and 70 MB.
@@ -26,7 +27,8 @@ export async function convertFor(service: BatchService, params: ConvertParams): 
 
 export async function analyzeFor(service: BatchService, params: AnalyzeParams): Promise<AnalysisReport> {
   const { analyzeResults, AnalysisError } = await import('../analysis/analyze.js');
-  const { batch_id: batchId, ...options } = params;
+  const { batch_id: batchId, ...given } = params;
+  const options: Partial<AnalyzeOptions> = given;
   if (batchId !== undefined) {
     const batch = service.getBatch(batchId);
     if (!batch.output_file_id)
@@ -34,6 +36,9 @@ export async function analyzeFor(service: BatchService, params: AnalyzeParams): 
     options.output ??= service.getFile(batch.output_file_id).path;
     options.input ??= inputPath(service, batch.input_file_id);
     if (batch.error_file_id) options.errors ??= service.getFile(batch.error_file_id).path;
+    // A batch still running is analysed as far as its journals go, and the report says so.
+    if (!TERMINAL_STATUSES.includes(batch.status))
+      options.running = { status: batch.status, total: batch.request_counts.total };
   }
   if (!options.output)
     throw new ServiceError('invalid_request', 'name the output file (output) or a batch (batch_id)', 'output');

@@ -61,6 +61,11 @@ export function checkAnswer(content: string | null | undefined, schema?: Record<
     const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
     return { valid: false, kind: 'unparseable', reason: `not JSON: ${JSON.stringify(shown)}` };
   }
+  return checkValue(value, schema);
+}
+
+/** Checks an answer already parsed (the analysis repairs some answers before checking them). */
+export function checkValue(value: unknown, schema?: Record<string, unknown>): AnswerCheck {
   if (!schema) return { valid: true, value };
   const validate = schemaValidator(schema);
   if (validate instanceof Error) return { valid: false, kind: 'invalid', reason: validate.message };

@@ -94,8 +94,8 @@ export interface AnalyzeParams {
   output?: string;
   /** The batch error JSONL. */
   errors?: string;
-  /** The batch input JSONL: its first request's json_schema response_format gives each answer
-   *  field's allowed range or values. */
+  /** The batch input JSONL: its first request's json_schema response_format is the schema every
+   *  answer is checked against. */
   input?: string;
   /** The CSV the batch was made from: joins the answers to its rows. */
   source?: string;
@@ -135,31 +135,42 @@ export interface NumberSummary {
   above: number;
 }
 
-/** Values the schema does not allow (out of its range, or not in its enum), the first few named. */
-export interface OutOfRange {
-  count: number;
-  custom_ids: string[];
-}
-
+/** One answer field across the answers that follow the schema. */
 export type FieldSummary =
   | {
       type: 'number';
-      /** Of the valid numbers; null when no number is valid. */
+      /** Of the numbers; null when no answer holds one. */
       stats: NumberSummary | null;
       /** Present values that are not finite numbers (text, booleans, 1e999). */
       not_number: number;
-      out_of_range: OutOfRange;
       /** The schema's minimum and maximum; null when it gives neither. */
       range: { minimum: number | null; maximum: number | null } | null;
     }
-  | { type: 'enum'; counts: Record<string, number>; out_of_range: OutOfRange }
+  | { type: 'enum'; counts: Record<string, number> }
   | { type: 'other'; present: number };
 
 export interface TopRow {
   custom_id: string;
+  /** The answer's value of the sort field. */
   value: number | string;
+  /** The expected score and its standard deviation, when the answer's logprobs gave them. */
+  expected: number | null;
+  sd: number | null;
   /** A short excerpt of the answer's reason field, when it has one. */
   reason: string | null;
+}
+
+/** Expected scores from the logprobs at the score's tokens, G-Eval style. */
+export interface ExpectedScores {
+  /** The score field: the one ranked by default. */
+  field: string;
+  /** The scored CSV's columns holding them, after the score's. */
+  columns: { expected: string; sd: string };
+  /** Valid answers with an expected score, and without one (no logprobs at the score's tokens). */
+  rows: number;
+  without: number;
+  /** The valid answers whose score is least certain (largest sd) first: the ones to review. */
+  most_uncertain: TopRow[];
 }
 
 /** The CSV the answers were joined to. */
@@ -196,13 +207,24 @@ export interface AnalysisReport {
   /** Null when no line recorded its latency. */
   latency_ms: { count: number; p50: number; p95: number; p99: number } | null;
   answers: {
-    /** Includes the repaired ones. */
+    /** Whether the answers were checked against a JSON schema (the input's json_schema). */
+    schema: boolean;
+    /** Parsed answers that follow the schema (every parsed one without a schema): the `ok` rows. */
+    valid: number;
+    /** Includes the repaired ones and the invalid ones. */
     parsed: number;
     repaired: number;
+    /** Parsed answers that break the schema, the first few named, counted by reason. */
+    invalid: { count: number; custom_ids: string[]; reasons: Record<string, number> };
     unparseable: { count: number; custom_ids: string[] };
     empty: number;
+    /** Of the valid answers. */
     fields: Record<string, FieldSummary>;
   };
+  /** Null when no answer's score had logprobs to weigh, or there is no score field. */
+  expected_scores: ExpectedScores | null;
+  /** Set while the batch runs: the report covers the lines done so far. */
+  partial: { done: number; total: number; status: string } | null;
   /** The field that orders `top` and `bottom`. */
   sort_by: string | null;
   /** The highest values first. */

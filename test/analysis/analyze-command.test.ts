@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { addAnalyzeCommand, analyze } from '../../server/cli/analyze-command.js';
 import { CliError } from '../../server/cli/daemon-connection.js';
 import { tempDir } from '../support/batch-files.js';
-import { answer, failure, requestLines, success } from './result-lines.js';
+import { answer, failure, requestLines, success, tokens } from './result-lines.js';
 
 /** What `run` printed with console.log, and what it returned. */
 async function printed<T>(run: () => Promise<T>): Promise<{ result: T; stdout: string }> {
@@ -60,20 +60,25 @@ describe('the analyze command', () => {
       'finish_reasons',
       'latency_ms',
       'answers',
+      'expected_scores',
+      'partial',
       'sort_by',
       'top',
       'bottom',
     ]);
     assert.deepEqual([report.lines, report.succeeded, report.failed, report.malformed.count], [6, 4, 1, 1]);
     assert.deepEqual(report.failures_by_code, { batch_cancelled: 1 });
-    assert.deepEqual(Object.keys(report.answers), ['parsed', 'repaired', 'unparseable', 'empty', 'fields']);
-    assert.deepEqual(Object.keys(report.answers.fields.score), [
-      'type',
-      'stats',
-      'not_number',
-      'out_of_range',
-      'range',
+    assert.deepEqual(Object.keys(report.answers), [
+      'schema',
+      'valid',
+      'parsed',
+      'repaired',
+      'invalid',
+      'unparseable',
+      'empty',
+      'fields',
     ]);
+    assert.deepEqual(Object.keys(report.answers.fields.score), ['type', 'stats', 'not_number', 'range']);
     assert.deepEqual(Object.keys(report.answers.fields.score.stats), [
       'count',
       'min',
@@ -87,17 +92,16 @@ describe('the analyze command', () => {
       'below',
       'above',
     ]);
-    const none = { count: 0, custom_ids: [] };
-    assert.deepEqual(report.answers.fields.decision, { type: 'enum', counts: { no: 2, yes: 2 }, out_of_range: none });
+    assert.deepEqual(report.answers.fields.decision, { type: 'enum', counts: { no: 2, yes: 2 } });
     assert.deepEqual(report.answers.fields.reason, {
       type: 'enum',
       counts: { 'because 10': 1, 'because 20': 1, 'because 30': 1, 'because 40': 1 },
-      out_of_range: none,
     });
     assert.deepEqual(report.top, [
-      { custom_id: 'c4', value: 40, reason: 'because 40' },
-      { custom_id: 'c3', value: 30, reason: 'because 30' },
+      { custom_id: 'c4', value: 40, expected: null, sd: null, reason: 'because 40' },
+      { custom_id: 'c3', value: 30, expected: null, sd: null, reason: 'because 30' },
     ]);
+    assert.deepEqual([report.expected_scores, report.partial], [null, null]);
     assert.deepEqual(Object.keys(report.latency_ms), ['count', 'p50', 'p95', 'p99']);
   });
 
@@ -129,7 +133,7 @@ describe('the analyze command', () => {
     assert.ok(!existsSync(join(dir, 'out.scored.csv')));
   });
 
-  it('says which values the schema in --input rules out, and which are not numbers', async () => {
+  it('says schema-valid of total first, and which answers the schema in --input rules out and why', async () => {
     const dir = tempDir();
     const answers: Array<[string, unknown, string]> = [
       ['c1', 70, 'yes'],
@@ -153,12 +157,38 @@ describe('the analyze command', () => {
       ),
     );
     const { stdout } = await printed(() => analyze(output, { input }));
+    assert.match(stdout, /^.*\n {2}schema-valid 2 of 5\n/, 'the first figure after the counts');
+    assert.match(stdout, /answers: +5 parsed \(0 repaired\), 3 invalid \(c2, c3, c4\), 0 unparseable/);
+    assert.match(stdout, /\n {4}invalid: score must be <= 100 \(1\)\n/);
+    assert.match(stdout, /\n {4}invalid: score must be integer \(1\)\n/);
+    assert.match(stdout, /\n {4}invalid: score must be >= 0 \(1\)\n/);
     assert.match(stdout, /score: 2 valid numbers; min 20, max 70/);
-    assert.match(stdout, /\n {4}2 outside 0–100 \(c2, c4\), 1 not a number\n/);
-    assert.match(stdout, /decision: yes 2, no 2\n {4}1 not allowed by the schema \(c4\)/);
+    assert.match(stdout, /decision: yes 1, no 1\n/);
+    assert.match(stdout, /\nno expected scores: the answers carry no logprobs; ask for them with "logprobs": true/);
     const { stdout: unchecked } = await printed(() => analyze(output, {}));
+    assert.match(unchecked, /\n {2}parsed 5 of 5 \(not checked: no schema; give the batch input\)\n/);
     assert.match(unchecked, /score: 4 numbers; min -5, max 150/);
     assert.match(unchecked, /\n {4}1 not a number\n/);
+  });
+
+  it('ranks by the expected score where the answers carry logprobs, and lists the least certain to review', async () => {
+    const dir = tempDir();
+    const output = join(dir, 'out.jsonl');
+    const unsure = tokens(['{"score":', ['80', { '80': 0.5, '90': 0.5 }], '}']);
+    writeFileSync(
+      output,
+      [success('c1', '{"score":80}', { logprobs: unsure }), success('c2', answer({ score: 84 }))].join('\n'),
+    );
+    const { stdout } = await printed(() => analyze(output, {}));
+    assert.match(
+      stdout,
+      /\nexpected scores: ranked by score_expected: the score weighted by its logprobs, ± score_sd \(1 answer\); 1 without logprobs ranked by their score\n/,
+    );
+    assert.match(
+      stdout,
+      /\nto review, the 1 least certain scores \(value \(expected ± sd\)\):\n {2}c1 {2}80 \(85 ± 5\)\n/,
+    );
+    assert.match(stdout, /\ntop 2 by score \(expected where known\):\n {2}c1 {2}80 \(85 ± 5\)\n {2}c2 +84\n/);
   });
 
   it('fails with one line: a missing file, --csv without --source, an unknown id column', async () => {

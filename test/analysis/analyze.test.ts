@@ -137,7 +137,7 @@ describe('results analysis', () => {
     const field = answers.fields.score!;
     assert.equal(field.type, 'number');
     if (field.type !== 'number') return;
-    assert.deepEqual([field.not_number, field.out_of_range.count, field.range], [0, 0, null]);
+    assert.deepEqual([field.not_number, field.range], [0, null]);
     const score = field.stats!;
     const [min, max] = [Math.min(...scores), Math.max(...scores)];
     assert.equal(score.count, scores.length);
@@ -159,11 +159,7 @@ describe('results analysis', () => {
     );
     const decisions: Record<string, number> = {};
     for (const item of parsedAnswers) decisions[item.decision] = (decisions[item.decision] ?? 0) + 1;
-    assert.deepEqual(answers.fields.decision, {
-      type: 'enum',
-      counts: decisions,
-      out_of_range: { count: 0, custom_ids: [] },
-    });
+    assert.deepEqual(answers.fields.decision, { type: 'enum', counts: decisions });
     assert.deepEqual(answers.fields.strengths, { type: 'other', present: parsedAnswers.length });
     assert.deepEqual(answers.fields.reason, { type: 'other', present: parsedAnswers.length });
   });
@@ -175,6 +171,8 @@ describe('results analysis', () => {
     const row = (item: Scored | typeof fenced) => ({
       custom_id: item.id,
       value: item.score,
+      expected: null,
+      sd: null,
       reason: reasonOf(item.id),
     });
     assert.equal(report.sort_by, 'score');
@@ -230,16 +228,16 @@ describe('answers checked against the JSON schema of the batch requests', () => 
   ];
   const content = ([, score, decision]: [string, unknown, string]) =>
     score === '1e999' ? `{"score": 1e999, "decision": "${decision}"}` : answer({ score, decision });
-  /** Worked out here: a number (or numeric text) within 0–100 is valid. */
-  const asNumber = (score: unknown) =>
-    typeof score === 'number'
-      ? score
-      : typeof score === 'string' && Number.isFinite(Number(score))
-        ? Number(score)
-        : null;
-  const numbers = ANSWERS.filter(([, score]) => asNumber(score) !== null);
-  const valid = numbers.filter(([, score]) => asNumber(score)! >= 0 && asNumber(score)! <= 100);
-  const ranked = [...valid].sort((a, b) => asNumber(b[1])! - asNumber(a[1])!).map(([id]) => id);
+  /** Worked out here: an integer within 0–100 and a decision of the enum. */
+  const valid = ANSWERS.filter(
+    ([, score, decision]) =>
+      Number.isInteger(score) &&
+      (score as number) >= 0 &&
+      (score as number) <= 100 &&
+      SCHEMA.properties.decision.enum.includes(decision),
+  );
+  const ranked = [...valid].sort((a, b) => (b[1] as number) - (a[1] as number)).map(([id]) => id);
+  const invalid = ANSWERS.filter((item) => !valid.includes(item)).map(([id]) => id);
 
   function writeCase(): { input: string; output: string; source: string } {
     const dir = tempDir();
@@ -258,33 +256,35 @@ describe('answers checked against the JSON schema of the batch requests', () => 
     return { input, output, source };
   }
 
-  it('counts numbers outside the range and values that are not numbers, and bins over the range', async () => {
+  it('marks answers that break the schema invalid, with the reason, and counts only valid ones in the fields', async () => {
     const { input, output } = writeCase();
-    const { answers } = await analyzeResults({ output, input });
+    const { answers, succeeded } = await analyzeResults({ output, input });
+    assert.deepEqual([answers.schema, answers.parsed, answers.valid, succeeded], [true, 10, valid.length, 10]);
+    assert.deepEqual(answers.invalid.custom_ids, invalid);
+    assert.equal(answers.invalid.count, invalid.length);
+    // The first rule each breaks, in ajv's words: a2's "85" is text; 8e+127 and 1e999 (Infinity) count as integers.
+    assert.deepEqual(answers.invalid.reasons, {
+      'score must be <= 100': 3,
+      'score must be integer': 2,
+      'score must be >= 0': 1,
+    });
     const score = answers.fields.score!;
-    assert.equal(score.type, 'number');
-    if (score.type !== 'number') return;
-    const outside = numbers.filter((item) => !valid.includes(item)).map(([id]) => id);
-    assert.deepEqual(score.out_of_range, { count: outside.length, custom_ids: outside });
-    assert.equal(score.not_number, ANSWERS.length - numbers.length);
+    assert.ok(score.type === 'number');
     assert.deepEqual(score.range, { minimum: 0, maximum: 100 });
+    assert.equal(score.not_number, 0);
     assert.equal(score.stats!.count, valid.length);
     assert.deepEqual([score.stats!.histogram[0]!.from, score.stats!.histogram.at(-1)!.to], [0, 100]);
-    const notInEnum = ANSWERS.filter(([, , decision]) => !SCHEMA.properties.decision.enum.includes(decision)).map(
-      ([id]) => id,
-    );
     assert.deepEqual(answers.fields.decision, {
       type: 'enum',
       counts: Object.fromEntries(
         SCHEMA.properties.decision.enum
-          .map((decision) => [decision, ANSWERS.filter((item) => item[2] === decision).length] as const)
+          .map((decision) => [decision, valid.filter((item) => item[2] === decision).length] as const)
           .sort((a, b) => b[1] - a[1]),
       ),
-      out_of_range: { count: notInEnum.length, custom_ids: notInEnum },
     });
   });
 
-  it('ranks only valid values in top, bottom and the joined CSV; without the schema 8e+127 is top', async () => {
+  it('ranks only valid answers in top, bottom and the joined CSV; without the schema 8e+127 is top', async () => {
     const { input, output, source } = writeCase();
     for (const sortBy of [undefined, 'score']) {
       const report = await analyzeResults({ output, input, source, sortBy, top: 3 });
@@ -303,7 +303,6 @@ describe('answers checked against the JSON schema of the batch requests', () => 
         .split('\r\n')
         .slice(1)
         .map((line) => line.split(',')[0]);
-      const invalid = ANSWERS.map(([id]) => id).filter((id) => !ranked.includes(id));
       assert.deepEqual(rows, [...ranked, ...invalid], 'valid scores first, then the rest in source order');
     }
     const unchecked = await analyzeResults({ output, top: 1 });

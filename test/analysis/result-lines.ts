@@ -1,6 +1,6 @@
 // Batch output and error lines in OpenAI's format, for the analysis tests.
 import { RequestLineFormat } from '../../server/csv/request-lines.js';
-import type { BatchOutputLine } from '../../server/openai/types.js';
+import type { BatchOutputLine, TokenLogprob } from '../../server/openai/types.js';
 
 export interface SuccessOptions {
   finishReason?: 'stop' | 'length';
@@ -9,6 +9,8 @@ export interface SuccessOptions {
   cachedTokens?: number;
   /** Our extension field; left out when undefined. */
   latencyMs?: number;
+  /** choices[0].logprobs.content, as an engine asked for logprobs writes it. */
+  logprobs?: TokenLogprob[];
 }
 
 export function success(customId: string, content: string, options: SuccessOptions = {}): string {
@@ -29,7 +31,7 @@ export function success(customId: string, content: string, options: SuccessOptio
           {
             index: 0,
             message: { role: 'assistant', content, refusal: null },
-            logprobs: null,
+            logprobs: options.logprobs ? { content: options.logprobs } : null,
             finish_reason: options.finishReason ?? 'stop',
           },
         ],
@@ -46,6 +48,29 @@ export function success(customId: string, content: string, options: SuccessOptio
   };
   if (options.latencyMs !== undefined) line.ollama_batch = { latency_ms: options.latencyMs, attempts: 1 };
   return JSON.stringify(line);
+}
+
+/**
+ * The tokens of an answer with their logprobs: a string is a token the model was sure of (no
+ * alternatives); a [token, alternatives] pair gives the probability of each alternative, the
+ * chosen token among them.
+ */
+export function tokens(parts: Array<string | [string, Record<string, number>]>): TokenLogprob[] {
+  const bytes = (text: string): number[] => [...Buffer.from(text)];
+  return parts.map((part) => {
+    const [token, alternatives] = typeof part === 'string' ? [part, { [part]: 1 }] : part;
+    const top = Object.entries(alternatives).map(([text, p]) => ({
+      token: text,
+      logprob: Math.log(p),
+      bytes: bytes(text),
+    }));
+    return {
+      token,
+      logprob: Math.log(alternatives[token]!),
+      bytes: bytes(token),
+      top_logprobs: typeof part === 'string' ? [] : top,
+    };
+  });
 }
 
 /** An error-file line for a request that never got a response, e.g. batch_cancelled. */

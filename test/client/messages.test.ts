@@ -7,6 +7,7 @@ describe('webview messages', () => {
     for (const message of [
       { type: 'ready' },
       { type: 'export' },
+      { type: 'refresh' },
       { type: 'rows', version: 2, start: 100, count: 100 },
       { type: 'view', sort: { column: 3, order: 'desc' }, filter: null },
       { type: 'view', sort: null, filter: { column: 0, text: '>= 7' } },

@@ -81,12 +81,16 @@ describe('conversion and analysis in the daemon', function () {
     });
     assert.equal(analysis.succeeded, 60);
     assert.equal(analysis.answers.parsed, 60, 'the instant answers are JSON');
-    const score = analysis.answers.fields.score!;
-    assert.deepEqual(score.type === 'number' && [score.range, score.out_of_range.count, score.stats], [
-      { minimum: 0, maximum: 40 },
-      60,
-      null,
-    ]);
+    assert.deepEqual([analysis.answers.schema, analysis.answers.valid], [true, 0]);
+    assert.deepEqual(analysis.answers.invalid.reasons, { 'score must be <= 40': 60 });
+    // The schema's field is summarised all the same, with no valid number.
+    assert.deepEqual(analysis.answers.fields.score, {
+      type: 'number',
+      stats: null,
+      not_number: 0,
+      range: { minimum: 0, maximum: 40 },
+    });
+    assert.equal(analysis.partial, null, 'the batch has ended');
     assert.equal(analysis.csv?.rows, 60);
     assert.equal(readFileSync(join(dir, 'scored.csv'), 'utf8').trim().split('\n').length, 61);
     await assert.rejects(

@@ -143,6 +143,6 @@ describe('CSV to scored CSV, end to end', function () {
     for (const row of joinedRows) {
       if (!answered.has(row[0]!)) assert.notEqual(row[status], 'ok', `${row[0]} has no answer and says so`);
     }
-    assert.equal(joinedRows.filter((row) => row[status] === 'ok').length, analysis.answers.parsed);
+    assert.equal(joinedRows.filter((row) => row[status] === 'ok').length, analysis.answers.valid);
   });
 });
