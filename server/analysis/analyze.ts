@@ -13,7 +13,7 @@ import type { CsvEncoding } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines, wholeLinesLength } from '../jsonl/lines.js';
 import { checkValue, schemaValidator } from '../openai/answer-check.js';
 import type { TokenLogprob } from '../openai/types.js';
-import { parseAnswer } from './answers.js';
+import { parseAnswer } from '../openai/answer-text.js';
 import { expectedScore } from './expected-score.js';
 import {
   AnalysisError,

@@ -7,6 +7,7 @@
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { ChatCompletionBody } from '../protocol/openai.js';
+import { parseAnswer } from './answer-text.js';
 
 export type AnswerCheck =
   | { valid: true; value: unknown }
@@ -48,15 +49,19 @@ export function schemaValidator(schema: Record<string, unknown>): ValidateFuncti
 }
 
 /**
- * Parses an answer's text and checks it against the schema. Without a schema any JSON value is
- * valid (a json_object answer); a schema that does not compile makes every answer invalid, with
- * that reason, rather than letting anything pass.
+ * Parses an answer's text and checks it against the schema. Text that is not JSON is read as the
+ * analysis reads it (a fenced or slightly broken object repaired where safe: answer-text.ts), so
+ * the runner's checks and the scored CSV agree. Without a schema any JSON value is valid (a
+ * json_object answer); a schema that does not compile makes every answer invalid, with that
+ * reason, rather than letting anything pass.
  */
 export function checkAnswer(content: string | null | undefined, schema?: Record<string, unknown>): AnswerCheck {
   let value: unknown;
   try {
     value = JSON.parse(content ?? '');
   } catch {
+    const answer = parseAnswer(content);
+    if (answer.kind === 'parsed') return checkValue(answer.fields, schema);
     const text = (content ?? '').trim();
     const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
     return { valid: false, kind: 'unparseable', reason: `not JSON: ${JSON.stringify(shown)}` };
@@ -64,7 +69,7 @@ export function checkAnswer(content: string | null | undefined, schema?: Record<
   return checkValue(value, schema);
 }
 
-/** Checks an answer already parsed (the analysis repairs some answers before checking them). */
+/** Checks an answer already parsed. */
 export function checkValue(value: unknown, schema?: Record<string, unknown>): AnswerCheck {
   if (!schema) return { valid: true, value };
   const validate = schemaValidator(schema);

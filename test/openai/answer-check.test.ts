@@ -57,6 +57,12 @@ describe('checkAnswer', () => {
     assert.deepEqual(check, { valid: false, kind: 'unparseable', reason: 'not JSON: "{\\"score\\":6e666"' });
   });
 
+  it('reads a fenced answer as the analysis does, and checks it all the same', () => {
+    assert.equal(checkAnswer('```json\n{"score":50,"decision":"yes"}\n```', SCHEMA).valid, true);
+    const check = checkAnswer('```json\n{"score":150,"decision":"yes"}\n```', SCHEMA);
+    assert.equal(check.valid ? 'valid' : check.kind, 'invalid');
+  });
+
   it('takes any JSON without a schema, and nothing that is not JSON', () => {
     assert.equal(checkAnswer('[1,2]').valid, true);
     assert.equal(checkAnswer('').valid, false);

@@ -1,7 +1,7 @@
 // Structured answers: JSON as it is, in a fence, slightly broken and safely repaired; anything
 // that would need a guess is unparseable.
 import assert from 'node:assert/strict';
-import { parseAnswer } from '../../server/analysis/answers.js';
+import { parseAnswer } from '../../server/openai/answer-text.js';
 
 const parsed = (content: string) => {
   const result = parseAnswer(content);
