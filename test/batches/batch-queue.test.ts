@@ -175,7 +175,8 @@ const ended = (batch: Batch): boolean => ['completed', 'failed', 'cancelled', 'e
 
 /** The custom_ids in a journal file, in order. */
 function idsIn(h: Harness, fileId: string | null): string[] {
-  const text = readFileSync(h.files.get(fileId!).path, 'utf8');
+  if (fileId === null) return []; // no line went there
+  const text = readFileSync(h.files.get(fileId).path, 'utf8');
   return text
     .split('\n')
     .filter(Boolean)
