@@ -29,7 +29,11 @@ const EXPIRY_CHECK_MS = 60_000;
  */
 export function expirySeconds(policy: unknown, param: string): number {
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy))
-    throw new ServiceError('invalid_request', `${param} must be an object {"anchor": "created_at", "seconds": N}`, param);
+    throw new ServiceError(
+      'invalid_request',
+      `${param} must be an object {"anchor": "created_at", "seconds": N}`,
+      param,
+    );
   const { anchor, seconds } = policy as Record<string, unknown>;
   if (anchor !== 'created_at')
     throw new ServiceError(
@@ -37,7 +41,11 @@ export function expirySeconds(policy: unknown, param: string): number {
       `${param}.anchor must be "created_at", got ${JSON.stringify(anchor ?? null)}`,
       `${param}.anchor`,
     );
-  if (!Number.isInteger(seconds) || (seconds as number) < EXPIRY_SECONDS.min || (seconds as number) > EXPIRY_SECONDS.max)
+  if (
+    !Number.isInteger(seconds) ||
+    (seconds as number) < EXPIRY_SECONDS.min ||
+    (seconds as number) > EXPIRY_SECONDS.max
+  )
     throw new ServiceError(
       'invalid_request',
       `${param}.seconds must be a whole number from ${EXPIRY_SECONDS.min} (an hour) to ${EXPIRY_SECONDS.max} (30 days), got ${JSON.stringify(seconds ?? null)}`,

@@ -38,7 +38,8 @@ export function pageOf<T extends { id: string }>(
   let start = 0;
   if (params.after !== undefined) {
     start = ordered.findIndex((item) => item.id === params.after) + 1;
-    if (start === 0) throw new ServiceError('not_found', `No ${limits.what} with id ${JSON.stringify(params.after)}`, 'after');
+    if (start === 0)
+      throw new ServiceError('not_found', `No ${limits.what} with id ${JSON.stringify(params.after)}`, 'after');
   }
   const data = ordered.slice(start, start + limit);
   return {

@@ -258,7 +258,14 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     }
     const expiresAfter = uploadExpiry(fields);
     await rename(partPath, path);
-    return await service.addFile({ id, path, bytes, filename, purpose: 'batch', ...(expiresAfter && { expiresAfter }) });
+    return await service.addFile({
+      id,
+      path,
+      bytes,
+      filename,
+      purpose: 'batch',
+      ...(expiresAfter && { expiresAfter }),
+    });
   } catch (error) {
     request.unpipe(); // the rest is drained once the error is answered
     // The part file is closed before it is removed, or a write still opening it would bring it back.

@@ -329,4 +329,18 @@ describe('the batch queue', () => {
     h.engine.release();
     assertEachOnce(h, await until(h, batch.id, ended), ids('p', 10));
   });
+  it('ends a batch with no output file where no line was answered, no error file where none failed, as OpenAI', async () => {
+    const h = await harness();
+    const allAnswered = await until(h, (await submit(h, 4, 'ok')).id, ended);
+    assert.equal(allAnswered.error_file_id, null);
+    assert.equal(assertEachOnce(h, allAnswered, ids('ok', 4)).output.length, 4);
+    h.engine.refuse = new Set(['Text number']);
+    const noneAnswered = await until(h, (await submit(h, 4, 'no')).id, ended);
+    assert.equal(noneAnswered.status, 'completed');
+    assert.equal(noneAnswered.output_file_id, null);
+    assert.equal(assertEachOnce(h, noneAnswered, ids('no', 4)).errors.length, 4);
+    const kept = h.store.data.files.map((file) => file.id);
+    assert.ok(kept.includes(allAnswered.output_file_id!) && kept.includes(noneAnswered.error_file_id!));
+    assert.equal(kept.length, 4, 'two inputs, one output, one error file: no empty ones');
+  });
 });
