@@ -1,7 +1,7 @@
 // The OpenAI-compatible HTTP API driven by the official `openai` client: what any program using
 // OpenAI's Batch API does, with only the base URL changed.
 import assert from 'node:assert/strict';
-import { createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import OpenAI, { toFile } from 'openai';
@@ -399,5 +399,48 @@ describe("the HTTP API's guard", function () {
       startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--host', '0.0.0.0']),
       /refusing to serve HTTP on 0\.0\.0\.0 without an API key/,
     );
+  });
+});
+
+describe('files that expire, across a daemon restart', function () {
+  this.timeout(60_000);
+  let emulator: RunningEmulator;
+  before(async () => (emulator = await startOllamaEmulator({ instant: true, models: ['tiny'] })));
+  after(() => emulator.close());
+
+  it('deletes at its next start a file that expired while the daemon was down', async () => {
+    const dataDir = tempDir();
+    const upload = async (client: OpenAI, seconds?: number) =>
+      client.files.create({
+        file: await toFile(Buffer.from(batchLines(1, { model: 'tiny' })), 'a.jsonl'),
+        purpose: 'batch',
+        ...(seconds !== undefined && { expires_after: { anchor: 'created_at' as const, seconds } }),
+      });
+    let daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url]);
+    let expiring: OpenAI.Files.FileObject;
+    let kept: OpenAI.Files.FileObject;
+    try {
+      const { client } = await openaiClient(daemon.connection);
+      expiring = await upload(client, 3600);
+      kept = await upload(client);
+    } finally {
+      await daemon.stop();
+    }
+    // An hour passes while the daemon is down.
+    const dbPath = join(dataDir, 'db.json');
+    const db = JSON.parse(readFileSync(dbPath, 'utf8')) as { files: Array<{ id: string; expires_at: number | null }> };
+    db.files.find((file) => file.id === expiring.id)!.expires_at = Math.floor(Date.now() / 1000) - 1;
+    writeFileSync(dbPath, JSON.stringify(db));
+    daemon = await startDaemonProcess(dataDir, ['--ollama-url', emulator.url]);
+    try {
+      const { client } = await openaiClient(daemon.connection);
+      const listed: string[] = [];
+      for await (const file of client.files.list()) listed.push(file.id);
+      assert.deepEqual(listed, [kept.id]);
+      await assert.rejects(client.files.retrieve(expiring.id), OpenAI.NotFoundError);
+      assert.deepEqual(readdirSync(join(dataDir, 'files')), [`${kept.id}.jsonl`], 'its bytes are gone too');
+    } finally {
+      await daemon.stop();
+    }
   });
 });
