@@ -1,11 +1,12 @@
 // Validate, Run, Cancel, Retry and the batch's files: the commands about one batch file or batch.
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/openai.js';
+import { waitsForResume, type Batch } from '../server/protocol/openai.js';
 import {
   BatchCancelRequest,
   BatchCreateRequest,
   BatchGetRequest,
+  BatchResumeRequest,
   BatchRetryRequest,
   FileGetRequest,
   FileRegisterRequest,
@@ -108,7 +109,7 @@ async function cancelById(ctx: Ctx, id: string): Promise<void> {
   }
 }
 
-/** Resolves with the batch in its terminal status, reporting every change and pace on the way. */
+/** Resolves with the batch in its terminal status (or paused for a resume), reporting every change and pace on the way. */
 function followUntilOver(
   ctx: Ctx,
   created: Batch,
@@ -121,7 +122,7 @@ function followUntilOver(
       if (batch.id !== created.id) return;
       latest = batch;
       onChange(batch, pace);
-      if (!isTerminal(batch)) return;
+      if (!isTerminal(batch) && !waitsForResume(batch)) return;
       subscriptions.dispose();
       resolve(batch);
     };
@@ -153,7 +154,16 @@ async function announce(ctx: Ctx, batch: Batch, name: string): Promise<void> {
   ];
   const counts = `${formatCount(completed)} of ${formatCount(total)} succeeded, ${formatCount(failed)} failed`;
   let choice: string | undefined;
-  if (batch.status === 'completed') {
+  if (waitsForResume(batch)) {
+    choice = await vscode.window.showWarningMessage(
+      `Ollama Batch: ${name} is paused: ${batch.paused_reason}`,
+      'Resume Batch',
+      'Cancel Batch',
+      ...actions,
+    );
+    if (choice === 'Resume Batch') await resumeBatch(ctx, batch);
+    if (choice === 'Cancel Batch') await cancelBatch(ctx, batch);
+  } else if (batch.status === 'completed') {
     choice = await vscode.window.showInformationMessage(`Ollama Batch: ${name} completed: ${counts}.`, ...actions);
   } else if (batch.status === 'failed') {
     const errors = batch.errors?.data ?? [];
@@ -179,6 +189,16 @@ export async function cancelBatch(ctx: Ctx, batch: Batch): Promise<void> {
   if (!client) return;
   const cancelled = await client.sendRequest(BatchCancelRequest.type, { id: batch.id });
   void vscode.window.showInformationMessage(`Ollama Batch: ${cancelled.id} is ${cancelled.status}.`);
+}
+
+/** Resumes a batch the pilot check paused: the user overrides the check (nothing is lost either way: no confirmation). */
+export async function resumeBatch(ctx: Ctx, batch: Batch): Promise<void> {
+  const client = await ctx.requireClient();
+  if (!client) return;
+  const resumed = await client.sendRequest(BatchResumeRequest.type, { id: batch.id });
+  void vscode.window.showInformationMessage(
+    `Ollama Batch: ${resumed.id} goes on to its end without the pilot check; invalid answers are marked invalid in its analysis.`,
+  );
 }
 
 export async function retryBatch(ctx: Ctx, batch: Batch): Promise<void> {

@@ -1,10 +1,11 @@
 // The commands, registered once for the window's life. Each asks the Ctx for a connected client
 // and gets a "daemon not running" answer when there is none; errors end in one message and the log.
 import * as vscode from 'vscode';
-import type { Batch } from '../server/protocol/openai.js';
+import { waitsForResume, type Batch } from '../server/protocol/openai.js';
 import {
   cancelBatch,
   openFileById,
+  resumeBatch,
   retryBatch,
   revealInputFile,
   runBatch,
@@ -65,6 +66,9 @@ export function registerCommands(
       (batch) => !isTerminal(batch) && batch.status !== 'cancelling',
       'Cancel which batch?',
       (batch) => cancelBatch(ctx, batch),
+    ),
+    batchCommand('ollamaBatch.resumeBatch', waitsForResume, 'Resume which paused batch?', (batch) =>
+      resumeBatch(ctx, batch),
     ),
     batchCommand(
       'ollamaBatch.retryBatch',

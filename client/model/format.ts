@@ -1,7 +1,7 @@
 // How a batch reads in the status bar, the Batches tree and its tooltips. Pure functions of the
 // daemon's objects, without `vscode`, so that they are unit-tested.
 import type { BatchMetricsSnapshot } from '../../server/protocol/metrics.js';
-import { TERMINAL_STATUSES, type Batch } from '../../server/protocol/openai.js';
+import { TERMINAL_STATUSES, waitsForResume, type Batch } from '../../server/protocol/openai.js';
 import { formatCount, formatDuration, formatRate } from '../webview/numbers.js';
 
 export const isTerminal = (batch: Batch): boolean => TERMINAL_STATUSES.includes(batch.status);
@@ -100,6 +100,7 @@ export function statusIcon(batch: Batch): StatusIcon {
 export function contextValue(batch: Batch): string {
   const tags = ['batch', batch.status];
   if (!isTerminal(batch) && batch.status !== 'cancelling') tags.push('cancellable');
+  if (waitsForResume(batch)) tags.push('resumable');
   if (isTerminal(batch) && batch.error_file_id && batch.request_counts.failed > 0) tags.push('retryable');
   if (batch.output_file_id) tags.push('output');
   if (batch.error_file_id) tags.push('errors');

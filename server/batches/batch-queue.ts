@@ -1,6 +1,6 @@
 // The batch queue and each batch's lifecycle: created, validated, run one at a time oldest first
-// (cancellations first), cancelled, retried, paused while the disk is full, failed with a reason
-// when it cannot go on. While a batch runs its progress is saved and announced on timers, and
+// (cancellations first), cancelled, retried, paused while the disk is full or after a failed pilot
+// check (passed over until resumed), failed with a reason when it cannot go on. While a batch runs its progress is saved and announced on timers, and
 // what the run teaches about its model is kept. Takes its parts and its clock from the caller.
 import { once, type EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -16,6 +16,7 @@ import type { Clock } from './clock.js';
 import { calibrateOn, RequestMeasure } from './context-plan.js';
 import { ServiceError } from './errors.js';
 import type { FileRegistry } from './file-registry.js';
+import { recoverJournals } from './journal.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
 import { EngineModels, type ModelAliases } from './model-check.js';
 import type { ModelLearning } from './model-learning.js';
@@ -115,6 +116,7 @@ export class BatchQueue {
       const { status, output_file_id } = entry.batch;
       if (status === 'validating' || (status === 'cancelling' && !output_file_id))
         this.background(entry, this.validate(entry));
+      else if (status === 'in_progress' && entry.pilot === 'paused') this.background(entry, this.recount(entry));
     }
     void this.pump();
   }
@@ -161,6 +163,7 @@ export class BatchQueue {
     if (batch.status !== 'cancelling') {
       batch.status = 'cancelling';
       batch.cancelling_at = this.clock.now();
+      if (entry.pilot === 'paused') batch.paused_reason = null;
       await this.changed(entry);
     }
     // Taken by the pump: running, it stops; being started, run() sees the status before it sends.
@@ -168,6 +171,28 @@ export class BatchQueue {
     // Queued behind another batch, it has nothing in flight: it ends now, not when that one does.
     else if (batch.output_file_id) void this.endCancelled(entry);
     // Else it is validating: validate() ends it once it has read the file.
+    return structuredClone(batch);
+  }
+
+  /**
+   * Resumes a batch the pilot check paused: the user overrides the check, which is not made
+   * again for it (after a restart neither), and the batch takes its turn in the queue.
+   */
+  async resume(id: string): Promise<Batch> {
+    const entry = this.entry(id);
+    const { batch } = entry;
+    if (entry.pilot !== 'paused' || batch.status !== 'in_progress')
+      throw new ServiceError(
+        'conflict',
+        `Batch ${id} is ${batch.status}${batch.paused_reason ? ` (${batch.paused_reason})` : ''}, not paused by the pilot check; only such a batch waits for a resume`,
+        'batch_id',
+      );
+    entry.pilot = 'overridden';
+    batch.paused_reason = null;
+    this.events.emit('log', 'info', `${id}: resumed; its pilot check is overridden`);
+    await this.changed(entry);
+    // Still ending its run (lines in flight when it paused), it is taken again once that ends.
+    void this.pump();
     return structuredClone(batch);
   }
 
@@ -277,6 +302,7 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
+        engine: this.engine.name,
         modelProblem: (model) => this.models.problem(model),
       });
       errors = report.errors;
@@ -319,7 +345,9 @@ export class BatchQueue {
           (entry) =>
             ['in_progress', 'finalizing', 'cancelling'].includes(entry.batch.status) &&
             entry.batch.output_file_id &&
-            !this.ending.has(entry),
+            !this.ending.has(entry) &&
+            // Paused by its pilot check, it waits for a resume or a cancel; the others go on.
+            !(entry.batch.status === 'in_progress' && entry.pilot === 'paused'),
         );
         const next = queued.find(({ batch }) => batch.status === 'cancelling') ?? queued[0];
         if (!next || this.closed) return;
@@ -350,6 +378,7 @@ export class BatchQueue {
       options: entry.options,
       chosenNumCtx: entry.numCtx,
       cancelling: batch.status === 'cancelling',
+      pilot: entry.pilot,
       measured: entry.measured ?? measure.measured,
       learned: this.learning.limits(model, hardware),
       calibration: this.learning.calibration(model),
@@ -383,6 +412,8 @@ export class BatchQueue {
         },
         onFailed: (code, final) => live.failed(code, final),
         onPause: (reason) => {
+          // After a failed pilot check the batch waits for the user, whatever its engine does.
+          if (entry.pilot === 'paused') return;
           batch.paused_reason = reason;
           this.changed(entry).catch((error: Error) =>
             this.events.emit('log', 'warn', `${batch.id}: could not save its pause: ${error.message}`),
@@ -397,6 +428,23 @@ export class BatchQueue {
             `${batch.id}: ${adjustment.reason} (concurrency ${adjustment.concurrency}, num_ctx ${adjustment.numCtx ?? 'engine default'})`,
           );
           this.events.emit('adjusted', batch.id, adjustment);
+        },
+        onPilot: (verdict) => {
+          entry.pilot = verdict.passed ? 'passed' : 'paused';
+          if (verdict.passed)
+            this.events.emit(
+              'log',
+              'info',
+              `${batch.id}: pilot check passed (${verdict.invalid} of ${verdict.answers} answers invalid)`,
+            );
+          else {
+            batch.paused_reason = verdict.reason;
+            this.events.emit('log', 'warn', `${batch.id} paused: ${verdict.reason}`);
+          }
+          // The verdict is kept at once: a batch restarted after it is not checked again.
+          this.changed(entry).catch((error: Error) =>
+            this.events.emit('log', 'warn', `${batch.id}: could not save its pilot check: ${error.message}`),
+          );
         },
       },
       (batch.expires_at ?? Infinity) * 1000,
@@ -437,7 +485,8 @@ export class BatchQueue {
           vramPeakMiB: live.metrics.snapshot().vram?.peakUsedMiB ?? null,
         });
     }
-    if (outcome === 'interrupted' || this.closed) return;
+    // Paused by its pilot check: it stays in progress, passed over by the queue until resumed.
+    if (outcome === 'interrupted' || outcome === 'paused' || this.closed) return;
     batch.paused_reason = null;
     if (outcome === 'completed') {
       this.learning.learnThroughput(
@@ -454,6 +503,14 @@ export class BatchQueue {
     batch.status = outcome;
     batch[`${outcome}_at`] = this.clock.now();
     await this.changed(entry);
+  }
+
+  /**
+   * A batch paused by its pilot check does not run until resumed: its counts are read from its
+   * journal, which a kill may have left ahead of db.json's last save.
+   */
+  private async recount(entry: StoredBatch): Promise<void> {
+    this.progress(entry, (await recoverJournals(await this.files.runFiles(entry.batch))).progress);
   }
 
   /**
@@ -572,6 +629,7 @@ export class BatchQueue {
     batch.usage.input_tokens = usage.promptTokens;
     batch.usage.input_tokens_details.cached_tokens = usage.cachedTokens;
     batch.usage.output_tokens = usage.completionTokens;
+    batch.usage.output_tokens_details.reasoning_tokens = usage.reasoningTokens;
     batch.usage.total_tokens = usage.promptTokens + usage.completionTokens;
     this.saveSoon();
     this.announceSoon(entry);

@@ -10,6 +10,7 @@ export interface JournalUsage {
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
+  reasoningTokens: number;
 }
 
 export interface RecoveredJournal {
@@ -31,7 +32,7 @@ export async function recoverJournal(path: string): Promise<RecoveredJournal> {
   const recovered: RecoveredJournal = {
     ids: new Set(),
     lines: 0,
-    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 },
+    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
   };
   for await (const line of readLines(path, { maxLineBytes: Number.MAX_SAFE_INTEGER })) {
     if (!line.bytes || line.bytes.length === 0) continue;
@@ -43,12 +44,36 @@ export async function recoverJournal(path: string): Promise<RecoveredJournal> {
   return recovered;
 }
 
+/** What a batch's journals hold: its finished lines, answered and failed, and their tokens. */
+export interface JournalProgress {
+  completed: number;
+  failed: number;
+  usage: JournalUsage;
+}
+
+/** Recovers a batch's output and error journals: the custom_ids they finish, and their counts. */
+export async function recoverJournals(files: {
+  output: string;
+  error: string;
+}): Promise<{ finished: Set<string>; progress: JournalProgress }> {
+  const [done, failed] = await Promise.all([recoverJournal(files.output), recoverJournal(files.error)]);
+  const usage = { ...done.usage };
+  for (const key of ['promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens'] as const) {
+    usage[key] += failed.usage[key];
+  }
+  return {
+    finished: new Set([...done.ids, ...failed.ids]),
+    progress: { completed: done.lines, failed: failed.lines, usage },
+  };
+}
+
 export function addUsage(usage: JournalUsage, entry: BatchOutputLine): void {
   const body = entry.response?.body;
   if (!body || !('usage' in body)) return;
   usage.promptTokens += body.usage.prompt_tokens;
   usage.completionTokens += body.usage.completion_tokens;
   usage.cachedTokens += body.usage.prompt_tokens_details?.cached_tokens ?? 0;
+  usage.reasoningTokens += body.usage.completion_tokens_details?.reasoning_tokens ?? 0;
 }
 
 /**

@@ -2,6 +2,7 @@
 // how many requests go at once, the num_ctx it loads the model with, how conversations over it
 // are trimmed, and the time and tries each request gets.
 import { DEFAULT_CONCURRENCY, DEFAULT_WARNING_SHARE } from '../config/defaults.js';
+import { SETTINGS } from '../config/settings.js';
 import type { PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
 import type { BatchMode } from '../context/conversation.js';
@@ -10,7 +11,7 @@ import type { TrimStrategy } from '../context/trim.js';
 import type { ModelFacts } from '../engines/engine.js';
 import { numCtxForVram } from '../gpu/vram-budget.js';
 import type { VramSnapshot } from '../gpu/vram-monitor.js';
-import type { BatchRunOptions, LearnedLimits, MeasuredRequests } from '../store/store.js';
+import type { BatchRunOptions, LearnedLimits, MeasuredRequests, PilotState } from '../store/store.js';
 import { DEFAULT_RUNNER_OPTIONS, type RunContext, type RunnerOptions } from './runner.js';
 
 /** The daemon's settings for every batch; a batch's own options go first. */
@@ -27,6 +28,11 @@ export interface RunSettings extends Partial<Omit<RunnerOptions, 'concurrency' |
   /** Conversation mode: trim every this many requests as well as at the threshold. */
   trimEvery?: number;
   vramWarningShare?: number;
+  /** Invalid answers get one more try (off by default). */
+  retryInvalid?: boolean;
+  /** The pilot check: its answers (0: off) and the share of them that may be invalid. */
+  pilotAnswers?: number;
+  pilotMaxInvalid?: number;
 }
 
 /** What a plan is made from. */
@@ -49,6 +55,8 @@ export interface RunFacts {
   learned?: LearnedLimits | undefined;
   /** A fresh VRAM reading; none: no VRAM cap. */
   vram?: VramSnapshot | undefined;
+  /** Where the batch's pilot check stands: once passed or overridden, it is not made again. */
+  pilot?: PilotState | undefined;
   settings: RunSettings;
 }
 
@@ -60,6 +68,7 @@ export interface RunPlan {
   numCtx: NumCtxChoice | undefined;
   trim: Omit<RunContext, 'counter' | 'calibration'>;
   budgets: Pick<RunnerOptions, 'requestTimeoutMs' | 'maxAttempts' | 'backoffBaseMs' | 'backoffMaxMs'>;
+  answers: Pick<RunnerOptions, 'retryInvalid' | 'pilot'>;
 }
 
 /** Whether a run must choose its batch's num_ctx, and so needs the facts that choice reads. */
@@ -84,6 +93,17 @@ export function planRun(facts: RunFacts): RunPlan {
       ...((options.trimAllowCut ?? settings.trimAllowCut) && { allowCut: true }),
     },
     budgets: budgetsOf(settings),
+    answers: answerChecksOf(facts),
+  };
+}
+
+/** The retry of invalid answers, and the pilot check while the batch has no verdict (and it is on). */
+function answerChecksOf({ options, settings, pilot }: RunFacts): RunPlan['answers'] {
+  const answers = options.pilotAnswers ?? settings.pilotAnswers ?? SETTINGS.pilotAnswers.default!;
+  const maxInvalidShare = options.pilotMaxInvalid ?? settings.pilotMaxInvalid ?? SETTINGS.pilotMaxInvalid.default!;
+  return {
+    retryInvalid: options.retryInvalid ?? settings.retryInvalid ?? SETTINGS.retryInvalid.default!,
+    ...(pilot === undefined && answers > 0 && { pilot: { answers, maxInvalidShare } }),
   };
 }
 
@@ -120,6 +140,7 @@ function batchNumCtx(facts: RunFacts, concurrency: number): NumCtxChoice {
 export function runnerOptions(plan: RunPlan, counter: PromptCounter, calibration: Calibration): RunnerOptions {
   return {
     ...plan.budgets,
+    ...plan.answers,
     model: plan.model,
     concurrency: plan.concurrency,
     ...(plan.numCtx && { numCtx: plan.numCtx.numCtx }),

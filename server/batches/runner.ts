@@ -1,6 +1,7 @@
 // Runs one batch: streams its input, keeps at most `concurrency` requests in flight, retries
-// transient faults with backoff, pauses while the engine is unreachable, and appends every
-// answer to the output or error journal. Knows nothing of the store or of any transport.
+// transient faults with backoff, pauses while the engine is unreachable, checks answers against
+// the JSON schema they were asked for (a retry, the pilot check), and appends every answer to the
+// output or error journal. Knows nothing of the store or of any transport.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import { fitRequest, outputTokensOf, type PromptCounter } from '../context/budget.js';
@@ -9,14 +10,17 @@ import { ConversationPool, type BatchMode, type Conversation } from '../context/
 import { MIN_NUM_CTX, numCtxAfterOutOfMemory } from '../context/num-ctx.js';
 import type { TrimStrategy } from '../context/trim.js';
 import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js';
+import { chatChoices } from '../engines/choices.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
 import { readLines } from '../jsonl/lines.js';
 import type { Adjustment } from '../protocol/metrics.js';
 import type { BatchOutputLine, RequestRecord } from '../openai/types.js';
 import type { BatchInputLine } from '../protocol/openai.js';
+import type { AnswerCheck } from '../openai/answer-check.js';
+import { checkRequested, PilotCheck, retryBody, type PilotOptions, type PilotVerdict } from './answer-checks.js';
 import { EngineGate } from './gate.js';
-import { JournalWriter, addUsage, recoverJournal, type JournalUsage } from './journal.js';
+import { JournalWriter, addUsage, recoverJournals, type JournalProgress } from './journal.js';
 
 export interface RunnerOptions {
   concurrency: number;
@@ -30,6 +34,10 @@ export interface RunnerOptions {
   numCtx?: number;
   /** With a num_ctx: every request is measured against it first, and trimmed or refused. */
   context?: RunContext;
+  /** An answer that is not JSON or breaks its schema gets one more try (answer-checks.ts retryBody). */
+  retryInvalid?: boolean;
+  /** The pilot check, while the batch has no verdict yet (none passed, none overridden). */
+  pilot?: PilotOptions;
 }
 
 export interface RunContext {
@@ -76,13 +84,10 @@ export interface RunFiles {
 
 /** cancelled and expired end the batch; interrupted (daemon shutdown) leaves it to resume. */
 export type StopReason = 'cancelled' | 'expired' | 'interrupted';
-export type RunOutcome = 'completed' | StopReason;
+/** paused: the pilot check failed; its lines in flight were answered, the rest wait for a resume. */
+export type RunOutcome = 'completed' | 'paused' | StopReason;
 
-export interface RunProgress {
-  completed: number;
-  failed: number;
-  usage: JournalUsage;
-}
+export type RunProgress = JournalProgress;
 
 export interface RunHooks {
   /** Called after every finished line; the caller throttles what it does with it. */
@@ -95,6 +100,8 @@ export interface RunHooks {
   onFailed(code: string, final: boolean): void;
   /** The run lowered its concurrency or num_ctx (out of memory, VRAM pressure) or raised it back. */
   onAdjusted(adjustment: Adjustment): void;
+  /** The pilot check's verdict; a failed one pauses the run (it sends nothing more and ends `paused`). */
+  onPilot?(verdict: PilotVerdict): void;
 }
 
 /** Up to `limit` holders at once; the others wait in order. The limit may change as it runs. */
@@ -146,7 +153,7 @@ export class BatchRun {
   private readonly progress: RunProgress = {
     completed: 0,
     failed: 0,
-    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 },
+    usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
   };
   /** custom_ids started but not finished when the run stopped: they get a stop line. */
   private readonly abandoned: string[] = [];
@@ -169,6 +176,10 @@ export class BatchRun {
   private readonly conversations = new ConversationPool();
   /** The first failed journal write (a full disk): the run stops and run() throws it. */
   private journalFailure: Error | null = null;
+  /** Counts the first answers until its verdict; null once given (or with no pilot check). */
+  private pilot: PilotCheck | null;
+  /** Set by a failed pilot check: no new line is sent, those in flight finish. */
+  private paused = false;
 
   constructor(
     private readonly files: RunFiles,
@@ -181,6 +192,7 @@ export class BatchRun {
     this.configuredConcurrency = Math.max(1, options.concurrency);
     this.slots = new Slots(this.configuredConcurrency);
     this.numCtx = options.numCtx;
+    this.pilot = options.pilot && options.pilot.answers > 0 ? new PilotCheck(options.pilot) : null;
   }
 
   /**
@@ -281,13 +293,8 @@ export class BatchRun {
   }
 
   async run(): Promise<RunOutcome> {
-    const [done, failed] = await Promise.all([recoverJournal(this.files.output), recoverJournal(this.files.error)]);
-    const finished = new Set([...done.ids, ...failed.ids]);
-    this.progress.completed = done.lines;
-    this.progress.failed = failed.lines;
-    for (const key of ['promptTokens', 'cachedTokens', 'completionTokens'] as const) {
-      this.progress.usage[key] = done.usage[key] + failed.usage[key];
-    }
+    const { finished, progress } = await recoverJournals(this.files);
+    Object.assign(this.progress, progress);
     this.hooks.onProgress(this.progress);
     // A journal that cannot be written stops the run as a shutdown would; run() then throws the error.
     const onJournalFailure = (error: Error): void => {
@@ -307,14 +314,14 @@ export class BatchRun {
     let outcome: RunOutcome;
     try {
       for await (const line of readLines(this.files.input)) {
-        if (this.stopReason) {
+        if (this.stopReason || this.paused) {
           stoppedAtLine = line.number;
           break;
         }
         const request = parseRequest(line.bytes);
         if (!request || finished.has(request.custom_id)) continue;
         await slots.acquire();
-        if (this.stopReason) {
+        if (this.stopReason || this.paused) {
           slots.release();
           stoppedAtLine = line.number;
           break;
@@ -325,7 +332,8 @@ export class BatchRun {
       const reason = this.stopReason;
       if ((reason === 'cancelled' || reason === 'expired') && !this.journalFailure)
         await this.writeStopLines(reason, stoppedAtLine, finished);
-      outcome = reason ?? 'completed';
+      // Paused with every line sent, nothing is left to wait for: the batch completes.
+      outcome = reason ?? (stoppedAtLine === Infinity ? 'completed' : 'paused');
     } finally {
       clearTimeout(expiry);
       await Promise.all([this.output.close(), this.errors.close()]);
@@ -356,24 +364,31 @@ export class BatchRun {
     gate: EngineGate,
     conversation: Conversation | undefined,
   ): Promise<void> {
+    // What is sent: the line's request, or after an invalid answer its retry (retryInvalid).
+    let asked = request;
+    let retried: RequestRecord['retried'];
     for (let attempt = 1; ; attempt++) {
       await gate.whenOpen();
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
       // Measured at every try: num_ctx may have been lowered since the last one.
-      const prepared = this.prepare(request, conversation);
+      const prepared = this.prepare(asked, conversation);
       if ('refused' in prepared) return this.recordFailure(request.custom_id, prepared.refused);
       let failure: EngineError;
       const attemptSignal = this.attemptSignal();
       const sentAt = this.limitsVersion;
       try {
         const started = performance.now();
-        const result = await this.engine.chat(prepared.chat, attemptSignal.signal);
+        const result = await chatChoices(this.engine, prepared.chat, attemptSignal.signal);
         const latencyMs = performance.now() - started;
         if (prepared.estimated !== undefined)
           this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
+        const check = checkRequested(asked.body, result.content);
+        const retrying = check?.valid === false && this.options.retryInvalid === true && !retried;
         const record: RequestRecord = { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt };
+        // A conversation goes on with the answer the line keeps, not with one that is tried again.
         const trim =
-          (conversation && this.remember(conversation, prepared.chat, result.content, request)) || prepared.trim;
+          (conversation && !retrying && this.remember(conversation, prepared.chat, result.content, request)) ||
+          prepared.trim;
         if (trim) record.trim = trim;
         this.hooks.onAnswered({
           latencyMs,
@@ -385,15 +400,24 @@ export class BatchRun {
           ...(this.numCtx !== undefined && { numCtx: this.numCtx }),
         });
         this.answeredAt(sentAt);
+        if (retrying) {
+          asked = { ...request, body: retryBody(request.body) };
+          retried = { reason: check.reason, temperature: asked.body.temperature! };
+          if (asked.body.seed !== undefined) retried.seed = asked.body.seed;
+          attempt = 0; // the retry gets its own tries for transient faults
+          continue;
+        }
+        if (retried) record.retried = retried;
         // The answer names the model the engine says answered (an alias's target), as OpenAI's
         // name the snapshot that ran; the batch's own `model` keeps what the file asked for.
-        return this.record(this.output, {
+        this.record(this.output, {
           id: uniqueId('batch_req_'),
           custom_id: request.custom_id,
           response: { status_code: 200, request_id: uniqueId('req_'), body: toChatCompletion(result) },
           error: null,
           ollama_batch: record,
         });
+        return this.judge(check);
       } catch (error) {
         failure = error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));
       } finally {
@@ -516,6 +540,16 @@ export class BatchRun {
         this.stopper.signal.removeEventListener('abort', onStop);
       },
     };
+  }
+
+  /** Counts a written answer for the pilot check; a failed verdict pauses the run. */
+  private judge(check: AnswerCheck | null): void {
+    if (!check || !this.pilot) return;
+    const verdict = this.pilot.add(check);
+    if (!verdict) return;
+    this.pilot = null;
+    if (!verdict.passed) this.paused = true;
+    this.hooks.onPilot?.(verdict);
   }
 
   private record(journal: JournalWriter, entry: BatchOutputLine): void {

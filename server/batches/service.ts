@@ -115,6 +115,11 @@ export class BatchService extends EventEmitter<QueueEvents> {
     return this.queue.cancel(id);
   }
 
+  /** Resumes a batch the pilot check paused, overriding the check. */
+  resumeBatch(id: string): Promise<Batch> {
+    return this.queue.resume(id);
+  }
+
   /**
    * A new batch of the lines of a finished batch that failed (error lines, cancelled and
    * expired ones included), with the same endpoint, window and run options.

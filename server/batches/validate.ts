@@ -5,6 +5,8 @@ import { isObject } from '../common/is-object.js';
 import type { BatchError, ChatCompletionBody } from '../protocol/openai.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../openai/chat.js';
+import { requestFieldProblem } from '../engines/request-fields.js';
+import type { EngineName } from '../engines/engine.js';
 
 export const SUPPORTED_ENDPOINTS = [CHAT_COMPLETIONS_ENDPOINT];
 export const DEFAULT_MAX_LINES = 2_000_000;
@@ -34,6 +36,8 @@ export class ValidationState {
     readonly endpoint = CHAT_COMPLETIONS_ENDPOINT,
     /** Called with every valid request, e.g. to measure it against the context. */
     readonly onRequest?: (body: ChatCompletionBody, line: number) => void,
+    /** The engine that runs the batch, whose refused fields are refused here; unknown: only what every engine refuses. */
+    readonly engine?: EngineName,
   ) {}
 }
 
@@ -158,8 +162,16 @@ function bodyError(state: ValidationState, line: number, body: Record<string, un
       );
     }
   }
-  if (body.stream === true) {
-    return error(state, line, 'invalid_request', 'body.stream', 'body.stream is not supported in a batch');
+  const field = requestFieldProblem(body, state.engine);
+  if (field) {
+    const param = `body.${field.field}`;
+    return error(
+      state,
+      line,
+      field.unsupported ? 'unsupported_parameter' : 'invalid_request',
+      param,
+      `${param} ${field.message}`,
+    );
   }
   return null;
 }
@@ -238,13 +250,19 @@ export async function validateBatchFile(
     endpoint?: string;
     limits?: Partial<ValidationLimits>;
     onRequest?: ValidationState['onRequest'];
+    engine?: EngineName;
     /** Why the engine does not serve the batch's model (the daemon asks it), or null when it does. */
     modelProblem?: (model: string) => Promise<string | null>;
     signal?: AbortSignal;
   } = {},
 ): Promise<ValidationReport> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const state = new ValidationState(options.displayName ?? basename(path), options.endpoint, options.onRequest);
+  const state = new ValidationState(
+    options.displayName ?? basename(path),
+    options.endpoint,
+    options.onRequest,
+    options.engine,
+  );
   const errors: BatchError[] = [];
   let errorCount = 0;
   const report = (problem: BatchError | null): void => {

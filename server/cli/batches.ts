@@ -1,4 +1,4 @@
-// `ollama-batch status` (and `list`), `cancel`, `retry` and `stop`: questions and orders for the
+// `ollama-batch status` (and `list`), `cancel`, `retry`, `resume` and `stop`: questions and orders for the
 // daemon. `status` answers without one too, from the data dir's db.json.
 import * as protocol from '../protocol/methods.js';
 import type { Batch } from '../protocol/openai.js';
@@ -73,9 +73,12 @@ function offlineStatus(id: string | undefined, flags: { dataDir: string; json?: 
   console.log(shown.length === 0 ? 'no batches' : shown.map(batchLine).join('\n'));
 }
 
-/** `cancel ID` and `retry ID`: one order about a batch, answered with a batch. */
+/** `cancel ID`, `retry ID` and `resume ID`: one order about a batch, answered with a batch. */
 export async function order(
-  method: typeof protocol.BatchCancelRequest.type | typeof protocol.BatchRetryRequest.type,
+  method:
+    | typeof protocol.BatchCancelRequest.type
+    | typeof protocol.BatchRetryRequest.type
+    | typeof protocol.BatchResumeRequest.type,
   id: string,
   flags: { dataDir: string; json?: boolean },
 ): Promise<void> {

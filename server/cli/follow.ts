@@ -4,7 +4,7 @@
 import { SingleBar } from 'cli-progress';
 import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
 import type { Batch } from '../protocol/openai.js';
-import { TERMINAL_STATUSES } from '../protocol/openai.js';
+import { TERMINAL_STATUSES, waitsForResume } from '../protocol/openai.js';
 import * as protocol from '../protocol/methods.js';
 import { readLines } from '../jsonl/lines.js';
 import { batchDetails, count } from './format.js';
@@ -23,6 +23,8 @@ export const EXIT = {
   linesFailed: 3,
   /** The batch was cancelled or expired. */
   cancelledOrExpired: 4,
+  /** The pilot check paused the batch: it waits for `resume` or `cancel`. */
+  paused: 5,
   /** Detached with Ctrl-C; the batch goes on. */
   detached: 130,
 } as const;
@@ -34,6 +36,7 @@ Exit codes:
   2    the batch failed validation (its errors are printed); nothing ran
   3    the batch ended with failed lines (the top reasons and the error file are printed)
   4    the batch was cancelled or expired
+  5    the pilot check paused the batch (too many answers broke their schema): resume or cancel it
   130  detached with Ctrl-C; the batch goes on`;
 
 /** Requests per second over the last 30 s of progress, and the time left at that pace. */
@@ -123,7 +126,7 @@ class ProgressDisplay {
   }
 }
 
-/** How watching ended: the batch ended, the daemon said it stops on purpose, or the connection closed unannounced. */
+/** How watching ended: the batch ended (or waits for a resume), the daemon said it stops on purpose, or the connection closed unannounced. */
 type Watched = { ended: Batch } | { stopping: string } | { closed: true };
 
 /** Shows the batch's progress on one connection until the batch ends or the daemon goes. */
@@ -132,7 +135,7 @@ function watch(connection: MessageConnection, id: string, display: ProgressDispl
     const show = (batch: Batch): void => {
       if (batch.id !== id) return;
       display.show(batch);
-      if (TERMINAL_STATUSES.includes(batch.status)) resolve({ ended: batch });
+      if (TERMINAL_STATUSES.includes(batch.status) || waitsForResume(batch)) resolve({ ended: batch });
     };
     connection.onNotification(protocol.BatchChangedNotification.type, show);
     // Said before it closes: no need to wait for a stopping daemon's last in-flight answers.
@@ -173,7 +176,7 @@ export async function followBatch(
     for (;;) {
       const watched = await watch(current, first.id, display);
       display.stop();
-      if ('ended' in watched) return await report(current, watched.ended, json);
+      if ('ended' in watched) return await report(current, watched.ended, json, dataDir);
       current.dispose();
       if ('stopping' in watched) {
         console.error(
@@ -198,7 +201,7 @@ export async function followBatch(
 }
 
 /** Prints how the batch ended (its files, its errors, why lines failed) and returns its exit code. */
-async function report(connection: MessageConnection, batch: Batch, json: boolean): Promise<number> {
+async function report(connection: MessageConnection, batch: Batch, json: boolean, dataDir: string): Promise<number> {
   const [output, error] = await Promise.all(
     [batch.output_file_id, batch.error_file_id].map(async (id) =>
       id ? (await call(() => connection.sendRequest(protocol.FileGetRequest.type, { id }))).path : undefined,
@@ -221,10 +224,15 @@ async function report(connection: MessageConnection, batch: Batch, json: boolean
       console.log(`every failed line is in ${error}`);
     }
   }
+  if (waitsForResume(batch))
+    console.error(
+      `batch ${batch.id} is paused: ${batch.paused_reason}\nresume it with: ${hint(dataDir, `resume ${batch.id}`)}; or cancel it with: ${hint(dataDir, `cancel ${batch.id}`)}`,
+    );
   return exitCodeOf(batch);
 }
 
 export function exitCodeOf(batch: Batch): number {
+  if (waitsForResume(batch)) return EXIT.paused;
   switch (batch.status) {
     case 'completed':
       return batch.request_counts.failed > 0 ? EXIT.linesFailed : EXIT.completed;

@@ -104,6 +104,18 @@ addDataDirOption(
 });
 
 addDataDirOption(
+  program
+    .command('resume')
+    .argument('<id>', 'a batch the pilot check paused')
+    .description(
+      'resume a batch the pilot check paused (too many answers broke their schema); the check is not made again',
+    )
+    .option('--json', 'print JSON'),
+).action(async (id: string, flags: { dataDir?: string; json?: boolean }) => {
+  await order(protocol.BatchResumeRequest.type, id, { ...flags, dataDir: dataDirOf(flags) });
+});
+
+addDataDirOption(
   program.command('stop').description('stop the daemon; running batches resume at its next start'),
 ).action(async (flags: { dataDir?: string }) => {
   await stopDaemon({ dataDir: dataDirOf(flags) });

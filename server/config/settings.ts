@@ -243,6 +243,30 @@ export const SETTINGS = {
     default: DEFAULT_AGGRESSIVE_FRACTION,
     description: 'The share of the context aggressive trimming keeps.',
   }),
+  retryInvalid: setting(flag, {
+    scope: 'batch',
+    flag: '--retry-invalid',
+    editorName: 'retryInvalid',
+    default: false,
+    description:
+      "An answer that is not JSON or breaks its request's `json_schema` is asked for once more, as a new sample: the request's seed + 1, and at temperature 0 (where a seed changes nothing and the same answer would come back) at temperature 0.7. The line keeps the second answer, valid or not; `ollama_batch.retried` says so. Off by default: the retry is a different sample than the one asked for, and costs a request.",
+  }),
+  pilotAnswers: setting(integer(0), {
+    scope: 'batch',
+    flag: '--pilot-answers',
+    editorName: 'pilotAnswers',
+    default: 50,
+    description:
+      'The pilot check: after this many answers to requests that ask for JSON, a batch with too many answers that are not JSON or break their schema pauses until it is resumed or cancelled (a bad rubric or schema shows after minutes, not after a day). `0` turns it off.',
+  }),
+  pilotMaxInvalid: setting(share, {
+    scope: 'batch',
+    flag: '--pilot-max-invalid',
+    editorName: 'pilotMaxInvalid',
+    default: 0.2,
+    description:
+      "The share of the pilot check's answers that may be invalid (not JSON, or breaking the schema) before the batch pauses.",
+  }),
   keepAlive: setting(text, {
     scope: 'daemon',
     flag: '--keep-alive',
@@ -356,7 +380,16 @@ export const keysOf = (scope: SettingScope): SettingKey[] => SETTING_KEYS.filter
 /** What a batch may set for itself (`run`'s flags, metadata, the extension's Run Batch). */
 export type BatchSettings = Pick<
   Settings,
-  'concurrency' | 'numCtx' | 'trimStrategy' | 'trimAllowCut' | 'mode' | 'trimEvery' | 'aggressiveFraction'
+  | 'concurrency'
+  | 'numCtx'
+  | 'trimStrategy'
+  | 'trimAllowCut'
+  | 'mode'
+  | 'trimEvery'
+  | 'aggressiveFraction'
+  | 'retryInvalid'
+  | 'pilotAnswers'
+  | 'pilotMaxInvalid'
 >;
 export const BATCH_SETTING_KEYS = keysOf('batch') as Array<keyof BatchSettings>;
 

@@ -83,6 +83,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(config.trimAllowCut && { trimAllowCut: true }),
       ...(config.mode && { mode: config.mode }),
       ...(config.trimEvery && { trimEvery: config.trimEvery }),
+      ...(config.retryInvalid !== undefined && { retryInvalid: config.retryInvalid }),
+      ...(config.pilotAnswers !== undefined && { pilotAnswers: config.pilotAnswers }),
+      ...(config.pilotMaxInvalid !== undefined && { pilotMaxInvalid: config.pilotMaxInvalid }),
       // Limits learned after out-of-memory hold for the GPUs they were learned on.
       hardware: () =>
         vram

@@ -25,20 +25,37 @@ export interface ChatRequest {
   topLogprobs?: number;
   /** Thinking (reasoning_effort): false turns it off; a level where the engine takes one. */
   think?: boolean | 'low' | 'medium' | 'high';
+  /** OpenAI's penalties, from -2 to 2. */
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Sampling options beyond OpenAI's (vLLM's top-level names): top_k, min_p, repetition_penalty. */
+  topK?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  /** Token id → bias from -100 to 100 (engines that take it: openai). */
+  logitBias?: Record<string, number>;
+  /** Answers wanted (OpenAI's n): answered by chatChoices() in choices.ts, each engine gives one. */
+  choices?: number;
 }
 
-export interface ChatResult {
+/** One answer to a request. */
+export interface ChatChoice {
   content: string;
   finishReason: 'stop' | 'length';
+  /** The answer's tokens with their log probabilities, where asked for and given. */
+  logprobs?: TokenLogprob[];
+}
+
+export interface ChatResult extends ChatChoice {
   promptTokens: number;
   completionTokens: number;
   /** Prompt tokens served from the engine's KV cache, where the engine reports it. */
   cachedTokens?: number;
   model: string;
-  /** The answer's tokens with their log probabilities, where asked for and given. */
-  logprobs?: TokenLogprob[];
   /** Tokens the model spent thinking (kept out of `content`), where it thought. */
   reasoningTokens?: number;
+  /** Choices 1 to n-1 where the request asked for more than one; the counts above are summed over all. */
+  moreChoices?: ChatChoice[];
 }
 
 export interface ModelFacts {

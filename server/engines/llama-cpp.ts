@@ -12,10 +12,12 @@ import type {
   ChatHistoryItem,
   Llama,
   LlamaChat,
+  LlamaChatResponseSegment,
   LlamaContext,
   LlamaContextSequence,
   LlamaGrammar,
   LlamaModel,
+  LLamaContextualRepeatPenalty,
   Token,
 } from 'node-llama-cpp';
 import type { ChatMessage } from '../protocol/openai.js';
@@ -36,7 +38,7 @@ export interface LlamaCppEngineOptions {
 }
 
 // Sampling defaults where the request leaves them out: Ollama's, so the embedded engine and the
-// default engine answer alike for the same GGUF. No repeat penalty: the OpenAI body has none.
+// default engine answer alike for the same GGUF. No repeat penalty unless asked: OpenAI's default.
 const DEFAULT_TEMPERATURE = 0.8;
 const DEFAULT_TOP_K = 40;
 const DEFAULT_TOP_P = 0.9;
@@ -70,6 +72,17 @@ function abortedError(signal: AbortSignal): EngineError {
   return timedOut
     ? new EngineError('transient', 'timeout', 'the engine did not answer in time')
     : new EngineError('transient', 'aborted', 'the request was aborted');
+}
+
+/** OpenAI's penalties and repetition_penalty as node-llama-cpp's repeat penalty; off when none is asked for. */
+function repeatPenaltyOf(request: ChatRequest): LLamaContextualRepeatPenalty | false {
+  const { frequencyPenalty, presencePenalty, repeatPenalty } = request;
+  if (frequencyPenalty === undefined && presencePenalty === undefined && repeatPenalty === undefined) return false;
+  return {
+    penalty: repeatPenalty ?? 1,
+    ...(frequencyPenalty !== undefined ? { frequencyPenalty } : {}),
+    ...(presencePenalty !== undefined ? { presencePenalty } : {}),
+  };
 }
 
 /** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */
@@ -244,12 +257,15 @@ export class LlamaCppEngine implements Engine {
         signal,
         maxTokens,
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        topK: DEFAULT_TOP_K,
+        topK: request.topK ?? DEFAULT_TOP_K,
         topP: request.topP ?? DEFAULT_TOP_P,
+        ...(request.minP !== undefined ? { minP: request.minP } : {}),
         ...(request.seed !== undefined ? { seed: request.seed } : {}),
         ...(grammar ? { grammar } : {}),
         ...(stop.length > 0 ? { customStopTriggers: stop } : {}),
-        repeatPenalty: false,
+        repeatPenalty: repeatPenaltyOf(request),
+        // reasoning_effort none/minimal: no thought tokens; a level: node-llama-cpp's default budget.
+        ...(request.think === false ? { budgets: { thoughtTokens: 0 } } : {}),
         contextShift: {
           strategy: () => {
             throw new EngineError('permanent', 'context_length_exceeded', 'the prompt does not fit the context window');
@@ -267,6 +283,7 @@ export class LlamaCppEngine implements Engine {
         completionTokens: meter.usedOutputTokens - outputBefore,
         cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
         model: this.modelName,
+        ...this.reasoningOf(result.fullResponse),
       };
     } catch (error) {
       if (signal.aborted) {
@@ -280,6 +297,15 @@ export class LlamaCppEngine implements Engine {
     } finally {
       this.release(slot, clean);
     }
+  }
+
+  /** The thought segments' tokens, where the model thought (kept out of `response`). */
+  private reasoningOf(fullResponse: ReadonlyArray<string | LlamaChatResponseSegment>): { reasoningTokens?: number } {
+    const thoughts = fullResponse.filter(
+      (part): part is LlamaChatResponseSegment => typeof part !== 'string' && part.segmentType === 'thought',
+    );
+    if (thoughts.length === 0) return {};
+    return { reasoningTokens: this.model.tokenize(thoughts.map((part) => part.text).join('')).length };
   }
 
   async listModels(): Promise<string[]> {

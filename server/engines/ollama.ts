@@ -15,6 +15,7 @@ import {
   isJsonObject,
 } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
+import { reasoningShare, tokenLogprobs } from './reasoning-and-logprobs.js';
 import { messageText } from '../openai/chat.js';
 import { MIN_NUM_CTX } from '../context/num-ctx.js';
 import { ollamaBaseUrl } from '../config/defaults.js';
@@ -230,8 +231,19 @@ export function toOllamaRequest(request: ChatRequest, keepAlive: string | number
   if (request.stop !== undefined) options.stop = request.stop;
   if (request.maxTokens !== undefined) options.num_predict = request.maxTokens;
   if (request.numCtx !== undefined) options.num_ctx = request.numCtx;
+  if (request.frequencyPenalty !== undefined) options.frequency_penalty = request.frequencyPenalty;
+  if (request.presencePenalty !== undefined) options.presence_penalty = request.presencePenalty;
+  if (request.topK !== undefined) options.top_k = request.topK;
+  if (request.minP !== undefined) options.min_p = request.minP;
+  if (request.repeatPenalty !== undefined) options.repeat_penalty = request.repeatPenalty;
   const body: OllamaChatRequest = { model: request.model, messages, options, keep_alive: keepAlive };
   if (request.format !== undefined) body.format = request.format;
+  // Left out unless asked: a thinking model then thinks, as Ollama decides.
+  if (request.think !== undefined) body.think = request.think;
+  if (request.logprobs) {
+    body.logprobs = true;
+    if (request.topLogprobs !== undefined) body.top_logprobs = request.topLogprobs;
+  }
   return body;
 }
 
@@ -250,5 +262,11 @@ export function fromOllamaResponse(response: ChatResponse, model: string): ChatR
     model: response.model || model,
   };
   if (typeof raw.prompt_eval_cached_count === 'number') result.cachedTokens = raw.prompt_eval_cached_count;
+  const logprobs = tokenLogprobs(response.logprobs);
+  if (logprobs) result.logprobs = logprobs;
+  // The thinking comes apart from the content, but eval_count counts both.
+  const thinking = response.message.thinking;
+  if (typeof thinking === 'string' && thinking !== '')
+    result.reasoningTokens = reasoningShare(result.completionTokens, thinking, content);
   return result;
 }

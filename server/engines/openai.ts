@@ -19,6 +19,7 @@ import {
   isJsonObject,
 } from './errors.js';
 import { nodeHttpFetch } from './http-fetch.js';
+import { reasoningShare, tokenLogprobs } from './reasoning-and-logprobs.js';
 import { messageText } from '../openai/chat.js';
 import { textOf } from '../common/text-of.js';
 
@@ -163,6 +164,15 @@ function fromChatCompletion(completion: ChatCompletion, model: string): ChatResu
   };
   const cached = completion.usage?.prompt_tokens_details?.cached_tokens;
   if (typeof cached === 'number') result.cachedTokens = cached;
+  const logprobs = tokenLogprobs(choice.logprobs?.content);
+  if (logprobs) result.logprobs = logprobs;
+  const reasoning = completion.usage?.completion_tokens_details?.reasoning_tokens;
+  // Servers that think apart (vLLM, llama.cpp server: reasoning_content; Ollama's /v1: reasoning) may not count it.
+  const message = choice.message as { reasoning_content?: unknown; reasoning?: unknown };
+  const thinking = message.reasoning_content ?? message.reasoning;
+  if (typeof reasoning === 'number') result.reasoningTokens = reasoning;
+  else if (typeof thinking === 'string' && thinking !== '')
+    result.reasoningTokens = reasoningShare(result.completionTokens, thinking, result.content);
   return result;
 }
 
@@ -180,6 +190,21 @@ export function toOpenAIRequest(request: ChatRequest): ChatCompletionCreateParam
   if (request.stop !== undefined) body.stop = request.stop;
   // max_tokens, not max_completion_tokens: every local server knows the older name.
   if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+  if (request.frequencyPenalty !== undefined) body.frequency_penalty = request.frequencyPenalty;
+  if (request.presencePenalty !== undefined) body.presence_penalty = request.presencePenalty;
+  if (request.logitBias !== undefined) body.logit_bias = request.logitBias;
+  if (request.logprobs) {
+    body.logprobs = true;
+    if (request.topLogprobs !== undefined) body.top_logprobs = request.topLogprobs;
+  }
+  // false (reasoning_effort none or minimal) is sent as none; true (thinking, no level) as OpenAI's default, medium.
+  if (request.think !== undefined)
+    body.reasoning_effort = request.think === false ? 'none' : request.think === true ? 'medium' : request.think;
+  // Sampling options beyond OpenAI's, under vLLM's names (SGLang and llama.cpp server read top_k and min_p too).
+  const extra = body as ChatCompletionCreateParamsNonStreaming & Record<string, unknown>;
+  if (request.topK !== undefined) extra.top_k = request.topK;
+  if (request.minP !== undefined) extra.min_p = request.minP;
+  if (request.repeatPenalty !== undefined) extra.repetition_penalty = request.repeatPenalty;
   if (request.format === 'json') body.response_format = { type: 'json_object' };
   else if (request.format) {
     body.response_format = {

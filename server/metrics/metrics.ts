@@ -2,7 +2,7 @@
 // always match the output and error files; request latency is observed as answers come back.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engines/engine.js';
-import type { Batch, BatchStatus } from '../protocol/openai.js';
+import { waitsForResume, type Batch, type BatchStatus } from '../protocol/openai.js';
 import type { BatchMetricsSnapshot } from '../protocol/metrics.js';
 
 /** What the exporter reads from the batch service (declared here, so metrics/ stays below batches/). */
@@ -110,7 +110,7 @@ export function createMetrics(service: MetricsSource, engine: Engine): Registry 
   });
   new Gauge({
     name: 'ollama_batch_paused',
-    help: 'Batches paused, by why: waiting for their engine or for room on a full disk.',
+    help: 'Batches paused, by why: waiting for their engine, for room on a full disk, or for a resume after a failed pilot check.',
     labelNames: ['reason'],
     registers: [registry],
     collect() {
@@ -120,6 +120,7 @@ export function createMetrics(service: MetricsSource, engine: Engine): Registry 
         { reason: 'engine_unreachable' },
         paused.filter((batch) => batch.paused_reason!.startsWith('engine unreachable')).length,
       );
+      this.set({ reason: 'pilot_check' }, paused.filter(waitsForResume).length);
     },
   });
   new Gauge({

@@ -50,6 +50,11 @@ export interface RequestRecord {
   attempts: number;
   /** Present when the conversation was trimmed to fit the context (counts in the model's tokens, estimated). */
   trim?: { strategy: string; dropped: number; cut: boolean; tokens_before: number; tokens_after: number };
+  /**
+   * Present when the first answer broke its schema (`reason`) and the batch retries invalid
+   * answers: this answer is the retry's, a new sample at this temperature (and seed).
+   */
+  retried?: { reason: string; temperature: number; seed?: number };
 }
 
 export interface ApiErrorBody {

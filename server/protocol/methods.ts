@@ -36,6 +36,9 @@ export interface BatchRunOptions {
   mode?: BatchMode;
   trimEvery?: number;
   aggressiveFraction?: number;
+  retryInvalid?: boolean;
+  pilotAnswers?: number;
+  pilotMaxInvalid?: number;
 }
 
 export interface CreateBatchParams {
@@ -91,6 +94,10 @@ export namespace BatchCancelRequest {
 export namespace BatchRetryRequest {
   /** client → daemon: a new batch of a finished batch's failed lines. */
   export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/retry');
+}
+export namespace BatchResumeRequest {
+  /** client → daemon: resume a batch the pilot check paused; the check is overridden for it. */
+  export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/resume');
 }
 export namespace FileRegisterRequest {
   /** client → daemon: copy a local file into the daemon's store and get its File object. */

@@ -52,9 +52,19 @@ export interface Batch {
   request_counts: RequestCounts;
   usage: BatchUsage;
   metadata: Record<string, string> | null;
-  /** extension: why a running batch waits (engine down), null while it runs normally. */
+  /**
+   * extension: why a running batch waits, null while it runs normally: for its engine or for disk
+   * space (it goes on by itself), or after the pilot check (PILOT_CHECK_PAUSE: it waits for a resume).
+   */
   paused_reason: string | null;
 }
+
+/** How the reason of a batch the pilot check paused begins. */
+export const PILOT_CHECK_PAUSE = 'pilot check:';
+
+/** A batch that waits for a user's resume (or cancel): the pilot check paused it. */
+export const waitsForResume = (batch: Pick<Batch, 'status' | 'paused_reason'>): boolean =>
+  batch.status === 'in_progress' && (batch.paused_reason?.startsWith(PILOT_CHECK_PAUSE) ?? false);
 
 export type FilePurpose = 'batch' | 'batch_output';
 
@@ -96,6 +106,18 @@ export interface ChatCompletionBody {
     | { type: 'text' }
     | { type: 'json_object' }
     | { type: 'json_schema'; json_schema: { name?: string; schema: Record<string, unknown>; strict?: boolean } };
+  n?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
+  reasoning_effort?: 'none' | 'minimal' | 'low' | 'medium' | 'high';
+  frequency_penalty?: number;
+  presence_penalty?: number;
+  /** extension (vLLM's names): sampling options beyond OpenAI's. */
+  top_k?: number;
+  min_p?: number;
+  repetition_penalty?: number;
+  logit_bias?: Record<string, number>;
+  /** Every field and what each engine does with it: server/engines/request-fields.ts. */
   [other: string]: unknown;
 }
 

@@ -40,7 +40,12 @@ export interface StoredBatch {
   metrics?: BatchMetricsState;
   /** Seconds its output and error files are kept once complete (OpenAI's output_expires_after). */
   outputExpiresAfter?: number;
+  /** Its pilot check's verdict (none yet: a run checks its first answers). */
+  pilot?: PilotState;
 }
+
+/** passed: not checked again; paused: waits for a resume or a cancel; overridden: resumed by the user. */
+export type PilotState = 'passed' | 'paused' | 'overridden';
 
 /** Limits that held after the engine ran out of memory, for one model on one machine's GPUs. */
 export interface LearnedLimits {

@@ -13,7 +13,7 @@ import { ModelLearning } from '../../server/batches/model-learning.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine } from '../../server/engines/engine.js';
 import type { Batch } from '../../server/protocol/openai.js';
 import { Store, type StoreData } from '../../server/store/store.js';
-import { batchLines, tempDir } from '../support/batch-files.js';
+import { batchLines, requestLine, tempDir } from '../support/batch-files.js';
 import { textOf } from '../../server/common/text-of.js';
 
 /** Answers requests while it has answers left to give (unlimited until held); refuses those it is told to. */
@@ -30,8 +30,9 @@ class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Eng
     this.answersLeft = count;
   }
 
-  release(): void {
-    this.answersLeft = Infinity;
+  /** Answers `count` more requests, those waiting first (default: all, from now on). */
+  release(count = Infinity): void {
+    this.answersLeft = count;
     for (const wake of this.waiting.splice(0)) wake();
   }
 
@@ -195,6 +196,10 @@ function assertEachOnce(h: Harness, batch: Batch, ids: string[]): { output: stri
   return { output, errors };
 }
 
+/** The text of the last message of input line `index`. */
+const requestText = (index: number): string =>
+  (requestLine(index, { model: 'tiny' }).body as { messages: Array<{ content: string }> }).messages.at(-1)!.content;
+
 const ids = (prefix: string, count: number): string[] =>
   Array.from({ length: count }, (_, index) => `${prefix}-${index + 1}`);
 
@@ -263,6 +268,36 @@ describe('the batch queue', () => {
     assert.deepEqual(new Set(codes), new Set(['batch_cancelled']));
     assert.equal(errors.length, 20);
     assert.equal(cancelled.request_counts.failed, 20);
+  });
+
+  it('pauses at a failed pilot check with lines in flight; resumed then, it sends every line once', async () => {
+    const h = await harness({ concurrency: 4, pilotAnswers: 2 });
+    h.engine.hold();
+    const path = join(tempDir(), 'p.jsonl');
+    // The fake engine answers "ok": not the JSON the schema asks for.
+    writeFileSync(path, batchLines(20, { model: 'tiny', prefix: 'p', schema: { type: 'object' } }));
+    const file = await h.files.register({ path });
+    const batch = await h.queue.create({ input_file_id: file.id });
+    await h.engine.received(4);
+    h.engine.release(2); // the pilot's two answers; the other requests stay in flight
+    const paused = await until(h, batch.id, (each) => each.paused_reason !== null);
+    assert.match(
+      paused.paused_reason!,
+      /^pilot check: 2 of 2 answers break their schema \(2 not JSON; at most 20% may\)/,
+    );
+    const sent = h.engine.requests.length;
+    assert.ok(sent >= 4 && sent <= 6, `${sent} sent by the pause`);
+    await h.queue.resume(batch.id);
+    h.engine.release();
+    const done = await until(h, batch.id, ended);
+    assert.equal(done.status, 'completed');
+    assert.equal(assertEachOnce(h, done, ids('p', 20)).output.length, 20);
+    // No line in flight at the pause was sent again after the resume.
+    assert.deepEqual(
+      h.engine.requests.map((request) => textOf(request.messages.at(-1)?.content)).sort(),
+      Array.from({ length: 20 }, (_, index) => requestText(index + 1)).sort(),
+    );
+    assert.equal(h.store.batch(batch.id)!.pilot, 'overridden');
   });
 
   it('cancels a queued batch at once, while another runs: batch_cancelled lines, no request sent', async () => {

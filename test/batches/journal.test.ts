@@ -18,6 +18,7 @@ const entry = (id: string, promptTokens: number) =>
           completion_tokens: 2,
           total_tokens: promptTokens + 2,
           prompt_tokens_details: { cached_tokens: 1 },
+          completion_tokens_details: { reasoning_tokens: 1 },
         },
       },
     },
@@ -32,7 +33,7 @@ describe('journal recovery', () => {
     const recovered = await recoverJournal(path);
     assert.deepEqual([...recovered.ids], ['a', 'b']);
     assert.equal(recovered.lines, 2);
-    assert.deepEqual(recovered.usage, { promptTokens: 30, cachedTokens: 2, completionTokens: 4 });
+    assert.deepEqual(recovered.usage, { promptTokens: 30, cachedTokens: 2, completionTokens: 4, reasoningTokens: 2 });
     assert.equal(readFileSync(path, 'utf8'), whole);
   });
 

@@ -222,6 +222,25 @@ describe('the run planner', () => {
     });
   });
 
+  it('checks answers by the batch, else the settings, else the defaults; the pilot check only until its verdict', () => {
+    assert.deepEqual(planRun(facts()).answers, {
+      retryInvalid: false,
+      pilot: { answers: 50, maxInvalidShare: 0.2 },
+    });
+    const set = { settings: { retryInvalid: true, pilotAnswers: 20, pilotMaxInvalid: 0.5 } };
+    assert.deepEqual(planRun(facts(set)).answers, {
+      retryInvalid: true,
+      pilot: { answers: 20, maxInvalidShare: 0.5 },
+    });
+    assert.deepEqual(planRun(facts({ ...set, options: { retryInvalid: false, pilotMaxInvalid: 0.1 } })).answers, {
+      retryInvalid: false,
+      pilot: { answers: 20, maxInvalidShare: 0.1 },
+    });
+    for (const pilot of ['passed', 'paused', 'overridden'] as const)
+      assert.equal(planRun(facts({ pilot })).answers.pilot, undefined, pilot);
+    assert.equal(planRun(facts({ options: { pilotAnswers: 0 } })).answers.pilot, undefined, 'turned off');
+  });
+
   it('changes none of its facts', () => {
     const given = facts({
       ...TIGHT_VRAM,

@@ -1,6 +1,8 @@
 // Bad input gets a clear error naming the file, the line and the field.
 import assert from 'node:assert/strict';
 import { validateBatchFile } from '../../server/batches/validate.js';
+import { REQUEST_FIELDS } from '../../server/engines/request-fields.js';
+import { ENGINE_NAMES, type EngineName } from '../../server/protocol/methods.js';
 import { batchLines, requestLine, writeTempFile } from '../support/batch-files.js';
 
 const line = (index: number, change: (request: Record<string, any>) => void = () => undefined): string => {
@@ -9,9 +11,51 @@ const line = (index: number, change: (request: Record<string, any>) => void = ()
   return JSON.stringify(request);
 };
 
-async function errorsOf(content: string | Buffer, name = 'batch.jsonl') {
-  return validateBatchFile(writeTempFile(name, content));
+async function errorsOf(content: string | Buffer, name = 'batch.jsonl', engine?: EngineName) {
+  return validateBatchFile(writeTempFile(name, content), { ...(engine && { engine }) });
 }
+
+/** A value that asks for something, for every field of the request-field table. */
+const ASKING: Record<string, unknown> = {
+  model: 'tiny',
+  messages: [{ role: 'user', content: 'Hi' }],
+  temperature: 0.5,
+  top_p: 0.9,
+  seed: 3,
+  stop: ['\n'],
+  max_tokens: 5,
+  max_completion_tokens: 5,
+  response_format: { type: 'json_object' },
+  n: 2,
+  logprobs: true,
+  top_logprobs: 2,
+  reasoning_effort: 'low',
+  frequency_penalty: 0.5,
+  presence_penalty: 0.5,
+  top_k: 20,
+  min_p: 0.05,
+  repetition_penalty: 1.1,
+  logit_bias: { '42': -100 },
+  stream: true,
+  stream_options: { include_usage: true },
+  tools: [{ type: 'function', function: { name: 'f' } }],
+  tool_choice: 'auto',
+  parallel_tool_calls: true,
+  functions: [{ name: 'f' }],
+  function_call: 'auto',
+  modalities: ['text', 'audio'],
+  audio: { voice: 'alloy', format: 'wav' },
+  prediction: { type: 'content', content: 'x' },
+  web_search_options: {},
+  verbosity: 'low',
+  user: 'u1',
+  safety_identifier: 's1',
+  metadata: { run: '1' },
+  store: true,
+  service_tier: 'auto',
+  prompt_cache_key: 'k',
+  prompt_cache_retention: '24h',
+};
 
 describe('batch file validation', () => {
   it('accepts a valid file, CRLF line ends and blank lines', async () => {
@@ -152,5 +196,139 @@ describe('batch file validation', () => {
     const report = await validateBatchFile(path);
     assert.equal(report.requests, 50_000);
     assert.equal(report.errorCount, 0);
+  });
+
+  describe('request fields per engine', () => {
+    it('has a value for every field of the table (and nothing more)', () => {
+      assert.deepEqual(Object.keys(ASKING).sort(), Object.keys(REQUEST_FIELDS).sort());
+    });
+
+    for (const engine of ENGINE_NAMES) {
+      it(`accepts on the ${engine} engine exactly what the table says it honours or accepts`, async () => {
+        for (const [field, value] of Object.entries(ASKING)) {
+          const report = await errorsOf(
+            line(1, (r) => {
+              r.body[field] = value;
+              if (field === 'top_logprobs') r.body.logprobs = true;
+            }),
+            'fields.jsonl',
+            engine,
+          );
+          const support = REQUEST_FIELDS[field]!.engines[engine];
+          if ('refused' in support) {
+            const [error] = report.errors;
+            assert.equal(
+              error?.code,
+              'unsupported_parameter',
+              `${field} on ${engine}: ${JSON.stringify(report.errors)}`,
+            );
+            assert.equal(error.param, `body.${field}`);
+            assert.equal(error.line, 1);
+            assert.ok(
+              error.message.startsWith(`fields.jsonl line 1: body.${field} is not supported by `),
+              error.message,
+            );
+            assert.ok(error.message.includes(support.refused), error.message);
+          } else {
+            assert.deepEqual(report.errors, [], `${field} on ${engine}`);
+          }
+        }
+      });
+    }
+
+    it('names the field, the engine, the line, and the engines that honour it', async () => {
+      const report = await errorsOf(
+        [line(1), line(2, (r) => (r.body.logit_bias = { '17': -100 }))].join('\n'),
+        'scores.jsonl',
+        'ollama',
+      );
+      assert.deepEqual(
+        report.errors.map((error) => [error.code, error.line, error.param]),
+        [['unsupported_parameter', 2, 'body.logit_bias']],
+      );
+      assert.match(
+        report.errors[0]!.message,
+        /^scores\.jsonl line 2: body\.logit_bias is not supported by the ollama engine: Ollama has no logit bias; the openai engine honours it$/,
+      );
+    });
+
+    it('refuses without an engine only what no engine honours, and any unknown field', async () => {
+      const report = await errorsOf(
+        [
+          line(1, (r) => (r.body.logprobs = true)),
+          line(2, (r) => (r.body.tools = ASKING.tools)),
+          line(3, (r) => (r.body.options = { top_k: 5 })),
+          line(4, (r) => (r.body.stream = true)),
+        ].join('\n'),
+      );
+      assert.deepEqual(
+        report.errors.map((error) => [error.line, error.param]),
+        [
+          [2, 'body.tools'],
+          [3, 'body.options'],
+          [4, 'body.stream'],
+        ],
+      );
+      assert.match(report.errors[0]!.message, /body\.tools is not supported by any engine: .*tool/);
+      assert.match(report.errors[1]!.message, /body\.options is not a chat completion field/);
+    });
+
+    it('accepts what asks for nothing: null, false, n 1, no tools, zero penalties', async () => {
+      const asksNothing = {
+        n: 1,
+        logprobs: false,
+        top_logprobs: null,
+        stream: false,
+        tools: [],
+        tool_choice: 'none',
+        frequency_penalty: 0,
+        presence_penalty: 0,
+        repetition_penalty: 1,
+        logit_bias: {},
+        reasoning_effort: null,
+        modalities: ['text'],
+      };
+      for (const engine of ENGINE_NAMES) {
+        const report = await errorsOf(
+          line(1, (r) => Object.assign(r.body, asksNothing)),
+          'b.jsonl',
+          engine,
+        );
+        assert.deepEqual(report.errors, [], engine);
+      }
+    });
+
+    it('refuses bad values of the new fields with the field named', async () => {
+      const report = await errorsOf(
+        [
+          line(1, (r) => (r.body.n = 0)),
+          line(2, (r) => (r.body.top_logprobs = 3)),
+          line(3, (r) => Object.assign(r.body, { logprobs: true, top_logprobs: 21 })),
+          line(4, (r) => (r.body.reasoning_effort = 'extreme')),
+          line(5, (r) => (r.body.frequency_penalty = 3)),
+          line(6, (r) => (r.body.min_p = 'low')),
+          line(7, (r) => (r.body.stop = [1])),
+          line(8, (r) => (r.body.logprobs = 'yes')),
+        ].join('\n'),
+        'b.jsonl',
+        'ollama',
+      );
+      assert.deepEqual(
+        report.errors.map((error) => [error.code, error.line, error.param]),
+        [
+          ['invalid_request', 1, 'body.n'],
+          ['invalid_request', 2, 'body.top_logprobs'],
+          ['invalid_request', 3, 'body.top_logprobs'],
+          ['invalid_request', 4, 'body.reasoning_effort'],
+          ['invalid_request', 5, 'body.frequency_penalty'],
+          ['invalid_request', 6, 'body.min_p'],
+          ['invalid_request', 7, 'body.stop'],
+          ['invalid_request', 8, 'body.logprobs'],
+        ],
+      );
+      assert.match(report.errors[0]!.message, /line 1: body\.n must be an integer from 1 to 128/);
+      assert.match(report.errors[1]!.message, /body\.top_logprobs needs body\.logprobs set to true/);
+      assert.match(report.errors[3]!.message, /must be one of none, minimal, low, medium, high/);
+    });
   });
 });

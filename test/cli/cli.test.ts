@@ -34,6 +34,7 @@ describe('the ollama-batch CLI', function () {
       ['status'],
       ['list'],
       ['cancel'],
+      ['resume'],
       ['stop'],
       ['validate'],
     ]) {

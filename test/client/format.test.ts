@@ -87,6 +87,9 @@ describe('client formatters', () => {
     const failedLines = makeBatch({ id: 'b', status: 'completed', output_file_id: 'f-out', error_file_id: 'f-err' });
     assert.equal(contextValue(failedLines), 'batch completed retryable output errors');
     assert.equal(contextValue({ ...failedLines, status: 'cancelling' }), 'batch cancelling output errors');
+    const paused = { ...running, paused_reason: 'pilot check: 31 of 50 answers break their schema' };
+    assert.equal(contextValue(paused), 'batch in_progress cancellable resumable input');
+    assert.doesNotMatch(contextValue({ ...running, paused_reason: 'engine unreachable: down' }), /\bresumable\b/);
     // The menus match tags as words: no tag is a part of another, and no status is a tag.
     assert.doesNotMatch(contextValue({ ...failedLines, status: 'cancelled' }), /\bcancellable\b/);
   });

@@ -374,7 +374,7 @@ const JSONL_CASES: JsonlCase[] = [
   {
     name: 'stream: true',
     input: middle((line) => (line.body.stream = true)),
-    expected: { failed: [['invalid_request', 2, 'body.stream']] },
+    expected: { failed: [['unsupported_parameter', 2, 'body.stream']] },
   },
   {
     name: 'a second model in the file',
@@ -476,7 +476,7 @@ const JSONL_CASES: JsonlCase[] = [
   },
   {
     name: `${DEEP.toLocaleString('en')} nested objects in a field the engine never reads`,
-    input: middleRaw(withRaw('b', (line, marker) => (line.body.metadata_extra = marker), deepObjects)),
+    input: middleRaw(withRaw('b', (line, marker) => (line.body.metadata = marker), deepObjects)),
     expected: { completed: ['a', 'b', 'c'] },
   },
   {

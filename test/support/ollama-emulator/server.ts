@@ -11,6 +11,8 @@
 // included, prompt_eval_cached_count beside it; `legacyCounts` gives the older behaviour), and
 // injected faults (HTTP 500, connection reset, 503 busy, a request never answered, out of memory,
 // an answer without a message, a proxy's HTML page), and a GPU that holds only so many requests.
+// Per-token logprobs (`logprobs`/`top_logprobs`) and thinking (`think`, /v1's `reasoning_effort`)
+// as Ollama answers them; the request bodies it received, where asked to record them.
 //
 // Plain node:http and no framework: the daemon's benchmark pushes 100,000 requests through the
 // instant mode at thousands per second.
@@ -20,6 +22,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, extname } from 'node:path';
 import type { ChatRequest, Engine } from '../../../server/engines/engine.js';
+import type { TokenLogprob } from '../../../server/openai/types.js';
 import { EngineError } from '../../../server/engines/engine.js';
 import type { ChatMessage } from '../../../server/protocol/openai.js';
 import { textOf as jsonText } from '../../../server/common/text-of.js';
@@ -38,8 +41,8 @@ export interface EmulatorOptions {
   modelPath?: string;
   /** A fixed small JSON answer at no cost (overhead benchmarks). */
   instant?: boolean;
-  /** The instant answer (default: a JSON object valid against test data's score-schema.json). */
-  instantContent?: string;
+  /** The instant answer (default: a JSON object valid against test data's score-schema.json), or one per request. */
+  instantContent?: string | ((request: ChatRequest) => string);
   /** Instant mode: the model names served (default `instant`); as Ollama, any other name is 404 "not found". */
   models?: string[];
   /** OLLAMA_NUM_PARALLEL: requests answered at once (default 1); the rest wait in a FIFO queue. */
@@ -63,6 +66,16 @@ export interface EmulatorOptions {
   vramBytes?: number;
   /** Count like Ollama before 0.30: prompt_eval_count excludes cached tokens (omitted when 0). */
   legacyCounts?: boolean;
+  /** Instant mode: the models think, and this is their thinking (unless `think: false`, as Ollama's thinking models). */
+  thinking?: string;
+  /** Keep every chat request's body in `received` (off for benchmarks: 100,000 bodies). */
+  recordBodies?: boolean;
+}
+
+/** A chat request's body as it arrived, on either API. */
+export interface ReceivedChat {
+  api: 'native' | 'v1';
+  body: Record<string, unknown>;
 }
 
 export interface EmulatorStats {
@@ -103,6 +116,8 @@ export interface RunningEmulator {
   url: string;
   port: number;
   stats: EmulatorStats;
+  /** With `recordBodies`: the bodies of the chat requests received, in order. */
+  received: ReceivedChat[];
   /** Change the injected fault at run time; `null` (or rate 0) turns faults off. */
   setFault(fault: EmulatorFault | null, rate?: number): void;
   /** Stops listening, ends held, queued and running requests, resolves when closed. */
@@ -413,8 +428,18 @@ interface ChatCall {
   started: bigint;
 }
 
+/** Ollama's logprob entry: OpenAI's fields, `top_logprobs` only where alternatives were asked for. */
+interface OllamaLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs?: Array<{ token: string; logprob: number; bytes: number[] }>;
+}
+
 interface Generation {
   content: string;
+  thinking?: string;
+  logprobs?: OllamaLogprob[];
   doneReason: 'stop' | 'length';
   promptTokens: number;
   completionTokens: number;
@@ -467,6 +492,43 @@ function textOf(content: ChatMessage['content']): string {
 
 function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
+}
+
+const utf8Bytes = (text: string): number[] => [...Buffer.from(text, 'utf8')];
+
+/** An engine's logprobs in Ollama's shape, `top` alternatives each. */
+function ollamaLogprobs(tokens: readonly TokenLogprob[], top: number): OllamaLogprob[] {
+  return tokens.map((token) => ({
+    token: token.token,
+    logprob: token.logprob,
+    bytes: token.bytes ?? utf8Bytes(token.token),
+    ...(top > 0 && {
+      top_logprobs: token.top_logprobs
+        .slice(0, top)
+        .map((other) => ({ token: other.token, logprob: other.logprob, bytes: other.bytes ?? utf8Bytes(other.token) })),
+    }),
+  }));
+}
+
+/**
+ * Logprobs where the engine behind gives none (instant mode, or an engine without them): the
+ * content in 4-character tokens (as estimateTokens counts), each with a fixed made-up logprob
+ * and `top` alternatives below it, the token itself first, so that a test knows what to expect.
+ */
+function madeUpLogprobs(content: string, top: number): OllamaLogprob[] {
+  const pieces = content.match(/[\s\S]{1,4}/g) ?? [];
+  return ollamaLogprobs(
+    pieces.map((token, index) => {
+      const logprob = -((index % 7) + 1) / 8;
+      const alternatives = Array.from({ length: top }, (_, rank) => ({
+        token: rank === 0 ? token : `${token}~${rank}`,
+        logprob: logprob - rank,
+        bytes: null,
+      }));
+      return { token, logprob, bytes: null, top_logprobs: alternatives };
+    }),
+    top,
+  );
 }
 
 function commonPrefix(a: string, b: string): number {
@@ -558,6 +620,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
   let fault: EmulatorFault | null = options.fault ?? null;
   let faultRate = options.fault ? (options.faultRate ?? 1) : 0;
   const outOfMemoryAbove = options.outOfMemoryAbove ?? Number.POSITIVE_INFINITY;
+  const thinkingText = engine ? undefined : options.thinking;
+  const received: ReceivedChat[] = [];
 
   const stats: EmulatorStats = {
     requests: 0,
@@ -716,30 +780,42 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         generationNs: Number(process.hrtime.bigint() - start),
       };
       if (result.cachedTokens !== undefined) generation.cachedTokens = result.cachedTokens;
+      if (result.logprobs) generation.logprobs = ollamaLogprobs(result.logprobs, call.request.topLogprobs ?? 0);
       if (result.promptTokens + result.completionTokens > call.numCtx) stats.overflows++;
     } else {
       const promptTokens = estimateTokens(prompt);
       const cachedTokens = Math.min(promptTokens - 1, Math.floor(commonPrefix(slot.lastPrompt, prompt) / 4));
       slot.lastPrompt = prompt;
-      let content = instantContent;
-      let doneReason: 'stop' | 'length' = 'stop';
-      let completionTokens = estimateTokens(content);
+      // A thinking model thinks first unless told not to, and num_predict bounds thinking and answer together.
       const limit = call.request.maxTokens;
-      if (limit !== undefined && limit > 0 && completionTokens > limit) {
-        content = content.slice(0, limit * 4);
-        completionTokens = limit;
+      let room = limit !== undefined && limit > 0 ? limit : Number.POSITIVE_INFINITY;
+      let thinking: string | undefined;
+      if (thinkingText && call.request.think !== false) {
+        const thinkingTokens = Math.min(estimateTokens(thinkingText), room);
+        thinking = thinkingText.slice(0, thinkingTokens * 4);
+        room -= thinkingTokens;
+      }
+      let content = typeof instantContent === 'string' ? instantContent : instantContent(call.request);
+      let doneReason: 'stop' | 'length' = 'stop';
+      let answerTokens = estimateTokens(content);
+      if (answerTokens > room) {
+        content = content.slice(0, room * 4);
+        answerTokens = room;
         doneReason = 'length';
       }
       generation = {
         content,
         doneReason,
         promptTokens,
-        completionTokens,
+        completionTokens: answerTokens + (thinking === undefined ? 0 : estimateTokens(thinking)),
         cachedTokens,
         loadNs,
         generationNs: latencyMs * NS_PER_MS,
       };
+      if (thinking !== undefined) generation.thinking = thinking;
     }
+    if (call.request.logprobs && !generation.logprobs)
+      generation.logprobs = madeUpLogprobs(generation.content, call.request.topLogprobs ?? 0);
     return generation;
   }
 
@@ -769,7 +845,12 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     const final = {
       model: call.model,
       created_at: createdAt,
-      message: { role: 'assistant', content: call.stream ? '' : generation.content },
+      message: {
+        role: 'assistant',
+        content: call.stream ? '' : generation.content,
+        ...(generation.thinking !== undefined && !call.stream && { thinking: generation.thinking }),
+      },
+      ...(generation.logprobs && !call.stream && { logprobs: generation.logprobs }),
       done_reason: generation.doneReason,
       done: true,
       total_duration: totalNs,
@@ -809,8 +890,14 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: generation.content },
+            // Ollama's /v1 names the thinking `reasoning`.
+            message: {
+              role: 'assistant',
+              content: generation.content,
+              ...(generation.thinking !== undefined && { reasoning: generation.thinking }),
+            },
             finish_reason: generation.doneReason,
+            logprobs: generation.logprobs ? { content: generation.logprobs.map(openAILogprob) } : null,
           },
         ],
         usage,
@@ -825,6 +912,11 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       out += `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: call.model, system_fingerprint: 'fp_ollama', choices: [], usage })}\n\n`;
     }
     response.end(`${out}data: [DONE]\n\n`);
+  }
+
+  /** Ollama's /v1 answers every token with its alternatives, an empty list where none were asked for. */
+  function openAILogprob(entry: OllamaLogprob): TokenLogprob {
+    return { ...entry, top_logprobs: entry.top_logprobs ?? [] };
   }
 
   function sendFault(
@@ -884,6 +976,26 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       if (typeof value !== 'number' || !Number.isFinite(value)) throw new HttpFailure(400, `invalid value for ${name}`);
       return value;
     };
+    const topLogprobs = (value: unknown): number | undefined => {
+      const top = num(value, 'top_logprobs');
+      if (top !== undefined && !(Number.isInteger(top) && top >= 0 && top <= 20))
+        throw new HttpFailure(400, 'top_logprobs must be between 0 and 20');
+      return top;
+    };
+    const setLogprobs = (logprobs: unknown, top: unknown): void => {
+      if (logprobs !== undefined && logprobs !== null && typeof logprobs !== 'boolean')
+        throw new HttpFailure(400, 'invalid value for logprobs');
+      if (logprobs !== true) return;
+      request.logprobs = true;
+      const count = topLogprobs(top);
+      if (count !== undefined) request.topLogprobs = count;
+    };
+    const setPenalties = (source: Record<string, unknown>): void => {
+      const frequency = num(source.frequency_penalty, 'frequency_penalty');
+      const presence = num(source.presence_penalty, 'presence_penalty');
+      if (frequency !== undefined) request.frequencyPenalty = frequency;
+      if (presence !== undefined) request.presencePenalty = presence;
+    };
     const stops = (value: unknown): string[] | undefined => {
       if (value === undefined || value === null) return undefined;
       if (typeof value === 'string') return [value];
@@ -914,6 +1026,22 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       if (stop) request.stop = stop;
       if (numPredict !== undefined && numPredict > 0) request.maxTokens = numPredict; // -1/-2: unbounded
       if (ctx !== undefined && ctx > 0) numCtx = ctx;
+      const topK = num(opts.top_k, 'top_k');
+      const minP = num(opts.min_p, 'min_p');
+      const repeatPenalty = num(opts.repeat_penalty, 'repeat_penalty');
+      if (topK !== undefined) request.topK = topK;
+      if (minP !== undefined) request.minP = minP;
+      if (repeatPenalty !== undefined) request.repeatPenalty = repeatPenalty;
+      setPenalties(opts);
+      setLogprobs(body.logprobs, body.top_logprobs);
+      const think = body.think;
+      if (think === true || think === false || think === 'low' || think === 'medium' || think === 'high')
+        request.think = think;
+      else if (think !== undefined && think !== null)
+        throw new HttpFailure(
+          400,
+          `invalid think value: "${jsonText(think)}" (must be "high", "medium", "low", true, or false)`,
+        );
     } else {
       stream = body.stream === true;
       includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
@@ -927,6 +1055,14 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       if (seed !== undefined) request.seed = seed;
       if (stop) request.stop = stop;
       if (maxTokens !== undefined && maxTokens > 0) request.maxTokens = maxTokens;
+      setPenalties(body);
+      setLogprobs(body.logprobs, body.top_logprobs);
+      // Ollama's /v1 maps reasoning_effort to think ("none": off).
+      const effort = body.reasoning_effort;
+      if (effort === 'none') request.think = false;
+      else if (effort === 'low' || effort === 'medium' || effort === 'high') request.think = effort;
+      else if (effort !== undefined && effort !== null)
+        throw new HttpFailure(400, `invalid reasoning_effort: "${jsonText(effort)}"`);
       const format = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
       if (format?.type === 'json_object') request.format = 'json';
       else if (format?.type === 'json_schema') {
@@ -940,6 +1076,8 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     }
     const entry = findModel(model);
     if (!entry) throw new HttpFailure(404, `model "${model}" not found, try pulling it first`);
+    if (request.think !== undefined && request.think !== false && !thinkingText)
+      throw new HttpFailure(400, `"${model}" does not support thinking`);
     numCtx = Math.min(numCtx, entry.contextLength);
     request.numCtx = numCtx;
     return {
@@ -975,6 +1113,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
       }
       if (!body || typeof body !== 'object' || Array.isArray(body))
         throw new HttpFailure(400, 'request body must be a JSON object');
+      if (options.recordBodies) received.push({ api, body: body as Record<string, unknown> });
       call = parseChat(api, body as Record<string, unknown>, started);
     } catch (error) {
       if (error instanceof HttpFailure) return sendError(response, api, error.status, error.message);
@@ -1125,7 +1264,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
             '{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n',
           details: entry.details,
           model_info: entry.modelInfo,
-          capabilities: ['completion'],
+          capabilities: thinkingText ? ['completion', 'thinking'] : ['completion'],
           modified_at: entry.modifiedAt,
         });
       }
@@ -1168,6 +1307,7 @@ export async function startOllamaEmulator(options: EmulatorOptions = {}): Promis
     url: `http://${host}:${address.port}`,
     port: address.port,
     stats,
+    received,
     setFault(kind, rate = 1) {
       fault = kind;
       faultRate = kind ? Math.max(0, Math.min(1, rate)) : 0;
