@@ -576,7 +576,9 @@ async function main(): Promise<number> {
       }
     }
     if (runs('modes')) {
-      const requests = quick ? 40 : 300;
+      // 100: whole answers to the schema (about 200 tokens, not the 24 of a cut one) make each
+      // conversation turn costlier; 100 turns still fill the 32K context and trim it.
+      const requests = quick ? 40 : 100;
       console.error(
         `modes: ${requests} candidate lines, independent then conversation, llama-cpp engine with a 32K context, 1 slot ...`,
       );

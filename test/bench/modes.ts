@@ -74,6 +74,10 @@ export async function measureModes(options: { requests: number; threads: number 
     '1',
     '--threads',
     String(options.threads),
+    // This measures the modes' cost, not the answers: the tiny model's random weights break the
+    // schema (scores past its maximum), and the pilot check would pause the batch for it.
+    '--pilot-answers',
+    '0',
   ]);
   try {
     const run = async (mode: BatchMode): Promise<ModeResult> => {
