@@ -499,7 +499,7 @@ export class BatchQueue {
       batch.finalizing_at = this.clock.now();
       await this.changed(entry);
     }
-    await this.files.measureOutputs(batch);
+    await this.files.finishOutputs(entry);
     batch.status = outcome;
     batch[`${outcome}_at`] = this.clock.now();
     await this.changed(entry);
@@ -546,7 +546,7 @@ export class BatchQueue {
     );
     run.stop('cancelled');
     await run.run();
-    await this.files.measureOutputs(batch);
+    await this.files.finishOutputs(entry);
     batch.status = 'cancelled';
     batch.cancelled_at = this.clock.now();
     await this.changed(entry);

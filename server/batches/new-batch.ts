@@ -4,7 +4,9 @@
 import { BATCH_SETTING_KEYS, SettingError, checkSetting, fromText, metadataKey } from '../config/settings.js';
 import { uniqueId } from '../ids/unique-id.js';
 import type { BatchRunOptions, StoredBatch, StoredFile } from '../store/store.js';
+import type { ExpiresAfter } from '../protocol/openai.js';
 import { ServiceError } from './errors.js';
+import { expirySeconds } from './file-registry.js';
 import { SUPPORTED_ENDPOINTS } from './validate.js';
 import { DEFAULT_COMPLETION_WINDOW, windowSeconds } from './window.js';
 
@@ -13,6 +15,7 @@ export interface CreateBatchParams {
   endpoint?: string;
   completion_window?: string;
   metadata?: Record<string, string> | null;
+  output_expires_after?: ExpiresAfter;
   options?: BatchRunOptions;
 }
 
@@ -31,6 +34,10 @@ export function newBatch(params: CreateBatchParams, fileOf: (id: string) => Stor
   const window = params.completion_window ?? DEFAULT_COMPLETION_WINDOW;
   const windowLength = windowSeconds(window);
   checkMetadata(params.metadata ?? null);
+  const outputExpiresAfter =
+    params.output_expires_after === undefined
+      ? undefined
+      : expirySeconds(params.output_expires_after, 'output_expires_after');
   const runOptions = { ...runOptionsOf(params.metadata), ...params.options };
   checkRunOptions(runOptions);
   const file = fileOf(params.input_file_id);
@@ -74,6 +81,7 @@ export function newBatch(params: CreateBatchParams, fileOf: (id: string) => Stor
       paused_reason: null,
     },
     options: runOptions,
+    ...(outputExpiresAfter !== undefined && { outputExpiresAfter }),
   };
 }
 

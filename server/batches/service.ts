@@ -10,24 +10,15 @@ import type { Batch, FileObject, FilePurpose } from '../protocol/openai.js';
 import type { ModelStats, Store, StoredFile } from '../store/store.js';
 import { BatchQueue, type QueueEvents, type QueueSettings } from './batch-queue.js';
 import { systemClock, type Clock } from './clock.js';
-import { ServiceError } from './errors.js';
 import { FileRegistry, type NewFile } from './file-registry.js';
 import { timeSeriesPath } from './live-metrics.js';
 import { ModelLearning } from './model-learning.js';
+import { pageOf, type ListPage, type PageParams } from './list-page.js';
 import type { CreateBatchParams } from './new-batch.js';
 
-export interface ListParams {
-  limit?: number;
-  after?: string;
-}
+export type ListParams = Omit<PageParams, 'order'>;
 
-export interface BatchList {
-  object: 'list';
-  data: Batch[];
-  first_id: string | null;
-  last_id: string | null;
-  has_more: boolean;
-}
+export type BatchList = ListPage<Batch>;
 
 export class BatchService extends EventEmitter<QueueEvents> {
   private readonly files: FileRegistry;
@@ -54,13 +45,18 @@ export class BatchService extends EventEmitter<QueueEvents> {
     });
   }
 
-  /** Picks up where the last daemon stopped: revalidates, resumes and finishes batches. */
+  /**
+   * Picks up where the last daemon stopped: revalidates, resumes and finishes batches, and
+   * deletes the files that expired meanwhile (then each as it expires).
+   */
   async start(): Promise<void> {
     this.queue.start();
+    await this.files.startExpiry();
   }
 
   /** Stops at once; a running batch is interrupted, not cancelled, and resumes at the next start. */
   close(): Promise<void> {
+    this.files.stopExpiry();
     return this.queue.close();
   }
 
@@ -89,8 +85,9 @@ export class BatchService extends EventEmitter<QueueEvents> {
     return this.files.delete(id);
   }
 
-  listFiles(): FileObject[] {
-    return this.files.list();
+  /** Newest first unless `order` says otherwise, with OpenAI's cursor paging; of one purpose if given. */
+  listFiles(params: PageParams & { purpose?: FilePurpose } = {}): ListPage<FileObject> {
+    return this.files.list(params);
   }
 
   // ---- batches
@@ -110,23 +107,8 @@ export class BatchService extends EventEmitter<QueueEvents> {
 
   /** Newest first, with OpenAI's cursor paging. */
   listBatches(params: ListParams = {}): BatchList {
-    const limit = params.limit ?? 20;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-      throw new ServiceError('invalid_request', 'limit must be an integer from 1 to 100', 'limit');
-    const all = this.store.data.batches.map((entry) => entry.batch).reverse();
-    let start = 0;
-    if (params.after !== undefined) {
-      start = all.findIndex((batch) => batch.id === params.after) + 1;
-      if (start === 0) throw new ServiceError('not_found', `No batch with id ${JSON.stringify(params.after)}`, 'after');
-    }
-    const data = all.slice(start, start + limit).map((batch) => structuredClone(batch));
-    return {
-      object: 'list',
-      data,
-      first_id: data[0]?.id ?? null,
-      last_id: data.at(-1)?.id ?? null,
-      has_more: start + limit < all.length,
-    };
+    const page = pageOf(this.allBatches(), params, { what: 'batch', max: 100, default: 20 });
+    return { ...page, data: page.data.map((batch) => structuredClone(batch)) };
   }
 
   cancelBatch(id: string): Promise<Batch> {

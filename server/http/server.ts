@@ -12,11 +12,14 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { BlockList, isIP, type AddressInfo } from 'node:net';
 import busboy from 'busboy';
 import type { Registry } from 'prom-client';
+import { expirySeconds } from '../batches/file-registry.js';
+import type { PageParams } from '../batches/list-page.js';
 import type { CreateBatchParams } from '../batches/new-batch.js';
 import type { BatchService } from '../batches/service.js';
 import type { Engine } from '../engines/engine.js';
 import { wholeLinesLength } from '../jsonl/lines.js';
 import { log } from '../log/log.js';
+import type { ExpiresAfter, FilePurpose } from '../protocol/openai.js';
 import { isDiskFull } from '../store/disk-space.js';
 import type { StoredFile } from '../store/store.js';
 import { HttpError, sendError, sendJson } from './errors.js';
@@ -164,6 +167,27 @@ function multipartParser(request: IncomingMessage, maxBytes: number): busboy.Bus
   }
 }
 
+/**
+ * An upload's `expires_after`, which the openai package sends as the form fields
+ * `expires_after[anchor]` and `expires_after[seconds]`; undefined when it sends neither.
+ */
+function uploadExpiry(fields: Record<string, string>): number | undefined {
+  const anchor = fields['expires_after[anchor]'];
+  const seconds = fields['expires_after[seconds]'];
+  if (anchor === undefined && seconds === undefined) return undefined;
+  return expirySeconds({ anchor, seconds: seconds === undefined ? undefined : Number(seconds) }, 'expires_after');
+}
+
+/** A list route's paging parameters (limit, after, order), as given. */
+function pageParams(query: URLSearchParams): PageParams {
+  const [limit, after, order] = ['limit', 'after', 'order'].map((name) => query.get(name));
+  return {
+    ...(limit !== null && { limit: Number(limit) }),
+    ...(after !== null && { after }),
+    ...(order !== null && { order: order as PageParams['order'] }),
+  };
+}
+
 /** POST /v1/files: the multipart `file` streamed to disk, never held in memory. */
 async function upload(request: IncomingMessage, service: BatchService, maxBytes: number) {
   if (!/^multipart\/form-data\b/i.test(request.headers['content-type'] ?? '')) {
@@ -232,8 +256,16 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         'purpose',
       );
     }
+    const expiresAfter = uploadExpiry(fields);
     await rename(partPath, path);
-    return await service.addFile({ id, path, bytes, filename, purpose: 'batch' });
+    return await service.addFile({
+      id,
+      path,
+      bytes,
+      filename,
+      purpose: 'batch',
+      ...(expiresAfter && { expiresAfter }),
+    });
   } catch (error) {
     request.unpipe(); // the rest is drained once the error is answered
     // The part file is closed before it is removed, or a write still opening it would bring it back.
@@ -322,8 +354,11 @@ export async function startHttp(
       /^\/v1\/files$/,
       async (_request, response, _match, query) => {
         const purpose = query.get('purpose');
-        const data = service.listFiles().filter((file) => !purpose || file.purpose === purpose);
-        sendJson(response, 200, { object: 'list', data, has_more: false });
+        sendJson(
+          response,
+          200,
+          service.listFiles({ ...pageParams(query), ...(purpose !== null && { purpose: purpose as FilePurpose }) }),
+        );
       },
     ],
     [
@@ -361,6 +396,8 @@ export async function startHttp(
           if (typeof body[key] === 'string') params[key] = body[key];
         }
         if (body.metadata !== undefined) params.metadata = body.metadata as Record<string, string> | null;
+        if (body.output_expires_after !== undefined)
+          params.output_expires_after = body.output_expires_after as ExpiresAfter; // checked by the service
         sendJson(response, 200, await service.createBatch(params));
       },
     ],
@@ -368,13 +405,8 @@ export async function startHttp(
       'GET',
       /^\/v1\/batches$/,
       async (_request, response, _match, query) => {
-        const limit = query.get('limit');
-        const after = query.get('after');
-        sendJson(
-          response,
-          200,
-          service.listBatches({ ...(limit !== null && { limit: Number(limit) }), ...(after !== null && { after }) }),
-        );
+        const { order: _order, ...params } = pageParams(query); // batches come newest first, as OpenAI's
+        sendJson(response, 200, service.listBatches(params));
       },
     ],
     [

@@ -7,6 +7,7 @@ import { ServiceError } from '../batches/errors.js';
 import type { AnalysisReport, AnalyzeOptions } from '../analysis/analyze.js';
 import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
+import { TERMINAL_STATUSES } from '../protocol/openai.js';
 
 export type ConvertParams = Omit<ConvertOptions, 'throughput' | 'calibrationFactor'>;
 /** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
@@ -31,8 +32,11 @@ export async function analyzeFor(service: BatchService, params: AnalyzeParams): 
   const options: Partial<AnalyzeOptions> = given;
   if (batchId !== undefined) {
     const batch = service.getBatch(batchId);
-    if (!batch.output_file_id)
-      throw new ServiceError('conflict', `Batch ${batchId} is ${batch.status} and has no output yet`, 'batch_id');
+    if (!batch.output_file_id) {
+      // Before it runs, or after it ended with no line answered (OpenAI's null output_file_id).
+      const why = TERMINAL_STATUSES.includes(batch.status) ? 'no answered line' : 'no output yet';
+      throw new ServiceError('conflict', `Batch ${batchId} is ${batch.status} and has ${why}`, 'batch_id');
+    }
     options.output ??= service.getFile(batch.output_file_id).path;
     options.input ??= inputPath(service, batch.input_file_id);
     if (batch.error_file_id) options.errors ??= service.getFile(batch.error_file_id).path;

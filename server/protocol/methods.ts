@@ -4,7 +4,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { AnalysisReport, AnalyzeParams, ConvertParams, ConvertReport, ValidationReport } from './jobs.js';
 import type { BatchMetricsReport, BatchMetricsSnapshot, GpuSnapshot, TrimStrategy } from './metrics.js';
-import type { Batch, FileObject, FilePurpose } from './openai.js';
+import type { Batch, ExpiresAfter, FileObject, FilePurpose } from './openai.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -46,6 +46,8 @@ export interface CreateBatchParams {
   endpoint?: string;
   completion_window?: string;
   metadata?: Record<string, string> | null;
+  /** OpenAI's: when the batch's output and error files expire, counted from when they are complete. */
+  output_expires_after?: ExpiresAfter;
   options?: BatchRunOptions;
 }
 

@@ -73,8 +73,17 @@ export interface FileObject {
   object: 'file';
   bytes: number;
   created_at: number;
+  /** When the daemon deletes it (seconds since the epoch), null when it keeps it until deleted. */
+  expires_at: number | null;
   filename: string;
   purpose: FilePurpose;
+}
+
+/** OpenAI's expiration policy of a file (`expires_after`) or a batch's output (`output_expires_after`). */
+export interface ExpiresAfter {
+  anchor: 'created_at';
+  /** From 3600 (an hour) to 2,592,000 (30 days). */
+  seconds: number;
 }
 
 export interface ChatMessage {

@@ -217,6 +217,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
         endpoint: 'string?',
         completion_window: 'string?',
         metadata: 'object?',
+        output_expires_after: 'object?',
         options: 'object?',
       },
       (params) => service.createBatch(params),

@@ -38,6 +38,8 @@ export interface StoredBatch {
   numCtx?: NumCtxChoice;
   /** Its metrics' aggregate (the time series is a file of its own in metricsDir). */
   metrics?: BatchMetricsState;
+  /** Seconds its output and error files are kept once complete (OpenAI's output_expires_after). */
+  outputExpiresAfter?: number;
   /** Its pilot check's verdict (none yet: a run checks its first answers). */
   pilot?: PilotState;
 }
@@ -105,6 +107,7 @@ export class Store {
     });
     const db = new Low<StoreData>(file, stored ?? structuredClone(EMPTY));
     db.data.models ??= {}; // stores written before models were learned
+    for (const file of db.data.files) file.expires_at ??= null; // and before files expired
     return new Store(db, filesDir, metricsDir);
   }
 

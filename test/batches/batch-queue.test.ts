@@ -176,7 +176,8 @@ const ended = (batch: Batch): boolean => ['completed', 'failed', 'cancelled', 'e
 
 /** The custom_ids in a journal file, in order. */
 function idsIn(h: Harness, fileId: string | null): string[] {
-  const text = readFileSync(h.files.get(fileId!).path, 'utf8');
+  if (fileId === null) return []; // no line went there
+  const text = readFileSync(h.files.get(fileId).path, 'utf8');
   return text
     .split('\n')
     .filter(Boolean)
@@ -362,5 +363,19 @@ describe('the batch queue', () => {
     assert.ok(onDisk().batches.find((entry) => entry.batch.id === batch.id)!.metrics, 'with the metrics so far');
     h.engine.release();
     assertEachOnce(h, await until(h, batch.id, ended), ids('p', 10));
+  });
+  it('ends a batch with no output file where no line was answered, no error file where none failed, as OpenAI', async () => {
+    const h = await harness();
+    const allAnswered = await until(h, (await submit(h, 4, 'ok')).id, ended);
+    assert.equal(allAnswered.error_file_id, null);
+    assert.equal(assertEachOnce(h, allAnswered, ids('ok', 4)).output.length, 4);
+    h.engine.refuse = new Set(['Text number']);
+    const noneAnswered = await until(h, (await submit(h, 4, 'no')).id, ended);
+    assert.equal(noneAnswered.status, 'completed');
+    assert.equal(noneAnswered.output_file_id, null);
+    assert.equal(assertEachOnce(h, noneAnswered, ids('no', 4)).errors.length, 4);
+    const kept = h.store.data.files.map((file) => file.id);
+    assert.ok(kept.includes(allAnswered.output_file_id!) && kept.includes(noneAnswered.error_file_id!));
+    assert.equal(kept.length, 4, 'two inputs, one output, one error file: no empty ones');
   });
 });

@@ -5,6 +5,8 @@
 // Each runs in its own process, timed from start to exit, its peak RSS from getrusage.
 // Baselines in the same run: csv-parse alone streaming the same CSV (rows/s), and reading and
 // JSON-parsing the same output lines alone (lines/s): what the work costs without our own.
+// On a shared machine one run says little: every step runs in each of several rounds (at least
+// three), baseline and candidate alternating, and each figure is the median of its rounds.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -13,6 +15,7 @@ import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { SAMPLE_JOB } from '../fixtures/recruiting/sample-job.js';
 import { CLI } from '../support/daemon-process.js';
 import { removeScratchDir, repoRoot, scratchDir } from './children.js';
+import { percentile } from './percentile.js';
 
 const PEAK_RSS = join(repoRoot, 'test', 'bench', 'peak-rss.mjs');
 
@@ -22,13 +25,32 @@ export interface TimedProcess {
   perSecond: number;
 }
 
-export interface CsvResult {
+const STEPS = ['parseOnly', 'convert', 'readOnly', 'analyze', 'analyzeAndJoin'] as const;
+type CsvStep = (typeof STEPS)[number];
+
+/** At least this many rounds: one run on a shared machine is noise. */
+export const MIN_CSV_ROUNDS = 3;
+
+/** Each step's median over the rounds, and every round as it ran. */
+export type CsvResult = Record<CsvStep, TimedProcess> & {
   rows: number;
-  convert: TimedProcess;
-  parseOnly: TimedProcess;
-  analyze: TimedProcess;
-  analyzeAndJoin: TimedProcess;
-  readOnly: TimedProcess;
+  rounds: Array<Record<CsvStep, TimedProcess>>;
+};
+
+/** The median wall time (its pace from it) and the median peak RSS of `runs` of `units` each. */
+function median(runs: TimedProcess[], units: number): TimedProcess {
+  const wallMs = percentile(
+    runs.map((run) => run.wallMs),
+    0.5,
+  );
+  return {
+    wallMs,
+    peakRssBytes: percentile(
+      runs.map((run) => run.peakRssBytes),
+      0.5,
+    ),
+    perSecond: (units * 1000) / wallMs,
+  };
 }
 
 /** Runs `node [preload] args` to its end; its count per second of `units`. */
@@ -137,14 +159,18 @@ export async function writeResults(rows: number, outputPath: string, errorPath: 
   await Promise.all([once(output, 'finish'), once(errors, 'finish')]);
 }
 
-export async function measureCsv(options: { rows: number }): Promise<CsvResult> {
+export async function measureCsv(options: { rows: number; rounds: number }): Promise<CsvResult> {
+  if (options.rounds < MIN_CSV_ROUNDS) throw new Error(`the CSV figures need at least ${MIN_CSV_ROUNDS} rounds`);
   const work = scratchDir();
   try {
     const csv = join(work, 'candidates.csv');
     await writeCandidatesCsv(csv, { rows: options.rows });
-    const parseOnly = await timed(['-e', PARSE_ONLY, csv], options.rows);
-    const convert = await timed(
-      [
+    const outputPath = join(work, 'output.jsonl');
+    const errorPath = join(work, 'errors.jsonl');
+    await writeResults(options.rows, outputPath, errorPath);
+    const commands: Record<CsvStep, string[]> = {
+      parseOnly: ['-e', PARSE_ONLY, csv],
+      convert: [
         CLI,
         'convert',
         csv,
@@ -164,18 +190,38 @@ export async function measureCsv(options: { rows: number }): Promise<CsvResult> 
         '160',
         '--json',
       ],
-      options.rows,
-    );
-    const outputPath = join(work, 'output.jsonl');
-    const errorPath = join(work, 'errors.jsonl');
-    await writeResults(options.rows, outputPath, errorPath);
-    const readOnly = await timed(['-e', READ_ONLY, outputPath, errorPath], options.rows);
-    const analyze = await timed([CLI, 'analyze', outputPath, '--errors', errorPath, '--json'], options.rows);
-    const analyzeAndJoin = await timed(
-      [CLI, 'analyze', outputPath, '--errors', errorPath, '--source', csv, '--csv', join(work, 'scored.csv'), '--json'],
-      options.rows,
-    );
-    return { rows: options.rows, convert, parseOnly, analyze, analyzeAndJoin, readOnly };
+      readOnly: ['-e', READ_ONLY, outputPath, errorPath],
+      analyze: [CLI, 'analyze', outputPath, '--errors', errorPath, '--json'],
+      analyzeAndJoin: [
+        CLI,
+        'analyze',
+        outputPath,
+        '--errors',
+        errorPath,
+        '--source',
+        csv,
+        '--csv',
+        join(work, 'scored.csv'),
+        '--json',
+      ],
+    };
+    const rounds: Array<Record<CsvStep, TimedProcess>> = [];
+    for (let round = 0; round < options.rounds; round++) {
+      // Baseline, candidate, baseline, candidate, …: a busy spell on the machine hits both sides.
+      const times = {} as Record<CsvStep, TimedProcess>;
+      for (const step of STEPS) times[step] = await timed(commands[step], options.rows);
+      rounds.push(times);
+    }
+    const medians = Object.fromEntries(
+      STEPS.map((step) => [
+        step,
+        median(
+          rounds.map((round) => round[step]),
+          options.rows,
+        ),
+      ]),
+    ) as Record<CsvStep, TimedProcess>;
+    return { rows: options.rows, ...medians, rounds };
   } finally {
     removeScratchDir(work);
   }

@@ -123,8 +123,8 @@ const failsOnLine2OrAccountsFor =
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
     assertExactlyOnce(
       ['a', 'b', 'c'],
-      await filePath(daemon.connection, batch.output_file_id!),
-      await filePath(daemon.connection, batch.error_file_id!),
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
       batch,
     );
   };
@@ -1628,7 +1628,7 @@ async function accountedFor(batch: Batch, ids: string[]): Promise<void> {
   assertExactlyOnce(
     ids,
     await filePath(daemon.connection, batch.output_file_id),
-    await filePath(daemon.connection, batch.error_file_id!),
+    await filePath(daemon.connection, batch.error_file_id),
     batch,
   );
 }
@@ -1712,8 +1712,8 @@ describe(`the daemon under bad input (${TOTAL} cases: ${Object.entries(CASE_COUN
           assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
           const { errors } = assertExactlyOnce(
             expected.completed,
-            await filePath(daemon.connection, batch.output_file_id!),
-            await filePath(daemon.connection, batch.error_file_id!),
+            await filePath(daemon.connection, batch.output_file_id),
+            await filePath(daemon.connection, batch.error_file_id),
             batch,
           );
           assert.deepEqual(errors, [], 'every line answered');

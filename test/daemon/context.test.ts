@@ -93,8 +93,8 @@ describe('context windows and memory', function () {
     const ids = [...turns.map((_, index) => `conv-${index}`), 'too-long'];
     const { output, errors } = assertExactlyOnce(
       ids,
-      await filePath(daemon.connection, batch.output_file_id!),
-      await filePath(daemon.connection, batch.error_file_id!),
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
       batch,
     );
 
@@ -172,8 +172,8 @@ describe('context windows and memory', function () {
     const ids = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
     const { output } = assertExactlyOnce(
       ids,
-      await filePath(daemon.connection, batch.output_file_id!),
-      await filePath(daemon.connection, batch.error_file_id!),
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
       batch,
     );
     const promptTokens = output.map((line) => (line.response!.body as ChatCompletion).usage.prompt_tokens);
@@ -218,8 +218,8 @@ describe('context windows and memory', function () {
     const ids = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
     const { errors } = assertExactlyOnce(
       ids,
-      await filePath(daemon.connection, batch.output_file_id!),
-      await filePath(daemon.connection, batch.error_file_id!),
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
       batch,
     );
     assert.equal(errors.length, 0, 'every out-of-memory answer was retried to success');

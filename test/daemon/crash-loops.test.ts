@@ -43,8 +43,8 @@ describe('inputs and states that must not kill the daemon', function () {
     assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
     const files = assertExactlyOnce(
       ids,
-      await filePath(daemon!.connection, batch.output_file_id!),
-      await filePath(daemon!.connection, batch.error_file_id!),
+      await filePath(daemon!.connection, batch.output_file_id),
+      await filePath(daemon!.connection, batch.error_file_id),
       batch,
     );
     assert.equal(files.errors.length, 0);
@@ -80,8 +80,8 @@ describe('inputs and states that must not kill the daemon', function () {
       assert.ok(['cancelled', 'completed'].includes(batch.status), batch.status);
       assertExactlyOnce(
         idsOf(40),
-        await filePath(daemon.connection, batch.output_file_id!),
-        await filePath(daemon.connection, batch.error_file_id!),
+        await filePath(daemon.connection, batch.output_file_id),
+        await filePath(daemon.connection, batch.error_file_id),
         batch,
       );
     }

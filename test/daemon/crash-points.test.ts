@@ -67,8 +67,8 @@ describe('a kill at every durable write', function () {
       assert.equal(ended.status, 'completed', `after ${crash}: ${JSON.stringify(ended.errors)}`);
       assertExactlyOnce(
         ids,
-        await filePath(daemon.connection, ended.output_file_id!),
-        await filePath(daemon.connection, ended.error_file_id!),
+        await filePath(daemon.connection, ended.output_file_id),
+        await filePath(daemon.connection, ended.error_file_id),
         ended,
       );
       const stored = JSON.parse(readFileSync(join(dataDir, 'db.json'), 'utf8')) as StoreData;

@@ -106,8 +106,8 @@ describe('a full disk', function () {
     assert.equal(batch.paused_reason, null);
     const { errors } = assertExactlyOnce(
       ids,
-      await filePath(daemon.connection, batch.output_file_id!),
-      await filePath(daemon.connection, batch.error_file_id!),
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
       batch,
     );
     assert.equal(errors.length, 0);

@@ -43,8 +43,8 @@ describe('engine faults', function () {
     const batch = await waitForBatch(daemon!.connection, id, isFinished);
     const files = assertExactlyOnce(
       ids,
-      await filePath(daemon!.connection, batch.output_file_id!),
-      await filePath(daemon!.connection, batch.error_file_id!),
+      await filePath(daemon!.connection, batch.output_file_id),
+      await filePath(daemon!.connection, batch.error_file_id),
       batch,
     );
     return { batch, ...files };

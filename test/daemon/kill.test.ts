@@ -54,7 +54,7 @@ describe('kill -9 during a run', function () {
     const batch = await waitForBatch(daemon.connection, id, isFinished);
     assert.equal(batch.status, 'completed');
     const ids = Array.from({ length: LINES }, (_, index) => `req-${index + 1}`);
-    const errorPath = await filePath(daemon.connection, batch.error_file_id!);
+    const errorPath = await filePath(daemon.connection, batch.error_file_id);
     const { output, errors } = assertExactlyOnce(ids, outputPath, errorPath, batch);
     assert.equal(errors.length, 0);
     output.forEach(assertSuccessLine);

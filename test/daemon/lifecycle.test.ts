@@ -91,8 +91,8 @@ describe('batch lifecycle', function () {
     assert.equal(emulator.stats.chats - chatsBefore <= 150, true, 'no request of a bad file was sent');
     assertExactlyOnce(
       ids(150),
-      await filePath(daemon!.connection, done.output_file_id!),
-      await filePath(daemon!.connection, done.error_file_id!),
+      await filePath(daemon!.connection, done.output_file_id),
+      await filePath(daemon!.connection, done.error_file_id),
       done,
     );
   });
@@ -107,8 +107,8 @@ describe('batch lifecycle', function () {
     assert.ok(batch.cancelling_at && batch.cancelled_at);
     const { output, errors } = assertExactlyOnce(
       ids(200),
-      await filePath(daemon!.connection, batch.output_file_id!),
-      await filePath(daemon!.connection, batch.error_file_id!),
+      await filePath(daemon!.connection, batch.output_file_id),
+      await filePath(daemon!.connection, batch.error_file_id),
       batch,
     );
     assert.ok(output.length >= 20 && output.length < 200, `${output.length} finished lines kept`);
@@ -126,8 +126,8 @@ describe('batch lifecycle', function () {
     const failedIds = errors.map((entry) => entry.custom_id);
     const again = assertExactlyOnce(
       failedIds,
-      await filePath(daemon!.connection, retried.output_file_id!),
-      await filePath(daemon!.connection, retried.error_file_id!),
+      await filePath(daemon!.connection, retried.output_file_id),
+      await filePath(daemon!.connection, retried.error_file_id),
       retried,
     );
     assert.equal(again.output.length, failedIds.length);
@@ -157,8 +157,8 @@ describe('batch lifecycle', function () {
     assert.ok(batch.expired_at);
     const { output, errors } = assertExactlyOnce(
       ids(200),
-      await filePath(daemon.connection, batch.output_file_id!),
-      await filePath(daemon.connection, batch.error_file_id!),
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
       batch,
     );
     assert.ok(output.length >= 10);

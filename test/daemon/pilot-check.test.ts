@@ -86,8 +86,8 @@ describe('the pilot check', function () {
     const batch = await waitForBatch(daemon!.connection, id, isFinished);
     const files = assertExactlyOnce(
       ids,
-      await filePath(daemon!.connection, batch.output_file_id!),
-      await filePath(daemon!.connection, batch.error_file_id!),
+      await filePath(daemon!.connection, batch.output_file_id),
+      await filePath(daemon!.connection, batch.error_file_id),
       batch,
     );
     return { batch, ...files };

@@ -36,8 +36,8 @@ async function runAndCheck(daemon: DaemonProcess, model: string): Promise<BatchO
   assert.equal(batch.model, model);
   const { output, errors } = assertExactlyOnce(
     ids,
-    await filePath(daemon.connection, batch.output_file_id!),
-    await filePath(daemon.connection, batch.error_file_id!),
+    await filePath(daemon.connection, batch.output_file_id),
+    await filePath(daemon.connection, batch.error_file_id),
     batch,
   );
   assert.equal(errors.length, 0);

@@ -89,15 +89,15 @@ if (run.status !== 0 && run.status !== 3) {
 }
 const { output_path: outputPath, error_path: errorPath } = JSON.parse(run.stdout.toString()) as {
   output_path: string;
-  error_path: string;
+  /** Null when no line failed. */
+  error_path: string | null;
 };
 console.log(`\n$ ollama-batch run candidates.jsonl: done`);
 const scored = join(workDir, 'candidates.scored.csv');
 step('analyze output.jsonl --input candidates.jsonl --source candidates.csv ...', [
   'analyze',
   outputPath,
-  '--errors',
-  errorPath,
+  ...(errorPath ? ['--errors', errorPath] : []),
   '--input',
   input,
   '--source',
@@ -108,5 +108,5 @@ step('analyze output.jsonl --input candidates.jsonl --source candidates.csv ...'
   'score',
 ]);
 console.log(
-  `\nscored CSV: ${scored}\nresults (OpenAI's batch output format): ${outputPath}\nerrors: ${errorPath}\ndaemon data and log: ${dataDir}`,
+  `\nscored CSV: ${scored}\nresults (OpenAI's batch output format): ${outputPath}\nerrors: ${errorPath ?? 'none'}\ndaemon data and log: ${dataDir}`,
 );

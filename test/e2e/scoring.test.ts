@@ -110,8 +110,7 @@ describe('CSV to scored CSV, end to end', function () {
     const analyzed = await cli([
       'analyze',
       outputPath,
-      '--errors',
-      errorPath,
+      ...(errorPath ? ['--errors', errorPath] : []), // null when no line failed
       '--source',
       csv,
       '--csv',

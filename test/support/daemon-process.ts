@@ -121,6 +121,9 @@ export function waitForBatch(
 
 export const isFinished = (batch: Batch): boolean => TERMINAL_STATUSES.includes(batch.status);
 
-export async function filePath(connection: MessageConnection, id: string): Promise<string> {
-  return (await connection.sendRequest(protocol.FileGetRequest.type, { id })).path;
+/** Where the daemon keeps a file; null for no file (a batch's output or error file that no line went to). */
+export async function filePath(connection: MessageConnection, id: string): Promise<string>;
+export async function filePath(connection: MessageConnection, id: string | null): Promise<string | null>;
+export async function filePath(connection: MessageConnection, id: string | null): Promise<string | null> {
+  return id === null ? null : (await connection.sendRequest(protocol.FileGetRequest.type, { id })).path;
 }

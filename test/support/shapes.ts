@@ -91,12 +91,13 @@ export function assertBatchShape(batch: Batch): void {
  */
 export function assertExactlyOnce(
   inputIds: string[],
-  outputPath: string,
-  errorPath: string,
+  outputPath: string | null,
+  errorPath: string | null,
   batch?: Batch,
 ): { output: BatchOutputLine[]; errors: BatchOutputLine[] } {
-  const output = readJsonl<BatchOutputLine>(outputPath);
-  const errors = readJsonl<BatchOutputLine>(errorPath);
+  // No file where no line went (OpenAI's null output_file_id or error_file_id).
+  const output = outputPath === null ? [] : readJsonl<BatchOutputLine>(outputPath);
+  const errors = errorPath === null ? [] : readJsonl<BatchOutputLine>(errorPath);
   const seen = new Map<string, number>();
   for (const line of [...output, ...errors]) seen.set(line.custom_id, (seen.get(line.custom_id) ?? 0) + 1);
   const twice = [...seen].filter(([, count]) => count > 1).map(([id]) => id);
