@@ -7,7 +7,6 @@ import { ServiceError } from '../batches/errors.js';
 import type { AnalysisReport, AnalyzeOptions } from '../analysis/analyze.js';
 import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
-import { TERMINAL_STATUSES } from '../protocol/openai.js';
 
 export type ConvertParams = Omit<ConvertOptions, 'throughput' | 'calibrationFactor'>;
 /** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
