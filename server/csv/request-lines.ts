@@ -15,7 +15,12 @@ export interface RequestOptions {
   maxTokens?: number;
   /** A JSON schema for the answer: response_format json_schema, strict. */
   schema?: Record<string, unknown>;
+  /** OpenAI's reasoning_effort: none turns thinking off; unset leaves it to the model. */
+  reasoningEffort?: ReasoningEffort;
 }
+
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+export const REASONING_EFFORTS: readonly ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high'];
 
 // Stands for the custom_id and the user message while the rest is serialized. Its JSON form occurs
 // nowhere else: a serialized string holds only escaped quotes, so the text matches only a value
@@ -42,6 +47,7 @@ export class RequestLineFormat {
       temperature: options.temperature,
       seed: options.seed,
       max_tokens: options.maxTokens,
+      reasoning_effort: options.reasoningEffort,
     };
     if (options.schema)
       body.response_format = {
