@@ -235,6 +235,8 @@ export interface JoinSummary {
   id_column: string | null;
   /** The joined CSV's column holding each row's custom_id: the id column, or an added leading one. */
   custom_id_column: string;
+  /** The columns the join added after the source's: the answer fields, status, error. */
+  added_columns: string[];
   sort_by: string | null;
   order: 'asc' | 'desc';
 }
