@@ -9,9 +9,9 @@ import type { BatchService } from '../batches/service.js';
 import { isObject } from '../common/is-object.js';
 import { readLines } from '../jsonl/lines.js';
 import { answerSchema } from '../openai/answer-check.js';
-import { CASCADE_METADATA as KEYS } from '../protocol/cascade.js';
+import { CASCADE_METADATA as KEYS, parseShortlist } from '../protocol/cascade.js';
 import type { Batch, ChatCompletionBody } from '../protocol/openai.js';
-import { parseShortlist, selectShortlist } from './shortlist.js';
+import { selectShortlist } from './shortlist.js';
 
 const NEWLINE = Buffer.from('\n');
 

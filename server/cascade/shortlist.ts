@@ -4,28 +4,7 @@
 import { isObject } from '../common/is-object.js';
 import { readLines } from '../jsonl/lines.js';
 import { checkAnswer } from '../openai/answer-check.js';
-
-export type ShortlistRule = { kind: 'top'; percent: number } | { kind: 'min'; score: number };
-
-export class ShortlistRuleError extends Error {}
-
-/** The rule as batch metadata and people write it: `top 10%` or `>= 80`. */
-export function shortlistText(rule: ShortlistRule): string {
-  return rule.kind === 'top' ? `top ${rule.percent}%` : `>= ${rule.score}`;
-}
-
-export function parseShortlist(text: string): ShortlistRule {
-  const top = /^top\s+(\d+(?:\.\d+)?)\s*%$/i.exec(text.trim());
-  if (top) {
-    const percent = Number(top[1]);
-    if (percent > 0 && percent <= 100) return { kind: 'top', percent };
-  }
-  const min = /^>=\s*(-?\d+(?:\.\d+)?)$/.exec(text.trim());
-  if (min) return { kind: 'min', score: Number(min[1]) };
-  throw new ShortlistRuleError(
-    `shortlist ${JSON.stringify(text)}: expected "top K%" (0 < K <= 100) or ">= SCORE", e.g. "top 10%" or ">= 80"`,
-  );
-}
+import type { ShortlistRule } from '../protocol/cascade.js';
 
 /** Each answered line of an output file: its custom_id and its schema-valid score, or null. */
 async function* scores(

@@ -2,7 +2,8 @@
 // schema derived from the full one, and convert's cascade files and thinking default.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { parseShortlist, selectShortlist, shortlistText } from '../../server/cascade/shortlist.js';
+import { selectShortlist } from '../../server/cascade/shortlist.js';
+import { parseShortlist, shortlistText } from '../../server/protocol/cascade.js';
 import { convertCsv, ConvertError, scoreOutputPath } from '../../server/csv/convert.js';
 import { scoreFieldOf, scoreMaxTokens, scoreOnlySchema, ScoreSchemaError } from '../../server/openai/score-schema.js';
 import type { BatchInputLine } from '../../server/protocol/openai.js';
