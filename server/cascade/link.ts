@@ -15,8 +15,9 @@ import { selectShortlist } from './shortlist.js';
 
 const NEWLINE = Buffer.from('\n');
 
+// A retry of pass 1 copies its metadata but holds only the lines that failed: it makes no pass 2.
 const isCompletedPassOne = (batch: Batch): boolean =>
-  batch.status === 'completed' && batch.metadata?.[KEYS.pass] === '1';
+  batch.status === 'completed' && batch.metadata?.[KEYS.pass] === '1' && batch.metadata.retry_of === undefined;
 
 /** The first request body of a JSONL file, or null. */
 async function firstBody(path: string): Promise<ChatCompletionBody | null> {
