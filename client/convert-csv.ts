@@ -201,6 +201,12 @@ export function estimateLines(report: ConvertReport, overwrites: string | null):
       `Estimated time: ${formatDuration(estimate.eta_seconds)} at ${estimate.requests_per_second?.toFixed(2)} req/s (the pace learned for this model).`,
     );
   else lines.push('No estimate of the time yet: the daemon learns the model’s pace from its first batch.');
+  const { projection } = estimate;
+  lines.push(
+    projection.thinking === 'off'
+      ? `Thinking: off (reasoning_effort ${report.reasoning_effort}), as the schema shapes the answer.`
+      : `Thinking: ${projection.thinking === 'model default' ? 'left to the model' : `on (${projection.thinking})`}; at ~${formatCount(projection.thinking_tokens)} thinking tokens per line the batch takes about ${formatDuration(projection.single_pass_seconds)} instead of ${formatDuration(projection.single_pass_seconds_without_thinking)}.`,
+  );
   if (report.skipped.length > 0)
     lines.push(`First skipped: line ${report.skipped[0]!.line}: ${report.skipped[0]!.reason}.`);
   if (overwrites) lines.push(`${basename(overwrites)} exists and will be replaced.`);
