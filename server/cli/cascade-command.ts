@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { CLIENT_COMPLETION_WINDOW } from '../batches/window.js';
+import { daemonLogPath } from '../daemon-access/local-daemon.js';
 import type { CascadeReport } from '../cascade/join.js';
 import type { ConvertReport } from '../csv/convert.js';
 import { CASCADE_METADATA as KEYS, parseShortlist, shortlistText, type ShortlistRule } from '../protocol/cascade.js';
@@ -103,12 +104,20 @@ async function submitCascade(
   return { passOne, converted };
 }
 
+/** Long enough to read a 170,000-line pass 1 and write the shortlist's requests, many times over. */
+const PASS_TWO_WAIT_MS = 5 * 60_000;
+
 /** Pass 2 once the daemon has made it from pass 1's shortlist. */
 async function awaitPassTwo(
   dataDir: string,
   passOne: Batch,
 ): Promise<{ connection: MessageConnection; passTwo: Batch }> {
+  const deadline = Date.now() + PASS_TWO_WAIT_MS;
   for (;;) {
+    if (Date.now() > deadline)
+      throw new CliError(
+        `the daemon has not made pass 2 of ${passOne.id}; its log (${daemonLogPath(dataDir)}) says why (a request file deleted?)`,
+      );
     const { connection } = await firstConnection(dataDir, true);
     const passTwo = passTwoIn(await cascadeList(connection), passOne);
     if (passTwo) return { connection, passTwo };
