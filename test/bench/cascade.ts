@@ -3,8 +3,10 @@
 // (the baseline), once as a cascade (pass 1 the score alone for every row, pass 2 the full answer
 // for the top K%, made by the daemon from pass 1's shortlist). Completion tokens and engine
 // seconds per candidate, from the batches' usage and the latency each output line records (1
-// slot: the sum of latencies is the engine's busy time).
-import { readFileSync } from 'node:fs';
+// slot: the sum of latencies is the engine's busy time). On a shared machine the engine's pace
+// drifts with the load: the candidates are split into rounds, each run both ways, the order
+// alternating, and the costs summed.
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { convertCsv, scoreOutputPath } from '../../server/csv/convert.js';
@@ -12,7 +14,7 @@ import type { BatchOutputLine } from '../../server/openai/types.js';
 import { CASCADE_METADATA as KEYS } from '../../server/protocol/cascade.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { Batch } from '../../server/protocol/openai.js';
-import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
+import { DEFAULT_SEED, writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 import { filePath, isFinished, submit, waitForAnyBatch, waitForBatch } from '../support/daemon-process.js';
 import { tinyModelPath } from '../support/models.js';
@@ -28,15 +30,25 @@ export interface PassCost {
 
 export interface CascadeResult {
   candidates: number;
+  rounds: number;
   topPercent: number;
   single: PassCost;
   pass1: PassCost;
   pass2: PassCost;
-  /** Rows pass 2 explained: ceil(topPercent of candidates) when every score was valid. */
+  /** Rows pass 2 explained: ceil(topPercent of each round's candidates) when every score was valid. */
   shortlisted: number;
+  /** What a whole shortlist is: the sum over the rounds of ceil(topPercent of its candidates). */
+  expectedShortlist: number;
 }
 
 const DEADLINE_MS = 3_600_000;
+const NOTHING: PassCost = { requests: 0, completionTokens: 0, engineSeconds: 0 };
+
+const add = (a: PassCost, b: PassCost): PassCost => ({
+  requests: a.requests + b.requests,
+  completionTokens: a.completionTokens + b.completionTokens,
+  engineSeconds: a.engineSeconds + b.engineSeconds,
+});
 
 async function costOf(connection: MessageConnection, batch: Batch, what: string): Promise<PassCost> {
   if (batch.status !== 'completed' || batch.request_counts.failed > 0)
@@ -52,16 +64,12 @@ async function costOf(connection: MessageConnection, batch: Batch, what: string)
   };
 }
 
-export async function measureCascade(options: {
-  candidates: number;
-  topPercent: number;
-  threads: number;
-}): Promise<CascadeResult> {
-  const work = scratchDir();
-  const csv = join(work, 'candidates.csv');
-  await writeCandidatesCsv(csv, { rows: options.candidates });
+/** One round's candidates converted into both passes' request files; returns the full file. */
+async function roundFiles(dir: string, rows: number, seed: number): Promise<string> {
+  const csv = join(dir, 'candidates.csv');
+  await writeCandidatesCsv(csv, { rows, seed });
   const job = readSampleJob();
-  const full = join(work, 'candidates.jsonl');
+  const full = join(dir, 'candidates.jsonl');
   await convertCsv({
     input: csv,
     output: full,
@@ -73,6 +81,16 @@ export async function measureCascade(options: {
     temperature: 0,
     cascade: true,
   });
+  return full;
+}
+
+export async function measureCascade(options: {
+  candidates: number;
+  rounds: number;
+  topPercent: number;
+  threads: number;
+}): Promise<CascadeResult> {
+  const work = scratchDir();
   const daemon = await startDaemonChild(join(work, 'data'), [
     '--engine',
     'llama-cpp',
@@ -86,8 +104,9 @@ export async function measureCascade(options: {
   const { connection } = daemon;
   const finished = (batch: Batch, what: string): Promise<Batch> =>
     withDeadline(waitForBatch(connection, batch.id, isFinished), DEADLINE_MS, what);
-  try {
-    const single = await finished(await submit(connection, full), 'the single pass');
+  const singlePass = async (full: string): Promise<PassCost> =>
+    costOf(connection, await finished(await submit(connection, full), 'the single pass'), 'the single pass');
+  const cascade = async (full: string): Promise<{ pass1: PassCost; pass2: PassCost; shortlisted: number }> => {
     const fullFile = await connection.sendRequest(protocol.FileRegisterRequest.type, { path: full });
     const pass1 = await finished(
       await submit(connection, scoreOutputPath(full), '24h', {
@@ -104,15 +123,42 @@ export async function measureCascade(options: {
       'cascade pass 2 to be made',
     );
     const pass2 = await finished(created, 'cascade pass 2');
+    // An empty shortlist fails pass 2's validation: nothing ran.
     const empty = pass2.status === 'failed';
     return {
-      candidates: options.candidates,
-      topPercent: options.topPercent,
-      single: await costOf(connection, single, 'the single pass'),
       pass1: await costOf(connection, pass1, 'cascade pass 1'),
-      pass2: empty ? { requests: 0, completionTokens: 0, engineSeconds: 0 } : await costOf(connection, pass2, 'pass 2'),
+      pass2: empty ? NOTHING : await costOf(connection, pass2, 'cascade pass 2'),
       shortlisted: empty ? 0 : pass2.request_counts.total,
     };
+  };
+  const result: CascadeResult = {
+    candidates: 0,
+    rounds: options.rounds,
+    topPercent: options.topPercent,
+    single: NOTHING,
+    pass1: NOTHING,
+    pass2: NOTHING,
+    shortlisted: 0,
+    expectedShortlist: 0,
+  };
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      const rows = Math.ceil(options.candidates / options.rounds);
+      const dir = join(work, `round-${round}`);
+      mkdirSync(dir);
+      const full = await roundFiles(dir, rows, DEFAULT_SEED + round);
+      const runSingle = async (): Promise<void> => void (result.single = add(result.single, await singlePass(full)));
+      const runCascade = async (): Promise<void> => {
+        const { pass1, pass2, shortlisted } = await cascade(full);
+        result.pass1 = add(result.pass1, pass1);
+        result.pass2 = add(result.pass2, pass2);
+        result.shortlisted += shortlisted;
+      };
+      for (const step of round % 2 === 0 ? [runSingle, runCascade] : [runCascade, runSingle]) await step();
+      result.candidates += rows;
+      result.expectedShortlist += Math.ceil((rows * options.topPercent) / 100);
+    }
+    return result;
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${daemon.log()}`, { cause: error });
   } finally {

@@ -19,8 +19,8 @@
 //   6. the extension's own costs: a Batches tree refresh, a 50,000-line file's diagnostics while
 //      typing, and the results table over 170,000 rows (extension.ts);
 //   7. the cascade (score-only for every candidate, the full answer for the top 10%) against a
-//      single full-answer pass on the tiny model, 1,000 candidates (--cascade-candidates N), per
-//      candidate: completion tokens and engine seconds (cascade.ts).
+//      single full-answer pass on the tiny model, 1,000 candidates (--cascade-candidates N) in
+//      --rounds alternating rounds, per candidate: completion tokens and engine seconds (cascade.ts).
 // --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
 // upload, 5 s of polling per load instead of 30 s) and checks no target: it shows every part runs.
 // --profile DIR runs the daemons under `node --cpu-prof` and prints their hottest functions;
@@ -258,9 +258,9 @@ function modesFigures(result: ModesResult): Figure[] {
 
 function cascadeFigures(result: CascadeResult): Figure[] {
   const { candidates, single, pass1, pass2 } = result;
-  const what = `cascade: ${candidates} candidates, top ${result.topPercent}% explained (${result.shortlisted} rows), tiny model, 1 slot`;
+  const what = `cascade: ${candidates} candidates in ${result.rounds} alternating rounds, top ${result.topPercent}% explained (${result.shortlisted} rows), tiny model, 1 slot`;
   // The target holds only for the cascade asked for: a shortlist cut short (scores that broke the schema) would flatter it.
-  const whole = result.shortlisted === Math.ceil((candidates * result.topPercent) / 100);
+  const whole = result.shortlisted === result.expectedShortlist;
   const perCandidate = (value: number): number => value / candidates;
   const tokens = perCandidate(pass1.completionTokens + pass2.completionTokens);
   const seconds = perCandidate(pass1.engineSeconds + pass2.engineSeconds);
@@ -624,7 +624,7 @@ async function main(): Promise<number> {
       console.error(
         `cascade: ${candidates} candidates, single pass then cascade (top 10%), llama-cpp engine, 1 slot ...`,
       );
-      const result = await measureCascade({ candidates, topPercent: 10, threads });
+      const result = await measureCascade({ candidates, rounds, topPercent: 10, threads });
       for (const [name, pass] of Object.entries({ single: result.single, pass1: result.pass1, pass2: result.pass2 }))
         console.error(
           `  ${name}: ${pass.requests} requests, ${pass.completionTokens} completion tokens, ${pass.engineSeconds.toFixed(1)} engine s`,
