@@ -622,7 +622,7 @@ async function main(): Promise<number> {
     if (runs('cascade')) {
       const candidates = positive(values['cascade-candidates'], 'cascade-candidates', quick ? 40 : 1000);
       console.error(
-        `cascade: ${candidates} candidates, single pass then cascade (top 10%), llama-cpp engine, 1 slot ...`,
+        `cascade: ${candidates} candidates in ${rounds} rounds, single pass and cascade (top 10%) alternating, llama-cpp engine, 1 slot ...`,
       );
       const result = await measureCascade({ candidates, rounds, topPercent: 10, threads });
       for (const [name, pass] of Object.entries({ single: result.single, pass1: result.pass1, pass2: result.pass2 }))
