@@ -4,7 +4,7 @@
 // during pass 2. In the end there is exactly one pass 2, each pass wrote every custom_id once,
 // and the joined CSV has every row exactly once, explanations on the shortlisted ones.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { joinCascade, NOT_SHORTLISTED } from '../../server/cascade/join.js';
@@ -12,6 +12,7 @@ import { convertCsv, scoreOutputPath } from '../../server/csv/convert.js';
 import { CASCADE_METADATA as KEYS } from '../../server/protocol/cascade.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { Batch } from '../../server/protocol/openai.js';
+import type { StoreData } from '../../server/store/store.js';
 import { writeCandidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 import { tempDir } from '../support/batch-files.js';
@@ -50,10 +51,11 @@ describe('the cascade, killed in each pass', function () {
     await emulator.close();
   });
 
-  it('makes one pass 2 and joins every row exactly once', async () => {
+  /** The sample job's candidates converted into both passes, a daemon, and pass 1 submitted as the CLI submits it. */
+  async function startCascade(rows: number) {
     const work = tempDir();
     const source = join(work, 'candidates.csv');
-    await writeCandidatesCsv(source, { rows: ROWS });
+    await writeCandidatesCsv(source, { rows });
     const job = readSampleJob();
     const fullPath = join(work, 'candidates.jsonl');
     await convertCsv({
@@ -69,10 +71,6 @@ describe('the cascade, killed in each pass', function () {
     const dataDir = tempDir();
     const args = ['--engine', 'ollama', '--ollama-url', emulator.url, '--concurrency', '4'];
     daemon = await startDaemonProcess(dataDir, args);
-    const restart = async (): Promise<void> => {
-      await daemon!.kill9();
-      daemon = await startDaemonProcess(dataDir, args);
-    };
     const full = await daemon.connection.sendRequest(protocol.FileRegisterRequest.type, { path: fullPath });
     const passOne = await submit(daemon.connection, scoreOutputPath(fullPath), '24h', {
       source,
@@ -81,26 +79,35 @@ describe('the cascade, killed in each pass', function () {
       [KEYS.shortlist]: `top ${SHORTLIST_PERCENT}%`,
       [KEYS.scoreField]: 'score',
     });
+    return { work, source, dataDir, args, passOne };
+  }
 
-    const during1 = await waitForBatch(daemon.connection, passOne.id, (batch) => batch.request_counts.completed >= 60);
+  it('makes one pass 2 and joins every row exactly once', async () => {
+    const { work, source, dataDir, args, passOne } = await startCascade(ROWS);
+    const restart = async (): Promise<void> => {
+      await daemon!.kill9();
+      daemon = await startDaemonProcess(dataDir, args);
+    };
+
+    const during1 = await waitForBatch(daemon!.connection, passOne.id, (batch) => batch.request_counts.completed >= 60);
     assert.equal(during1.status, 'in_progress');
     await restart();
     // Killed as soon as pass 1 is seen completed: pass 2 may be made or not; the next start finishes the link.
-    await waitForBatch(daemon.connection, passOne.id, isFinished);
+    await waitForBatch(daemon!.connection, passOne.id, isFinished);
     await restart();
     const isPassTwo = (batch: Batch): boolean => batch.metadata?.[KEYS.of] === passOne.id;
-    const passTwo = await waitForAnyBatch(daemon.connection, isPassTwo);
-    const during2 = await waitForBatch(daemon.connection, passTwo.id, (batch) => batch.request_counts.completed >= 20);
+    const passTwo = await waitForAnyBatch(daemon!.connection, isPassTwo);
+    const during2 = await waitForBatch(daemon!.connection, passTwo.id, (batch) => batch.request_counts.completed >= 20);
     assert.equal(during2.status, 'in_progress');
     await restart();
-    const second = await waitForBatch(daemon.connection, passTwo.id, isFinished);
-    const first = await daemon.connection.sendRequest(protocol.BatchGetRequest.type, { id: passOne.id });
+    const second = await waitForBatch(daemon!.connection, passTwo.id, isFinished);
+    const first = await daemon!.connection.sendRequest(protocol.BatchGetRequest.type, { id: passOne.id });
 
     assert.equal(first.status, 'completed');
     assert.equal(second.status, 'completed');
     const shortlisted = Math.ceil((ROWS * SHORTLIST_PERCENT) / 100);
     assert.equal(second.request_counts.total, shortlisted);
-    const all = await daemon.connection.sendRequest(protocol.BatchListRequest.type, { limit: 100 });
+    const all = await daemon!.connection.sendRequest(protocol.BatchListRequest.type, { limit: 100 });
     assert.equal(all.data.filter(isPassTwo).length, 1, 'exactly one pass 2');
     assert.equal(second.metadata?.[KEYS.pass], '2');
 
@@ -127,5 +134,29 @@ describe('the cascade, killed in each pass', function () {
     assert.deepEqual(explained.map((row) => row.candidate_id).sort(), [...expected].sort());
     for (const row of rows) assert.equal(row.score, '50');
     for (const row of explained) assert.equal(row.full_score, '50');
+  });
+
+  it('makes pass 2 at the next start when the daemon died between pass 1 and pass 2', async () => {
+    const { dataDir, args, passOne } = await startCascade(20);
+    const isPassTwo = (batch: Batch): boolean => batch.metadata?.[KEYS.of] === passOne.id;
+    await waitForAnyBatch(daemon!.connection, (batch) => isPassTwo(batch) && isFinished(batch));
+    await daemon!.kill9();
+    // The state a kill leaves between pass 1's end and pass 2's creation: pass 1 completed, no pass 2.
+    const dbPath = join(dataDir, 'db.json');
+    const stored = JSON.parse(readFileSync(dbPath, 'utf8')) as StoreData;
+    stored.batches = stored.batches.filter((entry) => !isPassTwo(entry.batch));
+    writeFileSync(dbPath, JSON.stringify(stored));
+    daemon = await startDaemonProcess(dataDir, args);
+    const passTwo = await waitForAnyBatch(daemon.connection, (batch) => isPassTwo(batch) && isFinished(batch));
+    assert.equal(passTwo.status, 'completed');
+    assert.equal(passTwo.request_counts.total, Math.ceil((20 * SHORTLIST_PERCENT) / 100));
+    // Another start finds it made: still one.
+    await daemon.stop();
+    daemon = await startDaemonProcess(dataDir, args);
+    const all = await daemon.connection.sendRequest(protocol.BatchListRequest.type, { limit: 100 });
+    assert.deepEqual(
+      all.data.filter(isPassTwo).map((batch) => batch.id),
+      [passTwo.id],
+    );
   });
 });
