@@ -14,7 +14,7 @@ const FLOORS = [
   ['context', 'engines'],
   ['gpu', 'metrics', 'store'],
   ['batches'],
-  ['csv', 'analysis', 'jobs'],
+  ['csv', 'analysis', 'jobs', 'cascade'],
   ['daemon-access'],
   ['rpc', 'http', 'lsp'],
   ['daemon'],
@@ -31,6 +31,9 @@ const SAME_FLOOR = [
   ['analysis', 'csv'],
   ['jobs', 'csv'],
   ['jobs', 'analysis'],
+  ['cascade', 'csv'],
+  ['cascade', 'analysis'],
+  ['jobs', 'cascade'],
   ['rpc', 'lsp'],
   ['http', 'rpc'],
 ];

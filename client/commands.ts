@@ -14,6 +14,7 @@ import {
 import type { BatchWatch } from './batch-watch.js';
 import type { BatchesTree } from './batches-tree.js';
 import { convertCsv } from './convert-csv.js';
+import { runCascade } from './cascade-csv.js';
 import type { Ctx } from './ctx.js';
 import {
   checkEngine,
@@ -59,6 +60,7 @@ export function registerCommands(
 
   context.subscriptions.push(
     command('ollamaBatch.convertCsv', (argument) => convertCsv(ctx, argument)),
+    command('ollamaBatch.runCascade', (argument) => runCascade(ctx, argument)),
     command('ollamaBatch.validateBatchFile', (argument) => validateBatchFile(ctx, argument)),
     command('ollamaBatch.runBatch', (argument) => runBatch(ctx, argument)),
     batchCommand(

@@ -16,7 +16,11 @@ import { formatCount, formatDuration } from './webview/numbers.js';
 /** The daemon's convert default (server/cli/convert-command.ts). */
 const TITLE = 'Convert CSV to Batch';
 
-export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
+/** The CSV and the conversion the user asks for (shared with the cascade); undefined when they cancel. */
+export async function askConvertParams(
+  ctx: Ctx,
+  argument: unknown,
+): Promise<{ csv: vscode.Uri; params: ConvertParams } | undefined> {
   const csv = await pickFile(argument, 'csv', {
     filter: 'CSV files',
     openLabel: 'Convert',
@@ -53,6 +57,13 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
     ...(idColumn !== null && { idColumn }),
     ...(schemaFile && { schema: await readSchema(schemaFile) }),
   };
+  return { csv, params };
+}
+
+export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
+  const asked = await askConvertParams(ctx, argument);
+  if (!asked) return;
+  const { csv, params } = asked;
   const client = await ctx.requireClient();
   if (!client) return;
   const name = basename(csv.fsPath);
@@ -60,7 +71,7 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
     { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: estimating ${name}…` },
     () => client.sendRequest(CsvConvertRequest.type, params),
   );
-  const output = join(dirname(csv.fsPath), `${basename(csv.fsPath, extname(csv.fsPath))}.jsonl`);
+  const output = requestsPath(csv);
   const write = `Write ${formatCount(dryRun.lines_written)} Lines`;
   const choice = await vscode.window.showInformationMessage(
     `Write ${formatCount(dryRun.lines_written)} request lines to ${basename(output)}?`,
@@ -82,6 +93,10 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
   );
   if (run) await vscode.commands.executeCommand('ollamaBatch.runBatch', vscode.Uri.file(output));
 }
+
+/** Where the request lines of a CSV go: beside it, x.csv gives x.jsonl. */
+export const requestsPath = (csv: vscode.Uri): string =>
+  join(dirname(csv.fsPath), `${basename(csv.fsPath, extname(csv.fsPath))}.jsonl`);
 
 /** null: every column as `column: value` (the daemon's default). */
 async function pickTemplate(columns: string[]): Promise<string | null | undefined> {
@@ -167,7 +182,7 @@ async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
 }
 
 /** The dry run's estimate, for the confirmation dialog. */
-function estimateLines(report: ConvertReport, overwrites: string | null): string[] {
+export function estimateLines(report: ConvertReport, overwrites: string | null): string[] {
   const { estimate } = report;
   const lines = [`${formatCount(report.rows_read)} rows read, ${formatCount(report.skipped_count)} skipped.`];
   if (estimate.prompt_tokens) {
@@ -186,6 +201,12 @@ function estimateLines(report: ConvertReport, overwrites: string | null): string
       `Estimated time: ${formatDuration(estimate.eta_seconds)} at ${estimate.requests_per_second?.toFixed(2)} req/s (the pace learned for this model).`,
     );
   else lines.push('No estimate of the time yet: the daemon learns the model’s pace from its first batch.');
+  const { projection } = estimate;
+  lines.push(
+    projection.thinking === 'off'
+      ? `Thinking: off (reasoning_effort ${report.reasoning_effort}), as the schema shapes the answer.`
+      : `Thinking: ${projection.thinking === 'model default' ? 'left to the model' : `on (${projection.thinking})`}; at ~${formatCount(projection.thinking_tokens)} thinking tokens per line the batch takes about ${formatDuration(projection.single_pass_seconds)} instead of ${formatDuration(projection.single_pass_seconds_without_thinking)}.`,
+  );
   if (report.skipped.length > 0)
     lines.push(`First skipped: line ${report.skipped[0]!.line}: ${report.skipped[0]!.reason}.`);
   if (overwrites) lines.push(`${basename(overwrites)} exists and will be replaced.`);

@@ -61,6 +61,8 @@ export interface JoinSummary {
   id_column: string | null;
   /** The joined CSV's column holding each row's custom_id: the id column, or an added leading one. */
   custom_id_column: string;
+  /** The columns the join added after the source's: the answer fields, status, error. */
+  added_columns: string[];
   sort_by: string | null;
   order: 'asc' | 'desc';
 }
@@ -78,7 +80,7 @@ export function neutralise(cell: string): string {
 }
 
 /** RFC 4180 quoting, with the given delimiter. */
-function quote(cell: string, delimiter: string): string {
+export function quote(cell: string, delimiter: string): string {
   return cell.includes('"') || cell.includes(delimiter) || cell.includes('\n') || cell.includes('\r')
     ? `"${cell.replaceAll('"', '""')}"`
     : cell;
@@ -221,6 +223,7 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   const idCells = idColumn === null ? 1 : 0;
   let width = idCells + header.length;
   let customIdColumn: string;
+  let added: string[];
   let missing = 0;
   let offset = 0;
   // Rows are written through one buffer, and copied back through it: a buffer per write would churn memory.
@@ -285,7 +288,7 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
     );
     const sourceColumns = [...header, ...extra].map((column) => freeName(column, taken));
     customIdColumn = idColumn === null ? freeName('custom_id', taken) : sourceColumns[idColumn]!;
-    const added = [...options.answerFields, 'status', 'error'].map((column) => freeName(column, taken));
+    added = [...options.answerFields, 'status', 'error'].map((column) => freeName(column, taken));
     const columns = [...(idColumn === null ? [customIdColumn] : []), ...sourceColumns, ...added];
     output = openForWriting(options.csv);
     writeSync(output, `${sourceFile.sniffed.bomLength > 0 ? '\uFEFF' : ''}${cells(columns)}\r\n`);
@@ -319,6 +322,7 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
     unmatched: matched.length - matched.reduce((sum, mark) => sum + mark, 0),
     id_column: idColumn === null ? null : header[idColumn]!,
     custom_id_column: customIdColumn,
+    added_columns: added,
     sort_by: sort?.field ?? null,
     order: sort?.order ?? 'desc',
   };

@@ -3,7 +3,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ConvertReport } from '../csv/convert.js';
+import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
+import { REASONING_EFFORTS, type ReasoningEffort } from '../protocol/openai.js';
 import { CSV_ENCODINGS, type CsvEncoding } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
 import { count } from './format.js';
@@ -29,6 +30,11 @@ export interface ConvertFlags {
   encoding?: CsvEncoding;
   keepBadRows?: boolean;
   numCtx?: number;
+  thinking?: ReasoningEffort;
+  cascade?: boolean;
+  scoreField?: string;
+  /** Percent of rows a cascade's second pass explains. */
+  top?: number;
   dryRun?: boolean;
   json?: boolean;
   dataDir?: string;
@@ -68,7 +74,7 @@ const defaultOutput = (file: string): string => `${file.replace(/\.csv$/i, '')}.
 
 const plural = (value: number, noun: string): string => `${count(value)} ${noun}${value === 1 ? '' : 's'}`;
 
-function duration(seconds: number): string {
+export function duration(seconds: number): string {
   if (seconds < 90) return `${Math.round(seconds)} s`;
   const minutes = Math.round(seconds / 60);
   return minutes < 90 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
@@ -104,7 +110,29 @@ function estimateLines(report: ConvertReport): string[] {
     estimate.eta_seconds === null
       ? '  ETA:             unknown until the engine has run a batch with this model'
       : `  ETA:             about ${duration(estimate.eta_seconds)} at ${estimate.requests_per_second!.toFixed(1)} requests/s`,
+    ...projectionLines(report),
   ];
+}
+
+/** Thinking's cost and single pass against cascade, from tokens per line. */
+function projectionLines(report: ConvertReport): string[] {
+  const projection = report.estimate.projection;
+  const basis =
+    report.estimate.requests_per_second === null
+      ? `at published rates of a 12B Q4 model on a 16 GB card (${count(projection.prefill_tokens_per_second)} prompt and ${projection.decode_tokens_per_second} generated tokens/s), ${projection.answer_tokens} tokens per full answer`
+      : `scaled to this model's learned pace, ${projection.answer_tokens} tokens per full answer`;
+  const thinking =
+    projection.thinking === 'off'
+      ? `  thinking:        off (reasoning_effort ${report.reasoning_effort}); --thinking low|medium|high turns it on`
+      : `  thinking:        ${projection.thinking === 'model default' ? 'left to the model (no reasoning_effort): a thinking model thinks' : `on (reasoning_effort ${projection.thinking})`}; at ~${count(projection.thinking_tokens)} thinking tokens per line it takes ${duration(projection.single_pass_seconds)} instead of ${duration(projection.single_pass_seconds_without_thinking)}`;
+  const lines = [`projection, ${basis}:`, thinking, `  single pass:     ${duration(projection.single_pass_seconds)}`];
+  if (projection.cascade) {
+    const { cascade } = projection;
+    lines.push(
+      `  cascade:         ${duration(cascade.seconds)} (${cascade.ratio.toFixed(2)}× the single pass): ${cascade.score_tokens} tokens per score for every line, the full answer for the top ${Math.round(cascade.shortlist_share * 100)}%`,
+    );
+  }
+  return lines;
 }
 
 function summary(file: string, report: ConvertReport): string {
@@ -118,8 +146,33 @@ function summary(file: string, report: ConvertReport): string {
       report.kept_bad_rows_count,
     ),
     ...estimateLines(report),
+    ...(report.cascade?.score_output ? [`cascade pass 1 (score only) → ${report.cascade.score_output}`] : []),
     ...(report.output === null ? ['sample line:', JSON.stringify(report.sample)] : []),
   ].join('\n');
+}
+
+/** The options of convertCsv that convert's flags give (the cascade command converts with them too). */
+export function convertOptionsOf(file: string, output: string | undefined, flags: ConvertFlags): ConvertOptions {
+  return {
+    input: file,
+    output,
+    model: flags.model ?? DEFAULT_MODEL,
+    systemPrompt: flags.systemPrompt === undefined ? undefined : readText(flags.systemPrompt, '--system-prompt'),
+    template: flags.template === undefined ? undefined : templateOf(flags.template),
+    schema: flags.schema === undefined ? undefined : schemaOf(flags.schema),
+    idColumn: flags.idColumn,
+    temperature: flags.temperature,
+    seed: flags.seed,
+    maxTokens: flags.maxTokens,
+    delimiter: flags.delimiter,
+    encoding: flags.encoding,
+    keepBadRows: flags.keepBadRows,
+    numCtx: flags.numCtx ?? ASSUMED_NUM_CTX,
+    reasoningEffort: flags.thinking,
+    cascade: flags.cascade,
+    scoreField: flags.scoreField,
+    ...(flags.top !== undefined && { shortlistShare: flags.top / 100 }),
+  };
 }
 
 /** Returns the exit code: 0 when request lines were written (or, in a dry run, would be). */
@@ -137,23 +190,7 @@ export async function convert(file: string, flags: ConvertFlags): Promise<number
   const learned = readModelStats(dataDirOf(flags), model);
   let report: ConvertReport;
   try {
-    report = await convertCsv({
-      ...learnedInputs(learned),
-      input: file,
-      output,
-      model,
-      systemPrompt: flags.systemPrompt === undefined ? undefined : readText(flags.systemPrompt, '--system-prompt'),
-      template: flags.template === undefined ? undefined : templateOf(flags.template),
-      schema: flags.schema === undefined ? undefined : schemaOf(flags.schema),
-      idColumn: flags.idColumn,
-      temperature: flags.temperature,
-      seed: flags.seed,
-      maxTokens: flags.maxTokens,
-      delimiter: flags.delimiter,
-      encoding: flags.encoding,
-      keepBadRows: flags.keepBadRows,
-      numCtx: flags.numCtx ?? ASSUMED_NUM_CTX,
-    });
+    report = await convertCsv({ ...learnedInputs(learned), ...convertOptionsOf(file, output, flags) });
   } catch (error) {
     if (error instanceof ConvertError) throw new CliError(error.message);
     throw error;
@@ -161,6 +198,13 @@ export async function convert(file: string, flags: ConvertFlags): Promise<number
   console.log(flags.json ? JSON.stringify(report, null, 2) : summary(file, report));
   return 0;
 }
+
+export const percentOf = (value: string): number => {
+  const parsed = Number(value.replace(/%$/, ''));
+  if (value.trim() === '' || !(parsed > 0 && parsed <= 100))
+    throw new Error(`expected a percent above 0 and up to 100, got "${value}"`);
+  return parsed;
+};
 
 const numberOf =
   (check: (value: number) => boolean, expected: string) =>
@@ -177,13 +221,9 @@ function delimiterOf(value: string): string {
   return delimiter;
 }
 
-export function addConvertCommand(program: Command): void {
-  addDataDirOption(program.command('convert'))
-    .argument('<file>', 'CSV file, with a header row')
-    .description(
-      'turn a CSV into a batch input JSONL, one chat request per row; report skipped rows by line and estimate tokens and time',
-    )
-    .option('-o, --output <file>', 'JSONL to write (default: FILE with .jsonl)')
+/** The request options convert and cascade share. */
+export function addRequestOptions(command: Command): Command {
+  return command
     .option(
       '--system-prompt <file>',
       'system message of every request (the rubric), byte-identical on every line so the engine reuses its KV cache',
@@ -224,6 +264,36 @@ export function addConvertCommand(program: Command): void {
       '--num-ctx <n>',
       `context window the estimate checks each line against (default ${ASSUMED_NUM_CTX})`,
       positiveInteger,
+    )
+    .addOption(
+      new Option(
+        '--thinking <effort>',
+        'reasoning_effort of every request (default: none where --schema shapes the answer, else left to the model)',
+      ).choices(REASONING_EFFORTS),
+    )
+    .option(
+      '--score-field <name>',
+      "with a cascade: the schema's field that ranks the rows (default: its first integer or number)",
+    );
+}
+
+export function addConvertCommand(program: Command): void {
+  addRequestOptions(
+    addDataDirOption(program.command('convert'))
+      .argument('<file>', 'CSV file, with a header row')
+      .description(
+        'turn a CSV into a batch input JSONL, one chat request per row; report skipped rows by line and estimate tokens and time',
+      )
+      .option('-o, --output <file>', 'JSONL to write (default: FILE with .jsonl)'),
+  )
+    .option(
+      '--cascade',
+      "also write a cascade's first pass, FILE.score.jsonl: the score field alone for every row (see the cascade command)",
+    )
+    .option(
+      '--top <percent>',
+      'with --cascade: the share of rows the estimate has pass 2 explain (default 10)',
+      percentOf,
     )
     .option('--dry-run', 'print the report and a sample line; write nothing')
     .option('--json', 'print the report as JSON')

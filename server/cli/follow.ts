@@ -155,6 +155,8 @@ export interface FollowOptions {
   json: boolean;
   /** Starts the daemon again (or finds the one another client started) after it died. */
   reconnect: () => Promise<MessageConnection>;
+  /** false: return the exit code without printing the result (a caller that reports on its own). */
+  printResult?: boolean;
 }
 
 /** Follows the batch to its end, prints the result, and returns the exit code (EXIT). */
@@ -176,7 +178,10 @@ export async function followBatch(
     for (;;) {
       const watched = await watch(current, first.id, display);
       display.stop();
-      if ('ended' in watched) return await report(current, watched.ended, json, dataDir);
+      if ('ended' in watched)
+        return options.printResult === false
+          ? exitCodeOf(watched.ended)
+          : await report(current, watched.ended, json, dataDir);
       current.dispose();
       if ('stopping' in watched) {
         console.error(

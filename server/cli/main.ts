@@ -9,6 +9,7 @@ import { addDataDirOption, addSettingOptions, dataDirOf } from './options.js';
 import { addConfigCommand } from './config-command.js';
 import { addAnalyzeCommand } from './analyze-command.js';
 import { addConvertCommand } from './convert-command.js';
+import { addCascadeCommand } from './cascade-command.js';
 import { EXIT_CODES_HELP } from './follow.js';
 import { followCommand, run, type RunFlags } from './run.js';
 import { serveDetached } from './serve-detached.js';
@@ -132,6 +133,7 @@ program
 
 addConfigCommand(program);
 addConvertCommand(program);
+addCascadeCommand(program);
 addAnalyzeCommand(program);
 
 try {

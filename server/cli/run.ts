@@ -41,7 +41,7 @@ async function daemonFor(dataDir: string): Promise<{ connection: MessageConnecti
 }
 
 /** The first connection of `run` or `follow`, saying when it started the daemon. */
-async function firstConnection(
+export async function firstConnection(
   dataDir: string,
   json: boolean,
 ): Promise<{ connection: MessageConnection; started: boolean }> {
@@ -51,7 +51,7 @@ async function firstConnection(
 }
 
 /** The reconnect that followBatch needs: the same daemon start, saying so. */
-const reconnectWith = (dataDir: string) => async (): Promise<MessageConnection> => {
+export const reconnectWith = (dataDir: string) => async (): Promise<MessageConnection> => {
   const { connection, started } = await daemonFor(dataDir);
   console.error(started ? 'daemon restarted; following again' : 'reconnected to the daemon; following again');
   return connection;

@@ -11,7 +11,9 @@ import type { BatchInputLine } from '../protocol/openai.js';
 import { detectDialect } from './dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from './encoding.js';
 import { EstimateAccumulator, type ConvertEstimate, type Throughput } from './estimate.js';
+import type { ReasoningEffort } from '../protocol/openai.js';
 import { RequestFile, RequestLineFormat, type RequestOptions } from './request-lines.js';
+import { ScoreSchemaError, scoreFieldOf, scoreMaxTokens, scoreOnlySchema } from '../openai/score-schema.js';
 import { compileTemplate, defaultTemplate, renderTemplate, TemplateError, type Template } from './template.js';
 import { countTextTokens, TemplateTokenCounter } from '../context/tokens.js';
 import { ASSUMED_NUM_CTX } from '../context/num-ctx.js';
@@ -38,6 +40,29 @@ export interface ConvertOptions extends RequestOptions {
   numCtx?: number;
   throughput?: Throughput;
   calibrationFactor?: number;
+  /**
+   * Also write a cascade's first pass: the score-only requests of every row (the schema's score
+   * field alone, a small max_tokens, no thinking), to `scoreOutputPath(output)`.
+   */
+  cascade?: boolean;
+  /** The schema field that ranks the rows in a cascade (default: its first integer or number property). */
+  scoreField?: string;
+  /** The share of rows a cascade's second pass explains, for the estimate (default 0.1). */
+  shortlistShare?: number;
+}
+
+/** Where a cascade's score-only requests go: FILE.jsonl → FILE.score.jsonl. */
+export const scoreOutputPath = (output: string): string => `${output.replace(/\.jsonl$/i, '')}.score.jsonl`;
+
+/** A cascade's first pass, as convert wrote it. */
+export interface CascadeConversion {
+  /** null in a dry run. */
+  score_output: string | null;
+  score_field: string;
+  score_max_tokens: number;
+  score_schema: Record<string, unknown>;
+  /** The first score-only request line. */
+  score_sample: BatchInputLine | null;
 }
 
 export interface RowProblem {
@@ -65,6 +90,10 @@ export interface ConvertReport {
   kept_bad_rows_count: number;
   /** The first request line. */
   sample: BatchInputLine | null;
+  /** The requests' reasoning_effort: "none" by default where answers follow a schema; null leaves it to the model. */
+  reasoning_effort: ReasoningEffort | null;
+  /** Null without --cascade. */
+  cascade: CascadeConversion | null;
   estimate: ConvertEstimate;
 }
 
@@ -146,6 +175,10 @@ class Conversion {
   private readonly tokens: TemplateTokenCounter;
   private readonly format: RequestLineFormat;
   file: RequestFile | null = null;
+  /** A cascade's first pass: the score-only line format and file. */
+  readonly score: { format: RequestLineFormat; options: RequestOptions; field: string } | null;
+  scoreFile: RequestFile | null = null;
+  scoreSample: BatchInputLine | null = null;
 
   /** Checks the template and the id column against the header, then opens the output. */
   static async start(
@@ -155,7 +188,11 @@ class Conversion {
     encoding: CsvEncoding,
   ): Promise<Conversion> {
     const conversion = new Conversion(name, columns, options, encoding);
-    if (options.output !== undefined) conversion.file = await RequestFile.open(options.output, conversion.format);
+    if (options.output !== undefined) {
+      conversion.file = await RequestFile.open(options.output, conversion.format);
+      if (conversion.score)
+        conversion.scoreFile = await RequestFile.open(scoreOutputPath(options.output), conversion.score.format);
+    }
     return conversion;
   }
 
@@ -177,8 +214,12 @@ class Conversion {
     if (options.idColumn !== undefined && this.idColumn === -1)
       throw new ConvertError(`${name}: there is no id column "${options.idColumn}"; ${known}`);
     this.tokens = new TemplateTokenCounter(this.template.statics);
+    this.score = options.cascade ? scorePass(name, options) : null;
     this.estimate = new EstimateAccumulator({
       systemPrompt: options.systemPrompt,
+      reasoningEffort: options.reasoningEffort,
+      shortlistShare: options.shortlistShare,
+      ...(this.score && { scoreAnswer: JSON.stringify({ [this.score.field]: 100 }) }),
       numCtx: options.numCtx ?? ASSUMED_NUM_CTX,
       maxTokens: options.maxTokens,
       calibrationFactor: options.calibrationFactor,
@@ -225,7 +266,9 @@ class Conversion {
     if (this.estimate.nearContextLimit(userTokens)) userTokens = countTextTokens(user);
     this.estimate.add(id, user, userTokens);
     this.sample ??= JSON.parse(this.format.line(idJson, userJson)) as BatchInputLine;
+    if (this.score) this.scoreSample ??= JSON.parse(this.score.format.line(idJson, userJson)) as BatchInputLine;
     await this.file?.write(idJson, userJson);
+    await this.scoreFile?.write(idJson, userJson);
     this.linesWritten++;
   }
 
@@ -240,6 +283,25 @@ class Conversion {
     if (column === -1) return null;
     const hint = this.encoding === 'utf8' ? ' (if the file is Latin-1, convert it with encoding latin1)' : '';
     return `column "${this.columns[column]}" has bytes that are not valid ${ENCODING_NAMES[this.encoding]}${hint}`;
+  }
+}
+
+/** The score-only requests of a cascade's first pass: the score field alone, a small max_tokens, no thinking. */
+function scorePass(name: string, options: ConvertOptions): NonNullable<Conversion['score']> {
+  if (!options.schema)
+    throw new ConvertError(`${name}: a cascade needs the answer schema (--schema), whose score field ranks the rows`);
+  try {
+    const field = scoreFieldOf(options.schema, options.scoreField);
+    const scoreOptions: RequestOptions = {
+      ...options,
+      schema: scoreOnlySchema(options.schema, field),
+      maxTokens: scoreMaxTokens(options.schema, field),
+      reasoningEffort: 'none',
+    };
+    return { format: new RequestLineFormat(scoreOptions), options: scoreOptions, field };
+  } catch (error) {
+    if (error instanceof ScoreSchemaError) throw new ConvertError(`${name}: ${error.message}`);
+    throw error;
   }
 }
 
@@ -261,7 +323,13 @@ async function sniff(options: ConvertOptions, name: string): Promise<SniffedFile
 }
 
 /** Converts options.input into options.output (or only reports, without an output). */
-export async function convertCsv(options: ConvertOptions): Promise<ConvertReport> {
+export async function convertCsv(asked: ConvertOptions): Promise<ConvertReport> {
+  // Thinking is off by default where the answer follows a schema: a model that thinks by default
+  // (Ollama's think left unset) would multiply every line's time for an answer the schema already shapes.
+  const options: ConvertOptions = {
+    ...asked,
+    reasoningEffort: asked.reasoningEffort ?? (asked.schema ? 'none' : undefined),
+  };
   const name = basename(options.input);
   const sniffed = await sniff(options, name);
   const { delimiter, recordDelimiter } = detectDialect(sniffed.head, options.delimiter);
@@ -298,8 +366,10 @@ export async function convertCsv(options: ConvertOptions): Promise<ConvertReport
       );
     }
     await conversion.file?.commit();
+    await conversion.scoreFile?.commit();
   } catch (error) {
     await conversion?.file?.discard();
+    await conversion?.scoreFile?.discard();
     if (error instanceof CsvError) throw new ConvertError(`${name}: ${error.message}`);
     throw error;
   }
@@ -316,6 +386,14 @@ export async function convertCsv(options: ConvertOptions): Promise<ConvertReport
     kept_bad_rows: conversion.kept.listed,
     kept_bad_rows_count: conversion.kept.count,
     sample: conversion.sample,
+    reasoning_effort: options.reasoningEffort ?? null,
+    cascade: conversion.score && {
+      score_output: options.output === undefined ? null : scoreOutputPath(options.output),
+      score_field: conversion.score.field,
+      score_max_tokens: conversion.score.options.maxTokens!,
+      score_schema: conversion.score.options.schema!,
+      score_sample: conversion.scoreSample,
+    },
     estimate: conversion.estimate.result(),
   };
 }

@@ -27,6 +27,12 @@ export function learnedInputs(stats: ModelStats): Pick<EstimateOptions, 'calibra
 
 export interface EstimateOptions {
   systemPrompt?: string;
+  /** The requests' reasoning_effort; undefined leaves thinking to the model. */
+  reasoningEffort?: string;
+  /** The compact score-only answer of a cascade's first pass (e.g. `{"score":100}`), if any. */
+  scoreAnswer?: string;
+  /** The share of rows a cascade's second pass explains, for the projection (default 10%). */
+  shortlistShare?: number;
   /** The context window the lines must fit, prompt and max_tokens together. */
   numCtx: number;
   maxTokens?: number;
@@ -54,6 +60,53 @@ export interface ConvertEstimate {
   over_context_ids: string[];
   requests_per_second: number | null;
   eta_seconds: number | null;
+  /** Time per line from tokens and rates: single pass, thinking's cost, and a cascade. */
+  projection: Projection;
+}
+
+/**
+ * Projected engine time from tokens per line and an engine's rates: a line costs its evaluated
+ * prompt tokens (the shared prefix comes from the KV cache) at the prefill rate plus its
+ * generated tokens at the decode rate. Without learned figures the rates are published ones for
+ * a 16 GB card running a 12B Q4 model (README, "The cascade"), and the answer's length is the
+ * sample job's full answer on such a model: a projection, not a measurement.
+ */
+export interface Projection {
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+  /** Prompt tokens per line after the shared prefix. */
+  evaluated_prompt_tokens: number;
+  /** Generated tokens of a full answer (assumed). */
+  answer_tokens: number;
+  /** 'off' (reasoning_effort none or minimal), the effort, or 'model default' when unset. */
+  thinking: string;
+  /** Thinking tokens per line assumed while thinking is on or left to the model; 0 when off. */
+  thinking_tokens: number;
+  single_pass_seconds: number;
+  /** single_pass_seconds without the thinking tokens: what turning thinking off saves. */
+  single_pass_seconds_without_thinking: number;
+  /** Null without a score field (no --cascade). */
+  cascade: {
+    score_tokens: number;
+    shortlist_share: number;
+    seconds: number;
+    /** cascade seconds ÷ single pass seconds. */
+    ratio: number;
+  } | null;
+}
+
+/** Published single-stream rates of a 12B Q4 model on a 16 GB card (README, "The cascade"). */
+export const PUBLISHED_RATES = { prefill: 1000, decode: 30 };
+/** Generated tokens of the sample job's full answer on a Gemma-like 12B model (issue 15). */
+export const ASSUMED_ANSWER_TOKENS = 75;
+/** Thinking tokens per answer assumed by effort: an order of magnitude, to show what thinking costs. */
+const ASSUMED_THINKING_TOKENS: Record<string, number> = { low: 256, medium: 1024, high: 4096, 'model default': 1024 };
+export const DEFAULT_SHORTLIST_SHARE = 0.1;
+
+/** What thinking the requests ask for, in words. */
+export function thinkingOf(reasoningEffort: string | undefined): string {
+  if (reasoningEffort === undefined) return 'model default';
+  return reasoningEffort === 'none' || reasoningEffort === 'minimal' ? 'off' : reasoningEffort;
 }
 
 const LISTED_OVER_CONTEXT = 5;
@@ -134,6 +187,47 @@ export class EstimateAccumulator {
       over_context_ids: this.overContextIds,
       requests_per_second: rate,
       eta_seconds: rate === null ? null : Math.round(this.lines / rate),
+      projection: this.projection(model, rate),
+    };
+  }
+
+  private projection(model: (count: number) => number, learnedRate: number | null): Projection {
+    const { maxTokens, scoreAnswer } = this.options;
+    const { prefill, decode } = PUBLISHED_RATES;
+    const evaluated =
+      this.lines === 0 ? 0 : Math.max(0, model(this.total / this.lines) - model(this.sharedPrefixTokens()));
+    const bounded = (tokens: number): number => (maxTokens === undefined ? tokens : Math.min(tokens, maxTokens));
+    const answer = bounded(ASSUMED_ANSWER_TOKENS);
+    const thinking = thinkingOf(this.options.reasoningEffort);
+    const thinkingTokens =
+      thinking === 'off' ? 0 : Math.max(0, bounded(answer + (ASSUMED_THINKING_TOKENS[thinking] ?? 0)) - answer);
+    const lineSeconds = (generated: number): number => evaluated / prefill + generated / decode;
+    const singleLine = lineSeconds(answer + thinkingTokens);
+    // A learned pace sets the scale; the token model gives the ratios.
+    const scale = learnedRate === null ? 1 : 1 / learnedRate / singleLine;
+    const seconds = (perLine: number): number => Math.round(this.lines * perLine * scale);
+    const share = this.options.shortlistShare ?? DEFAULT_SHORTLIST_SHARE;
+    // The score is asked without thinking: one number needs no reasoning, and thinking would cost more than the answer.
+    const scoreTokens = scoreAnswer === undefined ? 0 : model(countTextTokens(scoreAnswer)) + 1;
+    const cascadeLine = lineSeconds(scoreTokens) + share * singleLine;
+    return {
+      prefill_tokens_per_second: prefill,
+      decode_tokens_per_second: decode,
+      evaluated_prompt_tokens: evaluated,
+      answer_tokens: answer,
+      thinking,
+      thinking_tokens: thinkingTokens,
+      single_pass_seconds: seconds(singleLine),
+      single_pass_seconds_without_thinking: seconds(lineSeconds(answer)),
+      cascade:
+        scoreAnswer === undefined
+          ? null
+          : {
+              score_tokens: scoreTokens,
+              shortlist_share: share,
+              seconds: seconds(cascadeLine),
+              ratio: cascadeLine / singleLine,
+            },
     };
   }
 

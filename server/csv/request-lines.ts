@@ -5,7 +5,7 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { CHAT_COMPLETIONS_ENDPOINT } from '../openai/chat.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
-import type { BatchInputLine, ChatCompletionBody } from '../protocol/openai.js';
+import type { BatchInputLine, ChatCompletionBody, ReasoningEffort } from '../protocol/openai.js';
 
 export interface RequestOptions {
   model: string;
@@ -15,6 +15,8 @@ export interface RequestOptions {
   maxTokens?: number;
   /** A JSON schema for the answer: response_format json_schema, strict. */
   schema?: Record<string, unknown>;
+  /** OpenAI's reasoning_effort: none turns thinking off; unset leaves it to the model. */
+  reasoningEffort?: ReasoningEffort;
 }
 
 // Stands for the custom_id and the user message while the rest is serialized. Its JSON form occurs
@@ -42,6 +44,7 @@ export class RequestLineFormat {
       temperature: options.temperature,
       seed: options.seed,
       max_tokens: options.maxTokens,
+      reasoning_effort: options.reasoningEffort,
     };
     if (options.schema)
       body.response_format = {

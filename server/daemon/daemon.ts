@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { BatchService } from '../batches/service.js';
+import { CascadeLinker } from '../cascade/link.js';
 import { VERSION } from '../common/version.js';
 import { createEngine, engineUrl } from '../engines/factory.js';
 import { NodeLlamaCppMissingError } from '../engines/node-llama-cpp-module.js';
@@ -101,6 +102,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     vram.on('pressure', (level) => service.setPressure(level));
     vram.on('snapshot', (snapshot) => service.vramReading(snapshot));
     service.on('log', (level, message) => log(level, message));
+    // A cascade's pass 2 is made when its pass 1 completes, and at start-up if a kill came between.
+    const cascades = new CascadeLinker(service, log);
     const server = createServer();
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -112,6 +115,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         stopListening();
         await vram.stop();
         await http.close();
+        await cascades.idle();
         await service.close();
         await liveEngine.close();
         rpcClients.disconnect();
@@ -172,6 +176,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     // The first reading names the GPUs, which learned limits are kept by.
     vram.start();
     await vram.pollNow();
+    cascades.start();
     await service.start();
     log(
       'info',

@@ -4,6 +4,7 @@
 // request-field table is made from it. A field not in the table is refused by every engine.
 import { isObject } from '../common/is-object.js';
 import { ENGINE_NAMES, type EngineName } from '../protocol/methods.js';
+import { REASONING_EFFORTS } from '../protocol/openai.js';
 
 export type FieldSupport = { honoured: string } | { accepted: string } | { refused: string };
 
@@ -43,9 +44,6 @@ const integerIn =
     Number.isInteger(value) && (value as number) >= min && (value as number) <= max
       ? null
       : `must be an integer from ${min} to ${max}`;
-
-export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
-export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 /** At most OpenAI's limit of choices per request. */
 export const MAX_CHOICES = 128;

@@ -1,7 +1,7 @@
 // The params and answers of the jobs a client has the daemon do on files: validate a batch file,
 // convert a CSV into one, analyse a batch's results. Plain data: the daemon's validator, converter
 // and analysis keep their own types, checked against these where the daemon answers (rpc/).
-import type { BatchError, BatchInputLine } from './openai.js';
+import type { BatchError, BatchInputLine, ReasoningEffort } from './openai.js';
 
 export interface ValidationReport {
   /** Request lines (blank lines are not counted). */
@@ -36,6 +36,59 @@ export interface ConvertParams {
   maxTokens?: number;
   /** A JSON schema for the answer: response_format json_schema, strict. */
   schema?: Record<string, unknown>;
+  /** OpenAI's reasoning_effort: none turns thinking off; unset leaves it to the model. */
+  reasoningEffort?: ReasoningEffort;
+  /**
+   * Also write a cascade's first pass: the score-only requests of every row (the schema's score
+   * field alone, a small max_tokens, no thinking), to `scoreOutputPath(output)`.
+   */
+  cascade?: boolean;
+  /** The schema field that ranks the rows in a cascade (default: its first integer or number property). */
+  scoreField?: string;
+  /** The share of rows a cascade's second pass explains, for the estimate (default 0.1). */
+  shortlistShare?: number;
+}
+
+/** A cascade's first pass, as convert wrote it. */
+export interface CascadeConversion {
+  /** null in a dry run. */
+  score_output: string | null;
+  score_field: string;
+  score_max_tokens: number;
+  score_schema: Record<string, unknown>;
+  /** The first score-only request line. */
+  score_sample: BatchInputLine | null;
+}
+
+/**
+ * Projected engine time from tokens per line and an engine's rates: a line costs its evaluated
+ * prompt tokens (the shared prefix comes from the KV cache) at the prefill rate plus its
+ * generated tokens at the decode rate. Without learned figures the rates are published ones for
+ * a 16 GB card running a 12B Q4 model (README, "The cascade"), and the answer's length is the
+ * sample job's full answer on such a model: a projection, not a measurement.
+ */
+export interface Projection {
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+  /** Prompt tokens per line after the shared prefix. */
+  evaluated_prompt_tokens: number;
+  /** Generated tokens of a full answer (assumed). */
+  answer_tokens: number;
+  /** 'off' (reasoning_effort none or minimal), the effort, or 'model default' when unset. */
+  thinking: string;
+  /** Thinking tokens per line assumed while thinking is on or left to the model; 0 when off. */
+  thinking_tokens: number;
+  single_pass_seconds: number;
+  /** single_pass_seconds without the thinking tokens: what turning thinking off saves. */
+  single_pass_seconds_without_thinking: number;
+  /** Null without a score field (no --cascade). */
+  cascade: {
+    score_tokens: number;
+    shortlist_share: number;
+    seconds: number;
+    /** cascade seconds ÷ single pass seconds. */
+    ratio: number;
+  } | null;
 }
 
 export interface RowProblem {
@@ -63,6 +116,8 @@ export interface ConvertEstimate {
   over_context_ids: string[];
   requests_per_second: number | null;
   eta_seconds: number | null;
+  /** Time per line from tokens and rates: single pass, thinking's cost, and a cascade. */
+  projection: Projection;
 }
 
 export interface ConvertReport {
@@ -84,6 +139,10 @@ export interface ConvertReport {
   kept_bad_rows_count: number;
   /** The first request line. */
   sample: BatchInputLine | null;
+  /** The requests' reasoning_effort: "none" by default where answers follow a schema; null leaves it to the model. */
+  reasoning_effort: ReasoningEffort | null;
+  /** Null without --cascade. */
+  cascade: CascadeConversion | null;
   estimate: ConvertEstimate;
 }
 
@@ -185,6 +244,8 @@ export interface JoinSummary {
   id_column: string | null;
   /** The joined CSV's column holding each row's custom_id: the id column, or an added leading one. */
   custom_id_column: string;
+  /** The columns the join added after the source's: the answer fields, status, error. */
+  added_columns: string[];
   sort_by: string | null;
   order: 'asc' | 'desc';
 }

@@ -92,6 +92,10 @@ export interface ChatMessage {
   name?: string;
 }
 
+/** OpenAI's `reasoning_effort` values: how much a thinking model thinks ("none" turns it off). */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
 /** The body of a /v1/chat/completions request, as far as a local engine can honour it. */
 export interface ChatCompletionBody {
   model: string;

@@ -246,6 +246,10 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
         seed: 'number?',
         maxTokens: 'number?',
         schema: 'object?',
+        reasoningEffort: 'string?',
+        cascade: 'boolean?',
+        scoreField: 'string?',
+        shortlistShare: 'number?',
       },
       (params) => convertFor(service, params),
     );

@@ -242,6 +242,7 @@ describe('the analyze command', () => {
       unmatched: 0,
       id_column: 'id',
       custom_id_column: 'id',
+      added_columns: ['score', 'decision', 'reason', 'status', 'error'],
       sort_by: 'name',
       order: 'asc',
     });

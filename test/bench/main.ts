@@ -1,5 +1,6 @@
-// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension] [--profile DIR]
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension|cascade] [--profile DIR]
 //   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]
+//   [--cascade-candidates N]
 //
 // The daemon's benchmarks, each against a baseline measured in the same run, printed as one
 // markdown table (and as JSON with --json):
@@ -16,7 +17,10 @@
 //   4. independent against conversation mode on the tiny model (modes.ts);
 //   5. CSV convert and analyze at 170,000 rows, the median of at least 3 alternating rounds (csv.ts);
 //   6. the extension's own costs: a Batches tree refresh, a 50,000-line file's diagnostics while
-//      typing, and the results table over 170,000 rows (extension.ts).
+//      typing, and the results table over 170,000 rows (extension.ts);
+//   7. the cascade (score-only for every candidate, the full answer for the top 10%) against a
+//      single full-answer pass on the tiny model, 1,000 candidates (--cascade-candidates N) in
+//      --rounds alternating rounds, per candidate: completion tokens and engine seconds (cascade.ts).
 // --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
 // upload, 5 s of polling per load instead of 30 s) and checks no target: it shows every part runs.
 // --profile DIR runs the daemons under `node --cpu-prof` and prints their hottest functions;
@@ -33,6 +37,7 @@ import { measureEngine, type EngineResult } from './engine.js';
 import { measureExtension, type ExtensionResult } from './extension.js';
 import { measurePolling, measureUpload, type PollingResult, type UploadResult } from './http.js';
 import { measureModes, type ModesResult } from './modes.js';
+import { measureCascade, type CascadeResult } from './cascade.js';
 import { measureCsv, MIN_CSV_ROUNDS, type CsvResult, type TimedProcess } from './csv.js';
 import { measureOverhead, type OverheadResult } from './overhead.js';
 import { machine } from './proc.js';
@@ -40,7 +45,7 @@ import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension|cascade] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned] [--cascade-candidates N]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -53,6 +58,8 @@ const TARGETS = {
   uploadRssGrowthMb: 100,
   pollP99Ms: 50,
   pollRatio: 0.95,
+  /** Cascade engine time ÷ single pass (issue 15). */
+  cascadeEngineRatio: 0.35,
   modesTokens: 3,
   modesSpeed: 3,
   csvPerSecond: 50_000,
@@ -65,7 +72,7 @@ const TARGETS = {
   tableWindowMs: 16,
   tableSortMs: 2000,
 };
-const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv', 'extension'] as const;
+const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv', 'extension', 'cascade'] as const;
 type Part = (typeof PARTS)[number];
 const POLL_CLIENTS = 50;
 const POLL_INTERVAL_MS = 100;
@@ -249,6 +256,38 @@ function modesFigures(result: ModesResult): Figure[] {
   ];
 }
 
+function cascadeFigures(result: CascadeResult): Figure[] {
+  const { candidates, single, pass1, pass2 } = result;
+  const what = `cascade: ${candidates} candidates in ${result.rounds} alternating rounds, top ${result.topPercent}% explained (${result.shortlisted} rows), tiny model, 1 slot`;
+  // The target holds only for the cascade asked for: a shortlist cut short (scores that broke the schema) would flatter it.
+  const whole = result.shortlisted === result.expectedShortlist;
+  const perCandidate = (value: number): number => value / candidates;
+  const tokens = perCandidate(pass1.completionTokens + pass2.completionTokens);
+  const seconds = perCandidate(pass1.engineSeconds + pass2.engineSeconds);
+  return [
+    {
+      figure: `${what}: completion tokens per candidate (cascade/single pass)`,
+      target: 'for scale',
+      measured: round(tokens, 1),
+      unit: 'tokens',
+      baseline: round(perCandidate(single.completionTokens), 1),
+      baselineLabel: 'single pass, full schema',
+      ratio: round(tokens / perCandidate(single.completionTokens)),
+      ok: null,
+    },
+    {
+      figure: `${what}: engine seconds per candidate (cascade/single pass)`,
+      target: `ratio ≤ ${TARGETS.cascadeEngineRatio}`,
+      measured: round(seconds, 4),
+      unit: 's',
+      baseline: round(perCandidate(single.engineSeconds), 4),
+      baselineLabel: 'single pass, full schema',
+      ratio: round(seconds / perCandidate(single.engineSeconds)),
+      ok: whole && seconds / perCandidate(single.engineSeconds) <= TARGETS.cascadeEngineRatio,
+    },
+  ];
+}
+
 function extensionFigures({ tree, diagnostics, table }: ExtensionResult): Figure[] {
   const lines = diagnostics.lines.toLocaleString('en');
   const rows = table.rows.toLocaleString('en');
@@ -402,6 +441,7 @@ async function main(): Promise<number> {
       rounds: { type: 'string' },
       'node-arg': { type: 'string', multiple: true },
       sizes: { type: 'string' },
+      'cascade-candidates': { type: 'string' },
       unpinned: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -455,6 +495,7 @@ async function main(): Promise<number> {
     upload?: UploadResult;
     polling?: PollingResult[];
     modes?: ModesResult;
+    cascade?: CascadeResult;
     csv?: CsvResult;
     extension?: ExtensionResult;
     profiles?: unknown[];
@@ -592,6 +633,19 @@ async function main(): Promise<number> {
       }
       details.modes = result;
       figures.push(...modesFigures(result));
+    }
+    if (runs('cascade')) {
+      const candidates = positive(values['cascade-candidates'], 'cascade-candidates', quick ? 40 : 1000);
+      console.error(
+        `cascade: ${candidates} candidates in ${rounds} rounds, single pass and cascade (top 10%) alternating, llama-cpp engine, 1 slot ...`,
+      );
+      const result = await measureCascade({ candidates, rounds, topPercent: 10, threads });
+      for (const [name, pass] of Object.entries({ single: result.single, pass1: result.pass1, pass2: result.pass2 }))
+        console.error(
+          `  ${name}: ${pass.requests} requests, ${pass.completionTokens} completion tokens, ${pass.engineSeconds.toFixed(1)} engine s`,
+        );
+      details.cascade = result;
+      figures.push(...cascadeFigures(result));
     }
     if (runs('csv')) {
       const rows = quick ? 20_000 : 170_000;

@@ -95,6 +95,8 @@ describe('ollama-batch convert', () => {
       'kept_bad_rows',
       'kept_bad_rows_count',
       'sample',
+      'reasoning_effort',
+      'cascade',
       'estimate',
     ]);
     assert.deepEqual(
@@ -114,8 +116,12 @@ describe('ollama-batch convert', () => {
       'over_context_ids',
       'requests_per_second',
       'eta_seconds',
+      'projection',
     ]);
     assert.equal(report.estimate.eta_seconds, null);
+    // A schema shapes the answer: thinking off unless asked.
+    assert.equal(report.reasoning_effort, 'none');
+    assert.equal(report.sample.body.reasoning_effort, 'none');
     assert.equal(report.sample.body.model, 'gemma3:12b');
     assert.equal(report.sample.body.messages[1].content.split('\n')[0], 'Candidate C000001: Chen Haddad ()');
   });

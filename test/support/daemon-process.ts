@@ -127,3 +127,20 @@ export async function filePath(connection: MessageConnection, id: string | null)
 export async function filePath(connection: MessageConnection, id: string | null): Promise<string | null> {
   return id === null ? null : (await connection.sendRequest(protocol.FileGetRequest.type, { id })).path;
 }
+
+/** Resolves with the first batch, listed now or changed later, that satisfies `until` (one created by the daemon itself). */
+export function waitForAnyBatch(connection: MessageConnection, until: (batch: Batch) => boolean): Promise<Batch> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const check = (batch: Batch): void => {
+      if (settled || !until(batch)) return;
+      settled = true;
+      unsubscribe();
+      resolve(batch);
+    };
+    const unsubscribe = onBatchChanged(connection, check);
+    connection
+      .sendRequest(protocol.BatchListRequest.type, { limit: 100 })
+      .then((list) => list.data.forEach(check), reject);
+  });
+}
