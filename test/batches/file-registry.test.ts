@@ -16,6 +16,7 @@ import { tempDir } from '../support/batch-files.js';
 class TestClock implements Clock {
   seconds = 1_700_000_000;
   timers: Array<{ ms: number; callback: () => void; cancelled: boolean }> = [];
+  private timerSet: (() => void) | undefined;
 
   now(): number {
     return this.seconds;
@@ -24,13 +25,17 @@ class TestClock implements Clock {
   after(ms: number, callback: () => void): () => void {
     const timer = { ms, callback, cancelled: false };
     this.timers.push(timer);
+    this.timerSet?.();
     return () => void (timer.cancelled = true);
   }
 
   async sleep(): Promise<void> {}
 
-  /** The timer that is set (one at most), fired. */
-  fire(): void {
+  /** The timer that is set (one at most), fired; waits for it where the last look is still deleting. */
+  async fire(): Promise<void> {
+    while (!this.timers.some((timer) => !timer.cancelled)) {
+      await new Promise<void>((resolve) => (this.timerSet = resolve));
+    }
     const live = this.timers.filter((timer) => !timer.cancelled);
     assert.equal(live.length, 1, 'one expiry timer is set');
     this.timers = [];
@@ -157,11 +162,11 @@ describe('the file registry', () => {
     const user = batchUsing(store, used.id, 'in_progress');
 
     clock.seconds += 3599;
-    clock.fire();
+    await clock.fire();
     assert.ok(existsSync(expiring.path) && store.file(expiring.id), 'kept until its time');
 
     clock.seconds += 1;
-    clock.fire();
+    await clock.fire();
     await gone(store.filesDir, expiring.path);
     assert.equal(store.file(expiring.id), undefined, 'its record goes with it');
     assert.ok(existsSync(used.path) && store.file(used.id), 'the running batch keeps its input');
@@ -169,7 +174,7 @@ describe('the file registry', () => {
 
     user.batch.status = 'completed';
     clock.seconds += 60;
-    clock.fire(); // looked at again while it was in use
+    await clock.fire(); // looked at again while it was in use
     await gone(store.filesDir, used.path);
     assert.equal(store.file(used.id), undefined);
     files.stopExpiry();

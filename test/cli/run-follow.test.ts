@@ -58,10 +58,10 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
 
   it('exits 3 when lines failed, with the top reasons and the error file; 2 when the batch fails validation', async () => {
     const { dataDir } = await setUp({ parallel: 2 });
-    // Ollama refuses a `stop` that is not a string: those lines fail, the others succeed.
+    // Ollama refuses thinking on a model that has none: those lines fail, the others succeed.
     const lines = Array.from({ length: 20 }, (_, index) => {
       const line = requestLine(index + 1, { model: 'tiny' });
-      if ((index + 1) % 5 === 0) (line.body as Record<string, unknown>).stop = 5;
+      if ((index + 1) % 5 === 0) (line.body as Record<string, unknown>).reasoning_effort = 'low';
       return JSON.stringify(line);
     });
     const input = writeTempFile('input.jsonl', `${lines.join('\n')}\n`);
@@ -69,7 +69,7 @@ describe('run and follow: exit codes, a daemon that dies, attaching, pacing', fu
     assert.equal(run.code, 3, run.stderr);
     assert.match(run.stdout, /completed\s+20\/20 done, 4 failed/);
     const reasons =
-      /4 lines failed; the top reasons:\n\s+4 × invalid value for stop\nevery failed line is in (\S+)\n/.exec(
+      /4 lines failed; the top reasons:\n\s+4 × .*does not support thinking\nevery failed line is in (\S+)\n/.exec(
         run.stdout,
       );
     assert.ok(reasons, run.stdout);
