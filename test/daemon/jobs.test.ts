@@ -15,7 +15,9 @@ describe('conversion and analysis in the daemon', function () {
   let daemon: DaemonProcess;
   before(async () => {
     emulator = await startOllamaEmulator({ instant: true, parallel: 4, models: ['tiny'] });
-    daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--concurrency', '4']);
+    // Every instant answer breaks the schema below on purpose: the pilot check would pause the batch.
+    const noPilot = ['--pilot-answers', '0'];
+    daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, '--concurrency', '4', ...noPilot]);
   });
   after(async () => {
     await daemon.stop();
