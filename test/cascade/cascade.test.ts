@@ -38,9 +38,16 @@ describe('the cascade, killed in each pass', function () {
 
   before(async () => {
     // Every answer the same score: the shortlist is the first rows of pass 1's output (the tie rule).
+    // Each pass gets an answer its own schema takes (the pilot check would pause a pass that breaks it).
+    const full = { score: 50, decision: 'maybe', strengths: [], concerns: [], reason: 'Fits in part.' };
     emulator = await startOllamaEmulator({
       instant: true,
-      instantContent: '{"score":50}',
+      instantContent: (request) =>
+        JSON.stringify(
+          typeof request.format === 'object' && 'decision' in (request.format.properties as object)
+            ? full
+            : { score: 50 },
+        ),
       models: ['tiny'],
       parallel: 4,
       latencyMs: 60,
