@@ -4,12 +4,13 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
+import { DEFAULT_TOP_LOGPROBS } from '../protocol/jobs.js';
 import { REASONING_EFFORTS, type ReasoningEffort } from '../protocol/openai.js';
 import { CSV_ENCODINGS, type CsvEncoding } from '../csv/encoding.js';
 import { CliError } from './daemon-connection.js';
 import { count } from './format.js';
 import { readModelStats } from '../store/store.js';
-import { addDataDirOption, dataDirOf, positiveInteger } from './options.js';
+import { addDataDirOption, dataDirOf, nonNegativeInteger, positiveInteger } from './options.js';
 import { ASSUMED_NUM_CTX } from '../context/num-ctx.js';
 
 export const DEFAULT_MODEL = 'gemma3:12b';
@@ -31,6 +32,7 @@ export interface ConvertFlags {
   keepBadRows?: boolean;
   numCtx?: number;
   thinking?: ReasoningEffort;
+  logprobs?: number;
   cascade?: boolean;
   scoreField?: string;
   /** Percent of rows a cascade's second pass explains. */
@@ -125,7 +127,16 @@ function projectionLines(report: ConvertReport): string[] {
     projection.thinking === 'off'
       ? `  thinking:        off (reasoning_effort ${report.reasoning_effort}); --thinking low|medium|high turns it on`
       : `  thinking:        ${projection.thinking === 'model default' ? 'left to the model (no reasoning_effort): a thinking model thinks' : `on (reasoning_effort ${projection.thinking})`}; at ~${count(projection.thinking_tokens)} thinking tokens per line it takes ${duration(projection.single_pass_seconds)} instead of ${duration(projection.single_pass_seconds_without_thinking)}`;
-  const lines = [`projection, ${basis}:`, thinking, `  single pass:     ${duration(projection.single_pass_seconds)}`];
+  const logprobs =
+    report.top_logprobs === null
+      ? '  logprobs:        none asked for: the analysis ranks by the integer score alone'
+      : `  logprobs:        top ${report.top_logprobs} per answer token, for expected scores in the analysis; --logprobs 0 turns them off`;
+  const lines = [
+    `projection, ${basis}:`,
+    thinking,
+    logprobs,
+    `  single pass:     ${duration(projection.single_pass_seconds)}`,
+  ];
   if (projection.cascade) {
     const { cascade } = projection;
     lines.push(
@@ -169,6 +180,7 @@ export function convertOptionsOf(file: string, output: string | undefined, flags
     keepBadRows: flags.keepBadRows,
     numCtx: flags.numCtx ?? ASSUMED_NUM_CTX,
     reasoningEffort: flags.thinking,
+    topLogprobs: flags.logprobs,
     cascade: flags.cascade,
     scoreField: flags.scoreField,
     ...(flags.top !== undefined && { shortlistShare: flags.top / 100 }),
@@ -270,6 +282,11 @@ export function addRequestOptions(command: Command): Command {
         '--thinking <effort>',
         'reasoning_effort of every request (default: none where --schema shapes the answer, else left to the model)',
       ).choices(REASONING_EFFORTS),
+    )
+    .option(
+      '--logprobs <n>',
+      `top_logprobs of every answer, for expected scores in the analysis (default ${DEFAULT_TOP_LOGPROBS} where --schema shapes the answer; 0 asks for none)`,
+      nonNegativeInteger,
     )
     .option(
       '--score-field <name>',

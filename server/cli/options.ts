@@ -15,6 +15,12 @@ export const positiveInteger = (value: string): number => {
   return number;
 };
 
+export const nonNegativeInteger = (value: string): number => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new Error(`expected 0 or a positive integer, got "${value}"`);
+  return number;
+};
+
 export const dataDirOf = (flags: { dataDir?: string }): string => resolveDataDir(flags.dataDir);
 
 /** The name commander keeps a flag's value under: --num-ctx → numCtx. */

@@ -12,6 +12,7 @@ import { detectDialect } from './dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from './encoding.js';
 import { EstimateAccumulator, type ConvertEstimate, type Throughput } from './estimate.js';
 import type { ReasoningEffort } from '../protocol/openai.js';
+import { DEFAULT_TOP_LOGPROBS } from '../protocol/jobs.js';
 import { RequestFile, RequestLineFormat, type RequestOptions } from './request-lines.js';
 import { ScoreSchemaError, scoreFieldOf, scoreMaxTokens, scoreOnlySchema } from '../openai/score-schema.js';
 import { compileTemplate, defaultTemplate, renderTemplate, TemplateError, type Template } from './template.js';
@@ -92,6 +93,8 @@ export interface ConvertReport {
   sample: BatchInputLine | null;
   /** The requests' reasoning_effort: "none" by default where answers follow a schema; null leaves it to the model. */
   reasoning_effort: ReasoningEffort | null;
+  /** The requests' top_logprobs (expected scores in the analysis); null when they ask for none. */
+  top_logprobs: number | null;
   /** Null without --cascade. */
   cascade: CascadeConversion | null;
   estimate: ConvertEstimate;
@@ -329,6 +332,9 @@ export async function convertCsv(asked: ConvertOptions): Promise<ConvertReport> 
   const options: ConvertOptions = {
     ...asked,
     reasoningEffort: asked.reasoningEffort ?? (asked.schema ? 'none' : undefined),
+    // The alternatives at the score's tokens give the analysis an expected score, which ranks
+    // without the ties of integer scores: asked for wherever a schema shapes the answer.
+    topLogprobs: asked.topLogprobs ?? (asked.schema ? DEFAULT_TOP_LOGPROBS : undefined),
   };
   const name = basename(options.input);
   const sniffed = await sniff(options, name);
@@ -387,6 +393,7 @@ export async function convertCsv(asked: ConvertOptions): Promise<ConvertReport> 
     kept_bad_rows_count: conversion.kept.count,
     sample: conversion.sample,
     reasoning_effort: options.reasoningEffort ?? null,
+    top_logprobs: options.topLogprobs || null,
     cascade: conversion.score && {
       score_output: options.output === undefined ? null : scoreOutputPath(options.output),
       score_field: conversion.score.field,

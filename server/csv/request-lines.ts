@@ -17,6 +17,8 @@ export interface RequestOptions {
   schema?: Record<string, unknown>;
   /** OpenAI's reasoning_effort: none turns thinking off; unset leaves it to the model. */
   reasoningEffort?: ReasoningEffort;
+  /** top_logprobs of every answer (with logprobs: true), for expected scores; 0 or unset asks for none. */
+  topLogprobs?: number;
 }
 
 // Stands for the custom_id and the user message while the rest is serialized. Its JSON form occurs
@@ -46,6 +48,7 @@ export class RequestLineFormat {
       max_tokens: options.maxTokens,
       reasoning_effort: options.reasoningEffort,
     };
+    if (options.topLogprobs) Object.assign(body, { logprobs: true, top_logprobs: options.topLogprobs });
     if (options.schema)
       body.response_format = {
         type: 'json_schema',

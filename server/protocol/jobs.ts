@@ -13,6 +13,9 @@ export interface ValidationReport {
   errorCount: number;
 }
 
+/** The alternatives convert asks for at each answer token where a schema shapes the answer (expected scores). */
+export const DEFAULT_TOP_LOGPROBS = 5;
+
 export type CsvEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'latin1';
 
 export interface ConvertParams {
@@ -38,6 +41,11 @@ export interface ConvertParams {
   schema?: Record<string, unknown>;
   /** OpenAI's reasoning_effort: none turns thinking off; unset leaves it to the model. */
   reasoningEffort?: ReasoningEffort;
+  /**
+   * top_logprobs of every answer, for the analysis's expected scores (default DEFAULT_TOP_LOGPROBS
+   * where a schema shapes the answer; 0 asks for none).
+   */
+  topLogprobs?: number;
   /**
    * Also write a cascade's first pass: the score-only requests of every row (the schema's score
    * field alone, a small max_tokens, no thinking), to `scoreOutputPath(output)`.
@@ -141,6 +149,8 @@ export interface ConvertReport {
   sample: BatchInputLine | null;
   /** The requests' reasoning_effort: "none" by default where answers follow a schema; null leaves it to the model. */
   reasoning_effort: ReasoningEffort | null;
+  /** The requests' top_logprobs (expected scores in the analysis); null when they ask for none. */
+  top_logprobs: number | null;
   /** Null without --cascade. */
   cascade: CascadeConversion | null;
   estimate: ConvertEstimate;

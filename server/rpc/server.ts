@@ -247,6 +247,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
         maxTokens: 'number?',
         schema: 'object?',
         reasoningEffort: 'string?',
+        topLogprobs: 'number?',
         cascade: 'boolean?',
         scoreField: 'string?',
         shortlistShare: 'number?',

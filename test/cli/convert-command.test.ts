@@ -67,6 +67,23 @@ describe('ollama-batch convert', () => {
     assert.match(printed, /output budget: +50 max_tokens per line, 100 in all/);
     assert.match(printed, /every line fits num_ctx 8192 with max_tokens/);
     assert.match(printed, /ETA: +unknown until the engine has run a batch with this model/);
+    assert.match(printed, /logprobs: +none asked for/, 'no schema, no expected scores');
+  });
+
+  it('asks for the top_logprobs given, and none with --logprobs 0', async () => {
+    const dir = tempDir();
+    const input = csvIn(dir, 'id,name\n1,Ana\n');
+    const schema = SAMPLE_JOB.schema;
+    const three = await run(input, {
+      output: join(dir, 'three.jsonl'),
+      model: 'tiny',
+      schema,
+      logprobs: 3,
+      json: true,
+    });
+    assert.deepEqual(pick(JSON.parse(three.printed).sample.body), [true, 3]);
+    const none = await run(input, { output: join(dir, 'none.jsonl'), model: 'tiny', schema, logprobs: 0, json: true });
+    assert.deepEqual(pick(JSON.parse(none.printed).sample.body), [undefined, undefined]);
   });
 
   it('prints the report as one JSON object with --json', async () => {
@@ -96,6 +113,7 @@ describe('ollama-batch convert', () => {
       'kept_bad_rows_count',
       'sample',
       'reasoning_effort',
+      'top_logprobs',
       'cascade',
       'estimate',
     ]);
@@ -122,6 +140,9 @@ describe('ollama-batch convert', () => {
     // A schema shapes the answer: thinking off unless asked.
     assert.equal(report.reasoning_effort, 'none');
     assert.equal(report.sample.body.reasoning_effort, 'none');
+    // and logprobs asked for, so that the analysis can rank by expected scores.
+    assert.equal(report.top_logprobs, 5);
+    assert.deepEqual([report.sample.body.logprobs, report.sample.body.top_logprobs], [true, 5]);
     assert.equal(report.sample.body.model, 'gemma3:12b');
     assert.equal(report.sample.body.messages[1].content.split('\n')[0], 'Candidate C000001: Chen Haddad ()');
   });
@@ -250,3 +271,6 @@ describe('ollama-batch convert', () => {
     );
   });
 });
+
+/** A request body's logprobs and top_logprobs. */
+const pick = (body: Record<string, unknown>): unknown[] => [body.logprobs, body.top_logprobs];
