@@ -136,8 +136,10 @@ describe('Ollama Batch in code-server: the daemon in trouble', function () {
     await statusBar('circle-slash').waitFor();
     await bench.openPalette('Ollama Batch: ');
     try {
-      for (const command of ['ollamaBatch.analyzeResults', 'ollamaBatch.exportScoredCsv', 'ollamaBatch.openOutput'])
-        await bench.quickPickRow(commandTitle(command)).waitFor({ timeout: 15_000 });
+      const titles = ['ollamaBatch.analyzeResults', 'ollamaBatch.exportScoredCsv', 'ollamaBatch.openOutput'].map(
+        commandTitle,
+      );
+      await bench.paletteLists(titles, 'Ollama Batch: ', 15_000);
     } finally {
       await bench.screenshot('palette-stopped');
       await bench.page.keyboard.press('Escape');

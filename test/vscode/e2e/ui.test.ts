@@ -140,8 +140,7 @@ describe('Ollama Batch in code-server, through the UI', function () {
   it('lists every Ollama Batch command in the palette', async () => {
     await bench.openPalette('Ollama Batch: ');
     try {
-      for (const command of paletteCommands())
-        await bench.quickPickRow(commandTitle(command)).waitFor({ timeout: 30_000 });
+      await bench.paletteLists(paletteCommands().map(commandTitle), 'Ollama Batch: ', 30_000);
     } finally {
       await bench.screenshot('palette');
       await bench.page.keyboard.press('Escape');

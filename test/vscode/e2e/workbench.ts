@@ -71,6 +71,18 @@ export class Workbench {
     await this.quickInputBox.fill(`>${text}`);
   }
 
+  /**
+   * Waits until the open palette lists each command title: each is typed in full, since the
+   * list renders only the rows that fit. Leaves the palette filtered to `shown`.
+   */
+  async paletteLists(titles: readonly string[], shown: string, timeout: number): Promise<void> {
+    for (const title of titles) {
+      await this.quickInputBox.fill(`>${title}`);
+      await this.quickPickRow(title).waitFor({ timeout });
+    }
+    await this.quickInputBox.fill(`>${shown}`);
+  }
+
   /** Opens a workspace file by name through Quick Open. */
   async openFile(name: string): Promise<void> {
     await this.page.keyboard.press('F1');
