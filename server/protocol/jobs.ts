@@ -293,4 +293,20 @@ export interface AnalysisReport {
   /** The lowest values first. */
   bottom: TopRow[];
   csv?: JoinSummary;
+  /** Set where the batch is either pass of a cascade: the report is pass 1's (every row), the CSV
+   *  both passes joined. */
+  cascade?: CascadeSummary;
+}
+
+/** A cascade's two passes, as its analysis joined them. */
+export interface CascadeSummary {
+  pass1: { batch_id: string; status: string };
+  /** Null until the daemon makes it from pass 1's shortlist, when pass 1 completes. */
+  pass2: { batch_id: string; status: string } | null;
+  /** The shortlist rule: "top 10%" or ">= 80". */
+  shortlist: string;
+  /** Rows in pass 2's input. */
+  shortlisted: number;
+  /** Rows with a pass 2 answer. */
+  explained: number;
 }
