@@ -175,8 +175,8 @@ async function writeJoined(
   return { rows, columns };
 }
 
-/** What pass 2's partial report says before pass 2 is made. */
-export const NOT_MADE = 'not made yet';
+/** The status in a cascade's partial report between pass 1's end and pass 2's creation. */
+const NOT_MADE = 'not made yet';
 
 /**
  * A cascade's report as a client reads it: pass 1's (every row), with the joined CSV and the

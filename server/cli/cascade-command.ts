@@ -3,8 +3,8 @@
 // full answer), submits pass 1 with the link to the full requests and the shortlist rule in its
 // metadata, follows it, then follows pass 2, which the daemon creates from the shortlist when
 // pass 1 completes, and has the daemon join both into one scored CSV (results/analyze, as the
-// extension does). The daemon owns the cascade: Ctrl-C,
-// a daemon restart or a new run of this command with the same CSV picks it up where it is.
+// extension asks it). The daemon owns the cascade: Ctrl-C, a daemon restart or a new run of this
+// command with the same CSV picks it up where it is.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { MessageConnection } from 'vscode-jsonrpc';

@@ -64,6 +64,17 @@ async function analyzeCascade(
     import('../analysis/analyze.js'),
   ]);
   const { passOne, passTwo } = passes;
+  // The passes' own files, ranked by pass 1's score: what would choose others is refused, not dropped.
+  const refused: string[] = (['output', 'errors', 'input', 'sortBy'] as const).filter(
+    (name) => params[name] !== undefined,
+  );
+  if (params.order === 'asc') refused.push('order');
+  if (refused.length > 0)
+    throw new ServiceError(
+      'invalid_request',
+      `Batch ${passOne.id} and its pass 2 are a cascade, analysed from their own files in pass 1's order (by its score, best first): ${refused.join(', ')} cannot apply`,
+      refused[0],
+    );
   const source = params.source ?? passOne.metadata?.source;
   if (!source)
     throw new ServiceError(

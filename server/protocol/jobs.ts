@@ -146,7 +146,9 @@ export interface ConvertReport {
   estimate: ConvertEstimate;
 }
 
-/** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
+/** Either the files, or a batch whose output and error files are analysed (its input gives the
+ *  answer's schema). A batch that is either pass of a cascade: both passes joined, in pass 1's
+ *  order, on the cascade's source CSV unless `source` names another. */
 export interface AnalyzeParams {
   batch_id?: string;
   /** The batch output JSONL. */
@@ -284,7 +286,8 @@ export interface AnalysisReport {
   };
   /** Null when no answer's score had logprobs to weigh, or there is no score field. */
   expected_scores: ExpectedScores | null;
-  /** Set while the batch runs: the report covers the lines done so far. */
+  /** Set while the batch runs: the report covers the lines done so far. Of a cascade: of the pass
+   *  that runs, pass 2's "not made yet" (0 of 0) between pass 1's end and pass 2's creation. */
   partial: { done: number; total: number; status: string } | null;
   /** The field that orders `top` and `bottom`. */
   sort_by: string | null;

@@ -304,6 +304,10 @@ describe('a cascade analysed by either pass', function () {
       csv: join(work, 'by-metadata.csv'),
     });
     assert.equal(report.csv?.rows, ROWS);
+    await assert.rejects(
+      connection.sendRequest(protocol.ResultsAnalyzeRequest.type, { batch_id: passOne.id, sortBy: 'decision' }),
+      /are a cascade, analysed from their own files in pass 1's order \(by its score, best first\): sortBy cannot apply/,
+    );
     const lines: string[] = [];
     const log = console.log;
     console.log = (...args: unknown[]) => lines.push(args.join(' '));
