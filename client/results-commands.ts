@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { CASCADE_METADATA } from '../server/protocol/cascade.js';
 import type { Batch } from '../server/protocol/openai.js';
 import { ResultsAnalyzeRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
@@ -10,8 +11,11 @@ import { STAY_OPEN } from './pick.js';
 import { analyze } from './results-analysis.js';
 import { formatCount } from './webview/numbers.js';
 
-/** The CSV a batch was converted from: Convert writes `people.jsonl` next to `people.csv`. */
+/** The CSV a batch was converted from: a cascade's passes name it (both are joined on it);
+ *  Convert writes `people.jsonl` next to `people.csv`. */
 function guessSourceCsv(batch: Batch): string | null {
+  const cascadeSource = batch.metadata?.[CASCADE_METADATA.pass] ? batch.metadata.source : undefined;
+  if (cascadeSource && existsSync(cascadeSource)) return cascadeSource;
   const input = batch.metadata?.input_path;
   if (!input) return null;
   const csv = join(dirname(input), `${basename(input, extname(input))}.csv`);
@@ -66,8 +70,12 @@ export async function exportScoredCsv(ctx: Ctx, batch: Batch): Promise<void> {
   const rows = report.csv
     ? `${formatCount(report.csv.rows)} rows${report.csv.missing > 0 ? `, ${formatCount(report.csv.missing)} without an answer` : ''}`
     : 'the rows';
+  // A cascade's passes come joined: explanations where pass 2 ran.
+  const cascade = report.cascade
+    ? ` Both passes of the cascade: shortlisted ${formatCount(report.cascade.shortlisted)}, explained ${formatCount(report.cascade.explained)}.`
+    : '';
   const choice = await vscode.window.showInformationMessage(
-    `Ollama Batch: wrote ${rows} to ${basename(target.fsPath)}, sorted by ${report.csv?.sort_by ?? 'the CSV order'}.`,
+    `Ollama Batch: wrote ${rows} to ${basename(target.fsPath)}, sorted by ${report.csv?.sort_by ?? 'the CSV order'}.${cascade}`,
     'Open',
   );
   if (choice) await vscode.commands.executeCommand('vscode.open', target);

@@ -242,6 +242,7 @@ const BODY = `
     <span id="busy" class="busy" hidden></span>
     <button id="export" type="button">Export Scored CSV…</button>
   </header>
+  <p id="cascade-line" class="muted" hidden></p>
   <p id="partial-line" class="partial" hidden><span id="partial"></span> <button id="refresh" type="button">Refresh</button></p>
   <dl class="counters" id="summary"></dl>
   <div class="distributions" id="distributions"></div>

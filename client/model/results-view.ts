@@ -1,7 +1,7 @@
 // The AnalysisReport as the results webview shows it: histograms of the numeric answer fields,
 // counts of the enum ones (the decisions), and the top and bottom rows.
 import { isObject } from '../../server/common/is-object.js';
-import { expectedText, leftOutText, partialText, scoreText } from '../../server/display/analysis-text.js';
+import { cascadeText, expectedText, leftOutText, partialText, scoreText } from '../../server/display/analysis-text.js';
 import type { AnalysisReport, TopRow } from '../../server/protocol/jobs.js';
 import type { EnumView, HistogramView, ReportView, RowDetail, TopRowView } from '../webview/messages.js';
 import { textOf } from '../../server/common/text-of.js';
@@ -41,6 +41,7 @@ export function reportView(report: AnalysisReport, title: string): ReportView {
       total: report.succeeded + report.failed,
     },
     partial: partialText(report),
+    cascade: cascadeText(report),
     invalid: report.answers.invalid.count,
     invalidReasons: Object.entries(report.answers.invalid.reasons).map(([reason, count]) => ({ reason, count })),
     unparseable: report.answers.unparseable.count,

@@ -113,6 +113,8 @@ export interface ReportView {
   valid: { label: string; count: number; total: number };
   /** "partial: 120 of 1,000 lines done, batch in_progress"; '' for a batch that has ended. */
   partial: string;
+  /** "cascade (top 10%): pass 1 … scores every row, pass 2 … shortlisted 24, explained 12"; '' for other batches. */
+  cascade: string;
   invalid: number;
   invalidReasons: Array<{ reason: string; count: number }>;
   unparseable: number;

@@ -365,6 +365,8 @@ window.addEventListener('message', (event: MessageEvent<ToResultsWebview>) => {
       drawExtremes('uncertain', message.report.uncertain, message.report.sortBy);
       element('partial-line').hidden = message.report.partial === '';
       element('partial').textContent = message.report.partial;
+      element('cascade-line').hidden = message.report.cascade === '';
+      element('cascade-line').textContent = message.report.cascade;
       element('expected-note').textContent = message.report.expectedNote;
       element('uncertain-section').hidden = message.report.uncertain.length === 0;
       element('detail').hidden = true;

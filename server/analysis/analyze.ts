@@ -27,6 +27,7 @@ import {
 import { fieldRules, propertySchema, readAnswerSchema } from './schema.js';
 import { Columns, FieldStats, NumberSeries, numberOf, type FieldRule, type FieldSummary } from './stats.js';
 import { textOf } from '../common/text-of.js';
+import type { CascadeSummary } from '../protocol/jobs.js';
 
 export { AnalysisError };
 
@@ -123,6 +124,8 @@ export interface AnalysisReport {
   /** The lowest values first. */
   bottom: TopRow[];
   csv?: JoinSummary;
+  /** Set by cascade/ where the batch is either pass of a cascade. */
+  cascade?: CascadeSummary;
 }
 
 const LISTED = 20;

@@ -2,27 +2,33 @@
 // (by its score, best first), with pass 1's columns and then pass 2's (the explanations) where
 // pass 2 ran. Each pass is analysed as any batch is (analyzeResults: its own schema check, its own
 // statuses) into a temporary joined CSV; this layer only lays pass 2's added columns beside
-// pass 1's rows.
+// pass 1's rows. A pass still running is analysed as far as it has gone, and the report says so.
 //
 // The rank is pass 1's score for every row: it is the one measure all rows have, asked the same
 // way, so rows compare with each other. Pass 2's own score stays beside it (full_score): where it
 // differs, the full answer's reasoning moved it, which is worth a look.
 import { once } from 'node:events';
 import { createWriteStream, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
-import { analyzeResults, type AnalysisReport } from '../analysis/analyze.js';
-import { quote } from '../analysis/join.js';
+import { AnalysisError, analyzeResults, type AnalysisReport, type AnalyzeOptions } from '../analysis/analyze.js';
+import { quote, type JoinSummary } from '../analysis/join.js';
 import { detectDialect } from '../csv/dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding } from '../csv/encoding.js';
 import { isObject } from '../common/is-object.js';
 import { DEFAULT_MAX_LINE_BYTES, readLines } from '../jsonl/lines.js';
+import { CASCADE_METADATA as KEYS } from '../protocol/cascade.js';
+import { TERMINAL_STATUSES, type Batch } from '../protocol/openai.js';
+import type { CascadePasses } from './passes.js';
 
 export interface CascadePassFiles {
   output: string;
   errors?: string;
   /** The pass's input JSONL: its schema checks the answers; pass 2's names the shortlisted rows. */
   input?: string;
+  /** The pass still runs: its files are journals being written. */
+  running?: AnalyzeOptions['running'];
 }
 
 export interface CascadeJoinOptions {
@@ -39,14 +45,12 @@ export interface CascadeJoinOptions {
 export interface CascadeReport {
   pass1: AnalysisReport;
   pass2: AnalysisReport | null;
-  csv: {
-    path: string;
-    rows: number;
-    /** Rows in pass 2's input. */
-    shortlisted: number;
-    /** Rows with a pass 2 answer (any status but missing). */
-    explained: number;
-  };
+  /** The joined CSV: pass 1's join, with pass 2's columns added. */
+  csv: JoinSummary;
+  /** Rows in pass 2's input. */
+  shortlisted: number;
+  /** Rows with a pass 2 answer (any status but missing). */
+  explained: number;
 }
 
 /** The status of a row that pass 2 did not include. */
@@ -97,6 +101,12 @@ const statusColumnIndex = (added: readonly string[]): number =>
 
 export async function joinCascade(options: CascadeJoinOptions): Promise<CascadeReport> {
   const { source, idColumn, encoding, top } = options;
+  const inputs = [
+    source,
+    ...[options.pass1, options.pass2].flatMap((pass) => (pass ? [pass.output, pass.errors, pass.input] : [])),
+  ];
+  if (inputs.some((path) => path && resolve(path) === resolve(options.csv)))
+    throw new AnalysisError(`--csv ${options.csv} would overwrite an input file`);
   const temporary = { pass1: `${options.csv}.pass1.tmp`, pass2: `${options.csv}.pass2.tmp` };
   try {
     const pass1 = await analyzeResults({ ...options.pass1, source, idColumn, encoding, top, csv: temporary.pass1 });
@@ -106,7 +116,7 @@ export async function joinCascade(options: CascadeJoinOptions): Promise<CascadeR
     const shortlisted = options.pass2?.input ? await customIds(options.pass2.input) : new Set<string>();
     const explained = pass2 ? await passTwoCells(temporary.pass2, pass2) : new Map<string, string[]>();
     const added = pass2?.csv?.added_columns ?? [];
-    const rows = await writeJoined(options.csv, temporary.pass1, pass1, added, (id) => {
+    const { rows, columns } = await writeJoined(options.csv, temporary.pass1, pass1, added, (id) => {
       const cells = explained.get(id);
       if (cells || added.length === 0) return cells ?? [];
       const empty = added.map(() => '');
@@ -114,21 +124,23 @@ export async function joinCascade(options: CascadeJoinOptions): Promise<CascadeR
       empty[statusColumnIndex(added)] = shortlisted.has(id) ? 'missing' : NOT_SHORTLISTED;
       return empty;
     });
-    return { pass1, pass2, csv: { path: options.csv, rows, shortlisted: shortlisted.size, explained: explained.size } };
+    const csv = { ...pass1.csv!, path: options.csv, rows, added_columns: [...pass1.csv!.added_columns, ...columns] };
+    return { pass1, pass2, csv, shortlisted: shortlisted.size, explained: explained.size };
   } finally {
     rmSync(temporary.pass1, { force: true });
     rmSync(temporary.pass2, { force: true });
   }
 }
 
-/** Pass 1's joined CSV, row by row in its order, with pass 2's cells added; returns the rows written. */
+/** Pass 1's joined CSV, row by row in its order, with pass 2's cells added; returns the rows
+ *  written and pass 2's column names in the joined CSV. */
 async function writeJoined(
   path: string,
   passOnePath: string,
   passOne: AnalysisReport,
   passTwoColumns: readonly string[],
   passTwoRow: (customId: string) => string[],
-): Promise<number> {
+): Promise<{ rows: number; columns: string[] }> {
   const sniffed = await sniffEncoding(passOnePath);
   const { delimiter } = detectDialect(sniffed.head);
   const out = createWriteStream(path);
@@ -137,19 +149,20 @@ async function writeJoined(
   };
   let rows = -1;
   let idIndex = -1;
+  let columns: string[] = [];
   try {
     if (sniffed.bomLength > 0) out.write('\uFEFF');
     for await (const record of csvRecords(passOnePath)) {
       if (idIndex === -1) {
         idIndex = record.indexOf(passOne.csv!.custom_id_column);
         const taken = new Set(record);
-        const renamed = passTwoColumns.map((name) => {
+        columns = passTwoColumns.map((name) => {
           let free = taken.has(name) ? `${FULL_PREFIX}${name}` : name;
           for (let suffix = 2; taken.has(free); suffix++) free = `${FULL_PREFIX}${name}_${suffix}`;
           taken.add(free);
           return free;
         });
-        await write([...record, ...renamed]);
+        await write([...record, ...columns]);
       } else {
         await write([...record, ...passTwoRow(record[idIndex]!)]);
       }
@@ -159,5 +172,34 @@ async function writeJoined(
     out.end();
     await once(out, 'close');
   }
-  return rows;
+  return { rows, columns };
+}
+
+/** The status in a cascade's partial report between pass 1's end and pass 2's creation. */
+const NOT_MADE = 'not made yet';
+
+/**
+ * A cascade's report as a client reads it: pass 1's (every row), with the joined CSV and the
+ * passes. Partial while the cascade has not ended: pass 1's progress while it runs, then pass 2's
+ * (0 of 0, NOT_MADE, between pass 1's end and pass 2's creation).
+ */
+export function cascadeAnalysis(joined: CascadeReport, { passOne, passTwo }: CascadePasses): AnalysisReport {
+  const running = (batch: Batch): boolean => !TERMINAL_STATUSES.includes(batch.status);
+  let partial = joined.pass1.partial;
+  if (!partial && passTwo && running(passTwo))
+    partial = joined.pass2?.partial ?? { done: 0, total: passTwo.request_counts.total, status: passTwo.status };
+  if (!partial && !passTwo && passOne.status === 'completed') partial = { done: 0, total: 0, status: NOT_MADE };
+  const pass = (batch: Batch) => ({ batch_id: batch.id, status: batch.status });
+  return {
+    ...joined.pass1,
+    partial,
+    csv: joined.csv,
+    cascade: {
+      pass1: pass(passOne),
+      pass2: passTwo ? pass(passTwo) : null,
+      shortlist: passOne.metadata?.[KEYS.shortlist] ?? '',
+      shortlisted: joined.shortlisted,
+      explained: joined.explained,
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { readLines } from '../jsonl/lines.js';
 import { answerSchema } from '../openai/answer-check.js';
 import { CASCADE_METADATA as KEYS, parseShortlist } from '../protocol/cascade.js';
 import type { Batch, ChatCompletionBody } from '../protocol/openai.js';
+import { passTwoIn } from './passes.js';
 import { selectShortlist } from './shortlist.js';
 
 const NEWLINE = Buffer.from('\n');
@@ -53,7 +54,7 @@ export class CascadeLinker {
 
   /** The pass 2 of a pass 1, if it has been created. */
   passTwoOf(passOneId: string): Batch | undefined {
-    return this.service.allBatches().find((batch) => batch.metadata?.[KEYS.of] === passOneId);
+    return passTwoIn(this.service.allBatches(), passOneId);
   }
 
   private link(id: string): Promise<void> {

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { AnalysisReport, AnalyzeOptions, TopRow } from '../analysis/analyze.js';
 import {
+  cascadeText,
   expectedText,
   formatNumber,
   leftOutText,
@@ -150,6 +151,8 @@ function formatReport(report: AnalysisReport): string {
   const lines = [
     `${report.output_file}${report.error_file ? ` + ${report.error_file}` : ''}: ${count(report.lines)} lines, ${count(report.succeeded)} succeeded, ${count(report.failed)} failed`,
   ];
+  const cascade = cascadeText(report);
+  if (cascade) lines.push(`  ${cascade}`);
   const partial = partialText(report);
   if (partial) lines.push(`  ${partial}`);
   lines.push(`  ${validText(report)}`);

@@ -2,17 +2,19 @@
 // the CSV into both passes' requests (FILE.score.jsonl: the score field alone; FILE.jsonl: the
 // full answer), submits pass 1 with the link to the full requests and the shortlist rule in its
 // metadata, follows it, then follows pass 2, which the daemon creates from the shortlist when
-// pass 1 completes, and joins both into one scored CSV. The daemon owns the cascade: Ctrl-C,
-// a daemon restart or a new run of this command with the same CSV picks it up where it is.
+// pass 1 completes, and has the daemon join both into one scored CSV (results/analyze, as the
+// extension asks it). The daemon owns the cascade: Ctrl-C, a daemon restart or a new run of this
+// command with the same CSV picks it up where it is.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { MessageConnection } from 'vscode-jsonrpc';
 import { CLIENT_COMPLETION_WINDOW } from '../batches/window.js';
 import { daemonLogPath } from '../daemon-access/local-daemon.js';
-import type { CascadeReport } from '../cascade/join.js';
+import { passTwoIn } from '../cascade/passes.js';
 import type { ConvertReport } from '../csv/convert.js';
 import { CASCADE_METADATA as KEYS, parseShortlist, shortlistText, type ShortlistRule } from '../protocol/cascade.js';
 import * as protocol from '../protocol/methods.js';
+import type { AnalysisReport } from '../protocol/jobs.js';
 import type { Batch } from '../protocol/openai.js';
 import { TERMINAL_STATUSES } from '../protocol/openai.js';
 import { readModelStats } from '../store/store.js';
@@ -45,16 +47,13 @@ function ruleOf(flags: CascadeFlags): ShortlistRule {
 const cascadeList = async (connection: MessageConnection): Promise<Batch[]> =>
   (await call(() => connection.sendRequest(protocol.BatchListRequest.type, { limit: 100 }))).data;
 
-const passTwoIn = (batches: Batch[], passOne: Batch): Batch | undefined =>
-  batches.find((batch) => batch.metadata?.[KEYS.of] === passOne.id);
-
 /** The latest cascade of this CSV that has not ended (pass 1 or its pass 2 still to run), if any. */
 async function unfinishedCascade(connection: MessageConnection, source: string): Promise<Batch | undefined> {
   const batches = await cascadeList(connection);
   return batches.find((batch) => {
     if (batch.metadata?.[KEYS.pass] !== '1' || batch.metadata.source !== source) return false;
     if (!TERMINAL_STATUSES.includes(batch.status)) return true;
-    const passTwo = passTwoIn(batches, batch);
+    const passTwo = passTwoIn(batches, batch.id);
     return batch.status === 'completed' && (!passTwo || !TERMINAL_STATUSES.includes(passTwo.status));
   });
 }
@@ -119,15 +118,11 @@ async function awaitPassTwo(
         `the daemon has not made pass 2 of ${passOne.id}; its log (${daemonLogPath(dataDir)}) says why (a request file deleted?)`,
       );
     const { connection } = await firstConnection(dataDir, true);
-    const passTwo = passTwoIn(await cascadeList(connection), passOne);
+    const passTwo = passTwoIn(await cascadeList(connection), passOne.id);
     if (passTwo) return { connection, passTwo };
     connection.dispose();
     await new Promise((done) => setTimeout(done, PASS_TWO_POLL_MS));
   }
-}
-
-async function fileInfo(connection: MessageConnection, id: string | null): Promise<string | undefined> {
-  return id ? (await call(() => connection.sendRequest(protocol.FileGetRequest.type, { id }))).path : undefined;
 }
 
 /** Pass 2 failed as empty_file when no row made the shortlist: a cascade with nothing to explain, not a failure. */
@@ -176,36 +171,28 @@ export async function cascade(file: string, flags: CascadeFlags): Promise<number
   const second = await follow(passTwo);
 
   const { connection: last } = await firstConnection(dataDir, true);
-  let joined: CascadeReport;
+  let joined: AnalysisReport;
   try {
     passOne = await call(() => last.sendRequest(protocol.BatchGetRequest.type, { id: passOne.id }));
     passTwo = await call(() => last.sendRequest(protocol.BatchGetRequest.type, { id: passTwo.id }));
-    const explained = !emptyShortlist(passTwo);
-    if (!explained) say('no row made the shortlist: the CSV has pass 1 scores only');
-    const filesOf = async (batch: Batch) => ({
-      output: (await fileInfo(last, batch.output_file_id))!,
-      errors: await fileInfo(last, batch.error_file_id),
-      input: await fileInfo(last, batch.input_file_id),
-    });
-    const { joinCascade } = await import('../cascade/join.js');
-    const { AnalysisError } = await import('../analysis/analyze.js');
-    joined = await joinCascade({
-      pass1: await filesOf(passOne),
-      pass2: explained && passTwo.output_file_id ? await filesOf(passTwo) : null,
-      source,
-      csv: resolve(flags.csv ?? `${source.replace(/\.(csv|tsv|txt)$/i, '')}.scored.csv`),
-      idColumn: flags.idColumn,
-      encoding: flags.encoding,
-    }).catch((error: unknown) => {
-      throw error instanceof AnalysisError ? new CliError(error.message) : error;
-    });
+    if (emptyShortlist(passTwo)) say('no row made the shortlist: the CSV has pass 1 scores only');
+    joined = await call(() =>
+      last.sendRequest(protocol.ResultsAnalyzeRequest.type, {
+        batch_id: passOne.id,
+        source,
+        csv: resolve(flags.csv ?? `${source.replace(/\.(csv|tsv|txt)$/i, '')}.scored.csv`),
+        idColumn: flags.idColumn,
+        encoding: flags.encoding,
+      }),
+    );
   } finally {
     last.dispose();
   }
   if (json) {
     console.log(JSON.stringify({ pass1: passOne, pass2: passTwo, convert: converted, joined }, null, 2));
   } else {
-    const { rows, shortlisted, explained, path } = joined.csv;
+    const { rows, path } = joined.csv!;
+    const { shortlisted, explained } = joined.cascade!;
     console.log(
       `${path}: ${count(rows)} rows ranked by pass 1's ${passOne.metadata?.[KEYS.scoreField] ?? 'score'}; ${count(explained)} of ${count(shortlisted)} shortlisted explained by pass 2`,
     );

@@ -36,12 +36,31 @@ export function validText(report: AnalysisReport): string {
     : `parsed ${count(answers.valid)} of ${count(total)} (not checked: no schema; give the batch input)`;
 }
 
-/** "partial: 120 of 1,000 lines done, batch in_progress"; '' for a batch that has ended. */
+/** "partial: 120 of 1,000 lines done, batch in_progress" (of a cascade: "partial: pass 2 …", the pass
+ *  that runs); '' for a batch that has ended. */
 export function partialText(report: AnalysisReport): string {
-  const { partial } = report;
+  const { partial, cascade } = report;
   if (!partial) return '';
   const count = (value: number): string => value.toLocaleString('en-US');
-  return `partial: ${count(partial.done)} of ${count(partial.total)} lines done, batch ${partial.status}`;
+  if (cascade && !cascade.pass2 && cascade.pass1.status === 'completed')
+    return "partial: pass 1 done, pass 2 not made yet (the daemon makes it from pass 1's shortlist)";
+  const pass = cascade ? `pass ${cascade.pass2 ? 2 : 1} ` : '';
+  return `partial: ${pass}${count(partial.done)} of ${count(partial.total)} lines done, batch ${partial.status}`;
+}
+
+/** "cascade (top 10%): pass 1 batch_a scores every row, pass 2 batch_b the shortlist: shortlisted
+ *  24, explained 12"; '' for a batch that is no pass of a cascade. */
+export function cascadeText(report: AnalysisReport): string {
+  const { cascade } = report;
+  if (!cascade) return '';
+  const count = (value: number): string => value.toLocaleString('en-US');
+  const { pass1, pass2 } = cascade;
+  const second = pass2
+    ? `pass 2 ${pass2.batch_id} the shortlist: shortlisted ${count(cascade.shortlisted)}, explained ${count(cascade.explained)}`
+    : pass1.status === 'completed'
+      ? 'pass 2 not made yet'
+      : `no pass 2 (pass 1 ${pass1.status})`;
+  return `cascade (${cascade.shortlist}): pass 1 ${pass1.batch_id} scores every row, ${second}`;
 }
 
 /** Said where the answers carry no logprobs, so no score has an expected value. */

@@ -156,7 +156,9 @@ export interface ConvertReport {
   estimate: ConvertEstimate;
 }
 
-/** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
+/** Either the files, or a batch whose output and error files are analysed (its input gives the
+ *  answer's schema). A batch that is either pass of a cascade: both passes joined, in pass 1's
+ *  order, on the cascade's source CSV unless `source` names another. */
 export interface AnalyzeParams {
   batch_id?: string;
   /** The batch output JSONL. */
@@ -294,7 +296,8 @@ export interface AnalysisReport {
   };
   /** Null when no answer's score had logprobs to weigh, or there is no score field. */
   expected_scores: ExpectedScores | null;
-  /** Set while the batch runs: the report covers the lines done so far. */
+  /** Set while the batch runs: the report covers the lines done so far. Of a cascade: of the pass
+   *  that runs, pass 2's "not made yet" (0 of 0) between pass 1's end and pass 2's creation. */
   partial: { done: number; total: number; status: string } | null;
   /** The field that orders `top` and `bottom`. */
   sort_by: string | null;
@@ -303,4 +306,20 @@ export interface AnalysisReport {
   /** The lowest values first. */
   bottom: TopRow[];
   csv?: JoinSummary;
+  /** Set where the batch is either pass of a cascade: the report is pass 1's (every row), the CSV
+   *  both passes joined. */
+  cascade?: CascadeSummary;
+}
+
+/** A cascade's two passes, as its analysis joined them. */
+export interface CascadeSummary {
+  pass1: { batch_id: string; status: string };
+  /** Null until the daemon makes it from pass 1's shortlist, when pass 1 completes. */
+  pass2: { batch_id: string; status: string } | null;
+  /** The shortlist rule: "top 10%" or ">= 80". */
+  shortlist: string;
+  /** Rows in pass 2's input. */
+  shortlisted: number;
+  /** Rows with a pass 2 answer. */
+  explained: number;
 }

@@ -77,14 +77,15 @@ describe('ollama-batch cascade', function () {
     const report = JSON.parse(stdout) as {
       pass1: { status: string; request_counts: { total: number } };
       pass2: { status: string; request_counts: { total: number }; metadata: Record<string, string> };
-      joined: { csv: { rows: number; shortlisted: number; explained: number } };
+      joined: { csv: { path: string; rows: number }; cascade: { shortlisted: number; explained: number } };
     };
     assert.equal(report.pass1.status, 'completed');
     assert.equal(report.pass1.request_counts.total, ROWS);
     assert.equal(report.pass2.status, 'completed');
     assert.equal(report.pass2.request_counts.total, ROWS / 4);
     assert.equal(report.pass2.metadata.cascade_shortlist, 'top 25%');
-    assert.deepEqual(report.joined.csv, { path: csv, rows: ROWS, shortlisted: ROWS / 4, explained: ROWS / 4 });
+    assert.deepEqual([report.joined.csv.path, report.joined.csv.rows], [csv, ROWS]);
+    assert.deepEqual([report.joined.cascade.shortlisted, report.joined.cascade.explained], [ROWS / 4, ROWS / 4]);
     const rows = parse<Record<string, string>>(readFileSync(csv), { columns: true, bom: true });
     assert.equal(new Set(rows.map((row) => row.candidate_id)).size, ROWS);
     assert.equal(rows.filter((row) => row.full_status === 'not shortlisted').length, ROWS - ROWS / 4);

@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeResults } from '../../server/analysis/analyze.js';
+import { cascadeAnalysis, joinCascade } from '../../server/cascade/join.js';
 import { reportView } from '../../client/model/results-view.js';
 import { answer, requestLines, success, tokens } from '../analysis/result-lines.js';
 import { tempDir } from '../support/batch-files.js';
+import { makeBatch } from './batches.js';
 
 const SCHEMA = {
   type: 'object',
@@ -61,5 +63,35 @@ describe('the results panel view', () => {
       view.top.map((row) => row.value),
       ['80 (85 ± 5)', '60'],
     );
+  });
+
+  it("says in one line that a batch is a cascade's pass, and whether pass 2 is to come", async () => {
+    const { output, input } = files([
+      success('a', answer({ score: 70 })),
+      success('b', answer({ score: 20 })),
+      success('c', answer({ score: 50 })),
+    ]);
+    const dir = tempDir();
+    const source = join(dir, 'people.csv');
+    writeFileSync(source, 'id\na\nb\nc\n');
+    const joined = await joinCascade({ pass1: { output, input }, pass2: null, source, csv: join(dir, 'joined.csv') });
+    const passOne = makeBatch({
+      id: 'batch_1',
+      status: 'completed',
+      metadata: { cascade_pass: '1', cascade_shortlist: 'top 10%' },
+    });
+    const awaiting = reportView(cascadeAnalysis(joined, { passOne, passTwo: undefined }), 'batch_1');
+    assert.equal(awaiting.cascade, 'cascade (top 10%): pass 1 batch_1 scores every row, pass 2 not made yet');
+    assert.equal(
+      awaiting.partial,
+      "partial: pass 1 done, pass 2 not made yet (the daemon makes it from pass 1's shortlist)",
+    );
+    const cancelled = reportView(
+      cascadeAnalysis(joined, { passOne: { ...passOne, status: 'cancelled' }, passTwo: undefined }),
+      'batch_1',
+    );
+    assert.equal(cancelled.cascade, 'cascade (top 10%): pass 1 batch_1 scores every row, no pass 2 (pass 1 cancelled)');
+    assert.equal(cancelled.partial, '', 'a cascade that ended without pass 2 is not partial');
+    assert.equal(cancelled.csvPath, join(dir, 'joined.csv'));
   });
 });
