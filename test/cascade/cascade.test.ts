@@ -97,8 +97,7 @@ describe('the cascade, killed in each pass', function () {
   });
 
   it('makes one pass 2 and joins every row exactly once', async () => {
-    // The score alone breaks pass 2's full schema: the pilot check would pause its 120 lines.
-    const started = await startCascade(emulator.url, ROWS, ['--pilot-answers', '0']);
+    const started = await startCascade(emulator.url, ROWS);
     daemon = started.daemon;
     const { work, source, dataDir, args, passOne } = started;
     const restart = async (): Promise<void> => {
