@@ -4,7 +4,8 @@
 // web page can point its own DNS name at 127.0.0.1) and no cross-site browser requests.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -204,6 +205,7 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
   let bytes = 0;
   let writing: Promise<void> = Promise.resolve();
   let fileStream: Readable | null = null;
+  let partFile: WriteStream | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       const parser = multipartParser(request, maxBytes);
@@ -223,6 +225,7 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
         filename = info.filename || 'upload.jsonl';
         fileStream = stream;
         const out = createWriteStream(partPath, { mode: 0o600 });
+        partFile = out;
         stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
         stream.on('limit', () =>
           reject(
@@ -271,6 +274,10 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     // The part file is closed before it is removed, or a write still opening it would bring it back.
     (fileStream as Readable | null)?.destroy(); // (set in a callback, which TypeScript does not follow)
     await writing.catch(() => undefined);
+    // pipeline settles at the first error, while the part file may still be opening: an open
+    // that completes after the rm would create it again, so its close is awaited first.
+    const part = partFile as WriteStream | null;
+    if (part && !part.closed) await once(part, 'close');
     await Promise.all([rm(partPath, { force: true }), rm(path, { force: true })]); // nothing half-made stays
     throw error;
   }

@@ -132,6 +132,8 @@ describe('the HTTP API with the official openai client', function () {
     for await (const batch of client.batches.list({ limit: 2 })) all.push(batch.id);
     assert.equal(all.length, 3);
     assert.equal(new Set(all).size, 3);
+    // Ended here, so that its end (an empty error file dropped) does not change the file list the next test pages.
+    await waitUntil(client, fromSocket.id, ended);
   });
 
   it('pages through the files with the SDK cursor: every file once, newest first or oldest first', async () => {
