@@ -4,7 +4,6 @@
 // web page can point its own DNS name at 127.0.0.1) and no cross-site browser requests.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -277,7 +276,8 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
     // pipeline settles at the first error, while the part file may still be opening: an open
     // that completes after the rm would create it again, so its close is awaited first.
     const part = partFile as WriteStream | null;
-    if (part && !part.closed) await once(part, 'close');
+    // (Not events.once: the part file may emit the upload's error on its way to closing.)
+    if (part && !part.closed) await new Promise<void>((resolve) => part.once('close', () => resolve()));
     await Promise.all([rm(partPath, { force: true }), rm(path, { force: true })]); // nothing half-made stays
     throw error;
   }
