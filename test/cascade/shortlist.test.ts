@@ -11,6 +11,7 @@ import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 import { tempDir, writeTempFile } from '../support/batch-files.js';
 import { readJsonl } from '../support/shapes.js';
+import { success, tokens } from '../analysis/result-lines.js';
 
 const job = readSampleJob();
 const schema = scoreOnlySchema(job.schema, 'score');
@@ -55,6 +56,23 @@ describe('cascade shortlist', () => {
     assert.deepEqual(await select(output, '>= 60', 10), ['b', 'd', 'e', 'h', 'j']);
     assert.deepEqual(await select(output, '>= 90', 10), ['b', 'd', 'h']);
     assert.deepEqual(await select(output, '>= 91', 10), []);
+  });
+
+  it('top K% ranks by the expected score where the answers have logprobs, as the joined CSV does', async () => {
+    // Three answers of 90: by file order a and b would make a cut of two; by their logprobs, b
+    // (sure of its 9) and c (a 9 against a 5) rank above a (as likely a 1 as a 9).
+    const ninety = (alternatives: Record<string, number>) =>
+      success('x', '{"score":90}', { logprobs: tokens(['{"score":', ['9', alternatives], ['0', { '0': 1 }], '}']) });
+    const lines = [
+      ninety({ '9': 0.5, '1': 0.5 }),
+      ninety({ '9': 1 }),
+      ninety({ '9': 0.8, '5': 0.2 }),
+      outputLine('d', '{"score":40}'),
+    ].map((line, index) => line.replace('"custom_id":"x"', `"custom_id":"${'abcd'[index]}"`));
+    const output = writeTempFile('output.jsonl', `${lines.join('\n')}\n`);
+    assert.deepEqual(await select(output, 'top 50%', 4), ['b', 'c']);
+    // A threshold is the score as written: all three 90s.
+    assert.deepEqual(await select(output, '>= 90', 4), ['a', 'b', 'c']);
   });
 
   it('never shortlists an answer that breaks the score-only schema', async () => {
