@@ -12,6 +12,7 @@ import {
   TOKENS_PER_MESSAGE,
 } from '../context/tokens.js';
 import type { ModelStats } from '../store/store.js';
+import type { Projection } from '../protocol/jobs.js';
 
 export interface Throughput {
   requestsPerSecond: number;
@@ -71,29 +72,7 @@ export interface ConvertEstimate {
  * a 16 GB card running a 12B Q4 model (README, "The cascade"), and the answer's length is the
  * sample job's full answer on such a model: a projection, not a measurement.
  */
-export interface Projection {
-  prefill_tokens_per_second: number;
-  decode_tokens_per_second: number;
-  /** Prompt tokens per line after the shared prefix. */
-  evaluated_prompt_tokens: number;
-  /** Generated tokens of a full answer (assumed). */
-  answer_tokens: number;
-  /** 'off' (reasoning_effort none or minimal), the effort, or 'model default' when unset. */
-  thinking: string;
-  /** Thinking tokens per line assumed while thinking is on or left to the model; 0 when off. */
-  thinking_tokens: number;
-  single_pass_seconds: number;
-  /** single_pass_seconds without the thinking tokens: what turning thinking off saves. */
-  single_pass_seconds_without_thinking: number;
-  /** Null without a score field (no --cascade). */
-  cascade: {
-    score_tokens: number;
-    shortlist_share: number;
-    seconds: number;
-    /** cascade seconds ÷ single pass seconds. */
-    ratio: number;
-  } | null;
-}
+export type { Projection };
 
 /** Published single-stream rates of a 12B Q4 model on a 16 GB card (README, "The cascade"). */
 export const PUBLISHED_RATES = { prefill: 1000, decode: 30 };
