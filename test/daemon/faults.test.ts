@@ -50,11 +50,11 @@ describe('engine faults', function () {
     return { batch, ...files };
   }
 
-  /** A daemon whose requests get `maxAttempts` tries each, at most 16 in flight. */
-  async function startDaemonTrying(maxAttempts: number) {
+  /** A daemon whose requests get `maxAttempts` tries each (at most 16 in flight unless `args` say). */
+  async function startDaemonTrying(maxAttempts: number, args = ['--concurrency', '16']) {
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ maxAttempts }));
-    return startDaemonProcess(dataDir, ['--ollama-url', emulator!.url, '--concurrency', '16']);
+    return startDaemonProcess(dataDir, ['--ollama-url', emulator!.url, ...args]);
   }
 
   /** The code, message and status of an error line, whichever of its two shapes it has. */
@@ -70,7 +70,9 @@ describe('engine faults', function () {
       // A short request timeout only where the fault is a hang: elsewhere, on a loaded machine, an
       // answer slower than it is a fault the test did not ask for.
       const timeout = fault === 'timeout' ? ['--request-timeout-ms', '1500'] : [];
-      daemon = await startDaemonProcess(tempDir(), ['--ollama-url', emulator.url, ...timeout]);
+      // Faults are drawn at random: with the default 6 tries, one line of 120 runs out of them
+      // in about 1 run of 130 (120 × 0.2^6). With 12 it is 1 in 3 million.
+      daemon = await startDaemonTrying(12, timeout);
       const { batch, errors, output } = await finish(await runBatch());
       assert.equal(batch.status, 'completed');
       assert.equal(errors.length, 0, 'every transient fault was retried to success');
