@@ -5,13 +5,17 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { AnalysisReport, AnalyzeParams, ConvertParams, ConvertReport, ValidationReport } from './jobs.js';
 import type { BatchMetricsReport, BatchMetricsSnapshot, GpuSnapshot, TrimStrategy } from './metrics.js';
 import type { Batch, ExpiresAfter, FileObject, FilePurpose } from './openai.js';
+import type { EndpointStatus } from './endpoints.js';
 
 export interface DaemonInfo {
   pid: number;
   version: string;
   dataDir: string;
   socket: string;
+  /** The default endpoint (the first): its kind, where it listens, whether it answers, its models. */
   engine: { name: string; url: string | null; up: boolean; models: string[] };
+  /** Every endpoint of the pool, the default first (one where no `endpoints` are configured). */
+  endpoints?: EndpointStatus[];
   runningBatchId: string | null;
   /** Base URL of the OpenAI-compatible HTTP API. */
   http: string;

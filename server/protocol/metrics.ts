@@ -2,6 +2,7 @@
 // snapshot (announced every second and answered by batch/metrics), the rows of its time series,
 // and the GPUs' reading that daemon/status carries. Plain data: the daemon's metrics and GPU
 // modules keep their own types, checked against these where the daemon sends them (rpc/).
+import type { EndpointStatus } from './endpoints.js';
 
 export type ErrorClass = 'oom' | 'timeout' | 'engine' | 'validation' | 'context';
 
@@ -16,6 +17,8 @@ export interface Adjustment {
   concurrency: number;
   /** The num_ctx it runs at from then on; absent where the engine's default holds. */
   numCtx?: number;
+  /** The endpoint whose limits changed, where the pool has more than one. */
+  endpoint?: string;
 }
 
 export interface Progress {
@@ -98,6 +101,8 @@ export interface BatchMetricsSnapshot {
   };
   /** The last few adjustments, oldest first. */
   adjustments: Adjustment[];
+  /** The pool's endpoints as the batch runs on them (live while it runs; absent in a finished batch's record). */
+  endpoints?: EndpointStatus[];
 }
 
 /**
