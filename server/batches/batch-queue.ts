@@ -247,7 +247,9 @@ export class BatchQueue {
 
   /** A batch's metrics: live while it runs, as kept once it has run. */
   metricsOf(entry: StoredBatch): BatchMetricsSnapshot {
-    return this.live?.entry === entry ? this.live.metrics.metrics.snapshot() : restoreMetrics(entry.metrics).snapshot();
+    return this.live?.entry === entry
+      ? { ...this.live.metrics.metrics.snapshot(), endpoints: this.pool.statuses() }
+      : restoreMetrics(entry.metrics).snapshot();
   }
 
   /** The running batch's id, if any. */
@@ -393,8 +395,9 @@ export class BatchQueue {
     );
     const { calibration } = facts;
     let outOfMemory = false;
+    // The pool's endpoints ride with each live snapshot: how the batch runs on each.
     const live = new LiveBatchMetrics(batch.id, entry.metrics, this.store.metricsDir, (snapshot) =>
-      this.events.emit('metrics', batch.id, snapshot),
+      this.events.emit('metrics', batch.id, { ...snapshot, endpoints: this.pool.statuses() }),
     );
     this.live = { entry, metrics: live };
     const run = new BatchRun(
