@@ -49,7 +49,7 @@ const SERIES: Array<{
   {
     kind: 'counter',
     name: 'ollama_batch_endpoint_hedges_total',
-    help: "Lines of a slow endpoint's tail re-sent to this one (hedged).",
+    help: "Lines of the batch's tail re-sent to this endpoint while another endpoint had them (hedges).",
     value: (s) => s.hedged,
   },
   {
