@@ -168,7 +168,7 @@ const BODY = `
       ${counter('vram', 'VRAM')}
     </dl>
     <section id="endpoints" class="endpoints" hidden>
-      <h2>Endpoints</h2>
+      <h2 id="endpoints-title">Endpoints</h2>
       <p id="endpoint-line" class="endpoint-line" hidden></p>
       <table id="endpoint-table" hidden>
         <thead>

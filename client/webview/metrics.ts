@@ -191,6 +191,7 @@ function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLT
 function drawPool(pool: PoolView): void {
   const { endpoints, adjustments } = pool;
   element('endpoints').hidden = endpoints.length === 0;
+  element('endpoints-title').textContent = endpoints.length === 1 ? 'Engine' : 'Endpoints';
   const line = element('endpoint-line');
   const table = element('endpoint-table');
   line.hidden = endpoints.length !== 1;
