@@ -2,7 +2,9 @@
 // read at each scrape from the pool's statuses.
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
+import { OllamaEngine } from '../../server/engines/ollama.js';
 import { addEndpointMetrics } from '../../server/metrics/endpoint-metrics.js';
+import { createMetrics, type MetricsSource } from '../../server/metrics/metrics.js';
 import type { EndpointStatus } from '../../server/protocol/endpoints.js';
 import { POOL, endpointStatus } from '../support/endpoint-status.js';
 
@@ -66,5 +68,21 @@ describe('endpoint metrics', () => {
     assert.deepEqual(samples(await registry.metrics(), 'ollama_batch_endpoint_up'), [
       '{endpoint="box \\"a\\"\\\\1",engine="llama-cpp"} 1',
     ]);
+  });
+
+  it("is on the daemon's /metrics registry where the pool is given, beside the default engine's", async () => {
+    const noBatches: MetricsSource = {
+      allBatches: () => [],
+      allMetrics: () => [],
+      runningBatchId: null,
+      on: () => undefined,
+    };
+    // Nothing listens on port 9: the default engine is down, as the pool says of gpu-b.
+    const engine = new OllamaEngine({ url: 'http://127.0.0.1:9' });
+    const pooled = await createMetrics(noBatches, engine, { statuses: () => POOL }).metrics();
+    assert.match(pooled, /^ollama_batch_engine_up\{engine="ollama"\} 0$/m);
+    assert.equal(samples(pooled, 'ollama_batch_endpoint_up').length, 3);
+    const alone = await createMetrics(noBatches, engine).metrics();
+    assert.doesNotMatch(alone, /ollama_batch_endpoint_/);
   });
 });
