@@ -4,7 +4,7 @@
 // what the run teaches about its model is kept. Takes its parts and its clock from the caller.
 import { once, type EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import type { Engine, ModelFacts } from '../engines/engine.js';
+import type { ModelFacts } from '../engines/engine.js';
 import type { VramPressure, VramSnapshot } from '../gpu/vram-monitor.js';
 import { readLines } from '../jsonl/lines.js';
 import type { Adjustment, BatchMetricsSnapshot } from '../protocol/metrics.js';
@@ -19,6 +19,7 @@ import type { FileRegistry } from './file-registry.js';
 import { recoverJournals } from './journal.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
 import type { ModelAliases } from '../pool/models.js';
+import type { Endpoint } from '../pool/endpoint.js';
 import type { EnginePool, ServingEndpoint } from '../pool/pool.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
@@ -386,7 +387,7 @@ export class BatchQueue {
       calibration: this.learning.calibration(model),
       settings: this.settings,
     };
-    const plan = await this.plan(entry, files, facts, serving[0]!.endpoint.engine);
+    const plan = await this.plan(entry, files, facts, serving[0]!.endpoint);
     // What it runs by, in the log: a batch's own settings (run's flags, its metadata) are seen to hold.
     this.events.emit(
       'log',
@@ -559,11 +560,13 @@ export class BatchQueue {
    * The batch's run plan. Its num_ctx is chosen at its first run, from its calibrated longest
    * request, the model's facts and a fresh VRAM reading, and kept with it from then on.
    */
-  private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts, engine: Engine): Promise<RunPlan> {
+  private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts, endpoint: Endpoint): Promise<RunPlan> {
     const { batch } = entry;
     const { model, measured, calibration } = facts;
+    const { engine } = endpoint;
+    // The endpoint's own concurrency (configured, or what its engine told) where the batch and the daemon set none.
     if ((entry.options.concurrency ?? this.settings.concurrency) === undefined)
-      facts.slots = await engine.slots().catch(() => undefined);
+      facts.slots = endpoint.concurrency ?? (await engine.slots().catch(() => undefined));
     if (!choosesNumCtx(facts)) return planRun(facts);
     const failure = await calibrateOn(
       engine,
