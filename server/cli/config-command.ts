@@ -21,8 +21,7 @@ import { CliError } from './daemon-connection.js';
 import { absolute, addDataDirOption, dataDirOf } from './options.js';
 import { hint } from '../daemon-access/command-hint.js';
 
-const shown = (key: SettingKey, value: unknown): string =>
-  value === undefined ? '-' : toText(shownValue(key, value));
+const shown = (key: SettingKey, value: unknown): string => (value === undefined ? '-' : toText(shownValue(key, value)));
 
 /** The running daemon's settings, or null when none runs. */
 async function runningConfig(dataDir: string): Promise<{ pid: number; config: DaemonInfo['config'] } | null> {

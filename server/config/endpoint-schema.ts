@@ -8,7 +8,10 @@ import { ENGINE_NAMES, type EngineName } from '../protocol/methods.js';
 import { ollamaBaseUrl } from './defaults.js';
 
 const text = (what: string): z.ZodType<string> =>
-  z.string({ error: `expected ${what}` }).trim().min(1, { error: `expected ${what}, not blank` });
+  z
+    .string({ error: `expected ${what}` })
+    .trim()
+    .min(1, { error: `expected ${what}, not blank` });
 
 const wholeNumber = z
   .int({ error: 'expected a whole number at least 1' })
@@ -16,7 +19,9 @@ const wholeNumber = z
 
 const fields = {
   name: text('a name'),
-  engine: z.enum(ENGINE_NAMES as [EngineName, ...EngineName[]], { error: `expected one of ${ENGINE_NAMES.join(', ')}` }),
+  engine: z.enum(ENGINE_NAMES as [EngineName, ...EngineName[]], {
+    error: `expected one of ${ENGINE_NAMES.join(', ')}`,
+  }),
   url: text('a URL'),
   apiKey: text('a key'),
   modelPath: text('the path of a GGUF file').refine(isAbsolute, {
@@ -64,30 +69,32 @@ const endpoint = z
   .transform((entry, context) => {
     const fail = (field: keyof typeof fields, message: string): never => {
       context.addIssue({ code: 'custom', path: [field], message });
-      return z.NEVER as never;
+      return z.NEVER;
     };
     for (const [field, kinds] of Object.entries(ONLY_FOR) as Array<[keyof typeof fields, EngineName[]]>)
       if (entry[field] !== undefined && !kinds.includes(entry.engine))
-        return fail(field, `only ${kinds.map((kind) => `a ${kind}`).join(' or ')} endpoint takes it`);
+        return fail(field, `only ${kinds.join(' and ')} endpoints take it`);
     if (entry.engine === 'llama-cpp' && entry.modelPath === undefined)
       return fail('modelPath', 'a llama-cpp endpoint needs its GGUF file');
-    if (entry.url === undefined) return entry as EndpointConfig;
+    if (entry.url === undefined) return entry;
     if (entry.engine === 'ollama') {
       // Written as OLLAMA_HOST may be ("gpu-box", "10.0.0.5:11434"), kept as the URL a client calls.
       try {
-        return { ...entry, url: ollamaBaseUrl(entry.url) } as EndpointConfig;
+        return { ...entry, url: ollamaBaseUrl(entry.url) };
       } catch {
         return fail('url', 'expected a URL or host[:port] such as http://gpu-box:11434');
       }
     }
     if (!URL.canParse(entry.url) || !/^https?:$/.test(new URL(entry.url).protocol))
       return fail('url', 'expected a URL such as http://gpu-box:8000/v1');
-    return { ...entry, url: entry.url.replace(/\/+$/, '') } as EndpointConfig;
+    return { ...entry, url: entry.url.replace(/\/+$/, '') };
   });
 
 /** The list as config.json, a flag or the extension gives it: each entry checked, names given once at most. */
 export const endpointList: z.ZodType<EndpointConfig[]> = z
-  .array(endpoint, { error: 'expected a list of endpoints, e.g. [{"engine": "ollama", "url": "http://gpu-box:11434"}]' })
+  .array(endpoint, {
+    error: 'expected a list of endpoints, e.g. [{"engine": "ollama", "url": "http://gpu-box:11434"}]',
+  })
   .superRefine((entries, context) => {
     const named = new Map<string, number>();
     entries.forEach((entry, index) => {

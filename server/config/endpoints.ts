@@ -49,7 +49,10 @@ function singleEndpointConfig(settings: SingleEngineSettings): EndpointConfig {
  * An entry with its blanks filled: the URL and key of the single-engine settings of its kind, the
  * daemon-wide aliases under its own (its own win), concurrency "discover", weight 1.
  */
-function withDefaults(entry: EndpointConfig, settings: SingleEngineSettings): Omit<Endpoint, 'name'> & { name?: string } {
+function withDefaults(
+  entry: EndpointConfig,
+  settings: SingleEngineSettings,
+): Omit<Endpoint, 'name'> & { name?: string } {
   const url =
     entry.engine === 'ollama'
       ? (entry.url ?? settings.ollamaUrl ?? DEFAULT_OLLAMA_URL)

@@ -475,7 +475,8 @@ export function checkSetting<K extends SettingKey>(key: K, value: unknown, where
     const issue = result.error.issues[0]!;
     const at = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
     const got = issue.path.reduce<unknown>(
-      (inside, part) => (typeof inside === 'object' && inside !== null ? (inside as Record<PropertyKey, unknown>)[part] : undefined),
+      (inside, part) =>
+        typeof inside === 'object' && inside !== null ? (inside as Record<PropertyKey, unknown>)[part] : undefined,
       value,
     );
     const shownGot = key === 'endpoints' && issue.path.at(-1) === 'apiKey' ? '(a key)' : JSON.stringify(got);
@@ -505,7 +506,9 @@ export function shownValue(key: SettingKey, value: unknown): unknown {
 /** A value that is a secret or holds one: it goes to a daemon in the environment, never on its command line. */
 export function holdsSecret(key: SettingKey, value: unknown): boolean {
   const spec = specOf(key);
-  return spec.secret === true || (spec.masked !== undefined && JSON.stringify(spec.masked(value)) !== JSON.stringify(value));
+  return (
+    spec.secret === true || (spec.masked !== undefined && JSON.stringify(spec.masked(value)) !== JSON.stringify(value))
+  );
 }
 
 /** A key as the user may write it: the key itself (numCtx) or its flag without dashes (num-ctx). */

@@ -51,7 +51,8 @@ export async function createEndpointEngine(endpoint: Endpoint, shared: SharedEng
     case 'openai':
       return new OpenAIEngine({ baseURL: endpoint.url!, apiKey: endpoint.apiKey, ...timeout });
     case 'llama-cpp': {
-      if (endpoint.modelPath === undefined) throw new Error(`endpoint ${endpoint.name}: the llama-cpp engine needs a GGUF file`);
+      if (endpoint.modelPath === undefined)
+        throw new Error(`endpoint ${endpoint.name}: the llama-cpp engine needs a GGUF file`);
       const { LlamaCppEngine } = await import('./llama-cpp.js');
       // num_ctx is the context it loads with: fixed for its life, as a llama.cpp server's --ctx-size.
       return LlamaCppEngine.load({
