@@ -217,7 +217,7 @@ export const SETTINGS = {
     default: [],
     masked: maskedEndpoints,
     description:
-      'The engines one batch runs over, as a list: each `{"engine", "url" or "modelPath", "concurrency", "weight", …}`, e.g. `[{"engine": "ollama", "url": "http://gpu-box:11434"}, {"engine": "openai", "url": "http://vllm-box:8000/v1", "concurrency": 64}]`; lines go to whichever has a free slot. Empty: one endpoint made of `engine`, `ollamaUrl`, `openaiUrl`, `modelPath`, `concurrency` and `modelAliases`. On the command line: `--endpoints` and the list as JSON. See the README, "Several engines".',
+      'The engines one batch runs over, as a list of `{"engine", "url" or "modelPath", "concurrency", "weight", …}`, e.g. `[{"engine": "ollama", "url": "http://gpu-box:11434"}]`: lines go to whichever has a free slot. Empty: one endpoint made of the settings above. See the README, "Several engines".',
   }),
   concurrency: setting(integer(1), {
     scope: 'batch',
