@@ -31,10 +31,7 @@ const fields = {
   concurrency: z.union([z.literal('discover'), wholeNumber], {
     error: 'expected a whole number at least 1, or "discover"',
   }),
-  weight: z
-    .number({ error: 'expected a number above 0' })
-    .gt(0, { error: 'expected a number above 0' })
-    .refine(Number.isFinite, { error: 'expected a number above 0' }),
+  weight: z.number({ error: 'expected a number above 0' }).gt(0, { error: 'expected a number above 0' }),
   modelAliases: z.record(z.string().min(1), text('a model name'), { error: 'expected an object of name: target' }),
 };
 
