@@ -479,7 +479,8 @@ export function checkSetting<K extends SettingKey>(key: K, value: unknown, where
         typeof inside === 'object' && inside !== null ? (inside as Record<PropertyKey, unknown>)[part] : undefined,
       value,
     );
-    const shownGot = key === 'endpoints' && issue.path.at(-1) === 'apiKey' ? '(a key)' : JSON.stringify(got);
+    // A key inside a value (an endpoint's apiKey) is never echoed, not even in an error.
+    const shownGot = issue.path.at(-1) === 'apiKey' ? '(a key)' : JSON.stringify(got);
     throw new SettingError(`${where}${at}: ${issue.message}${got === undefined ? '' : `, got ${shownGot}`}`);
   }
   return result.data as ValueOf<K>;
