@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DAEMON_SETTINGS, serveOptions } from '../../client/model/daemon-settings.js';
 import { configPath } from '../../server/config/effective.js';
 import { endpointConfigs } from '../../server/config/endpoints.js';
 import { secretEnv, serveArgs } from '../../server/config/serve-args.js';
@@ -235,6 +236,29 @@ describe('endpoints: keys', () => {
     const keyless = [endpoints[1]];
     assert.deepEqual(serveArgs({ endpoints: keyless }), ['--endpoints', JSON.stringify(keyless)]);
     assert.deepEqual(secretEnv({ endpoints: keyless }), {});
+  });
+});
+
+describe("endpoints: the extension's ollamaBatch.endpoints", () => {
+  it('starts a daemon with them (a list holding a key in its environment), and asks for a restart when they change', () => {
+    assert.ok(DAEMON_SETTINGS.includes('endpoints'));
+    const keyless = [{ engine: 'ollama', url: 'http://gpu-box:11434' }];
+    assert.deepEqual(
+      serveOptions((name) => (name === 'endpoints' ? keyless : undefined)),
+      {
+        args: ['--endpoints', JSON.stringify(keyless)],
+        env: {},
+      },
+    );
+    const keyed = [{ engine: 'openai', url: 'http://vllm-box:8000/v1', apiKey: 'sk-3' }];
+    const { args, env } = serveOptions((name) => (name === 'endpoints' ? keyed : undefined));
+    assert.deepEqual(args, []);
+    assert.deepEqual(JSON.parse(env.OLLAMA_BATCH_ENDPOINTS!), keyed);
+    // An empty list is the default: nothing passed, config.json keeps its say.
+    assert.deepEqual(
+      serveOptions((name) => (name === 'endpoints' ? [] : undefined)),
+      { args: [], env: {} },
+    );
   });
 });
 
