@@ -1,7 +1,6 @@
 // Builds engines: one per endpoint of the pool, and the one engine of the single-engine settings,
 // which is that same endpoint made of them. The llama-cpp engine is imported only when chosen, so
 // the others never load node-llama-cpp.
-import { DEFAULT_CONCURRENCY } from '../config/defaults.js';
 import { singleEndpoint, type Endpoint } from '../config/endpoints.js';
 import type { Engine, EngineName } from './engine.js';
 import { OllamaEngine } from './ollama.js';
@@ -83,14 +82,14 @@ export function engineUrl(config: EngineSettings): string | null {
 /**
  * Requests in flight on an endpoint: its own number, else what its engine tells ("discover":
  * llama-server's /props, vLLM's max_num_seqs where it shows it, OLLAMA_NUM_PARALLEL of a local
- * Ollama, the llama-cpp engine's slots), else DEFAULT_CONCURRENCY.
+ * Ollama, the llama-cpp engine's slots); undefined where neither, for the caller's default.
  */
 export async function endpointConcurrency(
   endpoint: Pick<Endpoint, 'concurrency'>,
   engine: Pick<Engine, 'slots'>,
-): Promise<number> {
+): Promise<number | undefined> {
   if (typeof endpoint.concurrency === 'number') return endpoint.concurrency;
-  return (await engine.slots().catch(() => undefined)) ?? DEFAULT_CONCURRENCY;
+  return engine.slots().catch(() => undefined);
 }
 
 /**

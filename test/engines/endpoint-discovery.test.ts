@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_CONCURRENCY } from '../../server/config/defaults.js';
 import { endpointConfigs, type Endpoint } from '../../server/config/endpoints.js';
 import type { EndpointConfig } from '../../server/protocol/endpoints.js';
 import { createEndpointEngine, endpointConcurrency } from '../../server/engines/factory.js';
@@ -96,13 +95,13 @@ describe('concurrency discovery', function () {
     }
   });
 
-  it('falls back to the default where vLLM runs without dev mode, or answers in text', async () => {
+  it('tells nothing where vLLM runs without dev mode, or answers in text', async () => {
     for (const routes of [{}, { [SERVER_INFO]: { vllm_config: 'model=Qwen/Qwen3-0.6B, max_num_seqs=128' } }]) {
       const server = await serve(routes);
       const endpoint = endpointOf({ engine: 'openai', url: `${server.url}/v1` });
       const engine = await createEndpointEngine(endpoint);
       assert.equal(await engine.slots(), undefined);
-      assert.equal(await endpointConcurrency(endpoint, engine), DEFAULT_CONCURRENCY);
+      assert.equal(await endpointConcurrency(endpoint, engine), undefined);
     }
   });
 
@@ -134,7 +133,7 @@ describe('concurrency discovery', function () {
       for (const env of [{}, { OLLAMA_NUM_PARALLEL: '0' }, { OLLAMA_NUM_PARALLEL: 'four' }]) {
         const engine = await createEndpointEngine(local, { env });
         assert.equal(await engine.slots(), undefined, JSON.stringify(env));
-        assert.equal(await endpointConcurrency(local, engine), DEFAULT_CONCURRENCY);
+        assert.equal(await endpointConcurrency(local, engine), undefined);
       }
     });
   });
