@@ -303,7 +303,7 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
-        engine: this.pool.default.engine.name,
+        engines: [...new Set(this.pool.endpoints.map((endpoint) => endpoint.engine.name))],
         modelProblem: (model) => this.pool.problem(model),
       });
       errors = report.errors;

@@ -145,7 +145,14 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
           up,
           models: up ? await liveEngine.listModels().catch(() => []) : [],
         },
-        endpoints: pool.statuses(),
+        // Each endpoint's models, where it answers (the first one's are the engine's above).
+        endpoints: await Promise.all(
+          pool.endpoints.map(async (endpoint) => {
+            const status = endpoint.status();
+            const models = status.up ? await endpoint.engine.listModels().catch(() => null) : null;
+            return models ? { ...status, models } : status;
+          }),
+        ),
         runningBatchId: service.runningBatchId,
         http: http.url,
         gpu: vram.snapshot() ?? null,
@@ -154,7 +161,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     };
     const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
     const engineAt = engineUrl(config);
-    httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine), {
+    httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine, pool), {
       host: config.host,
       port: config.port,
       maxUploadBytes: config.maxUploadMb * 1024 ** 2,
