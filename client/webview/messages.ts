@@ -45,7 +45,10 @@ export interface SeriesPoint {
 export interface MetricsCounters {
   done: number | null;
   total: number | null;
+  /** The recent pace while it runs. */
   requestsPerSecond: number | null;
+  /** The whole run's: its average pace and its length (the daemon's down time excluded). */
+  run: { requestsPerSecond: number | null; seconds: number };
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
