@@ -11,6 +11,7 @@ import type { Ctx } from './ctx.js';
 import { readHead } from './model/csv-head.js';
 import { pickFile, pickOptionalFile, STAY_OPEN } from './pick.js';
 import { setting } from './settings.js';
+import { completeWalkthroughStep } from './walkthrough.js';
 import { formatCount, formatDuration } from './webview/numbers.js';
 
 /** The daemon's convert default (server/cli/convert-command.ts). */
@@ -86,6 +87,7 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
   ctx.log.info(
     `converted ${csv.fsPath} to ${output}: ${report.lines_written} lines, ${report.skipped_count} rows skipped`,
   );
+  completeWalkthroughStep('converted');
   await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(output));
   const run = await vscode.window.showInformationMessage(
     `Ollama Batch: wrote ${formatCount(report.lines_written)} lines to ${basename(output)}.`,

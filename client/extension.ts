@@ -9,6 +9,7 @@ import { Ctx, type DaemonState } from './ctx.js';
 import { Log } from './log.js';
 import { watchSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
+import { watchWalkthrough } from './walkthrough.js';
 
 let activeCtx: Ctx | undefined;
 
@@ -49,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): void {
         (await import('./results-panel.js')).ResultsPanel.revive(panel, context, ctx, state),
     }),
     watchSettings(ctx),
+    watchWalkthrough(ctx),
     log,
   );
   registerCommands(context, ctx, watch, tree);

@@ -9,6 +9,7 @@ import { errorMessage } from './log.js';
 import { batchView, countersOf, pointOfSample, pointOfSnapshot, poolOf } from './model/metrics-view.js';
 import { NO_GPU } from './webview/counters.js';
 import type { FromMetricsWebview, SeriesPoint, ToMetricsWebview } from './webview/messages.js';
+import { completeWalkthroughStep } from './walkthrough.js';
 import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
 
 export class MetricsPanel {
@@ -47,6 +48,7 @@ export class MetricsPanel {
     private readonly batchId: string,
   ) {
     MetricsPanel.panels.set(batchId, this);
+    completeWalkthroughStep('metricsShown');
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
     panel.webview.html = webviewHtml(panel.webview, extensionUri, {
       title: 'Batch Metrics',
