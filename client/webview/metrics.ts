@@ -100,11 +100,34 @@ function timeAxisTicks(chart: uPlot, font: string, min: number, max: number): nu
   return timeTicks(min, max, chart.bbox.width / uPlot.pxRatio, labelWidth, offsetSeconds);
 }
 
-const timeLabels = (chart: uPlot, ticks: number[]): string[] => {
+/**
+ * The time axis' labels as text under the plot rather than on the canvas, so that the page (and
+ * a test) can see where each one lies. Drawn again on every redraw of the chart.
+ */
+function drawTimeLabels(chart: uPlot, font: string): void {
+  const wrap = chart.root.querySelector('.u-wrap')!;
+  let labels = wrap.querySelector<HTMLElement>('.time-labels');
+  if (!labels) {
+    labels = document.createElement('div');
+    labels.className = 'time-labels';
+    wrap.append(labels);
+  }
   const { min = 0, max = 0 } = chart.scales.x!;
   const { format } = timeFormat(max - min);
-  return ticks.map((tick) => format(tick));
-};
+  const left = chart.bbox.left / uPlot.pxRatio;
+  // The font the ticks were spaced for.
+  labels.style.font = font;
+  labels.style.top = `${(chart.bbox.top + chart.bbox.height) / uPlot.pxRatio + 12}px`;
+  labels.replaceChildren(
+    ...timeAxisTicks(chart, font, min, max).map((tick) => {
+      const label = document.createElement('span');
+      label.className = 'time-label';
+      label.textContent = format(tick);
+      label.style.left = `${left + chart.valToPos(tick, 'x')}px`;
+      return label;
+    }),
+  );
+}
 
 /** A legend's value: the hovered point's, else the latest, so the legend reads without hovering. */
 const legendValue =
@@ -142,7 +165,8 @@ function chartOptions(lines: Line[], width: number): uPlot.Options {
         ticks: grid,
         font,
         splits: (chart: uPlot, _: number, min: number, max: number) => timeAxisTicks(chart, font, min, max),
-        values: timeLabels,
+        // Drawn as text by drawTimeLabels.
+        values: (_: uPlot, ticks: number[]) => ticks.map(() => ''),
       },
       { ...axis, size: 56 },
       ...(lines.some((line) => line.right)
@@ -150,6 +174,7 @@ function chartOptions(lines: Line[], width: number): uPlot.Options {
         : []),
     ],
     legend: { live: true },
+    hooks: { draw: [(chart: uPlot) => drawTimeLabels(chart, font)] },
   };
 }
 
