@@ -24,7 +24,8 @@ export function paceCells(counters: MetricsCounters, over: boolean): PaceCells {
         rateLabel: 'Average req/s',
         rate: orDash(counters.run.requestsPerSecond, formatRate),
         timeLabel: 'Total time',
-        time: formatDuration(counters.run.seconds),
+        // A run shorter than a second is not one of "0s".
+        time: counters.run.seconds < 1 ? 'under 1s' : formatDuration(counters.run.seconds),
       }
     : {
         rateLabel: 'Requests/s',

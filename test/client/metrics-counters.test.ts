@@ -43,6 +43,10 @@ describe('metrics panel counters', () => {
       time: formatDuration(run.seconds),
     });
     assert.equal(pace.time, '2m');
+    assert.equal(
+      paceCells({ ...countersOf(snapshot), run: { requestsPerSecond: 30, seconds: 0.2 } }, true).time,
+      'under 1s',
+    );
     assert.doesNotMatch(JSON.stringify(pace), /ETA/);
   });
 
