@@ -63,7 +63,10 @@ export async function checkEngine(ctx: Ctx): Promise<void> {
   const client = await ctx.requireClient();
   if (!client) return;
   const info = await client.sendRequest(DaemonStatusRequest.type);
-  if (engineAnswers(info)) completeWalkthroughStep('engineChecked');
+  if (engineAnswers(info)) {
+    completeWalkthroughStep('engineAnswered');
+    completeWalkthroughStep('engineChecked');
+  }
   const check = engineCheck(info);
   const message = `Ollama Batch: ${check.message}`;
   const detail = check.detail.join('\n');

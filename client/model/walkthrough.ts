@@ -3,7 +3,7 @@
 import type { DaemonInfo } from '../../server/protocol/methods.js';
 
 export const WALKTHROUGH_EVENTS = {
-  /** The daemon's engine (any endpoint of its pool) answered. */
+  /** An engine answered: Check Engine found one up, or a batch line was answered. */
   engineAnswered: 'ollamaBatch.walkthrough.engineAnswered',
   /** Check Engine ran and found an engine that answers. */
   engineChecked: 'ollamaBatch.walkthrough.engineChecked',
