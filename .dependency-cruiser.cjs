@@ -12,7 +12,7 @@ const FLOORS = [
   // config is the settings table: the one place a setting and its default are declared.
   ['ids', 'jsonl', 'openai', 'display', 'config'],
   ['context', 'engines'],
-  ['gpu', 'metrics', 'store'],
+  ['gpu', 'metrics', 'store', 'pool'],
   ['batches'],
   ['csv', 'analysis', 'jobs', 'cascade'],
   ['daemon-access'],

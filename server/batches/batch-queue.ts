@@ -18,7 +18,8 @@ import { ServiceError } from './errors.js';
 import type { FileRegistry } from './file-registry.js';
 import { recoverJournals } from './journal.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
-import { EngineModels, type ModelAliases } from './model-check.js';
+import type { ModelAliases } from '../pool/models.js';
+import type { EnginePool, ServingEndpoint } from '../pool/pool.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
 import { BatchRun, DEFAULT_RUNNER_OPTIONS, type RunFiles, type RunOutcome, type RunProgress } from './runner.js';
@@ -62,7 +63,7 @@ export interface QueueEvents {
 
 export interface QueueParts {
   store: Store;
-  engine: Engine;
+  pool: EnginePool;
   files: FileRegistry;
   learning: ModelLearning;
   /** Where the queue tells what happens. */
@@ -78,13 +79,12 @@ const DISK_FULL = 'disk full';
 
 export class BatchQueue {
   private readonly store: Store;
-  private readonly engine: Engine;
+  private readonly pool: EnginePool;
   private readonly files: FileRegistry;
   private readonly learning: ModelLearning;
   private readonly events: EventEmitter<QueueEvents>;
   private readonly clock: Clock;
   private readonly settings: QueueSettings;
-  private readonly models: EngineModels;
   private running: { id: string; run: BatchRun; finished: Promise<unknown> } | null = null;
   /** The batch the pump has taken, from then until its run has ended. */
   private current: StoredBatch | null = null;
@@ -101,13 +101,12 @@ export class BatchQueue {
 
   constructor(parts: QueueParts) {
     this.store = parts.store;
-    this.engine = parts.engine;
+    this.pool = parts.pool;
     this.files = parts.files;
     this.learning = parts.learning;
     this.events = parts.events;
     this.clock = parts.clock;
     this.settings = parts.settings;
-    this.models = new EngineModels(parts.engine, parts.settings.modelAliases);
   }
 
   /** Picks up where the last daemon stopped: revalidates, resumes and finishes batches. */
@@ -302,8 +301,8 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
-        engine: this.engine.name,
-        modelProblem: (model) => this.models.problem(model),
+        engine: this.pool.default.engine.name,
+        modelProblem: (model) => this.pool.problem(model),
       });
       errors = report.errors;
       entry.measured = measure.measured;
@@ -369,8 +368,9 @@ export class BatchQueue {
     const { batch } = entry;
     const files = await this.files.runFiles(batch);
     if (!(await this.roomToRun(entry))) return;
+    const serving = await this.servingEndpoints(batch.model ?? '');
     // What the engine learns and is asked about is its own model: an alias's target.
-    const model = await this.models.engineName(batch.model ?? '');
+    const { model } = serving[0]!;
     const hardware = this.settings.hardware?.() ?? 'default';
     const measure = new RequestMeasure();
     const facts: RunFacts = {
@@ -384,7 +384,7 @@ export class BatchQueue {
       calibration: this.learning.calibration(model),
       settings: this.settings,
     };
-    const plan = await this.plan(entry, files, facts);
+    const plan = await this.plan(entry, files, facts, serving[0]!.endpoint.engine);
     // What it runs by, in the log: a batch's own settings (run's flags, its metadata) are seen to hold.
     this.events.emit(
       'log',
@@ -399,7 +399,7 @@ export class BatchQueue {
     this.live = { entry, metrics: live };
     const run = new BatchRun(
       files,
-      this.engine,
+      serving,
       runnerOptions(plan, measure.counter, calibration),
       {
         onProgress: (progress) => {
@@ -533,7 +533,7 @@ export class BatchQueue {
     const ignore = (): void => undefined;
     const run = new BatchRun(
       await this.files.runFiles(batch),
-      this.engine,
+      [{ endpoint: this.pool.default, model: batch.model ?? '' }],
       { ...DEFAULT_RUNNER_OPTIONS, concurrency: 1 },
       {
         onProgress: (progress) => this.progress(entry, progress),
@@ -556,14 +556,14 @@ export class BatchQueue {
    * The batch's run plan. Its num_ctx is chosen at its first run, from its calibrated longest
    * request, the model's facts and a fresh VRAM reading, and kept with it from then on.
    */
-  private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts): Promise<RunPlan> {
+  private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts, engine: Engine): Promise<RunPlan> {
     const { batch } = entry;
     const { model, measured, calibration } = facts;
     if ((entry.options.concurrency ?? this.settings.concurrency) === undefined)
-      facts.slots = await this.engine.slots().catch(() => undefined);
+      facts.slots = await engine.slots().catch(() => undefined);
     if (!choosesNumCtx(facts)) return planRun(facts);
     const failure = await calibrateOn(
-      this.engine,
+      engine,
       model,
       files.input,
       measured,
@@ -576,7 +576,7 @@ export class BatchQueue {
         'warn',
         `${batch.id}: could not calibrate token counts for ${model} (${failure}); estimating with a safety margin`,
       );
-    facts.engine = await this.engine.modelFacts(model).catch((): ModelFacts => ({}));
+    facts.engine = await engine.modelFacts(model).catch((): ModelFacts => ({}));
     facts.vram = await this.settings.vram?.();
     const plan = planRun(facts);
     const chosen = (entry.numCtx = plan.numCtx!);
@@ -586,6 +586,19 @@ export class BatchQueue {
       `${batch.id}: num_ctx ${chosen.numCtx} (${chosen.reason}; longest prompt ~${calibration.apply(measured.longestPrompt)} tokens on line ${measured.longestLine}, answers up to ${measured.longestOutput})`,
     );
     return plan;
+  }
+
+  /**
+   * The endpoints a batch of `model` runs on, the first of them asked the model's facts. Where
+   * none says it serves the model (one removed since validation), all of them: each line then
+   * gets the engine's own answer, as on a single engine.
+   */
+  private async servingEndpoints(model: string): Promise<ServingEndpoint[]> {
+    const serving = await this.pool.serving(model);
+    if (serving.length > 0) return serving;
+    return Promise.all(
+      this.pool.endpoints.map(async (endpoint) => ({ endpoint, model: await endpoint.models.engineName(model) })),
+    );
   }
 
   /**

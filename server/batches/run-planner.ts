@@ -141,7 +141,6 @@ export function runnerOptions(plan: RunPlan, counter: PromptCounter, calibration
   return {
     ...plan.budgets,
     ...plan.answers,
-    model: plan.model,
     concurrency: plan.concurrency,
     ...(plan.numCtx && { numCtx: plan.numCtx.numCtx }),
     context: { ...plan.trim, counter, calibration },

@@ -1,15 +1,15 @@
-// Runs one batch: streams its input, keeps at most `concurrency` requests in flight, retries
-// transient faults with backoff, pauses while the engine is unreachable, checks answers against
-// the JSON schema they were asked for (a retry, the pilot check), and appends every answer to the
-// output or error journal. Knows nothing of the store or of any transport.
+// Runs one batch: streams its input, keeps each endpoint's slots busy (lanes.ts), retries
+// transient faults with backoff, sends a line elsewhere when its endpoint stops answering (and
+// waits while every one is down), races the last slow lines on idle endpoints, checks answers
+// against the JSON schema they were asked for (a retry, the pilot check), and appends every
+// answer to the output or error journal, once. Knows nothing of the store or of any transport.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import { fitRequest, outputTokensOf, type PromptCounter } from '../context/budget.js';
 import type { Calibration } from '../context/calibration.js';
 import { ConversationPool, type BatchMode, type Conversation } from '../context/conversation.js';
-import { MIN_NUM_CTX, numCtxAfterOutOfMemory } from '../context/num-ctx.js';
 import type { TrimStrategy } from '../context/trim.js';
-import { EngineError, type ChatRequest, type Engine } from '../engines/engine.js';
+import { EngineError, type ChatRequest, type ChatResult } from '../engines/engine.js';
 import { chatChoices } from '../engines/choices.js';
 import { toChatCompletion, toChatRequest } from '../engines/translate.js';
 import { uniqueId } from '../ids/unique-id.js';
@@ -19,13 +19,14 @@ import type { BatchOutputLine, RequestRecord } from '../openai/types.js';
 import type { BatchInputLine } from '../protocol/openai.js';
 import type { AnswerCheck } from '../openai/answer-check.js';
 import { checkRequested, PilotCheck, retryBody, type PilotOptions, type PilotVerdict } from './answer-checks.js';
-import { EngineGate } from './gate.js';
+import type { ServingEndpoint } from '../pool/pool.js';
 import { JournalWriter, addUsage, recoverJournals, type JournalProgress } from './journal.js';
+import type { VramPressure } from '../gpu/vram-monitor.js';
+import { Lanes, type Lane } from './lanes.js';
 
 export interface RunnerOptions {
+  /** Requests in flight on one endpoint; in a pool, on each endpoint that has no concurrency of its own. */
   concurrency: number;
-  /** The name the engine serves the batch's model under (a model alias's target); default: the lines' own. */
-  model?: string;
   requestTimeoutMs: number;
   /** Tries per request for transient faults before it becomes an error line. */
   maxAttempts: number;
@@ -64,10 +65,9 @@ export interface Answered {
   estimatedPromptTokens?: number;
   trim?: RequestRecord['trim'];
   numCtx?: number;
+  /** The endpoint that answered. */
+  endpoint: string;
 }
-
-/** Answers in a row at one concurrency, none out of memory, that show the concurrency holds. */
-const ANSWERS_TO_HOLD = 20;
 
 export const DEFAULT_RUNNER_OPTIONS: Omit<RunnerOptions, 'concurrency'> = {
   requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
@@ -104,48 +104,19 @@ export interface RunHooks {
   onPilot?(verdict: PilotVerdict): void;
 }
 
-/** Up to `limit` holders at once; the others wait in order. The limit may change as it runs. */
-class Slots {
-  private used = 0;
-  private readonly waiting: Array<() => void> = [];
-  private drained: (() => void) | null = null;
-  constructor(public limit: number) {}
+/** One try's end: the answer, or why there is none. */
+type TryOutcome =
+  | { answered: ChatResult; lane: Lane; prepared: Prepared; latencyMs: number; sentAt: number }
+  | { failed: EngineError; lane: Lane; sentAt: number };
 
-  acquire(): Promise<void> | void {
-    if (this.used < this.limit) {
-      this.used++;
-      return;
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
+type Prepared = { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] };
 
-  release(): void {
-    // Above a lowered limit, a freed slot is not handed on.
-    const next = this.used <= this.limit ? this.waiting.shift() : undefined;
-    if (next) return next();
-    this.used--;
-    if (this.used === 0) this.drained?.();
-  }
-
-  /** For a holder about to go again: above a lowered limit, its slot goes back and it waits in line. */
-  async fit(): Promise<void> {
-    if (this.used <= this.limit) return;
-    this.used--;
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  setLimit(limit: number): void {
-    this.limit = limit;
-    while (this.used < this.limit && this.waiting.length > 0) {
-      this.used++;
-      this.waiting.shift()!();
-    }
-  }
-
-  idle(): Promise<void> {
-    if (this.used === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.drained = resolve));
-  }
+/** A line's try in flight, which an idle lane may race (a hedge) once the input is all sent. */
+interface Flight {
+  lane: Lane;
+  startedAt: number;
+  hedged: boolean;
+  hedge(spare: Lane): void;
 }
 
 export class BatchRun {
@@ -159,20 +130,8 @@ export class BatchRun {
   private readonly abandoned: string[] = [];
   private output!: JournalWriter;
   private errors!: JournalWriter;
-  private readonly slots: Slots;
-  /** Recovery after running out of memory climbs back to it, never above. */
-  private readonly configuredConcurrency: number;
-  private numCtx: number | undefined;
-  /** Bumped at every adjustment: an out-of-memory answer to a request sent before it lowers nothing more. */
-  private limitsVersion = 0;
-  /** The concurrency before VRAM pressure lowered it, while it lasts. */
-  private limitBeforePressure: number | null = null;
-  /** Answers in a row to requests sent at the limits as they are (an adjustment starts the count again). */
-  private answersAtLimits = 0;
-  /** The most concurrency that gave ANSWERS_TO_HOLD answers in a row and has not run out of memory since; 0 for none. */
-  private heldConcurrency = 0;
-  /** Raises that ran out of memory: each doubles the answers the next raise waits for. */
-  private failedRaises = 0;
+  private lanes!: Lanes;
+  private pressure: VramPressure = 'normal';
   private readonly conversations = new ConversationPool();
   /** The first failed journal write (a full disk): the run stops and run() throws it. */
   private journalFailure: Error | null = null;
@@ -180,104 +139,39 @@ export class BatchRun {
   private pilot: PilotCheck | null;
   /** Set by a failed pilot check: no new line is sent, those in flight finish. */
   private paused = false;
+  /** Every line has been sent: from then on an idle lane may race a slow lane's tries. */
+  private inputSent = false;
+  private readonly flights = new Set<Flight>();
+  private hedgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly files: RunFiles,
-    private readonly engine: Engine,
+    /** The endpoints that serve the batch's model, each with its name for it (one, on a single engine). */
+    private readonly serving: readonly ServingEndpoint[],
     private readonly options: RunnerOptions,
     private readonly hooks: RunHooks,
     /** Epoch ms after which the rest of the batch expires; null for never. */
     private readonly expiresAt: number | null,
   ) {
-    this.configuredConcurrency = Math.max(1, options.concurrency);
-    this.slots = new Slots(this.configuredConcurrency);
-    this.numCtx = options.numCtx;
+    if (serving.length === 0) throw new Error('a run needs an endpoint that serves its model');
     this.pilot = options.pilot && options.pilot.answers > 0 ? new PilotCheck(options.pilot) : null;
   }
 
   /**
    * What the next batch may learn (limits change after out-of-memory answers and under VRAM
-   * pressure): the most concurrency that held (before any held, the current one), num_ctx as it is.
+   * pressure), on the default endpoint: the most concurrency that held, num_ctx as it is.
    */
   get heldLimits(): { concurrency: number; numCtx: number | undefined } {
-    return { concurrency: this.heldConcurrency || this.slots.limit, numCtx: this.numCtx };
+    return this.lanes?.lanes[0]?.heldLimits ?? { concurrency: this.options.concurrency, numCtx: this.options.numCtx };
   }
 
   /**
    * VRAM pressure from the monitor: above the warning level trimming turns aggressive and the
    * concurrency halves; back to normal, the concurrency returns.
    */
-  setPressure(level: 'normal' | 'warning' | 'critical'): void {
-    const pressed = level !== 'normal';
-    if (pressed === (this.limitBeforePressure !== null)) return;
-    if (pressed) {
-      this.limitBeforePressure = this.slots.limit;
-      this.adjust(`VRAM ${level}: aggressive trimming, concurrency halved`, Math.ceil(this.slots.limit / 2));
-    } else {
-      const before = this.limitBeforePressure!;
-      this.limitBeforePressure = null;
-      this.adjust('VRAM back to normal: trimming and concurrency as before', Math.max(this.slots.limit, before));
-    }
-  }
-
-  private adjust(reason: string, concurrency: number, numCtx = this.numCtx): void {
-    this.limitsVersion++;
-    this.answersAtLimits = 0;
-    this.slots.setLimit(concurrency);
-    this.numCtx = numCtx;
-    this.hooks.onAdjusted({ at: Date.now(), reason, concurrency, ...(numCtx !== undefined && { numCtx }) });
-  }
-
-  /**
-   * After an out-of-memory answer: back to the most concurrency that held when this was more,
-   * else half the concurrency, then at 1 a smaller num_ctx. False when nothing is left to lower.
-   */
-  private lowerAfterOutOfMemory(sentAt: number): boolean {
-    if (sentAt !== this.limitsVersion) return true; // already lowered since that request went out
-    this.answersAtLimits = 0; // even where nothing is left to lower: the answers in a row start again
-    const concurrency = this.slots.limit;
-    if (this.heldConcurrency > 0 && concurrency > this.heldConcurrency) {
-      // A raise (or the end of VRAM pressure) went past what held: back to it, and try again later.
-      this.failedRaises++;
-      this.adjust(
-        `out of memory at concurrency ${concurrency}: back to ${this.heldConcurrency}, the most that held`,
-        this.heldConcurrency,
-      );
-      return true;
-    }
-    // What held runs out now (something else took the memory): what holds is learned again from below.
-    this.heldConcurrency = 0;
-    if (concurrency > 1) {
-      this.adjust('out of memory: concurrency halved', Math.floor(concurrency / 2));
-      return true;
-    }
-    // num_ctx stays lowered for the rest of the run: one request alone did not fit, which more
-    // answers will not change, and every new num_ctx reloads an Ollama model.
-    if (this.numCtx !== undefined && this.numCtx > MIN_NUM_CTX) {
-      this.adjust('out of memory at concurrency 1: num_ctx lowered', 1, numCtxAfterOutOfMemory(this.numCtx));
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * An answer to a request sent at the limits as they are. ANSWERS_TO_HOLD in a row show the
-   * concurrency holds, and it goes one up (after twice as many for every raise that ran out of
-   * memory), up to the configured concurrency, or half of it under VRAM pressure.
-   */
-  private answeredAt(sentAt: number): void {
-    if (sentAt !== this.limitsVersion) return;
-    const concurrency = this.slots.limit;
-    this.answersAtLimits++;
-    if (this.answersAtLimits >= ANSWERS_TO_HOLD) this.heldConcurrency = Math.max(this.heldConcurrency, concurrency);
-    const ceiling =
-      this.limitBeforePressure === null ? this.configuredConcurrency : Math.ceil(this.limitBeforePressure / 2);
-    if (concurrency < ceiling && this.answersAtLimits >= ANSWERS_TO_HOLD * 2 ** this.failedRaises) {
-      this.adjust(
-        `recovered after ${this.answersAtLimits} answers without running out of memory: concurrency raised`,
-        concurrency + 1,
-      );
-    }
+  setPressure(level: VramPressure): void {
+    this.pressure = level;
+    this.lanes?.setPressure(level);
   }
 
   /**
@@ -304,12 +198,20 @@ export class BatchRun {
     this.output = new JournalWriter(this.files.output, onJournalFailure);
     this.errors = new JournalWriter(this.files.error, onJournalFailure);
     const expiry = this.armExpiry();
-    const gate = new EngineGate(
-      () => this.engine.ping(),
-      (reason) => this.hooks.onPause(reason),
+    // One endpoint runs at the batch's concurrency; in a pool each at its own, where it has one.
+    const single = this.serving.length === 1;
+    const lanes = (this.lanes = new Lanes(
+      this.serving,
+      ({ endpoint }) => (single ? this.options.concurrency : (endpoint.concurrency ?? this.options.concurrency)),
+      this.options.numCtx,
+      {
+        onAdjusted: (adjustment) => this.hooks.onAdjusted(adjustment),
+        onPause: (reason) => this.hooks.onPause(reason),
+        onIdleSlots: () => this.hedge(),
+      },
       this.stopper.signal,
-    );
-    const slots = this.slots;
+    ));
+    lanes.setPressure(this.pressure);
     let stoppedAtLine = Infinity;
     let outcome: RunOutcome;
     try {
@@ -320,15 +222,17 @@ export class BatchRun {
         }
         const request = parseRequest(line.bytes);
         if (!request || finished.has(request.custom_id)) continue;
-        await slots.acquire();
-        if (this.stopReason || this.paused) {
-          slots.release();
+        const open = await lanes.openLine();
+        if (!open || this.stopReason || this.paused) {
+          if (open) lanes.closeLine();
           stoppedAtLine = line.number;
           break;
         }
-        void this.answer(request, gate).finally(() => slots.release());
+        void this.answer(request).finally(() => lanes.closeLine());
       }
-      await slots.idle();
+      this.inputSent = stoppedAtLine === Infinity;
+      this.hedge();
+      await lanes.idle();
       const reason = this.stopReason;
       if ((reason === 'cancelled' || reason === 'expired') && !this.journalFailure)
         await this.writeStopLines(reason, stoppedAtLine, finished);
@@ -336,6 +240,8 @@ export class BatchRun {
       outcome = reason ?? (stoppedAtLine === Infinity ? 'completed' : 'paused');
     } finally {
       clearTimeout(expiry);
+      clearTimeout(this.hedgeTimer);
+      lanes.close();
       await Promise.all([this.output.close(), this.errors.close()]);
     }
     if (this.journalFailure) throw this.journalFailure;
@@ -350,46 +256,45 @@ export class BatchRun {
   }
 
   /** Sends one request until it has an answer, a permanent error, or the run stops. */
-  private async answer(request: BatchInputLine, gate: EngineGate): Promise<void> {
+  private async answer(request: BatchInputLine): Promise<void> {
     const conversation = this.options.context?.mode === 'conversation' ? this.conversations.take() : undefined;
     try {
-      await this.answerIn(request, gate, conversation);
+      await this.answerIn(request, conversation);
     } finally {
       if (conversation) this.conversations.give(conversation);
     }
   }
 
-  private async answerIn(
-    request: BatchInputLine,
-    gate: EngineGate,
-    conversation: Conversation | undefined,
-  ): Promise<void> {
+  private async answerIn(request: BatchInputLine, conversation: Conversation | undefined): Promise<void> {
     // What is sent: the line's request, or after an invalid answer its retry (retryInvalid).
     let asked = request;
     let retried: RequestRecord['retried'];
     for (let attempt = 1; ; attempt++) {
-      await gate.whenOpen();
+      const lane = await this.lanes.takeSlot();
+      if (!lane || this.stopReason) {
+        if (lane) this.lanes.giveSlot(lane);
+        return void this.abandoned.push(request.custom_id);
+      }
+      const outcome = await this.race(lane, asked, conversation);
+      if ('refused' in outcome) return this.recordFailure(request.custom_id, outcome.refused);
       if (this.stopReason) return void this.abandoned.push(request.custom_id);
-      // Measured at every try: num_ctx may have been lowered since the last one.
-      const prepared = this.prepare(asked, conversation);
-      if ('refused' in prepared) return this.recordFailure(request.custom_id, prepared.refused);
-      let failure: EngineError;
-      const attemptSignal = this.attemptSignal();
-      const sentAt = this.limitsVersion;
-      try {
-        const started = performance.now();
-        const result = await chatChoices(this.engine, prepared.chat, attemptSignal.signal);
-        const latencyMs = performance.now() - started;
+      if ('answered' in outcome) {
+        const { answered: result, prepared, latencyMs, sentAt } = outcome;
+        const { endpoint } = outcome.lane;
         if (prepared.estimated !== undefined)
           this.options.context!.calibration.observe(prepared.estimated, result.promptTokens);
         const check = checkRequested(asked.body, result.content);
         const retrying = check?.valid === false && this.options.retryInvalid === true && !retried;
         const record: RequestRecord = { latency_ms: Math.round(latencyMs * 10) / 10, attempts: attempt };
+        if (this.serving.length > 1) record.endpoint = endpoint.name;
         // A conversation goes on with the answer the line keeps, not with one that is tried again.
         const trim =
-          (conversation && !retrying && this.remember(conversation, prepared.chat, result.content, request)) ||
+          (conversation &&
+            !retrying &&
+            this.remember(conversation, prepared.chat, result.content, request, outcome.lane.numCtx!)) ||
           prepared.trim;
         if (trim) record.trim = trim;
+        endpoint.answered({ latencyMs, promptTokens: result.promptTokens, completionTokens: result.completionTokens });
         this.hooks.onAnswered({
           latencyMs,
           promptTokens: result.promptTokens,
@@ -397,9 +302,10 @@ export class BatchRun {
           cachedTokens: result.cachedTokens ?? 0,
           ...(prepared.estimated !== undefined && { estimatedPromptTokens: prepared.estimated }),
           ...(trim && { trim }),
-          ...(this.numCtx !== undefined && { numCtx: this.numCtx }),
+          ...(outcome.lane.numCtx !== undefined && { numCtx: outcome.lane.numCtx }),
+          endpoint: endpoint.name,
         });
-        this.answeredAt(sentAt);
+        outcome.lane.answeredAt(sentAt);
         if (retrying) {
           asked = { ...request, body: retryBody(request.body) };
           retried = { reason: check.reason, temperature: asked.body.temperature! };
@@ -418,25 +324,21 @@ export class BatchRun {
           ollama_batch: record,
         });
         return this.judge(check);
-      } catch (error) {
-        failure = error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));
-      } finally {
-        attemptSignal.done();
       }
-      if (this.stopReason) return void this.abandoned.push(request.custom_id);
+      const { failed: failure, lane: failedOn, sentAt } = outcome;
+      // Not answering: that endpoint is down (the race marked it), the line goes to another or waits.
       if (failure.kind === 'unreachable') {
-        gate.close(failure.message);
         attempt = 0;
         continue;
       }
       // A try that ran out of memory at limits since lowered does not count against the request.
-      if (failure.code === 'out_of_memory' && this.lowerAfterOutOfMemory(sentAt)) attempt--;
+      if (failure.code === 'out_of_memory' && failedOn.lowerAfterOutOfMemory(sentAt)) attempt--;
       if (
         failure.kind === 'transient' &&
         attempt >= this.options.maxAttempts &&
-        !(await this.engine.ping().catch(() => false))
+        !(await failedOn.endpoint.engine.ping().catch(() => false))
       ) {
-        gate.close(failure.message);
+        failedOn.endpoint.markDown(failure.message);
         attempt = 0;
         continue;
       }
@@ -447,9 +349,109 @@ export class BatchRun {
       await sleep(backoff * (0.5 + Math.random() * 0.5), undefined, { signal: this.stopper.signal }).catch(
         () => undefined,
       );
-      // A concurrency lowered since (out of memory, VRAM pressure) holds for the next try too.
-      await this.slots.fit();
     }
+  }
+
+  /**
+   * One try of a line on `lane`, which holds a slot for it. Once every line is sent, an idle
+   * lane may race it (hedge): the first answer wins and the other try is aborted, so the line
+   * has one answer. It fails only when every try has failed.
+   */
+  private race(
+    lane: Lane,
+    asked: BatchInputLine,
+    conversation: Conversation | undefined,
+  ): Promise<TryOutcome | { refused: EngineError }> {
+    return new Promise((resolve) => {
+      let settled = false;
+      let running = 0;
+      const aborts = new Set<AbortController>();
+      const flight: Flight = {
+        lane,
+        startedAt: performance.now(),
+        hedged: false,
+        hedge: (spare) => {
+          flight.hedged = true;
+          spare.endpoint.hedged();
+          start(spare, true);
+        },
+      };
+      const settle = (outcome: TryOutcome | { refused: EngineError }): void => {
+        settled = true;
+        this.flights.delete(flight);
+        for (const abort of aborts) abort.abort(new DOMException('another try answered first', 'AbortError'));
+        resolve(outcome);
+      };
+      const start = (on: Lane, hedge: boolean): void => {
+        // Measured at every try, on its lane: num_ctx may have been lowered since the last one.
+        const prepared = this.prepare(asked, conversation, on);
+        if ('refused' in prepared) {
+          this.lanes.giveSlot(on);
+          if (!hedge) settle(prepared);
+          return;
+        }
+        running++;
+        const attempt = this.attemptSignal();
+        aborts.add(attempt.controller);
+        const sentAt = on.version;
+        const started = performance.now();
+        chatChoices(on.endpoint.engine, prepared.chat, attempt.controller.signal)
+          .then(
+            (answered) => {
+              if (settled) return;
+              if (hedge) on.endpoint.wonHedge();
+              settle({ answered, lane: on, prepared, latencyMs: performance.now() - started, sentAt });
+            },
+            (error: unknown) => {
+              if (settled) return; // the other try answered: this one was aborted
+              const failed =
+                error instanceof EngineError ? error : new EngineError('transient', 'server_error', String(error));
+              on.endpoint.failed();
+              if (failed.kind === 'unreachable') on.endpoint.markDown(failed.message);
+              if (running === 1) settle({ failed, lane: on, sentAt });
+            },
+          )
+          .finally(() => {
+            running--;
+            aborts.delete(attempt.controller);
+            attempt.done();
+            this.lanes.giveSlot(on);
+          });
+      };
+      this.flights.add(flight);
+      start(lane, false);
+    });
+  }
+
+  /**
+   * Once every line is sent, lanes fall idle while others still answer the last lines: an idle
+   * lane races a line whose answer it expects to give sooner than the line's own lane (a slow
+   * endpoint, or one that stopped answering without an error). Checked again after the idle
+   * lane's usual answer time, while lines are in flight.
+   */
+  private hedge(): void {
+    if (!this.inputSent || this.serving.length < 2 || this.stopReason || this.paused || this.flights.size === 0) return;
+    clearTimeout(this.hedgeTimer);
+    const now = performance.now();
+    // The line that looks furthest from its answer first.
+    const remaining = (flight: Flight): number => {
+      const elapsed = now - flight.startedAt;
+      const usual = flight.lane.endpoint.meanLatencyMs();
+      return usual !== null && elapsed < usual ? usual - elapsed : elapsed;
+    };
+    const waiting = [...this.flights].filter((flight) => !flight.hedged).sort((a, b) => remaining(b) - remaining(a));
+    let recheckMs = Infinity;
+    for (const flight of waiting) {
+      const left = remaining(flight);
+      const spare = this.lanes.takeSpareSlot(flight.lane, (lane) => {
+        const usual = lane.endpoint.meanLatencyMs();
+        if (usual !== null) recheckMs = Math.min(recheckMs, usual);
+        return usual !== null && usual < left;
+      });
+      if (spare) flight.hedge(spare);
+    }
+    if (recheckMs !== Infinity && [...this.flights].some((flight) => !flight.hedged))
+      this.hedgeTimer = setTimeout(() => this.hedge(), Math.max(recheckMs, 10));
   }
 
   /**
@@ -458,17 +460,18 @@ export class BatchRun {
    */
   private prepare(
     request: BatchInputLine,
-    conversation?: Conversation,
-  ): { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } | { refused: EngineError } {
+    conversation: Conversation | undefined,
+    lane: Lane,
+  ): Prepared | { refused: EngineError } {
     const context = this.options.context;
-    const model = this.options.model;
-    if (!context || this.numCtx === undefined) return { chat: toChatRequest(request.body, this.numCtx, model) };
+    const { model, numCtx } = lane;
+    if (!context || numCtx === undefined) return { chat: toChatRequest(request.body, numCtx, model) };
     const asked = conversation
       ? { ...request.body, messages: conversation.messagesFor(request.body.messages) }
       : request.body;
     const fitted = fitRequest(asked, {
-      numCtx: this.numCtx,
-      strategy: this.limitBeforePressure === null ? context.strategy : 'aggressive',
+      numCtx,
+      strategy: lane.pressed ? 'aggressive' : context.strategy,
       counter: context.counter,
       calibration: context.calibration,
       ...(context.aggressiveFraction !== undefined && { aggressiveFraction: context.aggressiveFraction }),
@@ -477,8 +480,8 @@ export class BatchRun {
     if (!fitted.fits) return { refused: new EngineError('permanent', 'context_length_exceeded', fitted.message, 400) };
     const body = { ...asked, messages: fitted.messages, max_tokens: fitted.maxTokens };
     delete body.max_completion_tokens;
-    const prepared: { chat: ChatRequest; estimated?: number; trim?: RequestRecord['trim'] } = {
-      chat: toChatRequest(body, this.numCtx, model),
+    const prepared: Prepared = {
+      chat: toChatRequest(body, numCtx, model),
       estimated: fitted.estimated,
     };
     const { trim } = fitted;
@@ -500,9 +503,10 @@ export class BatchRun {
     sent: ChatRequest,
     answer: string,
     request: BatchInputLine,
+    numCtx: number,
   ): RequestRecord['trim'] | undefined {
     const context = this.options.context!;
-    const budget = Math.floor((this.numCtx! - outputTokensOf(request.body)) / context.calibration.factor);
+    const budget = Math.floor((numCtx - outputTokensOf(request.body)) / context.calibration.factor);
     const trim = conversation.answered(sent.messages, answer, {
       budget,
       strategy: context.strategy,
@@ -521,11 +525,11 @@ export class BatchRun {
   }
 
   /**
-   * Aborts one try on stop or after the request timeout. A timer we clear ourselves, not
+   * Aborts one try on stop, after the request timeout, or when another try of its line answered first (`controller`). A timer we clear ourselves, not
    * AbortSignal.timeout inside AbortSignal.any: such a combined signal can be collected
    * before it fires (nodejs/node#48951), leaving a request that never times out.
    */
-  private attemptSignal(): { signal: AbortSignal; done(): void } {
+  private attemptSignal(): { controller: AbortController; done(): void } {
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new DOMException('the engine did not answer in time', 'TimeoutError')),
@@ -534,7 +538,7 @@ export class BatchRun {
     const onStop = (): void => controller.abort(this.stopper.signal.reason);
     this.stopper.signal.addEventListener('abort', onStop, { once: true });
     return {
-      signal: controller.signal,
+      controller,
       done: () => {
         clearTimeout(timer);
         this.stopper.signal.removeEventListener('abort', onStop);

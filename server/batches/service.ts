@@ -3,6 +3,7 @@
 // queue (batches run one at a time, oldest first), the run planner and model learning.
 import { EventEmitter } from 'node:events';
 import type { Engine } from '../engines/engine.js';
+import { EnginePool } from '../pool/pool.js';
 import type { VramPressure, VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchMetricsReport } from '../protocol/metrics.js';
 import { readTimeSeries } from '../metrics/time-series.js';
@@ -27,7 +28,8 @@ export class BatchService extends EventEmitter<QueueEvents> {
 
   constructor(
     private readonly store: Store,
-    engine: Engine,
+    /** The engines batches run on: one engine (a pool of it, with the settings' model aliases), or a pool. */
+    engines: Engine | EnginePool,
     settings: QueueSettings = {},
     clock: Clock = systemClock,
   ) {
@@ -36,7 +38,7 @@ export class BatchService extends EventEmitter<QueueEvents> {
     this.learning = new ModelLearning(store, clock);
     this.queue = new BatchQueue({
       store,
-      engine,
+      pool: engines instanceof EnginePool ? engines : EnginePool.of(engines, settings.modelAliases),
       files: this.files,
       learning: this.learning,
       events: this,

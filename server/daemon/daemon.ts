@@ -8,6 +8,8 @@ import { createEngine, engineUrl } from '../engines/factory.js';
 import { NodeLlamaCppMissingError } from '../engines/node-llama-cpp-module.js';
 import type { Engine } from '../engines/engine.js';
 import { OllamaEngine } from '../engines/ollama.js';
+import { Endpoint } from '../pool/endpoint.js';
+import { EnginePool } from '../pool/pool.js';
 import { VramMonitor } from '../gpu/vram-monitor.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { serveRpc } from '../rpc/server.js';
@@ -63,6 +65,14 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         : error;
     });
     const liveEngine = engine;
+    const pool = new EnginePool([
+      new Endpoint({
+        name: engine.name,
+        engine,
+        url: engineUrl(config),
+        ...(config.modelAliases && { modelAliases: config.modelAliases }),
+      }),
+    ]);
     const vram = (monitor = new VramMonitor({
       ...(config.nvidiaSmiPath && { nvidiaSmiPath: config.nvidiaSmiPath }),
       ...(config.vramPollMs && { intervalMs: config.vramPollMs }),
@@ -76,7 +86,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         `VRAM pressure ${level}${snapshot.warnings.length > 0 ? `: ${snapshot.warnings.join('; ')}` : ''}`,
       ),
     );
-    const service = new BatchService(store, engine, {
+    const service = new BatchService(store, pool, {
       concurrency: config.concurrency,
       numCtx: config.numCtx,
       ...(config.trimStrategy && { trimStrategy: config.trimStrategy }),
@@ -117,7 +127,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         await http.close();
         await cascades.idle();
         await service.close();
-        await liveEngine.close();
+        await pool.close();
         rpcClients.disconnect();
         lock.release();
         resolveStopped();
@@ -135,6 +145,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
           up,
           models: up ? await liveEngine.listModels().catch(() => []) : [],
         },
+        endpoints: pool.statuses(),
         runningBatchId: service.runningBatchId,
         http: http.url,
         gpu: vram.snapshot() ?? null,

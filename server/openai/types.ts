@@ -55,6 +55,8 @@ export interface RequestRecord {
    * answers: this answer is the retry's, a new sample at this temperature (and seed).
    */
   retried?: { reason: string; temperature: number; seed?: number };
+  /** The endpoint of the pool that answered, where the batch ran on more than one. */
+  endpoint?: string;
 }
 
 export interface ApiErrorBody {

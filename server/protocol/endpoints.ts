@@ -3,7 +3,9 @@
 // (daemon/status, the metrics snapshot, Prometheus). With no `endpoints` the daemon makes one
 // from the single-engine settings (engine, ollamaUrl, openaiUrl, modelPath, concurrency,
 // modelAliases): one endpoint stays the default and the simplest case.
-import type { EngineName } from './methods.js';
+
+export type EngineName = 'ollama' | 'openai' | 'llama-cpp';
+export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
 
 /** One engine of the pool, as the user writes it. */
 export interface EndpointConfig {

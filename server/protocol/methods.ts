@@ -28,8 +28,7 @@ export interface DaemonInfo {
 export type BatchMode = 'independent' | 'conversation';
 export const BATCH_MODES: readonly BatchMode[] = ['independent', 'conversation'];
 
-export type EngineName = 'ollama' | 'openai' | 'llama-cpp';
-export const ENGINE_NAMES: readonly EngineName[] = ['ollama', 'openai', 'llama-cpp'];
+export { ENGINE_NAMES, type EngineName } from './endpoints.js';
 
 /** How a batch runs where the daemon's own choice is not wanted. */
 export interface BatchRunOptions {

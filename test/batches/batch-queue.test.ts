@@ -15,6 +15,7 @@ import type { Batch } from '../../server/protocol/openai.js';
 import { Store, type StoreData } from '../../server/store/store.js';
 import { batchLines, requestLine, tempDir } from '../support/batch-files.js';
 import { textOf } from '../../server/common/text-of.js';
+import { EnginePool } from '../../server/pool/pool.js';
 
 /** Answers requests while it has answers left to give (unlimited until held); refuses those it is told to. */
 class FakeEngine extends EventEmitter<{ request: [ChatRequest] }> implements Engine {
@@ -137,7 +138,7 @@ async function harness(settings: QueueSettings = {}): Promise<Harness> {
   const events = new EventEmitter<QueueEvents>();
   const queue = new BatchQueue({
     store,
-    engine,
+    pool: EnginePool.of(engine, settings.modelAliases),
     files,
     learning: new ModelLearning(store, clock),
     events,

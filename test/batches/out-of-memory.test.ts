@@ -9,6 +9,7 @@ import { BatchRun, type RunnerOptions } from '../../server/batches/runner.js';
 import { EngineError, type ChatRequest, type ChatResult, type Engine } from '../../server/engines/engine.js';
 import type { Adjustment } from '../../server/protocol/metrics.js';
 import { batchLines, tempDir } from '../support/batch-files.js';
+import { EnginePool } from '../../server/pool/pool.js';
 
 /** Time one answer takes, so that requests overlap as on a real engine. */
 const ANSWER_MS = 4;
@@ -83,7 +84,7 @@ describe('out of memory: lowered, then recovered', function () {
     let failures = 0;
     const run = new BatchRun(
       files,
-      new MemoryBoundEngine(room),
+      EnginePool.of(new MemoryBoundEngine(room)).endpoints.map((endpoint) => ({ endpoint, model: 'tiny' })),
       options,
       {
         onProgress: () => {},
