@@ -31,6 +31,7 @@ import {
   type EmulatorProcess,
 } from './children.js';
 import { serveTime } from './capacity.js';
+import { cpuMs } from './proc.js';
 import { withDeadline } from './time.js';
 
 export interface PoolOptions {
@@ -55,6 +56,8 @@ export interface BatchRun {
   lines: number;
   wallMs: number;
   requestsPerSecond: number;
+  /** The daemon's CPU time per line: where the machine, not the pool, bounds the pace. */
+  daemonCpuMsPerLine: number;
   /** What the daemon tells of each endpoint after the batch (a pooled daemon only). */
   perEndpoint: Array<Pick<EndpointStatus, 'name' | 'answered' | 'errors' | 'hedged' | 'hedgesWon'>>;
 }
@@ -145,6 +148,7 @@ async function runBatch(
   const inputIds = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
   const daemon = await startDaemon(work, endpoints, options.slots);
   try {
+    const cpuBefore = cpuMs(daemon.pid);
     const started = performance.now();
     const created = await submit(daemon.connection, inputPath);
     const finished = waitForBatch(daemon.connection, created.id, isFinished);
@@ -162,6 +166,7 @@ async function runBatch(
       lines,
       wallMs,
       requestsPerSecond: (batch.request_counts.completed * 1000) / wallMs,
+      daemonCpuMsPerLine: (cpuMs(daemon.pid) - cpuBefore) / lines,
       perEndpoint: await perEndpoint(daemon),
     };
     return { run, batch, inputIds, daemon };
@@ -264,7 +269,7 @@ export async function measurePool(options: PoolOptions, log: (line: string) => v
       (each) => `${each.name} ${each.answered}${each.hedged ? ` (${each.hedgesWon}/${each.hedged} hedges won)` : ''}`,
     );
     log(
-      `  ${what}: ${run.lines} lines in ${(run.wallMs / 1000).toFixed(2)} s, ${run.requestsPerSecond.toFixed(1)} req/s${split.length > 1 ? `; answered: ${split.join(', ')}` : ''}`,
+      `  ${what}: ${run.lines} lines in ${(run.wallMs / 1000).toFixed(2)} s, ${run.requestsPerSecond.toFixed(1)} req/s, daemon CPU ${run.daemonCpuMsPerLine.toFixed(2)} ms/line${split.length > 1 ? `; answered: ${split.join(', ')}` : ''}`,
     );
     return run;
   };
