@@ -91,6 +91,8 @@ export interface PoolResult {
 export const daemonHasPool = (): boolean => (SETTING_KEYS as readonly string[]).includes('endpoints');
 
 const MODEL = 'instant';
+/** Lines of the warm-up batch each daemon runs before the one measured. */
+const WARM_LINES = 200;
 
 /**
  * A fresh daemon over `endpoints`: one is run as a single engine is today (flags), several as a
@@ -117,15 +119,20 @@ async function startDaemon(work: string, endpoints: EmulatorProcess[], slots: nu
   return startDaemonChild(dataDir, []);
 }
 
-async function perEndpoint(daemon: DaemonChild): Promise<BatchRun['perEndpoint']> {
+/** Each endpoint's counts since `since` (the daemon counts from its start). */
+async function perEndpoint(daemon: DaemonChild, since: EndpointStatus[] = []): Promise<BatchRun['perEndpoint']> {
   const info = await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type);
-  return (info.endpoints ?? []).map(({ name, answered, errors, hedged, hedgesWon }) => ({
-    name,
-    answered,
-    errors,
-    hedged,
-    hedgesWon,
-  }));
+  return (info.endpoints ?? []).map((now) => {
+    const before = since.find(({ name }) => name === now.name);
+    const delta = (key: 'answered' | 'errors' | 'hedged' | 'hedgesWon'): number => now[key] - (before?.[key] ?? 0);
+    return {
+      name: now.name,
+      answered: delta('answered'),
+      errors: delta('errors'),
+      hedged: delta('hedged'),
+      hedgesWon: delta('hedgesWon'),
+    };
+  });
 }
 
 /** Generous: ten times the slowest endpoint's time for the whole batch alone, plus a minute. */
@@ -148,6 +155,17 @@ async function runBatch(
   const inputIds = Array.from({ length: lines }, (_, index) => `req-${index + 1}`);
   const daemon = await startDaemon(work, endpoints, options.slots);
   try {
+    // Warm the daemon's JIT first, as overhead.ts does: a daemon serves batch after batch, and
+    // its first one's compiling (about 1 s of CPU) would weigh on the shorter pooled runs most.
+    const warmPath = join(work, `warm-${Date.now()}.jsonl`);
+    writeFileSync(warmPath, batchLines(WARM_LINES, { model: MODEL, maxTokens: 16, prefix: 'warm' }));
+    const warm = await submit(daemon.connection, warmPath);
+    await withDeadline(
+      waitForBatch(daemon.connection, warm.id, isFinished),
+      deadlineMs(WARM_LINES, options),
+      "the daemon's warm-up batch",
+    );
+    const counted = (await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type)).endpoints;
     const cpuBefore = cpuMs(daemon.pid);
     const started = performance.now();
     const created = await submit(daemon.connection, inputPath);
@@ -167,7 +185,7 @@ async function runBatch(
       wallMs,
       requestsPerSecond: (batch.request_counts.completed * 1000) / wallMs,
       daemonCpuMsPerLine: (cpuMs(daemon.pid) - cpuBefore) / lines,
-      perEndpoint: await perEndpoint(daemon),
+      perEndpoint: await perEndpoint(daemon, counted),
     };
     return { run, batch, inputIds, daemon };
   } catch (error) {
