@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
-import { gpuLines } from '../server/display/gpu-lines.js';
+import { engineCheck } from '../server/display/endpoint-lines.js';
 import { DaemonStatusRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { daemonLogPath } from './daemon.js';
@@ -56,28 +56,17 @@ export async function showDaemonLog(ctx: Ctx): Promise<void> {
   editor.revealRange(new vscode.Range(end, end));
 }
 
-/** Asks the daemon afresh: is the engine up, which models does it have, how full is the GPU. */
+/** Asks the daemon afresh: is each endpoint of the pool up, which models does it have, how full is the GPU. */
 export async function checkEngine(ctx: Ctx): Promise<void> {
   const client = await ctx.requireClient();
   if (!client) return;
-  const info = await client.sendRequest(DaemonStatusRequest.type);
-  const { engine } = info;
-  const where = `${engine.name}${engine.url ? ` at ${engine.url}` : ''}`;
-  const detail = [
-    engine.up
-      ? `Models: ${engine.models.join(', ') || 'none yet (ollama pull MODEL)'}`
-      : 'The engine does not answer: is it running, and is ollamaBatch.engine / its URL right?',
-    ...gpuLines(info.gpu),
-    `Daemon ${info.version}, pid ${info.pid}; data in ${info.dataDir}; HTTP API ${info.http}/v1`,
-  ].join('\n');
+  const check = engineCheck(await client.sendRequest(DaemonStatusRequest.type));
+  const message = `Ollama Batch: ${check.message}`;
+  const detail = check.detail.join('\n');
   const settings = 'Open Settings';
-  const choice = engine.up
-    ? await vscode.window.showInformationMessage(`Ollama Batch: engine ${where} is up.`, { modal: true, detail })
-    : await vscode.window.showWarningMessage(
-        `Ollama Batch: engine ${where} does not answer.`,
-        { modal: true, detail },
-        settings,
-      );
+  const choice = check.allUp
+    ? await vscode.window.showInformationMessage(message, { modal: true, detail })
+    : await vscode.window.showWarningMessage(message, { modal: true, detail }, settings);
   if (choice === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'ollamaBatch.');
 }
 

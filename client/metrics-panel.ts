@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { BatchGetRequest, BatchMetricsRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
-import { batchView, countersOf, pointOfSample, pointOfSnapshot } from './model/metrics-view.js';
+import { batchView, countersOf, pointOfSample, pointOfSnapshot, poolOf } from './model/metrics-view.js';
 import type { FromMetricsWebview, SeriesPoint, ToMetricsWebview } from './webview/messages.js';
 import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
 
@@ -73,7 +73,12 @@ export class MetricsPanel {
       ({ id, snapshot }) =>
         id === batchId &&
         this.ready &&
-        this.post({ type: 'metrics', point: pointOfSnapshot(snapshot), counters: countersOf(snapshot) }),
+        this.post({
+          type: 'metrics',
+          point: pointOfSnapshot(snapshot),
+          counters: countersOf(snapshot),
+          pool: poolOf(snapshot),
+        }),
       null,
       this._disposables,
     );
@@ -96,6 +101,7 @@ export class MetricsPanel {
         batch: null,
         points: [],
         counters: null,
+        pool: null,
         problem: 'The daemon is not running.',
       });
       return;
@@ -113,6 +119,7 @@ export class MetricsPanel {
         batch: batchView(batch),
         points: [...stored, pointOfSnapshot(metrics.snapshot)],
         counters: countersOf(metrics.snapshot),
+        pool: poolOf(metrics.snapshot),
         problem: null,
       });
       this.ready = true;
@@ -124,6 +131,7 @@ export class MetricsPanel {
         batch: null,
         points: [],
         counters: null,
+        pool: null,
         problem: errorMessage(error),
       });
     }
@@ -159,6 +167,19 @@ const BODY = `
       ${counter('context', 'num_ctx · trims')}
       ${counter('vram', 'VRAM')}
     </dl>
+    <section id="endpoints" class="endpoints" hidden>
+      <h2 id="endpoints-title">Endpoints</h2>
+      <p id="endpoint-line" class="endpoint-line" hidden></p>
+      <table id="endpoint-table" hidden>
+        <thead>
+          <tr>
+            <th>Endpoint</th><th>State</th><th class="number">In flight</th><th class="number">Req/s</th>
+            <th class="number">Answered</th><th class="number">Errors</th><th class="number">Hedges won</th>
+          </tr>
+        </thead>
+        <tbody id="endpoint-rows"></tbody>
+      </table>
+    </section>
     <div class="charts">
       ${chart('chart-throughput', 'Throughput (requests/s)')}
       ${chart('chart-latency', 'Latency (ms)')}
@@ -167,4 +188,8 @@ const BODY = `
       ${chart('chart-vram', 'VRAM used (MiB)')}
       ${chart('chart-errors', 'Errors by class')}
     </div>
+    <section id="adjustments" class="adjustments" hidden>
+      <h2>Adjustments</h2>
+      <ul id="adjustment-list"></ul>
+    </section>
   </main>`;

@@ -1,14 +1,16 @@
 // The daemon's metrics as the metrics webview takes them: a time series sample (a row of
 // `<dataDir>/metrics/<batch>.jsonl`, written every few seconds) or a live snapshot (announced
 // every second) both become a SeriesPoint; a snapshot also gives the counters on top.
-import type { BatchMetricsSnapshot } from '../../server/protocol/metrics.js';
+import type { Adjustment, BatchMetricsSnapshot } from '../../server/protocol/metrics.js';
 import type { Batch } from '../../server/protocol/openai.js';
 import { sampleOf } from '../../server/display/metrics-sample.js';
 import {
   ERROR_CLASSES,
   type BatchView,
   type ErrorClass,
+  type AdjustmentView,
   type MetricsCounters,
+  type PoolView,
   type SeriesPoint,
 } from '../webview/messages.js';
 import { isTerminal } from './format.js';
@@ -84,5 +86,33 @@ export function countersOf(snapshot: BatchMetricsSnapshot): MetricsCounters {
     vramUsedMiB: vram?.usedMiB ?? null,
     vramTotalMiB: vram?.totalMiB ?? null,
     vramSpilled: vram?.spilled ?? false,
+  };
+}
+
+/** "gpu-b: concurrency 2, num_ctx 8192 (out of memory)": the endpoint named where the pool has several. */
+export function adjustmentText(adjustment: Adjustment): string {
+  const { endpoint, concurrency, numCtx, reason } = adjustment;
+  const limits = `concurrency ${concurrency}${numCtx === undefined ? '' : `, num_ctx ${numCtx}`}`;
+  return `${endpoint ? `${endpoint}: ` : ''}${limits} (${reason})`;
+}
+
+export function poolOf(snapshot: BatchMetricsSnapshot): PoolView {
+  return {
+    endpoints: (snapshot.endpoints ?? []).map((status) => ({
+      name: status.name,
+      engine: status.engine,
+      up: status.up,
+      down: status.down,
+      inFlight: status.inFlight,
+      concurrency: status.concurrency,
+      requestsPerSecond: status.requestsPerSecond,
+      answered: status.answered,
+      errors: status.errors,
+      hedgesWon: status.hedgesWon,
+    })),
+    adjustments: snapshot.adjustments.map((adjustment): AdjustmentView => ({
+      at: adjustment.at,
+      text: adjustmentText(adjustment),
+    })),
   };
 }

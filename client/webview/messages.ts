@@ -63,6 +63,33 @@ export interface MetricsCounters {
   vramSpilled: boolean;
 }
 
+/** An endpoint of the pool the batch runs on, from the latest snapshot. */
+export interface EndpointView {
+  name: string;
+  engine: string;
+  up: boolean;
+  /** Why it is down, and since when (ms since the epoch); null while up. */
+  down: { reason: string; since: number } | null;
+  inFlight: number;
+  concurrency: number;
+  requestsPerSecond: number | null;
+  answered: number;
+  errors: number;
+  hedgesWon: number;
+}
+
+/** A limit the batch changed by itself: when (ms since the epoch), and what, in words. */
+export interface AdjustmentView {
+  at: number;
+  text: string;
+}
+
+/** What the latest snapshot tells besides the counters: the pool (empty once the batch is over) and the last adjustments. */
+export interface PoolView {
+  endpoints: EndpointView[];
+  adjustments: AdjustmentView[];
+}
+
 export type ToMetricsWebview =
   /** After `ready` and after a reconnect: everything, the time series included; `problem` when it could not be had. */
   | {
@@ -71,11 +98,12 @@ export type ToMetricsWebview =
       batch: BatchView | null;
       points: SeriesPoint[];
       counters: MetricsCounters | null;
+      pool: PoolView | null;
       problem: string | null;
     }
   | { type: 'batch'; batch: BatchView }
   /** Once a second while the batch runs. */
-  | { type: 'metrics'; point: SeriesPoint; counters: MetricsCounters };
+  | { type: 'metrics'; point: SeriesPoint; counters: MetricsCounters; pool: PoolView };
 
 export type FromMetricsWebview = { type: 'ready' };
 

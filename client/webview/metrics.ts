@@ -7,8 +7,10 @@ import 'uplot/dist/uPlot.min.css';
 import {
   ERROR_CLASSES,
   type BatchView,
+  type EndpointView,
   type FromMetricsWebview,
   type MetricsCounters,
+  type PoolView,
   type ToMetricsWebview,
 } from './messages.js';
 import { formatCount, formatDuration, formatRate, formatShare } from './numbers.js';
@@ -170,6 +172,66 @@ function drawCounters(counters: MetricsCounters, batch: BatchView | null): void 
   vram.title = counters.vramSpilled ? 'Part of the model is in system RAM: requests run slower.' : '';
 }
 
+/** "down 3m: connect ECONNREFUSED …", or "up". */
+const stateText = (endpoint: EndpointView): string =>
+  endpoint.up
+    ? 'up'
+    : endpoint.down
+      ? `down ${formatDuration((Date.now() - endpoint.down.since) / 1000)}: ${endpoint.down.reason}`
+      : 'down';
+
+function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+/** With one endpoint a line; with several a table, a down row marked. Hidden without any (a finished batch). */
+function drawPool(pool: PoolView): void {
+  const { endpoints, adjustments } = pool;
+  element('endpoints').hidden = endpoints.length === 0;
+  element('endpoints-title').textContent = endpoints.length === 1 ? 'Engine' : 'Endpoints';
+  const line = element('endpoint-line');
+  const table = element('endpoint-table');
+  line.hidden = endpoints.length !== 1;
+  table.hidden = endpoints.length < 2;
+  const only = endpoints.length === 1 ? endpoints[0]! : null;
+  line.textContent = only
+    ? [
+        `${only.name} (${only.engine})`,
+        stateText(only),
+        `${formatCount(only.inFlight)}/${formatCount(only.concurrency)} in flight`,
+        `${orDash(only.requestsPerSecond, formatRate)} req/s`,
+        `${formatCount(only.answered)} answered`,
+        `${formatCount(only.errors)} errors`,
+      ].join(' · ')
+    : '';
+  line.classList.toggle('warning', only?.up === false);
+  const rows = element<HTMLTableSectionElement>('endpoint-rows');
+  rows.replaceChildren();
+  if (endpoints.length > 1)
+    for (const endpoint of endpoints) {
+      const row = rows.insertRow();
+      row.classList.toggle('down', !endpoint.up);
+      cell(row, endpoint.name).title = endpoint.engine;
+      cell(row, stateText(endpoint), 'state');
+      cell(row, `${formatCount(endpoint.inFlight)}/${formatCount(endpoint.concurrency)}`, 'number');
+      cell(row, orDash(endpoint.requestsPerSecond, formatRate), 'number');
+      cell(row, formatCount(endpoint.answered), 'number');
+      cell(row, formatCount(endpoint.errors), 'number');
+      cell(row, formatCount(endpoint.hedgesWon), 'number');
+    }
+  element('adjustments').hidden = adjustments.length === 0;
+  element('adjustment-list').replaceChildren(
+    ...adjustments.map((adjustment) => {
+      const item = document.createElement('li');
+      item.textContent = `${new Date(adjustment.at).toLocaleTimeString()} ${adjustment.text}`;
+      return item;
+    }),
+  );
+}
+
 let currentBatch: BatchView | null = null;
 
 window.addEventListener('message', (event: MessageEvent<ToMetricsWebview>) => {
@@ -183,6 +245,7 @@ window.addEventListener('message', (event: MessageEvent<ToMetricsWebview>) => {
       element('placeholder').textContent = message.problem ?? 'Loading…';
       if (message.batch) drawBatch(message.batch);
       if (message.counters) drawCounters(message.counters, message.batch);
+      drawPool(message.pool ?? { endpoints: [], adjustments: [] });
       buffer.reset(message.points);
       if (charts.size === 0) createCharts();
       else redrawData();
@@ -193,6 +256,7 @@ window.addEventListener('message', (event: MessageEvent<ToMetricsWebview>) => {
       break;
     case 'metrics':
       drawCounters(message.counters, currentBatch);
+      drawPool(message.pool);
       if (buffer.push(message.point)) redrawData();
       break;
   }

@@ -4,7 +4,7 @@
 // what the run teaches about its model is kept. Takes its parts and its clock from the caller.
 import { once, type EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import type { Engine, ModelFacts } from '../engines/engine.js';
+import type { ModelFacts } from '../engines/engine.js';
 import type { VramPressure, VramSnapshot } from '../gpu/vram-monitor.js';
 import { readLines } from '../jsonl/lines.js';
 import type { Adjustment, BatchMetricsSnapshot } from '../protocol/metrics.js';
@@ -19,6 +19,7 @@ import type { FileRegistry } from './file-registry.js';
 import { recoverJournals } from './journal.js';
 import { LiveBatchMetrics, restoreMetrics } from './live-metrics.js';
 import type { ModelAliases } from '../pool/models.js';
+import type { Endpoint } from '../pool/endpoint.js';
 import type { EnginePool, ServingEndpoint } from '../pool/pool.js';
 import type { ModelLearning } from './model-learning.js';
 import { newBatch, type CreateBatchParams } from './new-batch.js';
@@ -247,7 +248,9 @@ export class BatchQueue {
 
   /** A batch's metrics: live while it runs, as kept once it has run. */
   metricsOf(entry: StoredBatch): BatchMetricsSnapshot {
-    return this.live?.entry === entry ? this.live.metrics.metrics.snapshot() : restoreMetrics(entry.metrics).snapshot();
+    return this.live?.entry === entry
+      ? { ...this.live.metrics.metrics.snapshot(), endpoints: this.pool.statuses() }
+      : restoreMetrics(entry.metrics).snapshot();
   }
 
   /** The running batch's id, if any. */
@@ -301,7 +304,7 @@ export class BatchQueue {
         endpoint: batch.endpoint,
         limits: this.settings.validation,
         onRequest: measure.onRequest,
-        engine: this.pool.default.engine.name,
+        engines: [...new Set(this.pool.endpoints.map((endpoint) => endpoint.engine.name))],
         modelProblem: (model) => this.pool.problem(model),
       });
       errors = report.errors;
@@ -384,7 +387,7 @@ export class BatchQueue {
       calibration: this.learning.calibration(model),
       settings: this.settings,
     };
-    const plan = await this.plan(entry, files, facts, serving[0]!.endpoint.engine);
+    const plan = await this.plan(entry, files, facts, serving[0]!.endpoint);
     // What it runs by, in the log: a batch's own settings (run's flags, its metadata) are seen to hold.
     this.events.emit(
       'log',
@@ -393,8 +396,9 @@ export class BatchQueue {
     );
     const { calibration } = facts;
     let outOfMemory = false;
+    // The pool's endpoints ride with each live snapshot: how the batch runs on each.
     const live = new LiveBatchMetrics(batch.id, entry.metrics, this.store.metricsDir, (snapshot) =>
-      this.events.emit('metrics', batch.id, snapshot),
+      this.events.emit('metrics', batch.id, { ...snapshot, endpoints: this.pool.statuses() }),
     );
     this.live = { entry, metrics: live };
     const run = new BatchRun(
@@ -556,11 +560,13 @@ export class BatchQueue {
    * The batch's run plan. Its num_ctx is chosen at its first run, from its calibrated longest
    * request, the model's facts and a fresh VRAM reading, and kept with it from then on.
    */
-  private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts, engine: Engine): Promise<RunPlan> {
+  private async plan(entry: StoredBatch, files: RunFiles, facts: RunFacts, endpoint: Endpoint): Promise<RunPlan> {
     const { batch } = entry;
     const { model, measured, calibration } = facts;
+    const { engine } = endpoint;
+    // The endpoint's own concurrency (configured, or what its engine told) where the batch and the daemon set none.
     if ((entry.options.concurrency ?? this.settings.concurrency) === undefined)
-      facts.slots = await engine.slots().catch(() => undefined);
+      facts.slots = endpoint.concurrency ?? (await engine.slots().catch(() => undefined));
     if (!choosesNumCtx(facts)) return planRun(facts);
     const failure = await calibrateOn(
       engine,

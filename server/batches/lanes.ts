@@ -232,9 +232,12 @@ export class Lanes {
     this.pump();
   }
 
-  /** Every lane's VRAM pressure (the daemon's monitor reads the GPUs it can see). */
+  /**
+   * VRAM pressure from the daemon's monitor, which reads this machine's GPUs: it holds for a
+   * lone endpoint (where else would its reading be), and in a pool for the endpoints on this machine.
+   */
   setPressure(level: VramPressure): void {
-    for (const lane of this.lanes) lane.setPressure(level);
+    for (const lane of this.lanes) if (this.lanes.length === 1 || lane.endpoint.local) lane.setPressure(level);
   }
 
   close(): void {

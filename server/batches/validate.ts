@@ -36,8 +36,8 @@ export class ValidationState {
     readonly endpoint = CHAT_COMPLETIONS_ENDPOINT,
     /** Called with every valid request, e.g. to measure it against the context. */
     readonly onRequest?: (body: ChatCompletionBody, line: number) => void,
-    /** The engine that runs the batch, whose refused fields are refused here; unknown: only what every engine refuses. */
-    readonly engine?: EngineName,
+    /** The engines that run the batch (a pool's kinds), whose refused fields are refused here; none: only what every engine refuses. */
+    readonly engines: readonly EngineName[] = [],
   ) {}
 }
 
@@ -162,7 +162,7 @@ function bodyError(state: ValidationState, line: number, body: Record<string, un
       );
     }
   }
-  const field = requestFieldProblem(body, state.engine);
+  const field = requestFieldProblem(body, state.engines);
   if (field) {
     const param = `body.${field.field}`;
     return error(
@@ -250,7 +250,7 @@ export async function validateBatchFile(
     endpoint?: string;
     limits?: Partial<ValidationLimits>;
     onRequest?: ValidationState['onRequest'];
-    engine?: EngineName;
+    engines?: readonly EngineName[];
     /** Why the engine does not serve the batch's model (the daemon asks it), or null when it does. */
     modelProblem?: (model: string) => Promise<string | null>;
     signal?: AbortSignal;
@@ -261,7 +261,7 @@ export async function validateBatchFile(
     options.displayName ?? basename(path),
     options.endpoint,
     options.onRequest,
-    options.engine,
+    options.engines,
   );
   const errors: BatchError[] = [];
   let errorCount = 0;

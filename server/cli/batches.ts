@@ -2,6 +2,7 @@
 // daemon. `status` answers without one too, from the data dir's db.json.
 import * as protocol from '../protocol/methods.js';
 import type { Batch } from '../protocol/openai.js';
+import { engineLines } from '../display/endpoint-lines.js';
 import { gpuLines } from '../display/gpu-lines.js';
 import { connectDaemon } from '../rpc/client.js';
 import { readStoreFile } from '../store/store.js';
@@ -32,9 +33,13 @@ export async function status(id: string | undefined, flags: { dataDir: string; j
       call(() => connection.sendRequest(protocol.BatchListRequest.type, { limit: LIST_LIMIT })),
     ]);
     if (flags.json) return console.log(JSON.stringify({ daemon: info, batches: list.data }, null, 2));
-    const engine = `${info.engine.name}${info.engine.url ? ` at ${info.engine.url}` : ''} (${info.engine.up ? `up; models: ${info.engine.models.join(', ') || 'none'}` : 'not answering'})`;
     console.log(
-      `daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}\nHTTP API ${info.http}/v1\nengine ${engine}\n${gpuLines(info.gpu).join('\n')}`,
+      [
+        `daemon pid ${info.pid}, version ${info.version}, data ${info.dataDir}`,
+        `HTTP API ${info.http}/v1`,
+        ...engineLines(info),
+        ...gpuLines(info.gpu),
+      ].join('\n'),
     );
     console.log(list.data.length === 0 ? 'no batches' : list.data.map(batchLine).join('\n'));
   } finally {

@@ -9,6 +9,7 @@ import {
   checkSetting,
   fromText,
   settingKeyOf,
+  shownValue,
   specOf,
   toText,
   type SettingKey,
@@ -20,8 +21,7 @@ import { CliError } from './daemon-connection.js';
 import { absolute, addDataDirOption, dataDirOf } from './options.js';
 import { hint } from '../daemon-access/command-hint.js';
 
-const shown = (key: SettingKey, value: unknown): string =>
-  value === undefined ? '-' : specOf(key).secret ? '(set)' : toText(value);
+const shown = (key: SettingKey, value: unknown): string => (value === undefined ? '-' : toText(shownValue(key, value)));
 
 /** The running daemon's settings, or null when none runs. */
 async function runningConfig(dataDir: string): Promise<{ pid: number; config: DaemonInfo['config'] } | null> {
@@ -41,7 +41,9 @@ async function showConfig(dataDir: string, json: boolean): Promise<void> {
   const rows = SETTING_KEYS.map((key) => {
     const spec = specOf(key);
     const runningValue = running?.config[key]?.value;
-    const differs = running !== null && !spec.secret && JSON.stringify(runningValue) !== JSON.stringify(values[key]);
+    // The daemon shows its values masked: compared as shown.
+    const differs =
+      running !== null && !spec.secret && JSON.stringify(runningValue) !== JSON.stringify(shownValue(key, values[key]));
     return { key, spec, value: values[key], source: sources[key] ?? 'default', differs, runningValue };
   });
   if (json) {
@@ -49,7 +51,7 @@ async function showConfig(dataDir: string, json: boolean): Promise<void> {
       rows.map(({ key, spec, value, source, differs, runningValue }) => [
         key,
         {
-          value: spec.secret && value !== undefined ? '(set)' : (value ?? null),
+          value: shownValue(key, value) ?? null,
           source,
           scope: spec.scope,
           flag: spec.flag,

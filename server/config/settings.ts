@@ -5,6 +5,8 @@
 import * as z from 'zod';
 import { BATCH_MODES, ENGINE_NAMES } from '../protocol/methods.js';
 import { TRIM_STRATEGIES } from '../protocol/metrics.js';
+import type { EndpointConfig } from '../protocol/endpoints.js';
+import { ENDPOINT_EDITOR_SCHEMA, endpointList, maskedEndpoints } from './endpoint-schema.js';
 import {
   DEFAULT_AGGRESSIVE_FRACTION,
   DEFAULT_CRITICAL_SHARE,
@@ -28,7 +30,7 @@ import {
 export type SettingScope = 'daemon' | 'batch';
 
 /** How a setting is written as text (a flag, an environment variable, a metadata value). */
-type TextForm = 'string' | 'number' | 'boolean' | 'pairs';
+type TextForm = 'string' | 'number' | 'boolean' | 'pairs' | 'json';
 
 /** The JSON Schema of a setting in package.json (VS Code's settings editor draws from it). */
 interface EditorSchema {
@@ -37,6 +39,7 @@ interface EditorSchema {
   minimum?: number;
   maximum?: number;
   additionalProperties?: { type: string };
+  items?: object;
 }
 
 interface SettingShape<T> {
@@ -64,6 +67,11 @@ export interface SettingSpec<T = unknown> extends SettingShape<T> {
    * a `command` only where it names a folder (a bare name is looked up on PATH).
    */
   path?: 'file' | 'command';
+  /**
+   * The value as shown, where it may hold a secret inside (an endpoint's apiKey): masked in
+   * displays, and a value that holds one goes to a daemon in the environment, not on its command line.
+   */
+  masked?(value: T): T;
 }
 
 const oneOf = <const T extends string>(values: readonly T[]): SettingShape<T> => ({
@@ -137,6 +145,12 @@ const aliases: SettingShape<Record<string, string>> = {
   editor: { type: 'object', additionalProperties: { type: 'string' } },
 };
 
+const endpoints: SettingShape<EndpointConfig[]> = {
+  schema: endpointList,
+  text: 'json',
+  editor: { type: 'array', items: ENDPOINT_EDITOR_SCHEMA },
+};
+
 const setting = <T>(
   shape: SettingShape<T>,
   spec: NoInfer<Omit<SettingSpec<T>, keyof SettingShape<T>>>,
@@ -194,6 +208,16 @@ export const SETTINGS = {
     default: {},
     description:
       'Model names a batch file may use for one the engine serves, e.g. `gemma3:12b` → `tiny`: a file written for one engine runs on another unedited. On the command line: `--model-alias gemma3:12b=tiny`, once per name.',
+  }),
+  endpoints: setting(endpoints, {
+    scope: 'daemon',
+    flag: '--endpoints',
+    env: 'OLLAMA_BATCH_ENDPOINTS',
+    editorName: 'endpoints',
+    default: [],
+    masked: maskedEndpoints,
+    description:
+      'The engines one batch runs over, as a list of `{"engine", "url" or "modelPath", "concurrency", "weight", …}`, e.g. `[{"engine": "ollama", "url": "http://gpu-box:11434"}]`: lines go to whichever has a free slot. Empty: one endpoint made of the settings above. See the README, "Several engines".',
   }),
   concurrency: setting(integer(1), {
     scope: 'batch',
@@ -409,8 +433,19 @@ export function fromText(key: SettingKey, value: string): unknown {
       return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
     case 'pairs':
       return parsePairs(value);
+    case 'json':
+      return parseJson(value);
     case 'string':
       return value;
+  }
+}
+
+/** JSON text; text that is not JSON stays text, for the schema to refuse with its own words. */
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
   }
 }
 
@@ -436,19 +471,45 @@ function parsePairs(value: string): unknown {
 export function checkSetting<K extends SettingKey>(key: K, value: unknown, where: string): ValueOf<K> {
   const result = specOf(key).schema.safeParse(value);
   if (!result.success) {
+    // Named down to the field inside a list or an object: `config.json: endpoints[1].url`.
     const issue = result.error.issues[0]!;
-    throw new SettingError(`${where}: ${issue.message}, got ${JSON.stringify(value)}`);
+    const at = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
+    const got = issue.path.reduce<unknown>(
+      (inside, part) =>
+        typeof inside === 'object' && inside !== null ? (inside as Record<PropertyKey, unknown>)[part] : undefined,
+      value,
+    );
+    // A key inside a value (an endpoint's apiKey) is never echoed, not even in an error.
+    const shownGot = issue.path.at(-1) === 'apiKey' ? '(a key)' : JSON.stringify(got);
+    throw new SettingError(`${where}${at}: ${issue.message}${got === undefined ? '' : `, got ${shownGot}`}`);
   }
   return result.data as ValueOf<K>;
 }
 
 /** The value as text, for a flag, an environment variable or a metadata value. */
 export function toText(value: unknown): string {
+  if (Array.isArray(value)) return JSON.stringify(value);
   if (typeof value === 'object' && value !== null)
     return Object.entries(value)
       .map(([name, target]) => `${name}=${String(target)}`)
       .join(',');
   return String(value);
+}
+
+/** A setting's value as displays show it: a secret as "(set)", a secret inside a value masked. */
+export function shownValue(key: SettingKey, value: unknown): unknown {
+  const spec = specOf(key);
+  if (value === undefined) return value;
+  if (spec.secret) return '(set)';
+  return spec.masked ? spec.masked(value) : value;
+}
+
+/** A value that is a secret or holds one: it goes to a daemon in the environment, never on its command line. */
+export function holdsSecret(key: SettingKey, value: unknown): boolean {
+  const spec = specOf(key);
+  return (
+    spec.secret === true || (spec.masked !== undefined && JSON.stringify(spec.masked(value)) !== JSON.stringify(value))
+  );
 }
 
 /** A key as the user may write it: the key itself (numCtx) or its flag without dashes (num-ctx). */

@@ -2,7 +2,7 @@
 // dir's config.json, with what the daemon itself needs of them checked.
 import { readFileSync } from 'node:fs';
 import { effectiveSettings, readConfigFile, type EffectiveSettings } from '../config/effective.js';
-import { SETTINGS, SETTING_KEYS, SettingError, specOf, type Settings } from '../config/settings.js';
+import { SETTINGS, SETTING_KEYS, SettingError, shownValue, type Settings } from '../config/settings.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 
 type WithDefault = 'engine' | 'ollamaUrl' | 'openaiUrl' | 'host' | 'port' | 'maxUploadMb';
@@ -17,7 +17,8 @@ export type DaemonConfig = Settings &
 /** The daemon's configuration from config.json, the environment and `flags`; throws a SettingError naming what is wrong. */
 export function loadConfig(dataDir: string, flags: Settings, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const { values, sources } = effectiveSettings(readConfigFile(dataDir), flags, env);
-  if (values.engine === 'llama-cpp' && !values.modelPath) {
+  // The single-engine settings make the one endpoint only where no `endpoints` list is given.
+  if (!values.endpoints?.length && values.engine === 'llama-cpp' && !values.modelPath) {
     throw new SettingError(
       `the llama-cpp engine needs a GGUF file: ${SETTINGS.modelPath.flag} FILE (or: ollama-batch config set modelPath FILE)`,
     );
@@ -36,7 +37,7 @@ export function shownConfig(config: DaemonConfig): DaemonInfo['config'] {
   const shown: DaemonInfo['config'] = {};
   for (const key of SETTING_KEYS) {
     const source = config.sources[key];
-    if (source !== undefined) shown[key] = { value: specOf(key).secret ? '(set)' : config[key], source };
+    if (source !== undefined) shown[key] = { value: shownValue(key, config[key]), source };
   }
   return shown;
 }

@@ -4,12 +4,11 @@ import { createServer } from 'node:net';
 import { BatchService } from '../batches/service.js';
 import { CascadeLinker } from '../cascade/link.js';
 import { VERSION } from '../common/version.js';
-import { createEngine, engineUrl } from '../engines/factory.js';
 import { NodeLlamaCppMissingError } from '../engines/node-llama-cpp-module.js';
 import type { Engine } from '../engines/engine.js';
 import { OllamaEngine } from '../engines/ollama.js';
-import { Endpoint } from '../pool/endpoint.js';
-import { EnginePool } from '../pool/pool.js';
+import type { EnginePool } from '../pool/pool.js';
+import { createEnginePool } from './engine-pool.js';
 import { VramMonitor } from '../gpu/vram-monitor.js';
 import type { DaemonInfo } from '../protocol/methods.js';
 import { serveRpc } from '../rpc/server.js';
@@ -50,7 +49,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   chmodSync(config.dataDir, 0o700); // one made before, by an older version or by hand
   const socket = prepareSocketPath(config.dataDir);
   const lock = await acquireLock(config.dataDir, socket);
-  let engine: Engine | undefined;
+  let pool: EnginePool | undefined;
   let httpServer: RunningHttp | undefined;
   let monitor: VramMonitor | undefined;
   try {
@@ -59,26 +58,22 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     });
     for (const path of await store.removeLeftovers())
       log('info', `removed ${path}: left by a crash, no record owns it`);
-    engine = await createEngine(config).catch((error: Error) => {
+    // The engines batches run on: the configured endpoints, else one from the single-engine settings.
+    const engines = (pool = await createEnginePool(config).catch((error: Error) => {
       throw error instanceof NodeLlamaCppMissingError
         ? new DaemonStartError(error.message, EXIT_ENGINE_MISSING)
         : error;
-    });
-    const liveEngine = engine;
-    const pool = new EnginePool([
-      new Endpoint({
-        name: engine.name,
-        engine,
-        url: engineUrl(config),
-        ...(config.modelAliases && { modelAliases: config.modelAliases }),
-      }),
-    ]);
+    }));
+    const engine = engines.default.engine;
+    const engineAt = engines.default.url;
+    // This machine's GPUs, and the models of the Ollama on it (the pool's first such endpoint).
+    const localOllama = engines.endpoints.find((endpoint) => endpoint.local && endpoint.engine instanceof OllamaEngine);
     const vram = (monitor = new VramMonitor({
       ...(config.nvidiaSmiPath && { nvidiaSmiPath: config.nvidiaSmiPath }),
       ...(config.vramPollMs && { intervalMs: config.vramPollMs }),
       ...(config.vramWarningShare && { warningShare: config.vramWarningShare }),
       ...(config.vramCriticalShare && { criticalShare: config.vramCriticalShare }),
-      ...(engine instanceof OllamaEngine && { source: engine }),
+      ...(localOllama && { source: localOllama.engine as OllamaEngine }),
     }));
     vram.on('pressure', (level, snapshot) =>
       log(
@@ -86,7 +81,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         `VRAM pressure ${level}${snapshot.warnings.length > 0 ? `: ${snapshot.warnings.join('; ')}` : ''}`,
       ),
     );
-    const service = new BatchService(store, pool, {
+    const service = new BatchService(store, engines, {
       concurrency: config.concurrency,
       numCtx: config.numCtx,
       ...(config.trimStrategy && { trimStrategy: config.trimStrategy }),
@@ -127,25 +122,32 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         await http.close();
         await cascades.idle();
         await service.close();
-        await pool.close();
+        await engines.close();
         rpcClients.disconnect();
         lock.release();
         resolveStopped();
       })());
     const info = async (): Promise<DaemonInfo> => {
-      const up = await liveEngine.ping().catch(() => false);
+      const up = await engine.ping().catch(() => false);
       return {
         pid: process.pid,
         version: VERSION,
         dataDir: config.dataDir,
         socket,
         engine: {
-          name: liveEngine.name,
-          url: engineUrl(config),
+          name: engine.name,
+          url: engineAt,
           up,
-          models: up ? await liveEngine.listModels().catch(() => []) : [],
+          models: up ? await engine.listModels().catch(() => []) : [],
         },
-        endpoints: pool.statuses(),
+        // Each endpoint's models, where it answers (the first one's are the engine's above).
+        endpoints: await Promise.all(
+          engines.endpoints.map(async (endpoint) => {
+            const status = endpoint.status();
+            const models = status.up ? await endpoint.engine.listModels().catch(() => null) : null;
+            return models ? { ...status, models } : status;
+          }),
+        ),
         runningBatchId: service.runningBatchId,
         http: http.url,
         gpu: vram.snapshot() ?? null,
@@ -153,8 +155,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       };
     };
     const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
-    const engineAt = engineUrl(config);
-    httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine), {
+    httpServer = await startHttp(service, engine, createMetrics(service, engine, engines), {
       host: config.host,
       port: config.port,
       maxUploadBytes: config.maxUploadMb * 1024 ** 2,
@@ -191,13 +192,13 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await service.start();
     log(
       'info',
-      `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, engine ${engine.name}${engineUrl(config) ? ` at ${engineUrl(config)}` : ''}, data in ${config.dataDir}`,
+      `daemon ${VERSION} pid ${process.pid} listening on ${socket} and ${http.url}, ${engines.endpoints.map((endpoint) => `engine ${endpoint.engine.name}${endpoint.url ? ` at ${endpoint.url}` : ''}`).join(', ')}, data in ${config.dataDir}`,
     );
     return { socket, httpUrl: http.url, service, engine, stopped, close };
   } catch (error) {
     await monitor?.stop();
     await httpServer?.close();
-    await engine?.close().catch(() => undefined);
+    await pool?.close().catch(() => undefined);
     lock.release();
     throw error;
   }

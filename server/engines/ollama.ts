@@ -32,6 +32,8 @@ export interface OllamaEngineOptions {
   keepAlive?: string | number;
   /** The fetch under the ollama client (default nodeHttpFetch; pass globalThis.fetch for undici). */
   fetch?: typeof fetch;
+  /** OLLAMA_NUM_PARALLEL as the server runs with it, where known from elsewhere: its API does not tell (see slots()). */
+  parallel?: number;
 }
 
 /** A model in memory, from GET /api/ps. `sizeVram < size` means part of it spilled to the CPU. */
@@ -68,8 +70,10 @@ export class OllamaEngine implements Engine {
   private readonly fetch: typeof fetch;
   private readonly requestTimeoutMs: number;
   private readonly keepAlive: string | number;
+  private readonly parallel: number | undefined;
 
   constructor(options: OllamaEngineOptions = {}) {
+    this.parallel = options.parallel;
     this.url = ollamaBaseUrl(options.url);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.keepAlive = options.keepAlive ?? -1;
@@ -131,11 +135,13 @@ export class OllamaEngine implements Engine {
   }
 
   /**
-   * Unknown: Ollama does not expose OLLAMA_NUM_PARALLEL (neither /api/ps nor /api/show report
-   * it, and since 0.2 its default depends on free memory), so the caller picks a concurrency.
+   * OLLAMA_NUM_PARALLEL where the caller knows it (the factory reads it from the daemon's own
+   * environment for an Ollama on this machine). Ollama's API does not tell it: neither /api/ps,
+   * /api/show nor /api/version report it, and its default depends on the version and on free
+   * memory. Otherwise unknown, and the caller picks a concurrency.
    */
   async slots(): Promise<number | undefined> {
-    return undefined;
+    return this.parallel;
   }
 
   /**

@@ -114,13 +114,23 @@ export class OpenAIEngine implements Engine {
   }
 
   /**
-   * llama.cpp server reports its parallel slots as `total_slots` in GET /props (at the server
-   * root, beside /v1). Other servers do not say: undefined.
+   * The requests the server runs at once, where it tells them: llama.cpp server's `total_slots` in
+   * GET /props (at the server root, beside /v1); vLLM's `max_num_seqs` (times its data-parallel
+   * replicas behind this one API server) in GET /server_info?config_format=json, which vLLM
+   * serves only when started with VLLM_SERVER_DEV_MODE=1 (its /metrics do not carry it). Other
+   * servers do not say: undefined.
    */
   async slots(): Promise<number | undefined> {
+    const props = await this.probe('/props');
+    if (isJsonObject(props) && isPositiveInteger(props.total_slots)) return props.total_slots;
+    return vllmMaxRunning(await this.probe('/server_info?config_format=json'));
+  }
+
+  /** GET `path` at the server root (beside /v1) as JSON; undefined when it fails or is not JSON. */
+  private async probe(path: string): Promise<unknown> {
     const root = this.baseURL.replace(/\/v1$/, '');
     try {
-      const response = await this.fetch(`${root}/props`, {
+      const response = await this.fetch(`${root}${path}`, {
         headers: { Authorization: `Bearer ${this.apiKey}` },
         signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
       });
@@ -128,8 +138,7 @@ export class OpenAIEngine implements Engine {
         await response.body?.cancel();
         return undefined;
       }
-      const props = (await response.json()) as { total_slots?: unknown };
-      return typeof props.total_slots === 'number' && props.total_slots > 0 ? props.total_slots : undefined;
+      return (await response.json()) as unknown;
     } catch {
       return undefined;
     }
@@ -147,6 +156,28 @@ export class OpenAIEngine implements Engine {
   async close(): Promise<void> {
     // The client holds nothing that needs closing.
   }
+}
+
+const isPositiveInteger = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0;
+
+/**
+ * vLLM's /server_info (dev mode): `vllm_config.scheduler_config.max_num_seqs` sequences per
+ * engine, times the data-parallel engines this API server balances over: all of them
+ * (`data_parallel_size`), those of its node in hybrid balancing (`data_parallel_size_local`), or
+ * its own alone where the balancing is external (each replica has its own server).
+ */
+export function vllmMaxRunning(info: unknown): number | undefined {
+  if (!isJsonObject(info) || !isJsonObject(info.vllm_config)) return undefined;
+  const { scheduler_config: scheduler, parallel_config: parallel } = info.vllm_config;
+  if (!isJsonObject(scheduler) || !isPositiveInteger(scheduler.max_num_seqs)) return undefined;
+  const replicasField = !isJsonObject(parallel)
+    ? undefined
+    : parallel.data_parallel_external_lb === true
+      ? undefined
+      : parallel.data_parallel_hybrid_lb === true
+        ? parallel.data_parallel_size_local
+        : parallel.data_parallel_size;
+  return scheduler.max_num_seqs * (isPositiveInteger(replicasField) ? replicasField : 1);
 }
 
 /** A chat.completions answer as an engine result; an EngineError when its first choice has no message text. */

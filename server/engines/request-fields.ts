@@ -253,7 +253,11 @@ const engineList = (names: readonly EngineName[]): string =>
  * refuses. Without an engine (the editor, `validate` without a daemon) only what every engine
  * refuses is refused.
  */
-export function requestFieldProblem(body: Record<string, unknown>, engine?: EngineName): FieldProblem | null {
+export function requestFieldProblem(
+  body: Record<string, unknown>,
+  /** The engines that run the batch (a pool's kinds): a field must be honoured by each. */
+  engines: readonly EngineName[] = [],
+): FieldProblem | null {
   for (const [field, value] of Object.entries(body)) {
     if (value === null || value === undefined) continue;
     const spec = Object.hasOwn(REQUEST_FIELDS, field) ? REQUEST_FIELDS[field]! : undefined;
@@ -268,7 +272,12 @@ export function requestFieldProblem(body: Record<string, unknown>, engine?: Engi
     if (invalid) return { field, unsupported: false, message: invalid };
     if (spec.inert?.(value)) continue;
     const honouredBy = ENGINE_NAMES.filter((name) => !('refused' in spec.engines[name]));
-    const refused = engine ? spec.engines[engine] : honouredBy.length === 0 ? spec.engines.ollama : undefined;
+    const engine = engines.find((name) => 'refused' in spec.engines[name]);
+    const refused = engine
+      ? spec.engines[engine]
+      : engines.length === 0 && honouredBy.length === 0
+        ? spec.engines.ollama
+        : undefined;
     if (refused && 'refused' in refused) {
       const others =
         honouredBy.length === 0

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engines/engine.js';
 import { waitsForResume, type Batch, type BatchStatus } from '../protocol/openai.js';
 import type { BatchMetricsSnapshot } from '../protocol/metrics.js';
+import { addEndpointMetrics, type EndpointStatusSource } from './endpoint-metrics.js';
 
 /** What the exporter reads from the batch service (declared here, so metrics/ stays below batches/). */
 export interface MetricsSource {
@@ -45,7 +46,8 @@ function summedCounter(
   });
 }
 
-export function createMetrics(service: MetricsSource, engine: Engine): Registry {
+/** `endpoints`: the pool, whose endpoints get a series each (labels `endpoint` and `engine`). */
+export function createMetrics(service: MetricsSource, engine: Engine, endpoints?: EndpointStatusSource): Registry {
   const registry = new Registry();
   const batches = (): readonly Batch[] => service.allBatches();
 
@@ -140,6 +142,7 @@ export function createMetrics(service: MetricsSource, engine: Engine): Registry 
   });
   service.on('answered', (seconds) => latency.observe(seconds));
   addContextMetrics(registry, service);
+  if (endpoints) addEndpointMetrics(registry, endpoints);
   return registry;
 }
 

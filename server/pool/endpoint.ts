@@ -57,6 +57,16 @@ export class Endpoint {
     this.models = new EngineModels(spec.engine, spec.modelAliases);
   }
 
+  /**
+   * On this machine: the in-process engine, or a server on a loopback address. The daemon's
+   * VRAM readings (nvidia-smi here, the default Ollama's /api/ps) are this machine's GPUs.
+   */
+  get local(): boolean {
+    if (this.url === null) return true;
+    const host = new URL(this.url).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  }
+
   get up(): boolean {
     return this.downSince === null;
   }

@@ -37,6 +37,8 @@ export interface EndpointStatus {
   engine: EngineName;
   /** null for the in-process engine. */
   url: string | null;
+  /** The models it serves, where the daemon asked it (daemon/status); absent where not asked. */
+  models?: string[];
   /** Answering its health check; a down endpoint gets no lines until it answers again. */
   up: boolean;
   /** Why it is down, since when (ms since the epoch); null while up. */

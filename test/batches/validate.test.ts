@@ -11,8 +11,8 @@ const line = (index: number, change: (request: Record<string, any>) => void = ()
   return JSON.stringify(request);
 };
 
-async function errorsOf(content: string | Buffer, name = 'batch.jsonl', engine?: EngineName) {
-  return validateBatchFile(writeTempFile(name, content), { ...(engine && { engine }) });
+async function errorsOf(content: string | Buffer, name = 'batch.jsonl', ...engines: EngineName[]) {
+  return validateBatchFile(writeTempFile(name, content), { engines });
 }
 
 /** A value that asks for something, for every field of the request-field table. */
@@ -250,6 +250,21 @@ describe('batch file validation', () => {
         report.errors[0]!.message,
         /^scores\.jsonl line 2: body\.logit_bias is not supported by the ollama engine: Ollama has no logit bias; the openai engine honours it$/,
       );
+    });
+
+    it('refuses on a pool of engines what any of them refuses, naming that one', async () => {
+      const report = await errorsOf(
+        [line(1, (r) => (r.body.logprobs = true)), line(2, (r) => (r.body.logit_bias = { '17': -100 }))].join('\n'),
+        'pool.jsonl',
+        'openai',
+        'ollama',
+      );
+      assert.deepEqual(
+        report.errors.map((error) => [error.line, error.param]),
+        [[2, 'body.logit_bias']],
+        'logprobs: honoured by both; logit_bias: by openai alone',
+      );
+      assert.match(report.errors[0]!.message, /body\.logit_bias is not supported by the ollama engine/);
     });
 
     it('refuses without an engine only what no engine honours, and any unknown field', async () => {

@@ -21,14 +21,20 @@ const LINES = 300;
 describe('kill -9 during a run', function () {
   this.timeout(300_000);
   let emulator: RunningEmulator;
+  let other: RunningEmulator;
   let daemon: DaemonProcess | undefined;
 
   before(async () => {
     emulator = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4, latencyMs: 15 });
+    other = await startOllamaEmulator({ instant: true, models: ['tiny'], parallel: 4, latencyMs: 15 });
+  });
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
   });
   after(async () => {
-    await daemon?.stop();
     await emulator.close();
+    await other.close();
   });
 
   it('resumes after three kills and loses nothing, twice-written nothing', async () => {
@@ -64,5 +70,38 @@ describe('kill -9 during a run', function () {
       completed: LINES,
       failed: 0,
     });
+  });
+
+  it('resumes a run over a pool of two engines after two kills: every line once, both endpoints answering', async () => {
+    const dataDir = tempDir();
+    const endpoints = [emulator, other].map((each, index) => ({
+      name: `gpu${index}`,
+      engine: 'ollama',
+      url: each.url,
+      concurrency: 4,
+    }));
+    writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ endpoints }));
+    const input = join(tempDir(), 'input.jsonl');
+    writeFileSync(input, batchLines(LINES, { model: 'tiny' }));
+    daemon = await startDaemonProcess(dataDir, []);
+    const { id } = await submit(daemon.connection, input);
+    for (const threshold of [80, 180]) {
+      await waitForBatch(daemon.connection, id, (batch) => batch.request_counts.completed >= threshold);
+      await daemon.kill9();
+      daemon = await startDaemonProcess(dataDir, []);
+    }
+    const batch = await waitForBatch(daemon.connection, id, isFinished);
+    assert.equal(batch.status, 'completed');
+    const ids = Array.from({ length: LINES }, (_, index) => `req-${index + 1}`);
+    const { output, errors } = assertExactlyOnce(
+      ids,
+      await filePath(daemon.connection, batch.output_file_id),
+      await filePath(daemon.connection, batch.error_file_id),
+      batch,
+    );
+    assert.equal(errors.length, 0);
+    output.forEach(assertSuccessLine);
+    const answeredBy = new Set(output.map((line) => line.ollama_batch?.endpoint));
+    assert.deepEqual([...answeredBy].sort(), ['gpu0', 'gpu1']);
   });
 });
