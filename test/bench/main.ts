@@ -365,7 +365,7 @@ function extensionFigures({ tree, diagnostics, table }: ExtensionResult): Figure
   ];
 }
 
-function poolFigures({ options, single, pooled }: PoolResult): Figure[] {
+function poolFigures({ options, single, two, four, halfSpeedAlone, mixed, kill }: PoolResult): Figure[] {
   const nominal = (options.slots * 1000) / options.latencyMs;
   const endpoint = `${options.slots} slots, ${options.latencyMs} ms/answer`;
   const figures: Figure[] = [
@@ -380,10 +380,9 @@ function poolFigures({ options, single, pooled }: PoolResult): Figure[] {
       ok: null,
     },
   ];
-  if (!pooled) return figures;
   for (const [run, target] of [
-    [pooled.two, TARGETS.poolTwo],
-    [pooled.four, TARGETS.poolFour],
+    [two, TARGETS.poolTwo],
+    [four, TARGETS.poolFour],
   ] as const) {
     const ratio = run.requestsPerSecond / single.requestsPerSecond;
     figures.push({
@@ -397,7 +396,6 @@ function poolFigures({ options, single, pooled }: PoolResult): Figure[] {
       ok: ratio >= target,
     });
   }
-  const { mixed, halfSpeedAlone, kill } = pooled;
   const sum = single.requestsPerSecond + halfSpeedAlone.requestsPerSecond;
   figures.push({
     figure: `pool: 1 endpoint at ${options.latencyMs} ms + 1 at ${2 * options.latencyMs} ms/answer, ${mixed.lines} lines: throughput (/ the sum of each alone)`,
@@ -783,8 +781,6 @@ async function main(): Promise<number> {
           `a full- and a half-speed one, then one of two killed and back ${options.downMs / 1000} s later ...`,
       );
       const result = await measurePool(options, (line) => console.error(line));
-      if (!result.pooled)
-        console.error('  this daemon has no `endpoints` setting yet: the pooled figures are left out');
       details.pool = result;
       figures.push(...poolFigures(result));
     }

@@ -14,7 +14,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configPath } from '../../server/config/effective.js';
-import { SETTING_KEYS } from '../../server/config/settings.js';
 import type { EndpointConfig, EndpointStatus } from '../../server/protocol/endpoints.js';
 import * as protocol from '../../server/protocol/methods.js';
 import type { Batch } from '../../server/protocol/openai.js';
@@ -58,7 +57,7 @@ export interface BatchRun {
   requestsPerSecond: number;
   /** The daemon's CPU time per line: where the machine, not the pool, bounds the pace. */
   daemonCpuMsPerLine: number;
-  /** What the daemon tells of each endpoint after the batch (a pooled daemon only). */
+  /** What the daemon tells of each endpoint for the measured batch. */
   perEndpoint: Array<Pick<EndpointStatus, 'name' | 'answered' | 'errors' | 'hedged' | 'hedgesWon'>>;
 }
 
@@ -77,18 +76,12 @@ export interface PoolResult {
   options: PoolOptions;
   /** A full-speed endpoint alone: the scaling baseline and its own pace in the mixed pool. */
   single: BatchRun;
-  /** Null where this daemon has no `endpoints` setting yet. */
-  pooled: {
-    two: BatchRun;
-    four: BatchRun;
-    halfSpeedAlone: BatchRun;
-    mixed: BatchRun;
-    kill: KillRun;
-  } | null;
+  two: BatchRun;
+  four: BatchRun;
+  halfSpeedAlone: BatchRun;
+  mixed: BatchRun;
+  kill: KillRun;
 }
-
-/** Whether this daemon reads `endpoints` (issue 16's pool) from config.json. */
-export const daemonHasPool = (): boolean => (SETTING_KEYS as readonly string[]).includes('endpoints');
 
 const MODEL = 'instant';
 /** Lines of the warm-up batch each daemon runs before the one measured. */
@@ -276,12 +269,11 @@ async function measureKill(
 
 export async function measurePool(options: PoolOptions, log: (line: string) => void): Promise<PoolResult> {
   const work = scratchDir();
-  const pooled = daemonHasPool();
   const fast = await Promise.all(
-    Array.from({ length: pooled ? 4 : 1 }, () => startInstantEmulator(options.slots, options.latencyMs)),
+    Array.from({ length: 4 }, () => startInstantEmulator(options.slots, options.latencyMs)),
   );
-  const slow = pooled ? await startInstantEmulator(options.slots, 2 * options.latencyMs) : undefined;
-  const emulators = [...fast, ...(slow ? [slow] : [])];
+  const slow = await startInstantEmulator(options.slots, 2 * options.latencyMs);
+  const emulators = [...fast, slow];
   const report = (what: string, run: BatchRun): BatchRun => {
     const split = run.perEndpoint.map(
       (each) => `${each.name} ${each.answered}${each.hedged ? ` (${each.hedgesWon}/${each.hedged} hedges won)` : ''}`,
@@ -293,7 +285,6 @@ export async function measurePool(options: PoolOptions, log: (line: string) => v
   };
   try {
     const single = report('1 endpoint', await measureThroughput(work, fast.slice(0, 1), options));
-    if (!slow) return { options, single, pooled: null };
     const two = report('2 endpoints', await measureThroughput(work, fast.slice(0, 2), options));
     const four = report('4 endpoints', await measureThroughput(work, fast, options));
     const halfSpeedAlone = report('the half-speed endpoint alone', await measureThroughput(work, [slow], options));
@@ -305,7 +296,7 @@ export async function measurePool(options: PoolOptions, log: (line: string) => v
       `    killed at ${(kill.killedAtMs / 1000).toFixed(1)} s, back at ${(kill.backAtMs / 1000).toFixed(1)} s; least time the endpoints allow ${(kill.boundMs / 1000).toFixed(1)} s; ` +
         `lost ${kill.lost}, written twice ${kill.duplicated}, failed ${kill.failed}`,
     );
-    return { options, single, pooled: { two, four, halfSpeedAlone, mixed, kill } };
+    return { options, single, two, four, halfSpeedAlone, mixed, kill };
   } finally {
     await Promise.all(emulators.map((emulator) => emulator.stop()));
     removeScratchDir(work);
