@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { AnalysisError, analyzeResults, type AnalysisReport } from '../../server/analysis/analyze.js';
-import { neutralise } from '../../server/analysis/join.js';
+import { neutralise } from '../../server/common/csv-cells.js';
 import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { tempDir, writeTempFile } from '../support/batch-files.js';
 import { answer, failure, httpFailure, success } from './result-lines.js';
