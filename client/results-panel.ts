@@ -328,7 +328,10 @@ const BODY = `
       <div id="spacer" class="spacer"><div id="rows" class="rows" role="rowgroup"></div></div>
     </div>
   </section>
-  <section id="detail" class="detail" hidden>
-    <h2>Row <span id="detail-id"></span></h2>
+  <aside id="detail" class="detail" hidden>
+    <header class="detail-header">
+      <h2>Row <span id="detail-id"></span></h2>
+      <button id="detail-close" type="button" title="Close" aria-label="Close">✕</button>
+    </header>
     <div id="detail-body"></div>
-  </section>`;
+  </aside>`;

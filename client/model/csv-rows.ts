@@ -149,7 +149,11 @@ export class CsvRows {
 
   /** Sets the view's sort and filter; resolves with its row count. With a `statusColumn`, rows
    *  whose status is not `ok` (invalid answers, failures) sort after the others. */
-  async setView(sort: TableSort | null, filter: TableFilter | null, statusColumn: number | null = null): Promise<number> {
+  async setView(
+    sort: TableSort | null,
+    filter: TableFilter | null,
+    statusColumn: number | null = null,
+  ): Promise<number> {
     let positions: Int32Array | null = null;
     if (filter && filter.text.trim() !== '') {
       const values = await this.column(filter.column);
