@@ -189,16 +189,18 @@ function setTable(view: TableView | null): void {
   element('no-table').hidden = view !== null;
   element('table-tools').hidden = view === null;
   viewport().hidden = view === null;
+  // Export writes what is shown: the button says how many rows that is (without a table, the
+  // daemon joins every row).
+  element('export').textContent = !view
+    ? 'Export Scored CSV…'
+    : view.rowCount === view.totalRows
+      ? `Export ${formatCount(view.rowCount)} Rows…`
+      : `Export ${formatCount(view.rowCount)} Shown Rows…`;
   if (!view) return;
   element('row-count').textContent =
     view.rowCount === view.totalRows
       ? `(${formatCount(view.totalRows)})`
       : `(${formatCount(view.rowCount)} of ${formatCount(view.totalRows)})`;
-  // Export writes what is shown: the button says how many rows that is.
-  element('export').textContent =
-    view.rowCount === view.totalRows
-      ? `Export ${formatCount(view.rowCount)} Rows…`
-      : `Export ${formatCount(view.rowCount)} Shown Rows…`;
   document.documentElement.style.setProperty('--columns', `repeat(${view.columns.length}, 180px)`);
   drawHeader(view);
   drawFilterColumns(view);

@@ -1,7 +1,7 @@
 // The results panel as a user works in it, in code-server through the UI: a real run of the
-// candidates on the tiny model (whose random weights answer scores such as 6e6666: Infinity,
-// invalid against the schema's 0–100) joined to a candidates.csv with a column of awkward numbers
-// (exponents, ±Infinity, negatives, text, empty). Sorting orders them as numbers with the rest
+// candidates on the tiny model (some lines cut short by max_tokens: answers that are not ok)
+// joined to a candidates.csv with a column of awkward numbers (exponents, ±Infinity, negatives,
+// text, empty). Sorting orders them as numbers with the rest
 // last and scrolls to the top; the id column stays put while the table scrolls right, under a
 // header no row shows through; a click shows the row's request, answer and source row in a pane
 // in view; Export writes the filtered rows.
@@ -21,7 +21,9 @@ import { Workbench } from './workbench.js';
 const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-results');
 /** Where the README's results screenshot is refreshed from. */
 const README_SHOTS = join(repoRoot, 'test-output', 'e2e');
-const CANDIDATES = 20;
+const CANDIDATES = 40;
+/** Every CUT-th line may answer 4 tokens: cut short, unparseable, an answer that is not ok. */
+const CUT = 8;
 /** The added column's values, row after row, and their order by value, highest first. */
 const AWKWARD = ['-17', '-8.92711e+281', '-7', '9e+65', '14', 'Infinity', 'n/a', '-Infinity', '', '1e3'];
 const DESCENDING = ['Infinity', '9e+65', '1e3', '14', '-7', '-17', '-8.92711e+281', '-Infinity', 'n/a', ''];
@@ -36,6 +38,18 @@ function addAwkwardColumn(path: string): void {
       .join(','),
   );
   writeFileSync(path, `${lines.join('\r\n')}\r\n`);
+}
+
+/** Every CUT-th request of the JSONL at `path` gets max_tokens 4. */
+function cutShort(path: string): void {
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  const cut = lines.map((line, index) => {
+    if (index % CUT !== CUT - 1) return line;
+    const request = JSON.parse(line) as { body: Record<string, unknown> };
+    request.body.max_tokens = 4;
+    return JSON.stringify(request);
+  });
+  writeFileSync(path, `${cut.join('\n')}\n`);
 }
 
 describe('Ollama Batch in code-server: the results panel', function () {
@@ -82,9 +96,10 @@ describe('Ollama Batch in code-server: the results panel', function () {
     const csv = join(scratch.workspace, 'candidates.csv');
     addAwkwardColumn(csv);
     const { rubric, template, schema } = readSampleJob();
+    const jsonl = join(scratch.workspace, 'candidates.jsonl');
     await convertCsv({
       input: csv,
-      output: join(scratch.workspace, 'candidates.jsonl'),
+      output: jsonl,
       idColumn: 'candidate_id',
       model: 'tiny',
       systemPrompt: rubric,
@@ -92,6 +107,7 @@ describe('Ollama Batch in code-server: the results panel', function () {
       schema,
       numCtx: 4096,
     });
+    cutShort(jsonl);
     await installExtension(scratch, VSIX);
     lendEngine(scratch);
     server = await startCodeServer(scratch);
@@ -129,7 +145,9 @@ describe('Ollama Batch in code-server: the results panel', function () {
 
   it('shows the id column first, then the answer columns, then the CSV columns', async () => {
     const columns = await results.locator('#table-header .head-cell').allTextContents();
-    assert.deepEqual(columns.slice(0, 3), ['candidate_id', 'score', 'decision'], columns.join(', '));
+    // The expected score's columns (the tiny model's logprobs give one) come right after the score's.
+    assert.deepEqual(columns.slice(0, 2), ['candidate_id', 'score'], columns.join(', '));
+    assert.ok(columns.indexOf('decision') < columns.indexOf('name'), columns.join(', '));
     assert.ok(columns.indexOf('reason') < columns.indexOf('name'), columns.join(', '));
     assert.ok(columns.indexOf('status') < columns.indexOf('name'), columns.join(', '));
   });
@@ -260,13 +278,16 @@ describe('Ollama Batch in code-server: the results panel', function () {
     await results.locator('#row-count', { hasText: `(${count} of ${CANDIDATES})` }).waitFor();
     const button = results.locator('#export', { hasText: `Export ${count} Shown Rows` });
     await button.click();
-    // The web workbench's save dialog: a quick input holding the path; Enter saves there.
+    // The web workbench's save dialog: a quick input holding the proposed path; Enter saves there.
+    const name = 'candidates.scored.filtered.csv';
     const box = bench.page.locator('.quick-input-widget .quick-input-box input');
     await box.waitFor();
-    const target = join(scratch.workspace, 'shown.csv');
-    await box.fill(target);
+    assert.ok((await box.inputValue()).endsWith(name), await box.inputValue());
     await bench.page.keyboard.press('Enter');
-    await bench.notification(new RegExp(`wrote ${count} rows to shown\\.csv, filtered by ${COLUMN} >= 14`)).waitFor();
+    await bench
+      .notification(new RegExp(`wrote ${count} rows to ${name.replaceAll('.', '\\.')}, filtered by ${COLUMN} >= 14`))
+      .waitFor();
+    const target = join(scratch.workspace, name);
     const records: string[][] = parse(readFileSync(target), { bom: true });
     const header = records[0]!;
     assert.deepEqual(header.slice(0, 2), ['candidate_id', 'score']);
