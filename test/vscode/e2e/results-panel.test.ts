@@ -209,28 +209,29 @@ describe('Ollama Batch in code-server: the results panel', function () {
   });
 
   it('keeps the id column in view when scrolled right, with no row over the header', async () => {
-    const id = results.locator('#rows .table-row:not([hidden]) .cell.frozen').first();
-    const idHeader = results.locator('#table-header .cell.frozen');
-    const secondColumn = results.locator('#rows .table-row:not([hidden])').first().locator('.cell').nth(1);
-    const [viewBox, idBefore, secondBefore] = [
-      await viewport().boundingBox(),
-      await id.boundingBox(),
-      await secondColumn.boundingBox(),
-    ];
+    /** Where the first drawn row's id cell and second cell, and the header's id cell, are, from the viewport's left. */
+    const lefts = (): Promise<number[]> =>
+      viewport().evaluate((element) => {
+        const row = element.querySelector('#rows .table-row:not([hidden])')!;
+        const cells = [row.children[0]!, row.children[1]!, element.querySelector('#table-header .cell.frozen')!];
+        const left = element.getBoundingClientRect().left;
+        return cells.map((cell) => cell.getBoundingClientRect().left - left);
+      });
+    // A click on a header scrolls it into view: from the left edge first.
+    await viewport().evaluate((element) => {
+      element.scrollLeft = 0;
+    });
+    const [idBefore, secondBefore] = await lefts();
     await viewport().evaluate((element) => {
       element.scrollLeft = 400;
       element.scrollTop = 100;
     });
     await results.locator('#rows .table-row:not([hidden]):not(.loading)').first().waitFor();
-    const [idAfter, headerAfter, secondAfter] = [
-      await id.boundingBox(),
-      await idHeader.boundingBox(),
-      await secondColumn.boundingBox(),
-    ];
-    assert.ok(secondAfter!.x < secondBefore!.x - 300, 'the other columns scrolled left');
-    assert.ok(Math.abs(idAfter!.x - idBefore!.x) < 1, `the id column moved: ${idBefore!.x} → ${idAfter!.x}`);
-    assert.ok(Math.abs(headerAfter!.x - idBefore!.x) < 1, 'its header with it');
-    assert.ok(idAfter!.x - viewBox!.x < 3, 'at the left edge');
+    const [idAfter, secondAfter, headerAfter] = await lefts();
+    assert.ok(secondAfter! < secondBefore! - 300, `the other columns scrolled left: ${secondBefore} → ${secondAfter}`);
+    assert.ok(Math.abs(idAfter! - idBefore!) < 1, `the id column moved: ${idBefore} → ${idAfter}`);
+    assert.ok(Math.abs(headerAfter! - idBefore!) < 1, 'its header with it');
+    assert.ok(idAfter! < 3, 'at the left edge');
     // Whatever is drawn at the header's points is the header, all the way across.
     const covered = await viewport().evaluate((element) => {
       const header = element.querySelector('#table-header')!.getBoundingClientRect();
@@ -280,9 +281,14 @@ describe('Ollama Batch in code-server: the results panel', function () {
     await button.click();
     // The web workbench's save dialog: a quick input holding the proposed path; Enter saves there.
     const name = 'candidates.scored.filtered.csv';
-    const box = bench.page.locator('.quick-input-widget .quick-input-box input');
-    await box.waitFor();
-    assert.ok((await box.inputValue()).endsWith(name), await box.inputValue());
+    // It fills the box once it has listed the folder.
+    await bench.page.waitForFunction(
+      (file) =>
+        document
+          .querySelector<HTMLInputElement>('.quick-input-widget .quick-input-box input')
+          ?.value.endsWith(`/${file}`),
+      name,
+    );
     await bench.page.keyboard.press('Enter');
     await bench
       .notification(new RegExp(`wrote ${count} rows to ${name.replaceAll('.', '\\.')}, filtered by ${COLUMN} >= 14`))
