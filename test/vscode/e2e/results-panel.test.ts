@@ -223,7 +223,8 @@ describe('Ollama Batch in code-server: the results panel', function () {
     });
     const [idBefore, secondBefore] = await lefts();
     await viewport().evaluate((element) => {
-      element.scrollLeft = 400;
+      // Past the first screen's width, where a header as wide as the viewport alone would end.
+      element.scrollLeft = element.clientWidth + 200;
       element.scrollTop = 100;
     });
     await results.locator('#rows .table-row:not([hidden]):not(.loading)').first().waitFor();
@@ -232,7 +233,17 @@ describe('Ollama Batch in code-server: the results panel', function () {
     assert.ok(Math.abs(idAfter! - idBefore!) < 1, `the id column moved: ${idBefore} → ${idAfter}`);
     assert.ok(Math.abs(headerAfter! - idBefore!) < 1, 'its header with it');
     assert.ok(idAfter! < 3, 'at the left edge');
-    // Whatever is drawn at the header's points is the header, all the way across.
+    // The header is opaque across the whole viewport, and whatever is drawn at its points is it.
+    const header = await viewport().evaluate((element) => {
+      const head = element.querySelector('#table-header')!;
+      const [box, view] = [head.getBoundingClientRect(), element.getBoundingClientRect()];
+      return {
+        covers: box.left <= view.left + 1 && box.right >= view.left + element.clientWidth - 1,
+        background: getComputedStyle(head).backgroundColor,
+      };
+    });
+    assert.ok(header.covers, 'the header spans the viewport scrolled right');
+    assert.doesNotMatch(header.background, /transparent|rgba\(.*, 0(\.\d+)?\)/);
     const covered = await viewport().evaluate((element) => {
       const header = element.querySelector('#table-header')!.getBoundingClientRect();
       const box = element.getBoundingClientRect();
@@ -268,7 +279,13 @@ describe('Ollama Batch in code-server: the results panel', function () {
     // The table is not under the pane.
     const [pane, table] = [await detail.boundingBox(), await viewport().boundingBox()];
     assert.ok(table!.x + table!.width <= pane!.x + 1, 'the table makes room for the pane');
-    await bench.screenshot('results-detail');
+    // The README's picture: the table sorted, a row's detail beside it.
+    await viewport().evaluate((element) => {
+      element.scrollLeft = 0;
+      element.scrollIntoView({ block: 'end' });
+    });
+    mkdirSync(README_SHOTS, { recursive: true });
+    await bench.page.screenshot({ path: join(README_SHOTS, 'results-panel.png') });
   });
 
   it('exports the filtered rows, as shown, and says so', async () => {
@@ -306,8 +323,5 @@ describe('Ollama Batch in code-server: the results panel', function () {
       values,
       kept.flatMap((value) => Array<string>(CANDIDATES / AWKWARD.length).fill(value)),
     );
-    await bench.notification(/wrote/).waitFor();
-    mkdirSync(README_SHOTS, { recursive: true });
-    await bench.page.screenshot({ path: join(README_SHOTS, 'results-panel.png') });
   });
 });
