@@ -92,6 +92,7 @@ async function analyzeCascade(
     idColumn: params.idColumn,
     encoding: params.encoding,
     top: params.top,
+    neutralise: params.neutralise,
   });
   return cascadeAnalysis(joined, passes);
 }

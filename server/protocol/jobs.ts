@@ -175,6 +175,9 @@ export interface AnalyzeParams {
   encoding?: CsvEncoding;
   /** Where the joined CSV goes; default `<output without .jsonl>.scored.csv`. */
   csv?: string;
+  /** False writes the joined CSV's cells as they are, for a viewer such as the results panel;
+   *  default true: cells a spreadsheet would read as formulas get a leading '. */
+  neutralise?: boolean;
   /** An answer field or a source column; default the first numeric answer field. */
   sortBy?: string;
   /** The joined CSV's order; default desc. */

@@ -265,6 +265,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
         idColumn: 'string?',
         encoding: 'string?',
         csv: 'string?',
+        neutralise: 'boolean?',
         sortBy: 'string?',
         order: 'string?',
         top: 'number?',
