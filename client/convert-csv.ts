@@ -10,6 +10,7 @@ import { CsvConvertRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { bestIdColumn, describeColumn, readColumns, type ColumnStats } from './model/csv-columns.js';
 import { pickFile, workspaceFiles } from './pick.js';
+import { showRequestPreview } from './request-preview.js';
 import { setting } from './settings.js';
 import { formatCount, formatDuration } from './webview/numbers.js';
 import { BACK, runWizard, type Answer, type Wizard, type WizardStep } from './wizard.js';
@@ -92,6 +93,8 @@ function looksLikeSchema(text: string): boolean {
 type TemplateAnswer = { file: vscode.Uri } | { columns: string[] } | null;
 
 export interface ConvertWizardOptions {
+  /** The flow's title (the command's name). */
+  title?: string;
   /** The answer schema cannot be left out (a cascade ranks by its score field). */
   schemaRequired?: boolean;
   /** Steps after convert's own, in the same flow (step n of m, Back into convert's last step). */
@@ -168,7 +171,7 @@ export async function askConvertParams(
     async (wizard) => settle(await askMaxTokens(wizard, maxTokens), (value) => (maxTokens = value)),
     ...(options.extraSteps ?? []),
   ];
-  if (!(await runWizard(TITLE, steps))) return;
+  if (!(await runWizard(options.title ?? TITLE, steps))) return;
 
   // No setting: the daemon checks the lines against the num_ctx a run would use.
   const numCtx = setting<number | null>('numCtx', csv);
@@ -203,6 +206,7 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
     () => client.sendRequest(CsvConvertRequest.type, params),
   );
   const output = requestsPath(csv);
+  if (dryRun.sample) await showRequestPreview(dryRun.sample, basename(output), name);
   const write = `Write ${formatCount(dryRun.lines_written)} Lines`;
   const choice = await vscode.window.showInformationMessage(
     `Write ${formatCount(dryRun.lines_written)} request lines to ${basename(output)}?`,

@@ -1,0 +1,28 @@
+// A read-only editor tab for the request Convert is about to write (a virtual document: nothing to
+// save, nothing left dirty when it closes).
+import * as vscode from 'vscode';
+import type { BatchInputLine } from '../server/protocol/openai.js';
+import { renderRequest } from './model/request-preview.js';
+
+const SCHEME = 'ollama-batch-preview';
+const contents = new Map<string, string>();
+/** Each preview its own document: a shown one is not asked to change. */
+let shown = 0;
+
+export function registerRequestPreview(): vscode.Disposable {
+  return vscode.workspace.registerTextDocumentContentProvider(SCHEME, {
+    provideTextDocumentContent: (uri) => contents.get(uri.toString()) ?? '',
+  });
+}
+
+/** Shows the first request beside the editor, keeping the focus where it is (on the dialog to come). */
+export async function showRequestPreview(line: BatchInputLine, output: string, source: string): Promise<void> {
+  const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${output} (first request).md`, query: String(++shown) });
+  contents.set(uri.toString(), renderRequest(line, source));
+  const document = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(document, {
+    viewColumn: vscode.ViewColumn.Beside,
+    preserveFocus: true,
+    preview: true,
+  });
+}
