@@ -352,6 +352,14 @@ async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
   return schema as Record<string, unknown>;
 }
 
+/** What set the num_ctx the run will use, in words. */
+const NUM_CTX_SOURCES: Record<ConvertReport['estimate']['num_ctx_source'], string> = {
+  setting: 'ollamaBatch.numCtx',
+  assumed: 'the default; no ollamaBatch.numCtx set',
+  'model limit': 'the model’s limit',
+  'learned limit': 'the most that held on this GPU',
+};
+
 /** The dry run's estimate, for the confirmation dialog. */
 export function estimateLines(report: ConvertReport, overwrites: string | null): string[] {
   const { estimate } = report;
@@ -362,10 +370,11 @@ export function estimateLines(report: ConvertReport, overwrites: string | null):
       `Prompt tokens: ${formatCount(tokens.total)} in all; per line mean ${formatCount(Math.round(tokens.mean))}, p95 ${formatCount(tokens.p95)}, max ${formatCount(tokens.max)} (shared prefix ${formatCount(estimate.shared_prefix_tokens)}).`,
     );
   }
+  const numCtx = `num_ctx ${formatCount(estimate.num_ctx)} (${NUM_CTX_SOURCES[estimate.num_ctx_source]})`;
   lines.push(
     estimate.lines_over_context === 0
-      ? `Every line fits num_ctx ${formatCount(estimate.num_ctx)}.`
-      : `${formatCount(estimate.lines_over_context)} lines do not fit num_ctx ${formatCount(estimate.num_ctx)}: ${estimate.over_context_ids.join(', ')}${estimate.lines_over_context > estimate.over_context_ids.length ? ', …' : ''}`,
+      ? `Every line fits ${numCtx}.`
+      : `${formatCount(estimate.lines_over_context)} lines do not fit ${numCtx}: ${estimate.over_context_ids.join(', ')}${estimate.lines_over_context > estimate.over_context_ids.length ? ', …' : ''}`,
   );
   if (estimate.eta_seconds !== null)
     lines.push(

@@ -141,7 +141,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         config: shownConfig(config),
       };
     };
-    const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
+    const rpcClients = serveRpc(server, service, {
+      info,
+      modelContextLength: async (model) => (await liveEngine.modelFacts(model)).contextLength,
+      shutdown: () => void close('a shutdown request'),
+    });
     const engineAt = engineUrl(config);
     httpServer = await startHttp(service, liveEngine, createMetrics(service, liveEngine), {
       host: config.host,

@@ -30,7 +30,7 @@ export interface ConvertParams {
   encoding?: CsvEncoding;
   /** Keep rows with too few or too many fields or undecodable bytes (padded or cut), reported. */
   keepBadRows?: boolean;
-  /** The context window the estimate checks each line against (default 8192, context/num-ctx.ts). */
+  /** The num_ctx setting: the estimate checks each line against it (default 8192, context/num-ctx.ts), within the model's limit. */
   numCtx?: number;
   model: string;
   systemPrompt?: string;
@@ -117,7 +117,9 @@ export interface ConvertEstimate {
   max_tokens: number | null;
   /** max_tokens times the lines: the most the batch may generate. */
   output_tokens_budget: number | null;
+  /** The context window the lines must fit (prompt and max_tokens together), and what set it. */
   num_ctx: number;
+  num_ctx_source: 'setting' | 'assumed' | 'model limit' | 'learned limit';
   /** Lines whose prompt plus max_tokens exceed num_ctx. */
   lines_over_context: number;
   /** The custom_ids of the first of them. */
