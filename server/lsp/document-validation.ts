@@ -9,11 +9,11 @@ import {
 } from 'vscode-languageserver';
 import { ValidationState, validateLine } from '../batches/validate.js';
 import { withoutBom } from '../jsonl/lines.js';
+import { DIAGNOSTIC_SOURCE } from '../protocol/jobs.js';
 import type { BatchError, ChatCompletionBody } from '../protocol/openai.js';
 import type { Measurement, RequestBudget } from './request-budget.js';
 import { valueSpan } from './value-span.js';
 
-export const DIAGNOSTIC_SOURCE = 'ollama-batch';
 /** Validation time between two turns of the event loop, so other messages wait no longer. */
 const SLICE_MS = 10;
 /** How often (in lines) the clock is read. */

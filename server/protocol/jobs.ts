@@ -3,6 +3,9 @@
 // and analysis keep their own types, checked against these where the daemon answers (rpc/).
 import type { BatchError, BatchInputLine, ReasoningEffort } from './openai.js';
 
+/** The `source` of the language server's diagnostics of batch files, which the client looks for. */
+export const DIAGNOSTIC_SOURCE = 'ollama-batch';
+
 export interface ValidationReport {
   /** Request lines (blank lines are not counted). */
   requests: number;
