@@ -83,7 +83,7 @@ function knownErrors(file: vscode.Uri): vscode.Diagnostic[] {
 async function runDespiteErrors(file: vscode.Uri, errors: vscode.Diagnostic[]): Promise<boolean> {
   const first = errors[0]!;
   const choice = await vscode.window.showWarningMessage(
-    `Ollama Batch: ${basename(file.fsPath)} has ${plural(errors.length, 'problem')}, the first on line ${first.range.start.line + 1}; a run would fail.`,
+    `Ollama Batch: ${basename(file.fsPath)} has ${plural(errors.length, 'problem')} (line ${first.range.start.line + 1} first): a run would fail.`,
     SHOW_PROBLEMS,
     RUN_ANYWAY,
   );
@@ -204,7 +204,7 @@ async function announce(ctx: Ctx, batch: Batch, name: string, file: vscode.Uri):
     for (const error of errors) ctx.log.warn(`${batch.id} (${name}): ${error.message}`);
     const first = errors[0];
     const why = first
-      ? `${plural(errors.length, 'problem')}${first.line ? `, the first on line ${first.line}` : ''} (${first.code})`
+      ? `${plural(errors.length, 'problem')}${first.line ? ` (line ${first.line} first)` : ''}`
       : counts;
     const problems = errors.length > 0 ? [SHOW_PROBLEMS] : [];
     choice = await vscode.window.showErrorMessage(`Ollama Batch: ${name} failed: ${why}.`, ...problems, ...actions);

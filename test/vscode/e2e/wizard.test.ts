@@ -121,8 +121,9 @@ describe('Ollama Batch in code-server: the Convert wizard and a broken file', fu
     await bench.runCommand('View: Toggle Problems');
     const problems = bench.page.locator('.markers-panel .monaco-list-row');
     await problems.filter({ hasText: 'duplicate_custom_id' }).waitFor({ timeout: 60_000 });
-    await bench.page.locator('.contentWidgets .codelens-decoration a', { hasText: 'Run batch' }).first().click();
-    const toast = bench.notification('broken.jsonl has 2 problems, the first on line 2; a run would fail.');
+    // Run Batch File on the active editor: the command the code lens and the editor's title button run.
+    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    const toast = bench.notification('broken.jsonl has 2 problems (line 2 first): a run would fail.');
     await toast.waitFor({ timeout: 30_000 });
     await toast.getByRole('button', { name: 'Run Anyway' }).waitFor();
     await bench.screenshot('run a broken file');
@@ -132,5 +133,17 @@ describe('Ollama Batch in code-server: the Convert wizard and a broken file', fu
     const db = join(scratch.dataDir, 'db.json');
     const batches = existsSync(db) ? (JSON.parse(readFileSync(db, 'utf8')) as { batches: unknown[] }).batches : [];
     assert.deepEqual(batches, []);
+  });
+
+  it('runs it only on Run Anyway, and its failure toast is short and offers Show Problems', async () => {
+    await bench.runCommand('Notifications: Clear All Notifications');
+    await bench.openFile('broken.jsonl');
+    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    await bench.notification('broken.jsonl has 2 problems').getByRole('button', { name: 'Run Anyway' }).click();
+    const failed = bench.notification('Ollama Batch: broken.jsonl failed: 2 problems (line 2 first).');
+    await failed.waitFor({ timeout: 120_000 });
+    await bench.screenshot('failed toast');
+    await failed.getByRole('button', { name: 'Show Problems' }).click();
+    await bench.page.locator('.markers-panel .monaco-list-row', { hasText: 'duplicate_custom_id' }).waitFor();
   });
 });
