@@ -1,6 +1,8 @@
-// "Convert CSV to Batch…": a guided csv/convert. The CSV, a rubric (the system prompt), the user
-// message (a template file, or columns picked from the header), the id column, the model and a
-// schema; then a dry run for the pre-run estimate, and only on "Write" the JSONL next to the CSV.
+// "Convert CSV to Batch…": a guided csv/convert. The CSV, then a wizard (step n of m, Back keeps
+// each answer): a rubric (the system prompt), the user message (a template file, or columns of the
+// header), the id column (by its real figures), the model, a schema and max_tokens, the workspace's
+// files offered before a dialog; then a dry run for the estimate with the first request rendered
+// beside it, and only on "Write" the JSONL next to the CSV.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -262,7 +264,7 @@ async function pickTemplate(
     const picked = await wizard.pickMany({
       items,
       selected: items.filter((item) => kept.includes(item.label)),
-      placeholder: 'The columns of the user message, in this order',
+      placeholder: 'The columns of the user message (in the CSV’s order)',
     });
     if (picked === undefined) return undefined;
     // Back from the columns: the step's first choice again.
