@@ -26,8 +26,12 @@ export function overflowMessage(measurement: Measurement): string {
 }
 
 function rangeOf(line: number, text: string, param: string | null): Range {
-  const span = param === null ? null : valueSpan(text, param);
-  return { start: { line, character: span?.start ?? 0 }, end: { line, character: span?.end ?? text.length } };
+  // The span is found in the line as validated, after a BOM the reader drops.
+  const json = withoutBom(text);
+  const span = param === null ? null : valueSpan(json, param);
+  const offset = text.length - json.length;
+  if (!span) return { start: { line, character: 0 }, end: { line, character: text.length } };
+  return { start: { line, character: offset + span.start }, end: { line, character: offset + span.end } };
 }
 
 /** The lines of one document, as the pass reads them and as a diagnostic points back into them. */

@@ -125,7 +125,7 @@ describe('language server: batch files in the editor', () => {
   it('offers quick fixes for a stray BOM, a duplicate custom_id and a missing method, whose edits make the lines valid', async () => {
     const noMethod = request(4, (line) => delete line.method);
     const lines = [
-      jsonl(request(1)),
+      `\uFEFF${jsonl(request(1))}`,
       `\uFEFF\uFEFF${jsonl(request(2))}`, // two files joined with `cat`: the reader takes one BOM, not two
       jsonl(request(1)),
       jsonl(noMethod),
@@ -164,6 +164,12 @@ describe('language server: batch files in the editor', () => {
       'Add "method": "POST"',
       'Set method to "POST"',
     ]);
+    // The duplicate's first use, on a line the reader takes a BOM from: the range skips the BOM.
+    const [idStart, idEnd] = spanOf(lines[0]!, 'req-1');
+    assert.deepEqual(diagnostics[1]!.relatedInformation![0]!.location.range, {
+      start: { line: 0, character: idStart },
+      end: { line: 0, character: idEnd },
+    });
     assert.deepEqual(JSON.parse(fixed[3]!), { ...noMethod, method: 'POST' });
     assert.equal(Object.keys(JSON.parse(fixed[3]!))[1], 'method', 'after the custom_id, as OpenAI writes it');
     await editor.change(document, 2, fixed.join('\n'));
