@@ -67,13 +67,14 @@ export async function runCascade(ctx: Ctx, argument: unknown): Promise<void> {
     { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: estimating ${name}…` },
     () => client.sendRequest(CsvConvertRequest.type, params),
   );
-  if (dryRun.sample) await showRequestPreview(dryRun.sample, basename(requestsPath(csv)), name);
+  const preview = dryRun.sample && (await showRequestPreview(dryRun.sample, basename(requestsPath(csv)), name));
   const start = 'Start Cascade';
   const choice = await vscode.window.showInformationMessage(
     `Score ${formatCount(dryRun.lines_written)} rows, then explain the ${shortlistText(rule)}?`,
     { modal: true, detail: [...estimateLines(dryRun, null), projectionLine(dryRun)].join('\n') },
     start,
   );
+  preview?.dispose();
   if (choice !== start) return;
   const output = requestsPath(csv);
   const passOne = await vscode.window.withProgress(

@@ -208,13 +208,15 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
     () => client.sendRequest(CsvConvertRequest.type, params),
   );
   const output = requestsPath(csv);
-  if (dryRun.sample) await showRequestPreview(dryRun.sample, basename(output), name);
+  const preview = dryRun.sample && (await showRequestPreview(dryRun.sample, basename(output), name));
   const write = `Write ${formatCount(dryRun.lines_written)} Lines`;
   const choice = await vscode.window.showInformationMessage(
     `Write ${formatCount(dryRun.lines_written)} request lines to ${basename(output)}?`,
     { modal: true, detail: estimateLines(dryRun, existsSync(output) ? output : null).join('\n') },
     write,
   );
+  // It served the choice; the file written is opened next.
+  preview?.dispose();
   if (choice !== write) return;
   const report = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(output)}…` },

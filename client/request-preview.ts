@@ -15,14 +15,28 @@ export function registerRequestPreview(): vscode.Disposable {
   });
 }
 
-/** Shows the first request beside the editor, keeping the focus where it is (on the dialog to come). */
-export async function showRequestPreview(line: BatchInputLine, output: string, source: string): Promise<void> {
-  const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${output} (first request).md`, query: String(++shown) });
+/**
+ * Shows the first request beside the editor, keeping the focus where it is (on the dialog to
+ * come); the disposable closes it.
+ */
+export async function showRequestPreview(
+  line: BatchInputLine,
+  output: string,
+  source: string,
+): Promise<vscode.Disposable> {
+  const uri = vscode.Uri.from({ scheme: SCHEME, path: `/First request of ${output}.md`, query: String(++shown) });
   contents.set(uri.toString(), renderRequest(line, source));
   const document = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(document, {
     viewColumn: vscode.ViewColumn.Beside,
     preserveFocus: true,
     preview: true,
+  });
+  return new vscode.Disposable(() => {
+    contents.delete(uri.toString());
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === uri.toString());
+    void vscode.window.tabGroups.close(tabs);
   });
 }

@@ -101,15 +101,15 @@ describe('Ollama Batch in code-server: the Convert wizard and a broken file', fu
   });
 
   it('shows the first request and an estimate against the model’s limit before writing', async () => {
-    await bench.page.locator('.tabs-container .tab', { hasText: 'candidates.jsonl (first request).md' }).waitFor({
-      timeout: 120_000,
-    });
+    const preview = bench.page.locator('.tabs-container .tab', { hasText: 'First request of candidates.jsonl.md' });
+    await preview.waitFor({ timeout: 120_000 });
     const dialog = bench.page.locator('.monaco-dialog-box');
     // The embedded engine's context for the tiny model: 4,096, of which 4,095 usable, below the 8,192 assumed.
     await dialog.filter({ hasText: 'Every line fits num_ctx 4,095 (the model’s limit).' }).waitFor();
     await bench.screenshot('before writing');
     await bench.clickDialogButton(`Write ${CANDIDATES} Lines`);
     await bench.notification(`wrote ${CANDIDATES} lines to candidates.jsonl`).waitFor({ timeout: 60_000 });
+    await preview.waitFor({ state: 'detached' });
     const first = JSON.parse(readFileSync(join(scratch.workspace, 'candidates.jsonl'), 'utf8').split('\n')[0]!);
     assert.equal(first.custom_id, 'C000001');
     assert.equal(first.body.max_tokens, 200);
