@@ -158,7 +158,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         config: shownConfig(config),
       };
     };
-    const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
+    const rpcClients = serveRpc(server, service, {
+      info,
+      modelContextLength: (model) => engines.contextLength(model),
+      shutdown: () => void close('a shutdown request'),
+    });
     httpServer = await startHttp(service, engine, createMetrics(service, engine, engines), {
       host: config.host,
       port: config.port,
