@@ -6,7 +6,7 @@
 // header no row shows through; a click shows the row's request, answer and source row in a pane
 // in view; Export writes the filtered rows.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { BrowserContext, FrameLocator, Locator } from 'playwright-core';
@@ -19,8 +19,6 @@ import { commandTitle, lendEngine, VSIX } from './installed.js';
 import { Workbench } from './workbench.js';
 
 const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-results');
-/** Where the README's results screenshot is refreshed from. */
-const README_SHOTS = join(repoRoot, 'test-output', 'e2e');
 const CANDIDATES = 40;
 /** Every CUT-th line may answer 4 tokens: cut short, unparseable, an answer that is not ok. */
 const CUT = 8;
@@ -284,8 +282,8 @@ describe('Ollama Batch in code-server: the results panel', function () {
       element.scrollLeft = 0;
       element.scrollIntoView({ block: 'end' });
     });
-    mkdirSync(README_SHOTS, { recursive: true });
-    await bench.page.screenshot({ path: join(README_SHOTS, 'results-panel.png') });
+    // Its own folder: ui.test.ts's workbench empties test-output/e2e when it starts.
+    await bench.page.screenshot({ path: join(SCREENSHOTS, 'results-panel.png') });
   });
 
   it('exports the filtered rows, as shown, and says so', async () => {

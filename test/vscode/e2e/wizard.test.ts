@@ -14,7 +14,7 @@ import { disposeScratch, makeScratch, repoRoot, type Scratch } from '../scratch.
 import { commandTitle, lendEngine, VSIX } from './installed.js';
 import { Workbench } from './workbench.js';
 
-const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e', 'wizard');
+const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-wizard');
 const CANDIDATES = 30;
 const STEPS = 6;
 
