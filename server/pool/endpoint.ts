@@ -47,6 +47,8 @@ export class Endpoint {
   private readonly recent: Array<{ at: number; latencyMs: number }> = [];
   /** What the running batch holds on it, for the status: set by its lane. */
   live = { inFlight: 0, concurrency: 0 };
+  /** The latest memory reading's warnings for it (set by the daemon's VRAM monitors). */
+  memoryWarnings: string[] = [];
 
   constructor(spec: EndpointSpec) {
     this.name = spec.name;
@@ -139,6 +141,7 @@ export class Endpoint {
       ...this.counts,
       requestsPerSecond: recent.length > 0 ? recent.length / Math.max(span, 1) : null,
       meanLatencyMs: this.meanLatencyMs(),
+      ...(this.memoryWarnings.length > 0 && { memoryWarnings: this.memoryWarnings }),
     };
   }
 
