@@ -33,7 +33,8 @@ export class RunProgress implements vscode.Disposable {
       return;
     }
     const { total } = batch.request_counts;
-    const percent = total > 0 ? Math.floor((100 * doneCount(batch)) / total) : 0;
+    // At least 1: a badge of 0 is not shown, and the run has started.
+    const percent = Math.max(1, total > 0 ? Math.floor((100 * doneCount(batch)) / total) : 0);
     this.view.badge = {
       value: percent,
       tooltip: `${batchLabel(batch)}: ${percent}% · ${progressLine(batch, this.watch.pace)}`,

@@ -40,6 +40,8 @@ describe('ollama-batch delete and clear', function () {
     try {
       const first = await runOne();
       assert.ok(existsSync(first.output_path));
+      const shown = await cli(['status', first.batch.id, '--data-dir', dataDir]);
+      assert.match(shown.stdout, /\n {2}took: {8}\d+ (s|m)/);
       const deleted = await cli(['delete', first.batch.id, '--data-dir', dataDir]);
       assert.equal(deleted.code, 0, deleted.stderr);
       assert.equal(deleted.stdout.trim(), `deleted ${first.batch.id}`);

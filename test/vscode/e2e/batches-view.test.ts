@@ -16,7 +16,7 @@ import { Workbench } from './workbench.js';
 
 const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-batches');
 /** Enough lines that the run is seen while it runs. */
-const LINES = 300;
+const LINES = 1000;
 
 describe('Ollama Batch in code-server: the Batches view', function () {
   let scratch: Scratch;
