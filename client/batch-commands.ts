@@ -1,6 +1,7 @@
 // Validate, Run, Cancel, Retry and the batch's files: the commands about one batch file or batch.
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
+import { DIAGNOSTIC_SOURCE } from '../server/protocol/jobs.js';
 import { waitsForResume, type Batch } from '../server/protocol/openai.js';
 import {
   BatchCancelRequest,
@@ -57,13 +58,43 @@ export async function validateBatchFile(ctx: Ctx, argument: unknown): Promise<vo
   const first = report.errors[0]?.message;
   const choice = await vscode.window.showWarningMessage(
     `Ollama Batch: ${name} has ${formatCount(report.errorCount)} problem${report.errorCount === 1 ? '' : 's'} (${summary})${first ? `, the first: ${first}` : ''}.`,
-    'Show Problems',
+    SHOW_PROBLEMS,
   );
-  if (choice) {
-    await vscode.window.showTextDocument(file, { preview: false });
-    await vscode.commands.executeCommand('workbench.actions.view.problems');
-  }
+  if (choice) await showProblems(file);
 }
+
+const SHOW_PROBLEMS = 'Show Problems';
+const RUN_ANYWAY = 'Run Anyway';
+
+/** The file in the editor (its diagnostics come with it) and the Problems panel. */
+async function showProblems(file: vscode.Uri): Promise<void> {
+  await vscode.window.showTextDocument(file, { preview: false });
+  await vscode.commands.executeCommand('workbench.actions.view.problems');
+}
+
+/** The errors the language server found in the file (as open in an editor): a run would fail on them. */
+function knownErrors(file: vscode.Uri): vscode.Diagnostic[] {
+  return vscode.languages
+    .getDiagnostics(file)
+    .filter(
+      (diagnostic) =>
+        diagnostic.source === DIAGNOSTIC_SOURCE && diagnostic.severity === vscode.DiagnosticSeverity.Error,
+    );
+}
+
+/** Whether to run a file with known errors: Show Problems comes first; a run needs a second choice. */
+async function runDespiteErrors(file: vscode.Uri, errors: vscode.Diagnostic[]): Promise<boolean> {
+  const first = errors[0]!;
+  const choice = await vscode.window.showWarningMessage(
+    `Ollama Batch: ${basename(file.fsPath)} has ${plural(errors.length, 'problem')} (line ${first.range.start.line + 1} first): a run would fail.`,
+    SHOW_PROBLEMS,
+    RUN_ANYWAY,
+  );
+  if (choice === SHOW_PROBLEMS) await showProblems(file);
+  return choice === RUN_ANYWAY;
+}
+
+const plural = (count: number, noun: string): string => `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
 
 /**
  * Submits the file and follows the batch to its end. Its progress shows in the status bar and on
@@ -73,6 +104,8 @@ export async function validateBatchFile(ctx: Ctx, argument: unknown): Promise<vo
 export async function runBatch(ctx: Ctx, argument: unknown): Promise<void> {
   const file = await batchFile(argument);
   if (!file) return;
+  const errors = knownErrors(file);
+  if (errors.length > 0 && !(await runDespiteErrors(file, errors))) return;
   const client = await ctx.requireClient();
   if (!client) return;
   const name = basename(file.fsPath);
@@ -90,7 +123,7 @@ export async function runBatch(ctx: Ctx, argument: unknown): Promise<void> {
     },
   );
   ctx.log.info(`${created.id} created from ${file.fsPath}`);
-  await announce(ctx, await followUntilOver(ctx, created, () => undefined));
+  await announce(ctx, await followUntilOver(ctx, created, () => undefined), file);
 }
 
 /** "Show Progress": a notification that follows the batch to its end, for whoever asks for one; closing it leaves the batch running. */
@@ -149,7 +182,7 @@ function followUntilOver(
   });
 }
 
-async function announce(ctx: Ctx, batch: Batch): Promise<void> {
+async function announce(ctx: Ctx, batch: Batch, file: vscode.Uri): Promise<void> {
   const name = batchLabel(batch);
   const { total, completed, failed } = batch.request_counts;
   const took = tookText(batch);
@@ -172,12 +205,19 @@ async function announce(ctx: Ctx, batch: Batch): Promise<void> {
     choice = await vscode.window.showInformationMessage(`Ollama Batch: ${name} completed: ${counts}.`, ...actions);
   } else if (batch.status === 'failed') {
     const errors = batch.errors?.data ?? [];
+    // A short toast (a long one is cut off); every problem in the log and, from the editor, in Problems.
+    for (const error of errors) ctx.log.warn(`${batch.id} (${name}): ${error.message}`);
     const first = errors[0];
-    const why = first ? `${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}` : counts;
+    const why = first
+      ? `${plural(errors.length, 'problem')}${first.line ? ` (line ${first.line} first)` : ''}`
+      : counts;
+    const problems = errors.length > 0 ? [SHOW_PROBLEMS] : [];
     choice = await vscode.window.showErrorMessage(
-      `Ollama Batch: ${name} failed${took ? ` (${took})` : ''}: ${why}`,
+      `Ollama Batch: ${name} failed: ${why}.${took ? ` It ${took}.` : ''}`,
+      ...problems,
       ...actions,
     );
+    if (choice === SHOW_PROBLEMS) await showProblems(file);
   } else {
     choice = await vscode.window.showWarningMessage(
       `Ollama Batch: ${name} ${statusText(batch)}: ${counts}.`,

@@ -9,27 +9,32 @@ import type { ConvertParams, ConvertReport } from '../server/protocol/jobs.js';
 import { CASCADE_METADATA as KEYS, parseShortlist, shortlistText } from '../server/protocol/cascade.js';
 import { BatchCreateRequest, CsvConvertRequest, FileRegisterRequest } from '../server/protocol/methods.js';
 import { askConvertParams, estimateLines, requestsPath } from './convert-csv.js';
+import { showRequestPreview } from './request-preview.js';
+import { BACK, type WizardStep } from './wizard.js';
 import type { Ctx } from './ctx.js';
 import { formatCount, formatDuration } from './webview/numbers.js';
 
 const TITLE = 'Run CSV as Cascade';
 
-/** The rule the user types, checked as the daemon reads it; undefined when they cancel. */
-async function askShortlist(): Promise<string | undefined> {
-  return vscode.window.showInputBox({
-    title: `Ollama Batch: ${TITLE}: the shortlist`,
-    prompt: 'Rows that get the full answer after every row is scored: "top K%" or ">= SCORE"',
-    value: 'top 10%',
-    ignoreFocusOut: true,
-    validateInput: (text) => {
-      try {
-        parseShortlist(text);
-        return null;
-      } catch (error) {
-        return (error as Error).message;
-      }
-    },
-  });
+/** The shortlist rule, as the cascade's last step of the Convert wizard: checked as the daemon reads it. */
+function shortlistStep(answer: { rule: string }): WizardStep {
+  return async (wizard) => {
+    const typed = await wizard.input({
+      value: answer.rule,
+      prompt: 'The shortlist: rows that get the full answer after every row is scored: "top K%" or ">= SCORE"',
+      validate: (text) => {
+        try {
+          parseShortlist(text);
+          return null;
+        } catch (error) {
+          return (error as Error).message;
+        }
+      },
+    });
+    if (typed === undefined || typed === BACK) return typed === BACK ? BACK : false;
+    answer.rule = typed;
+    return true;
+  };
 }
 
 /** Single pass against cascade, from the dry run's projection. */
@@ -40,18 +45,16 @@ function projectionLine(report: ConvertReport): string {
 }
 
 export async function runCascade(ctx: Ctx, argument: unknown): Promise<void> {
-  const asked = await askConvertParams(ctx, argument);
+  const shortlist = { rule: 'top 10%' };
+  // The schema is required: its score field ranks the rows.
+  const asked = await askConvertParams(ctx, argument, {
+    title: TITLE,
+    schemaRequired: true,
+    extraSteps: [shortlistStep(shortlist)],
+  });
   if (!asked) return;
   const { csv, params: convert } = asked;
-  if (!convert.schema) {
-    void vscode.window.showErrorMessage(
-      'Ollama Batch: a cascade needs the answer schema: its score field ranks the rows.',
-    );
-    return;
-  }
-  const ruleText = await askShortlist();
-  if (!ruleText) return;
-  const rule = parseShortlist(ruleText);
+  const rule = parseShortlist(shortlist.rule);
   const client = await ctx.requireClient();
   if (!client) return;
   const params: ConvertParams = {
@@ -64,12 +67,14 @@ export async function runCascade(ctx: Ctx, argument: unknown): Promise<void> {
     { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: estimating ${name}…` },
     () => client.sendRequest(CsvConvertRequest.type, params),
   );
+  const preview = dryRun.sample && (await showRequestPreview(dryRun.sample, basename(requestsPath(csv)), name));
   const start = 'Start Cascade';
   const choice = await vscode.window.showInformationMessage(
     `Score ${formatCount(dryRun.lines_written)} rows, then explain the ${shortlistText(rule)}?`,
     { modal: true, detail: [...estimateLines(dryRun, null), projectionLine(dryRun)].join('\n') },
     start,
   );
+  preview?.dispose();
   if (choice !== start) return;
   const output = requestsPath(csv);
   const passOne = await vscode.window.withProgress(

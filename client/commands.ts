@@ -31,6 +31,7 @@ import { installEmbeddedEngine } from './install-engine-command.js';
 import { errorMessage } from './log.js';
 import { isTerminal } from './model/format.js';
 import { pickBatch } from './pick.js';
+import { registerRequestPreview } from './request-preview.js';
 import { analyzeResults, exportScoredCsv } from './results-commands.js';
 
 export function registerCommands(
@@ -62,6 +63,7 @@ export function registerCommands(
   const hasOutput = (batch: Batch): boolean => batch.output_file_id !== null;
 
   context.subscriptions.push(
+    registerRequestPreview(),
     command('ollamaBatch.convertCsv', (argument) => convertCsv(ctx, argument)),
     command('ollamaBatch.runCascade', (argument) => runCascade(ctx, argument)),
     command('ollamaBatch.validateBatchFile', (argument) => validateBatchFile(ctx, argument)),

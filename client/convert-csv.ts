@@ -1,6 +1,8 @@
-// "Convert CSV to Batch…": a guided csv/convert. The CSV, a rubric (the system prompt), the user
-// message (a template file, or columns picked from the header), the id column, the model and a
-// schema; then a dry run for the pre-run estimate, and only on "Write" the JSONL next to the CSV.
+// "Convert CSV to Batch…": a guided csv/convert. The CSV, then a wizard (step n of m, Back keeps
+// each answer): a rubric (the system prompt), the user message (a template file, or columns of the
+// header), the id column (by its real figures), the model, a schema and max_tokens, the workspace's
+// files offered before a dialog; then a dry run for the estimate with the first request rendered
+// beside it, and only on "Write" the JSONL next to the CSV.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -8,18 +10,105 @@ import * as vscode from 'vscode';
 import type { ConvertParams, ConvertReport } from '../server/protocol/jobs.js';
 import { CsvConvertRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
-import { readHead } from './model/csv-head.js';
-import { pickFile, pickOptionalFile, STAY_OPEN } from './pick.js';
+import { bestIdColumn, describeColumn, readColumns, type ColumnStats } from './model/csv-columns.js';
+import { pickFile, workspaceFiles } from './pick.js';
+import { showRequestPreview } from './request-preview.js';
 import { setting } from './settings.js';
+import { completeWalkthroughStep } from './walkthrough.js';
 import { formatCount, formatDuration } from './webview/numbers.js';
+import { BACK, runWizard, type Answer, type Wizard, type WizardStep } from './wizard.js';
 
-/** The daemon's convert default (server/cli/convert-command.ts). */
 const TITLE = 'Convert CSV to Batch';
+
+/** A file step's item: a workspace file, a dialog, or none. */
+interface FileItem extends vscode.QuickPickItem {
+  uri?: vscode.Uri;
+  browse?: true;
+}
+
+/** What a file step asks for: workspace files that fit are offered first, a dialog behind "Browse…". */
+interface FileStep {
+  placeholder: string;
+  /** null: the step can be left without a file (this item's label says what that means). */
+  none: string | null;
+  glob: string;
+  fits: (text: string) => boolean;
+  filters: Record<string, string[]>;
+}
+
+/**
+ * One file, offered from the workspace first: resolves with it, null for none, BACK or undefined.
+ * `extra` items (e.g. "All columns") come after the files and are returned as they are.
+ */
+async function pickFileStep<E extends vscode.QuickPickItem = never>(
+  wizard: Wizard,
+  step: FileStep,
+  earlier: vscode.Uri | null | E | undefined,
+  extra: readonly E[] = [],
+): Promise<Answer<vscode.Uri | null | E>> {
+  const files = await workspaceFiles(step.glob, step.fits);
+  for (;;) {
+    const fileItems: FileItem[] = files.map((uri) => ({
+      label: `$(file) ${basename(uri.fsPath)}`,
+      description: vscode.workspace.asRelativePath(dirname(uri.fsPath)),
+      uri,
+    }));
+    // A file browsed to earlier is offered again, as the one picked.
+    if (earlier instanceof vscode.Uri && !files.some((uri) => uri.toString() === earlier.toString()))
+      fileItems.unshift({ label: `$(file) ${basename(earlier.fsPath)}`, description: earlier.fsPath, uri: earlier });
+    const none: FileItem | undefined = step.none === null ? undefined : { label: step.none };
+    const browse: FileItem = { label: '$(folder-opened) Browse…', description: 'choose a file', browse: true };
+    const items: (FileItem | E)[] = [...fileItems, ...extra, ...(none ? [none] : []), browse];
+    const active =
+      earlier === null
+        ? none
+        : earlier instanceof vscode.Uri
+          ? fileItems.find((item) => item.uri?.toString() === earlier.toString())
+          : (earlier ?? items[0]);
+    const choice = await wizard.pick({ items, active, placeholder: step.placeholder, matchOnDescription: true });
+    if (choice === undefined || choice === BACK) return choice;
+    if (choice === none) return null;
+    if ('uri' in choice && choice.uri) return choice.uri;
+    if (!('browse' in choice && choice.browse)) return choice as E;
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: step.filters,
+      title: `Ollama Batch: ${step.placeholder}`,
+    });
+    // A closed dialog comes back to the step.
+    if (picked?.[0]) return picked[0];
+  }
+}
+
+const TEXT_FILES = '**/*.{md,txt}';
+const hasPlaceholders = (text: string): boolean => /\{\{[^}]+\}\}/.test(text);
+/** A JSON object that describes an object's fields: a schema for the answer. */
+function looksLikeSchema(text: string): boolean {
+  try {
+    const value = JSON.parse(text) as Record<string, unknown> | null;
+    return typeof value === 'object' && value !== null && (value.type === 'object' || '$schema' in value);
+  } catch {
+    return false;
+  }
+}
+
+/** The user message: a template file, columns picked from the header, or all columns (null). */
+type TemplateAnswer = { file: vscode.Uri } | { columns: string[] } | null;
+
+export interface ConvertWizardOptions {
+  /** The flow's title (the command's name). */
+  title?: string;
+  /** The answer schema cannot be left out (a cascade ranks by its score field). */
+  schemaRequired?: boolean;
+  /** Steps after convert's own, in the same flow (step n of m, Back into convert's last step). */
+  extraSteps?: readonly WizardStep[];
+}
 
 /** The CSV and the conversion the user asks for (shared with the cascade); undefined when they cancel. */
 export async function askConvertParams(
   ctx: Ctx,
   argument: unknown,
+  options: ConvertWizardOptions = {},
 ): Promise<{ csv: vscode.Uri; params: ConvertParams } | undefined> {
   const csv = await pickFile(argument, 'csv', {
     filter: 'CSV files',
@@ -27,35 +116,83 @@ export async function askConvertParams(
     title: 'Choose the CSV to convert',
   });
   if (!csv) return;
-  const { columns } = await readHead(csv.fsPath);
+  const { columns, sampled } = await readColumns(csv.fsPath);
   if (columns.length === 0) throw new Error(`${basename(csv.fsPath)} has no header row`);
+  const names = columns.map((column) => column.name);
 
-  const rubric = await pickOptionalFile('Rubric: the system prompt of every request', 'No rubric', {
-    'Text or Markdown': ['md', 'txt'],
-    'All files': ['*'],
-  });
-  if (rubric === undefined) return;
-  const template = await pickTemplate(columns);
-  if (template === undefined) return;
-  const idColumn = await pickIdColumn(columns);
-  if (idColumn === undefined) return;
-  const model = await pickModel(ctx, csv);
-  if (!model) return;
-  const schemaFile = await pickOptionalFile('JSON schema every answer must follow', 'No schema', {
-    'JSON schema': ['json'],
-  });
-  if (schemaFile === undefined) return;
+  let rubric: vscode.Uri | null | undefined;
+  let template: TemplateAnswer | undefined;
+  let idColumn: string | null | undefined;
+  let model: string | undefined;
+  let schemaFile: vscode.Uri | null | undefined;
+  let maxTokens: number | null | undefined;
+  /** The answer to a step, or what stops the flow (Back, or a closed prompt). */
+  const settle = <T>(answer: Answer<T>, keep: (value: T) => void): boolean | typeof BACK => {
+    if (answer === undefined || answer === BACK) return answer === BACK ? BACK : false;
+    keep(answer);
+    return true;
+  };
+  const steps: WizardStep[] = [
+    async (wizard) =>
+      settle(
+        await pickFileStep<never>(
+          wizard,
+          {
+            placeholder: 'Rubric: the system prompt of every request',
+            none: 'No rubric',
+            glob: TEXT_FILES,
+            fits: (text) => !hasPlaceholders(text),
+            filters: { 'Text or Markdown': ['md', 'txt'], 'All files': ['*'] },
+          },
+          rubric,
+        ),
+        (value) => (rubric = value),
+      ),
+    async (wizard) => {
+      const answer = await pickTemplate(wizard, names, template);
+      return settle(answer, (value) => (template = value));
+    },
+    async (wizard) => settle(await pickIdColumn(wizard, columns, sampled, idColumn), (value) => (idColumn = value)),
+    async (wizard) => settle(await pickModel(wizard, ctx, csv, model), (value) => (model = value)),
+    async (wizard) =>
+      settle(
+        await pickFileStep<never>(
+          wizard,
+          {
+            placeholder: options.schemaRequired
+              ? 'The JSON schema every answer must follow (its score field ranks the rows)'
+              : 'JSON schema every answer must follow',
+            none: options.schemaRequired ? null : 'No schema',
+            glob: '**/*.json',
+            fits: looksLikeSchema,
+            filters: { 'JSON schema': ['json'] },
+          },
+          schemaFile,
+        ),
+        (value) => (schemaFile = value),
+      ),
+    async (wizard) => settle(await askMaxTokens(wizard, maxTokens), (value) => (maxTokens = value)),
+    ...(options.extraSteps ?? []),
+  ];
+  if (!(await runWizard(options.title ?? TITLE, steps))) return;
 
-  // No setting: the daemon checks the lines against its assumed num_ctx (context/num-ctx.ts).
+  // No setting: the daemon checks the lines against the num_ctx a run would use.
   const numCtx = setting<number | null>('numCtx', csv);
+  const templateText =
+    template === null || template === undefined
+      ? null
+      : 'file' in template
+        ? await readFile(template.file.fsPath, 'utf8')
+        : template.columns.map((column) => `${column}: {{${column}}}`).join('\n');
   const params: ConvertParams = {
     input: csv.fsPath,
-    model,
-    ...(numCtx !== null && { numCtx }),
+    model: model!,
+    ...(numCtx !== null && numCtx !== undefined && { numCtx }),
     ...(rubric && { systemPrompt: await readFile(rubric.fsPath, 'utf8') }),
-    ...(template !== null && { template }),
-    ...(idColumn !== null && { idColumn }),
+    ...(templateText !== null && { template: templateText }),
+    ...(idColumn !== null && idColumn !== undefined && { idColumn }),
     ...(schemaFile && { schema: await readSchema(schemaFile) }),
+    ...(maxTokens !== null && maxTokens !== undefined && { maxTokens }),
   };
   return { csv, params };
 }
@@ -72,12 +209,15 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
     () => client.sendRequest(CsvConvertRequest.type, params),
   );
   const output = requestsPath(csv);
+  const preview = dryRun.sample && (await showRequestPreview(dryRun.sample, basename(output), name));
   const write = `Write ${formatCount(dryRun.lines_written)} Lines`;
   const choice = await vscode.window.showInformationMessage(
     `Write ${formatCount(dryRun.lines_written)} request lines to ${basename(output)}?`,
     { modal: true, detail: estimateLines(dryRun, existsSync(output) ? output : null).join('\n') },
     write,
   );
+  // It served the choice; the file written is opened next.
+  preview?.dispose();
   if (choice !== write) return;
   const report = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: writing ${basename(output)}…` },
@@ -86,6 +226,7 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
   ctx.log.info(
     `converted ${csv.fsPath} to ${output}: ${report.lines_written} lines, ${report.skipped_count} rows skipped`,
   );
+  completeWalkthroughStep('converted');
   await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(output));
   const run = await vscode.window.showInformationMessage(
     `Ollama Batch: wrote ${formatCount(report.lines_written)} lines to ${basename(output)}.`,
@@ -98,75 +239,111 @@ export async function convertCsv(ctx: Ctx, argument: unknown): Promise<void> {
 export const requestsPath = (csv: vscode.Uri): string =>
   join(dirname(csv.fsPath), `${basename(csv.fsPath, extname(csv.fsPath))}.jsonl`);
 
-/** null: every column as `column: value` (the daemon's default). */
-async function pickTemplate(columns: string[]): Promise<string | null | undefined> {
-  const file = { label: '$(file) Template file…', description: 'user message with {{column}} placeholders' };
-  const pick = { label: '$(list-selection) Pick columns…', description: 'as "column: value" lines' };
+/** The user message: a template file (workspace ones with {{placeholders}} first), picked columns, or all. */
+async function pickTemplate(
+  wizard: Wizard,
+  columns: string[],
+  earlier: TemplateAnswer | undefined,
+): Promise<Answer<TemplateAnswer>> {
+  const pickColumns = { label: '$(list-selection) Pick columns…', description: 'as "column: value" lines' };
   const all = { label: '$(list-flat) All columns', description: `${columns.length} columns as "column: value" lines` };
-  const choice = await vscode.window.showQuickPick([file, pick, all], {
-    ...STAY_OPEN,
-    title: `Ollama Batch: ${TITLE}: the user message`,
-  });
-  if (!choice) return undefined;
-  if (choice === all) return null;
-  if (choice === file) {
-    const picked = await vscode.window.showOpenDialog({
-      canSelectMany: false,
-      title: 'Ollama Batch: template file',
-      filters: { 'Text or Markdown': ['txt', 'md'], 'All files': ['*'] },
+  for (;;) {
+    const choice = await pickFileStep(
+      wizard,
+      {
+        placeholder: 'The user message: a template with {{column}} placeholders, or columns of the CSV',
+        none: null,
+        glob: TEXT_FILES,
+        fits: hasPlaceholders,
+        filters: { 'Text or Markdown': ['txt', 'md'], 'All files': ['*'] },
+      },
+      earlier === null ? all : earlier && 'file' in earlier ? earlier.file : earlier && pickColumns,
+      [pickColumns, all],
+    );
+    if (choice === undefined || choice === BACK) return choice;
+    if (choice instanceof vscode.Uri) return { file: choice };
+    if (choice === all) return null;
+    const items = columns.map((column) => ({ label: column }));
+    const kept = earlier && 'columns' in earlier ? earlier.columns : columns;
+    const picked = await wizard.pickMany({
+      items,
+      selected: items.filter((item) => kept.includes(item.label)),
+      placeholder: 'The columns of the user message (in the CSV’s order)',
     });
-    return picked && (await readFile(picked[0]!.fsPath, 'utf8'));
+    if (picked === undefined) return undefined;
+    // Back from the columns: the step's first choice again.
+    if (picked !== BACK) return { columns: picked.map(({ label }) => label) };
   }
-  const picked = await vscode.window.showQuickPick(
-    columns.map((column) => ({ label: column, picked: true })),
-    { ...STAY_OPEN, canPickMany: true, title: `Ollama Batch: ${TITLE}: columns of the user message` },
-  );
-  if (!picked || picked.length === 0) return undefined;
-  return picked.map(({ label }) => `${label}: {{${label}}}`).join('\n');
 }
 
-/** null: custom_ids are row-1, row-2, … */
-async function pickIdColumn(columns: string[]): Promise<string | null | undefined> {
-  const rows = { label: 'Row numbers', description: 'row-1, row-2, …' };
-  const choice = await vscode.window.showQuickPick(
-    [rows, ...columns.map((column) => ({ label: column, description: 'unique, non-empty values' }))],
-    {
-      ...STAY_OPEN,
-      title: `Ollama Batch: ${TITLE}: the custom_id of each line`,
-      placeHolder: 'A column of unique ids lets the results join back to the CSV by id',
-    },
-  );
-  if (!choice) return undefined;
-  return choice === rows ? null : choice.label;
+/** The custom_id: a column of the CSV (with its real figures; the best preselected) or row numbers (null). */
+async function pickIdColumn(
+  wizard: Wizard,
+  columns: ColumnStats[],
+  sampled: boolean,
+  earlier: string | null | undefined,
+): Promise<Answer<string | null>> {
+  const rows = { label: 'Row numbers', description: 'row-1, row-2, …', column: null };
+  const items = [
+    ...columns.map((column) => ({
+      label: column.name,
+      description: describeColumn(column, sampled),
+      column: column.name,
+    })),
+    rows,
+  ];
+  const preselected = earlier === undefined ? bestIdColumn(columns) : earlier;
+  const choice = await wizard.pick({
+    items,
+    active: items.find((item) => item.column === preselected) ?? rows,
+    placeholder: 'The custom_id of each line: a column of unique ids lets the results join back to the CSV by id',
+  });
+  return choice === undefined || choice === BACK ? choice : choice.column;
 }
 
 /** A model the engine has (the default setting first), or one typed in. */
-async function pickModel(ctx: Ctx, resource: vscode.Uri): Promise<string | undefined> {
+async function pickModel(
+  wizard: Wizard,
+  ctx: Ctx,
+  resource: vscode.Uri,
+  earlier: string | undefined,
+): Promise<Answer<string>> {
   const preferred = setting<string>('defaultModel', resource)?.trim();
   const models = ctx.info?.engine.models ?? [];
-  const names = [...new Set([...(preferred ? [preferred] : []), ...models])];
+  const names = [...new Set([...(earlier ? [earlier] : []), ...(preferred ? [preferred] : []), ...models])];
   const other = { label: '$(edit) Type a model name…' };
-  const choice = await vscode.window.showQuickPick(
-    [
-      ...names.map((name) => ({
-        label: name,
-        description: models.includes(name) ? 'on the engine' : 'ollamaBatch.defaultModel',
-      })),
-      other,
-    ],
-    {
-      ...STAY_OPEN,
-      title: `Ollama Batch: ${TITLE}: the model`,
-    },
-  );
-  if (!choice) return undefined;
-  if (choice !== other) return choice.label;
-  return vscode.window.showInputBox({
-    ...STAY_OPEN,
-    title: 'Ollama Batch: model name',
-    placeHolder: 'gemma3:12b',
-    validateInput: (value) => (value.trim() ? null : 'name a model'),
+  const items = names.map((name) => ({
+    label: name,
+    description: models.includes(name) ? 'on the engine' : name === preferred ? 'ollamaBatch.defaultModel' : 'typed in',
+  }));
+  for (;;) {
+    const choice = await wizard.pick({
+      items: [...items, other],
+      active: items.find((item) => item.label === earlier),
+      placeholder: 'The model every request asks for',
+    });
+    if (choice !== other) return choice === undefined || choice === BACK ? choice : choice.label;
+    const typed = await wizard.input({
+      value: '',
+      prompt: 'The model name, as the engine knows it',
+      placeholder: 'gemma3:12b',
+      validate: (value) => (value.trim() ? null : 'name a model'),
+    });
+    if (typed !== BACK) return typed?.trim();
+  }
+}
+
+/** max_tokens of every request; null for none. */
+async function askMaxTokens(wizard: Wizard, earlier: number | null | undefined): Promise<Answer<number | null>> {
+  const typed = await wizard.input({
+    value: earlier === null || earlier === undefined ? '' : String(earlier),
+    prompt: 'max_tokens: the most tokens an answer may take (empty: no max_tokens, the engine’s default room)',
+    placeholder: 'e.g. 512',
+    validate: (value) =>
+      value.trim() === '' || /^[1-9]\d*$/.test(value.trim()) ? null : 'a whole number of tokens above 0, or empty',
   });
+  if (typed === undefined || typed === BACK) return typed;
+  return typed.trim() === '' ? null : Number(typed.trim());
 }
 
 async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
@@ -181,6 +358,14 @@ async function readSchema(file: vscode.Uri): Promise<Record<string, unknown>> {
   return schema as Record<string, unknown>;
 }
 
+/** What set the num_ctx the run will use, in words. */
+const NUM_CTX_SOURCES: Record<ConvertReport['estimate']['num_ctx_source'], string> = {
+  setting: 'ollamaBatch.numCtx',
+  assumed: 'the default; no ollamaBatch.numCtx set',
+  'model limit': 'the model’s limit',
+  'learned limit': 'the most that held on this GPU',
+};
+
 /** The dry run's estimate, for the confirmation dialog. */
 export function estimateLines(report: ConvertReport, overwrites: string | null): string[] {
   const { estimate } = report;
@@ -191,10 +376,11 @@ export function estimateLines(report: ConvertReport, overwrites: string | null):
       `Prompt tokens: ${formatCount(tokens.total)} in all; per line mean ${formatCount(Math.round(tokens.mean))}, p95 ${formatCount(tokens.p95)}, max ${formatCount(tokens.max)} (shared prefix ${formatCount(estimate.shared_prefix_tokens)}).`,
     );
   }
+  const numCtx = `num_ctx ${formatCount(estimate.num_ctx)} (${NUM_CTX_SOURCES[estimate.num_ctx_source]})`;
   lines.push(
     estimate.lines_over_context === 0
-      ? `Every line fits num_ctx ${formatCount(estimate.num_ctx)}.`
-      : `${formatCount(estimate.lines_over_context)} lines do not fit num_ctx ${formatCount(estimate.num_ctx)}: ${estimate.over_context_ids.join(', ')}${estimate.lines_over_context > estimate.over_context_ids.length ? ', …' : ''}`,
+      ? `Every line fits ${numCtx}.`
+      : `${formatCount(estimate.lines_over_context)} lines do not fit ${numCtx}: ${estimate.over_context_ids.join(', ')}${estimate.lines_over_context > estimate.over_context_ids.length ? ', …' : ''}`,
   );
   if (estimate.eta_seconds !== null)
     lines.push(

@@ -6,7 +6,9 @@ import { engineCheck } from '../server/display/endpoint-lines.js';
 import { DaemonStatusRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { daemonLogPath } from './daemon.js';
+import { engineAnswers } from './model/walkthrough.js';
 import { setting } from './settings.js';
+import { completeWalkthroughStep } from './walkthrough.js';
 
 export async function startDaemon(ctx: Ctx): Promise<void> {
   if (ctx.client) {
@@ -60,7 +62,12 @@ export async function showDaemonLog(ctx: Ctx): Promise<void> {
 export async function checkEngine(ctx: Ctx): Promise<void> {
   const client = await ctx.requireClient();
   if (!client) return;
-  const check = engineCheck(await client.sendRequest(DaemonStatusRequest.type));
+  const info = await client.sendRequest(DaemonStatusRequest.type);
+  if (engineAnswers(info)) {
+    completeWalkthroughStep('engineAnswered');
+    completeWalkthroughStep('engineChecked');
+  }
+  const check = engineCheck(info);
   const message = `Ollama Batch: ${check.message}`;
   const detail = check.detail.join('\n');
   const settings = 'Open Settings';

@@ -10,6 +10,7 @@ import { Log } from './log.js';
 import { watchSettings } from './settings.js';
 import { RunProgress } from './run-progress.js';
 import { StatusBar } from './status-bar.js';
+import { watchWalkthrough } from './walkthrough.js';
 
 let activeCtx: Ctx | undefined;
 
@@ -50,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): void {
         (await import('./results-panel.js')).ResultsPanel.revive(panel, context, ctx, state),
     }),
     watchSettings(ctx),
+    watchWalkthrough(ctx),
     log,
   );
   registerCommands(context, ctx, watch, tree);

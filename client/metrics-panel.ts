@@ -7,7 +7,9 @@ import { BatchGetRequest, BatchMetricsRequest } from '../server/protocol/methods
 import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
 import { batchView, countersOf, pointOfSample, pointOfSnapshot, poolOf } from './model/metrics-view.js';
+import { NO_GPU } from './webview/counters.js';
 import type { FromMetricsWebview, SeriesPoint, ToMetricsWebview } from './webview/messages.js';
+import { completeWalkthroughStep } from './walkthrough.js';
 import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
 
 export class MetricsPanel {
@@ -46,6 +48,7 @@ export class MetricsPanel {
     private readonly batchId: string,
   ) {
     MetricsPanel.panels.set(batchId, this);
+    completeWalkthroughStep('metricsShown');
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
     panel.webview.html = webviewHtml(panel.webview, extensionUri, {
       title: 'Batch Metrics',
@@ -142,9 +145,13 @@ export class MetricsPanel {
   }
 }
 
-const counter = (id: string, label: string): string => `<div><dt>${label}</dt><dd id="${id}">–</dd></div>`;
-const chart = (id: string, title: string): string =>
-  `<section class="chart"><h2>${title}</h2><div id="${id}"></div></section>`;
+const counter = (id: string, label: string): string =>
+  `<div><dt id="${id}-label">${label}</dt><dd id="${id}">–</dd></div>`;
+/** A chart; `empty` says why it has no line, shown over it while it has none. */
+const chart = (id: string, title: string, empty?: { id: string; text: string }): string =>
+  `<section class="chart"><h2>${title}</h2><div id="${id}"></div>${
+    empty ? `<p id="${empty.id}" class="chart-empty" hidden>${empty.text}</p>` : ''
+  }</section>`;
 
 const BODY = `
   <p class="placeholder" id="placeholder">Loading…</p>
@@ -185,7 +192,7 @@ const BODY = `
       ${chart('chart-latency', 'Latency (ms)')}
       ${chart('chart-tokens', 'Tokens')}
       ${chart('chart-context', 'Context utilisation (%) and trims')}
-      ${chart('chart-vram', 'VRAM used (MiB)')}
+      ${chart('chart-vram', 'VRAM used (MiB)', { id: 'vram-none', text: NO_GPU })}
       ${chart('chart-errors', 'Errors by class')}
     </div>
     <section id="adjustments" class="adjustments" hidden>

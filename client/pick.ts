@@ -41,19 +41,28 @@ export async function pickFile(
   return picked?.[0];
 }
 
-/** An optional file: resolves null for "none", undefined when the user gave up. */
-export async function pickOptionalFile(
-  title: string,
-  noneLabel: string,
-  filters: Record<string, string[]>,
-): Promise<vscode.Uri | null | undefined> {
-  const choose = { label: '$(folder-opened) Choose a file…' };
-  const none = { label: noneLabel };
-  const choice = await vscode.window.showQuickPick([choose, none], { ...STAY_OPEN, title: `Ollama Batch: ${title}` });
-  if (!choice) return undefined;
-  if (choice === none) return null;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters, title: `Ollama Batch: ${title}` });
-  return picked?.[0];
+/** Files this large are not read to see whether they fit a step (a rubric or schema is small). */
+const MAX_OFFERED_BYTES = 512 * 1024;
+/** At most this many files are looked at. */
+const MAX_OFFERED_FILES = 200;
+
+/**
+ * The workspace's files matching `glob` whose text `fits` (a rubric, a template, a schema), by
+ * path: what a step offers before a file dialog.
+ */
+export async function workspaceFiles(glob: string, fits: (text: string) => boolean): Promise<vscode.Uri[]> {
+  const found = await vscode.workspace.findFiles(glob, '**/{node_modules,.git}/**', MAX_OFFERED_FILES);
+  const fitting = await Promise.all(
+    found.map(async (uri) => {
+      try {
+        if ((await vscode.workspace.fs.stat(uri)).size > MAX_OFFERED_BYTES) return null;
+        return fits(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri))) ? uri : null;
+      } catch {
+        return null; // gone or unreadable since it was listed: not offered
+      }
+    }),
+  );
+  return fitting.filter((uri) => uri !== null).sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** The batch the argument names (a tree item passes its id), else one picked from those that `fits`. */

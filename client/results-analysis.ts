@@ -32,7 +32,8 @@ export async function analyze(
     () =>
       client.sendRequest(ResultsAnalyzeRequest.type, {
         batch_id: batch.id,
-        ...(source && { source, csv: join(storage, `${batch.id}.scored.csv`) }),
+        // Cells as they are: the panel shows them (an export neutralises them for spreadsheets).
+        ...(source && { source, csv: join(storage, `${batch.id}.scored.csv`), neutralise: false }),
       }),
   );
   return { batch, report, source };

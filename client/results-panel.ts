@@ -2,16 +2,21 @@
 // when the answers were joined to their CSV, every row in a virtualised table. The webview asks
 // for windows of rows as it scrolls; this side reads them from the scored CSV by position
 // (CsvRows), sorts and filters by one column at a time, and finds a row's request and answer by
-// custom_id in the batch's files (LineIndex). One panel; a new analysis replaces its content.
+// custom_id in the batch's files (LineIndex). The table shows the id column first, then the
+// answer's columns, then the source's; Export writes the rows as shown. The scored CSV here is
+// the panel's own, written with cells as they are (not neutralised for spreadsheets: an export
+// is). One panel; a new analysis replaces its content.
 // The webview keeps the batch and its source CSV in its state: after a reload the serializer
 // analyses them again (the report is not stored) and the panel comes back.
+import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { BatchGetRequest, FileGetRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { errorMessage } from './log.js';
 import { CsvRows } from './model/csv-rows.js';
 import { LineIndex } from '../server/daemon-access/line-index.js';
-import { reportView, rowDetail } from './model/results-view.js';
+import { reportView, rowDetail, shownColumns } from './model/results-view.js';
+import { formatCount } from './webview/numbers.js';
 import { analyze, type Analysis } from './results-analysis.js';
 import {
   isFromResultsWebview,
@@ -31,6 +36,11 @@ export class ResultsPanel {
   private readonly _disposables: vscode.Disposable[] = [];
   private rows: CsvRows | null = null;
   private view: TableView | null = null;
+  /** The scored CSV's columns in the order shown: shown column i is file column order[i]. */
+  private order: number[] = [];
+  /** The file's columns of the answer (sorted with invalid answers last), and of the status. */
+  private answerColumns: number[] = [];
+  private statusColumn: number | null = null;
   /** Request, output and error lines by custom_id, read on the first click. */
   private lineIndexes: Promise<LineIndex[]> | null = null;
 
@@ -137,14 +147,21 @@ export class ResultsPanel {
     this.panel.title = `Results ${analysis.batch.id}`;
     // The source's id column, or the custom_id column the join adds when ids are row-N.
     const idColumn = analysis.report.csv?.custom_id_column ?? null;
+    const added = analysis.report.csv?.added_columns ?? [];
+    const columns = rows?.columns ?? [];
+    this.order = shownColumns(columns, idColumn, added);
+    // The join adds the answer's fields, then status and error (a cascade's pass 2 columns after).
+    const status = added.findIndex((name) => /^status(_\d+)?$/.test(name));
+    this.statusColumn = status === -1 ? null : columns.indexOf(added[status]!);
+    this.answerColumns = added.slice(0, Math.max(0, status)).map((name) => columns.indexOf(name));
     this.view = rows && {
       version: (this.view?.version ?? 0) + 1,
-      columns: rows.columns,
+      columns: this.order.map((index) => columns[index]!),
       rowCount: rows.totalRows,
       totalRows: rows.totalRows,
       sort: null,
       filter: null,
-      idColumn: idColumn === null || !rows.columns.includes(idColumn) ? null : rows.columns.indexOf(idColumn),
+      idColumn: idColumn !== null && columns.includes(idColumn) ? 0 : null,
     };
     this.sendReport();
   }
@@ -166,11 +183,12 @@ export class ResultsPanel {
       case 'rows': {
         const { rows, view } = this;
         if (!rows || !view || message.version !== view.version) return;
+        const cells = await rows.rows(message.start, message.count);
         this.post({
           type: 'rows',
           version: view.version,
           start: message.start,
-          rows: await rows.rows(message.start, message.count),
+          rows: cells.map((row) => this.order.map((index) => row[index] ?? '')),
         });
         return;
       }
@@ -180,8 +198,7 @@ export class ResultsPanel {
         this.post({ type: 'detail', detail: await this.detail(message.customId) });
         return;
       case 'export':
-        await vscode.commands.executeCommand('ollamaBatch.exportScoredCsv', this.analysis.batch.id);
-        return;
+        return this.exportShown();
       case 'refresh':
         return this.refresh();
     }
@@ -201,7 +218,13 @@ export class ResultsPanel {
     const { rows, view } = this;
     if (!rows || !view) return;
     this.post({ type: 'busy', message: 'Sorting and filtering…' });
-    const rowCount = await rows.setView(sort, filter);
+    const fileColumn = (shown: number): number => this.order[shown] ?? shown;
+    const sortColumn = sort && fileColumn(sort.column);
+    const rowCount = await rows.setView(
+      sort && { ...sort, column: sortColumn! },
+      filter && { ...filter, column: fileColumn(filter.column) },
+      sortColumn !== null && this.answerColumns.includes(sortColumn) ? this.statusColumn : null,
+    );
     this.view = { ...view, version: view.version + 1, rowCount, sort, filter };
     this.post({ type: 'table', table: this.view });
     this.post({ type: 'busy', message: null });
@@ -216,7 +239,45 @@ export class ResultsPanel {
     const requestLine = await request!.find(customId);
     let resultLine: unknown = null;
     for (const index of results) resultLine ??= await index.find(customId);
-    return rowDetail(customId, requestLine, resultLine);
+    const { rows, view, order } = this;
+    const cells = rows && view?.idColumn === 0 ? await rows.find(order[0]!, customId) : null;
+    const row = cells && view!.columns.map((column, shown) => ({ column, value: cells[order[shown]!] ?? '' }));
+    return rowDetail(customId, requestLine, resultLine, row);
+  }
+
+  /** The rows as shown (filter, sort, column order) to a CSV the user names; without a table,
+   *  the daemon's Export Scored CSV of every row. */
+  private async exportShown(): Promise<void> {
+    const { rows, view, analysis } = this;
+    if (!rows || !view) {
+      await vscode.commands.executeCommand('ollamaBatch.exportScoredCsv', analysis.batch.id);
+      return;
+    }
+    const source = analysis.source ?? analysis.report.csv!.path;
+    const shown = view.rowCount === view.totalRows ? '' : '.filtered';
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(join(dirname(source), `${basename(source, extname(source))}.scored${shown}.csv`)),
+      filters: { 'CSV files': ['csv'] },
+      title: `Ollama Batch: Export the ${formatCount(view.rowCount)} rows shown`,
+    });
+    if (!target) return;
+    this.post({ type: 'busy', message: 'Exporting…' });
+    let written: number;
+    try {
+      written = await rows.export(target.fsPath, this.order);
+    } finally {
+      this.post({ type: 'busy', message: null });
+    }
+    const how = [
+      view.filter && `filtered by ${view.columns[view.filter.column]} ${view.filter.text.trim()}`,
+      view.sort &&
+        `sorted by ${view.columns[view.sort.column]} ${view.sort.order === 'asc' ? 'ascending' : 'descending'}`,
+    ].filter(Boolean);
+    const choice = await vscode.window.showInformationMessage(
+      `Ollama Batch: wrote ${formatCount(written)} rows to ${basename(target.fsPath)}${how.length > 0 ? `, ${how.join(', ')}` : ''}.`,
+      'Open',
+    );
+    if (choice) await vscode.commands.executeCommand('vscode.open', target);
   }
 
   /** The batch's input, output and error files, where the daemon keeps them. */
@@ -240,7 +301,7 @@ const BODY = `
   <header class="results-header">
     <h1 id="title"></h1>
     <span id="busy" class="busy" hidden></span>
-    <button id="export" type="button">Export Scored CSV…</button>
+    <button id="export" type="button" title="Writes the rows as the table shows them: its filter, its sort and its column order">Export Scored CSV…</button>
   </header>
   <p id="cascade-line" class="muted" hidden></p>
   <p id="partial-line" class="partial" hidden><span id="partial"></span> <button id="refresh" type="button">Refresh</button></p>
@@ -267,7 +328,10 @@ const BODY = `
       <div id="spacer" class="spacer"><div id="rows" class="rows" role="rowgroup"></div></div>
     </div>
   </section>
-  <section id="detail" class="detail" hidden>
-    <h2>Row <span id="detail-id"></span></h2>
+  <aside id="detail" class="detail" hidden>
+    <header class="detail-header">
+      <h2>Row <span id="detail-id"></span></h2>
+      <button id="detail-close" type="button" title="Close" aria-label="Close">✕</button>
+    </header>
     <div id="detail-body"></div>
-  </section>`;
+  </aside>`;

@@ -30,7 +30,8 @@ function firstRecordText(text: string): string {
   return text;
 }
 
-function decode(bytes: Buffer): string {
+/** A file's first bytes as text: UTF-16 LE or UTF-8 by its BOM, which is dropped. */
+export function decodeHead(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
   return new TextDecoder('utf-8').decode(
     bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes,
@@ -54,7 +55,7 @@ export async function readHead(path: string): Promise<CsvHead> {
   const file = await open(path, 'r');
   try {
     const { buffer, bytesRead } = await file.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
-    return parseHead(decode(buffer.subarray(0, bytesRead)));
+    return parseHead(decodeHead(buffer.subarray(0, bytesRead)));
   } finally {
     await file.close();
   }

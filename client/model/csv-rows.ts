@@ -4,6 +4,7 @@
 // column they need (a few are kept), never the whole file into memory.
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { NUMBER, neutralise, quote } from '../../server/common/csv-cells.js';
 import type { TableFilter, TableSort } from '../webview/messages.js';
 import { readHead } from './csv-head.js';
 import { parseRecord, RecordEnds } from './csv-record.js';
@@ -13,7 +14,17 @@ const KEPT_COLUMNS = 4;
 const CHUNK_BYTES = 4 * 1024 * 1024;
 const COMPARISON = /^(>=|<=|!=|>|<|=)\s*(.*)$/;
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
-const isNumber = (value: string): boolean => value.trim() !== '' && Number.isFinite(Number(value));
+/** Rows read at a time when the view is exported. */
+const EXPORT_ROWS = 1000;
+const INFINITY = /^[-+]?Infinity$/;
+
+/** A cell as a number: decimals, exponents (-8.92711e+281) and ±Infinity (a model's 1e999); null for text and empty cells. */
+export function cellNumber(value: string): number | null {
+  const trimmed = value.trim();
+  return NUMBER.test(trimmed) || INFINITY.test(trimmed) ? Number(trimmed) : null;
+}
+
+const compareNumbers = (a: number, b: number): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A table filter's text as a test of a cell: `>= 7`, `< 3`, `!= 0` compare numbers (and text by the locale), `= yes` matches whole cells, else a substring; all ignoring case. */
 export function compileFilter(text: string): (value: string) => boolean {
@@ -32,26 +43,56 @@ export function compileFilter(text: string): (value: string) => boolean {
     '=': (c: number) => c === 0,
     '!=': (c: number) => c !== 0,
   }[operator];
-  const number = isNumber(operand) ? Number(operand) : null;
+  const number = cellNumber(operand);
   if (number === null) return (value) => accept(collator.compare(value.trim(), operand));
-  return (value) => isNumber(value) && accept(Number(value) - number);
+  return (value) => {
+    const cell = cellNumber(value);
+    return cell !== null && accept(compareNumbers(cell, number));
+  };
 }
 
-/** Row positions (indexes into the file's rows) ordered by a column: numbers numerically when every filled cell is one, text by the locale; empty cells last either way. */
-export function sortedPositions(values: readonly string[], positions: Int32Array, order: 'asc' | 'desc'): Int32Array {
+/** How a cell sorts: numbers before the rest in either order, then text, then empty cells. */
+const enum Rank {
+  Number,
+  /** A number in a row that `last` puts after the others (an invalid answer). */
+  LastNumber,
+  Text,
+  Empty,
+}
+
+/**
+ * Row positions (indexes into the file's rows) ordered by a column: numbers as numbers (exponents
+ * and ±Infinity included), then the rows `last` names (invalid answers), then text by the locale,
+ * then empty cells. Only the numbers and the text follow `order`; the groups keep their places,
+ * so what is not a valid number sorts last both ways. Ties keep the file's order.
+ */
+export function sortedPositions(
+  values: readonly string[],
+  positions: Int32Array,
+  order: 'asc' | 'desc',
+  last: (position: number) => boolean = () => false,
+): Int32Array {
   const sign = order === 'asc' ? 1 : -1;
-  const numeric = values.every((value) => value.trim() === '' || isNumber(value));
-  const empty = (position: number): boolean => values[position]!.trim() === '';
-  if (numeric) {
-    const keys = new Float64Array(values.length);
-    for (let index = 0; index < values.length; index++) keys[index] = Number(values[index]);
-    return positions
-      .slice()
-      .sort((a, b) => Number(empty(a)) - Number(empty(b)) || sign * (keys[a]! - keys[b]!) || a - b);
+  const ranks = new Uint8Array(values.length);
+  const numbers = new Float64Array(values.length);
+  for (const position of positions) {
+    const value = values[position]!;
+    const number = cellNumber(value);
+    numbers[position] = number ?? 0;
+    ranks[position] =
+      value.trim() === '' ? Rank.Empty : number === null ? Rank.Text : last(position) ? Rank.LastNumber : Rank.Number;
   }
-  return positions
-    .slice()
-    .sort((a, b) => Number(empty(a)) - Number(empty(b)) || sign * collator.compare(values[a]!, values[b]!) || a - b);
+  return positions.slice().sort((a, b) => {
+    const rank = ranks[a]! - ranks[b]!;
+    if (rank !== 0) return rank;
+    const within =
+      ranks[a] === Rank.Text
+        ? collator.compare(values[a]!, values[b]!)
+        : ranks[a] === Rank.Empty
+          ? 0
+          : compareNumbers(numbers[a]!, numbers[b]!);
+    return sign * within || a - b;
+  });
 }
 
 /** Where each record of the file ends, the header's first. */
@@ -106,8 +147,13 @@ export class CsvRows {
     return this.order?.length ?? this.totalRows;
   }
 
-  /** Sets the view's sort and filter; resolves with its row count. */
-  async setView(sort: TableSort | null, filter: TableFilter | null): Promise<number> {
+  /** Sets the view's sort and filter; resolves with its row count. With a `statusColumn`, rows
+   *  whose status is not `ok` (invalid answers, failures) sort after the others. */
+  async setView(
+    sort: TableSort | null,
+    filter: TableFilter | null,
+    statusColumn: number | null = null,
+  ): Promise<number> {
     let positions: Int32Array | null = null;
     if (filter && filter.text.trim() !== '') {
       const values = await this.column(filter.column);
@@ -116,12 +162,15 @@ export class CsvRows {
       for (let position = 0; position < values.length; position++) if (test(values[position]!)) matching.push(position);
       positions = Int32Array.from(matching);
     }
-    if (sort)
+    if (sort) {
+      const statuses = statusColumn === null ? null : await this.column(statusColumn);
       positions = sortedPositions(
         await this.column(sort.column),
         positions ?? Int32Array.from({ length: this.totalRows }, (_, index) => index),
         sort.order,
+        statuses ? (position) => statuses[position]!.trim() !== 'ok' : undefined,
       );
+    }
     this.order = positions;
     return this.rowCount;
   }
@@ -144,6 +193,36 @@ export class CsvRows {
       run = last + 1;
     }
     return rows;
+  }
+
+  /** The first row (in file order) whose cell in `column` is `value`; null when none is. */
+  async find(column: number, value: string): Promise<string[] | null> {
+    const position = (await this.column(column)).indexOf(value);
+    if (position === -1) return null;
+    let row: string[] | null = null;
+    await this.read(position, position + 1, (bytes, from, to) => {
+      row = parseRecord(bytes, from, to, this.delimiter);
+    });
+    return row;
+  }
+
+  /**
+   * Writes the current view's rows, in its order, to a CSV at `path`: the columns `order` names
+   * (indexes into `columns`), cells neutralised for spreadsheets as the daemon's export writes them.
+   */
+  async export(path: string, order: readonly number[]): Promise<number> {
+    const delimiter = String.fromCharCode(this.delimiter);
+    const line = (cells: readonly string[]): string =>
+      `${order.map((column) => quote(neutralise(cells[column] ?? ''), delimiter)).join(delimiter)}\r\n`;
+    const out = await open(path, 'w');
+    try {
+      await out.write(line(this.columns));
+      for (let start = 0; start < this.rowCount; start += EXPORT_ROWS)
+        await out.write((await this.rows(start, EXPORT_ROWS)).map(line).join(''));
+    } finally {
+      await out.close();
+    }
+    return this.rowCount;
   }
 
   async close(): Promise<void> {

@@ -72,6 +72,7 @@ export function countersOf(snapshot: BatchMetricsSnapshot): MetricsCounters {
     total: progress?.total ?? null,
     // The recent pace while it runs; the whole run's once nothing finished lately (or it is over).
     requestsPerSecond: performance.window.requestsPerSecond || performance.run.requestsPerSecond,
+    run: { requestsPerSecond: performance.run.requestsPerSecond, seconds: performance.run.seconds },
     promptTokens: tokens.prompt,
     cachedTokens: tokens.cached,
     completionTokens: tokens.completion,

@@ -80,8 +80,24 @@ function pretty(text: string): string {
   }
 }
 
-/** A row's request line and result line (output or error) as the detail pane shows them. */
-export function rowDetail(customId: string, request: unknown, result: unknown): RowDetail {
+/**
+ * The table's columns in the order shown, as indexes into the scored CSV's: the id column first
+ * (frozen), then the columns the join added (the answer's fields, the expected score where
+ * there is one, status, error), then the source's own.
+ */
+export function shownColumns(columns: readonly string[], idColumn: string | null, added: readonly string[]): number[] {
+  const first = [idColumn, ...added].filter((name): name is string => name !== null && columns.includes(name));
+  const firstIndexes = [...new Set(first.map((name) => columns.indexOf(name)))];
+  return [...firstIndexes, ...[...columns.keys()].filter((index) => !firstIndexes.includes(index))];
+}
+
+/** A row's request line and result line (output or error), and its row of the scored CSV, as the detail pane shows them. */
+export function rowDetail(
+  customId: string,
+  request: unknown,
+  result: unknown,
+  row: RowDetail['row'] = null,
+): RowDetail {
   const body = isObject(request) && isObject(request.body) ? request.body : null;
   const messages =
     body && Array.isArray(body.messages)
@@ -106,5 +122,5 @@ export function rowDetail(customId: string, request: unknown, result: unknown): 
         : null;
     if (failure) error = `${textOf(failure.code ?? 'error')}: ${textOf(failure.message ?? '')}`;
   }
-  return { customId, messages, answer, error };
+  return { customId, messages, answer, error, row };
 }

@@ -45,7 +45,10 @@ export interface SeriesPoint {
 export interface MetricsCounters {
   done: number | null;
   total: number | null;
+  /** The recent pace while it runs. */
   requestsPerSecond: number | null;
+  /** The whole run's: its average pace and its length (the daemon's down time excluded). */
+  run: { requestsPerSecond: number | null; seconds: number };
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
@@ -182,7 +185,7 @@ export interface TableView {
   totalRows: number;
   sort: TableSort | null;
   filter: TableFilter | null;
-  /** The column of the custom_ids, to show a row's request and answer. */
+  /** The column of the custom_ids, to show a row's request and answer; the first, frozen, when there is one. */
   idColumn: number | null;
 }
 
@@ -194,6 +197,8 @@ export interface RowDetail {
   /** The answer, pretty-printed when it is JSON; null when there is none. */
   answer: string | null;
   error: string | null;
+  /** The row of the scored CSV, column by column as the table shows them; null without one. */
+  row: Array<{ column: string; value: string }> | null;
 }
 
 /** What the results webview keeps (setState) so that the panel comes back after a reload: the

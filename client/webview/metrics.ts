@@ -13,8 +13,10 @@ import {
   type PoolView,
   type ToMetricsWebview,
 } from './messages.js';
+import { orDash, paceCells, vramText } from './counters.js';
 import { formatCount, formatDuration, formatRate, formatShare } from './numbers.js';
-import { SeriesBuffer, type SeriesKey } from './series.js';
+import { SeriesBuffer, latestValue, type SeriesKey } from './series.js';
+import { timeFormat, timeTicks } from './time-axis.js';
 
 declare function acquireVsCodeApi(): {
   postMessage(message: FromMetricsWebview): void;
@@ -83,34 +85,96 @@ const themeColour = (name: string, fallback: string): string =>
 const short = (value: number): string =>
   Math.abs(value) >= 1e6 ? `${value / 1e6}M` : Math.abs(value) >= 1e4 ? `${value / 1e3}k` : String(value);
 
+const measuring = document.createElement('canvas').getContext('2d');
+/** A label's width in CSS pixels, in the axes' font. */
+function textWidth(text: string, font: string): number {
+  if (!measuring) return text.length * 7;
+  measuring.font = font;
+  return measuring.measureText(text).width;
+}
+
+/** The time axis' ticks: as many as fit the plot's width with their labels apart. */
+function timeAxisTicks(chart: uPlot, font: string, min: number, max: number): number[] {
+  const offsetSeconds = -new Date(min * 1000).getTimezoneOffset() * 60;
+  const labelWidth = textWidth(timeFormat(max - min).widest, font);
+  return timeTicks(min, max, chart.bbox.width / uPlot.pxRatio, labelWidth, offsetSeconds);
+}
+
+/**
+ * The time axis' labels as text under the plot rather than on the canvas, so that the page (and
+ * a test) can see where each one lies. Drawn again on every redraw of the chart.
+ */
+function drawTimeLabels(chart: uPlot, font: string): void {
+  const wrap = chart.root.querySelector('.u-wrap')!;
+  let labels = wrap.querySelector<HTMLElement>('.time-labels');
+  if (!labels) {
+    labels = document.createElement('div');
+    labels.className = 'time-labels';
+    wrap.append(labels);
+  }
+  const { min = 0, max = 0 } = chart.scales.x!;
+  const { format } = timeFormat(max - min);
+  const left = chart.bbox.left / uPlot.pxRatio;
+  // The font the ticks were spaced for.
+  labels.style.font = font;
+  labels.style.top = `${(chart.bbox.top + chart.bbox.height) / uPlot.pxRatio + 12}px`;
+  labels.replaceChildren(
+    ...timeAxisTicks(chart, font, min, max).map((tick) => {
+      const label = document.createElement('span');
+      label.className = 'time-label';
+      label.textContent = format(tick);
+      label.style.left = `${left + chart.valToPos(tick, 'x')}px`;
+      return label;
+    }),
+  );
+}
+
+/** A legend's value: the hovered point's, else the latest, so the legend reads without hovering. */
+const legendValue =
+  (format: (value: number) => string) =>
+  (chart: uPlot, value: number | null, seriesIndex: number, index: number | null): string => {
+    const shown = index === null ? latestValue(chart.data[seriesIndex]!) : value;
+    return shown === null ? '–' : format(shown);
+  };
+
 function chartOptions(lines: Line[], width: number): uPlot.Options {
   const foreground = themeColour('--vscode-foreground', '#888');
   const grid = { stroke: themeColour('--vscode-charts-lines', 'rgba(128,128,128,0.25)'), width: 1 };
   const font = `11px ${themeColour('--vscode-font-family', 'sans-serif')}`;
   const axis = { stroke: foreground, grid, ticks: grid, font, values: (_: uPlot, ticks: number[]) => ticks.map(short) };
+  const time = (seconds: number): string => new Date(seconds * 1000).toLocaleTimeString();
   return {
     width,
     height: CHART_HEIGHT,
     scales: { x: { time: true } },
     series: [
-      {},
+      { value: legendValue(time) },
       ...lines.map((line, index) => ({
         label: line.label,
         stroke: themeColour(...PALETTE[index % PALETTE.length]!),
         width: 1.5,
         spanGaps: true,
         scale: line.right ? 'right' : 'y',
-        value: (_: uPlot, value: number | null) => (value === null ? '–' : formatCount(Math.round(value * 100) / 100)),
+        value: legendValue((value) => formatCount(Math.round(value * 100) / 100)),
       })),
     ],
     axes: [
-      { stroke: foreground, grid, ticks: grid, font },
+      {
+        stroke: foreground,
+        grid,
+        ticks: grid,
+        font,
+        splits: (chart: uPlot, _: number, min: number, max: number) => timeAxisTicks(chart, font, min, max),
+        // Drawn as text by drawTimeLabels.
+        values: (_: uPlot, ticks: number[]) => ticks.map(() => ''),
+      },
       { ...axis, size: 56 },
       ...(lines.some((line) => line.right)
         ? [{ ...axis, scale: 'right', side: 1, grid: { show: false }, size: 48 }]
         : []),
     ],
     legend: { live: true },
+    hooks: { draw: [(chart: uPlot) => drawTimeLabels(chart, font)] },
   };
 }
 
@@ -129,10 +193,15 @@ function createCharts(): void {
 }
 
 function redrawData(): void {
-  for (const { id, lines } of CHARTS) charts.get(id)?.setData(buffer.data(lines.map((line) => line.key)));
+  for (const { id, lines } of CHARTS) {
+    const chart = charts.get(id);
+    if (!chart) continue;
+    chart.setData(buffer.data(lines.map((line) => line.key)));
+    // The legend's latest values.
+    chart.setLegend({});
+  }
+  element('vram-none').hidden = buffer.hasValue('vramUsedMiB');
 }
-
-const orDash = <T>(value: T | null, format: (value: T) => string): string => (value === null ? '–' : format(value));
 
 function drawBatch(batch: BatchView): void {
   element('batch-id').textContent = batch.id;
@@ -153,8 +222,11 @@ function drawCounters(counters: MetricsCounters, batch: BatchView | null): void 
   const total = counters.total ?? batch?.total ?? null;
   element('done').textContent =
     done === null ? '–' : `${formatCount(done)}${total === null ? '' : ` / ${formatCount(total)}`}`;
-  element('rate').textContent = orDash(counters.requestsPerSecond, formatRate);
-  element('eta').textContent = batch?.over ? 'done' : orDash(counters.etaSeconds, formatDuration);
+  const pace = paceCells(counters, batch?.over ?? false);
+  element('rate-label').textContent = pace.rateLabel;
+  element('rate').textContent = pace.rate;
+  element('eta-label').textContent = pace.timeLabel;
+  element('eta').textContent = pace.time;
   element('tokens').textContent = `${formatCount(counters.promptTokens)} / ${formatCount(counters.completionTokens)}`;
   element('cached').textContent = orDash(counters.cachedShare, formatShare);
   element('errors').textContent = `${formatCount(counters.errors)} (${formatCount(counters.retries)})`;
@@ -164,10 +236,7 @@ function drawCounters(counters: MetricsCounters, batch: BatchView | null): void 
       : `${formatCount(Math.round(counters.latencyP50))} / ${formatCount(Math.round(counters.latencyP95 ?? 0))} ms`;
   element('context').textContent = `${orDash(counters.numCtx, formatCount)} · ${formatCount(counters.trims)}`;
   const vram = element('vram');
-  vram.textContent =
-    counters.vramUsedMiB === null
-      ? '–'
-      : `${(counters.vramUsedMiB / 1024).toFixed(1)}${counters.vramTotalMiB === null ? '' : ` / ${(counters.vramTotalMiB / 1024).toFixed(1)}`} GiB`;
+  vram.textContent = vramText(counters, buffer.hasValue('vramUsedMiB'));
   vram.classList.toggle('warning', counters.vramSpilled);
   vram.title = counters.vramSpilled ? 'Part of the model is in system RAM: requests run slower.' : '';
 }
@@ -233,6 +302,8 @@ function drawPool(pool: PoolView): void {
 }
 
 let currentBatch: BatchView | null = null;
+/** Drawn again when the batch ends: the run's totals replace its pace. */
+let currentCounters: MetricsCounters | null = null;
 
 window.addEventListener('message', (event: MessageEvent<ToMetricsWebview>) => {
   const message = event.data;
@@ -243,21 +314,24 @@ window.addEventListener('message', (event: MessageEvent<ToMetricsWebview>) => {
       element('main').hidden = message.batch === null;
       element('placeholder').hidden = message.batch !== null;
       element('placeholder').textContent = message.problem ?? 'Loading…';
+      currentCounters = message.counters;
       if (message.batch) drawBatch(message.batch);
-      if (message.counters) drawCounters(message.counters, message.batch);
       drawPool(message.pool ?? { endpoints: [], adjustments: [] });
       buffer.reset(message.points);
+      if (currentCounters) drawCounters(currentCounters, message.batch);
       if (charts.size === 0) createCharts();
-      else redrawData();
+      redrawData();
       break;
     case 'batch':
       currentBatch = message.batch;
       drawBatch(message.batch);
+      if (currentCounters) drawCounters(currentCounters, currentBatch);
       break;
     case 'metrics':
+      currentCounters = message.counters;
+      if (buffer.push(message.point)) redrawData();
       drawCounters(message.counters, currentBatch);
       drawPool(message.pool);
-      if (buffer.push(message.point)) redrawData();
       break;
   }
 });

@@ -180,6 +180,8 @@ let frame = 0;
 const viewport = (): HTMLElement => element('viewport');
 
 function setTable(view: TableView | null): void {
+  // A new sort or filter starts at its first row, whatever the scroll was.
+  viewport().scrollTop = 0;
   table = view;
   pages.clear();
   requested.clear();
@@ -187,13 +189,19 @@ function setTable(view: TableView | null): void {
   element('no-table').hidden = view !== null;
   element('table-tools').hidden = view === null;
   viewport().hidden = view === null;
+  // Export writes what is shown: the button says how many rows that is (without a table, the
+  // daemon joins every row).
+  element('export').textContent = !view
+    ? 'Export Scored CSV…'
+    : view.rowCount === view.totalRows
+      ? `Export ${formatCount(view.rowCount)} Rows…`
+      : `Export ${formatCount(view.rowCount)} Shown Rows…`;
   if (!view) return;
   element('row-count').textContent =
     view.rowCount === view.totalRows
       ? `(${formatCount(view.totalRows)})`
       : `(${formatCount(view.rowCount)} of ${formatCount(view.totalRows)})`;
-  const template = `repeat(${view.columns.length}, minmax(120px, 200px))`;
-  document.documentElement.style.setProperty('--columns', template);
+  document.documentElement.style.setProperty('--columns', `repeat(${view.columns.length}, 180px)`);
   drawHeader(view);
   drawFilterColumns(view);
   schedule();
@@ -202,7 +210,7 @@ function setTable(view: TableView | null): void {
 function drawHeader(view: TableView): void {
   element('table-header').replaceChildren(
     ...view.columns.map((column, index) => {
-      const cell = make('button', 'cell head-cell', column);
+      const cell = make('button', index === view.idColumn ? 'cell head-cell frozen' : 'cell head-cell', column);
       cell.type = 'button';
       cell.title = `Sort by ${column}`;
       if (view.sort?.column === index) cell.dataset.sort = view.sort.order;
@@ -227,8 +235,8 @@ function drawFilterColumns(view: TableView): void {
   if (select.dataset.columns === names) return;
   select.dataset.columns = names;
   select.replaceChildren(...view.columns.map((column, index) => new Option(column, String(index))));
-  // The answer fields come last, before status and error: a good first guess.
-  select.value = String(Math.max(0, view.columns.length - 3));
+  // The first answer field (the score), right after the id: a good first guess.
+  select.value = String(Math.min(view.columns.length - 1, view.idColumn === null ? 0 : view.idColumn + 1));
 }
 
 let filterTimer: ReturnType<typeof setTimeout> | undefined;
@@ -270,7 +278,10 @@ function draw(): void {
     row.addEventListener('click', () => {
       const shown = pool.find((slot) => slot.element === row);
       const cells = shown && rowCells(shown.row);
-      if (cells && table?.idColumn !== null && table?.idColumn !== undefined) showDetail(cells[table.idColumn] ?? '');
+      if (cells && table?.idColumn !== null && table?.idColumn !== undefined) {
+        showDetail(cells[table.idColumn] ?? '');
+        for (const slot of pool) markSelected(slot.element, rowCells(slot.row));
+      }
     });
     pool.push({ element: row, row: -1, loaded: false });
     rows.append(row);
@@ -283,7 +294,7 @@ function draw(): void {
     if (slot.row === row && slot.loaded === (cells !== null)) continue;
     slot.row = row;
     slot.loaded = cells !== null;
-    fillRow(slot.element, cells, table.columns.length);
+    fillRow(slot.element, cells, table.columns.length, table.idColumn);
   }
   requestPages(span.first, span.end);
 }
@@ -292,12 +303,20 @@ function rowCells(row: number): string[] | null {
   return pages.get(Math.floor(row / PAGE_SIZE))?.[row % PAGE_SIZE] ?? null;
 }
 
-function fillRow(row: HTMLElement, cells: string[] | null, width: number): void {
+/** The row whose detail is shown stands out. */
+function markSelected(row: HTMLElement, cells: string[] | null): void {
+  const id = table?.idColumn ?? null;
+  row.classList.toggle('selected', id !== null && cells !== null && cells[id] === element('detail-id').textContent);
+}
+
+function fillRow(row: HTMLElement, cells: string[] | null, width: number, frozen: number | null): void {
   row.classList.toggle('loading', cells === null);
+  markSelected(row, cells);
   while (row.childElementCount < width) row.append(make('span', 'cell'));
   while (row.childElementCount > width) row.lastElementChild!.remove();
   for (let column = 0; column < width; column++) {
     const cell = row.children[column] as HTMLElement;
+    cell.classList.toggle('frozen', column === frozen);
     const text = cells?.[column] ?? '';
     cell.textContent = text;
     cell.title = text.length > 30 ? text : '';
@@ -322,9 +341,18 @@ function requestPages(first: number, end: number): void {
 
 // ---- the detail pane
 
+/** The pane on the right, always in view: the page's content makes room for it. */
+function openDetail(open: boolean): void {
+  element('detail').hidden = !open;
+  document.body.classList.toggle('detail-open', open);
+  if (open) return;
+  element('detail-id').textContent = '';
+  for (const slot of pool) markSelected(slot.element, rowCells(slot.row));
+}
+
 function showDetail(customId: string): void {
   if (customId === '') return;
-  element('detail').hidden = false;
+  openDetail(true);
   element('detail-id').textContent = customId;
   element('detail-body').replaceChildren(make('p', 'muted', 'Finding its lines…'));
   vscode.postMessage({ type: 'detail', customId });
@@ -342,12 +370,19 @@ function drawDetail(detail: RowDetail): void {
     block.append(make('summary', undefined, message.role), make('pre', undefined, message.content));
     body.append(block);
   }
+  if (detail.messages !== null) body.prepend(make('h3', undefined, 'Request'));
   if (detail.answer !== null) {
     body.append(make('h3', undefined, 'Answer'), make('pre', 'answer', detail.answer));
   }
   if (detail.error !== null) body.append(make('h3', undefined, 'Error'), make('pre', 'error', detail.error));
   if (detail.answer === null && detail.error === null)
     body.append(make('p', 'muted', 'No result for this custom_id yet.'));
+  if (detail.row) {
+    const list = make('dl', 'source-row');
+    for (const { column, value } of detail.row)
+      list.append(make('dt', undefined, column), make('dd', undefined, value));
+    body.append(make('h3', undefined, 'Row'), list);
+  }
 }
 
 // ---- messages
@@ -369,7 +404,7 @@ window.addEventListener('message', (event: MessageEvent<ToResultsWebview>) => {
       element('cascade-line').textContent = message.report.cascade;
       element('expected-note').textContent = message.report.expectedNote;
       element('uncertain-section').hidden = message.report.uncertain.length === 0;
-      element('detail').hidden = true;
+      openDetail(false);
       element<HTMLInputElement>('filter-text').value = '';
       setTable(message.table);
       break;
@@ -400,5 +435,6 @@ element('filter-text').addEventListener('input', onFilterInput);
 element('filter-column').addEventListener('change', onFilterInput);
 element('export').addEventListener('click', () => vscode.postMessage({ type: 'export' }));
 element('refresh').addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
+element('detail-close').addEventListener('click', () => openDetail(false));
 
 vscode.postMessage({ type: 'ready' });

@@ -29,6 +29,15 @@ function valueOf(point: SeriesPoint, key: SeriesKey): number | null {
   return key === 'contextUtilisation' && value !== null ? value * 100 : value;
 }
 
+/** A column's latest value, null when it has none: what a legend shows while the cursor is off the chart. */
+export function latestValue(column: ArrayLike<number | null | undefined>): number | null {
+  for (let index = column.length - 1; index >= 0; index--) {
+    const value = column[index];
+    if (value !== null && value !== undefined) return value;
+  }
+  return null;
+}
+
 export class SeriesBuffer {
   /** Unix seconds, ascending. */
   x: number[] = [];
@@ -59,6 +68,11 @@ export class SeriesBuffer {
     for (const key of SERIES_KEYS) this.column(key).push(valueOf(point, key));
     if (this.x.length > this.maxPoints) this.thin();
     return true;
+  }
+
+  /** Whether any point has a value for the line (none for VRAM where the daemon reads no GPU). */
+  hasValue(key: SeriesKey): boolean {
+    return this.column(key).some((value) => value !== null);
   }
 
   /** uPlot's data for some of the lines: [x, ...one column each]. */

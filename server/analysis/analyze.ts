@@ -46,6 +46,8 @@ export interface AnalyzeOptions {
   encoding?: CsvEncoding;
   /** Where the joined CSV goes; default `<output without .jsonl>.scored.csv`. */
   csv?: string;
+  /** False: the joined CSV's cells as they are, for a viewer; default true, neutralised for spreadsheets. */
+  neutralise?: boolean;
   /** An answer field or a source column; default the first numeric answer field. */
   sortBy?: string;
   /** The joined CSV's order; default desc. */
@@ -608,8 +610,8 @@ export async function analyzeResults(options: AnalyzeOptions): Promise<AnalysisR
         const { expected, sd } = expectedScores.columns;
         answerFields.splice(answerFields.indexOf(expectedScores.field) + 1, 0, expected, sd);
       }
-      const { source, idColumn, encoding } = options;
-      report.csv = await joinSource({ source, csv, idColumn, encoding, results, answerFields, sort });
+      const { source, idColumn, encoding, neutralise } = options;
+      report.csv = await joinSource({ source, csv, idColumn, encoding, results, answerFields, sort, neutralise });
     }
     return report;
   } finally {

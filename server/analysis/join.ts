@@ -13,7 +13,8 @@ import { CsvError, parse } from 'csv-parse';
 import { detectDialect } from '../csv/dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding, type SniffedFile } from '../csv/encoding.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../jsonl/lines.js';
-import { Columns, NUMBER } from './stats.js';
+import { NUMBER, neutralise, quote } from '../common/csv-cells.js';
+import { Columns } from './stats.js';
 import { textOf } from '../common/text-of.js';
 
 /** A problem with the user's files or options; the message is one line for people. */
@@ -48,6 +49,9 @@ export interface JoinOptions {
   answerFields: readonly string[];
   /** Null keeps the source order. Either way, failed and missing rows come last. */
   sort: JoinSort | null;
+  /** False writes cells as they are, for a viewer (the results panel) rather than a spreadsheet;
+   *  default true: formulas neutralised. */
+  neutralise?: boolean;
 }
 
 export interface JoinSummary {
@@ -72,19 +76,6 @@ const SAMPLE_ROWS = 1000;
 /** Bytes of rows written at a time. */
 const WRITE_BYTES = 64 * 1024;
 const ROW_ID = /^row-(\d+)$/;
-
-/** OWASP's rule against formula injection: a cell that a spreadsheet would read as a formula
- *  (starting with = + - @, tab or CR) gets a leading ', except a plain number such as -3. */
-export function neutralise(cell: string): string {
-  return /^[=+\-@\t\r]/.test(cell) && !NUMBER.test(cell) ? `'${cell}` : cell;
-}
-
-/** RFC 4180 quoting, with the given delimiter. */
-export function quote(cell: string, delimiter: string): string {
-  return cell.includes('"') || cell.includes(delimiter) || cell.includes('\n') || cell.includes('\r')
-    ? `"${cell.replaceAll('"', '""')}"`
-    : cell;
-}
 
 /** One answer value as a cell: arrays joined with "; ", objects as JSON. */
 function cellOf(value: unknown): string {
@@ -202,7 +193,8 @@ export async function joinSource(options: JoinOptions): Promise<JoinSummary> {
   const sortColumn = sort && !sort.answerKey ? header.indexOf(sort.field) : -1;
   if (sort && !sort.answerKey && sortColumn === -1)
     throw new AnalysisError(`--sort-by ${sort.field}: no answer field or column of ${name} has that name`);
-  const cells = (values: string[]): string => values.map((cell) => quote(neutralise(cell), delimiter)).join(delimiter);
+  const safe = options.neutralise === false ? (cell: string): string => cell : neutralise;
+  const cells = (values: string[]): string => values.map((cell) => quote(safe(cell), delimiter)).join(delimiter);
 
   // First pass, in source order: each row joined and formatted into the temporary file. A row
   // line is its source cells, then the added cells (which start with a delimiter), so that rows

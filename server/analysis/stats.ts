@@ -7,6 +7,7 @@
 // Also the growing typed arrays (Columns) that such numbers and per-row indexes live in: a
 // 170,000-row index of plain arrays or objects takes several times the memory.
 import { percentile } from '../common/percentile.js';
+import { NUMBER } from '../common/csv-cells.js';
 import { textOf } from '../common/text-of.js';
 
 type TypedArray = Float64Array | Float32Array | Uint32Array | Uint8Array;
@@ -72,8 +73,6 @@ export interface FieldRule {
 }
 
 export const HISTOGRAM_BINS = 10;
-/** A number written as text, as JSON or a CSV cell holds it. */
-export const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /** A finite number, or a string that is one: a model's "85" means 85, and reads the same in the
  *  CSV. Infinity (JSON's 1e999) is not a number here. */

@@ -13,7 +13,8 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import { AnalysisError, analyzeResults, type AnalysisReport, type AnalyzeOptions } from '../analysis/analyze.js';
-import { quote, type JoinSummary } from '../analysis/join.js';
+import type { JoinSummary } from '../analysis/join.js';
+import { quote } from '../common/csv-cells.js';
 import { detectDialect } from '../csv/dialect.js';
 import { readAsUtf8, sniffEncoding, type CsvEncoding } from '../csv/encoding.js';
 import { isObject } from '../common/is-object.js';
@@ -40,6 +41,8 @@ export interface CascadeJoinOptions {
   idColumn?: string;
   encoding?: CsvEncoding;
   top?: number;
+  /** False: cells as they are, for a viewer; default true, neutralised for spreadsheets. */
+  neutralise?: boolean;
 }
 
 export interface CascadeReport {
@@ -100,7 +103,7 @@ const statusColumnIndex = (added: readonly string[]): number =>
   added.findLastIndex((name) => /^status(_\d+)?$/.test(name));
 
 export async function joinCascade(options: CascadeJoinOptions): Promise<CascadeReport> {
-  const { source, idColumn, encoding, top } = options;
+  const { source, idColumn, encoding, top, neutralise } = options;
   const inputs = [
     source,
     ...[options.pass1, options.pass2].flatMap((pass) => (pass ? [pass.output, pass.errors, pass.input] : [])),
@@ -109,9 +112,17 @@ export async function joinCascade(options: CascadeJoinOptions): Promise<CascadeR
     throw new AnalysisError(`--csv ${options.csv} would overwrite an input file`);
   const temporary = { pass1: `${options.csv}.pass1.tmp`, pass2: `${options.csv}.pass2.tmp` };
   try {
-    const pass1 = await analyzeResults({ ...options.pass1, source, idColumn, encoding, top, csv: temporary.pass1 });
+    const pass1 = await analyzeResults({
+      ...options.pass1,
+      source,
+      idColumn,
+      encoding,
+      top,
+      neutralise,
+      csv: temporary.pass1,
+    });
     const pass2 = options.pass2
-      ? await analyzeResults({ ...options.pass2, source, idColumn, encoding, top, csv: temporary.pass2 })
+      ? await analyzeResults({ ...options.pass2, source, idColumn, encoding, top, neutralise, csv: temporary.pass2 })
       : null;
     const shortlisted = options.pass2?.input ? await customIds(options.pass2.input) : new Set<string>();
     const explained = pass2 ? await passTwoCells(temporary.pass2, pass2) : new Map<string, string[]>();

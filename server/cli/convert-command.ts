@@ -178,7 +178,7 @@ export function convertOptionsOf(file: string, output: string | undefined, flags
     delimiter: flags.delimiter,
     encoding: flags.encoding,
     keepBadRows: flags.keepBadRows,
-    numCtx: flags.numCtx ?? ASSUMED_NUM_CTX,
+    numCtx: flags.numCtx,
     reasoningEffort: flags.thinking,
     topLogprobs: flags.logprobs,
     cascade: flags.cascade,

@@ -17,7 +17,6 @@ import { RequestFile, RequestLineFormat, type RequestOptions } from './request-l
 import { ScoreSchemaError, scoreFieldOf, scoreMaxTokens, scoreOnlySchema } from '../openai/score-schema.js';
 import { compileTemplate, defaultTemplate, renderTemplate, TemplateError, type Template } from './template.js';
 import { countTextTokens, TemplateTokenCounter } from '../context/tokens.js';
-import { ASSUMED_NUM_CTX } from '../context/num-ctx.js';
 
 /** How many skipped (and kept bad) rows a report lists; its counts include the rest. */
 export const MAX_LISTED_ROWS = 1000;
@@ -37,8 +36,12 @@ export interface ConvertOptions extends RequestOptions {
   encoding?: CsvEncoding;
   /** Keep rows with too few or too many fields or undecodable bytes (padded or cut), reported. */
   keepBadRows?: boolean;
-  /** The context window the estimate checks each line against (default ASSUMED_NUM_CTX). */
+  /** The num_ctx setting the estimate checks each line against (default ASSUMED_NUM_CTX), within the two limits below. */
   numCtx?: number;
+  /** The model's own context limit, as the engine tells it. */
+  modelContextLength?: number;
+  /** The num_ctx learned to hold for the model. */
+  learnedNumCtx?: number;
   throughput?: Throughput;
   calibrationFactor?: number;
   /**
@@ -223,7 +226,9 @@ class Conversion {
       reasoningEffort: options.reasoningEffort,
       shortlistShare: options.shortlistShare,
       ...(this.score && { scoreAnswer: JSON.stringify({ [this.score.field]: 100 }) }),
-      numCtx: options.numCtx ?? ASSUMED_NUM_CTX,
+      numCtx: options.numCtx,
+      modelContextLength: options.modelContextLength,
+      learnedNumCtx: options.learnedNumCtx,
       maxTokens: options.maxTokens,
       calibrationFactor: options.calibrationFactor,
       throughput: options.throughput,

@@ -11,6 +11,7 @@ import {
   SAFETY_MARGIN,
   TOKENS_PER_MESSAGE,
 } from '../context/tokens.js';
+import { ASSUMED_NUM_CTX, chooseNumCtx } from '../context/num-ctx.js';
 import type { ModelStats } from '../store/store.js';
 import type { Projection } from '../protocol/jobs.js';
 
@@ -18,12 +19,39 @@ export interface Throughput {
   requestsPerSecond: number;
 }
 
-/** What the daemon learned of a model (its tokenizer, its pace) as the estimate's inputs. */
-export function learnedInputs(stats: ModelStats): Pick<EstimateOptions, 'calibrationFactor' | 'throughput'> {
+/** What the daemon learned of a model (its tokenizer, its pace, the num_ctx that held) as the estimate's inputs. */
+export function learnedInputs(
+  stats: ModelStats,
+): Pick<EstimateOptions, 'calibrationFactor' | 'throughput' | 'learnedNumCtx'> {
+  // Limits are learned per set of GPUs; not knowing which runs the batch, take the smallest.
+  const learned = Object.values(stats.limits ?? {}).flatMap((limits) => limits.numCtx ?? []);
   return {
     ...(stats.calibration && { calibrationFactor: new Calibration(stats.calibration).factor }),
     ...(stats.requestsPerSecond && { throughput: { requestsPerSecond: stats.requestsPerSecond } }),
+    ...(learned.length > 0 && { learnedNumCtx: Math.min(...learned) }),
   };
+}
+
+export type NumCtxSource = ConvertEstimate['num_ctx_source'];
+
+/**
+ * The num_ctx the run will use, as far as it is known before the run (batches/run-planner.ts
+ * chooses it with the same rule): the setting, else the assumed default, within the model's own
+ * limit and the num_ctx learned to hold. An estimate against a larger one promised lines a fit
+ * the run could not give them (issue 17: "fits num_ctx 8,192" where the run had 4,095).
+ */
+export function plannedNumCtx(options: Pick<EstimateOptions, 'numCtx' | 'modelContextLength' | 'learnedNumCtx'>): {
+  numCtx: number;
+  source: NumCtxSource;
+} {
+  const { numCtx, reason } = chooseNumCtx({
+    longestRequest: 0,
+    setting: options.numCtx ?? ASSUMED_NUM_CTX,
+    ...(options.modelContextLength !== undefined && { modelLimit: options.modelContextLength }),
+    ...(options.learnedNumCtx !== undefined && { learnedLimit: options.learnedNumCtx }),
+  });
+  if (reason === 'model limit' || reason === 'learned limit') return { numCtx, source: reason };
+  return { numCtx, source: options.numCtx === undefined ? 'assumed' : 'setting' };
 }
 
 export interface EstimateOptions {
@@ -34,8 +62,12 @@ export interface EstimateOptions {
   scoreAnswer?: string;
   /** The share of rows a cascade's second pass explains, for the projection (default 10%). */
   shortlistShare?: number;
-  /** The context window the lines must fit, prompt and max_tokens together. */
-  numCtx: number;
+  /** The num_ctx setting the run will use; unset: the assumed default. Either within the limits below. */
+  numCtx?: number;
+  /** The model's own context limit, as the engine tells it. */
+  modelContextLength?: number;
+  /** The num_ctx learned to hold for the model (after it ran out of memory). */
+  learnedNumCtx?: number;
   maxTokens?: number;
   /** Model tokens per o200k token, learned from a batch with this model; else the safety margin. */
   calibrationFactor?: number;
@@ -54,7 +86,9 @@ export interface ConvertEstimate {
   max_tokens: number | null;
   /** max_tokens times the lines: the most the batch may generate. */
   output_tokens_budget: number | null;
+  /** The context window the lines must fit (prompt and max_tokens together), and what set it. */
   num_ctx: number;
+  num_ctx_source: 'setting' | 'assumed' | 'model limit' | 'learned limit';
   /** Lines whose prompt plus max_tokens exceed num_ctx. */
   lines_over_context: number;
   /** The custom_ids of the first of them. */
@@ -94,6 +128,7 @@ const NEAR_CONTEXT_LIMIT = 0.9;
 
 export class EstimateAccumulator {
   private readonly factor: number;
+  private readonly numCtx: ReturnType<typeof plannedNumCtx>;
   private readonly systemTokens: number;
   private readonly messages: number;
   /** Distinct prompt token counts (o200k, chat overhead included) and how many lines have each. */
@@ -107,13 +142,14 @@ export class EstimateAccumulator {
 
   constructor(private readonly options: EstimateOptions) {
     this.factor = options.calibrationFactor ?? SAFETY_MARGIN;
+    this.numCtx = plannedNumCtx(options);
     this.systemTokens = options.systemPrompt === undefined ? 0 : countTextTokens(options.systemPrompt);
     this.messages = options.systemPrompt === undefined ? 1 : 2;
   }
 
   /** Whether a line whose user message has this many tokens comes near the context window. */
   nearContextLimit(userTokens: number): boolean {
-    return this.contextTokens(userTokens) > this.options.numCtx * NEAR_CONTEXT_LIMIT;
+    return this.contextTokens(userTokens) > this.numCtx.numCtx * NEAR_CONTEXT_LIMIT;
   }
 
   /** One line: its id, its user message and that message's token count. */
@@ -122,7 +158,7 @@ export class EstimateAccumulator {
     this.lines++;
     this.total += tokens;
     this.histogram.set(tokens, (this.histogram.get(tokens) ?? 0) + 1);
-    if (this.contextTokens(userTokens) > this.options.numCtx) {
+    if (this.contextTokens(userTokens) > this.numCtx.numCtx) {
       this.linesOverContext++;
       if (this.overContextIds.length < LISTED_OVER_CONTEXT) this.overContextIds.push(customId);
     }
@@ -150,7 +186,7 @@ export class EstimateAccumulator {
   }
 
   result(): ConvertEstimate {
-    const { maxTokens, numCtx, throughput } = this.options;
+    const { maxTokens, throughput } = this.options;
     const model = (count: number): number => calibrated(count, this.factor);
     const rate = throughput && throughput.requestsPerSecond > 0 ? throughput.requestsPerSecond : null;
     return {
@@ -161,7 +197,8 @@ export class EstimateAccumulator {
       shared_prefix_tokens: this.lines === 0 ? 0 : model(this.sharedPrefixTokens()),
       max_tokens: maxTokens ?? null,
       output_tokens_budget: maxTokens === undefined ? null : maxTokens * this.lines,
-      num_ctx: numCtx,
+      num_ctx: this.numCtx.numCtx,
+      num_ctx_source: this.numCtx.source,
       lines_over_context: this.linesOverContext,
       over_context_ids: this.overContextIds,
       requests_per_second: rate,

@@ -8,6 +8,7 @@ import { NodeLlamaCppMissingError } from '../engines/node-llama-cpp-module.js';
 import type { Engine } from '../engines/engine.js';
 import { OllamaEngine } from '../engines/ollama.js';
 import type { EnginePool } from '../pool/pool.js';
+import { EndpointMemory } from './endpoint-memory.js';
 import { createEnginePool } from './engine-pool.js';
 import { VramMonitor } from '../gpu/vram-monitor.js';
 import type { DaemonInfo } from '../protocol/methods.js';
@@ -52,6 +53,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let pool: EnginePool | undefined;
   let httpServer: RunningHttp | undefined;
   let monitor: VramMonitor | undefined;
+  let memory: EndpointMemory | undefined;
   try {
     const store = await Store.open(config.dataDir).catch((error: Error) => {
       throw error instanceof StoreUnreadableError ? new DaemonStartError(error.message) : error;
@@ -106,6 +108,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     });
     vram.on('pressure', (level) => service.setPressure(level));
     vram.on('snapshot', (snapshot) => service.vramReading(snapshot));
+    const endpointMemory = (memory = new EndpointMemory(engines, vram, log, config.vramPollMs));
     service.on('log', (level, message) => log(level, message));
     // A cascade's pass 2 is made when its pass 1 completes, and at start-up if a kill came between.
     const cascades = new CascadeLinker(service, log);
@@ -119,6 +122,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         await rpcClients.announceStopping(reason);
         stopListening();
         await vram.stop();
+        await endpointMemory.stop();
         await http.close();
         await cascades.idle();
         await service.close();
@@ -154,7 +158,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         config: shownConfig(config),
       };
     };
-    const rpcClients = serveRpc(server, service, { info, shutdown: () => void close('a shutdown request') });
+    const rpcClients = serveRpc(server, service, {
+      info,
+      modelContextLength: (model) => engines.contextLength(model),
+      shutdown: () => void close('a shutdown request'),
+    });
     httpServer = await startHttp(service, engine, createMetrics(service, engine, engines), {
       host: config.host,
       port: config.port,
@@ -187,6 +195,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     });
     // The first reading names the GPUs, which learned limits are kept by.
     vram.start();
+    endpointMemory.start();
     await vram.pollNow();
     cascades.start();
     await service.start();
@@ -197,6 +206,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     return { socket, httpUrl: http.url, service, engine, stopped, close };
   } catch (error) {
     await monitor?.stop();
+    await memory?.stop();
     await httpServer?.close();
     await pool?.close().catch(() => undefined);
     lock.release();

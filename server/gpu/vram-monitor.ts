@@ -28,8 +28,8 @@ export interface ModelMemorySource {
 }
 
 export interface VramMonitorOptions {
-  /** nvidia-smi's path, or a name looked up on PATH (default `nvidia-smi`). */
-  nvidiaSmiPath?: string;
+  /** nvidia-smi's path, or a name looked up on PATH (default `nvidia-smi`); null: no GPU of this machine is read (an engine on another host). */
+  nvidiaSmiPath?: string | null;
   /** Time between polls (default 5 s). */
   intervalMs?: number;
   /** Share of a GPU's VRAM in use from which pressure is 'warning' (default 0.90). */
@@ -113,7 +113,7 @@ function maxOf(values: (number | null)[]): number | null {
 }
 
 export class VramMonitor extends EventEmitter<VramMonitorEvents> {
-  private readonly nvidiaSmiPath: string;
+  private readonly nvidiaSmiPath: string | null;
   private readonly intervalMs: number;
   private readonly warningShare: number;
   private readonly criticalShare: number;
@@ -130,7 +130,7 @@ export class VramMonitor extends EventEmitter<VramMonitorEvents> {
 
   constructor(options: VramMonitorOptions = {}) {
     super();
-    this.nvidiaSmiPath = options.nvidiaSmiPath ?? DEFAULT_NVIDIA_SMI;
+    this.nvidiaSmiPath = options.nvidiaSmiPath === undefined ? DEFAULT_NVIDIA_SMI : options.nvidiaSmiPath;
     this.intervalMs = options.intervalMs ?? DEFAULT_VRAM_POLL_MS;
     this.warningShare = options.warningShare ?? DEFAULT_WARNING_SHARE;
     this.criticalShare = options.criticalShare ?? DEFAULT_CRITICAL_SHARE;
@@ -208,7 +208,7 @@ export class VramMonitor extends EventEmitter<VramMonitorEvents> {
   }
 
   private async readGpus(): Promise<NvidiaSmiResult> {
-    if (this.nvidiaSmiMissing) return { status: 'not-available' };
+    if (this.nvidiaSmiMissing || this.nvidiaSmiPath === null) return { status: 'not-available' };
     const result = await queryNvidiaSmi(this.nvidiaSmiPath);
     if (result.status === 'not-available') this.nvidiaSmiMissing = true;
     return result;

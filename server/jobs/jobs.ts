@@ -10,18 +10,34 @@ import { cascadePasses, type CascadePasses } from '../cascade/passes.js';
 import { TERMINAL_STATUSES, type Batch } from '../protocol/openai.js';
 import type { ConvertOptions, ConvertReport } from '../csv/convert.js';
 
-export type ConvertParams = Omit<ConvertOptions, 'throughput' | 'calibrationFactor'>;
+/** What a client sends; the daemon adds what it knows of the model. */
+export type ConvertParams = Omit<
+  ConvertOptions,
+  'throughput' | 'calibrationFactor' | 'learnedNumCtx' | 'modelContextLength'
+>;
+/** The model's own context limit, as the engine tells it; undefined where it does not. */
+export type ModelContextLength = (model: string) => Promise<number | undefined>;
 /** Either the files, or a batch whose output and error files are analysed (its input gives the answer's schema). */
 export type AnalyzeParams = Partial<Omit<AnalyzeOptions, 'running'>> & { batch_id?: string };
 
-export async function convertFor(service: BatchService, params: ConvertParams): Promise<ConvertReport> {
+export async function convertFor(
+  service: BatchService,
+  params: ConvertParams,
+  modelContextLength: ModelContextLength = () => Promise.resolve(undefined),
+): Promise<ConvertReport> {
   // Loaded on first use: the tokenizer costs half a second and 70 MB.
-  const [{ convertCsv, ConvertError }, { learnedInputs }] = await Promise.all([
+  const [{ convertCsv, ConvertError }, { learnedInputs }, contextLength] = await Promise.all([
     import('../csv/convert.js'),
     import('../csv/estimate.js'),
+    // The estimate checks the lines against the num_ctx the run will have: the model's limit caps it.
+    modelContextLength(params.model).catch(() => undefined),
   ]);
   try {
-    return await convertCsv({ ...params, ...learnedInputs(service.modelStats(params.model)) });
+    return await convertCsv({
+      ...params,
+      ...learnedInputs(service.modelStats(params.model)),
+      ...(contextLength !== undefined && { modelContextLength: contextLength }),
+    });
   } catch (error) {
     throw error instanceof ConvertError ? new ServiceError('invalid_request', error.message, 'input') : error;
   }
@@ -92,6 +108,7 @@ async function analyzeCascade(
     idColumn: params.idColumn,
     encoding: params.encoding,
     top: params.top,
+    neutralise: params.neutralise,
   });
   return cascadeAnalysis(joined, passes);
 }

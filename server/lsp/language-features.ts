@@ -3,10 +3,12 @@
 // never open documents, so none of this runs for them.
 import { basename } from 'node:path';
 import {
+  CodeActionKind,
   DidChangeConfigurationNotification,
   MarkupKind,
   TextDocumentSyncKind,
   TextDocuments,
+  type CodeAction,
   type CodeLens,
   type Connection,
   type Disposable,
@@ -19,7 +21,9 @@ import { withoutBom } from '../jsonl/lines.js';
 import type { ChatCompletionBody } from '../protocol/openai.js';
 import type { ModelStats } from '../store/store.js';
 import { BATCH_DOCUMENTS, isBatchDocument, isJsonlDocument, type BatchDocument } from './batch-document.js';
+import { DIAGNOSTIC_SOURCE } from '../protocol/jobs.js';
 import { overflowMessage, validateDocument } from './document-validation.js';
+import { quickFixes } from './quick-fixes.js';
 import { RequestBudget, type Measurement } from './request-budget.js';
 import { SETTINGS_SECTION, SettingsCache } from './settings.js';
 
@@ -45,12 +49,18 @@ interface Schedule {
   timer?: NodeJS.Timeout;
 }
 
-function hoverText(id: string, measurement: Measurement): string {
+/** The answer budget's line: a request without max_tokens is not unbounded, it is given room. */
+function answerBudgetText(measurement: Measurement): string {
+  if (measurement.outputSource === 'default')
+    return `- Answer: no max_tokens set, so ${measurement.outputTokens} tokens are kept free for it`;
+  return `- Answer: up to ${measurement.outputTokens} tokens (${measurement.outputSource})`;
+}
+
+export function hoverText(id: string, measurement: Measurement): string {
   const { model, promptTokens, outputTokens, numCtx, calibration } = measurement;
   const estimate = calibration.calibrated
     ? `calibrated for \`${model}\` (×${calibration.factor.toFixed(2)})`
     : `with a ${Math.round((calibration.factor - 1) * 100)}% safety margin: \`${model}\` is not calibrated yet`;
-  const output = measurement.outputSource === 'default' ? 'default: no max_tokens' : measurement.outputSource;
   const verdict = measurement.fits
     ? `Fits: ${promptTokens + outputTokens} of ${numCtx} tokens`
     : `**Does not fit**: ${overflowMessage(measurement)}`;
@@ -58,7 +68,7 @@ function hoverText(id: string, measurement: Measurement): string {
     `**Request** \`${id}\``,
     '',
     `- Prompt: about ${promptTokens} tokens, ${estimate}`,
-    `- Answer budget: ${outputTokens} tokens (${output})`,
+    answerBudgetText(measurement),
     `- num_ctx ${numCtx} (${measurement.numCtxSource}): ${verdict}`,
   ].join('\n');
 }
@@ -81,7 +91,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
     }
     const budget = await budgetFor(uri);
     if (isStale()) return;
-    const diagnostics = await validateDocument(document.lines(), basename(uri), budget, isStale);
+    const diagnostics = await validateDocument(document, basename(uri), budget, isStale);
     if (diagnostics) void connection.sendDiagnostics({ uri, version, diagnostics });
   }
 
@@ -140,6 +150,13 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
       for (const document of documents.all()) schedule(document, 0);
     }),
     connection.onHover(({ textDocument, position }) => hover(textDocument.uri, position.line)),
+    connection.onCodeAction(({ textDocument, context }): CodeAction[] => {
+      const document = documents.get(textDocument.uri);
+      if (!document || !isBatchDocument(document)) return [];
+      return context.diagnostics
+        .filter((diagnostic) => diagnostic.source === DIAGNOSTIC_SOURCE)
+        .flatMap((diagnostic) => quickFixes(document, diagnostic, document.line(diagnostic.range.start.line)));
+    }),
     connection.onCodeLens(({ textDocument }): CodeLens[] => {
       const document = documents.get(textDocument.uri);
       if (!document || !isBatchDocument(document)) return [];
@@ -160,6 +177,7 @@ export function registerLanguageFeatures(connection: Connection, options: Langua
         capabilities: {
           textDocumentSync: TextDocumentSyncKind.Incremental,
           hoverProvider: true,
+          codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
           codeLensProvider: { resolveProvider: false },
         },
       };

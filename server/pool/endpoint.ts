@@ -8,9 +8,9 @@ import { EngineModels, type ModelAliases } from './models.js';
 
 /** The window the rate and mean latency are taken over. */
 const RECENT_MS = 60_000;
-/** The health check's first and longest wait between pings of a down endpoint. */
+/** The health check's first and longest wait between pings of a down endpoint: a ping is cheap, and an endpoint back sooner takes lines sooner. */
 const FIRST_PROBE_MS = 100;
-const MAX_PROBE_MS = 5000;
+const MAX_PROBE_MS = 1000;
 
 export interface EndpointSpec {
   name: string;
@@ -47,6 +47,8 @@ export class Endpoint {
   private readonly recent: Array<{ at: number; latencyMs: number }> = [];
   /** What the running batch holds on it, for the status: set by its lane. */
   live = { inFlight: 0, concurrency: 0 };
+  /** The latest memory reading's warnings for it (set by the daemon's VRAM monitors). */
+  memoryWarnings: string[] = [];
 
   constructor(spec: EndpointSpec) {
     this.name = spec.name;
@@ -139,6 +141,7 @@ export class Endpoint {
       ...this.counts,
       requestsPerSecond: recent.length > 0 ? recent.length / Math.max(span, 1) : null,
       meanLatencyMs: this.meanLatencyMs(),
+      ...(this.memoryWarnings.length > 0 && { memoryWarnings: this.memoryWarnings }),
     };
   }
 

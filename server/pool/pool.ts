@@ -52,6 +52,20 @@ export class EnginePool {
     return serving.filter((entry): entry is ServingEndpoint => entry !== null);
   }
 
+  /** The largest context every endpoint serving `model` takes (the smallest of their limits); undefined where none tells. */
+  async contextLength(model: string): Promise<number | undefined> {
+    const limits = await Promise.all(
+      (await this.serving(model)).map(({ endpoint, model: name }) =>
+        endpoint.engine.modelFacts(name).then(
+          (facts) => facts.contextLength,
+          () => undefined,
+        ),
+      ),
+    );
+    const known = limits.filter((limit): limit is number => limit !== undefined);
+    return known.length > 0 ? Math.min(...known) : undefined;
+  }
+
   /** True when any endpoint answers. */
   async ping(): Promise<boolean> {
     const answers = await Promise.all(this.endpoints.map((endpoint) => endpoint.engine.ping().catch(() => false)));

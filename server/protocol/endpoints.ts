@@ -57,4 +57,9 @@ export interface EndpointStatus {
   requestsPerSecond: number | null;
   /** Mean latency of its answers over the last minute, ms; null before any. */
   meanLatencyMs: number | null;
+  /**
+   * What its memory reading warns of: this machine's VRAM nearly full (an endpoint on it), a
+   * model spilled to system RAM (Ollama's /api/ps, on any host); absent while there is nothing.
+   */
+  memoryWarnings?: string[];
 }

@@ -3,6 +3,9 @@
 // and analysis keep their own types, checked against these where the daemon answers (rpc/).
 import type { BatchError, BatchInputLine, ReasoningEffort } from './openai.js';
 
+/** The `source` of the language server's diagnostics of batch files, which the client looks for. */
+export const DIAGNOSTIC_SOURCE = 'ollama-batch';
+
 export interface ValidationReport {
   /** Request lines (blank lines are not counted). */
   requests: number;
@@ -30,7 +33,7 @@ export interface ConvertParams {
   encoding?: CsvEncoding;
   /** Keep rows with too few or too many fields or undecodable bytes (padded or cut), reported. */
   keepBadRows?: boolean;
-  /** The context window the estimate checks each line against (default 8192, context/num-ctx.ts). */
+  /** The num_ctx setting: the estimate checks each line against it (default 8192, context/num-ctx.ts), within the model's limit. */
   numCtx?: number;
   model: string;
   systemPrompt?: string;
@@ -117,7 +120,9 @@ export interface ConvertEstimate {
   max_tokens: number | null;
   /** max_tokens times the lines: the most the batch may generate. */
   output_tokens_budget: number | null;
+  /** The context window the lines must fit (prompt and max_tokens together), and what set it. */
   num_ctx: number;
+  num_ctx_source: 'setting' | 'assumed' | 'model limit' | 'learned limit';
   /** Lines whose prompt plus max_tokens exceed num_ctx. */
   lines_over_context: number;
   /** The custom_ids of the first of them. */
@@ -175,6 +180,9 @@ export interface AnalyzeParams {
   encoding?: CsvEncoding;
   /** Where the joined CSV goes; default `<output without .jsonl>.scored.csv`. */
   csv?: string;
+  /** False writes the joined CSV's cells as they are, for a viewer such as the results panel;
+   *  default true: cells a spreadsheet would read as formulas get a leading '. */
+  neutralise?: boolean;
   /** An answer field or a source column; default the first numeric answer field. */
   sortBy?: string;
   /** The joined CSV's order; default desc. */

@@ -20,7 +20,7 @@ import type { BatchService } from '../batches/service.js';
 import { validateBatchFile, type ValidationReport } from '../batches/validate.js';
 import { publicFile } from '../batches/file-registry.js';
 import * as protocol from '../protocol/methods.js';
-import { analyzeFor, convertFor } from '../jobs/jobs.js';
+import { analyzeFor, convertFor, type ModelContextLength } from '../jobs/jobs.js';
 import type { BatchMetricsSnapshot } from '../protocol/metrics.js';
 import type { Batch } from '../protocol/openai.js';
 import { registerLanguageFeatures } from '../lsp/language-features.js';
@@ -166,6 +166,8 @@ const connectionLogger = (socket: Socket): Logger => {
 
 export interface RpcHooks {
   info(): Promise<protocol.DaemonInfo>;
+  /** The model's own context limit, as the engine tells it (convert's estimate keeps within it). */
+  modelContextLength?: ModelContextLength;
   shutdown(): void;
 }
 
@@ -253,7 +255,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
         scoreField: 'string?',
         shortlistShare: 'number?',
       },
-      (params) => convertFor(service, params),
+      (params) => convertFor(service, params, hooks.modelContextLength),
     );
     onRequest(
       protocol.ResultsAnalyzeRequest.type,
@@ -266,6 +268,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
         idColumn: 'string?',
         encoding: 'string?',
         csv: 'string?',
+        neutralise: 'boolean?',
         sortBy: 'string?',
         order: 'string?',
         top: 'number?',

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { AnalysisError, analyzeResults, type AnalysisReport } from '../../server/analysis/analyze.js';
-import { neutralise } from '../../server/analysis/join.js';
+import { neutralise } from '../../server/common/csv-cells.js';
 import { candidatesCsv } from '../fixtures/recruiting/candidates.js';
 import { tempDir, writeTempFile } from '../support/batch-files.js';
 import { answer, failure, httpFailure, success } from './result-lines.js';
@@ -72,7 +72,7 @@ function readCsv(path: string, delimiter = ','): string[][] {
 
 const EXPECTED_ORDER = ['A1', 'A5', 'A2', 'A3', 'A4', 'A6'];
 
-function assertJoined(report: AnalysisReport, records: string[][]): void {
+function assertJoined(report: AnalysisReport, records: string[][], written = neutralise): void {
   assert.deepEqual(records[0], [...HEADER, 'score', 'decision', 'strengths', 'reason', 'status', 'error']);
   const rows = records.slice(1);
   assert.deepEqual(
@@ -81,7 +81,7 @@ function assertJoined(report: AnalysisReport, records: string[][]): void {
     'every source row once: answered by score, then failed and missing in source order',
   );
   const byId = new Map(rows.map((row) => [row[0]!, row]));
-  for (const source of SOURCE) assert.deepEqual(byId.get(source[0]!)!.slice(0, 4), source.map(neutralise));
+  for (const source of SOURCE) assert.deepEqual(byId.get(source[0]!)!.slice(0, 4), source.map(written));
   assert.deepEqual(byId.get('A1')!.slice(4), ['90', 'advance', 'a; b', 'why A1', 'ok', '']);
   assert.deepEqual(byId.get('A3')!.slice(4), ['', '', '', '', 'missing', '']);
   assert.deepEqual(byId.get('A4')!.slice(4), ['', '', '', '', 'context_length_exceeded', 'too long']);
@@ -114,6 +114,15 @@ describe('joining answers to the source CSV', () => {
       [],
       'no temporary file is left',
     );
+  });
+
+  it('writes cells as they are for a viewer (neutralise: false): no leading quote', async () => {
+    const files = writeCase(csvText([HEADER, ...SOURCE]));
+    const report = await analyzeResults({ ...files, neutralise: false });
+    const text = readFileSync(report.csv!.path, 'utf8');
+    assert.ok(text.includes(`\r\nA2,Bo,${FORMULA},@home,40,`), text);
+    assert.ok(text.includes(',-3 apples,'), text);
+    assertJoined(report, readCsv(report.csv!.path), (cell) => cell);
   });
 
   it('reads a ; delimited file with a BOM and CRLF, and writes it back the same way', async () => {

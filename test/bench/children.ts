@@ -119,16 +119,21 @@ export interface EmulatorProcess {
   child: ChildProcess;
   url: string;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or a pulled cable: no answer to what is in flight. */
+  kill9(): Promise<void>;
 }
 
-/** The Ollama emulator in instant mode, in its own node process (tsx as the loader). */
-export async function startInstantEmulator(parallel: number, latencyMs = 0): Promise<EmulatorProcess> {
+/**
+ * The Ollama emulator in instant mode, in its own node process (tsx as the loader), on `port`
+ * (0: any free one; a given one brings a killed emulator back where its clients look).
+ */
+export async function startInstantEmulator(parallel: number, latencyMs = 0, port = 0): Promise<EmulatorProcess> {
   const args = [
     '--import',
     'tsx',
     EMULATOR_MAIN,
     '--port',
-    '0',
+    String(port),
     '--instant',
     '--parallel',
     String(parallel),
@@ -139,7 +144,17 @@ export async function startInstantEmulator(parallel: number, latencyMs = 0): Pro
   ];
   const { child, line } = await spawnUntil(args, 'ollama emulator listening on ', 'the Ollama emulator');
   const url = /listening on (\S+)/.exec(line)![1]!;
-  return { child, url, stop: () => stopChild(child) };
+  return {
+    child,
+    url,
+    stop: () => stopChild(child),
+    async kill9() {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+      running.delete(child);
+    },
+  };
 }
 
 export interface DaemonChild {

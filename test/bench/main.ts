@@ -1,4 +1,4 @@
-// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension|cascade] [--profile DIR]
+// npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension|cascade|pool] [--profile DIR]
 //   [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned]
 //   [--cascade-candidates N]
 //
@@ -20,7 +20,11 @@
 //      typing, and the results table over 170,000 rows (extension.ts);
 //   7. the cascade (score-only for every candidate, the full answer for the top 10%) against a
 //      single full-answer pass on the tiny model, 1,000 candidates (--cascade-candidates N) in
-//      --rounds alternating rounds, per candidate: completion tokens and engine seconds (cascade.ts).
+//      --rounds alternating rounds, per candidate: completion tokens and engine seconds (cascade.ts);
+//   8. one batch over a pool of Ollama emulators (100 ms per answer, 4 slots each, each in its own
+//      process): 2 and 4 endpoints against 1, a full- and a half-speed endpoint against the sum of
+//      each alone, and one of two killed (SIGKILL) mid-batch and back 30 s later: every line
+//      exactly once, and the wall time against the least the surviving capacity allows (pool.ts).
 // --quick shrinks the sizes for a smoke run (500 / 5,000 lines, 60 engine requests, a 50 MB
 // upload, 5 s of polling per load instead of 30 s) and checks no target: it shows every part runs.
 // --profile DIR runs the daemons under `node --cpu-prof` and prints their hottest functions;
@@ -40,12 +44,13 @@ import { measureModes, type ModesResult } from './modes.js';
 import { measureCascade, type CascadeResult } from './cascade.js';
 import { measureCsv, MIN_CSV_ROUNDS, type CsvResult, type TimedProcess } from './csv.js';
 import { measureOverhead, type OverheadResult } from './overhead.js';
+import { measurePool, type PoolResult } from './pool.js';
 import { machine } from './proc.js';
 import { hotFiles, hotFunctions, ownerCosts, profilesIn } from './profile.js';
 import { figureTable, type Figure } from './table.js';
 
 const usage =
-  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension|cascade] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned] [--cascade-candidates N]';
+  'usage: npm run bench -- [--quick] [--json FILE] [--only overhead|engine|http|modes|csv|extension|cascade|pool] [--profile DIR] [--concurrency N] [--threads N] [--rounds N] [--node-arg=OPTION ...] [--sizes SMALL,LARGE] [--unpinned] [--cascade-candidates N]';
 
 const MB = 1024 * 1024;
 const TARGETS = {
@@ -71,8 +76,15 @@ const TARGETS = {
   /** A frame at 60 Hz: a window that comes within it scrolls without a blank. */
   tableWindowMs: 16,
   tableSortMs: 2000,
+  /** Pool throughput ÷ one endpoint's (issue 16). */
+  poolTwo: 1.9,
+  poolFour: 3.7,
+  /** A full- and a half-speed endpoint together ÷ the sum of each alone. */
+  poolMixed: 0.9,
+  /** Wall time with an endpoint killed ÷ the least time the surviving capacity allows. */
+  poolKillWall: 1.1,
 };
-const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv', 'extension', 'cascade'] as const;
+const PARTS = ['overhead', 'engine', 'http', 'modes', 'csv', 'extension', 'cascade', 'pool'] as const;
 type Part = (typeof PARTS)[number];
 const POLL_CLIENTS = 50;
 const POLL_INTERVAL_MS = 100;
@@ -353,6 +365,76 @@ function extensionFigures({ tree, diagnostics, table }: ExtensionResult): Figure
   ];
 }
 
+function poolFigures({ options, single, two, four, halfSpeedAlone, mixed, kill }: PoolResult): Figure[] {
+  const nominal = (options.slots * 1000) / options.latencyMs;
+  const endpoint = `${options.slots} slots, ${options.latencyMs} ms/answer`;
+  const figures: Figure[] = [
+    {
+      figure: `pool: 1 endpoint (${endpoint}), ${single.lines} lines: throughput (/ its slots' capacity)`,
+      target: 'for scale',
+      measured: round(single.requestsPerSecond, 1),
+      unit: 'req/s',
+      baseline: round(nominal, 1),
+      baselineLabel: `${options.slots} slots / ${options.latencyMs} ms`,
+      ratio: round(single.requestsPerSecond / nominal),
+      ok: null,
+    },
+  ];
+  for (const [run, target] of [
+    [two, TARGETS.poolTwo],
+    [four, TARGETS.poolFour],
+  ] as const) {
+    const ratio = run.requestsPerSecond / single.requestsPerSecond;
+    figures.push({
+      figure: `pool: ${run.endpoints} endpoints, ${run.lines} lines: throughput (/ 1 endpoint)`,
+      target: `ratio ≥ ${target}`,
+      measured: round(run.requestsPerSecond, 1),
+      unit: 'req/s',
+      baseline: round(single.requestsPerSecond, 1),
+      baselineLabel: '1 endpoint',
+      ratio: round(ratio),
+      ok: ratio >= target,
+    });
+  }
+  const sum = single.requestsPerSecond + halfSpeedAlone.requestsPerSecond;
+  figures.push({
+    figure: `pool: 1 endpoint at ${options.latencyMs} ms + 1 at ${2 * options.latencyMs} ms/answer, ${mixed.lines} lines: throughput (/ the sum of each alone)`,
+    target: `ratio ≥ ${TARGETS.poolMixed}`,
+    measured: round(mixed.requestsPerSecond, 1),
+    unit: 'req/s',
+    baseline: round(sum, 1),
+    baselineLabel: `${round(single.requestsPerSecond, 1)} + ${round(halfSpeedAlone.requestsPerSecond, 1)} alone`,
+    ratio: round(mixed.requestsPerSecond / sum),
+    ok: mixed.requestsPerSecond / sum >= TARGETS.poolMixed,
+  });
+  const what = `pool: 2 endpoints, one killed (SIGKILL) at ${Math.round(kill.killedAtMs / 1000)} s and back ${Math.round((kill.backAtMs - kill.killedAtMs) / 1000)} s later, ${kill.lines} lines`;
+  const amiss = kill.lost + kill.duplicated + kill.failed;
+  const wallRatio = kill.wallMs / kill.boundMs;
+  figures.push(
+    {
+      figure: `${what}: lines lost, written twice or failed`,
+      target: '0',
+      measured: amiss,
+      unit: 'lines',
+      baseline: kill.lines,
+      baselineLabel: 'lines in the batch',
+      ratio: round(amiss / kill.lines, 4),
+      ok: amiss === 0,
+    },
+    {
+      figure: `${what}: wall time (/ the least the endpoints allow while up)`,
+      target: `ratio ≤ ${TARGETS.poolKillWall}`,
+      measured: round(kill.wallMs / 1000, 1),
+      unit: 's',
+      baseline: round(kill.boundMs / 1000, 1),
+      baselineLabel: 'each endpoint at its own pace while up',
+      ratio: round(wallRatio),
+      ok: wallRatio <= TARGETS.poolKillWall,
+    },
+  );
+  return figures;
+}
+
 /** Medians of alternating rounds (csv.ts): the figure names how many. */
 function csvFigures(result: CsvResult): Figure[] {
   const rows = `${Math.round(result.rows / 1000)}k`;
@@ -498,6 +580,7 @@ async function main(): Promise<number> {
     cascade?: CascadeResult;
     csv?: CsvResult;
     extension?: ExtensionResult;
+    pool?: PoolResult;
     profiles?: unknown[];
   } = {};
   try {
@@ -683,6 +766,23 @@ async function main(): Promise<number> {
       );
       details.extension = result;
       figures.push(...extensionFigures(result));
+    }
+    if (runs('pool')) {
+      const options = {
+        lines: quick ? 200 : 1600,
+        latencyMs: 100,
+        slots: 4,
+        downMs: quick ? 5_000 : 30_000,
+        killAfterMs: quick ? 2_000 : 5_000,
+        afterReturnMs: quick ? 3_000 : 10_000,
+      };
+      console.error(
+        `pool: ${options.lines} lines over 1, 2 and 4 Ollama emulators (${options.latencyMs} ms per answer, ${options.slots} slots each), ` +
+          `a full- and a half-speed one, then one of two killed and back ${options.downMs / 1000} s later ...`,
+      );
+      const result = await measurePool(options, (line) => console.error(line));
+      details.pool = result;
+      figures.push(...poolFigures(result));
     }
   } finally {
     killAll();

@@ -130,6 +130,7 @@ describe('ollama-batch convert', () => {
       'max_tokens',
       'output_tokens_budget',
       'num_ctx',
+      'num_ctx_source',
       'lines_over_context',
       'over_context_ids',
       'requests_per_second',

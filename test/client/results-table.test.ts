@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { detectDelimiter, parseHead, readHead } from '../../client/model/csv-head.js';
 import { parseRecord, RecordEnds } from '../../client/model/csv-record.js';
-import { CsvRows, compileFilter, sortedPositions } from '../../client/model/csv-rows.js';
+import { readFile } from 'node:fs/promises';
+import { CsvRows, cellNumber, compileFilter, sortedPositions } from '../../client/model/csv-rows.js';
 import { LineIndex } from '../../server/daemon-access/line-index.js';
-import { rowDetail } from '../../client/model/results-view.js';
+import { rowDetail, shownColumns } from '../../client/model/results-view.js';
 
 describe('results table', () => {
   let dir: string;
@@ -64,6 +65,77 @@ describe('results table', () => {
     assert.deepEqual(['yes', 'YES', 'yes!'].map(compileFilter('= yes')), [true, true, false]);
     assert.deepEqual(['yes', 'no'].map(compileFilter('!= yes')), [false, true]);
     assert.deepEqual(['Senior Engineer', 'engineering', 'sales'].map(compileFilter('engineer')), [true, true, false]);
+    assert.deepEqual(['Infinity', '1e3', '-Infinity', '6.9e0'].map(atLeast7), [true, true, false, false]);
+    assert.deepEqual(['1e3', '1000', '1000.5'].map(compileFilter('= 1e3')), [true, true, false]);
+  });
+
+  it('reads a cell as a number: decimals, exponents and ±Infinity; text and empty cells are none', () => {
+    assert.deepEqual(['-8.92711e+281', ' 9e+65 ', '+5', '.5', 'Infinity', '-Infinity', '-17'].map(cellNumber), [
+      -8.92711e281,
+      9e65,
+      5,
+      0.5,
+      Infinity,
+      -Infinity,
+      -17,
+    ]);
+    for (const text of ['', ' ', 'n/a', '0x10', 'NaN', "'-Infinity", '1e', '7 apples'])
+      assert.equal(cellNumber(text), null, JSON.stringify(text));
+  });
+
+  // The issue's case: descending, -8.92711e+281 sat between -17 and -7 and Infinity in several blocks.
+  it('sorts exponents and ±Infinity as numbers, text and empty cells last in both orders', () => {
+    const values = ['-17', '-8.92711e+281', '-7', '9e+65', '14', 'Infinity', 'n/a', '-Infinity', '', '1e3', 'Infinity'];
+    const positions = Int32Array.from(values.keys());
+    const sorted = (order: 'asc' | 'desc') => [...sortedPositions(values, positions, order)].map((at) => values[at]);
+    assert.deepEqual(sorted('desc'), [
+      'Infinity',
+      'Infinity',
+      '9e+65',
+      '1e3',
+      '14',
+      '-7',
+      '-17',
+      '-8.92711e+281',
+      '-Infinity',
+      'n/a',
+      '',
+    ]);
+    assert.deepEqual(sorted('asc'), [
+      '-Infinity',
+      '-8.92711e+281',
+      '-17',
+      '-7',
+      '14',
+      '1e3',
+      '9e+65',
+      'Infinity',
+      'Infinity',
+      'n/a',
+      '',
+    ]);
+  });
+
+  it('sorts the rows it is told are invalid after the valid numbers, in both orders', () => {
+    const values = ['50', '9e+65', '70', '-3', 'high', '10'];
+    const invalid = new Set([1, 3]);
+    const positions = Int32Array.from(values.keys());
+    const sorted = (order: 'asc' | 'desc') =>
+      [...sortedPositions(values, positions, order, (at) => invalid.has(at))].map((at) => values[at]);
+    assert.deepEqual(sorted('desc'), ['70', '50', '10', '9e+65', '-3', 'high']);
+    assert.deepEqual(sorted('asc'), ['10', '50', '70', '-3', '9e+65', 'high']);
+  });
+
+  it('shows the id column first, then the answer columns, then the source columns', () => {
+    const columns = ['name', 'candidate_id', 'email', 'score', 'score_expected', 'decision', 'status', 'error'];
+    const added = ['score', 'score_expected', 'decision', 'status', 'error'];
+    assert.deepEqual(
+      shownColumns(columns, 'candidate_id', added).map((index) => columns[index]),
+      ['candidate_id', 'score', 'score_expected', 'decision', 'status', 'error', 'name', 'email'],
+    );
+    // row-N ids: the join's leading custom_id column; no table without an id column loses a column.
+    assert.deepEqual(shownColumns(['custom_id', 'a', 'score'], 'custom_id', ['score']), [0, 2, 1]);
+    assert.deepEqual(shownColumns(['a', 'b'], null, []), [0, 1]);
   });
 
   it('sorts numbers numerically and text by the locale, empty cells last', () => {
@@ -78,7 +150,9 @@ describe('results table', () => {
     const rows = ['\uFEFFid,name,bio,score,decision,status,error'];
     for (let index = 0; index < 5000; index++) {
       const bio = index % 100 === 0 ? '"multi\r\nline, with ""quotes"""' : `bio ${index} ünïcödé`;
-      rows.push(`p${index},Name ${index},${bio},${(index * 37) % 11},${index % 2 === 0 ? 'yes' : 'no'},ok,`);
+      // One name a spreadsheet would read as a formula.
+      const name = index === 4907 ? '-Infinity' : `Name ${index}`;
+      rows.push(`p${index},${name},${bio},${(index * 37) % 11},${index % 2 === 0 ? 'yes' : 'no'},ok,`);
     }
     await writeFile(path, `${rows.join('\r\n')}\r\n`);
     const started = performance.now();
@@ -107,6 +181,32 @@ describe('results table', () => {
       assert.equal(last[0]![3], '0');
 
       assert.equal(await table.setView(null, { column: 0, text: 'p49' }), 111);
+
+      // Invalid answers (status not ok) sort after the valid ones, both ways.
+      assert.equal(await table.setView({ column: 3, order: 'asc' }, { column: 0, text: 'p49' }, 5), 111);
+      assert.ok(
+        (await table.rows(0, 111)).every(
+          (row, index, all) => index === 0 || Number(all[index - 1]![3]) <= Number(row[3]),
+        ),
+      );
+
+      // The shown rows, in the shown order and columns, exported neutralised for spreadsheets.
+      const exported = join(dir, 'shown.csv');
+      assert.equal(await table.export(exported, [0, 3, 1, 2]), 111);
+      const shown = await table.rows(0, 111);
+      const written = await CsvRows.open(exported);
+      try {
+        assert.deepEqual(written.columns, ['id', 'score', 'name', 'bio']);
+        assert.deepEqual(
+          await written.rows(0, 200),
+          shown.map((row) => [row[0], row[3], row[1] === '-Infinity' ? "'-Infinity" : row[1], row[2]]),
+        );
+      } finally {
+        await written.close();
+      }
+      assert.ok((await readFile(exported, 'utf8')).includes("\r\np4907,4,'-Infinity,"), 'neutralised for spreadsheets');
+      assert.equal((await table.find(0, 'p4901'))?.[1], 'Name 4901');
+      assert.equal(await table.find(0, 'p99999'), null);
       assert.equal(await table.setView(null, null), 5000);
       assert.equal((await table.rows(100, 1))[0]![0], 'p100');
     } finally {
@@ -164,6 +264,12 @@ describe('results table', () => {
     );
     assert.equal(failed.answer, null);
     assert.equal(failed.error, 'timeout: took too long');
-    assert.deepEqual(rowDetail('p4', null, null), { customId: 'p4', messages: null, answer: null, error: null });
+    assert.deepEqual(rowDetail('p4', null, null), {
+      customId: 'p4',
+      messages: null,
+      answer: null,
+      error: null,
+      row: null,
+    });
   });
 });

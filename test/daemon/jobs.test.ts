@@ -75,6 +75,15 @@ describe('conversion and analysis in the daemon', function () {
       'and gives an ETA',
     );
     assert.equal(second.estimate.calibration, 'learned');
+    assert.deepEqual([second.estimate.num_ctx, second.estimate.num_ctx_source], [4096, 'setting']);
+
+    // A num_ctx above the model's own limit (the emulator's model: 8192) is not what the run gets: the estimate says so.
+    const capped = await daemon.connection.sendRequest(protocol.CsvConvertRequest.type, {
+      ...params,
+      output: undefined,
+      numCtx: 32_768,
+    });
+    assert.deepEqual([capped.estimate.num_ctx, capped.estimate.num_ctx_source], [8192, 'model limit']);
 
     const analysis = await daemon.connection.sendRequest(protocol.ResultsAnalyzeRequest.type, {
       batch_id: batch.id,

@@ -9,6 +9,9 @@ import { Ollama } from 'ollama';
 import { OllamaEngine } from '../../server/engines/ollama.js';
 import { parseNvidiaSmiCsv, queryNvidiaSmi } from '../../server/gpu/nvidia-smi.js';
 import { VramMonitor } from '../../server/gpu/vram-monitor.js';
+import { EndpointMemory } from '../../server/daemon/endpoint-memory.js';
+import { Endpoint } from '../../server/pool/endpoint.js';
+import { EnginePool } from '../../server/pool/pool.js';
 import type { VramPressure } from '../../server/gpu/vram-monitor.js';
 import { never } from '../support/engine-assertions.js';
 import { FakeNvidiaSmi, QUERY } from '../support/fake-nvidia-smi.js';
@@ -300,5 +303,41 @@ describe('VramMonitor', function () {
     monitor.start();
     await thirdPoll;
     await monitor.stop();
+  });
+});
+
+describe("a pool's endpoints' memory", function () {
+  this.timeout(60_000);
+
+  it("reads an Ollama on another host through its own /api/ps (no GPU of this machine), and keeps this machine's reading for the endpoints on it", async () => {
+    const remote = await loadedEmulator(1000);
+    const here = await loadedEmulator();
+    // The endpoint's URL says where it runs; its engine reaches the emulator either way.
+    const pool = new EnginePool([
+      new Endpoint({ name: 'here', engine: here.engine, url: here.emulator.url }),
+      new Endpoint({ name: 'there', engine: remote.engine, url: 'http://gpu-box:11434' }),
+    ]);
+    const local = new VramMonitor({ nvidiaSmiPath: join('/nonexistent', 'nvidia-smi'), source: here.engine });
+    const logged: string[] = [];
+    let warn!: () => void;
+    const warned = new Promise<void>((resolve) => (warn = resolve));
+    const memory = new EndpointMemory(
+      pool,
+      local,
+      (_level, message) => {
+        logged.push(message);
+        warn();
+      },
+      50,
+    );
+    memory.start();
+    await local.pollNow();
+    await warned;
+    const [onHere, onThere] = pool.statuses();
+    assert.equal(onHere!.memoryWarnings, undefined, 'nothing spilled on this machine');
+    assert.match(onThere!.memoryWarnings?.[0] ?? '', /^gemma3:12b(:latest)?: .*% of the model is in system RAM/);
+    assert.match(logged[0]!, /^endpoint there: gemma3:12b/);
+    await memory.stop();
+    await Promise.all([remote.emulator.close(), here.emulator.close()]);
   });
 });

@@ -70,6 +70,7 @@ describe('language server: batch files in the editor', () => {
   it('announces incremental sync, hover and code lens, and asks to hear of settings changes', async () => {
     assert.equal(initialized.capabilities.textDocumentSync, 2);
     assert.equal(initialized.capabilities.hoverProvider, true);
+    assert.deepEqual(initialized.capabilities.codeActionProvider, { codeActionKinds: ['quickfix'] });
     assert.deepEqual(initialized.capabilities.codeLensProvider, { resolveProvider: false });
     assert.deepEqual(await editor.registrations, ['workspace/didChangeConfiguration']);
   });
@@ -107,7 +108,86 @@ describe('language server: batch files in the editor', () => {
       assert.doesNotMatch(messageOf(diagnostic), /line \d+:/);
     }
     assert.match(messageOf(diagnostics[2]!), /custom_id "req-1" is used more than once: first on line 1$/);
+    const [firstLine, firstEnd] = spanOf(lines[0]!, 'req-1');
+    assert.deepEqual(diagnostics[2]!.relatedInformation, [
+      {
+        location: {
+          uri: document,
+          range: { start: { line: 0, character: firstLine }, end: { line: 0, character: firstEnd } },
+        },
+        message: 'first use of custom_id "req-1"',
+      },
+    ]);
+    assert.ok(diagnostics.every((diagnostic, index) => index === 2 || diagnostic.relatedInformation === undefined));
     assert.match(messageOf(diagnostics[7]!), /differs from "tiny" on line 1/);
+  });
+
+  it('offers quick fixes for a stray BOM, a duplicate custom_id and a missing method, whose edits make the lines valid', async () => {
+    const noMethod = request(4, (line) => delete line.method);
+    const lines = [
+      `\uFEFF${jsonl(request(1))}`,
+      `\uFEFF\uFEFF${jsonl(request(2))}`, // two files joined with `cat`: the reader takes one BOM, not two
+      jsonl(request(1)),
+      jsonl(noMethod),
+      jsonl(request(5, (line) => (line.method = 'post'))),
+      jsonl(request(6, (line) => (line.custom_id = 'req-1-2'))), // so the rename must skip req-1-2
+    ];
+    const document = uri();
+    await editor.open(document, lines.join('\n'));
+    const { diagnostics } = await editor.diagnostics(document);
+    assert.deepEqual(
+      diagnostics.map((diagnostic) => [diagnostic.range.start.line, diagnostic.code]),
+      [
+        [1, 'invalid_json_line'],
+        [2, 'duplicate_custom_id'],
+        [3, 'invalid_request'],
+        [4, 'invalid_request'],
+      ],
+    );
+    const fixed = [...lines];
+    const titles: string[] = [];
+    for (const diagnostic of diagnostics) {
+      const actions = (await editor.codeActions(document, [diagnostic]))!;
+      assert.equal(actions.length, 1, `one fix for line ${diagnostic.range.start.line}`);
+      const [action] = actions;
+      titles.push(action!.title);
+      assert.equal(action!.kind, 'quickfix');
+      assert.deepEqual(action!.diagnostics, [diagnostic]);
+      const [edit] = action!.edit!.changes![document]!;
+      const { line, character: start } = edit!.range.start;
+      assert.equal(edit!.range.end.line, line);
+      fixed[line] = fixed[line]!.slice(0, start) + edit!.newText + fixed[line]!.slice(edit!.range.end.character);
+    }
+    assert.deepEqual(titles, [
+      'Remove the byte order mark',
+      'Rename this custom_id to "req-1-3"',
+      'Add "method": "POST"',
+      'Set method to "POST"',
+    ]);
+    // The duplicate's first use, on a line the reader takes a BOM from: the range skips the BOM.
+    const [idStart, idEnd] = spanOf(lines[0]!, 'req-1');
+    assert.deepEqual(diagnostics[1]!.relatedInformation![0]!.location.range, {
+      start: { line: 0, character: idStart },
+      end: { line: 0, character: idEnd },
+    });
+    assert.deepEqual(JSON.parse(fixed[3]!), { ...noMethod, method: 'POST' });
+    assert.equal(Object.keys(JSON.parse(fixed[3]!))[1], 'method', 'after the custom_id, as OpenAI writes it');
+    await editor.change(document, 2, fixed.join('\n'));
+    assert.deepEqual((await editor.diagnostics(document)).diagnostics, []);
+    const valid = uri();
+    await editor.open(valid, jsonl(request(1)));
+    await editor.diagnostics(valid);
+    assert.deepEqual(
+      await editor.codeActions(valid, [
+        {
+          range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } },
+          message: 'theirs',
+          source: 'other',
+        },
+      ]),
+      [],
+      "no fix for another tool's diagnostic",
+    );
   });
 
   it('leaves other JSON Lines files alone', async () => {
@@ -149,10 +229,10 @@ describe('language server: batch files in the editor', () => {
     const over = ((await editor.hover(document, 1))!.contents as MarkupContent).value;
     assert.match(over, /`req-2`/);
     assert.match(over, new RegExp(`Prompt: about ${promptTokens} tokens, calibrated for \`calibrated\` \\(×1\\.20\\)`));
-    assert.match(over, /Answer budget: 256 tokens \(max_tokens\)/);
+    assert.match(over, /Answer: up to 256 tokens \(max_tokens\)/);
     assert.match(over, /num_ctx 4096 \(ollamaBatch\.numCtx\): \*\*Does not fit\*\*/);
     const fits = ((await editor.hover(document, 0))!.contents as MarkupContent).value;
-    assert.match(fits, /Answer budget: 8 tokens \(max_tokens\)/);
+    assert.match(fits, /Answer: up to 8 tokens \(max_tokens\)/);
     assert.match(fits, /: Fits: \d+ of 4096 tokens/);
   });
 
@@ -162,7 +242,7 @@ describe('language server: batch files in the editor', () => {
     assert.deepEqual((await editor.diagnostics(document)).diagnostics, []);
     const text = ((await editor.hover(document, 0))!.contents as MarkupContent).value;
     assert.match(text, /with a 15% safety margin: `tiny` is not calibrated yet/);
-    assert.match(text, /Answer budget: 1024 tokens \(default: no max_tokens\)/);
+    assert.match(text, /Answer: no max_tokens set, so 1024 tokens are kept free for it/);
     assert.match(text, /num_ctx 8192 \(default\): Fits/);
     assert.equal(await editor.hover(uri(), 0), null, 'a document that is not open');
   });

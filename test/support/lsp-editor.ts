@@ -6,7 +6,9 @@ import {
   createConnection,
   StreamMessageReader,
   StreamMessageWriter,
+  type CodeAction,
   type CodeLens,
+  type Diagnostic,
   type ConfigurationParams,
   type Hover,
   type InitializeResult,
@@ -108,6 +110,15 @@ export class Editor {
 
   hover(uri: string, line: number): Promise<Hover | null> {
     return this.client.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line, character: 2 } });
+  }
+
+  /** The code actions for `diagnostics`, as VS Code asks for them under the cursor. */
+  codeActions(uri: string, diagnostics: Diagnostic[]): Promise<CodeAction[] | null> {
+    return this.client.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range: diagnostics[0]!.range,
+      context: { diagnostics },
+    });
   }
 
   codeLens(uri: string): Promise<CodeLens[] | null> {

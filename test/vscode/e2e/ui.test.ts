@@ -158,14 +158,14 @@ describe('Ollama Batch in code-server, through the UI', function () {
   it(`converts candidates.csv (${CANDIDATES} rows) with Convert CSV to Batch`, async () => {
     await bench.openFile('candidates.csv');
     await bench.runCommand(commandTitle('ollamaBatch.convertCsv'));
-    await bench.pick(/Rubric/, 'Choose a file…');
-    await bench.chooseFile(/Rubric/, 'rubric.md');
-    await bench.pick(/the user message/, 'Template file…');
-    await bench.chooseFile(/template file/, 'template.txt');
-    await bench.pick(/the custom_id of each line/, 'candidate_id');
-    await bench.pick(/the model/, 'tiny');
-    await bench.pick(/JSON schema/, 'Choose a file…');
-    await bench.chooseFile(/JSON schema/, 'score-schema.json');
+    // The wizard's steps (test/vscode/e2e/wizard.test.ts walks them closely): the workspace's files offered first.
+    await bench.pick(/\(1\/6\)/, 'rubric.md');
+    await bench.pick(/\(2\/6\)/, 'template.txt');
+    await bench.pick(/\(3\/6\)/, 'candidate_id');
+    await bench.pick(/\(4\/6\)/, 'tiny');
+    await bench.pick(/\(5\/6\)/, 'score-schema.json');
+    await bench.page.locator('.quick-input-widget .quick-input-title', { hasText: '(6/6)' }).waitFor();
+    await bench.page.keyboard.press('Enter'); // no max_tokens
     await bench.clickDialogButton(`Write ${CANDIDATES} Lines`);
     await bench.notification(`wrote ${CANDIDATES} lines to candidates.jsonl`).waitFor({ timeout: 60_000 });
     assert.ok(existsSync(join(scratch.workspace, 'candidates.jsonl')));
