@@ -6,6 +6,7 @@ import { waitsForResume, type Batch } from '../server/protocol/openai.js';
 import {
   BatchCancelRequest,
   BatchCreateRequest,
+  BatchDeleteRequest,
   BatchGetRequest,
   BatchResumeRequest,
   BatchRetryRequest,
@@ -15,7 +16,9 @@ import {
 } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { batchMetadata } from './model/daemon-settings.js';
-import { doneCount, isTerminal, paceOf, progressLine, type Pace } from './model/format.js';
+import { statusText, tookText } from '../server/display/batch-status.js';
+import type { BatchesTree } from './batches-tree.js';
+import { batchLabel, doneCount, isTerminal, paceOf, progressLine, type Pace } from './model/format.js';
 import { pickFile } from './pick.js';
 import { explicitSettings } from './settings.js';
 import { formatCount } from './webview/numbers.js';
@@ -93,6 +96,11 @@ async function runDespiteErrors(file: vscode.Uri, errors: vscode.Diagnostic[]): 
 
 const plural = (count: number, noun: string): string => `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
 
+/**
+ * Submits the file and follows the batch to its end. Its progress shows in the status bar and on
+ * the Batches view, not in a notification that would cover the editor for hours ("Show Progress"
+ * opens one on request); the end is announced with its outcome and duration.
+ */
 export async function runBatch(ctx: Ctx, argument: unknown): Promise<void> {
   const file = await batchFile(argument);
   if (!file) return;
@@ -101,45 +109,40 @@ export async function runBatch(ctx: Ctx, argument: unknown): Promise<void> {
   const client = await ctx.requireClient();
   if (!client) return;
   const name = basename(file.fsPath);
-  const batch = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: ${name}`, cancellable: true },
-    async (progress, token) => {
-      progress.report({ message: 'copying the file to the daemon…' });
+  const created = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `Submitting ${name}` },
+    async () => {
       const input = await client.sendRequest(FileRegisterRequest.type, { path: file.fsPath, purpose: 'batch' });
-      if (token.isCancellationRequested) return undefined;
       // num_ctx and trim strategy as set for this file's folder.
       const metadata = batchMetadata(explicitSettings(file), file.fsPath);
-      const created = await client.sendRequest(BatchCreateRequest.type, {
+      return client.sendRequest(BatchCreateRequest.type, {
         input_file_id: input.id,
         completion_window: '7d',
         metadata,
       });
-      ctx.log.info(`${created.id} created from ${file.fsPath}`);
-      const cancel = token.onCancellationRequested(() => void cancelById(ctx, created.id));
-      if (token.isCancellationRequested) void cancelById(ctx, created.id);
-      let reported = 0;
-      try {
-        return await followUntilOver(ctx, created, (followed, pace) => {
-          const percent =
-            followed.request_counts.total > 0 ? (100 * doneCount(followed)) / followed.request_counts.total : 0;
-          progress.report({ message: progressLine(followed, pace), increment: percent - reported });
-          reported = percent;
-        });
-      } finally {
-        cancel.dispose();
-      }
     },
   );
-  if (batch) await announce(ctx, batch, name, file);
+  ctx.log.info(`${created.id} created from ${file.fsPath}`);
+  await announce(ctx, await followUntilOver(ctx, created, () => undefined), file);
 }
 
-async function cancelById(ctx: Ctx, id: string): Promise<void> {
-  try {
-    const client = await ctx.requireClient();
-    await client?.sendRequest(BatchCancelRequest.type, { id });
-  } catch (error) {
-    ctx.log.error(`batch/cancel ${id} failed`, error);
-  }
+/** "Show Progress": a notification that follows the batch to its end, for whoever asks for one; closing it leaves the batch running. */
+export async function showProgress(ctx: Ctx, batch: Batch): Promise<void> {
+  const name = batchLabel(batch);
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Ollama Batch: ${name}`, cancellable: true },
+    (progress, token) => {
+      let reported = 0;
+      const over = followUntilOver(ctx, batch, (followed, pace) => {
+        const percent =
+          followed.request_counts.total > 0 ? (100 * doneCount(followed)) / followed.request_counts.total : 0;
+        progress.report({ message: progressLine(followed, pace), increment: percent - reported });
+        reported = percent;
+      });
+      // The notification's Cancel button only closes it: cancelling a batch has its own command.
+      return Promise.race([over, new Promise<void>((resolve) => token.onCancellationRequested(() => resolve()))]);
+    },
+  );
 }
 
 /** Resolves with the batch in its terminal status (or paused for a resume), reporting every change and pace on the way. */
@@ -179,13 +182,15 @@ function followUntilOver(
   });
 }
 
-async function announce(ctx: Ctx, batch: Batch, name: string, file: vscode.Uri): Promise<void> {
+async function announce(ctx: Ctx, batch: Batch, file: vscode.Uri): Promise<void> {
+  const name = batchLabel(batch);
   const { total, completed, failed } = batch.request_counts;
+  const took = tookText(batch);
   const actions = [
     ...(batch.output_file_id && completed > 0 ? ['Open Output', 'Analyze Results'] : []),
     ...(batch.error_file_id && failed > 0 ? ['Open Errors'] : []),
   ];
-  const counts = `${formatCount(completed)} of ${formatCount(total)} succeeded, ${formatCount(failed)} failed`;
+  const counts = `${formatCount(completed)} of ${formatCount(total)} succeeded, ${formatCount(failed)} failed${took ? `, ${took}` : ''}`;
   let choice: string | undefined;
   if (waitsForResume(batch)) {
     choice = await vscode.window.showWarningMessage(
@@ -207,10 +212,17 @@ async function announce(ctx: Ctx, batch: Batch, name: string, file: vscode.Uri):
       ? `${plural(errors.length, 'problem')}${first.line ? ` (line ${first.line} first)` : ''}`
       : counts;
     const problems = errors.length > 0 ? [SHOW_PROBLEMS] : [];
-    choice = await vscode.window.showErrorMessage(`Ollama Batch: ${name} failed: ${why}.`, ...problems, ...actions);
+    choice = await vscode.window.showErrorMessage(
+      `Ollama Batch: ${name} failed: ${why}.${took ? ` It ${took}.` : ''}`,
+      ...problems,
+      ...actions,
+    );
     if (choice === SHOW_PROBLEMS) await showProblems(file);
   } else {
-    choice = await vscode.window.showWarningMessage(`Ollama Batch: ${name} ${batch.status}: ${counts}.`, ...actions);
+    choice = await vscode.window.showWarningMessage(
+      `Ollama Batch: ${name} ${statusText(batch)}: ${counts}.`,
+      ...actions,
+    );
   }
   if (choice === 'Open Output') await openFileById(ctx, batch.output_file_id);
   if (choice === 'Open Errors') await openFileById(ctx, batch.error_file_id);
@@ -219,15 +231,15 @@ async function announce(ctx: Ctx, batch: Batch, name: string, file: vscode.Uri):
 
 export async function cancelBatch(ctx: Ctx, batch: Batch): Promise<void> {
   const choice = await vscode.window.showWarningMessage(
-    `Cancel ${batch.id}? Finished lines are kept; the rest are not run.`,
-    { modal: true },
+    `Cancel ${batchLabel(batch)}? Finished lines are kept; the rest are not run.`,
+    { modal: true, detail: batch.id },
     'Cancel Batch',
   );
   if (!choice) return;
   const client = await ctx.requireClient();
   if (!client) return;
   const cancelled = await client.sendRequest(BatchCancelRequest.type, { id: batch.id });
-  void vscode.window.showInformationMessage(`Ollama Batch: ${cancelled.id} is ${cancelled.status}.`);
+  void vscode.window.showInformationMessage(`Ollama Batch: ${batchLabel(cancelled)} is ${statusText(cancelled)}.`);
 }
 
 /** Resumes a batch the pilot check paused: the user overrides the check (nothing is lost either way: no confirmation). */
@@ -236,7 +248,7 @@ export async function resumeBatch(ctx: Ctx, batch: Batch): Promise<void> {
   if (!client) return;
   const resumed = await client.sendRequest(BatchResumeRequest.type, { id: batch.id });
   void vscode.window.showInformationMessage(
-    `Ollama Batch: ${resumed.id} goes on to its end without the pilot check; invalid answers are marked invalid in its analysis.`,
+    `Ollama Batch: ${batchLabel(resumed)} goes on to its end without the pilot check; invalid answers are marked invalid in its analysis.`,
   );
 }
 
@@ -245,10 +257,51 @@ export async function retryBatch(ctx: Ctx, batch: Batch): Promise<void> {
   if (!client) return;
   const retry = await client.sendRequest(BatchRetryRequest.type, { id: batch.id });
   const choice = await vscode.window.showInformationMessage(
-    `Ollama Batch: ${retry.id} retries the ${formatCount(batch.request_counts.failed)} failed lines of ${batch.id}.`,
+    `Ollama Batch: retrying the ${formatCount(batch.request_counts.failed)} failed lines of ${batchLabel(batch)}.`,
     'Show Metrics',
   );
   if (choice) await vscode.commands.executeCommand('ollamaBatch.showMetrics', retry.id);
+}
+
+/** Deletes an ended batch, with its files that no other batch uses, once the user confirms. */
+export async function deleteBatch(ctx: Ctx, tree: BatchesTree, batch: Batch): Promise<void> {
+  const choice = await vscode.window.showWarningMessage(
+    `Delete ${batchLabel(batch)}? Its output, errors and metrics are deleted with it; the file you ran stays.`,
+    { modal: true, detail: batch.id },
+    'Delete',
+  );
+  if (!choice) return;
+  const client = await ctx.requireClient();
+  if (!client) return;
+  await client.sendRequest(BatchDeleteRequest.type, { id: batch.id });
+  tree.remove([batch.id]);
+}
+
+/** Deletes every batch that has ended, once the user confirms how many. */
+export async function clearFinishedBatches(ctx: Ctx, tree: BatchesTree): Promise<void> {
+  const client = await ctx.requireClient();
+  if (!client) return;
+  await tree.refresh();
+  const finished = tree.batches.ids().filter((id) => isTerminal(tree.batches.get(id)!));
+  if (finished.length === 0) {
+    void vscode.window.showInformationMessage('Ollama Batch: no finished batch to clear.');
+    return;
+  }
+  const choice = await vscode.window.showWarningMessage(
+    `Delete ${formatCount(finished.length)} finished batch${finished.length === 1 ? '' : 'es'}? Their outputs, errors and metrics are deleted with them; running and queued batches stay.`,
+    { modal: true },
+    'Delete',
+  );
+  if (!choice) return;
+  const deleted: string[] = [];
+  try {
+    for (const id of finished) {
+      await client.sendRequest(BatchDeleteRequest.type, { id });
+      deleted.push(id);
+    }
+  } finally {
+    tree.remove(deleted);
+  }
 }
 
 /** Opens one of the daemon's files (it keeps them readable for local clients). */

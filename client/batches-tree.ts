@@ -1,9 +1,10 @@
 // The Batches view: every batch the daemon keeps, newest first, live from its notifications (no
 // polling) and listed anew after every connect. The list lives here, not in the connection, so
-// the tree survives a daemon restart. Children of a batch are its files, which open on click.
+// the tree survives a daemon restart. A batch reads as the file it ran and opens its metrics on
+// click; its children are its files, which open on click. Ids are in the tooltips.
 import * as vscode from 'vscode';
 import type { Batch } from '../server/protocol/openai.js';
-import { BatchListRequest } from '../server/protocol/methods.js';
+import { BatchListRequest, FileGetRequest } from '../server/protocol/methods.js';
 import type { Ctx } from './ctx.js';
 import { BatchList } from './model/batch-list.js';
 import { batchDescription, batchLabel, batchTooltip, contextValue, paceOf, statusIcon } from './model/format.js';
@@ -35,6 +36,11 @@ export class BatchesTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   /** Changes announced while a listing is on its way: applied over it. */
   private announcedDuringRefresh: Map<string, Batch> | null = null;
   private readonly subscriptions: vscode.Disposable[];
+  /**
+   * The names of input files, by file id, for batches that came without a path in their
+   * metadata (submitted over HTTP): asked of the daemon once each, as files never change.
+   */
+  private readonly inputNames = new Map<string, string | null>();
 
   constructor(private readonly ctx: Ctx) {
     this.subscriptions = [
@@ -90,8 +96,12 @@ export class BatchesTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   getTreeItem(node: Node): vscode.TreeItem {
     if (typeof node !== 'string') return this.fileItem(node);
     const batch = this.batches.get(node)!;
-    const item = new vscode.TreeItem(batchLabel(batch), vscode.TreeItemCollapsibleState.Collapsed);
+    const item = new vscode.TreeItem(
+      batchLabel(batch, this.inputName(batch)),
+      vscode.TreeItemCollapsibleState.Collapsed,
+    );
     item.id = batch.id;
+    item.command = { command: 'ollamaBatch.showMetrics', title: 'Show Metrics', arguments: [batch.id] };
     item.description = batchDescription(batch, this.batches.pace(batch.id));
     const icon = statusIcon(batch);
     item.iconPath = new vscode.ThemeIcon(
@@ -106,7 +116,8 @@ export class BatchesTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   resolveTreeItem(item: vscode.TreeItem, node: Node): vscode.TreeItem {
     if (typeof node !== 'string') return item;
     const batch = this.batches.get(node);
-    if (batch) item.tooltip = new vscode.MarkdownString(batchTooltip(batch, this.batches.pace(batch.id)));
+    if (batch)
+      item.tooltip = new vscode.MarkdownString(batchTooltip(batch, this.batches.pace(batch.id), this.inputName(batch)));
     return item;
   }
 
@@ -125,12 +136,39 @@ export class BatchesTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
         : node.role === 'errors'
           ? batch?.request_counts.failed
           : batch?.request_counts.total;
-    item.description = count === undefined ? node.fileId : `${formatCount(count)} lines · ${node.fileId}`;
+    const name = node.role === 'input' && batch ? batchLabel(batch, this.inputName(batch)) : undefined;
+    item.description = [
+      ...(name && name !== batch?.id ? [name] : []),
+      ...(count === undefined ? [] : [`${formatCount(count)} lines`]),
+    ].join(' · ');
+    item.tooltip = node.fileId;
     item.iconPath = new vscode.ThemeIcon(role.icon);
     // No batch tags: the batch menus (`viewItem =~ /\boutput\b/`) must not match a file.
     item.contextValue = 'batchFile';
     item.command = { command: 'ollamaBatch.openBatchFile', title: 'Open', arguments: [node.fileId] };
     return item;
+  }
+
+  /** Forgets batches the daemon deleted. */
+  remove(ids: readonly string[]): void {
+    if (this.batches.remove(ids)) this._onDidChangeTreeData.fire(undefined);
+  }
+
+  /** The input file's name where the batch's metadata has no path; asked for once, shown when it comes. */
+  private inputName(batch: Batch): string | undefined {
+    if (batch.metadata?.input_path ?? batch.metadata?.source) return undefined;
+    const id = batch.input_file_id;
+    if (this.inputNames.has(id)) return this.inputNames.get(id) ?? undefined;
+    this.inputNames.set(id, null);
+    void this.ctx.client?.sendRequest(FileGetRequest.type, { id }).then(
+      (file) => {
+        this.inputNames.set(id, file.filename);
+        this._onDidChangeTreeData.fire(undefined);
+      },
+      // Deleted or expired: the id stays the name.
+      (error: unknown) => this.ctx.log.info(`file/get ${id}: ${String(error)}`),
+    );
+    return undefined;
   }
 
   private upsert(batch: Batch): void {

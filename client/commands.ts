@@ -4,11 +4,14 @@ import * as vscode from 'vscode';
 import { waitsForResume, type Batch } from '../server/protocol/openai.js';
 import {
   cancelBatch,
+  clearFinishedBatches,
+  deleteBatch,
   openFileById,
   resumeBatch,
   retryBatch,
   revealInputFile,
   runBatch,
+  showProgress,
   validateBatchFile,
 } from './batch-commands.js';
 import type { BatchWatch } from './batch-watch.js';
@@ -70,6 +73,16 @@ export function registerCommands(
       (batch) => !isTerminal(batch) && batch.status !== 'cancelling',
       'Cancel which batch?',
       (batch) => cancelBatch(ctx, batch),
+    ),
+    batchCommand('ollamaBatch.deleteBatch', isTerminal, 'Delete which finished batch?', (batch) =>
+      deleteBatch(ctx, tree, batch),
+    ),
+    command('ollamaBatch.clearFinishedBatches', () => clearFinishedBatches(ctx, tree)),
+    batchCommand(
+      'ollamaBatch.showProgress',
+      (batch) => !isTerminal(batch),
+      'Show the progress of which batch?',
+      (batch) => showProgress(ctx, batch),
     ),
     batchCommand('ollamaBatch.resumeBatch', waitsForResume, 'Resume which paused batch?', (batch) =>
       resumeBatch(ctx, batch),

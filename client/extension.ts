@@ -8,6 +8,7 @@ import { registerCommands } from './commands.js';
 import { Ctx, type DaemonState } from './ctx.js';
 import { Log } from './log.js';
 import { watchSettings } from './settings.js';
+import { RunProgress } from './run-progress.js';
 import { StatusBar } from './status-bar.js';
 import { watchWalkthrough } from './walkthrough.js';
 
@@ -19,16 +20,15 @@ const TREE_MESSAGES: Record<DaemonState, string | undefined> = {
   stopped: 'The daemon is not running: these are the batches as last seen.',
 };
 
+const BATCHES_VIEW = 'ollamaBatch.batches';
+
 export function activate(context: vscode.ExtensionContext): void {
   const log = new Log();
   const ctx = new Ctx(context, log);
   activeCtx = ctx;
   const watch = new BatchWatch(ctx);
   const tree = new BatchesTree(ctx);
-  const treeView = vscode.window.createTreeView('ollamaBatch.batches', {
-    treeDataProvider: tree,
-    showCollapseAll: true,
-  });
+  const treeView = vscode.window.createTreeView(BATCHES_VIEW, { treeDataProvider: tree });
   const showState = (state: DaemonState): void => {
     treeView.message = tree.batches.size > 0 ? TREE_MESSAGES[state] : undefined;
     void vscode.commands.executeCommand('setContext', 'ollamaBatch.daemonState', state);
@@ -40,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): void {
     treeView,
     ctx.onDidChangeState(showState),
     new StatusBar(ctx, watch),
+    new RunProgress(BATCHES_VIEW, treeView, watch),
     // The panels VS Code brings back after a reload; their modules load only then.
     vscode.window.registerWebviewPanelSerializer('ollamaBatch.metrics', {
       deserializeWebviewPanel: async (panel, state: unknown) =>

@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import type { BatchWatch } from './batch-watch.js';
 import type { Ctx } from './ctx.js';
-import { doneCount, isTerminal, statusBarText } from './model/format.js';
+import { statusText } from '../server/display/batch-status.js';
+import { batchLabel, doneCount, isTerminal, statusBarText } from './model/format.js';
 import { formatCount } from './webview/numbers.js';
 
 export class StatusBar implements vscode.Disposable {
@@ -49,10 +50,11 @@ export class StatusBar implements vscode.Disposable {
           item.text = statusBarText(batch, this.watch.pace);
           const failed = batch.request_counts.failed;
           item.tooltip = [
-            `Batch ${batch.id} (${batch.model ?? 'model not known yet'}): ${batch.status}, ${formatCount(doneCount(batch))} of ${formatCount(batch.request_counts.total)} done`,
+            `${batchLabel(batch)} (${batch.model ?? 'model not known yet'}): ${statusText(batch)}, ${formatCount(doneCount(batch))} of ${formatCount(batch.request_counts.total)} done`,
+            batch.id,
             ...(failed > 0 ? [`${formatCount(failed)} failed`] : []),
             ...(batch.paused_reason ? [`Paused: ${batch.paused_reason}`] : []),
-            'Click to show its metrics.',
+            'Click to show its metrics; "Ollama Batch: Show Progress" follows it in a notification.',
           ].join('\n');
           return;
         }

@@ -40,6 +40,17 @@ export class BatchList {
     return added;
   }
 
+  /** Returns true when one of them was listed. */
+  remove(ids: readonly string[]): boolean {
+    let removed = false;
+    for (const id of ids) {
+      removed = this.byId.delete(id) || removed;
+      this.paces.delete(id);
+    }
+    if (removed) this.order = null;
+    return removed;
+  }
+
   setPace(id: string, pace: Pace): void {
     this.paces.set(id, pace);
   }

@@ -209,6 +209,17 @@ export class FileRegistry {
     this.cancelExpiry = this.clock.after(ms, () => void this.expire().catch(() => undefined));
   }
 
+  /** Deletes those of these files that no batch uses any more (after a batch was deleted). */
+  async removeUnused(ids: ReadonlyArray<string | null>): Promise<void> {
+    for (const id of ids) {
+      const file = id === null ? undefined : this.store.file(id);
+      const used = this.store.data.batches.some(({ batch }) =>
+        [batch.input_file_id, batch.output_file_id, batch.error_file_id].includes(id),
+      );
+      if (file && !used) await this.remove(file);
+    }
+  }
+
   /** The batch that has not ended and reads or writes the file, if any. */
   private unfinishedUser(id: string): StoredBatch | undefined {
     return this.store.data.batches.find(

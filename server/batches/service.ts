@@ -2,15 +2,17 @@
 // HTTP API are thin transports over it. A facade over its parts: the file registry, the batch
 // queue (batches run one at a time, oldest first), the run planner and model learning.
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
 import type { Engine } from '../engines/engine.js';
 import { EnginePool } from '../pool/pool.js';
 import type { VramPressure, VramSnapshot } from '../gpu/vram-monitor.js';
 import type { BatchMetricsReport } from '../protocol/metrics.js';
 import { readTimeSeries } from '../metrics/time-series.js';
-import type { Batch, FileObject, FilePurpose } from '../protocol/openai.js';
+import { TERMINAL_STATUSES, type Batch, type FileObject, type FilePurpose } from '../protocol/openai.js';
 import type { ModelStats, Store, StoredFile } from '../store/store.js';
 import { BatchQueue, type QueueEvents, type QueueSettings } from './batch-queue.js';
 import { systemClock, type Clock } from './clock.js';
+import { ServiceError } from './errors.js';
 import { FileRegistry, type NewFile } from './file-registry.js';
 import { timeSeriesPath } from './live-metrics.js';
 import { ModelLearning } from './model-learning.js';
@@ -115,6 +117,30 @@ export class BatchService extends EventEmitter<QueueEvents> {
 
   cancelBatch(id: string): Promise<Batch> {
     return this.queue.cancel(id);
+  }
+
+  /**
+   * Forgets a batch that has ended, with what it alone holds: its metrics, and its input, output
+   * and error files unless another batch uses them (a retry reads its original's files). OpenAI
+   * has no batch delete; its files outlive batches, but here the daemon made them for this batch
+   * (output, errors) or copied them in for it (input), so they would be orphans on the disk.
+   * One that has not ended is refused: cancel it first.
+   */
+  async deleteBatch(id: string): Promise<{ id: string; object: 'batch'; deleted: true }> {
+    const entry = this.queue.entry(id);
+    const { batch } = entry;
+    if (!TERMINAL_STATUSES.includes(batch.status) || this.queue.runningBatchId === id)
+      throw new ServiceError(
+        'conflict',
+        `Batch ${id} is ${batch.status}${batch.paused_reason ? ' (paused)' : ''} and cannot be deleted; cancel it first`,
+        'batch_id',
+      );
+    // The record first: a crash before the files go leaves leftovers that the next start removes.
+    this.store.data.batches = this.store.data.batches.filter((each) => each !== entry);
+    await this.store.save();
+    await this.files.removeUnused([batch.input_file_id, batch.output_file_id, batch.error_file_id]);
+    await rm(timeSeriesPath(this.store.metricsDir, id), { force: true });
+    return { id, object: 'batch', deleted: true };
   }
 
   /** Resumes a batch the pilot check paused, overriding the check. */

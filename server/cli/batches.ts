@@ -1,7 +1,7 @@
-// `ollama-batch status` (and `list`), `cancel`, `retry`, `resume` and `stop`: questions and orders for the
+// `ollama-batch status` (and `list`), `cancel`, `retry`, `resume`, `delete`, `clear` and `stop`: questions and orders for the
 // daemon. `status` answers without one too, from the data dir's db.json.
 import * as protocol from '../protocol/methods.js';
-import type { Batch } from '../protocol/openai.js';
+import { TERMINAL_STATUSES, type Batch } from '../protocol/openai.js';
 import { engineLines } from '../display/endpoint-lines.js';
 import { gpuLines } from '../display/gpu-lines.js';
 import { connectDaemon } from '../rpc/client.js';
@@ -103,6 +103,50 @@ export async function stopDaemon(flags: { dataDir: string }): Promise<void> {
     const closed = new Promise<void>((resolve) => connection.onClose(() => resolve()));
     await Promise.race([call(() => connection.sendRequest(protocol.DaemonShutdownRequest.type)), closed]);
     console.log('daemon stopping; running batches resume at its next start');
+  } finally {
+    connection.dispose();
+  }
+}
+
+/** `delete ID`: forgets an ended batch, with its files that no other batch uses. */
+export async function deleteBatch(id: string, flags: { dataDir: string; json?: boolean }): Promise<void> {
+  const connection = await requireDaemon(flags.dataDir);
+  try {
+    const deleted = await call(() => connection.sendRequest(protocol.BatchDeleteRequest.type, { id }));
+    console.log(flags.json ? JSON.stringify(deleted, null, 2) : `deleted ${id}`);
+  } finally {
+    connection.dispose();
+  }
+}
+
+/** `clear`: deletes every batch that has ended; without --yes it only says which it would. */
+export async function clearFinished(flags: { dataDir: string; json?: boolean; yes?: boolean }): Promise<void> {
+  const connection = await requireDaemon(flags.dataDir);
+  try {
+    const finished: Batch[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await call(() =>
+        connection.sendRequest(protocol.BatchListRequest.type, { limit: LIST_LIMIT, ...(after && { after }) }),
+      );
+      finished.push(...page.data.filter((batch) => TERMINAL_STATUSES.includes(batch.status)));
+      if (!page.has_more || !page.last_id) break;
+      after = page.last_id;
+    }
+    if (!flags.yes) {
+      if (finished.length === 0) return console.log('no finished batches');
+      throw new CliError(
+        `would delete ${finished.length} finished batch${finished.length === 1 ? '' : 'es'} with their files:\n${finished.map(batchLine).join('\n')}\nrun again with --yes to delete them`,
+      );
+    }
+    const deleted = [];
+    for (const batch of finished)
+      deleted.push(await call(() => connection.sendRequest(protocol.BatchDeleteRequest.type, { id: batch.id })));
+    console.log(
+      flags.json
+        ? JSON.stringify(deleted, null, 2)
+        : `deleted ${deleted.length} finished batch${deleted.length === 1 ? '' : 'es'}`,
+    );
   } finally {
     connection.dispose();
   }

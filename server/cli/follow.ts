@@ -7,6 +7,7 @@ import type { Batch } from '../protocol/openai.js';
 import { TERMINAL_STATUSES, waitsForResume } from '../protocol/openai.js';
 import * as protocol from '../protocol/methods.js';
 import { readLines } from '../jsonl/lines.js';
+import { statusText } from '../display/batch-status.js';
 import { batchDetails, count } from './format.js';
 import { CliError, call } from './daemon-connection.js';
 import { hint } from '../daemon-access/command-hint.js';
@@ -96,7 +97,7 @@ class ProgressDisplay {
       ? `(paused: ${batch.paused_reason})`
       : batch.status === 'in_progress'
         ? ''
-        : `(${batch.status})`;
+        : `(${statusText(batch)})`;
     const state = `${batch.status} ${batch.paused_reason ?? ''}`;
     const changed = state !== this.lastState;
     this.lastState = state;

@@ -1,4 +1,5 @@
 // How the CLI prints batches for people.
+import { elapsedText, runDuration } from '../display/batch-status.js';
 import type { Batch } from '../protocol/openai.js';
 
 /** en-US grouping, as everywhere the CLI prints a count: "170,000". */
@@ -22,6 +23,8 @@ export function batchDetails(batch: Batch, paths: { output?: string; error?: str
     `  tokens:      ${count(batch.usage.input_tokens)} prompt (${count(batch.usage.input_tokens_details.cached_tokens)} cached), ${count(batch.usage.output_tokens)} completion`,
     `  expires:     ${time(batch.expires_at)} (window ${batch.completion_window})`,
   ];
+  const took = runDuration(batch);
+  if (took !== null) lines.push(`  took:        ${elapsedText(took)}`);
   for (const error of batch.errors?.data ?? [])
     lines.push(`  error: ${error.message} [${error.code}${error.param ? `, ${error.param}` : ''}]`);
   return lines.join('\n');

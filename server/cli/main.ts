@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../common/version.js';
 import * as protocol from '../protocol/methods.js';
-import { order, status, stopDaemon } from './batches.js';
+import { clearFinished, deleteBatch, order, status, stopDaemon } from './batches.js';
 import { CliError } from './daemon-connection.js';
 import { addDataDirOption, addSettingOptions, dataDirOf } from './options.js';
 import { addConfigCommand } from './config-command.js';
@@ -114,6 +114,28 @@ addDataDirOption(
     .option('--json', 'print JSON'),
 ).action(async (id: string, flags: { dataDir?: string; json?: boolean }) => {
   await order(protocol.BatchResumeRequest.type, id, { ...flags, dataDir: dataDirOf(flags) });
+});
+
+addDataDirOption(
+  program
+    .command('delete')
+    .argument('<id>', 'a batch that has ended')
+    .description(
+      'delete a batch that has ended, with its metrics and the files no other batch uses (input, output, errors); cancel a running one first',
+    )
+    .option('--json', 'print JSON'),
+).action(async (id: string, flags: { dataDir?: string; json?: boolean }) => {
+  await deleteBatch(id, { ...flags, dataDir: dataDirOf(flags) });
+});
+
+addDataDirOption(
+  program
+    .command('clear')
+    .description('delete every batch that has ended, as delete does; without --yes, only list them')
+    .option('--yes', 'delete them')
+    .option('--json', 'print JSON'),
+).action(async (flags: { dataDir?: string; json?: boolean; yes?: boolean }) => {
+  await clearFinished({ ...flags, dataDir: dataDirOf(flags) });
 });
 
 addDataDirOption(

@@ -67,6 +67,13 @@ export interface BatchList {
   has_more: boolean;
 }
 
+/** The answer to batch/delete, in the shape of OpenAI's file deletion. */
+export interface BatchDeleted {
+  id: string;
+  object: 'batch';
+  deleted: true;
+}
+
 export interface RegisterFileParams {
   /** Absolute path of a local file; the daemon copies it into its data dir. */
   path: string;
@@ -101,6 +108,10 @@ export namespace BatchRetryRequest {
 export namespace BatchResumeRequest {
   /** client → daemon: resume a batch the pilot check paused; the check is overridden for it. */
   export const type = new RequestType<{ id: string }, Batch, RpcErrorData>('batch/resume');
+}
+export namespace BatchDeleteRequest {
+  /** client → daemon: forget a batch that has ended, with its metrics and the files no other batch uses. */
+  export const type = new RequestType<{ id: string }, BatchDeleted, RpcErrorData>('batch/delete');
 }
 export namespace FileRegisterRequest {
   /** client → daemon: copy a local file into the daemon's store and get its File object. */

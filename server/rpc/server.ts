@@ -231,6 +231,7 @@ export function serveRpc(server: Server, service: BatchService, hooks: RpcHooks)
     onRequest(protocol.BatchCancelRequest.type, { id: 'string' }, ({ id }) => service.cancelBatch(id));
     onRequest(protocol.BatchRetryRequest.type, { id: 'string' }, ({ id }) => service.retryBatch(id));
     onRequest(protocol.BatchResumeRequest.type, { id: 'string' }, ({ id }) => service.resumeBatch(id));
+    onRequest(protocol.BatchDeleteRequest.type, { id: 'string' }, ({ id }) => service.deleteBatch(id));
     onRequest(
       protocol.CsvConvertRequest.type,
       {

@@ -21,6 +21,16 @@ describe('batch list model', () => {
     assert.deepEqual(list.ids(), ['d', 'c', 'b', 'a']);
   });
 
+  it('forgets deleted batches and their paces, and says whether it held any', () => {
+    const list = new BatchList();
+    list.replace([makeBatch({ id: 'a', created_at: 1 }), makeBatch({ id: 'b', created_at: 2 })]);
+    list.setPace('a', { requestsPerSecond: 2, etaSeconds: 60 });
+    assert.equal(list.remove(['a', 'unknown']), true);
+    assert.deepEqual(list.ids(), ['b']);
+    assert.equal(list.pace('a'), undefined);
+    assert.equal(list.remove(['a']), false);
+  });
+
   it('drops batches and paces gone from a new listing', () => {
     const list = new BatchList();
     list.replace([makeBatch({ id: 'a' }), makeBatch({ id: 'b' })]);

@@ -42,14 +42,17 @@ describe('client formatters', () => {
     const batch = makeBatch({ id: 'batch_1', request_counts: { total: 170_000, completed: 12_300, failed: 45 } });
     assert.equal(
       statusBarText(batch, { requestsPerSecond: 3.9, etaSeconds: 11 * 3600 }),
-      '$(sync~spin) 12,345 / 170,000 · 3.9 req/s · ETA 11h',
+      '$(sync~spin) Ollama Batch 12,345 / 170,000 · 3.9 req/s · ETA 11h',
     );
-    assert.equal(statusBarText(batch), '$(sync~spin) 12,345 / 170,000');
+    assert.equal(statusBarText(batch), '$(sync~spin) Ollama Batch 12,345 / 170,000');
     assert.equal(
       statusBarText(batch, { requestsPerSecond: null, etaSeconds: 90 }),
-      '$(sync~spin) 12,345 / 170,000 · ETA 2m',
+      '$(sync~spin) Ollama Batch 12,345 / 170,000 · ETA 2m',
     );
-    assert.equal(statusBarText({ ...batch, paused_reason: 'engine down' }), '$(debug-pause) 12,345 / 170,000 · paused');
+    assert.equal(
+      statusBarText({ ...batch, paused_reason: 'engine down' }),
+      '$(debug-pause) Ollama Batch 12,345 / 170,000 · paused',
+    );
     assert.equal(progressLine({ ...batch, status: 'validating' }), 'validating');
   });
 
@@ -57,6 +60,7 @@ describe('client formatters', () => {
     const running = makeBatch({ id: 'batch_1' });
     assert.equal(batchDescription(running, { requestsPerSecond: 3.9, etaSeconds: 3600 }), '12,345 / 170,000 · ETA 1h');
     assert.equal(batchDescription({ ...running, status: 'validating' }), 'validating…');
+    assert.equal(progressLine({ ...running, status: 'finalizing' }), 'finalizing');
     const done = makeBatch({
       id: 'batch_2',
       status: 'completed',
@@ -69,8 +73,15 @@ describe('client formatters', () => {
     );
   });
 
-  it('names a batch by the file it ran, else its id', () => {
+  it('names a batch by the file it ran, else its input file, else its id', () => {
     assert.equal(batchLabel(makeBatch({ id: 'batch_1' })), 'batch_1');
+    assert.equal(batchLabel(makeBatch({ id: 'batch_1' }), 'uploaded.jsonl'), 'uploaded.jsonl');
+    // Run from the CLI: its metadata says the source.
+    assert.equal(batchLabel(makeBatch({ id: 'batch_1', metadata: { source: 'runs/people.jsonl' } })), 'people.jsonl');
+    assert.equal(
+      batchLabel(makeBatch({ id: 'batch_2', metadata: { input_path: '/data/people.jsonl', retry_of: 'batch_1' } })),
+      'people.jsonl (retry)',
+    );
     assert.equal(
       batchLabel(makeBatch({ id: 'batch_1', metadata: { input_path: '/data/people.jsonl' } })),
       'people.jsonl',
@@ -85,7 +96,7 @@ describe('client formatters', () => {
     const running = makeBatch({ id: 'b', metadata: { input_path: '/x.jsonl' } });
     assert.equal(contextValue(running), 'batch in_progress cancellable input');
     const failedLines = makeBatch({ id: 'b', status: 'completed', output_file_id: 'f-out', error_file_id: 'f-err' });
-    assert.equal(contextValue(failedLines), 'batch completed retryable output errors');
+    assert.equal(contextValue(failedLines), 'batch completed retryable deletable output errors');
     assert.equal(contextValue({ ...failedLines, status: 'cancelling' }), 'batch cancelling output errors');
     const paused = { ...running, paused_reason: 'pilot check: 31 of 50 answers break their schema' };
     assert.equal(contextValue(paused), 'batch in_progress cancellable resumable input');
@@ -124,10 +135,14 @@ describe('client formatters', () => {
         data: [{ code: 'invalid_request', message: 'line 3: *bad* [json]', param: null, line: 3 }],
       },
     });
-    const tooltip = batchTooltip(batch);
-    assert.match(tooltip, /\*\*batch\\_1\*\* · failed/);
+    const tooltip = batchTooltip({ ...batch, metadata: { input_path: '/data/people_1.jsonl' } });
+    // The name first, the id below it, and how long it took (from its start at 1_700_000_010).
+    assert.match(tooltip, /^\*\*people\\_1\\.jsonl\*\* · failed · took 1 m 30 s {2}\n/);
+    assert.match(tooltip, /Id: batch\\_1/);
+    assert.match(tooltip, /Files: input file\\-in {2}\n/);
     assert.match(tooltip, /line 3: \\\*bad\\\* \\\[json\\\]/);
-    assert.match(tooltip, /Failed: 2023-11-14 22:15:00/);
+    // In local time (see test/display/batch-status.test.ts).
+    assert.match(tooltip, /Failed: 2023-11-1[45] \d\d:\d5:00/);
     assert.match(tooltip, /12,300 ok, 45 failed of 170,000/);
     assert.equal(escapeMarkdown('a_b'), 'a\\_b');
   });
