@@ -11,6 +11,7 @@ import { NO_GPU } from './webview/counters.js';
 import type { FromMetricsWebview, SeriesPoint, ToMetricsWebview } from './webview/messages.js';
 import { completeWalkthroughStep } from './walkthrough.js';
 import { restoredState, webviewHtml, webviewOptions } from './webview-html.js';
+import { batchLabel } from './model/format.js';
 
 export class MetricsPanel {
   static readonly viewType = 'ollamaBatch.metrics';
@@ -28,7 +29,7 @@ export class MetricsPanel {
     }
     const panel = vscode.window.createWebviewPanel(
       MetricsPanel.viewType,
-      `Metrics ${batchId}`,
+      'Metrics',
       vscode.ViewColumn.Active,
       webviewOptions(extensionUri),
     );
@@ -115,7 +116,8 @@ export class MetricsPanel {
         client.sendRequest(BatchMetricsRequest.type, { id: this.batchId, series: true }),
       ]);
       const stored = (metrics.series ?? []).map(pointOfSample).filter((point): point is SeriesPoint => point !== null);
-      this.panel.title = `Metrics ${batch.id}`;
+      // The batch by its file's name, as the tree shows it, not by its id.
+      this.panel.title = `Metrics ${batchLabel(batch)}`;
       this.post({
         type: 'snapshot',
         batchId: this.batchId,

@@ -17,6 +17,7 @@ import { CsvRows } from './model/csv-rows.js';
 import { LineIndex } from '../server/daemon-access/line-index.js';
 import { reportView, rowDetail, shownColumns } from './model/results-view.js';
 import { formatCount } from './webview/numbers.js';
+import { batchLabel } from './model/format.js';
 import { analyze, type Analysis } from './results-analysis.js';
 import {
   isFromResultsWebview,
@@ -144,7 +145,7 @@ export class ResultsPanel {
     this.analysis = analysis;
     this.rows = rows;
     this.lineIndexes = null;
-    this.panel.title = `Results ${analysis.batch.id}`;
+    this.panel.title = `Results ${batchLabel(analysis.batch)}`;
     // The source's id column, or the custom_id column the join adds when ids are row-N.
     const idColumn = analysis.report.csv?.custom_id_column ?? null;
     const added = analysis.report.csv?.added_columns ?? [];
