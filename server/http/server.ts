@@ -283,6 +283,21 @@ async function upload(request: IncomingMessage, service: BatchService, maxBytes:
   }
 }
 
+/** How long a refused request's body is drained before the answer goes anyway. */
+const DRAIN_MS = 10_000;
+
+/** Resolves once the request's body has all arrived (read and dropped), it closed, or `ms` passed. */
+function drained(request: IncomingMessage, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    request.once('end', done).once('close', done).resume();
+  });
+}
+
 /**
  * GET /v1/files/{id}/content: the file as it is on disk. One still being written (a running
  * batch's output, whose recorded size is set when the batch ends) is served up to its last
@@ -456,9 +471,14 @@ export async function startHttp(
           );
         }
         await route[2](request, response, route[1].exec(url.pathname)!, url.searchParams);
-      })().catch((error: unknown) => {
-        // The answer goes out first; a body the client is still sending is drained, not read, and
-        // the connection closed after the answer rather than kept for a body of unknown length.
+      })().catch(async (error: unknown) => {
+        // A client still sending its body may not read an answer before it has sent it all, and a
+        // connection closed on its unsent bytes is reset, losing the answer ("Connection error"
+        // where a full disk answered 507): the rest is drained first, for a while. A refused
+        // sender (no key, another origin) and a body over the limit are not waited for: answered
+        // at once, on a connection closed after the answer.
+        const refused = error instanceof HttpError && [401, 403, 413].includes(error.status);
+        if (!request.complete && !refused) await drained(request, DRAIN_MS);
         if (!request.complete && !response.headersSent) response.setHeader('Connection', 'close');
         sendError(response, error);
         request.resume();
