@@ -17,6 +17,12 @@ export const DEFAULT_CRITICAL_SHARE = 0.97;
 /** Aggressive trimming keeps this share of the context. */
 export const DEFAULT_AGGRESSIVE_FRACTION = 0.75;
 
+/** Whether a server at `url` runs on this machine: its host is localhost or a loopback address. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = URL.canParse(url) ? new URL(url).hostname : '';
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+}
+
 /**
  * The base URL for an OLLAMA_HOST value, read the way Ollama's own envconfig reads it: no scheme
  * means http and port 11434; `http://host` means port 80. The unspecified addresses a server

@@ -1,6 +1,7 @@
 // Builds engines: one per endpoint of the pool, and the one engine of the single-engine settings,
 // which is that same endpoint made of them. The llama-cpp engine is imported only when chosen, so
 // the others never load node-llama-cpp.
+import { isLoopbackUrl } from '../config/defaults.js';
 import { singleEndpoint, type Endpoint } from '../config/endpoints.js';
 import type { Engine, EngineName } from './engine.js';
 import { OllamaEngine } from './ollama.js';
@@ -101,6 +102,5 @@ export async function endpointConcurrency(
 function localNumParallel(url: string, env: NodeJS.ProcessEnv): number | undefined {
   const parallel = Number(env.OLLAMA_NUM_PARALLEL);
   if (!Number.isInteger(parallel) || parallel < 1) return undefined;
-  const host = URL.canParse(url) ? new URL(url).hostname : '';
-  return host === 'localhost' || host === '[::1]' || /^127\./.test(host) ? parallel : undefined;
+  return isLoopbackUrl(url) ? parallel : undefined;
 }

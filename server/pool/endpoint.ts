@@ -2,6 +2,7 @@
 // (down after it stops answering, back when its health check answers) and its figures since
 // the daemon started. What a batch does with it (its slots, its limits) is the runner's lanes.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isLoopbackUrl } from '../config/defaults.js';
 import type { Engine } from '../engines/engine.js';
 import type { EndpointStatus } from '../protocol/endpoints.js';
 import { EngineModels, type ModelAliases } from './models.js';
@@ -64,9 +65,7 @@ export class Endpoint {
    * VRAM readings (nvidia-smi here, the default Ollama's /api/ps) are this machine's GPUs.
    */
   get local(): boolean {
-    if (this.url === null) return true;
-    const host = new URL(this.url).hostname.replace(/^\[|\]$/g, '');
-    return host === 'localhost' || host === '::1' || host.startsWith('127.');
+    return this.url === null || isLoopbackUrl(this.url);
   }
 
   get up(): boolean {
