@@ -2,14 +2,14 @@
 // across a daemon that dies (it is restarted and the batch followed again), and the exit code
 // that says how the batch ended.
 import { SingleBar } from 'cli-progress';
-import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
+import type { MessageConnection } from 'vscode-jsonrpc';
 import type { Batch } from '../protocol/openai.js';
 import { TERMINAL_STATUSES, waitsForResume } from '../protocol/openai.js';
 import * as protocol from '../protocol/methods.js';
 import { readLines } from '../jsonl/lines.js';
 import { statusText } from '../display/batch-status.js';
 import { batchDetails, count } from './format.js';
-import { CliError, call } from './daemon-connection.js';
+import { CliError, call, isDaemonRefusal } from './daemon-connection.js';
 import { hint } from '../daemon-access/command-hint.js';
 
 /** The exit codes of `run` and `follow` (README, "The CLI"). */
@@ -142,10 +142,11 @@ function watch(connection: MessageConnection, id: string, display: ProgressDispl
     // Said before it closes: no need to wait for a stopping daemon's last in-flight answers.
     connection.onNotification(protocol.DaemonStoppingNotification.type, ({ reason }) => resolve({ stopping: reason }));
     connection.onClose(() => resolve({ closed: true }));
-    // The batch may have moved on before the subscription: ask once. No answer: the connection
-    // closed before onClose was listened to (the daemon died at once), or the daemon refused.
+    // The batch may have moved on before the subscription: ask once. No answer: the daemon
+    // refused, or the connection failed before onClose was listened to (the daemon died at once)
+    // or without closing yet (a socket to a daemon being killed takes the request, then EPIPE).
     connection.sendRequest(protocol.BatchGetRequest.type, { id }).then(show, (error: unknown) => {
-      if (error instanceof ResponseError) reject(new CliError(error.message));
+      if (isDaemonRefusal(error)) reject(new CliError(error.message));
       else resolve({ closed: true });
     });
   });
