@@ -4,79 +4,51 @@
 // id only in the tooltip; a click opens its metrics; Delete Batch from its context menu removes
 // it from the tree and the daemon. Screenshots in test-output/e2e-batches/.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BrowserContext } from 'playwright-core';
-import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
-import { disposeScratch, makeScratch, repoRoot, type Scratch } from '../scratch.js';
 import { batchLines } from '../../support/batch-files.js';
-import { commandTitle, lendEngine, VSIX } from './installed.js';
-import { Workbench } from './workbench.js';
+import { commandTitle } from './installed.js';
+import { uiSuite } from './ui-suite.js';
 
-const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-batches');
 /** Enough lines that the run is seen while it runs. */
 const LINES = 1000;
 /** As the extension writes counts: "1,000". */
 const TOTAL = LINES.toLocaleString('en-US');
 
 describe('Ollama Batch in code-server: the Batches view', function () {
-  let scratch: Scratch;
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
-  let bench: Workbench;
-  let failed = false;
+  const ui = uiSuite({
+    kind: 'names',
+    screenshots: 'e2e-batches',
+    prepare: async (scratch) => {
+      await writeFile(join(scratch.workspace, 'long.jsonl'), batchLines(LINES, { model: 'tiny', maxTokens: 8 }));
+    },
+  });
 
-  const treeRow = () => bench.sideBarRows().filter({ hasText: 'long.jsonl' });
+  const treeRow = () => ui.bench.sideBarRows().filter({ hasText: 'long.jsonl' });
 
   before(async function () {
     this.timeout(600_000);
-    scratch = await makeScratch('names');
-    await writeFile(join(scratch.workspace, 'long.jsonl'), batchLines(LINES, { model: 'tiny', maxTokens: 8 }));
-    await installExtension(scratch, VSIX);
-    lendEngine(scratch);
-    server = await startCodeServer(scratch);
-    browser = await launchChromium(scratch);
-    bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);
-    await bench.open(workbenchUrl(server, scratch.workspace));
-    await bench.page
-      .locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator('.codicon-server-process') })
-      .waitFor({ timeout: 180_000 });
-  });
-
-  afterEach(async function () {
-    failed ||= this.currentTest?.state === 'failed';
-    await bench?.screenshot(this.currentTest?.title ?? 'step');
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (!scratch) return;
-    const keep = failed || !bench;
-    if (keep && existsSync(join(scratch.dataDir, 'daemon.log'))) {
-      mkdirSync(SCREENSHOTS, { recursive: true });
-      copyFileSync(join(scratch.dataDir, 'daemon.log'), join(SCREENSHOTS, 'daemon.log'));
-    }
-    await disposeScratch(scratch, { keep });
+    await ui.openWorkspace();
+    await ui.daemonRunning().waitFor({ timeout: 180_000 });
   });
 
   it('shows a run in the status bar and on the view, with no notification until it ends', async () => {
-    await bench.runCommand('Ollama Batch: Focus on Batches View');
-    await bench.openFile('long.jsonl');
-    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    await ui.bench.runCommand('Ollama Batch: Focus on Batches View');
+    await ui.bench.openFile('long.jsonl');
+    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
     // Progress under the status bar's own label, lines done of the total.
-    await bench.page
+    await ui.bench.page
       .locator('.statusbar-item', { hasText: new RegExp(`Ollama Batch [\\d,]+ / ${TOTAL}`) })
       .waitFor({ timeout: 120_000 });
-    await bench.screenshot('running');
-    assert.equal(await bench.page.locator('.notifications-toasts .notification-toast:visible').count(), 0);
+    await ui.bench.screenshot('running');
+    assert.equal(await ui.bench.page.locator('.notifications-toasts .notification-toast:visible').count(), 0);
     // The tree names it by its file, the id nowhere in its row.
     const row = treeRow().first();
     await row.waitFor();
     assert.doesNotMatch((await row.textContent()) ?? '', /batch_/);
     // The end: a toast with the outcome and how long it took.
-    await bench
+    await ui.bench
       .notification(new RegExp(`long\\.jsonl completed: ${TOTAL} of ${TOTAL} succeeded, 0 failed, took \\d+ (s|m)`))
       .waitFor({ timeout: 300_000 });
   });
@@ -86,26 +58,26 @@ describe('Ollama Batch in code-server: the Batches view', function () {
     await row.waitFor({ timeout: 30_000 });
     assert.doesNotMatch((await row.textContent()) ?? '', /batch_|completed|_/);
     await row.click();
-    const metrics = await bench.webview(/Metrics/);
+    const metrics = await ui.bench.webview(/Metrics/);
     await metrics.locator('#main').waitFor();
   });
 
   it('deletes the batch from its context menu, after a confirmation', async () => {
-    const before = JSON.parse(readFileSync(join(scratch.dataDir, 'db.json'), 'utf8')) as {
+    const before = JSON.parse(readFileSync(join(ui.scratch.dataDir, 'db.json'), 'utf8')) as {
       batches: Array<{ batch: { output_file_id: string } }>;
       files: Array<{ id: string; path: string }>;
     };
     assert.equal(before.batches.length, 1);
     const output = before.files.find((file) => file.id === before.batches[0]!.batch.output_file_id)!;
     assert.ok(existsSync(output.path));
-    const dialog = bench.page.locator('.monaco-dialog-box', { hasText: 'Delete long.jsonl?' });
+    const dialog = ui.bench.page.locator('.monaco-dialog-box', { hasText: 'Delete long.jsonl?' });
     // The menu ignores a click that comes right as it opens: the item is hovered (which focuses
     // it) and chosen with Enter, again if the menu was still opening.
-    const item = bench.page.locator('.monaco-menu .action-item', { hasText: 'Delete Batch' });
+    const item = ui.bench.page.locator('.monaco-menu .action-item', { hasText: 'Delete Batch' });
     await treeRow().first().click({ button: 'right' });
     for (let attempt = 1; ; attempt++) {
       await item.hover();
-      await bench.page.keyboard.press('Enter');
+      await ui.bench.page.keyboard.press('Enter');
       try {
         await dialog.waitFor({ timeout: 5_000 });
         break;
@@ -113,8 +85,8 @@ describe('Ollama Batch in code-server: the Batches view', function () {
         if (attempt === 3) throw error;
       }
     }
-    await bench.screenshot('delete-confirmation');
-    await bench.clickDialogButton('Delete');
+    await ui.bench.screenshot('delete-confirmation');
+    await ui.bench.clickDialogButton('Delete');
     await treeRow().first().waitFor({ state: 'detached', timeout: 30_000 });
     assert.equal(existsSync(output.path), false);
   });

@@ -7,14 +7,9 @@ import { once } from 'node:events';
 import { copyFileSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import type { BrowserContext } from 'playwright-core';
 import { readLock } from '../../../server/daemon-access/local-daemon.js';
-import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
-import { disposeScratch, makeScratch, repoRoot, type Scratch } from '../scratch.js';
-import { commandTitle, lendEngine, VSIX } from './installed.js';
-import { Workbench } from './workbench.js';
-
-const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-daemon');
+import { commandTitle } from './installed.js';
+import { uiSuite } from './ui-suite.js';
 
 /** Resolves once the file's text passes `test`, read now and on every change in its folder. */
 function fileSays(path: string, test: RegExp): Promise<void> {
@@ -40,64 +35,47 @@ function fileSays(path: string, test: RegExp): Promise<void> {
 }
 
 describe('Ollama Batch in code-server: the daemon in trouble', function () {
-  let scratch: Scratch;
-  let occupier: Server;
+  const ui = uiSuite({
+    kind: 'trouble',
+    screenshots: 'e2e-daemon',
+    prepare: async (scratch) => {
+      // Another program on the port the user's setting names.
+      occupier = createServer().listen(0, '127.0.0.1');
+      await once(occupier, 'listening');
+      takenPort = (occupier.address() as { port: number }).port;
+      // Two models in a folder of their own: the setting names one, Choose GGUF File… picks the other.
+      mkdirSync(join(scratch.root, 'models'));
+      for (const model of [currentModel(), chosenModel()]) copyFileSync(scratch.modelPath, model);
+      // The user's values, and none in the workspace, where they would win over the user's.
+      writeFileSync(
+        join(scratch.workspace, '.vscode', 'settings.json'),
+        JSON.stringify({ 'ollamaBatch.engine': 'llama-cpp' }),
+      );
+      mkdirSync(dirname(machineSettings()), { recursive: true });
+      writeFileSync(
+        machineSettings(),
+        JSON.stringify({ 'ollamaBatch.httpPort': takenPort, 'ollamaBatch.modelPath': currentModel() }),
+      );
+    },
+  });
+  let occupier: Server | undefined;
   let takenPort: number;
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
-  let bench: Workbench;
-  let failed = false;
+  after(() => occupier?.close());
 
   // The daemon's settings are machine-overridable: in a remote window (code-server's is one) VS Code
   // keeps the user's values of them in the remote machine's settings, not in the browser's.
-  const machineSettings = (): string => join(scratch.userDataDir, 'Machine', 'settings.json');
-  const currentModel = (): string => join(scratch.root, 'models', 'current.gguf');
-  const chosenModel = (): string => join(scratch.root, 'models', 'chosen.gguf');
+  const machineSettings = (): string => join(ui.scratch.userDataDir, 'Machine', 'settings.json');
+  const currentModel = (): string => join(ui.scratch.root, 'models', 'current.gguf');
+  const chosenModel = (): string => join(ui.scratch.root, 'models', 'chosen.gguf');
   const statusBar = (icon: string) =>
-    bench.page.locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator(`.codicon-${icon}`) });
-
-  before(async function () {
-    this.timeout(600_000);
-    scratch = await makeScratch('trouble');
-    // Another program on the port the user's setting names.
-    occupier = createServer().listen(0, '127.0.0.1');
-    await once(occupier, 'listening');
-    takenPort = (occupier.address() as { port: number }).port;
-    // Two models in a folder of their own: the setting names one, Choose GGUF File… picks the other.
-    mkdirSync(join(scratch.root, 'models'));
-    for (const model of [currentModel(), chosenModel()]) copyFileSync(scratch.modelPath, model);
-    // The user's values, and none in the workspace, where they would win over the user's.
-    writeFileSync(
-      join(scratch.workspace, '.vscode', 'settings.json'),
-      JSON.stringify({ 'ollamaBatch.engine': 'llama-cpp' }),
-    );
-    mkdirSync(dirname(machineSettings()), { recursive: true });
-    writeFileSync(
-      machineSettings(),
-      JSON.stringify({ 'ollamaBatch.httpPort': takenPort, 'ollamaBatch.modelPath': currentModel() }),
-    );
-    await installExtension(scratch, VSIX);
-    lendEngine(scratch);
-    server = await startCodeServer(scratch);
-    browser = await launchChromium(scratch);
-    bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);
-  });
-
-  afterEach(async function () {
-    failed ||= this.currentTest?.state === 'failed';
-    await bench?.screenshot(this.currentTest?.title ?? 'step');
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    occupier?.close();
-    if (scratch) await disposeScratch(scratch, { keep: failed || !bench });
-  });
+    ui.bench.page.locator('.statusbar-item', {
+      hasText: 'Ollama Batch',
+      has: ui.bench.page.locator(`.codicon-${icon}`),
+    });
 
   it('says in one sentence that the HTTP port is taken, offering Use Any Free Port, with no stack', async () => {
-    await bench.open(workbenchUrl(server!, scratch.workspace));
-    const toast = bench.notification(/daemon could not start/);
+    await ui.openWorkspace();
+    const toast = ui.bench.notification(/daemon could not start/);
     await toast.waitFor({ timeout: 120_000 });
     const message = (await toast.locator('.notification-list-item-message').textContent()) ?? '';
     assert.match(message, /ollamaBatch\.httpPort/);
@@ -109,12 +87,12 @@ describe('Ollama Batch in code-server: the daemon in trouble', function () {
   });
 
   it('Use Any Free Port: the daemon runs, on the port its lock file names', async () => {
-    await bench
+    await ui.bench
       .notification(/daemon could not start/)
       .getByRole('button', { name: 'Use Any Free Port' })
       .click();
     await statusBar('server-process').waitFor({ timeout: 120_000 });
-    const http = readLock(scratch.dataDir)?.http;
+    const http = readLock(ui.scratch.dataDir)?.http;
     const port = Number(/^http:\/\/127\.0\.0\.1:(\d+)$/.exec(http ?? '')?.[1]);
     assert.ok(port > 0 && port !== takenPort, `the lock file's HTTP URL: ${http}`);
     assert.equal((await fetch(`${http}/health`)).status, 200);
@@ -123,44 +101,44 @@ describe('Ollama Batch in code-server: the daemon in trouble', function () {
   });
 
   it("Show Daemon Log opens the daemon's log, which says why the first start failed", async () => {
-    await bench.runCommand(commandTitle('ollamaBatch.showDaemonLog'));
-    await bench.page.locator('.tabs-container .tab.active', { hasText: 'daemon.log' }).waitFor();
-    await bench.page
+    await ui.bench.runCommand(commandTitle('ollamaBatch.showDaemonLog'));
+    await ui.bench.page.locator('.tabs-container .tab.active', { hasText: 'daemon.log' }).waitFor();
+    await ui.bench.page
       .locator('.editor-instance .view-lines', { hasText: `HTTP port ${takenPort} on 127.0.0.1 is in use` })
       .waitFor();
   });
 
   it('after Stop Daemon the batch commands stay in the palette', async () => {
-    await bench.runCommand(commandTitle('ollamaBatch.stopDaemon'));
-    await bench.notification(/daemon stopped/).waitFor({ timeout: 60_000 });
+    await ui.bench.runCommand(commandTitle('ollamaBatch.stopDaemon'));
+    await ui.bench.notification(/daemon stopped/).waitFor({ timeout: 60_000 });
     await statusBar('circle-slash').waitFor();
-    await bench.openPalette('Ollama Batch: ');
+    await ui.bench.openPalette('Ollama Batch: ');
     try {
       const titles = ['ollamaBatch.analyzeResults', 'ollamaBatch.exportScoredCsv', 'ollamaBatch.openOutput'].map(
         commandTitle,
       );
-      await bench.paletteLists(titles, 'Ollama Batch: ', 15_000);
+      await ui.bench.paletteLists(titles, 'Ollama Batch: ', 15_000);
     } finally {
-      await bench.screenshot('palette-stopped');
-      await bench.page.keyboard.press('Escape');
+      await ui.bench.screenshot('palette-stopped');
+      await ui.bench.page.keyboard.press('Escape');
     }
   });
 
   it('Check Engine starts the stopped daemon and answers with its real HTTP URL', async () => {
-    await bench.runCommand(commandTitle('ollamaBatch.checkEngine'));
-    const dialog = bench.page.locator('.monaco-dialog-box', { hasText: /engine llama-cpp\b.*\bis up/ });
+    await ui.bench.runCommand(commandTitle('ollamaBatch.checkEngine'));
+    const dialog = ui.bench.page.locator('.monaco-dialog-box', { hasText: /engine llama-cpp\b.*\bis up/ });
     await dialog.waitFor({ timeout: 120_000 });
-    const http = readLock(scratch.dataDir)?.http;
+    const http = readLock(ui.scratch.dataDir)?.http;
     assert.ok(http, 'no HTTP URL in the lock file');
     await dialog.filter({ hasText: `HTTP API ${http}/v1` }).waitFor();
-    await bench.page.keyboard.press('Escape');
+    await ui.bench.page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
   });
 
   it('Choose GGUF File… puts the chosen model into the user setting ollamaBatch.modelPath', async () => {
-    await bench.runCommand(commandTitle('ollamaBatch.chooseModelFile'));
+    await ui.bench.runCommand(commandTitle('ollamaBatch.chooseModelFile'));
     // The dialog opens where the current model lies.
-    await bench.chooseFile(/GGUF model file/, basename(chosenModel()));
+    await ui.bench.chooseFile(/GGUF model file/, basename(chosenModel()));
     const quoted = JSON.stringify(chosenModel()).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     await fileSays(machineSettings(), new RegExp(`"ollamaBatch\\.modelPath":\\s*${quoted}`));
   });

@@ -6,58 +6,35 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BrowserContext, FrameLocator } from 'playwright-core';
+import type { FrameLocator } from 'playwright-core';
 import { batchLines } from '../../support/batch-files.js';
-import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
-import { disposeScratch, makeScratch, repoRoot, type Scratch } from '../scratch.js';
-import { commandTitle, lendEngine, VSIX } from './installed.js';
-import { Workbench } from './workbench.js';
+import { commandTitle } from './installed.js';
+import { uiSuite } from './ui-suite.js';
 
-const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-metrics');
 /** Enough for the charts to draw lines of several points (the daemon samples every few seconds). */
 const LINES = 120;
 
 describe('Ollama Batch in code-server: the metrics panel of a finished batch', function () {
-  let scratch: Scratch;
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
-  let bench: Workbench;
+  const ui = uiSuite({
+    kind: 'metrics',
+    screenshots: 'e2e-metrics',
+    prepare: async (scratch) => {
+      // As sample.jsonl is made, longer.
+      await writeFile(join(scratch.workspace, 'metrics.jsonl'), batchLines(LINES, { model: 'tiny', maxTokens: 256 }));
+    },
+  });
   let metrics: FrameLocator;
-  let failed = false;
-
-  before(async function () {
-    this.timeout(600_000);
-    scratch = await makeScratch('metrics');
-    // As sample.jsonl is made, longer.
-    await writeFile(join(scratch.workspace, 'metrics.jsonl'), batchLines(LINES, { model: 'tiny', maxTokens: 256 }));
-    await installExtension(scratch, VSIX);
-    lendEngine(scratch);
-    server = await startCodeServer(scratch);
-    browser = await launchChromium(scratch);
-    bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);
-  });
-
-  afterEach(async function () {
-    failed ||= this.currentTest?.state === 'failed';
-    await bench?.screenshot(this.currentTest?.title ?? 'step');
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (scratch) await disposeScratch(scratch, { keep: failed || !bench });
-  });
 
   it(`runs metrics.jsonl (${LINES} lines) and opens its metrics`, async () => {
-    await bench.open(workbenchUrl(server!, scratch.workspace));
-    await bench.page
-      .locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator('.codicon-server-process') })
-      .waitFor({ timeout: 120_000 });
-    await bench.openFile('metrics.jsonl');
-    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
-    await bench.notification(`metrics.jsonl completed: ${LINES} of ${LINES} succeeded`).waitFor({ timeout: 300_000 });
-    await bench.runCommand(commandTitle('ollamaBatch.showMetrics'));
-    metrics = await bench.webview(/Metrics/);
+    await ui.openWorkspace();
+    await ui.daemonRunning().waitFor({ timeout: 120_000 });
+    await ui.bench.openFile('metrics.jsonl');
+    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    await ui.bench
+      .notification(`metrics.jsonl completed: ${LINES} of ${LINES} succeeded`)
+      .waitFor({ timeout: 300_000 });
+    await ui.bench.runCommand(commandTitle('ollamaBatch.showMetrics'));
+    metrics = await ui.bench.webview(/Metrics/);
     await metrics.locator('#main').waitFor();
     await metrics.locator('#status', { hasText: 'completed' }).waitFor();
   });
@@ -106,9 +83,9 @@ describe('Ollama Batch in code-server: the metrics panel of a finished batch', f
     const value = metrics.locator('#chart-throughput .u-legend .u-series:nth-child(2) .u-value');
     assert.match((await value.textContent()) ?? '', /\d/);
     // The README's picture, without the completion toast over the last chart.
-    await bench.runCommand('Notifications: Clear All Notifications');
-    await bench.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
-    await bench.page.locator('.notification-toast').first().waitFor({ state: 'hidden' });
-    await bench.screenshot('metrics');
+    await ui.bench.runCommand('Notifications: Clear All Notifications');
+    await ui.bench.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await ui.bench.page.locator('.notification-toast').first().waitFor({ state: 'hidden' });
+    await ui.bench.screenshot('metrics');
   });
 });

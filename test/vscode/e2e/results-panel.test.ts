@@ -6,19 +6,16 @@
 // header no row shows through; a click shows the row's request, answer and source row in a pane
 // in view; Export writes the filtered rows.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { BrowserContext, FrameLocator, Locator } from 'playwright-core';
+import type { FrameLocator, Locator } from 'playwright-core';
 import { quote } from '../../../server/common/csv-cells.js';
 import { convertCsv } from '../../../server/csv/convert.js';
 import { readSampleJob } from '../../fixtures/recruiting/sample-job.js';
-import { installExtension, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../code-server.js';
-import { disposeScratch, makeScratch, repoRoot, type Scratch } from '../scratch.js';
-import { commandTitle, lendEngine, VSIX } from './installed.js';
-import { Workbench } from './workbench.js';
+import { commandTitle } from './installed.js';
+import { uiSuite } from './ui-suite.js';
 
-const SCREENSHOTS = join(repoRoot, 'test-output', 'e2e-results');
 const CANDIDATES = 40;
 /** Every CUT-th line may answer 4 tokens: cut short, unparseable, an answer that is not ok. */
 const CUT = 8;
@@ -51,12 +48,29 @@ function cutShort(path: string): void {
 }
 
 describe('Ollama Batch in code-server: the results panel', function () {
-  let scratch: Scratch;
-  let server: CodeServer | undefined;
-  let browser: BrowserContext | undefined;
-  let bench: Workbench;
+  const ui = uiSuite({
+    kind: 'results',
+    screenshots: 'e2e-results',
+    candidates: CANDIDATES,
+    prepare: async (scratch) => {
+      const csv = join(scratch.workspace, 'candidates.csv');
+      addAwkwardColumn(csv);
+      const { rubric, template, schema } = readSampleJob();
+      const jsonl = join(scratch.workspace, 'candidates.jsonl');
+      await convertCsv({
+        input: csv,
+        output: jsonl,
+        idColumn: 'candidate_id',
+        model: 'tiny',
+        systemPrompt: rubric,
+        template,
+        schema,
+        numCtx: 4096,
+      });
+      cutShort(jsonl);
+    },
+  });
   let results: FrameLocator;
-  let failed = false;
 
   const viewport = (): Locator => results.locator('#viewport');
   const headerCell = (name: string): Locator =>
@@ -88,56 +102,15 @@ describe('Ollama Batch in code-server: the results panel', function () {
     await results.locator('#busy').waitFor({ state: 'hidden' });
   };
 
-  before(async function () {
-    this.timeout(600_000);
-    scratch = await makeScratch('results', { candidates: CANDIDATES });
-    const csv = join(scratch.workspace, 'candidates.csv');
-    addAwkwardColumn(csv);
-    const { rubric, template, schema } = readSampleJob();
-    const jsonl = join(scratch.workspace, 'candidates.jsonl');
-    await convertCsv({
-      input: csv,
-      output: jsonl,
-      idColumn: 'candidate_id',
-      model: 'tiny',
-      systemPrompt: rubric,
-      template,
-      schema,
-      numCtx: 4096,
-    });
-    cutShort(jsonl);
-    await installExtension(scratch, VSIX);
-    lendEngine(scratch);
-    server = await startCodeServer(scratch);
-    browser = await launchChromium(scratch);
-    bench = new Workbench(browser.pages()[0] ?? (await browser.newPage()), SCREENSHOTS);
-  });
-
-  afterEach(async function () {
-    failed ||= this.currentTest?.state === 'failed';
-    await bench?.screenshot(this.currentTest?.title ?? 'step');
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (!scratch) return;
-    const keep = failed || !bench;
-    if (keep) copyFileSync(join(scratch.dataDir, 'daemon.log'), join(SCREENSHOTS, 'daemon.log'));
-    await disposeScratch(scratch, { keep });
-  });
-
   it(`runs candidates.jsonl (${CANDIDATES} lines) and opens its results joined to candidates.csv`, async () => {
-    await bench.open(workbenchUrl(server!, scratch.workspace));
-    await bench.page
-      .locator('.statusbar-item', { hasText: 'Ollama Batch', has: bench.page.locator('.codicon-server-process') })
-      .waitFor({ timeout: 120_000 });
-    await bench.openFile('candidates.jsonl');
-    await bench.runCommand(commandTitle('ollamaBatch.runBatch'));
-    await bench.notification(/candidates\.jsonl completed/).waitFor({ timeout: 300_000 });
-    await bench.runCommand(commandTitle('ollamaBatch.analyzeResults'));
-    await bench.quickPickRowWith('candidates.jsonl').click();
-    results = await bench.webview(/Results/);
+    await ui.openWorkspace();
+    await ui.daemonRunning().waitFor({ timeout: 120_000 });
+    await ui.bench.openFile('candidates.jsonl');
+    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    await ui.bench.notification(/candidates\.jsonl completed/).waitFor({ timeout: 300_000 });
+    await ui.bench.runCommand(commandTitle('ollamaBatch.analyzeResults'));
+    await ui.bench.quickPickRowWith('candidates.jsonl').click();
+    results = await ui.bench.webview(/Results/);
     await results.locator('#rows .table-row:not(.loading)').first().waitFor({ timeout: 60_000 });
   });
 
@@ -283,7 +256,7 @@ describe('Ollama Batch in code-server: the results panel', function () {
       element.scrollIntoView({ block: 'end' });
     });
     // Its own folder: ui.test.ts's workbench empties test-output/e2e when it starts.
-    await bench.page.screenshot({ path: join(SCREENSHOTS, 'results-panel.png') });
+    await ui.bench.page.screenshot({ path: join(ui.screenshots, 'results-panel.png') });
   });
 
   it('exports the filtered rows, as shown, and says so', async () => {
@@ -297,18 +270,18 @@ describe('Ollama Batch in code-server: the results panel', function () {
     // The web workbench's save dialog: a quick input holding the proposed path; Enter saves there.
     const name = 'candidates.scored.filtered.csv';
     // It fills the box once it has listed the folder.
-    await bench.page.waitForFunction(
+    await ui.bench.page.waitForFunction(
       (file) =>
         document
           .querySelector<HTMLInputElement>('.quick-input-widget .quick-input-box input')
           ?.value.endsWith(`/${file}`),
       name,
     );
-    await bench.page.keyboard.press('Enter');
-    await bench
+    await ui.bench.page.keyboard.press('Enter');
+    await ui.bench
       .notification(new RegExp(`wrote ${count} rows to ${name.replaceAll('.', '\\.')}, filtered by ${COLUMN} >= 14`))
       .waitFor();
-    const target = join(scratch.workspace, name);
+    const target = join(ui.scratch.workspace, name);
     const records: string[][] = parse(readFileSync(target), { bom: true });
     const header = records[0]!;
     assert.deepEqual(header.slice(0, 2), ['candidate_id', 'score']);
