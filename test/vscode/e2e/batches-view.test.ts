@@ -41,6 +41,11 @@ describe('Ollama Batch in code-server: the Batches view', function () {
     await ui.bench.page
       .locator('.statusbar-item', { hasText: new RegExp(`Ollama Batch [\\d,]+ / ${TOTAL}`) })
       .waitFor({ timeout: 120_000 });
+    // The view's badge on the activity bar: the percentage done.
+    const container = ui.bench.page.locator('.activitybar .action-item', {
+      has: ui.bench.page.locator('[aria-label^="Ollama Batch"]'),
+    });
+    await container.locator('.badge-content').filter({ hasText: /^\d+$/ }).waitFor({ timeout: 30_000 });
     await ui.bench.screenshot('running');
     assert.equal(await ui.bench.page.locator('.notifications-toasts .notification-toast:visible').count(), 0);
     // The tree names it by its file, the id nowhere in its row.

@@ -17,6 +17,10 @@ export interface Manifest {
 }
 export const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
 
+/** The title of the extension's walkthrough, as Welcome: Open Walkthrough... lists it. */
+export const walkthroughTitle = (): string =>
+  (manifest.contributes as unknown as { walkthroughs: Array<{ title: string }> }).walkthroughs[0]!.title;
+
 /** "Category: Title" as the palette shows it. */
 export function commandTitle(id: string): string {
   const command = manifest.contributes.commands.find((contributed) => contributed.command === id);

@@ -2,27 +2,14 @@
 // UI: each on what happened (an engine answered, Check Engine found one, a batch ran, a metrics
 // panel opened), none on a command merely started (Convert CSV to Batch given up at its first pick).
 import { SAMPLE_LINES } from '../scratch.js';
-import { commandTitle, manifest } from './installed.js';
+import { commandTitle, walkthroughTitle } from './installed.js';
 import { uiSuite } from './ui-suite.js';
 
 describe('Ollama Batch in code-server: the walkthrough ticks its steps on real events', function () {
   const ui = uiSuite({ kind: 'walkthrough', screenshots: 'e2e-walkthrough' });
 
-  /** Opens the walkthrough (again: it is one editor) and waits for the steps' ticks to read `expected`. */
-  async function ticked(expected: Record<string, boolean>): Promise<void> {
-    // Its tab first, where open: F1 does not reach the palette from a webview that has the focus.
-    const tab = ui.bench.page.locator('.tabs-container .tab', { hasText: 'Welcome' });
-    if ((await tab.count()) > 0) await tab.click();
-    await ui.bench.runCommand('Welcome: Open Walkthrough...');
-    await ui.bench.quickPickRowWith(walkthroughTitle()).click();
-    for (const [step, done] of Object.entries(expected))
-      await ui.bench.page
-        .locator(`button.getting-started-step[data-step-id$="#${step}"][aria-checked="${done}"]`)
-        .waitFor({ timeout: 30_000 });
-  }
-
-  const walkthroughTitle = (): string =>
-    (manifest.contributes as unknown as { walkthroughs: Array<{ title: string }> }).walkthroughs[0]!.title;
+  const ticked = (expected: Record<string, boolean>): Promise<void> =>
+    ui.bench.walkthroughTicks(walkthroughTitle(), expected);
 
   it('ticks nothing that has not happened', async () => {
     await ui.openWorkspace();

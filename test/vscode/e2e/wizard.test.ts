@@ -2,13 +2,14 @@
 // the wizard counts its steps and goes Back with the answer kept, offers the workspace's rubric,
 // template and schema without a dialog, preselects the id column by its real figures, asks for
 // max_tokens, shows the first request before writing and estimates against the model's limit;
-// Run on a file with errors offers Show Problems and submits nothing.
+// a file written ticks the walkthrough's Convert step; Run (its code lens) on a file with errors
+// offers Show Problems and submits nothing.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BROKEN_BATCH } from '../broken-batch.js';
-import { commandTitle } from './installed.js';
+import { commandTitle, walkthroughTitle } from './installed.js';
 import { uiSuite } from './ui-suite.js';
 
 const CANDIDATES = 30;
@@ -91,13 +92,17 @@ describe('Ollama Batch in code-server: the Convert wizard and a broken file', fu
     assert.ok(first.body.messages[0].content.length > 0, 'the rubric as the system prompt');
   });
 
+  it("ticks the walkthrough's Convert step once the file is written", async () => {
+    await ui.bench.walkthroughTicks(walkthroughTitle(), { convert: true });
+  });
+
   it('offers Show Problems, not a run, for a file with errors, and submits nothing', async () => {
     await ui.bench.openFile('broken.jsonl');
     await ui.bench.runCommand('View: Toggle Problems');
     const problems = ui.bench.page.locator('.markers-panel .monaco-list-row');
     await problems.filter({ hasText: 'duplicate_custom_id' }).waitFor({ timeout: 60_000 });
-    // Run Batch File on the active editor: the command the code lens and the editor's title button run.
-    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    // The code lens on its first line, where a user sees Run.
+    await ui.bench.page.locator('.codelens-decoration a', { hasText: 'Run batch' }).click({ timeout: 60_000 });
     const toast = ui.bench.notification('broken.jsonl has 2 problems (line 2 first): a run would fail.');
     await toast.waitFor({ timeout: 30_000 });
     await toast.getByRole('button', { name: 'Run Anyway' }).waitFor();

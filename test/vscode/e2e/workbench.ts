@@ -136,6 +136,22 @@ export class Workbench {
       .contentFrame();
   }
 
+  /**
+   * Opens the walkthrough titled `title` (again: it is one editor) and waits for its steps' ticks
+   * to read `expected`, by the step ids' last part.
+   */
+  async walkthroughTicks(title: string, expected: Record<string, boolean>): Promise<void> {
+    // Its tab first, where open: F1 does not reach the palette from a webview that has the focus.
+    const tab = this.page.locator('.tabs-container .tab', { hasText: 'Welcome' });
+    if ((await tab.count()) > 0) await tab.click();
+    await this.runCommand('Welcome: Open Walkthrough...');
+    await this.quickPickRowWith(title).click();
+    for (const [step, done] of Object.entries(expected))
+      await this.page
+        .locator(`button.getting-started-step[data-step-id$="#${step}"][aria-checked="${done}"]`)
+        .waitFor({ timeout: 30_000 });
+  }
+
   /** The rows of the trees in the side bar (a view alone in its container has no header to find it by). */
   sideBarRows(): Locator {
     return this.page.locator('.part.sidebar .monaco-list-row');
