@@ -58,12 +58,12 @@ describe('Ollama Batch in code-server: the Batches view', function () {
       .waitFor({ timeout: 300_000 });
   });
 
-  it('names the batch by its file in the tree, and opens its metrics on a click', async () => {
+  it('names the batch by its file in the tree, and opens its metrics on a click, the tab named by the file too', async () => {
     const row = treeRow().filter({ hasText: new RegExp(`${TOTAL} ok`) });
     await row.waitFor({ timeout: 30_000 });
     assert.doesNotMatch((await row.textContent()) ?? '', /batch_|completed|_/);
     await row.click();
-    const metrics = await ui.bench.webview(/Metrics/);
+    const metrics = await ui.bench.webview('Metrics long.jsonl');
     await metrics.locator('#main').waitFor();
   });
 

@@ -110,7 +110,7 @@ describe('Ollama Batch in code-server: the results panel', function () {
     await ui.bench.notification(/candidates\.jsonl completed/).waitFor({ timeout: 300_000 });
     await ui.bench.runCommand(commandTitle('ollamaBatch.analyzeResults'));
     await ui.bench.quickPickRowWith('candidates.jsonl').click();
-    results = await ui.bench.webview(/Results/);
+    results = await ui.bench.webview('Results candidates.jsonl');
     await results.locator('#rows .table-row:not(.loading)').first().waitFor({ timeout: 60_000 });
   });
 
