@@ -40,7 +40,7 @@ export function activate(context: vscode.ExtensionContext): void {
     treeView,
     ctx.onDidChangeState(showState),
     new StatusBar(ctx, watch),
-    new RunProgress(BATCHES_VIEW, treeView, watch),
+    new RunProgress(treeView, watch),
     // The panels VS Code brings back after a reload; their modules load only then.
     vscode.window.registerWebviewPanelSerializer('ollamaBatch.metrics', {
       deserializeWebviewPanel: async (panel, state: unknown) =>

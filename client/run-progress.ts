@@ -1,35 +1,30 @@
 // The running batch's progress on the Batches view: a badge with its percentage on the activity
-// bar, and the view's progress bar while it runs. Quiet by design: no notification covers the
-// editor for a whole run ("Show Progress" opens one on request).
+// bar, seen from every other view. Quiet by design: no notification covers the editor for a whole
+// run ("Show Progress" opens one on request). Not the view's own progress bar: while a view shows
+// progress, VS Code puts a progress badge on the activity bar in place of the percentage.
 import * as vscode from 'vscode';
 import type { BatchWatch } from './batch-watch.js';
 import { batchLabel, doneCount, isTerminal, progressLine } from './model/format.js';
 
 export class RunProgress implements vscode.Disposable {
-  private readonly subscriptions: vscode.Disposable[];
-  /** Ends the view's progress bar; set while one shows. */
-  private endViewProgress: (() => void) | undefined;
+  private readonly subscription: vscode.Disposable;
 
   constructor(
-    private readonly viewId: string,
     private readonly view: vscode.TreeView<unknown>,
     private readonly watch: BatchWatch,
   ) {
-    this.subscriptions = [watch.onDidChange(() => this.render())];
+    this.subscription = watch.onDidChange(() => this.render());
     this.render();
   }
 
   dispose(): void {
-    this.endViewProgress?.();
-    vscode.Disposable.from(...this.subscriptions).dispose();
+    this.subscription.dispose();
   }
 
   private render(): void {
     const batch = this.watch.current;
     if (!batch || isTerminal(batch)) {
       this.view.badge = undefined;
-      this.endViewProgress?.();
-      this.endViewProgress = undefined;
       return;
     }
     const { total } = batch.request_counts;
@@ -39,8 +34,5 @@ export class RunProgress implements vscode.Disposable {
       value: percent,
       tooltip: `${batchLabel(batch)}: ${percent}% · ${progressLine(batch, this.watch.pace)}`,
     };
-    if (this.endViewProgress) return;
-    const running = new Promise<void>((resolve) => (this.endViewProgress = resolve));
-    void vscode.window.withProgress({ location: { viewId: this.viewId } }, () => running);
   }
 }

@@ -1,22 +1,28 @@
-// Completes the walkthrough's steps on their real events (see model/walkthrough.ts): a context key
-// set once is enough, since VS Code keeps a completed step completed.
+// Completes the walkthrough's steps on their real events (see model/walkthrough.ts). VS Code keeps
+// a completed step completed, across sessions.
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx.js';
-import { WALKTHROUGH_EVENTS, type WalkthroughEvent } from './model/walkthrough.js';
+import { engineAnswers, WALKTHROUGH_EVENTS, WALKTHROUGH_ID, type WalkthroughEvent } from './model/walkthrough.js';
 
 export function completeWalkthroughStep(event: WalkthroughEvent): void {
-  void vscode.commands.executeCommand('setContext', WALKTHROUGH_EVENTS[event], true);
+  const { key, step } = WALKTHROUGH_EVENTS[event];
+  void vscode.commands.executeCommand('setContext', key, true);
+  // The key alone is not enough: VS Code makes its walkthrough service on first use (the Welcome
+  // page opened) and takes a key already set then as seen, without ticking its step, for the rest
+  // of the session; a CSV converted before Welcome was opened would never tick. Marking the step
+  // works whenever it comes (a VS Code without the command still has the key).
+  vscode.commands.executeCommand('welcome.markStepComplete', `${WALKTHROUGH_ID}#${step}`).then(undefined, () => {});
 }
 
-/**
- * The events the Ctx sees by itself: a batch that runs, and a line answered (so an engine answers).
- * Not the daemon's engine as it connects: VS Code does not credit a key already set when it
- * registers the walkthrough (it may do so later, when the Welcome page first opens), and would
- * then ignore the key for the rest of the session.
- */
+/** The events the Ctx sees by itself: the daemon's engine up as it connects, a batch that runs, a line answered. */
 export function watchWalkthrough(ctx: Ctx): vscode.Disposable {
-  return ctx.onDidChangeBatch((batch) => {
-    completeWalkthroughStep('batchRan');
-    if (batch.request_counts.completed > 0) completeWalkthroughStep('engineAnswered');
-  });
+  return vscode.Disposable.from(
+    ctx.onDidConnect((info) => {
+      if (engineAnswers(info)) completeWalkthroughStep('engineAnswered');
+    }),
+    ctx.onDidChangeBatch((batch) => {
+      completeWalkthroughStep('batchRan');
+      if (batch.request_counts.completed > 0) completeWalkthroughStep('engineAnswered');
+    }),
+  );
 }

@@ -3,17 +3,20 @@
 import type { DaemonInfo } from '../../server/protocol/methods.js';
 
 export const WALKTHROUGH_EVENTS = {
-  /** An engine answered: Check Engine found one up, or a batch line was answered. */
-  engineAnswered: 'ollamaBatch.walkthrough.engineAnswered',
+  /** An engine answered: the daemon connected with one up, Check Engine found one, or a line was answered. */
+  engineAnswered: { key: 'ollamaBatch.walkthrough.engineAnswered', step: 'install' },
   /** Check Engine ran and found an engine that answers. */
-  engineChecked: 'ollamaBatch.walkthrough.engineChecked',
+  engineChecked: { key: 'ollamaBatch.walkthrough.engineChecked', step: 'engine' },
   /** Convert CSV to Batch wrote its JSONL file. */
-  converted: 'ollamaBatch.walkthrough.converted',
+  converted: { key: 'ollamaBatch.walkthrough.converted', step: 'convert' },
   /** A batch ran (the daemon told of a change to one). */
-  batchRan: 'ollamaBatch.walkthrough.batchRan',
+  batchRan: { key: 'ollamaBatch.walkthrough.batchRan', step: 'run' },
   /** A metrics panel opened on a batch. */
-  metricsShown: 'ollamaBatch.walkthrough.metricsShown',
+  metricsShown: { key: 'ollamaBatch.walkthrough.metricsShown', step: 'metrics' },
 } as const;
+/** The walkthrough as VS Code names it: the extension's id (publisher.name), then its id in package.json. */
+export const WALKTHROUGH_ID = 'ollama-batch.ollama-batch#ollamaBatch.start';
+
 export type WalkthroughEvent = keyof typeof WALKTHROUGH_EVENTS;
 
 /** Whether any engine of the daemon answers: the default one, or any endpoint of its pool. */

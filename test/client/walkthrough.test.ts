@@ -3,7 +3,7 @@
 // that complete on the context keys the client sets on real events, and both engines offered.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { engineAnswers, WALKTHROUGH_EVENTS } from '../../client/model/walkthrough.js';
+import { engineAnswers, WALKTHROUGH_EVENTS, WALKTHROUGH_ID } from '../../client/model/walkthrough.js';
 import type { DaemonInfo } from '../../server/protocol/methods.js';
 import { endpointStatus } from '../support/endpoint-status.js';
 
@@ -15,7 +15,9 @@ interface Step {
   media: { markdown: string };
 }
 const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as {
-  contributes: { walkthroughs: Array<{ title: string; description: string; steps: Step[] }> };
+  publisher: string;
+  name: string;
+  contributes: { walkthroughs: Array<{ id: string; title: string; description: string; steps: Step[] }> };
 };
 const [walkthrough] = manifest.contributes.walkthroughs;
 const steps = walkthrough!.steps;
@@ -39,20 +41,20 @@ describe('walkthrough', () => {
   });
 
   it('completes the steps on the client’s events, not on a command being started', () => {
-    const keys = new Set<string>(Object.values(WALKTHROUGH_EVENTS));
-    const used = new Set<string>();
-    for (const { completionEvents } of steps)
-      for (const event of completionEvents) {
-        if (!event.startsWith('onContext:')) continue;
-        const key = event.slice('onContext:'.length);
-        assert.ok(keys.has(key), `${event} is a key the client never sets`);
-        used.add(key);
-      }
-    assert.deepEqual([...used].sort(), [...keys].sort());
-    assert.deepEqual(step('install').completionEvents, [`onContext:${WALKTHROUGH_EVENTS.engineAnswered}`]);
-    assert.deepEqual(step('engine').completionEvents, [`onContext:${WALKTHROUGH_EVENTS.engineChecked}`]);
-    assert.deepEqual(step('convert').completionEvents, [`onContext:${WALKTHROUGH_EVENTS.converted}`]);
-    assert.deepEqual(step('run').completionEvents, [`onContext:${WALKTHROUGH_EVENTS.batchRan}`]);
+    // Each event's key is what its step completes on, and nothing else completes a step.
+    for (const { key, step: id } of Object.values(WALKTHROUGH_EVENTS))
+      assert.deepEqual(step(id).completionEvents, [`onContext:${key}`], id);
+    const stepsOfEvents = new Set<string>(Object.values(WALKTHROUGH_EVENTS).map(({ step: id }) => id));
+    for (const { id, completionEvents } of steps)
+      if (!stepsOfEvents.has(id))
+        assert.ok(
+          completionEvents.every((event) => !event.startsWith('onContext:')),
+          id,
+        );
+  });
+
+  it('names the walkthrough as VS Code does, to mark its steps: publisher.name#id', () => {
+    assert.equal(WALKTHROUGH_ID, `${manifest.publisher}.${manifest.name}#${walkthrough!.id}`);
   });
 
   it('offers Ollama and the embedded engine alike', () => {

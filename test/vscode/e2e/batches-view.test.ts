@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchLines } from '../../support/batch-files.js';
-import { commandTitle } from './installed.js';
 import { uiSuite } from './ui-suite.js';
 
 /** Enough lines that the run is seen while it runs. */
@@ -36,16 +35,17 @@ describe('Ollama Batch in code-server: the Batches view', function () {
   it('shows a run in the status bar and on the view, with no notification until it ends', async () => {
     await ui.bench.runCommand('Ollama Batch: Focus on Batches View');
     await ui.bench.openFile('long.jsonl');
-    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    // Through the code lens on its first line, where a user sees Run.
+    await ui.bench.page.locator('.codelens-decoration a', { hasText: 'Run batch' }).click({ timeout: 60_000 });
     // Progress under the status bar's own label, lines done of the total.
     await ui.bench.page
       .locator('.statusbar-item', { hasText: new RegExp(`Ollama Batch [\\d,]+ / ${TOTAL}`) })
       .waitFor({ timeout: 120_000 });
     // The view's badge on the activity bar: the percentage done.
-    const container = ui.bench.page.locator('.activitybar .action-item', {
-      has: ui.bench.page.locator('[aria-label^="Ollama Batch"]'),
-    });
-    await container.locator('.badge-content').filter({ hasText: /^\d+$/ }).waitFor({ timeout: 30_000 });
+    await ui.bench.page
+      .locator('.activitybar .action-item[aria-label^="Ollama Batch"] .badge-content')
+      .filter({ hasText: /^\d+$/ })
+      .waitFor({ timeout: 30_000 });
     await ui.bench.screenshot('running');
     assert.equal(await ui.bench.page.locator('.notifications-toasts .notification-toast:visible').count(), 0);
     // The tree names it by its file, the id nowhere in its row.

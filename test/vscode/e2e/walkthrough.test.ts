@@ -1,5 +1,5 @@
 // The walkthrough's steps as a user sees them ticked on the Welcome page, in code-server through the
-// UI: each on what happened (an engine answered, Check Engine found one, a batch ran, a metrics
+// UI: each on what happened (the daemon's engine answered, Check Engine found one, a batch ran, a metrics
 // panel opened), none on a command merely started (Convert CSV to Batch given up at its first pick).
 import { SAMPLE_LINES } from '../scratch.js';
 import { commandTitle, walkthroughTitle } from './installed.js';
@@ -11,10 +11,10 @@ describe('Ollama Batch in code-server: the walkthrough ticks its steps on real e
   const ticked = (expected: Record<string, boolean>): Promise<void> =>
     ui.bench.walkthroughTicks(walkthroughTitle(), expected);
 
-  it('ticks nothing that has not happened', async () => {
+  it('ticks the engine set up once the daemon connects with its engine answering, and nothing that has not happened', async () => {
     await ui.openWorkspace();
     await ui.daemonRunning().waitFor({ timeout: 120_000 });
-    await ticked({ install: false, engine: false, convert: false, run: false, metrics: false });
+    await ticked({ install: true, engine: false, convert: false, run: false, metrics: false });
   });
 
   it('does not tick Convert when the wizard is given up', async () => {
@@ -28,7 +28,7 @@ describe('Ollama Batch in code-server: the walkthrough ticks its steps on real e
     await ticked({ convert: false });
   });
 
-  it('ticks the engine set up and Check Engine once Check Engine found the engine answering', async () => {
+  it('ticks Check Engine once Check Engine found the engine answering', async () => {
     await ui.bench.runCommand(commandTitle('ollamaBatch.checkEngine'));
     await ui.bench.page.locator('.monaco-dialog-box', { hasText: /is up/ }).waitFor({ timeout: 60_000 });
     await ui.bench.clickDialogButton('OK');

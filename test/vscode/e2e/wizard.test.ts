@@ -2,8 +2,8 @@
 // the wizard counts its steps and goes Back with the answer kept, offers the workspace's rubric,
 // template and schema without a dialog, preselects the id column by its real figures, asks for
 // max_tokens, shows the first request before writing and estimates against the model's limit;
-// a file written ticks the walkthrough's Convert step; Run (its code lens) on a file with errors
-// offers Show Problems and submits nothing.
+// a file written ticks the walkthrough's Convert step; Run on a file with errors offers Show
+// Problems and submits nothing.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -101,8 +101,8 @@ describe('Ollama Batch in code-server: the Convert wizard and a broken file', fu
     await ui.bench.runCommand('View: Toggle Problems');
     const problems = ui.bench.page.locator('.markers-panel .monaco-list-row');
     await problems.filter({ hasText: 'duplicate_custom_id' }).waitFor({ timeout: 60_000 });
-    // The code lens on its first line, where a user sees Run.
-    await ui.bench.page.locator('.codelens-decoration a', { hasText: 'Run batch' }).click({ timeout: 60_000 });
+    // Run Batch File on the active editor: the command the code lens and the editor's title button run.
+    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
     const toast = ui.bench.notification('broken.jsonl has 2 problems (line 2 first): a run would fail.');
     await toast.waitFor({ timeout: 30_000 });
     await toast.getByRole('button', { name: 'Run Anyway' }).waitFor();
