@@ -255,6 +255,10 @@ describe('Ollama Batch in code-server: the results panel', function () {
       element.scrollLeft = 0;
       element.scrollIntoView({ block: 'end' });
     });
+    // Without the run's completion toast over the pane.
+    for (const toast of await ui.bench.page.locator('.notifications-toasts .notification-toast').all())
+      await toast.getByRole('button', { name: /^Clear Notification/ }).click();
+    await ui.bench.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'detached' });
     // Its own folder: ui.test.ts's workbench empties test-output/e2e when it starts.
     await ui.bench.page.screenshot({ path: join(ui.screenshots, 'results-panel.png') });
   });

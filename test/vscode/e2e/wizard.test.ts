@@ -2,8 +2,8 @@
 // the wizard counts its steps and goes Back with the answer kept, offers the workspace's rubric,
 // template and schema without a dialog, preselects the id column by its real figures, asks for
 // max_tokens, shows the first request before writing and estimates against the model's limit;
-// a file written ticks the walkthrough's Convert step; Run on a file with errors offers Show
-// Problems and submits nothing.
+// a file written ticks the walkthrough's Convert step; Run (its code lens, or the command) on a
+// file with errors offers Show Problems and submits nothing.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -101,8 +101,11 @@ describe('Ollama Batch in code-server: the Convert wizard and a broken file', fu
     await ui.bench.runCommand('View: Toggle Problems');
     const problems = ui.bench.page.locator('.markers-panel .monaco-list-row');
     await problems.filter({ hasText: 'duplicate_custom_id' }).waitFor({ timeout: 60_000 });
-    // Run Batch File on the active editor: the command the code lens and the editor's title button run.
-    await ui.bench.runCommand(commandTitle('ollamaBatch.runBatch'));
+    // Its code lens's Run. VS Code asks for an editor's lenses a moment after it opens, drops the
+    // request if the editor loses the focus first (here to the palette and the Problems panel),
+    // and asks again when it has it back: a click into the text, as a user's.
+    await ui.bench.page.locator('.editor-group-container.active .monaco-editor .view-lines').click();
+    await ui.bench.page.locator('.codelens-decoration a', { hasText: 'Run batch' }).click({ timeout: 60_000 });
     const toast = ui.bench.notification('broken.jsonl has 2 problems (line 2 first): a run would fail.');
     await toast.waitFor({ timeout: 30_000 });
     await toast.getByRole('button', { name: 'Run Anyway' }).waitFor();
