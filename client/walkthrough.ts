@@ -4,7 +4,12 @@ import * as vscode from 'vscode';
 import type { Ctx } from './ctx.js';
 import { engineAnswers, WALKTHROUGH_EVENTS, WALKTHROUGH_ID, type WalkthroughEvent } from './model/walkthrough.js';
 
+/** Each event once a session: every change of a running batch would otherwise ask VS Code again. */
+const completed = new Set<WalkthroughEvent>();
+
 export function completeWalkthroughStep(event: WalkthroughEvent): void {
+  if (completed.has(event)) return;
+  completed.add(event);
   const { key, step } = WALKTHROUGH_EVENTS[event];
   void vscode.commands.executeCommand('setContext', key, true);
   // The key alone is not enough: VS Code makes its walkthrough service on first use (the Welcome
