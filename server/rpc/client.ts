@@ -6,7 +6,12 @@ import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { connectOrStartDaemon, connectSocket, type ServeCommand } from '../daemon-access/local-daemon.js';
 
 function jsonRpc(socket: Socket): MessageConnection {
-  const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+  const reader = new SocketMessageReader(socket);
+  // Nothing listens for partial-message events, and the library's timer for them re-arms every
+  // 10 s forever once a message is cut short (a daemon that exits mid-write), even after the
+  // socket closed and the connection was disposed: it kept `stop` running after its work was done.
+  reader.partialMessageTimeout = 0;
+  const connection = createMessageConnection(reader, new SocketMessageWriter(socket));
   connection.listen();
   return connection;
 }

@@ -2,12 +2,18 @@
 // take the connection and then break the first write (EPIPE) before the socket reports its close.
 // That is a daemon gone, to restart, never a daemon's refusal that ends the command.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createMessageConnection, type MessageConnection } from 'vscode-jsonrpc';
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { EXIT, followBatch } from '../../server/cli/follow.js';
 import { CliError, call } from '../../server/cli/daemon-connection.js';
 import * as protocol from '../../server/protocol/methods.js';
+import { lockPath, type LockInfo } from '../../server/daemon-access/local-daemon.js';
+import { cli, freshDataDir } from '../support/cli-process.js';
 import { makeBatch } from '../client/batches.js';
 
 /** A connection whose every write fails as a write to a closed socket does; it never closes. */
@@ -71,5 +77,28 @@ describe('following over a connection that fails', () => {
       (error: unknown) => error instanceof CliError && /no batch batch_1/.test(error.message),
     );
     daemon.dispose();
+  });
+});
+
+describe('a daemon that exits in the middle of a message', () => {
+  it('leaves `stop` to end as soon as the connection closes, not held by the cut message', async function () {
+    this.timeout(60_000);
+    // A daemon as the CLI finds it (its lock and socket) that answers the shutdown with the
+    // start of a message and is gone, as one whose exit cut its last write.
+    const dataDir = freshDataDir();
+    const socketPath = join(dataDir, 'daemon.sock');
+    const daemon = createServer((socket) =>
+      socket.once('data', () => socket.end('Content-Length: 100\r\n\r\n{"jsonrpc":"2.0","method":"daemon/stop')),
+    ).listen(socketPath);
+    await once(daemon, 'listening');
+    const lock: LockInfo = { pid: process.pid, socket: socketPath, startedAt: Date.now() };
+    writeFileSync(lockPath(dataDir), JSON.stringify(lock));
+    try {
+      const stop = await cli(['stop', '--data-dir', dataDir]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.match(stop.stdout, /daemon stopping/);
+    } finally {
+      daemon.close();
+    }
   });
 });
