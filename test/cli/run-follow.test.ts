@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive, readLock } from '../../server/daemon-access/local-daemon.js';
 import { connectDaemon } from '../../server/rpc/client.js';
+import * as protocol from '../../server/protocol/methods.js';
 import type { Batch } from '../../server/protocol/openai.js';
 import { batchLines, requestLine, writeTempFile } from '../support/batch-files.js';
 import { cli, freshDataDir, lockRemoved, startCli, type RunningCli } from '../support/cli-process.js';
@@ -292,6 +293,25 @@ describe('serve --detach, the daemon log, and /v1/models without an engine', fun
     }
     const hint = await cli(['cancel', 'batch_x', '--data-dir', dataDir]);
     assert.ok(hint.stderr.includes(`start one with: ollama-batch serve --data-dir ${dataDir}`), hint.stderr);
+  });
+
+  it('goes on when its stderr is closed under it, logging to daemon.log alone, once a line', async () => {
+    const dataDir = freshDataDir();
+    const daemon = await startDaemonProcess(dataDir, ['--ollama-url', 'http://127.0.0.1:9']);
+    try {
+      // Whoever read its stderr is gone (a closed terminal, a parent that exited).
+      daemon.child.stderr!.destroy();
+      const { http } = await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type);
+      // Lines to log: each a 503 for the engine that does not answer.
+      for (let request = 0; request < 3; request++) assert.equal((await fetch(`${http}/v1/models`)).status, 503);
+      const info = await daemon.connection.sendRequest(protocol.DaemonStatusRequest.type);
+      assert.equal(info.http, http, 'it still answers');
+      const log = readFileSync(join(dataDir, 'daemon.log'), 'utf8');
+      assert.equal(log.match(/GET \/v1\/models: the ollama engine/g)?.length, 3);
+      assert.doesNotMatch(log, /uncaught exception|EPIPE/);
+    } finally {
+      await daemon.stop();
+    }
   });
 
   it('writes daemon.log in the foreground too', async () => {
