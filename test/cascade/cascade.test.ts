@@ -91,10 +91,12 @@ describe('the cascade, killed in each pass', function () {
       latencyMs: 60,
     });
   });
-  after(async () => {
+  // Each test starts a daemon of its own.
+  afterEach(async () => {
     await daemon?.stop();
-    await emulator.close();
+    daemon = undefined;
   });
+  after(() => emulator.close());
 
   it('makes one pass 2 and joins every row exactly once', async () => {
     const started = await startCascade(emulator.url, ROWS);
