@@ -13,20 +13,17 @@ import {
   type MessageWriter,
   type ResponseMessage,
 } from 'vscode-languageserver';
-import { SocketMessageReader, SocketMessageWriter } from 'vscode-languageserver/node';
+import { SocketMessageWriter } from 'vscode-languageserver/node';
 import { log } from '../log/log.js';
+import { SocketReader } from './socket-reader.js';
 
 /** Passes on only JSON-RPC messages; anything else goes to `refuse`. */
-class MessageOnlyReader extends SocketMessageReader {
+class MessageOnlyReader extends SocketReader {
   constructor(
     socket: Socket,
     private readonly refuse: (value: unknown) => void,
   ) {
     super(socket);
-    // Nothing listens for partial-message events, and the library's timer for them re-arms every
-    // 10 s forever once a client leaves mid-message, even after its socket closed and the reader
-    // was disposed: it kept a stopped daemon running.
-    this.partialMessageTimeout = 0;
   }
 
   override listen(callback: DataCallback): Disposable {

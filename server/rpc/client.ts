@@ -2,16 +2,12 @@
 // daemon-access/local-daemon.ts finds (or starts).
 import type { Socket } from 'node:net';
 import { createMessageConnection, type MessageConnection } from 'vscode-jsonrpc';
-import { SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
+import { SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { connectOrStartDaemon, connectSocket, type ServeCommand } from '../daemon-access/local-daemon.js';
+import { SocketReader } from './socket-reader.js';
 
 function jsonRpc(socket: Socket): MessageConnection {
-  const reader = new SocketMessageReader(socket);
-  // Nothing listens for partial-message events, and the library's timer for them re-arms every
-  // 10 s forever once a message is cut short (a daemon that exits mid-write), even after the
-  // socket closed and the connection was disposed: it kept `stop` running after its work was done.
-  reader.partialMessageTimeout = 0;
-  const connection = createMessageConnection(reader, new SocketMessageWriter(socket));
+  const connection = createMessageConnection(new SocketReader(socket), new SocketMessageWriter(socket));
   connection.listen();
   return connection;
 }
