@@ -127,10 +127,7 @@ function projectionLines(report: ConvertReport): string[] {
     projection.thinking === 'off'
       ? `  thinking:        off (reasoning_effort ${report.reasoning_effort}); --thinking low|medium|high turns it on`
       : `  thinking:        ${projection.thinking === 'model default' ? 'left to the model (no reasoning_effort): a thinking model thinks' : `on (reasoning_effort ${projection.thinking})`}; at ~${count(projection.thinking_tokens)} thinking tokens per line it takes ${duration(projection.single_pass_seconds)} instead of ${duration(projection.single_pass_seconds_without_thinking)}`;
-  const logprobs =
-    report.top_logprobs === null
-      ? '  logprobs:        none asked for: the analysis ranks by the integer score alone'
-      : `  logprobs:        top ${report.top_logprobs} per answer token, for expected scores in the analysis; --logprobs 0 turns them off`;
+  const logprobs = logprobsLine(report);
   const lines = [
     `projection, ${basis}:`,
     thinking,
@@ -144,6 +141,19 @@ function projectionLines(report: ConvertReport): string[] {
     );
   }
   return lines;
+}
+
+function logprobsLine({ top_logprobs: full, cascade }: ConvertReport): string {
+  const pass1 = cascade?.score_top_logprobs ?? null;
+  if (full === null && pass1 === null)
+    return '  logprobs:        none asked for: the analysis ranks by the integer score alone';
+  if (!cascade)
+    return `  logprobs:        top ${full} per answer token, for expected scores in the analysis; --logprobs 0 turns them off`;
+  const fullAnswers =
+    full === null
+      ? 'none for the full answers of pass 2 (pass 1 ranks; --logprobs N asks for them)'
+      : `top ${full} for the full answers too`;
+  return `  logprobs:        top ${pass1} per token of pass 1's scores, for the expected scores that rank the rows; ${fullAnswers}`;
 }
 
 function summary(file: string, report: ConvertReport): string {

@@ -64,6 +64,8 @@ export interface CascadeConversion {
   score_output: string | null;
   score_field: string;
   score_max_tokens: number;
+  /** Pass 1's top_logprobs (its expected scores rank the rows); null when they ask for none. */
+  score_top_logprobs: number | null;
   score_schema: Record<string, unknown>;
   /** The first score-only request line. */
   score_sample: BatchInputLine | null;
@@ -96,7 +98,7 @@ export interface ConvertReport {
   sample: BatchInputLine | null;
   /** The requests' reasoning_effort: "none" by default where answers follow a schema; null leaves it to the model. */
   reasoning_effort: ReasoningEffort | null;
-  /** The requests' top_logprobs (expected scores in the analysis); null when they ask for none. */
+  /** The requests' top_logprobs (expected scores in the analysis); null when they ask for none (by default a cascade's full answers). */
   top_logprobs: number | null;
   /** Null without --cascade. */
   cascade: CascadeConversion | null;
@@ -294,7 +296,7 @@ class Conversion {
   }
 }
 
-/** The score-only requests of a cascade's first pass: the score field alone, a small max_tokens, no thinking. */
+/** The score-only requests of a cascade's first pass: the score field alone, a small max_tokens, no thinking, and the top logprobs that rank the rows. */
 function scorePass(name: string, options: ConvertOptions): NonNullable<Conversion['score']> {
   if (!options.schema)
     throw new ConvertError(`${name}: a cascade needs the answer schema (--schema), whose score field ranks the rows`);
@@ -305,6 +307,7 @@ function scorePass(name: string, options: ConvertOptions): NonNullable<Conversio
       schema: scoreOnlySchema(options.schema, field),
       maxTokens: scoreMaxTokens(options.schema, field),
       reasoningEffort: 'none',
+      topLogprobs: options.topLogprobs ?? DEFAULT_TOP_LOGPROBS,
     };
     return { format: new RequestLineFormat(scoreOptions), options: scoreOptions, field };
   } catch (error) {
@@ -338,8 +341,12 @@ export async function convertCsv(asked: ConvertOptions): Promise<ConvertReport> 
     ...asked,
     reasoningEffort: asked.reasoningEffort ?? (asked.schema ? 'none' : undefined),
     // The alternatives at the score's tokens give the analysis an expected score, which ranks
-    // without the ties of integer scores: asked for wherever a schema shapes the answer.
-    topLogprobs: asked.topLogprobs ?? (asked.schema ? DEFAULT_TOP_LOGPROBS : undefined),
+    // without the ties of integer scores: asked for wherever a schema shapes the answer. In a
+    // cascade pass 1 asks for them (scorePass) and its scores rank every row, so pass 2's full
+    // answers ask for none unless told: alternatives at each of a long answer's tokens cost the
+    // engine time (on the embedded engine 1.4× the answer's) and make each output line tens of
+    // kilobytes, for an expected score nothing uses.
+    topLogprobs: asked.topLogprobs ?? (asked.schema && !asked.cascade ? DEFAULT_TOP_LOGPROBS : undefined),
   };
   const name = basename(options.input);
   const sniffed = await sniff(options, name);
@@ -403,6 +410,7 @@ export async function convertCsv(asked: ConvertOptions): Promise<ConvertReport> 
       score_output: options.output === undefined ? null : scoreOutputPath(options.output),
       score_field: conversion.score.field,
       score_max_tokens: conversion.score.options.maxTokens!,
+      score_top_logprobs: conversion.score.options.topLogprobs || null,
       score_schema: conversion.score.options.schema!,
       score_sample: conversion.scoreSample,
     },

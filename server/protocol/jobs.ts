@@ -46,7 +46,8 @@ export interface ConvertParams {
   reasoningEffort?: ReasoningEffort;
   /**
    * top_logprobs of every answer, for the analysis's expected scores (default DEFAULT_TOP_LOGPROBS
-   * where a schema shapes the answer; 0 asks for none).
+   * where a schema shapes the answer, except a cascade's full answers: pass 1's scores rank; 0 asks
+   * for none).
    */
   topLogprobs?: number;
   /**
@@ -66,6 +67,8 @@ export interface CascadeConversion {
   score_output: string | null;
   score_field: string;
   score_max_tokens: number;
+  /** Pass 1's top_logprobs (its expected scores rank the rows); null when they ask for none. */
+  score_top_logprobs: number | null;
   score_schema: Record<string, unknown>;
   /** The first score-only request line. */
   score_sample: BatchInputLine | null;
@@ -154,7 +157,7 @@ export interface ConvertReport {
   sample: BatchInputLine | null;
   /** The requests' reasoning_effort: "none" by default where answers follow a schema; null leaves it to the model. */
   reasoning_effort: ReasoningEffort | null;
-  /** The requests' top_logprobs (expected scores in the analysis); null when they ask for none. */
+  /** The requests' top_logprobs (expected scores in the analysis); null when they ask for none (by default a cascade's full answers). */
   top_logprobs: number | null;
   /** Null without --cascade. */
   cascade: CascadeConversion | null;

@@ -64,24 +64,29 @@ async function costOf(connection: MessageConnection, batch: Batch, what: string)
   };
 }
 
-/** One round's candidates converted into both passes' request files; returns the full file. */
-async function roundFiles(dir: string, rows: number, seed: number): Promise<string> {
+/**
+ * One round's candidates converted both ways, each as convert writes it by default: the single
+ * pass (full answers with the top logprobs that give expected scores) and the cascade (pass 1's
+ * scores with them, pass 2's full answers without). Both jobs rank every row by expected score.
+ */
+async function roundFiles(dir: string, rows: number, seed: number): Promise<{ single: string; cascade: string }> {
   const csv = join(dir, 'candidates.csv');
   await writeCandidatesCsv(csv, { rows, seed });
   const job = readSampleJob();
-  const full = join(dir, 'candidates.jsonl');
-  await convertCsv({
-    input: csv,
-    output: full,
-    template: job.template,
-    systemPrompt: job.rubric,
-    schema: job.schema,
-    idColumn: 'candidate_id',
-    model: 'tiny',
-    temperature: 0,
-    cascade: true,
-  });
-  return full;
+  const files = { single: join(dir, 'single.jsonl'), cascade: join(dir, 'cascade.jsonl') };
+  for (const [way, output] of Object.entries(files))
+    await convertCsv({
+      input: csv,
+      output,
+      template: job.template,
+      systemPrompt: job.rubric,
+      schema: job.schema,
+      idColumn: 'candidate_id',
+      model: 'tiny',
+      temperature: 0,
+      cascade: way === 'cascade',
+    });
+  return files;
 }
 
 export async function measureCascade(options: {
@@ -146,10 +151,11 @@ export async function measureCascade(options: {
       const rows = Math.ceil(options.candidates / options.rounds);
       const dir = join(work, `round-${round}`);
       mkdirSync(dir);
-      const full = await roundFiles(dir, rows, DEFAULT_SEED + round);
-      const runSingle = async (): Promise<void> => void (result.single = add(result.single, await singlePass(full)));
+      const files = await roundFiles(dir, rows, DEFAULT_SEED + round);
+      const runSingle = async (): Promise<void> =>
+        void (result.single = add(result.single, await singlePass(files.single)));
       const runCascade = async (): Promise<void> => {
-        const { pass1, pass2, shortlisted } = await cascade(full);
+        const { pass1, pass2, shortlisted } = await cascade(files.cascade);
         result.pass1 = add(result.pass1, pass1);
         result.pass2 = add(result.pass2, pass2);
         result.shortlisted += shortlisted;

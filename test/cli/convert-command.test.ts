@@ -86,6 +86,37 @@ describe('ollama-batch convert', () => {
     assert.deepEqual(pick(JSON.parse(none.printed).sample.body), [undefined, undefined]);
   });
 
+  it('asks a cascade for logprobs in pass 1 only, where they rank the rows, unless told otherwise', async () => {
+    const dir = tempDir();
+    const input = csvIn(dir, 'id,name\n1,Ana\n');
+    const schema = SAMPLE_JOB.schema;
+    const bodies = (output: string) => [
+      readJsonl<BatchInputLine>(output.replace(/\.jsonl$/, '.score.jsonl'))[0]!.body,
+      readJsonl<BatchInputLine>(output)[0]!.body,
+    ];
+    const byDefault = join(dir, 'default.jsonl');
+    const { printed } = await run(input, { output: byDefault, model: 'tiny', schema, cascade: true });
+    assert.deepEqual(bodies(byDefault).map(pick), [
+      [true, 5],
+      [undefined, undefined],
+    ]);
+    assert.match(printed, /logprobs: +top 5 per token of pass 1's scores, .*; none for the full answers of pass 2/);
+    const asked = join(dir, 'asked.jsonl');
+    const both = await run(input, { output: asked, model: 'tiny', schema, cascade: true, logprobs: 3, json: true });
+    assert.deepEqual(bodies(asked).map(pick), [
+      [true, 3],
+      [true, 3],
+    ]);
+    const report = JSON.parse(both.printed);
+    assert.deepEqual([report.cascade.score_top_logprobs, report.top_logprobs], [3, 3]);
+    const off = join(dir, 'off.jsonl');
+    await run(input, { output: off, model: 'tiny', schema, cascade: true, logprobs: 0 });
+    assert.deepEqual(bodies(off).map(pick), [
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
   it('prints the report as one JSON object with --json', async () => {
     const dir = tempDir();
     const output = join(dir, 'out.jsonl');
