@@ -69,7 +69,19 @@ type Schema = Record<string, unknown>;
  * schema. Throws UnsupportedSchemaError for a schema it cannot convert faithfully.
  */
 export function jsonSchemaToGbnf(schema: Record<string, unknown>): string {
-  return new GrammarWriter(schema).write();
+  return new GrammarWriter(schema, false).write();
+}
+
+/**
+ * The schema's grammar with the opening every answer starts with taken out: `{"score":` where
+ * the root is an object whose first property is required, else nothing. Each token of such an
+ * opening is forced, yet sampling it costs a whole decode step; written after the prompt it is
+ * evaluated with it in one batch. `grammar` is what may follow the opening.
+ */
+export function answerGrammar(schema: Record<string, unknown>): { opening: string; grammar: string } {
+  const writer = new GrammarWriter(schema, true);
+  const grammar = writer.write();
+  return { opening: writer.opening, grammar };
 }
 
 class GrammarWriter {
@@ -80,7 +92,13 @@ class GrammarWriter {
   /** Names referred to before their body is written (the root, $defs entries). */
   private readonly reserved = new Set<string>();
 
-  constructor(private readonly root: Schema) {}
+  /** The text taken out of the root object's rule when splitOpening is set (answerGrammar). */
+  opening = '';
+
+  constructor(
+    private readonly root: Schema,
+    private readonly splitOpening: boolean,
+  ) {}
 
   write(): string {
     this.named('root', () => this.value(this.root, 'root', 'root'));
@@ -158,14 +176,20 @@ class GrammarWriter {
     if (names.length === 0 && s.additionalProperties !== false) {
       throw new UnsupportedSchemaError(where, 'an object without properties (any keys)');
     }
-    const members = names.map((key) => ({
-      text: `${literal(`${JSON.stringify(key)}:`)} ${this.value(properties[key], ruleName(`${name}-${key}`), `${where}.${key}`)}`,
-      required: required.includes(key),
-    }));
+    const members = names.map((key) => {
+      const value = this.value(properties[key], ruleName(`${name}-${key}`), `${where}.${key}`);
+      return { key, value, text: `${literal(`${JSON.stringify(key)}:`)} ${value}`, required: required.includes(key) };
+    });
     // After a member has been written each later one comes with its comma; before any, the
     // first written member is one of the leading optional ones or the first required one.
     const after = (from: number): string[] =>
       members.slice(from).map((m) => (m.required ? `"," ${m.text}` : `("," ${m.text})?`));
+    // The root object (not one alternative of a type list) always opens with its first key when it is required.
+    const first = members[0];
+    if (this.splitOpening && s === this.root && name === 'root' && first?.required) {
+      this.opening = `{${JSON.stringify(first.key)}:`;
+      return this.rule(name, [first.value, ...after(1), '"}"'].join(' '));
+    }
     const firsts: string[] = [];
     for (let i = 0; i < members.length; i++) {
       firsts.push([members[i]!.text, ...after(i + 1)].join(' '));

@@ -28,7 +28,7 @@ import type { TokenLogprob } from '../openai/types.js';
 import { messageText } from '../openai/chat.js';
 import { EMBEDDED_ENGINE_NUM_CTX } from '../context/num-ctx.js';
 import { importNodeLlamaCpp } from './node-llama-cpp-module.js';
-import { jsonSchemaToGbnf, UnsupportedSchemaError } from './json-grammar.js';
+import { answerGrammar, jsonSchemaToGbnf, UnsupportedSchemaError } from './json-grammar.js';
 
 export interface LlamaCppEngineOptions {
   /** The GGUF file. The model is served under its base name without extension. */
@@ -51,6 +51,28 @@ interface Slot {
   index: number;
   sequence: LlamaContextSequence;
   chat: LlamaChat;
+}
+
+/** The grammar an answer is sampled under, and the opening every answer starts with (json-grammar.ts). */
+interface AnswerGrammar {
+  grammar: LlamaGrammar;
+  /** Written after the prompt instead of sampled; '' where the grammar forces no opening. */
+  opening: string;
+}
+
+/** A request made ready to generate. */
+interface Prepared {
+  /** The chat, ending with the model's turn, which holds the opening. */
+  history: ChatHistoryItem[];
+  /** The prompt's tokens, then the opening's. */
+  tokens: Token[];
+  promptTokens: number;
+  opening: string;
+  openingTokens: number;
+  /** Completion tokens at most, the opening's included. */
+  maxTokens: number;
+  grammar: LlamaGrammar | undefined;
+  stop: string[];
 }
 
 interface Waiter {
@@ -127,8 +149,8 @@ function before(logprobs: TokenLogprob[], end: number): TokenLogprob[] {
   });
 }
 
-/** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate. */
-function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+/** OpenAI messages → node-llama-cpp chat history, ending with the model turn to generate (begun with `opening`). */
+function toHistory(messages: readonly ChatMessage[], opening = ''): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = [];
   for (const message of messages) {
     const text = messageText(message.content);
@@ -147,7 +169,7 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
     }
   }
   // A new assistant turn, as the chat template's add_generation_prompt would open it.
-  history.push({ type: 'model', response: [] });
+  history.push({ type: 'model', response: opening === '' ? [] : [opening] });
   return history;
 }
 
@@ -162,7 +184,7 @@ export class LlamaCppEngine implements Engine {
 
   private readonly free: Slot[];
   private readonly waiters: Waiter[] = [];
-  private readonly schemaGrammars = new Map<string, Promise<LlamaGrammar>>();
+  private readonly schemaGrammars = new Map<string, Promise<AnswerGrammar>>();
   private jsonGrammar: Promise<LlamaGrammar> | undefined;
   private closed = false;
   private active = 0;
@@ -280,8 +302,10 @@ export class LlamaCppEngine implements Engine {
       );
     }
     const maxTokens = request.maxTokens ?? window - promptTokens;
-    const grammar = request.format === undefined ? undefined : await this.grammarFor(request.format);
     const stop = (request.stop ?? []).filter((s) => s.length > 0);
+    const prepared = await this.prepare(request, history, tokens, maxTokens, stop);
+    // An abort while the grammar was made would find no listener below.
+    if (signal.aborted) throw abortedError(signal);
 
     // One listener on the caller's signal per request (a whole batch may share one signal);
     // node-llama-cpp's own listeners go on this request's signal.
@@ -291,51 +315,76 @@ export class LlamaCppEngine implements Engine {
     if (getMaxListeners(signal) < this.active + 10) setMaxListeners(this.active + 10, signal);
     signal.addEventListener('abort', forward, { once: true });
     try {
-      return await this.generate(history, tokens, maxTokens, grammar, stop, request, controller.signal);
+      return await this.generate(prepared, request, controller.signal);
     } finally {
       signal.removeEventListener('abort', forward);
       this.active--;
     }
   }
 
-  private async generate(
+  /**
+   * The grammar, and the opening it forces written after the prompt, where the answer would
+   * begin with it anyway: not where the model may think first, where a stop string could end
+   * the answer inside or across the opening, or where max_tokens would cut it.
+   */
+  private async prepare(
+    request: ChatRequest,
     history: ChatHistoryItem[],
     tokens: Token[],
     maxTokens: number,
-    grammar: LlamaGrammar | undefined,
     stop: string[],
-    request: ChatRequest,
-    signal: AbortSignal,
-  ): Promise<ChatResult> {
-    const promptTokens = tokens.length;
-    const slot = await this.acquire(tokens, signal);
+  ): Promise<Prepared> {
+    const plain = { history, tokens, promptTokens: tokens.length, opening: '', openingTokens: 0, maxTokens, stop };
+    const { format } = request;
+    if (format === undefined) return { ...plain, grammar: undefined };
+    const thinks = request.think !== false && this.allSlots[0]!.chat.chatWrapper.settings.segments?.thought;
+    if (!thinks && stop.length === 0) {
+      const { grammar, opening } = await this.grammarFor(format, true);
+      if (opening === '') return { ...plain, grammar };
+      const openedHistory = toHistory(request.messages, opening);
+      const openedTokens = this.tokenize(openedHistory);
+      const openingTokens = openedTokens.length - tokens.length;
+      // The opening's tokens must follow the prompt's own and read back as the opening.
+      const follows =
+        tokens.every((token, i) => openedTokens[i] === token) &&
+        this.model.detokenize(openedTokens.slice(tokens.length)) === opening;
+      if (follows && openingTokens < maxTokens)
+        return { ...plain, history: openedHistory, tokens: openedTokens, opening, openingTokens, grammar };
+    }
+    return { ...plain, grammar: (await this.grammarFor(format, false)).grammar };
+  }
+
+  private async generate(prepared: Prepared, request: ChatRequest, signal: AbortSignal): Promise<ChatResult> {
+    const { promptTokens, openingTokens, opening, grammar } = prepared;
+    const slot = await this.acquire(prepared.tokens, signal);
     const meter = slot.sequence.tokenMeter;
     const inputBefore = meter.usedInputTokens;
     const outputBefore = meter.usedOutputTokens;
     let clean = false;
     // The meter counts evaluated prompt tokens as input, except the last, whose logits make
-    // it an "output" like every sampled token: input = evaluated - 1, output = generated.
+    // it an "output" like every sampled token: input = evaluated - 1, output = generated. The
+    // opening is evaluated with the prompt, and is the answer's.
     const usage = (): Pick<ChatResult, 'promptTokens' | 'completionTokens' | 'cachedTokens' | 'model'> => {
-      const evaluated = meter.usedInputTokens - inputBefore + 1;
+      const evaluated = meter.usedInputTokens - inputBefore + 1 - openingTokens;
       return {
         promptTokens,
-        completionTokens: meter.usedOutputTokens - outputBefore,
+        completionTokens: meter.usedOutputTokens - outputBefore + openingTokens,
         cachedTokens: Math.min(promptTokens, Math.max(0, promptTokens - evaluated)),
         model: this.modelName,
       };
     };
     try {
       if (request.logprobs) {
-        const answer = await this.sampleWithLogprobs(slot.sequence, tokens, maxTokens, grammar, stop, request, signal);
+        const answer = await this.sampleWithLogprobs(slot.sequence, prepared, request, signal);
         clean = true;
         return { ...answer, ...usage() };
       }
-      const result = await slot.chat.generateResponse(history, {
+      const result = await slot.chat.generateResponse(prepared.history, {
         signal,
-        maxTokens,
+        maxTokens: prepared.maxTokens - openingTokens,
         ...samplingOf(request),
         ...(grammar ? { grammar } : {}),
-        ...(stop.length > 0 ? { customStopTriggers: stop } : {}),
+        ...(prepared.stop.length > 0 ? { customStopTriggers: prepared.stop } : {}),
         repeatPenalty: repeatPenaltyOf(request),
         // reasoning_effort none/minimal: no thought tokens; a level: node-llama-cpp's default budget.
         ...(request.think === false ? { budgets: { thoughtTokens: 0 } } : {}),
@@ -347,7 +396,7 @@ export class LlamaCppEngine implements Engine {
       });
       clean = true;
       return {
-        content: result.response,
+        content: opening + result.response,
         finishReason: result.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
         ...usage(),
         ...this.reasoningOf(result.fullResponse),
@@ -374,13 +423,11 @@ export class LlamaCppEngine implements Engine {
    * own over the tokens the grammar allows). Generation ends at an end-of-generation token,
    * max_tokens or a stop string (the chat template's text stop triggers are not watched: its
    * end token ends the turn). A thinking model is refused in chat(): LlamaChat keeps thoughts apart.
+   * The opening's tokens were forced: each has probability 1 and no alternative.
    */
   private async sampleWithLogprobs(
     sequence: LlamaContextSequence,
-    tokens: Token[],
-    maxTokens: number,
-    grammar: LlamaGrammar | undefined,
-    stop: string[],
+    { tokens, promptTokens, maxTokens, grammar, stop }: Prepared,
     request: ChatRequest,
     signal: AbortSignal,
   ): Promise<Pick<ChatResult, 'content' | 'finishReason' | 'logprobs'>> {
@@ -388,7 +435,15 @@ export class LlamaCppEngine implements Engine {
     await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
     const alternatives = request.topLogprobs ?? 0;
     const penalty = repeatPenaltyOf(request);
+    // The answer's tokens, the opening's first.
     const generated: Token[] = [];
+    const logprobs: TokenLogprob[] = [];
+    const pieceOf = (token: Token): string => this.model.detokenize([token], false, generated.slice(-8));
+    for (const token of tokens.slice(promptTokens)) {
+      const forced = logprobOf(pieceOf(token), 1);
+      logprobs.push({ ...forced, top_logprobs: alternatives > 0 ? [forced] : [] });
+      generated.push(token);
+    }
     const outputs = sequence.evaluateWithMetadata(
       tokens.slice(sequence.nextTokenIndex),
       // The whole vocabulary's probabilities cost time per token: only when alternatives are asked for.
@@ -405,8 +460,6 @@ export class LlamaCppEngine implements Engine {
         },
       },
     );
-    const logprobs: TokenLogprob[] = [];
-    const pieceOf = (token: Token): string => this.model.detokenize([token], false, generated.slice(-8));
     for await (const output of outputs) {
       const { token, confidence } = output;
       const { probabilities } = output as { probabilities?: Map<Token, number> };
@@ -474,15 +527,16 @@ export class LlamaCppEngine implements Engine {
     return wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.model.tokenizer);
   }
 
-  private grammarFor(format: 'json' | Record<string, unknown>): Promise<LlamaGrammar> {
+  /** The grammar for the format; with `open`, the opening it forces taken out (answerGrammar). */
+  private async grammarFor(format: 'json' | Record<string, unknown>, open: boolean): Promise<AnswerGrammar> {
     if (format === 'json') {
       this.jsonGrammar ??= this.llama.getGrammarFor('json');
-      return this.jsonGrammar;
+      return { grammar: await this.jsonGrammar, opening: '' };
     }
-    const key = JSON.stringify(format);
+    const key = `${open ? 'opened' : 'whole'} ${JSON.stringify(format)}`;
     let grammar = this.schemaGrammars.get(key);
     if (!grammar) {
-      grammar = this.createSchemaGrammar(format).catch((error: unknown) => {
+      grammar = this.createSchemaGrammar(format, open).catch((error: unknown) => {
         this.schemaGrammars.delete(key);
         const message = error instanceof Error ? error.message : String(error);
         throw new EngineError('permanent', 'invalid_request', `unsupported JSON schema: ${message}`, 400);
@@ -495,18 +549,18 @@ export class LlamaCppEngine implements Engine {
   /**
    * Our own grammar (bounds kept, compact JSON: see json-grammar.ts); for a schema it cannot
    * convert, node-llama-cpp's, which keeps keys, types and enums but not bounds or patterns (the
-   * answer check catches what that lets through).
+   * answer check catches what that lets through), with no opening taken out.
    */
-  private createSchemaGrammar(schema: Record<string, unknown>): Promise<LlamaGrammar> {
-    let grammar: string;
+  private async createSchemaGrammar(schema: Record<string, unknown>, open: boolean): Promise<AnswerGrammar> {
+    let written: { opening: string; grammar: string };
     try {
-      grammar = jsonSchemaToGbnf(schema);
+      written = open ? answerGrammar(schema) : { opening: '', grammar: jsonSchemaToGbnf(schema) };
     } catch (error) {
       if (!(error instanceof UnsupportedSchemaError)) throw error;
       type Schema = Parameters<Llama['createGrammarForJsonSchema']>[0];
-      return this.llama.createGrammarForJsonSchema(schema as Schema);
+      return { grammar: await this.llama.createGrammarForJsonSchema(schema as Schema), opening: '' };
     }
-    return this.llama.createGrammar({ grammar });
+    return { grammar: await this.llama.createGrammar({ grammar: written.grammar }), opening: written.opening };
   }
 
   /**

@@ -25,7 +25,7 @@ const every = (support: FieldSupport): Record<EngineName, FieldSupport> => ({
 /** The embedded engine samples token by token where logprobs are asked for (llama-cpp.ts). */
 const LLAMA_CPP_LOGPROBS: FieldSupport = {
   honoured:
-    "sampled token by token with node-llama-cpp's probabilities (after the grammar and top_k/top_p: alternatives the grammar forbids are left out)",
+    "sampled token by token with node-llama-cpp's probabilities (after the grammar and top_k/top_p: alternatives the grammar forbids are left out; the opening a schema forces has logprob 0)",
 };
 
 const isFalse = (value: unknown): boolean => value === false;
@@ -105,7 +105,10 @@ export const REQUEST_FIELDS: Readonly<Record<string, RequestField>> = {
     engines: {
       ollama: { honoured: '`format`: `"json"` or the JSON schema' },
       openai: { honoured: 'sent as is (a schema as `json_schema`, strict)' },
-      'llama-cpp': { honoured: 'a grammar made from the JSON schema (or any JSON object)' },
+      'llama-cpp': {
+        honoured:
+          'a grammar made from the JSON schema (or any JSON object); the opening every answer starts with (`{"score":`) is written after the prompt, not sampled',
+      },
     },
   },
   n: {

@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { checkAnswer } from '../../server/openai/answer-check.js';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
-import { integerRangeGbnf, jsonSchemaToGbnf, UnsupportedSchemaError } from '../../server/engines/json-grammar.js';
+import {
+  answerGrammar,
+  integerRangeGbnf,
+  jsonSchemaToGbnf,
+  UnsupportedSchemaError,
+} from '../../server/engines/json-grammar.js';
 import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 import { never } from '../support/engine-assertions.js';
 import { tinyModelPath } from '../support/models.js';
@@ -180,6 +185,38 @@ describe('JSON schema → GBNF', () => {
     assert.equal(rules.get('root-strengths'), '"[" (string-0-60 ("," string-0-60){0,2})? "]"');
     assert.equal(rules.get('string-0-60'), '"\\"" char{0,60} "\\""');
     assert.doesNotMatch(grammar, /\[ \\t\\n\]|ws/, 'no optional whitespace');
+  });
+
+  it("takes out the opening every answer starts with, where the root object's first key is required", () => {
+    assert.deepEqual(answerGrammar(SCORE_ONLY), {
+      opening: '{"score":',
+      grammar: ['root ::= root-score "}"', 'root-score ::= [0-9] | [1-9] [0-9] | "100"', ''].join('\n'),
+    });
+    const sample = answerGrammar(readSampleJob().schema);
+    assert.equal(sample.opening, '{"score":');
+    assert.match(sample.grammar, /^root ::= root-score "," "\\"decision\\":" root-decision /);
+    // The rest of the grammar is the whole grammar's.
+    const rest = (grammar: string): string => grammar.split('\n').slice(1).join('\n');
+    assert.equal(rest(sample.grammar), rest(jsonSchemaToGbnf(readSampleJob().schema)));
+    // No forced opening: an optional first key, a type list, a nested object, a root that is no object.
+    const none = [
+      { type: 'object', properties: { a: { type: 'boolean' }, b: { type: 'null' } }, required: ['b'] },
+      { type: ['object', 'null'], properties: { a: { type: 'boolean' } }, required: ['a'] },
+      { type: 'integer', minimum: 0, maximum: 9 },
+      { type: 'object', properties: {}, additionalProperties: false },
+    ];
+    for (const schema of none)
+      assert.deepEqual(answerGrammar(schema), { opening: '', grammar: jsonSchemaToGbnf(schema) });
+    const nested = answerGrammar({
+      type: 'object',
+      properties: {
+        a: { type: 'boolean' },
+        b: { type: 'object', properties: { c: { type: 'null' } }, required: ['c'] },
+      },
+      required: ['b'],
+    });
+    assert.equal(nested.opening, '');
+    assert.match(nested.grammar, /"\\"c\\":"/, 'the nested object keeps its key');
   });
 
   it('makes optional properties optional, with their commas right', () => {

@@ -1,7 +1,9 @@
 // Log probabilities from the embedded engine (tiny random-weight model): the same answer as
-// without them, OpenAI's shape, the grammar's alternatives only, and the prompt cache kept.
+// without them, OpenAI's shape, the grammar's alternatives only, the schema's opening written
+// rather than sampled, and the prompt cache kept.
 import assert from 'node:assert/strict';
-import type { ChatRequest } from '../../server/engines/engine.js';
+import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { ChatRequest, ChatResult } from '../../server/engines/engine.js';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { checkAnswer } from '../../server/openai/answer-check.js';
 import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
@@ -104,6 +106,36 @@ describe('llama-cpp engine logprobs (tiny random model)', function () {
     for (const alternative of alternatives) assert.match(alternative.token, /^[0-9]$/);
     const total = alternatives.reduce((sum, t) => sum + Math.exp(t.logprob), 0);
     assert.ok(total > 0.5 && total <= 1 + 1e-6, `digits carry the probability: ${total}`);
+  });
+
+  it('writes the opening the schema forces with the prompt: certain, counted in the answer, never sampled', async () => {
+    // The engine's one sequence: its meter counts the tokens the engine sampled.
+    const slots = (engine as unknown as { allSlots: { sequence: LlamaContextSequence }[] }).allSlots;
+    const meter = slots[0]!.sequence.tokenMeter;
+    const sampledIn = async (request: ChatRequest): Promise<{ result: ChatResult; sampled: number }> => {
+      const before = meter.usedOutputTokens;
+      const result = await engine.chat(request, never());
+      return { result, sampled: meter.usedOutputTokens - before };
+    };
+    const { result, sampled } = await sampledIn(ask(8, { logprobs: true, topLogprobs: 5 }));
+    const entries = result.logprobs!;
+    const opening = entries.findIndex(
+      (_, i) =>
+        entries
+          .slice(0, i)
+          .map((e) => e.token)
+          .join('') === '{"score":',
+    );
+    assert.ok(opening > 0, result.content);
+    for (const entry of entries.slice(0, opening)) {
+      assert.equal(entry.logprob, 0, 'forced: probability 1');
+      assert.deepEqual(entry.top_logprobs, [{ token: entry.token, logprob: 0, bytes: entry.bytes }]);
+    }
+    assert.equal(result.completionTokens, opening + sampled, 'only the tokens after the opening are sampled');
+    const plain = await sampledIn(ask(8));
+    assert.equal(plain.result.content, result.content);
+    assert.equal(plain.result.completionTokens, result.completionTokens);
+    assert.equal(plain.sampled, sampled);
   });
 
   it('samples under the grammar at temperature 1, and counts, cuts and stops like the plain path', async () => {
