@@ -6,6 +6,7 @@ import type { LlamaContextSequence } from 'node-llama-cpp';
 import type { ChatRequest, ChatResult } from '../../server/engines/engine.js';
 import { LlamaCppEngine } from '../../server/engines/llama-cpp.js';
 import { checkAnswer } from '../../server/openai/answer-check.js';
+import type { TokenLogprob } from '../../server/openai/types.js';
 import { readSampleJob } from '../fixtures/recruiting/sample-job.js';
 import { never } from '../support/engine-assertions.js';
 import { tinyModelPath } from '../support/models.js';
@@ -16,6 +17,19 @@ const SCORE_ONLY = {
   required: ['score'],
   additionalProperties: false,
 };
+
+/** What every score-only answer starts with. */
+const OPENING = '{"score":';
+
+/** How many of the first entries spell `text`; -1 when none do. */
+const tokensSpelling = (entries: readonly TokenLogprob[], text: string): number =>
+  entries.findIndex(
+    (_, i) =>
+      entries
+        .slice(0, i)
+        .map((e) => e.token)
+        .join('') === text,
+  );
 
 describe('llama-cpp engine logprobs (tiny random model)', function () {
   this.timeout(300_000);
@@ -93,13 +107,7 @@ describe('llama-cpp engine logprobs (tiny random model)', function () {
   it('offers only what the grammar allows: digits where the score begins', async () => {
     const result = await engine.chat(ask(7, { logprobs: true, topLogprobs: 20 }), never());
     const entries = result.logprobs!;
-    const first = entries.findIndex(
-      (_, i) =>
-        entries
-          .slice(0, i)
-          .map((e) => e.token)
-          .join('') === '{"score":',
-    );
+    const first = tokensSpelling(entries, OPENING);
     assert.ok(first > 0, result.content);
     const alternatives = entries[first]!.top_logprobs;
     assert.ok(alternatives.length > 1, 'several digits are possible');
@@ -119,13 +127,7 @@ describe('llama-cpp engine logprobs (tiny random model)', function () {
     };
     const { result, sampled } = await sampledIn(ask(8, { logprobs: true, topLogprobs: 5 }));
     const entries = result.logprobs!;
-    const opening = entries.findIndex(
-      (_, i) =>
-        entries
-          .slice(0, i)
-          .map((e) => e.token)
-          .join('') === '{"score":',
-    );
+    const opening = tokensSpelling(entries, OPENING);
     assert.ok(opening > 0, result.content);
     for (const entry of entries.slice(0, opening)) {
       assert.equal(entry.logprob, 0, 'forced: probability 1');
