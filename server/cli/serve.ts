@@ -20,6 +20,10 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
   const settings = settingsOf(flags);
   const config = rememberSettings(dataDir, settings);
   writeLogFile(dataDir);
+  // A stderr whose reader is gone (a closed terminal, a parent that exited) fails each write: as an
+  // uncaught exception, logged to stderr again, that looped without end, filling daemon.log. The
+  // log file still gets every line.
+  process.stderr.on('error', () => undefined);
   const daemon = await startDaemon(config).catch((error: Error) => {
     if (error instanceof DaemonStartError) throw new CliError(error.message, error.exitCode);
     throw error instanceof DaemonRunningError ? new CliError(error.message) : error;
@@ -27,10 +31,6 @@ export async function serve(flags: Record<string, unknown> & { dataDir?: string 
   // The last resort: every background task catches its own failure and fails its batch, so what
   // arrives here escaped a bug. A daemon that owns a 12-hour job logs it and goes on serving;
   // exiting would only restart into the same state.
-  // A stderr whose reader is gone (a closed terminal, a parent that exited) fails each write: as an
-  // uncaught exception, logged to stderr again, that looped without end, filling daemon.log. The
-  // log file still gets every line.
-  process.stderr.on('error', () => undefined);
   process.on('unhandledRejection', (reason) =>
     log('error', `unhandled rejection (the daemon goes on): ${describe(reason)}`),
   );

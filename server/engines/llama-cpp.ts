@@ -10,6 +10,7 @@ import os from 'node:os';
 import { basename, extname } from 'node:path';
 import type {
   ChatHistoryItem,
+  ChatWrapper,
   Llama,
   LlamaChat,
   LlamaChatResponseSegment,
@@ -265,12 +266,12 @@ export class LlamaCppEngine implements Engine {
       );
     }
     if (signal.aborted) throw abortedError(signal);
-    if (request.logprobs && this.allSlots[0]!.chat.chatWrapper.settings.segments?.thought) {
+    if (request.logprobs && this.chatWrapper.settings.segments?.thought) {
       // The logprobs path samples outside LlamaChat, which is what keeps thoughts apart.
       throw new EngineError(
         'permanent',
         'unsupported_parameter',
-        `logprobs: the llama-cpp engine gives none for a thinking model (chat template ${this.allSlots[0]!.chat.chatWrapper.wrapperName}): its thoughts would be mixed into the answer`,
+        `logprobs: the llama-cpp engine gives none for a thinking model (chat template ${this.chatWrapper.wrapperName}): its thoughts would be mixed into the answer`,
         400,
       );
     }
@@ -337,7 +338,7 @@ export class LlamaCppEngine implements Engine {
     const plain = { history, tokens, promptTokens: tokens.length, opening: '', openingTokens: 0, maxTokens, stop };
     const { format } = request;
     if (format === undefined) return { ...plain, grammar: undefined };
-    const thinks = request.think !== false && this.allSlots[0]!.chat.chatWrapper.settings.segments?.thought;
+    const thinks = request.think !== false && this.chatWrapper.settings.segments?.thought;
     if (!thinks && stop.length === 0) {
       const { grammar, opening } = await this.grammarFor(format, true);
       if (opening === '') return { ...plain, grammar };
@@ -521,10 +522,14 @@ export class LlamaCppEngine implements Engine {
     await this.llama.dispose();
   }
 
+  /** The model's chat template (every slot's chat has the same). */
+  private get chatWrapper(): ChatWrapper {
+    return this.allSlots[0]!.chat.chatWrapper;
+  }
+
   /** The prompt as the model will see it: the chat template applied, then tokenized. */
   private tokenize(history: ChatHistoryItem[]): Token[] {
-    const wrapper = this.allSlots[0]!.chat.chatWrapper;
-    return wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.model.tokenizer);
+    return this.chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.model.tokenizer);
   }
 
   /** The grammar for the format; with `open`, the opening it forces taken out (answerGrammar). */
